@@ -1,0 +1,36 @@
+# The two commands of README.md:  `make run`  and  `make test`.
+# Each creates .venv with the machine's python3 and installs what it needs from PyPI.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-slow lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: the main job on the built-in CDNOW data (summary + seed metrics, model fits)
+run: $(BIN)/.installed
+	$(BIN)/clvmodels summarize configs/cdnow.yaml
+	$(BIN)/clvmodels fit configs/cdnow.yaml
+
+## test: the whole default test suite (slow-marked tests excluded; see test-slow)
+test: $(BIN)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+test-slow: $(BIN)/.installed-dev
+	$(BIN)/python -m pytest -m slow
+
+lint: $(BIN)/.installed-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,214 @@
+"""Command-line interface: ``clvmodels summarize|validate|fit CONFIG``.
+
+Exit status 0 on success, 2 on bad input or configuration (one line on stderr
+starting ``error:``), 1 on internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from clvmodels import __version__
+from clvmodels.config import RunConfig, load_config
+from clvmodels.errors import ClvError
+
+
+class Progress:
+    """Step-by-step progress on stderr (silenced by ``--quiet``)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.timings: dict[str, float] = {}
+
+    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` as the step ``name``, printing its duration."""
+        if not self.quiet:
+            print(f"[clvmodels] {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        result = fn()
+        elapsed = time.perf_counter() - started
+        self.timings[name] = round(elapsed, 3)
+        if not self.quiet:
+            print(f"[clvmodels] {name}: done in {elapsed:.1f} s", file=sys.stderr, flush=True)
+        return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``clvmodels`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ClvError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: say so, keep it to one line
+        print(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(please report it; set CLVMODELS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        if os.environ.get("CLVMODELS_DEBUG"):
+            raise
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clvmodels", description="Probabilistic customer-lifetime-value forecasting."
+    )
+    parser.add_argument("--version", action="version", version=f"clvmodels {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a config (and that its data source exists)")
+    p.add_argument("config")
+    p.set_defaults(handler=_cmd_validate)
+
+    p = sub.add_parser("summarize", help="write summary.csv and print the seed metrics")
+    p.add_argument("config")
+    p.add_argument("--out", help="output folder (default: output.dir of the config)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(handler=_cmd_summarize)
+
+    p = sub.add_parser("fit", help="fit every configured model and write params.json")
+    p.add_argument("config")
+    p.add_argument("--out", help="output folder (default: output.dir of the config)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(handler=_cmd_fit)
+    return parser
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    source = config.data.source
+    if not source.startswith("builtin:"):
+        resolved = config.resolve_path(source)
+        if not Path(resolved).exists():
+            from clvmodels.errors import ConfigError
+
+            raise ConfigError(f"{args.config}: data.source: {source}: no such file or folder")
+    else:
+        from clvmodels.data import BUILTIN_DATASETS
+
+        name = source.removeprefix("builtin:")
+        if name not in BUILTIN_DATASETS:
+            from clvmodels.errors import ConfigError
+
+            raise ConfigError(
+                f"{args.config}: data.source: unknown built-in data set {name!r} "
+                f"(available: {', '.join(BUILTIN_DATASETS)})"
+            )
+    models = ", ".join(config.models) or "none"
+    print(f"{args.config}: valid (name {config.name}, data {config.data.kind}, models: {models})")
+    return 0
+
+
+def _cmd_summarize(args: argparse.Namespace) -> int:
+    from clvmodels.pipeline import prepare_data, seed_metrics_for
+
+    config = load_config(args.config)
+    progress = Progress(args.quiet)
+    prepared = progress.step("load and summarize data", lambda: prepare_data(config))
+    out = Path(args.out) if args.out else config.output_dir
+    if prepared.summary is not None:
+        _write_atomic(out / "summary.csv", lambda p: prepared.summary.to_csv(p, index=False))
+        seed = seed_metrics_for(config, prepared)
+        print(f"{prepared.source}: {len(prepared.summary):,} customers")
+        _print_metrics(seed)
+        _print_counts(prepared.meta.get("counts", {}))
+    else:
+        table = prepared.survival_table
+        _write_atomic(out / "summary.csv", lambda p: table.to_csv(p, index=False))
+        print(f"{prepared.source}: {table['cohort'].nunique()} cohort(s)")
+        for cohort, rows in table.groupby("cohort", sort=False):
+            alive = rows.sort_values("period")["alive"].to_numpy()
+            retention = alive[1:] / alive[:-1]
+            print(
+                f"  {cohort}: {int(alive[0]):,} at start, {int(alive[-1]):,} after "
+                f"{len(alive) - 1} periods; mean retention rate {retention.mean():.3f}, "
+                f"churn rate {1 - retention.mean():.3f}"
+            )
+    print(f"wrote {out / 'summary.csv'}")
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from clvmodels.pipeline import fit_models, params_payload, prepare_data
+
+    config = load_config(args.config)
+    if not config.models:
+        from clvmodels.errors import ConfigError
+
+        raise ConfigError(f"{args.config}: models: no model configured")
+    progress = Progress(args.quiet)
+    prepared = progress.step("load and summarize data", lambda: prepare_data(config))
+    fitted = progress.step(f"fit {', '.join(config.models)}", lambda: fit_models(config, prepared))
+    payload = params_payload(fitted)
+    out = Path(args.out) if args.out else config.output_dir
+    _write_atomic(out / "params.json", lambda p: Path(p).write_text(json.dumps(payload, indent=2)))
+    for name, estimator in fitted.items():
+        params = ", ".join(f"{k} = {v:.4g}" for k, v in estimator.params_.items())
+        print(f"{name}: {params}; log-likelihood {estimator.log_likelihood_:.1f}")
+    print(f"wrote {out / 'params.json'}")
+    return 0
+
+
+def _write_atomic(path: Path, write: Callable[[str], Any]) -> None:
+    """Write via a temporary file in the same folder, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _print_metrics(values: Any) -> None:
+    labels = {
+        "customers": "customers",
+        "orders": "orders",
+        "revenue": "revenue",
+        "average_order_value": "average order value",
+        "purchase_frequency": "purchase frequency (orders per customer)",
+        "purchase_frequency_per_year": "purchase frequency per year",
+        "customer_value_per_year": "customer value per year",
+        "simple_clv": "simple CLV (customer value x lifespan)",
+        "repeat_purchase_rate": "repeat-purchase rate",
+        "cac": "CAC",
+        "clv_minus_cac": "CLV - CAC",
+        "ltv_to_cac": "LTV:CAC",
+        "max_cost_per_click": "max cost-per-click bid",
+    }
+    print("seed metrics (calibration window):")
+    for key, value in values.items():
+        label = labels.get(str(key), str(key))
+        shown = f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
+        print(f"  {label:<42} {shown}")
+
+
+def _print_counts(counts: dict[str, Any]) -> None:
+    shown = {k: v for k, v in counts.items() if v and k not in ("rows_in", "customers")}
+    if shown:
+        parts = [f"{k.replace('_', ' ')}: {v:,}" for k, v in shown.items()]
+        print("data handling: " + ", ".join(parts))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["RunConfig", "main"]

@@ -1,0 +1,285 @@
+"""Run configuration: YAML parsed safely into typed, validated dataclasses.
+
+Unknown keys and wrong types are errors that name the key path
+(``error: configs/x.yaml: data.time_unit: expected one of D, W, got 'M'``).
+Every key and its default is documented in README.md and ``configs/template.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from clvmodels.errors import ConfigError
+
+MODEL_KEYS = ("bgnbd", "paretonbd", "mbgnbd", "bgbb", "gamma_gamma", "sbg")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """``data:`` — where the input comes from and how to read it."""
+
+    source: str
+    kind: Literal["transactions", "summary", "survival", "subscriptions"] = "transactions"
+    columns: dict[str, str] = field(default_factory=dict)
+    time_unit: Literal["D", "W", "M", "Y"] = "W"
+    merge_same_day: bool = True
+    nonpositive: Literal["net", "drop", "keep", "error"] = "net"
+    after_observation_end: Literal["error", "drop"] = "error"
+    engine: Literal["duckdb", "pandas"] = "duckdb"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """``split:`` — calibration/holdout split and the end of observation."""
+
+    calibration_end: dt.date | None = None
+    observation_end: dt.date | None = None
+    calibration_periods: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``models.<key>:`` — options of one model."""
+
+    backend: Literal["mle", "bayes"] = "mle"
+    init: dict[str, float] | None = None
+    max_iter: int = 1000
+    by_cohort: bool = True
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """``output:`` — where results go."""
+
+    dir: str | None = None
+    formats: list[Literal["csv", "parquet"]] = field(default_factory=lambda: ["csv"])
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """``metrics:`` — inputs of the seed marketing metrics printed by ``summarize``."""
+
+    lifespan_years: float = 3.0
+    marketing_spend: float | None = None
+    conversion_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run."""
+
+    name: str
+    data: DataConfig
+    split: SplitConfig = field(default_factory=SplitConfig)
+    models: dict[str, ModelConfig] = field(default_factory=dict)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    base_dir: Path = field(default=Path("."), metadata={"internal": True})
+
+    @property
+    def output_dir(self) -> Path:
+        """Resolved output folder (``output.dir`` or ``reports/<name>``)."""
+        return Path(self.output.dir) if self.output.dir else Path("reports") / self.name
+
+    def resolve_path(self, value: str) -> str:
+        """A relative data path is read relative to the working directory if it exists
+        there, else relative to the config file's folder."""
+        if value.startswith("builtin:") or Path(value).is_absolute() or Path(value).exists():
+            return value
+        candidate = self.base_dir / value
+        return str(candidate) if candidate.exists() else value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping of the resolved configuration (for ``config.yaml`` in a run)."""
+        return _to_plain(self)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML run configuration.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key path and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    config = parse_config(raw, source=str(path))
+    return dataclasses.replace(config, base_dir=path.resolve().parent)
+
+
+def parse_config(raw: Any, source: str = "config") -> RunConfig:
+    """Validate an already-parsed mapping into a :class:`RunConfig`."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: the config must be a mapping of keys, got {_kind(raw)}")
+    try:
+        config = _build(RunConfig, raw, "")
+        _check_semantics(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return config
+
+
+def _check_semantics(config: RunConfig) -> None:
+    unknown = [k for k in config.models if k not in MODEL_KEYS]
+    if unknown:
+        raise ConfigError(
+            f"models.{unknown[0]}: unknown model; choose from {', '.join(MODEL_KEYS)}"
+        )
+    data, split = config.data, config.split
+    if data.kind in ("transactions",) and data.time_unit not in ("D", "W"):
+        raise ConfigError(
+            f"data.time_unit: transactions need D or W, got {data.time_unit!r}"
+        )
+    if data.nonpositive == "net" and not data.merge_same_day:
+        raise ConfigError(
+            "data.nonpositive: 'net' nets returns within a day and needs "
+            "data.merge_same_day: true; use 'drop', 'keep' or 'error' instead"
+        )
+    if (
+        split.calibration_end is not None
+        and split.observation_end is not None
+        and split.calibration_end > split.observation_end
+    ):
+        raise ConfigError(
+            f"split.calibration_end: {split.calibration_end} is after "
+            f"split.observation_end {split.observation_end}"
+        )
+    if split.calibration_periods is not None and split.calibration_periods < 1:
+        raise ConfigError("split.calibration_periods: must be a positive whole number")
+    for key, model in config.models.items():
+        if model.max_iter < 1:
+            raise ConfigError(f"models.{key}.max_iter: must be positive")
+    if config.metrics.lifespan_years <= 0:
+        raise ConfigError("metrics.lifespan_years: must be positive")
+    rate = config.metrics.conversion_rate
+    if rate is not None and not 0 <= rate <= 1:
+        raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
+    if not config.name or any(c in config.name for c in "/\\"):
+        raise ConfigError(f"name: {config.name!r} must be a non-empty name without slashes")
+
+
+# ---------------------------------------------------------------------- generic builder
+def _build(cls: type, raw: Any, path: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {_kind(raw)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key in raw:
+        if key not in fields:
+            allowed = ", ".join(fields)
+            raise ConfigError(f"{_join(path, str(key))}: unknown key (allowed: {allowed})")
+    values = {}
+    for name, f in fields.items():
+        key_path = _join(path, name)
+        if name in raw:
+            values[name] = _coerce(hints[name], raw[name], key_path)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{key_path}: required key is missing")
+    return cls(**values)
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, path)
+    if value is None:
+        raise ConfigError(f"{path}: a value is required, got null")
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(str(a) for a in args)
+            raise ConfigError(f"{path}: expected one of {choices}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: expected a mapping, got {_kind(value)}")
+        key_type, value_type = args
+        return {
+            _coerce(key_type, k, path): _coerce(value_type, v, _join(path, str(k)))
+            for k, v in value.items()
+        }
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {_kind(value)}")
+        return [_coerce(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected a whole number, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return value
+    if tp is dt.date:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{path}: expected a date like 1997-09-30, got {value!r}")
+    raise ConfigError(f"{path}: unsupported type {tp!r}")  # pragma: no cover
+
+
+def _to_plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {
+            f.name: _to_plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.metadata.get("internal")
+        }
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__ if value is not None else "null"

@@ -1,0 +1,29 @@
+"""Exception types raised by clvmodels.
+
+Every error a user can cause (bad data, bad configuration, a model that does not
+fit) is one of these, with a one-line message naming the file, column, key or
+parameter and the problem.  The CLI prints ``error: <message>`` and exits with
+status 2 for them; anything else is an internal error (exit status 1).
+"""
+
+from __future__ import annotations
+
+
+class ClvError(Exception):
+    """Base class of every error clvmodels raises on purpose."""
+
+
+class DataError(ClvError, ValueError):
+    """Input data is malformed: a missing column, an unparseable date, a NaN id, ..."""
+
+
+class ConfigError(ClvError, ValueError):
+    """A configuration file or option is invalid; the message names the key path."""
+
+
+class FitError(ClvError, RuntimeError):
+    """A model could not be fitted (no convergence, degenerate data); says what to try."""
+
+
+class ModelLoadError(ClvError, ValueError):
+    """A saved model cannot be loaded: wrong version, other model, corrupt file."""

@@ -1,0 +1,110 @@
+"""Array namespaces in which every model likelihood is written once.
+
+A likelihood in :mod:`clvmodels.models` takes an ``xp`` argument and uses only the
+functions listed in :class:`Ops`.  Evaluated with :data:`numpy_ops` it is a plain
+NumPy/SciPy function (predictions, tests, the likelihood value); evaluated with
+:func:`pytensor_ops` it builds a PyTensor graph, which the maximum-likelihood backend
+differentiates for exact gradients and the Bayesian backend hands to PyMC.  The same
+source line therefore serves both backends.
+
+Rules for code written against ``xp``:
+
+* no Python ``if`` on array values; use ``xp.where`` — and since both branches of
+  ``where`` are evaluated (and differentiated), make each branch finite everywhere,
+  e.g. by feeding a safe value into the branch that is not selected;
+* work in log space (``logaddexp``, ``log1mexp``, ``logsubexp``) to avoid overflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+
+@dataclass(frozen=True)
+class Ops:
+    """The functions a likelihood may call; one instance per array library."""
+
+    name: str
+    log: Callable[[Any], Any]
+    log1p: Callable[[Any], Any]
+    exp: Callable[[Any], Any]
+    expm1: Callable[[Any], Any]
+    sqrt: Callable[[Any], Any]
+    abs: Callable[[Any], Any]
+    gammaln: Callable[[Any], Any]
+    hyp2f1: Callable[[Any, Any, Any, Any], Any]
+    logaddexp: Callable[[Any, Any], Any]
+    where: Callable[[Any, Any, Any], Any]
+    maximum: Callable[[Any, Any], Any]
+    minimum: Callable[[Any, Any], Any]
+    ones_like: Callable[[Any], Any]
+    zeros_like: Callable[[Any], Any]
+
+    def betaln(self, a: Any, b: Any) -> Any:
+        """log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b)."""
+        return self.gammaln(a) + self.gammaln(b) - self.gammaln(a + b)
+
+    def log1mexp(self, x: Any) -> Any:
+        """log(1 − exp(x)) for x ≤ 0, accurate at both ends (Mächler 2012)."""
+        x = self.minimum(x, -1e-300)
+        return self.where(
+            x > -0.6931471805599453, self.log(-self.expm1(x)), self.log1p(-self.exp(x))
+        )
+
+    def logsubexp(self, a: Any, b: Any) -> Any:
+        """log(exp(a) − exp(b)) for a ≥ b."""
+        return a + self.log1mexp(b - a)
+
+
+def _np_where(cond: Any, a: Any, b: Any) -> Any:
+    return np.where(cond, a, b)
+
+
+numpy_ops = Ops(
+    name="numpy",
+    log=np.log,
+    log1p=np.log1p,
+    exp=np.exp,
+    expm1=np.expm1,
+    sqrt=np.sqrt,
+    abs=np.abs,
+    gammaln=special.gammaln,
+    hyp2f1=special.hyp2f1,
+    logaddexp=np.logaddexp,
+    where=_np_where,
+    maximum=np.maximum,
+    minimum=np.minimum,
+    ones_like=np.ones_like,
+    zeros_like=np.zeros_like,
+)
+"""NumPy/SciPy evaluation of the likelihoods."""
+
+
+@cache
+def pytensor_ops() -> Ops:
+    """PyTensor evaluation of the likelihoods (imported lazily: PyTensor is heavy)."""
+    import pytensor.tensor as pt
+
+    return Ops(
+        name="pytensor",
+        log=pt.log,
+        log1p=pt.log1p,
+        exp=pt.exp,
+        expm1=pt.expm1,
+        sqrt=pt.sqrt,
+        abs=pt.abs,
+        gammaln=pt.gammaln,
+        hyp2f1=pt.hyp2f1,
+        logaddexp=pt.logaddexp,
+        where=pt.switch,
+        maximum=pt.maximum,
+        minimum=pt.minimum,
+        ones_like=pt.ones_like,
+        zeros_like=pt.zeros_like,
+    )

@@ -1,0 +1,51 @@
+"""What every model module declares, so that backends and estimators stay generic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Declaration of one probability model.
+
+    Attributes
+    ----------
+    key
+        Registry key used in configs and ``clvmodels.fit`` (``"bgnbd"``, ...).
+    name
+        Human-readable name.
+    param_names
+        Parameter names in the paper's notation, in a fixed order.
+    rate_params
+        Parameters measured in units of time (scale parameters of rate distributions).
+        Rescaling time by ``c`` multiplies exactly these by ``c``.
+    data_columns
+        Columns of the canonical per-customer frame the likelihood reads.
+    log_likelihood
+        ``log_likelihood(**params, **data, xp=ops) -> per-row log-likelihood``, written
+        once against :class:`clvmodels.models.ops.Ops` (NumPy and PyTensor).
+    initial_params
+        ``initial_params(data: dict[str, np.ndarray], weights) -> dict[str, float]``:
+        a data-driven starting point for the optimiser.
+    row_mask
+        Optional ``row_mask(data) -> bool array`` selecting the rows the likelihood is
+        defined on (Gamma-Gamma keeps repeat buyers only); other rows are ignored.
+    reference
+        Citation of the paper the likelihood comes from.
+    """
+
+    key: str
+    name: str
+    param_names: tuple[str, ...]
+    rate_params: tuple[str, ...]
+    data_columns: tuple[str, ...]
+    log_likelihood: Callable[..., Any]
+    initial_params: Callable[[Mapping[str, np.ndarray], np.ndarray], dict[str, float]]
+    reference: str
+    row_mask: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)

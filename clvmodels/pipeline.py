@@ -1,0 +1,231 @@
+"""Steps of a configured run, as library functions the CLI and notebooks call.
+
+``prepare_data(config)`` turns the configured source into canonical frames;
+``fit_models(config, prepared)`` fits every configured model; ``params_payload``
+renders the fits as the ``params.json`` mapping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from clvmodels import data as clvdata
+from clvmodels import metrics
+from clvmodels.config import RunConfig
+from clvmodels.errors import ConfigError, DataError
+from clvmodels.estimators import ESTIMATORS, Estimator
+
+PURCHASE_MODELS = ("bgnbd", "paretonbd", "mbgnbd", "gamma_gamma")
+DAYS_PER_UNIT = {"D": 1.0, "W": 7.0}
+
+
+@dataclass
+class PreparedData:
+    """Canonical frames of a run's input.
+
+    Attributes
+    ----------
+    kind
+        The configured ``data.kind``.
+    source
+        Description of the source for messages (``builtin:cdnow_sample``, a path).
+    summary
+        Per-customer summary (transactions and summary inputs).
+    survival_table
+        Cohort survival counts ``cohort, period, alive`` (survival and subscriptions).
+    individual
+        Weighted ``cohort, tenure, churned, count`` rows the sBG is fitted on.
+    meta
+        Counts and settings recorded by the data layer (rows dropped/merged, ...).
+    """
+
+    kind: str
+    source: str
+    summary: pd.DataFrame | None = None
+    survival_table: pd.DataFrame | None = None
+    individual: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_data(config: RunConfig) -> PreparedData:
+    """Load and validate the configured data source into canonical frames."""
+    d, split = config.data, config.split
+    source = d.source if d.source.startswith("builtin:") else config.resolve_path(d.source)
+    if d.kind == "transactions":
+        columns = {"customer_id": "customer_id", "date": "date", "amount": "amount"}
+        columns.update(d.columns)
+        _only_keys(columns, {"customer_id", "date", "amount"}, "data.columns")
+        summary = clvdata.summarize_transactions(
+            _read_for_summary(source),
+            customer_id=columns["customer_id"],
+            date=columns["date"],
+            amount=columns["amount"] or None,
+            time_unit=d.time_unit,
+            observation_end=split.observation_end,
+            calibration_end=split.calibration_end,
+            merge_same_day=d.merge_same_day,
+            nonpositive=d.nonpositive,
+            after_observation_end=d.after_observation_end,
+            engine=d.engine,
+        )
+        meta = dict(summary.attrs.get("clvmodels", {}))
+        return PreparedData(d.kind, source, summary=summary, meta=meta)
+    frame = clvdata.read_frame(source)
+    if d.kind == "summary":
+        summary = clvdata.validate_summary(frame, source_name=source, columns=d.columns or None)
+        summary.attrs["clvmodels"] = {"time_unit": d.time_unit, "counts": {"rows_in": len(frame)}}
+        return PreparedData(d.kind, source, summary=summary, meta=summary.attrs["clvmodels"])
+    if d.kind == "survival":
+        table = clvdata.validate_survival_table(_renamed(frame, d.columns), source_name=source)
+    else:
+        _individual, table = clvdata.survival_from_subscriptions(
+            frame,
+            time_unit=d.time_unit,
+            observation_end=split.observation_end,
+            **_subscription_columns(d.columns),
+        )
+    k = split.calibration_periods
+    individual = clvdata.survival_to_individual(table, calibration_periods=k)
+    meta = {
+        "time_unit": d.time_unit,
+        "calibration_periods": k,
+        "cohorts": int(table["cohort"].nunique()),
+    }
+    return PreparedData(d.kind, source, survival_table=table, individual=individual, meta=meta)
+
+
+def fit_models(config: RunConfig, prepared: PreparedData) -> dict[str, Estimator]:
+    """Fit every model in ``config.models``; keys are model keys (``sbg:<cohort>`` per cohort)."""
+    fitted: dict[str, Estimator] = {}
+    for key, options in config.models.items():
+        kwargs: dict[str, Any] = {"max_iter": options.max_iter}
+        if options.init is not None:
+            kwargs["init"] = options.init
+        cls = ESTIMATORS[key]
+        if key == "sbg":
+            if prepared.individual is None:
+                raise ConfigError(
+                    "models.sbg: needs subscription data (data.kind: survival or subscriptions)"
+                )
+            groups = (
+                prepared.individual.groupby("cohort", sort=False)
+                if options.by_cohort
+                else [("all", prepared.individual)]
+            )
+            for cohort, rows in groups:
+                name = f"sbg:{cohort}" if options.by_cohort else "sbg"
+                fitted[name] = cls(backend=options.backend, **kwargs).fit(rows)
+            continue
+        if prepared.summary is None:
+            raise ConfigError(
+                f"models.{key}: needs transaction or summary data (data.kind: transactions "
+                "or summary), not subscriptions"
+            )
+        if key == "bgbb" and "n" not in prepared.summary.columns:
+            raise ConfigError(
+                "models.bgbb: the BG/BB is a discrete-time model and needs a summary with "
+                "columns frequency, recency, n (data.kind: summary)"
+            )
+        if key in PURCHASE_MODELS and "T" not in prepared.summary.columns:
+            raise ConfigError(f"models.{key}: needs columns frequency, recency, T")
+        fitted[key] = cls(backend=options.backend, **kwargs).fit(prepared.summary)
+    return fitted
+
+
+def params_payload(fitted: dict[str, Estimator], level: float = 0.95) -> dict[str, Any]:
+    """The ``params.json`` mapping: one entry per fitted model."""
+    payload: dict[str, Any] = {}
+    for name, estimator in fitted.items():
+        result = estimator.result_
+        interval = result.conf_int(level)
+        payload[name] = {
+            "model": result.model,
+            "backend": result.backend,
+            "params": dict(result.params),
+            "log_likelihood": result.log_likelihood,
+            "aic": result.aic,
+            "bic": result.bic,
+            "n_customers": result.n_obs,
+            "n_distinct_rows": result.n_unique,
+            "std_err": result.std_err,
+            "interval": {
+                "level": level,
+                **{k: [float(lo), float(hi)] for k, (lo, hi) in interval.iterrows()},
+            },
+            "time_unit": result.time_unit,
+            "data_fingerprint": result.data_fingerprint,
+            "diagnostics": result.to_dict()["diagnostics"],
+        }
+    return _finite_json(payload)
+
+
+def seed_metrics_for(config: RunConfig, prepared: PreparedData) -> pd.Series:
+    """The marketers' seed metrics of a transaction summary (calibration window)."""
+    summary = prepared.summary
+    if summary is None:
+        raise ConfigError("seed metrics need transaction or summary data")
+    unit = prepared.meta.get("time_unit", config.data.time_unit)
+    days = DAYS_PER_UNIT.get(unit)
+    if days is None:
+        raise ConfigError(f"data.time_unit: seed metrics need D or W, got {unit!r}")
+    window_years = float(summary["T"].max()) * days / 365.25
+    if "revenue" not in summary.columns:
+        raise DataError("seed metrics need per-customer revenue (an amount column)")
+    values = metrics.seed_metrics(
+        summary, window_years=window_years, lifespan_years=config.metrics.lifespan_years
+    )
+    if config.metrics.marketing_spend is not None:
+        cac = metrics.customer_acquisition_cost(config.metrics.marketing_spend, len(summary))
+        values["cac"] = cac
+        values["clv_minus_cac"] = metrics.clv_minus_cac(values["simple_clv"], cac)
+        values["ltv_to_cac"] = metrics.ltv_to_cac(values["simple_clv"], cac)
+    if config.metrics.conversion_rate is not None:
+        values["max_cost_per_click"] = metrics.max_cost_per_click(
+            values["simple_clv"], config.metrics.conversion_rate
+        )
+    return values
+
+
+def _read_for_summary(source: str) -> Any:
+    """Builtin data are loaded as frames; files are handed to DuckDB by path."""
+    if source.startswith("builtin:"):
+        return clvdata.load_builtin(source.removeprefix("builtin:"))
+    return source
+
+
+def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    mapping = {source: canonical for canonical, source in columns.items()}
+    return frame.rename(columns=mapping)
+
+
+def _subscription_columns(columns: dict[str, str]) -> dict[str, Any]:
+    allowed = {"customer_id", "start", "end", "tenure", "churned", "cohort"}
+    _only_keys(columns, allowed, "data.columns")
+    out: dict[str, Any] = {"customer_id": columns.get("customer_id", "customer_id")}
+    for key in ("start", "end", "tenure", "churned", "cohort"):
+        out[key] = columns.get(key)
+    if out["start"] is None and out["tenure"] is None:
+        out["start"], out["end"] = "start", "end"
+    return out
+
+
+def _only_keys(columns: dict[str, Any], allowed: set[str], path: str) -> None:
+    for key in columns:
+        if key not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise ConfigError(f"{path}.{key}: unknown column role (allowed: {names})")
+
+
+def _finite_json(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None."""
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

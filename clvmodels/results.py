@@ -1,0 +1,246 @@
+"""The one result type every backend produces.
+
+Like statsmodels' results objects, a :class:`FitResult` holds everything a fit
+produced — point estimates, their uncertainty (an MLE covariance matrix or posterior
+draws), the log-likelihood and optimiser or sampler diagnostics — so that CLV,
+evaluation, reports and the CLI never need to know how a model was fitted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clvmodels import __version__
+from clvmodels.errors import ModelLoadError
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class FitResult:
+    """Fitted parameters of one model, whatever the backend.
+
+    Attributes
+    ----------
+    model
+        Model key (``"bgnbd"``, ``"paretonbd"``, ...).
+    backend
+        ``"mle"`` or ``"bayes"``.
+    param_names
+        Parameter names in paper notation, in the model's order.
+    params
+        Point estimates: the maximum-likelihood estimate, or posterior means.
+    log_likelihood
+        Log-likelihood at ``params`` (summed over customers).
+    n_obs
+        Number of customers (total weight) the model was fitted on.
+    n_unique
+        Number of distinct data rows after collapsing identical customers.
+    cov_log
+        Covariance matrix of the log-parameters (MLE: inverse observed information).
+    draws
+        Posterior draws per parameter, flattened over chains (Bayesian backend).
+    diagnostics
+        Optimiser or sampler diagnostics (iterations, gradient norm, R-hat, ...).
+    time_unit
+        Time unit of the training data (``"D"``, ``"W"``, or ``None`` for discrete models).
+    data_fingerprint
+        Fingerprint of the training data, checked when a saved model is reloaded.
+    version
+        clvmodels version that produced the fit.
+    """
+
+    model: str
+    backend: str
+    param_names: tuple[str, ...]
+    params: dict[str, float]
+    log_likelihood: float
+    n_obs: float
+    n_unique: int
+    cov_log: np.ndarray | None = None
+    draws: dict[str, np.ndarray] | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    time_unit: str | None = None
+    data_fingerprint: str = ""
+    version: str = __version__
+
+    # ------------------------------------------------------------------ statistics
+    @property
+    def n_params(self) -> int:
+        """Number of free parameters."""
+        return len(self.param_names)
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion, −2 LL + 2k."""
+        return -2.0 * self.log_likelihood + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion, −2 LL + k log n."""
+        return -2.0 * self.log_likelihood + self.n_params * math.log(max(self.n_obs, 1.0))
+
+    @property
+    def std_err(self) -> dict[str, float]:
+        """Standard errors: delta method on the log scale (MLE) or posterior sd (Bayes)."""
+        if self.draws is not None:
+            return {k: float(np.std(self.draws[k], ddof=1)) for k in self.param_names}
+        if self.cov_log is None:
+            return {k: math.nan for k in self.param_names}
+        sd_log = np.sqrt(np.clip(np.diag(self.cov_log), 0.0, np.inf))
+        return {k: float(self.params[k] * s) for k, s in zip(self.param_names, sd_log, strict=True)}
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Interval per parameter: log-scale Wald interval (MLE) or equal-tailed (Bayes).
+
+        MLE intervals are formed on the log scale, ``exp(log θ ± z·se(log θ))``, so
+        they stay positive; ``z`` is the normal quantile for ``level`` (never a
+        hard-coded 1.96).
+        """
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        tail = (1.0 - level) / 2.0
+        rows = {}
+        if self.draws is not None:
+            for k in self.param_names:
+                lo, hi = np.quantile(self.draws[k], [tail, 1.0 - tail])
+                rows[k] = (float(lo), float(hi))
+        else:
+            z = stats.norm.ppf(1.0 - tail)
+            sd_log = (
+                np.full(self.n_params, np.nan)
+                if self.cov_log is None
+                else np.sqrt(np.clip(np.diag(self.cov_log), 0.0, np.inf))
+            )
+            for k, s in zip(self.param_names, sd_log, strict=True):
+                log_value = math.log(self.params[k])
+                rows[k] = (math.exp(log_value - z * s), math.exp(log_value + z * s))
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Parameter table: estimate, standard error and interval bounds."""
+        interval = self.conf_int(level)
+        table = pd.DataFrame(
+            {
+                "estimate": [self.params[k] for k in self.param_names],
+                "std_err": [self.std_err[k] for k in self.param_names],
+                "lower": interval["lower"].to_numpy(),
+                "upper": interval["upper"].to_numpy(),
+            },
+            index=pd.Index(self.param_names, name="parameter"),
+        )
+        table.attrs["level"] = level
+        return table
+
+    def parameter_draws(self, n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Draws of the parameters expressing their uncertainty.
+
+        Bayesian fits return (a subsample of) the posterior draws; MLE fits draw from
+        the asymptotic normal distribution of the log-parameters (parametric
+        bootstrap), so every draw is positive.
+        """
+        if self.draws is not None:
+            total = len(next(iter(self.draws.values())))
+            idx = rng.choice(total, size=n_draws, replace=n_draws > total)
+            return {k: np.asarray(self.draws[k])[idx] for k in self.param_names}
+        mean = np.log([self.params[k] for k in self.param_names])
+        if self.cov_log is None or not np.all(np.isfinite(self.cov_log)):
+            raise ValueError(f"{self.model}: no finite covariance matrix to draw parameters from")
+        sample = rng.multivariate_normal(mean, self.cov_log, size=n_draws, method="eigh")
+        return {k: np.exp(sample[:, i]) for i, k in enumerate(self.param_names)}
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready representation (posterior draws are not included)."""
+        return {
+            "format": FORMAT_VERSION,
+            "clvmodels_version": self.version,
+            "model": self.model,
+            "backend": self.backend,
+            "param_names": list(self.param_names),
+            "params": {k: float(v) for k, v in self.params.items()},
+            "log_likelihood": float(self.log_likelihood),
+            "n_obs": float(self.n_obs),
+            "n_unique": int(self.n_unique),
+            "cov_log": None if self.cov_log is None else np.asarray(self.cov_log).tolist(),
+            "diagnostics": _jsonable(self.diagnostics),
+            "time_unit": self.time_unit,
+            "data_fingerprint": self.data_fingerprint,
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any], source: str = "<dict>") -> FitResult:
+        """Rebuild a result saved with :meth:`to_dict`; checks format and version."""
+        try:
+            if payload.get("format") != FORMAT_VERSION:
+                raise ModelLoadError(
+                    f"{source}: model file format {payload.get('format')!r} is not "
+                    f"supported (expected {FORMAT_VERSION})"
+                )
+            saved = str(payload["clvmodels_version"])
+            if saved.split(".")[:2] != __version__.split(".")[:2]:
+                raise ModelLoadError(
+                    f"{source}: saved by clvmodels {saved}, incompatible with the installed "
+                    f"{__version__}; refit the model with this version"
+                )
+            cov = payload.get("cov_log")
+            return cls(
+                model=str(payload["model"]),
+                backend=str(payload["backend"]),
+                param_names=tuple(payload["param_names"]),
+                params={k: float(v) for k, v in payload["params"].items()},
+                log_likelihood=float(payload["log_likelihood"]),
+                n_obs=float(payload["n_obs"]),
+                n_unique=int(payload["n_unique"]),
+                cov_log=None if cov is None else np.asarray(cov, dtype=float),
+                diagnostics=dict(payload.get("diagnostics", {})),
+                time_unit=payload.get("time_unit"),
+                data_fingerprint=str(payload.get("data_fingerprint", "")),
+                version=saved,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ModelLoadError):
+                raise
+            raise ModelLoadError(f"{source}: not a clvmodels model file ({exc!r})") from None
+
+    def save(self, path: str | Path) -> None:
+        """Write the result as JSON (atomically: a temporary file, then a rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FitResult:
+        """Read a result written by :meth:`save`."""
+        path = Path(path)
+        try:
+            payload = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ModelLoadError(f"{path}: no such model file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"{path}: not a readable JSON model file ({exc})") from None
+        if not isinstance(payload, dict):
+            raise ModelLoadError(f"{path}: not a clvmodels model file")
+        return cls.from_dict(payload, source=str(path))
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert NumPy scalars/arrays inside nested containers to JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

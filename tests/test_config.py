@@ -1,0 +1,98 @@
+"""Config parsing: typed values, defaults, and one-line errors naming the key path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from clvmodels.config import load_config, parse_config
+from clvmodels.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+MINIMAL = {"name": "x", "data": {"source": "builtin:cdnow_sample"}}
+
+
+def test_minimal_config_gets_documented_defaults():
+    config = parse_config(MINIMAL)
+    assert config.data.kind == "transactions"
+    assert config.data.time_unit == "W"
+    assert config.data.merge_same_day is True
+    assert config.data.nonpositive == "net"
+    assert config.split.calibration_end is None
+    assert config.models == {}
+    assert config.output_dir == Path("reports/x")
+    assert config.metrics.lifespan_years == 3.0
+
+
+@pytest.mark.parametrize("name", ["cdnow.yaml", "retention.yaml", "template.yaml"])
+def test_shipped_configs_are_valid(name):
+    path = REPO / "configs" / name
+    if not path.exists():
+        pytest.skip(f"{name} not shipped yet")
+    config = load_config(path)
+    assert config.name
+
+
+def test_cdnow_config_dates_are_parsed():
+    config = load_config(REPO / "configs" / "cdnow.yaml")
+    assert config.split.calibration_end == dt.date(1997, 9, 30)
+    assert config.split.observation_end == dt.date(1998, 6, 30)
+    assert set(config.models) == {"bgnbd", "paretonbd", "gamma_gamma"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({**MINIMAL, "colour": 1}, "colour: unknown key"),
+        ({"name": "x", "data": {"source": "a.csv", "tim_unit": "W"}}, "data.tim_unit: unknown key"),
+        ({"name": "x", "data": {"source": "a.csv", "time_unit": "M"}}, "data.time_unit"),
+        ({"name": "x", "data": {"source": "a", "time_unit": "H"}}, "expected one of D, W, M, Y"),
+        ({"name": "x"}, "data: required key is missing"),
+        ({"name": "x", "data": {"source": 3}}, "data.source: expected a string"),
+        ({**MINIMAL, "split": {"calibration_end": "30/09/1997"}}, "split.calibration_end"),
+        (
+            {
+                **MINIMAL,
+                "split": {"calibration_end": "1998-01-01", "observation_end": "1997-01-01"},
+            },
+            "is after split.observation_end",
+        ),
+        ({**MINIMAL, "models": {"bgnbdd": {}}}, "models.bgnbdd: unknown model"),
+        ({**MINIMAL, "models": {"bgnbd": {"backend": "gpu"}}}, "models.bgnbd.backend"),
+        ({**MINIMAL, "models": {"bgnbd": {"max_iter": "many"}}}, "models.bgnbd.max_iter"),
+        ({**MINIMAL, "models": {"bgnbd": {"init": {"r": "x"}}}}, "models.bgnbd.init.r"),
+        ({**MINIMAL, "data": {"source": "a", "merge_same_day": "yes"}}, "data.merge_same_day"),
+        (
+            {**MINIMAL, "data": {"source": "a", "merge_same_day": False}},
+            "data.nonpositive: 'net'",
+        ),
+        ({**MINIMAL, "metrics": {"conversion_rate": 2}}, "metrics.conversion_rate"),
+        ({**MINIMAL, "output": {"formats": ["xlsx"]}}, "output.formats[0]"),
+        ({**MINIMAL, "name": "a/b"}, "name:"),
+        ([1, 2], "must be a mapping"),
+    ],
+)
+def test_bad_config_names_the_key(raw, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_config(raw, source="c.yaml")
+
+
+def test_invalid_yaml_reports_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ndata: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: invalid YAML \(line"):
+        load_config(path)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_resolved_config_round_trips():
+    config = load_config(REPO / "configs" / "cdnow.yaml")
+    again = parse_config(config.to_dict())
+    assert again.to_dict() == config.to_dict()
