@@ -72,7 +72,8 @@ class Estimator:
                 f"{self.model_key}: backend {self.backend!r} is not available; use 'mle'"
             )
         self._set_result(result)
-        self._after_fit(arrays, weights)
+        n_rows = len(arrays[spec.data_columns[0]])
+        self._after_fit(arrays, np.ones(n_rows) if weights is None else weights)
         return self
 
     def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
@@ -300,7 +301,6 @@ class SBG(Estimator):
         _first_bad(tenure < 0, "tenure", "is negative")
         _first_bad(tenure != np.round(tenure), "tenure", "must be a whole number of periods")
         _first_bad(~np.isin(churned, (0.0, 1.0)), "churned", "must be 0/1 or true/false")
-        _first_bad((churned == 1) & (tenure < 1), "tenure", "must be >= 1 for churned customers")
 
 
 ESTIMATORS: dict[str, type[Estimator]] = {

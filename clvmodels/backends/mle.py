@@ -14,6 +14,8 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
 
 import numpy as np
 from scipy import optimize
@@ -172,30 +174,41 @@ Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
 def _objective(spec: ModelSpec, data: dict[str, np.ndarray], w: np.ndarray) -> Objective:
-    """Compile (total log-likelihood, gradient wrt log-parameters) with PyTensor."""
-    import pytensor
-    import pytensor.tensor as pt
-
-    theta = pt.dvector("theta")
-    params = {k: pt.exp(theta[i]) for i, k in enumerate(spec.param_names)}
-    inputs = {c: pt.dvector(c) for c in data}
-    weight = pt.dvector("weight")
-    per_row = spec.log_likelihood(**params, **inputs, xp=pytensor_ops())
-    total = pt.sum(weight * per_row)
-    grad = pytensor.grad(total, theta)
-    with warnings.catch_warnings():
-        # The likelihood graphs are elementwise sums: no BLAS operation is involved.
-        warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
-        fn = pytensor.function(
-            [theta, weight, *inputs.values()], [total, grad], on_unused_input="ignore"
-        )
-    columns = [data[c] for c in inputs]
+    """(total log-likelihood, gradient wrt log-parameters) on ``data``."""
+    fn = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data))
+    columns = [data[c] for c in data]
 
     def evaluate(th: np.ndarray) -> tuple[float, np.ndarray]:
         value, gradient = fn(np.asarray(th, dtype=float), w, *columns)
         return float(value), np.asarray(gradient, dtype=float)
 
     return evaluate
+
+
+@cache
+def _compiled(
+    key: str, log_likelihood: Callable[..., Any], param_names: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> Callable[..., Any]:
+    """Compile the weighted log-likelihood and its exact gradient with PyTensor, once per
+    model and process (the data are inputs of the compiled function, not constants)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    theta = pt.dvector("theta")
+    params = {k: pt.exp(theta[i]) for i, k in enumerate(param_names)}
+    inputs = {c: pt.dvector(c) for c in columns}
+    weight = pt.dvector("weight")
+    per_row = log_likelihood(**params, **inputs, xp=pytensor_ops())
+    total = pt.sum(weight * per_row)
+    grad = pytensor.grad(total, theta)
+    with warnings.catch_warnings():
+        # The likelihood graphs are elementwise sums: no BLAS operation is involved.
+        warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
+        return pytensor.function(
+            [theta, weight, *inputs.values()], [total, grad], on_unused_input="ignore",
+            name=f"{key}_loglik_grad",
+        )
 
 
 def _neg_mean(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[float, np.ndarray]:

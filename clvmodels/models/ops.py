@@ -53,9 +53,12 @@ class Ops:
     def log1mexp(self, x: Any) -> Any:
         """log(1 − exp(x)) for x ≤ 0, accurate at both ends (Mächler 2012)."""
         x = self.minimum(x, -1e-300)
-        return self.where(
-            x > -0.6931471805599453, self.log(-self.expm1(x)), self.log1p(-self.exp(x))
-        )
+        near = x > -0.6931471805599453
+        # double-where: each branch only ever sees inputs where it is finite, so the
+        # branch not taken cannot poison the gradient with 0 * inf
+        x_near = self.where(near, x, -1.0)
+        x_far = self.where(near, -1.0, x)
+        return self.where(near, self.log(-self.expm1(x_near)), self.log1p(-self.exp(x_far)))
 
     def logsubexp(self, a: Any, b: Any) -> Any:
         """log(exp(a) − exp(b)) for a ≥ b."""
@@ -86,6 +89,25 @@ numpy_ops = Ops(
 """NumPy/SciPy evaluation of the likelihoods."""
 
 
+def _stable_logaddexp(where: Callable, log1p: Callable, exp: Callable,
+                      maximum: Callable, minimum: Callable) -> Callable[[Any, Any], Any]:
+    """``log(exp(u) + exp(v))`` as ``u + softplus(v − u)``, stable in value and gradient.
+
+    PyTensor's own ``logaddexp`` is ``log(exp(u) + exp(v))``, which overflows (and whose
+    gradient becomes NaN) for large arguments.  Each ``where`` branch gets a clamped
+    input, so both branches and their derivatives stay finite, and the derivative at a
+    tie ``u == v`` is the correct 1/2 (a ``maximum``-based form gives 1).
+    """
+
+    def logaddexp(u: Any, v: Any) -> Any:
+        d = v - u
+        d_pos = maximum(d, 0.0)
+        d_neg = minimum(d, 0.0)
+        return u + where(d > 0, d_pos + log1p(exp(-d_pos)), log1p(exp(d_neg)))
+
+    return logaddexp
+
+
 @cache
 def pytensor_ops() -> Ops:
     """PyTensor evaluation of the likelihoods (imported lazily: PyTensor is heavy)."""
@@ -101,7 +123,7 @@ def pytensor_ops() -> Ops:
         abs=pt.abs,
         gammaln=pt.gammaln,
         hyp2f1=pt.hyp2f1,
-        logaddexp=pt.logaddexp,
+        logaddexp=_stable_logaddexp(pt.switch, pt.log1p, pt.exp, pt.maximum, pt.minimum),
         where=pt.switch,
         maximum=pt.maximum,
         minimum=pt.minimum,

@@ -1,0 +1,35 @@
+"""Data layer: transactions and subscriptions in, canonical frames out.
+
+- :func:`load_builtin` / :data:`BUILTIN_DATASETS`: data sets shipped with clvmodels;
+- :func:`summarize_transactions`: a transaction log -> one row per customer
+  (frequency, recency, T, monetary value, holdout columns after a split);
+- :func:`validate_summary`: check a frame that is already summarised;
+- :func:`survival_from_subscriptions`, :func:`validate_survival_table`,
+  :func:`survival_to_individual`: cohort survival data for contractual models;
+- :func:`describe_source`, :func:`register_source`: sources (DataFrame, "builtin:NAME",
+  CSV/Parquet paths).
+"""
+
+from __future__ import annotations
+
+from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
+from clvmodels.data.sources import describe_source, register_source
+from clvmodels.data.summary import summarize_transactions, validate_summary
+from clvmodels.data.survival import (
+    survival_from_subscriptions,
+    survival_to_individual,
+    validate_survival_table,
+)
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "BuiltinDataset",
+    "describe_source",
+    "load_builtin",
+    "register_source",
+    "summarize_transactions",
+    "survival_from_subscriptions",
+    "survival_to_individual",
+    "validate_summary",
+    "validate_survival_table",
+]

@@ -1,0 +1,91 @@
+"""validate_summary: pre-summarised frames (frequency, recency, T[, count])."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvmodels.data import load_builtin, validate_summary
+from clvmodels.errors import DataError
+
+
+def test_donations_fhs2010_validate_with_renaming():
+    # discrete-time summary: x, t_x and n (Fader, Hardie & Shang 2010) map onto the
+    # frequency/recency/T frame with n as T
+    df = load_builtin("donations_fhs2010")
+    out = validate_summary(df, columns={"n": "T"}, source_name="builtin:donations_fhs2010")
+    assert out["count"].sum() == 11104
+    assert (out["T"] == 6).all()
+
+
+def test_valid_frame_gets_ids_and_types():
+    df = pd.DataFrame(
+        {
+            "frequency": [0, 2.0],
+            "recency": [0.0, 3.5],
+            "T": [4, 5],
+            "monetary_value": [0.0, 12.5],
+            "count": [3, 1],
+        }
+    )
+    out = validate_summary(df)
+    assert out["customer_id"].tolist() == [0, 1]
+    assert out["frequency"].dtype == "int64" and out["count"].dtype == "int64"
+    assert list(out.columns) == [
+        "customer_id",
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "count",
+    ]
+
+
+def test_existing_ids_kept():
+    df = pd.DataFrame(
+        {"customer_id": ["a", "b"], "frequency": [1, 0], "recency": [1.0, 0.0], "T": [2.0, 2.0]}
+    )
+    assert validate_summary(df)["customer_id"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"drop": "T"}, r"data\.csv: missing column 'T'; columns present: frequency, recency"),
+        ({"frequency": [1, "x"]}, r"column 'frequency' row 1: not a finite number"),
+        ({"recency": [1.0, np.nan]}, r"column 'recency' row 1: not a finite number"),
+        ({"frequency": [1, 1.5]}, r"column 'frequency' row 1: not a non-negative integer"),
+        ({"frequency": [1, -1]}, r"column 'frequency' row 1: not a non-negative integer"),
+        ({"recency": [1.0, -1.0]}, r"column 'recency' row 1: negative"),
+        ({"T": [3.0, 0.0]}, r"column 'T' row 1: not positive"),
+        ({"recency": [3.5, 1.0]}, r"column 'recency' row 0: greater than T"),
+        (
+            {"frequency": [1, 0], "recency": [1.0, 1.0]},
+            r"column 'recency' row 1: must be 0 when frequency is 0",
+        ),
+        ({"count": [1, 0]}, r"column 'count' row 1: not a positive integer"),
+    ],
+)
+def test_errors_name_column_and_row(change, message):
+    df = pd.DataFrame({"frequency": [1, 2], "recency": [1.0, 2.0], "T": [3.0, 3.0]})
+    if "drop" in change:
+        df = df.drop(columns=change["drop"])
+    else:
+        for column, values in change.items():
+            df[column] = pd.Series(values, dtype=object if "x" in values else None)
+    with pytest.raises(DataError, match=message):
+        validate_summary(df, source_name="data.csv")
+
+
+def test_empty_frame():
+    with pytest.raises(DataError, match="DataFrame: no rows"):
+        validate_summary(pd.DataFrame({"frequency": [], "recency": [], "T": []}))
+
+
+def test_summarize_output_validates():
+    from clvmodels.data import summarize_transactions
+
+    summary = summarize_transactions("builtin:cdnow_sample", calibration_end="1997-09-30")
+    out = validate_summary(summary[["customer_id", "frequency", "recency", "T", "monetary_value"]])
+    assert len(out) == 2357
