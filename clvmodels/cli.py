@@ -196,7 +196,12 @@ def _print_metrics(values: Any) -> None:
     print("seed metrics (calibration window):")
     for key, value in values.items():
         label = labels.get(str(key), str(key))
-        shown = f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
+        if isinstance(value, float) and abs(value) >= 1000:
+            shown = f"{value:,.0f}"
+        elif isinstance(value, float):
+            shown = f"{value:,.4g}"
+        else:
+            shown = f"{value:,}"
         print(f"  {label:<42} {shown}")
 
 

@@ -104,3 +104,34 @@ def test_model_on_wrong_data_kind_is_a_config_error(tmp_path, capsys):
     )
     assert main(["fit", str(config), "--out", str(tmp_path), "--quiet"]) == 2
     assert "models.bgnbd: needs transaction or summary data" in capsys.readouterr().err
+
+
+def test_fit_donations_reproduces_fader_hardie_shang_2010(tmp_path, capsys):
+    code = main(["fit", str(REPO / "configs/donations.yaml"), "--out", str(tmp_path), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    entry = json.loads((tmp_path / "params.json").read_text())["bgbb"]
+    # Fader, Hardie & Shang (2010), donations data: 1.204, 0.750, 0.657, 2.783; LL -33,225.6
+    published = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
+    for name, value in published.items():
+        assert entry["params"][name] == pytest.approx(value, abs=6e-4)
+    assert entry["log_likelihood"] == pytest.approx(-33225.6, abs=0.06)
+    assert entry["n_customers"] == 11104
+
+
+def test_subscriptions_csv_summarize_and_fit(tmp_path, capsys):
+    rows = ["customer_id,start,end"]
+    # 6 customers who started in 2020: lost after 0, 0, 1 and 2 completed years; 2 active
+    ends = ["2020-06-01", "2020-09-01", "2021-03-01", "2022-02-01", "", ""]
+    for i, end in enumerate(ends):
+        rows.append(f"{i},2020-01-01,{end}")
+    data = _write(tmp_path / "subs.csv", "\n".join(rows) + "\n")
+    config = _write(
+        tmp_path / "c.yaml",
+        f"name: s\ndata: {{source: {data}, kind: subscriptions, time_unit: Y}}\n"
+        "split: {observation_end: 2023-06-30}\nmodels: {sbg: {}}\n",
+    )
+    assert main(["summarize", str(config), "--out", str(tmp_path), "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "summary.csv")
+    assert table["alive"].tolist() == [6, 4, 3, 2]  # hand count per completed year
+    assert main(["fit", str(config), "--out", str(tmp_path), "--quiet"]) == 0
+    assert "sbg:2020" in json.loads((tmp_path / "params.json").read_text())

@@ -89,3 +89,22 @@ def test_summarize_output_validates():
     summary = summarize_transactions("builtin:cdnow_sample", calibration_end="1997-09-30")
     out = validate_summary(summary[["customer_id", "frequency", "recency", "T", "monetary_value"]])
     assert len(out) == 2357
+
+
+def test_discrete_time_summary_with_n_is_accepted_fader_hardie_shang_2010():
+    table = validate_summary(load_builtin("donations_fhs2010"))
+    assert int(table["count"].sum()) == 11104
+    assert set(table.columns) >= {"frequency", "recency", "n", "count"}
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"frequency": 3, "recency": 2, "n": 6}, "greater than recency"),
+        ({"frequency": 1, "recency": 7, "n": 6}, "greater than n"),
+        ({"frequency": 1, "recency": 2.5, "n": 6}, "whole opportunity"),
+    ],
+)
+def test_discrete_time_summary_errors(row, message):
+    with pytest.raises(DataError, match=message):
+        validate_summary(pd.DataFrame([row]))

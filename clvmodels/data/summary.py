@@ -437,6 +437,11 @@ def validate_summary(
 ) -> pd.DataFrame:
     """Check a pre-summarised frame ``frequency, recency, T[, monetary_value][, count]``.
 
+    The discrete-time form of the BG/BB (Fader, Hardie & Shang 2010) is accepted too:
+    ``frequency, recency, n[, count]`` with ``n`` the number of transaction
+    opportunities and ``recency`` the opportunity of the last transaction (whole numbers,
+    ``frequency ≤ recency ≤ n``).
+
     Parameters
     ----------
     df : pandas.DataFrame
@@ -467,7 +472,8 @@ def validate_summary(
         raise DataError(f"{source_name}: no rows")
     present = list(frame.columns)
     optional = [c for c in ("monetary_value", "count") if c in present]
-    for column in ("frequency", "recency", "T"):
+    span = "n" if "n" in present and "T" not in present else "T"
+    for column in ("frequency", "recency", span):
         if column not in present:
             raise DataError(
                 f"{source_name}: missing column {column!r}; columns present: "
@@ -483,7 +489,7 @@ def validate_summary(
                 f"{problem} (value {frame[column].iloc[pos]!r})"
             )
 
-    for column in ["frequency", "recency", "T", *optional]:
+    for column in ["frequency", "recency", span, *optional]:
         raw = frame[column]
         numeric = (
             pd.to_numeric(raw, errors="coerce")
@@ -493,11 +499,16 @@ def validate_summary(
         array = numeric.to_numpy(dtype="float64", na_value=np.nan)
         fail(~np.isfinite(array), column, "not a finite number")
         values[column] = array
-    freq, rec, big_t = values["frequency"], values["recency"], values["T"]
+    freq, rec, big_t = values["frequency"], values["recency"], values[span]
     fail((freq < 0) | (freq != np.round(freq)), "frequency", "not a non-negative integer")
     fail(rec < 0, "recency", "negative")
-    fail(big_t <= 0, "T", "not positive")
-    fail(rec > big_t + 1e-9, "recency", "greater than T")
+    fail(big_t <= 0, span, "not positive")
+    fail(rec > big_t + 1e-9, "recency", f"greater than {span}")
+    if span == "n":
+        fail(big_t != np.round(big_t), "n", "not a whole number of opportunities")
+        fail(rec != np.round(rec), "recency", "not a whole opportunity number")
+        fail(freq > rec, "frequency", "greater than recency (the last opportunity bought)")
+        values["n"] = big_t.astype("int64")
     fail((freq == 0) & (rec != 0), "recency", "must be 0 when frequency is 0")
     if "count" in values:
         count = values["count"]
