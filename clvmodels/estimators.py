@@ -326,10 +326,9 @@ def frame_arrays(
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.argmax(bad))
-            raise DataError(
-                f"column {column!r}: row {row} is {data[column].iloc[row]!r}, "
-                "expected a finite number"
-            )
+            raw = data[column].iloc[row]
+            shown = repr(raw) if isinstance(raw, str) else str(raw)
+            raise DataError(f"column {column!r}: row {row} is {shown}, expected a finite number")
         arrays[column] = values
     weights = None
     if "count" in data.columns:
