@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 
 
 def compress_rows(
@@ -37,15 +38,22 @@ def compress_rows(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if n == 0:
         return {name: col for name, col in zip(names, columns, strict=True)}, w
-    order = np.lexsort(columns[::-1])
-    sorted_cols = [col[order] for col in columns]
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
-    for col in sorted_cols:
-        change[1:] |= col[1:] != col[:-1]
-    group = np.cumsum(change) - 1
-    unique = {name: col[change] for name, col in zip(names, sorted_cols, strict=True)}
-    return unique, np.bincount(group, weights=w[order])
+    # hash-factorize each column (O(n)), combine the codes into one integer key, and
+    # group on it; sort only the (few) distinct rows, for a deterministic order
+    key = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(col, sort=False)
+        if len(uniques) and key.max(initial=0) > np.iinfo(np.int64).max // (len(uniques) + 1):
+            key, _ = pd.factorize(key, sort=False)  # re-densify before it could overflow
+        key = key * len(uniques) + codes
+    group = pd.factorize(key, sort=False)[0]
+    n_groups = int(group.max()) + 1
+    first = np.full(n_groups, n, dtype=np.int64)
+    np.minimum.at(first, group, np.arange(n))
+    unique = [col[first] for col in columns]
+    order = np.lexsort(unique[::-1])
+    totals = np.bincount(group, weights=w, minlength=n_groups)
+    return {name: col[order] for name, col in zip(names, unique, strict=True)}, totals[order]
 
 
 def fingerprint_rows(data: Mapping[str, np.ndarray], weights: np.ndarray) -> str:
