@@ -97,7 +97,7 @@ def fit_mle(
             f"{spec.key}: the log-likelihood is not finite at any starting point; "
             "check the data (e.g. recency > T, negative values) or pass init=..."
         )
-    theta = _polish(objective, best.x, n_obs)
+    theta, hessian = _polish(objective, best.x, n_obs)
     ll, grad = objective(theta)
     at_bound = [
         name for name, t in zip(spec.param_names, theta, strict=True) if abs(t) > LOG_BOUND - 1e-3
@@ -115,7 +115,6 @@ def fit_mle(
             f"customer {grad_norm:.2g} at {_fmt(spec, theta)}); try init=... near a "
             "plausible value, max_iter higher, or check the data"
         )
-    hessian = _hessian(objective, theta)
     cov_log, hessian_ok = _invert_information(hessian)
     diagnostics = {
         "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
@@ -222,14 +221,21 @@ def _converged(res: optimize.OptimizeResult) -> bool:
     return bool(res.success) and np.isfinite(res.fun)
 
 
-def _polish(objective: Objective, theta: np.ndarray, n_obs: float) -> np.ndarray:
-    """A few Newton steps on the exact gradient to remove L-BFGS-B's last slack."""
+def _polish(
+    objective: Objective, theta: np.ndarray, n_obs: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps on the exact gradient to remove L-BFGS-B's last slack.
+
+    Returns the parameters and the Hessian there; the Hessian is recomputed only after
+    a step larger than 1e-4 on the log scale (a smaller step changes it negligibly),
+    so a converged fit costs one Hessian, not two.
+    """
     theta = np.asarray(theta, dtype=float)
     value, grad = objective(theta)
+    hess = _hessian(objective, theta)
     for _ in range(8):
         if np.max(np.abs(grad)) / n_obs < 1e-10:
             break
-        hess = _hessian(objective, theta)
         try:
             step = np.linalg.solve(hess, -grad)
         except np.linalg.LinAlgError:
@@ -239,7 +245,9 @@ def _polish(objective: Objective, theta: np.ndarray, n_obs: float) -> np.ndarray
         if not np.isfinite(new_value) or new_value < value - 1e-9 * abs(value):
             break
         theta, value, grad = candidate, new_value, new_grad
-    return theta
+        if np.max(np.abs(step)) > 1e-4:
+            hess = _hessian(objective, theta)
+    return theta, hess
 
 
 def _hessian(objective: Objective, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
