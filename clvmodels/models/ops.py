@@ -45,6 +45,12 @@ class Ops:
     minimum: Callable[[Any, Any], Any]
     ones_like: Callable[[Any], Any]
     zeros_like: Callable[[Any], Any]
+    subset_apply: Callable[..., Any]
+    """``subset_apply(mask, fn, base, *args)``: ``base`` with the elements where ``mask``
+    holds replaced by ``fn(*args_at_those_elements)``.  All arguments are broadcast
+    together and ``fn`` gets and returns 1-D arrays, so an expensive term that only a
+    few rows need (e.g. a quadrature) is computed for those rows only.  Gradients flow
+    through the gathered elements."""
 
     def betaln(self, a: Any, b: Any) -> Any:
         """log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b)."""
@@ -69,6 +75,17 @@ def _np_where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(cond, a, b)
 
 
+def _np_subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
+    arrays = np.broadcast_arrays(mask, base, *args)
+    shape = arrays[0].shape
+    flat = [np.ravel(a) for a in arrays]
+    idx = np.flatnonzero(flat[0])
+    out = np.array(flat[1], dtype=float)
+    if idx.size:
+        out[idx] = fn(*(a[idx] for a in flat[2:]))
+    return out.reshape(shape)
+
+
 numpy_ops = Ops(
     name="numpy",
     log=np.log,
@@ -85,6 +102,7 @@ numpy_ops = Ops(
     minimum=np.minimum,
     ones_like=np.ones_like,
     zeros_like=np.zeros_like,
+    subset_apply=_np_subset_apply,
 )
 """NumPy/SciPy evaluation of the likelihoods."""
 
@@ -113,6 +131,17 @@ def pytensor_ops() -> Ops:
     """PyTensor evaluation of the likelihoods (imported lazily: PyTensor is heavy)."""
     import pytensor.tensor as pt
 
+    def subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
+        arrays = pt.broadcast_arrays(
+            pt.as_tensor_variable(mask), pt.as_tensor_variable(base),
+            *(pt.as_tensor_variable(a) for a in args),
+        )
+        shape = arrays[0].shape
+        flat = [a.flatten() for a in arrays]
+        idx = pt.nonzero(flat[0])[0]
+        values = fn(*(a[idx] for a in flat[2:]))
+        return pt.set_subtensor(flat[1][idx], values).reshape(shape)
+
     return Ops(
         name="pytensor",
         log=pt.log,
@@ -129,4 +158,5 @@ def pytensor_ops() -> Ops:
         minimum=pt.minimum,
         ones_like=pt.ones_like,
         zeros_like=pt.zeros_like,
+        subset_apply=subset_apply,
     )

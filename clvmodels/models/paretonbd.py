@@ -54,17 +54,17 @@ _CUT = 50.0  # truncate the quadrature where the integrand has fallen by exp(-_C
 
 
 def _log_g(xp: Ops, r: Any, alpha: Any, s: Any, beta: Any, x: Any, y: Any) -> Any:
-    """log G(y) (module docstring), valid where z(y) ≤ Z_MAX."""
+    """log G(y) (module docstring), valid where z(y) ≤ Z_MAX.
+
+    The two cases differ only in the second 2F1 parameter and a prefactor, so these are
+    selected first and 2F1 (and its series gradient) is evaluated once per row.
+    """
     a_ge_b = alpha >= beta
     big = xp.maximum(alpha, beta)
     z = xp.abs(alpha - beta) / (big + y)
-    z1 = xp.where(a_ge_b, z, 0.0)
-    z2 = xp.where(a_ge_b, 0.0, z)
-    one = xp.ones_like(z)
-    c = r + s + x + 1.0
-    log_g1 = xp.log(xp.hyp2f1(one, r + x, c, z1))
-    log_g2 = xp.log(alpha + y) - xp.log(beta + y) + xp.log(xp.hyp2f1(one, s + 1.0, c, z2))
-    return xp.where(a_ge_b, log_g1, log_g2)
+    b = xp.where(a_ge_b, r + x, s + 1.0)
+    log_prefactor = xp.where(a_ge_b, 0.0, xp.log(alpha + y) - xp.log(beta + y))
+    return log_prefactor + xp.log(xp.hyp2f1(xp.ones_like(z), b, r + s + x + 1.0, z))
 
 
 def _log_quadrature(
@@ -150,10 +150,18 @@ def log_likelihood(
     log_sj_hi = log_s_over_a + log_a(y_hi) + _log_g(xp, r, alpha, s, beta, x, y_hi)
     log_sj_lo = log_s_over_a + log_a(y_lo) + _log_g(xp, r, alpha, s, beta, x, y_lo)
     log_term1 = log_a(T) + xp.log1mexp(log_sj_hi - log_a(T))
-    log_q, use_q = _log_quadrature(xp, r, alpha, s, beta, x, t_x, xp.minimum(T, y_star))
     two = xp.logaddexp(log_term1, log_sj_lo)
-    three = xp.logaddexp(two, xp.log(s) + log_q)
-    return log_const + xp.where(use_q, three, two)
+
+    def add_quadrature(r: Any, alpha: Any, s: Any, beta: Any, x: Any, t_x: Any, hi: Any,
+                       two: Any) -> Any:
+        log_q, use_q = _log_quadrature(xp, r, alpha, s, beta, x, t_x, hi)
+        return xp.where(use_q, xp.logaddexp(two, xp.log(s) + log_q), two)
+
+    # the quadrature term exists only where z > Z_MAX on [t_x, T] (alpha and beta far
+    # apart relative to t_x); it is evaluated for those rows only
+    hi = xp.minimum(T, y_star)
+    with_q = xp.subset_apply(t_x < hi, add_quadrature, two, r, alpha, s, beta, x, t_x, hi, two)
+    return log_const + with_q
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
