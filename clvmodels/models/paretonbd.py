@@ -24,7 +24,9 @@ where z ≤ Z_MAX = 0.75.  Close to z = 1 both SciPy's 2F1 (NaN when c−a−b i
 integer, e.g. s = 100) and PyTensor's series gradient of 2F1 (up to 10^6 terms) fail,
 so the part of the integral with z > Z_MAX, τ ∈ [t_x, y*) where y* solves z(y*) = Z_MAX,
 is integrated numerically (composite Gauss–Legendre in log(min(α, β) + τ), truncated
-where the integrand has fallen by e^-50).  Then
+where the integrand has fallen by e^-50) — for the rows that have such a part only
+(``Ops.subset_apply``), so typical fits, where α and β are of similar size, never pay
+for it.  Then
 
     L ∝ [A(T) − s J(max(T, y*))] + s ∫_{t_x}^{min(T, y*)} ... dτ + s J(max(t_x, y*)),
 
