@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, special
 
-from clvmodels.models import cohort
+from clvmodels.models import cohort, nbd
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -85,14 +85,11 @@ def log_likelihood(
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
-    """Rule-of-thumb start: ``r = 1``, ``alpha`` matching the mean purchase rate, and
-    ``a = 1, b = 3`` (mean dropout probability 1/4 per repeat purchase)."""
-    w = np.asarray(weights, dtype=float)
-    x = np.asarray(data["frequency"], dtype=float)
-    age = np.asarray(data["T"], dtype=float)
-    rate = float(np.sum(w * x) / max(float(np.sum(w * age)), 1e-12))
-    alpha = 1.0 / max(rate, 1e-6)
-    return {"r": 1.0, "alpha": float(min(alpha, 1e6)), "a": 1.0, "b": 3.0}
+    """Start: method-of-moments ``r, alpha`` of the NBD counts
+    (:func:`clvmodels.models.nbd.moment_start`) and ``a = 1, b = 3`` (mean dropout
+    probability 1/4 per repeat purchase)."""
+    r, alpha = nbd.moment_start(data, weights)
+    return {"r": r, "alpha": alpha, "a": 1.0, "b": 3.0}
 
 
 SPEC = ModelSpec(

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.models import cohort
+from clvmodels.models import cohort, nbd
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -167,17 +167,12 @@ def log_likelihood(
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
-    """Rule-of-thumb start: r = s = 1, α = 1/(mean purchase rate), β = mean T."""
+    """Start: method-of-moments ``r, α`` of the NBD counts
+    (:func:`clvmodels.models.nbd.moment_start`), ``s = 1`` and ``β`` = mean ``T``."""
     w = np.asarray(weights, dtype=float)
-    x = np.asarray(data["frequency"], dtype=float)
-    T = np.asarray(data["T"], dtype=float)
-    rate = max(float(np.sum(w * x)) / max(float(np.sum(w * T)), 1e-12), 1e-6)
-    return {
-        "r": 1.0,
-        "alpha": 1.0 / rate,
-        "s": 1.0,
-        "beta": max(float(np.average(T, weights=w)), 1e-3),
-    }
+    r, alpha = nbd.moment_start(data, weights)
+    mean_t = float(np.average(np.asarray(data["T"], dtype=float), weights=w))
+    return {"r": r, "alpha": alpha, "s": 1.0, "beta": max(mean_t, 1e-3)}
 
 
 # ----------------------------------------------------------------------------- predictions
