@@ -18,7 +18,7 @@ from typing import Any
 
 from clvmodels import __version__
 from clvmodels.config import RunConfig, load_config
-from clvmodels.errors import ClvError
+from clvmodels.errors import ClvError, ConfigError
 
 
 class Progress:
@@ -95,16 +95,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if not source.startswith("builtin:"):
         resolved = config.resolve_path(source)
         if not Path(resolved).exists():
-            from clvmodels.errors import ConfigError
-
             raise ConfigError(f"{args.config}: data.source: {source}: no such file or folder")
     else:
         from clvmodels.data import BUILTIN_DATASETS
 
         name = source.removeprefix("builtin:")
         if name not in BUILTIN_DATASETS:
-            from clvmodels.errors import ConfigError
-
             raise ConfigError(
                 f"{args.config}: data.source: unknown built-in data set {name!r} "
                 f"(available: {', '.join(BUILTIN_DATASETS)})"
@@ -148,8 +144,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if not config.models:
-        from clvmodels.errors import ConfigError
-
         raise ConfigError(f"{args.config}: models: no model configured")
     progress = Progress(args.quiet)
     prepared = progress.step("load and summarize data", lambda: prepare_data(config))

@@ -60,7 +60,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
         columns.update(d.columns)
         _only_keys(columns, {"customer_id", "date", "amount"}, "data.columns")
         summary = clvdata.summarize_transactions(
-            _read_for_summary(source),
+            source,
             customer_id=columns["customer_id"],
             date=columns["date"],
             amount=columns["amount"] or None,
@@ -74,7 +74,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
         )
         meta = dict(summary.attrs.get("clvmodels", {}))
         return PreparedData(d.kind, source, summary=summary, meta=meta)
-    frame = _read_frame(source)
+    frame = clvdata.read_table(source)
     if d.kind == "summary":
         summary = clvdata.validate_summary(frame, source_name=source, columns=d.columns or None)
         summary.attrs["clvmodels"] = {"time_unit": d.time_unit, "counts": {"rows_in": len(frame)}}
@@ -188,28 +188,6 @@ def seed_metrics_for(config: RunConfig, prepared: PreparedData) -> pd.Series:
             values["simple_clv"], config.metrics.conversion_rate
         )
     return values
-
-
-def _read_for_summary(source: str) -> Any:
-    """Builtin data are loaded as frames; files are handed to DuckDB by path."""
-    if source.startswith("builtin:"):
-        return clvdata.load_builtin(source.removeprefix("builtin:"))
-    return source
-
-
-def _read_frame(source: str) -> pd.DataFrame:
-    """A summary, survival or subscription table in pandas (empty CSV cells are missing)."""
-    from clvmodels.data.sources import read_source_pandas
-
-    frame, _name = read_source_pandas(source)
-    if len(frame) == 0:
-        raise DataError(f"{source}: the table is empty")
-    text = frame.select_dtypes(include=["object", "string"]).columns
-    if len(text):
-        frame = frame.copy()
-        for column in text:
-            frame[column] = frame[column].mask(frame[column].astype(str).str.strip() == "")
-    return frame
 
 
 def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
-from clvmodels.data.sources import describe_source, register_source
+from clvmodels.data.sources import describe_source, read_table, register_source
 from clvmodels.data.summary import summarize_transactions, validate_summary
 from clvmodels.data.survival import (
     survival_from_subscriptions,
@@ -26,6 +26,7 @@ __all__ = [
     "BuiltinDataset",
     "describe_source",
     "load_builtin",
+    "read_table",
     "register_source",
     "summarize_transactions",
     "survival_from_subscriptions",

@@ -183,6 +183,29 @@ def read_source_pandas(source: Source) -> tuple[pd.DataFrame, str]:
     return frame, name
 
 
+def read_table(source: Source) -> pd.DataFrame:
+    """A summary, survival or subscription table in pandas, with empty CSV cells missing.
+
+    Unlike :func:`read_source_pandas` (which keeps CSV cells as text for the transaction
+    validators), blank cells become missing values, so an empty ``end`` date means
+    "still active".
+
+    Raises
+    ------
+    DataError
+        As :func:`register_source`, or when the table has no rows.
+    """
+    frame, name = read_source_pandas(source)
+    if len(frame) == 0:
+        raise DataError(f"{name}: the table is empty")
+    text = frame.select_dtypes(include=["object", "string"]).columns
+    if len(text):
+        frame = frame.copy()
+        for column in text:
+            frame[column] = frame[column].mask(frame[column].astype(str).str.strip() == "")
+    return frame
+
+
 def row_label(name: str, position: int, *, is_file_csv: bool) -> str:
     """Say where row ``position`` (0-based data row) is: ``line N`` in a CSV, else ``row N``."""
     if is_file_csv:

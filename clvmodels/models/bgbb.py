@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from clvmodels.models.ops import Ops, numpy_ops
+from clvmodels.models.ops import Ops, as_floats, numpy_ops
 from clvmodels.models.sbg import hyp2f1_unit
 from clvmodels.models.spec import ModelSpec
 
@@ -123,7 +123,7 @@ def probability_alive(
 
     ``B(α+x, β+n−x)/B(α,β) · B(γ, δ+n+1)/B(γ,δ) / L(α,β,γ,δ | x, t_x, n)``.
     """
-    x, t_x, n, a, b, g, d = _floats(frequency, recency, n, alpha, beta, gamma, delta)
+    x, t_x, n, a, b, g, d = as_floats(frequency, recency, n, alpha, beta, gamma, delta)
     log_num = (
         special.betaln(a + x, b + n - x)
         - special.betaln(a, b)
@@ -146,7 +146,7 @@ def expected_transactions(
     ``E[X(n*)] = α/(α+β) · δ/(γ−1) · [1 − Γ(γ+δ)Γ(1+δ+n*) / (Γ(γ+δ+n*)Γ(1+δ))]``
     (FHS2010, section 3), evaluated stably through ``γ = 1``.
     """
-    n_star, a, b, g, d = _floats(n_star, alpha, beta, gamma, delta)
+    n_star, a, b, g, d = as_floats(n_star, alpha, beta, gamma, delta)
     return a / (a + b) * np.exp(_log_alive_opportunities(0.0, n_star, g, d))
 
 
@@ -171,7 +171,7 @@ def conditional_expected_transactions(
     written as ``1/L · B(α+x+1, β+n−x)/B(α,β) · Σ_{t=n+1}^{n+n*} B(γ, δ+t)/B(γ,δ)``
     and evaluated stably through ``γ = 1``.
     """
-    n_star, x, t_x, n, a, b, g, d = _floats(
+    n_star, x, t_x, n, a, b, g, d = as_floats(
         n_star, frequency, recency, n, alpha, beta, gamma, delta
     )
     log_p = special.betaln(a + x + 1.0, b + n - x) - special.betaln(a, b)
@@ -199,7 +199,7 @@ def dert(
     ``(1 + d)^{−k}`` — the first future opportunity is one period away.  Multiply by
     the value of a transaction to get the residual value of the customer.
     """
-    x, t_x, n, a, b, g, d, disc = _floats(
+    x, t_x, n, a, b, g, d, disc = as_floats(
         frequency, recency, n, alpha, beta, gamma, delta, discount
     )
     log_num = (
@@ -279,7 +279,7 @@ def _log_alive_opportunities(n0: ArrayLike, n1: ArrayLike, g: np.ndarray, d: np.
     and ``L = log R(n1) − log R(n0)``; near ``γ = 1`` a second-order expansion in
     ``γ − 1`` (digamma/trigamma) replaces the 0/0 quotient.
     """
-    n0, n1 = _floats(n0, n1)
+    n0, n1 = as_floats(n0, n1)
     log_r0 = (
         special.gammaln(g + d)
         - special.gammaln(1.0 + d)
@@ -317,10 +317,6 @@ def _offsets(xp: Ops, gap: Any) -> Any:
 
         return pt.arange(pt.ceil(pt.max(gap))).astype("float64")
     return np.arange(np.ceil(np.max(gap)), dtype=float)
-
-
-def _floats(*arrays: ArrayLike) -> tuple[np.ndarray, ...]:
-    return tuple(np.asarray(a, dtype=float) for a in arrays)
 
 
 SPEC = ModelSpec(

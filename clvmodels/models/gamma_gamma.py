@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from clvmodels.models.ops import Ops, numpy_ops
+from clvmodels.models.ops import Ops, as_floats, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
 REFERENCE = (
@@ -133,7 +133,7 @@ def population_mean_spend(*, p: ArrayLike, q: ArrayLike, gamma: ArrayLike) -> np
     (FH2013, the mean of the customers' mean transaction value.)  ``inf`` for ``q ≤ 1``,
     see :func:`mean_spend_is_finite`.
     """
-    p, q, gamma = _floats(p, q, gamma)
+    p, q, gamma = as_floats(p, q, gamma)
     finite = q > 1.0
     q_safe = np.where(finite, q, 2.0)
     return np.where(finite, p * gamma / (q_safe - 1.0), np.inf)
@@ -156,7 +156,7 @@ def conditional_expected_average_order_value(
     make the posterior mean exist); where ``px + q ≤ 1`` it is ``inf``.  Customers
     with ``x = 0`` get the population mean :func:`population_mean_spend`.
     """
-    x, m, p, q, gamma = _floats(frequency, monetary_value, p, q, gamma)
+    x, m, p, q, gamma = as_floats(frequency, monetary_value, p, q, gamma)
     m = np.where(x > 0, m, 0.0)
     denom = p * x + q - 1.0
     finite = denom > 0.0
@@ -214,10 +214,6 @@ def simulate(
     shape = np.where(x > 0, p * x, 1.0)
     mean = rng.gamma(shape, 1.0 / (nu * np.maximum(x, 1.0)))
     return {"frequency": x, "monetary_value": np.where(x > 0, mean, 0.0), "nu": nu}
-
-
-def _floats(*arrays: ArrayLike) -> tuple[np.ndarray, ...]:
-    return tuple(np.asarray(a, dtype=float) for a in arrays)
 
 
 SPEC = ModelSpec(

@@ -71,6 +71,11 @@ class Ops:
         return a + self.log1mexp(b - a)
 
 
+def as_floats(*arrays: Any) -> tuple[np.ndarray, ...]:
+    """The arguments as float64 NumPy arrays (for the NumPy-only prediction functions)."""
+    return tuple(np.asarray(a, dtype=float) for a in arrays)
+
+
 def _np_where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(cond, a, b)
 

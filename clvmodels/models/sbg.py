@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from clvmodels.models.ops import Ops, numpy_ops
+from clvmodels.models.ops import Ops, as_floats, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
 REFERENCE = (
@@ -136,13 +136,13 @@ def survival(t: ArrayLike, *, alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
 
     The probability of having made ``t`` renewals; ``S(0) = 1``.
     """
-    t, alpha, beta = _floats(t, alpha, beta)
+    t, alpha, beta = as_floats(t, alpha, beta)
     return np.exp(special.betaln(alpha, beta + t) - special.betaln(alpha, beta))
 
 
 def churn_probability(t: ArrayLike, *, alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
     """``P(T = t) = B(alpha + 1, beta + t − 1) / B(alpha, beta)``, ``t ≥ 1`` (FH2007 eq. (4))."""
-    t, alpha, beta = _floats(t, alpha, beta)
+    t, alpha, beta = as_floats(t, alpha, beta)
     return np.exp(special.betaln(alpha + 1.0, beta + (t - 1.0)) - special.betaln(alpha, beta))
 
 
@@ -152,7 +152,7 @@ def retention_rate(t: ArrayLike, *, alpha: ArrayLike, beta: ArrayLike) -> np.nda
     The retention rate of the cohort at the ``t``-th renewal opportunity, increasing in
     ``t`` through the sorting of the heterogeneous cohort (FH2007 eq. (8)).
     """
-    t, alpha, beta = _floats(t, alpha, beta)
+    t, alpha, beta = as_floats(t, alpha, beta)
     return (beta + t - 1.0) / (alpha + beta + t - 1.0)
 
 
@@ -172,7 +172,7 @@ def expected_lifetime(*, alpha: ArrayLike, beta: ArrayLike) -> np.ndarray:
     mean lifetime is infinite and ``inf`` is returned.  Use :func:`derl` with a
     discount rate, which is finite for every ``alpha > 0``.
     """
-    alpha, beta = _floats(alpha, beta)
+    alpha, beta = as_floats(alpha, beta)
     safe = np.where(alpha > 1.0, alpha, 2.0)
     return np.where(alpha > 1.0, (safe + beta - 1.0) / (safe - 1.0), np.inf)
 
@@ -210,7 +210,7 @@ def derl(
     numpy.ndarray
         DERL, between ``P(T > n + 1 | T > n)`` and ``(1 + d) / d``.
     """
-    n, alpha, beta, d = _floats(n_renewals, alpha, beta, discount)
+    n, alpha, beta, d = as_floats(n_renewals, alpha, beta, discount)
     b = beta + n
     return b / (alpha + b) * hyp2f1_unit(b + 1.0, alpha, 1.0 / (1.0 + d))
 
@@ -225,7 +225,7 @@ def hyp2f1_unit(b: ArrayLike, a: ArrayLike, z: ArrayLike, *, rtol: float = 1e-15
     about ``log(rtol) / log(z)`` terms (≈ 370 for a 10 % discount rate).  (SciPy's
     ``hyp2f1`` returns NaN or inf for large ``b`` or ``a``, hence this routine.)
     """
-    b, a, z = np.broadcast_arrays(*_floats(b, a, z))
+    b, a, z = np.broadcast_arrays(*as_floats(b, a, z))
     shape = b.shape
     b, a, z = (np.array(v, dtype=float).ravel() for v in (b, a, z))
     out = np.ones(b.size)
@@ -283,10 +283,6 @@ def simulate(
         "theta": theta,
         "lifetime": lifetime,
     }
-
-
-def _floats(*arrays: ArrayLike) -> tuple[np.ndarray, ...]:
-    return tuple(np.asarray(a, dtype=float) for a in arrays)
 
 
 SPEC = ModelSpec(
