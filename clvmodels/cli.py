@@ -53,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `clvmodels summarize c.yaml | head`):
+        # not an error; stop writing to the closed pipe, as a shell would on SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # an internal error: say so, keep it to one line
         print(
             f"internal error: {type(exc).__name__}: {exc} "

@@ -135,3 +135,23 @@ def test_subscriptions_csv_summarize_and_fit(tmp_path, capsys):
     assert table["alive"].tolist() == [6, 4, 3, 2]  # hand count per completed year
     assert main(["fit", str(config), "--out", str(tmp_path), "--quiet"]) == 0
     assert "sbg:2020" in json.loads((tmp_path / "params.json").read_text())
+
+
+def test_output_piped_into_a_closed_reader_is_not_an_internal_error():
+    """`clvmodels validate c.yaml | head -0` must not report an internal error."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before we write: every write fails (EPIPE)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "clvmodels.cli", "validate", str(REPO / "configs/cdnow.yaml")],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "internal error" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 141
