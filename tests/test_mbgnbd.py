@@ -8,18 +8,12 @@ CDNOW sample, parameter recovery from simulated data, and identities of the mode
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy import integrate, special
 
 from clvmodels.backends.mle import fit_mle
-from clvmodels.data import load_builtin, summarize_transactions
 from clvmodels.models import bgnbd, mbgnbd
-from clvmodels.models.ops import pytensor_ops
 
 # MBG/NBD maximum on the CDNOW calibration data (FHL2005's data file), computed here with
 # fit_mle and equal to lifetimes 0.11.3 ModifiedBetaGeoFitter to 1e-6 (regression values).
@@ -27,23 +21,6 @@ CDNOW_MBGNBD = {"r": 0.5248, "alpha": 6.1830, "a": 0.8914, "b": 1.6140}
 CDNOW_MBGNBD_LOGLIK = -9582.1
 
 PARAM_GRID = np.logspace(-4, 4, 5)
-log_uniform = st.floats(min_value=-2.0, max_value=2.0).map(lambda e: 10.0**e)
-
-
-@pytest.fixture(scope="module")
-def cdnow():
-    """CDNOW calibration summary, recency and T rounded to 2 decimals as in FHL2005's file."""
-    summary = summarize_transactions(
-        load_builtin("cdnow_sample"),
-        time_unit="W",
-        calibration_end="1997-09-30",
-        observation_end="1998-06-30",
-    )
-    return {
-        "frequency": summary["frequency"].to_numpy(float),
-        "recency": np.round(summary["recency"].to_numpy(float), 2),
-        "T": np.round(summary["T"].to_numpy(float), 2),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -51,108 +28,13 @@ def cdnow_fit(cdnow):
     return fit_mle(mbgnbd.SPEC, cdnow)
 
 
-@pytest.fixture(scope="module")
-def compiled():
-    """Per-row log-likelihood and its gradient in the log-parameters, compiled once."""
-    import pytensor
-    import pytensor.tensor as pt
-
-    logs = [pt.dvector(f"log_{k}") for k in mbgnbd.SPEC.param_names]
-    columns = [pt.dvector(c) for c in mbgnbd.SPEC.data_columns]
-    ll = mbgnbd.log_likelihood(
-        *[pt.exp(v) for v in logs],
-        **dict(zip(mbgnbd.SPEC.data_columns, columns, strict=True)),
-        xp=pytensor_ops(),
-    )
-    grads = pytensor.grad(ll.sum(), logs)
-    return pytensor.function([*logs, *columns], [ll, *grads])
-
-
-def _stress_grid():
-    """Every parameter on PARAM_GRID × histories with x up to 1e4, T from 0.01 to 1e4."""
-    histories = [(0.0, 0.0, T) for T in (0.01, 1.0, 100.0, 1e4)]
-    histories += [
-        (x, f * T, T)
-        for x, T, f in itertools.product(
-            (1.0, 10.0, 1e3, 1e4), (0.01, 1.0, 100.0, 1e4), (0, 0.5, 1)
-        )
-    ]
-    params = np.array(list(itertools.product(PARAM_GRID, repeat=4)))
-    hist = np.array(histories)
-    p = np.repeat(params, len(hist), axis=0)
-    h = np.tile(hist, (len(params), 1))
-    return dict(zip(("r", "alpha", "a", "b"), p.T, strict=True)), dict(
-        zip(("frequency", "recency", "T"), h.T, strict=True)
-    )
-
-
-# ---- CDNOW: lifetimes agreement (no published MBG/NBD figures for CDNOW) -----------------
+# ---- CDNOW: regression values equal to lifetimes (no published MBG/NBD figures for CDNOW) -
 
 
 def test_mbgnbd_cdnow_estimates_regression_agree_with_lifetimes(cdnow_fit):
     for name, value in CDNOW_MBGNBD.items():
         assert round(cdnow_fit.params[name], 4) == pytest.approx(value), name
     assert round(cdnow_fit.log_likelihood, 1) == pytest.approx(CDNOW_MBGNBD_LOGLIK)
-
-
-@pytest.fixture(scope="module")
-def lifetimes_fit(cdnow):
-    lifetimes = pytest.importorskip("lifetimes")
-    return lifetimes.ModifiedBetaGeoFitter(penalizer_coef=0.0).fit(
-        cdnow["frequency"], cdnow["recency"], cdnow["T"]
-    )
-
-
-@pytest.mark.lifetimes
-def test_mbgnbd_rowwise_loglik_agrees_with_lifetimes(cdnow, lifetimes_fit):
-    params = dict(lifetimes_fit.params_)
-    log_params = np.log([params[k] for k in ("r", "alpha", "a", "b")])
-    rows = np.arange(0, len(cdnow["T"]), 7)
-    ours = mbgnbd.log_likelihood(**params, **{k: v[rows] for k, v in cdnow.items()})
-    theirs = [
-        -lifetimes_fit._negative_log_likelihood(
-            log_params,
-            cdnow["frequency"][i : i + 1],
-            cdnow["recency"][i : i + 1],
-            cdnow["T"][i : i + 1],
-            np.ones(1),
-            0.0,
-        )
-        for i in rows
-    ]
-    np.testing.assert_allclose(ours, theirs, rtol=1e-8)
-
-
-@pytest.mark.lifetimes
-def test_mbgnbd_predictions_agree_with_lifetimes(cdnow, lifetimes_fit):
-    p = dict(lifetimes_fit.params_)
-    x, tx, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
-    t = np.array([0.5, 1.0, 10.0, 39.0, 78.0, 500.0])
-    np.testing.assert_allclose(
-        mbgnbd.expected_purchases(t, **p),
-        lifetimes_fit.expected_number_of_purchases_up_to_time(t),
-        rtol=1e-6,
-    )
-    np.testing.assert_allclose(
-        mbgnbd.conditional_expected_purchases(39.0, x, tx, T, **p),
-        lifetimes_fit.conditional_expected_number_of_purchases_up_to_time(39.0, x, tx, T),
-        rtol=1e-6,
-    )
-    np.testing.assert_allclose(
-        mbgnbd.probability_alive(x, tx, T, **p),
-        lifetimes_fit.conditional_probability_alive(x, tx, T),
-        rtol=1e-6,
-    )
-    for n in (0, 1, 2, 5, 12):
-        assert mbgnbd.probability_of_purchases(n, 39.0, **p) == pytest.approx(
-            lifetimes_fit.probability_of_n_purchases_up_to_time(39.0, n), rel=1e-6
-        )
-
-
-@pytest.mark.lifetimes
-def test_mbgnbd_cdnow_fit_agrees_with_lifetimes(cdnow_fit, lifetimes_fit):
-    for name in mbgnbd.SPEC.param_names:
-        assert cdnow_fit.params[name] == pytest.approx(lifetimes_fit.params_[name], rel=1e-3)
 
 
 # ---- simulation ----------------------------------------------------------------------------
@@ -232,87 +114,7 @@ def test_mbgnbd_differs_from_bgnbd_only_by_time_zero_dropout():
         assert float(bgnbd.expected_purchases(t, **p)) == pytest.approx(nbd, rel=1e-6)
 
 
-# ---- properties ----------------------------------------------------------------------------
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    r=log_uniform,
-    alpha=log_uniform,
-    a=log_uniform,
-    b=log_uniform,
-    x=st.integers(0, 50),
-    frac=st.floats(0, 1),
-    T=st.floats(0.1, 200),
-    t=st.floats(0.01, 200),
-)
-def test_mbgnbd_probabilities_in_unit_interval(r, alpha, a, b, x, frac, T, t):
-    recency = frac * T if x > 0 else 0.0
-    alive = mbgnbd.probability_alive(x, recency, T, r=r, alpha=alpha, a=a, b=b)
-    pmf = mbgnbd.probability_of_purchases(x, t, r=r, alpha=alpha, a=a, b=b)
-    assert 0.0 <= float(alive) <= 1.0
-    assert 0.0 <= float(pmf) <= 1.0
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    r=log_uniform,
-    alpha=log_uniform,
-    a=log_uniform,
-    b=log_uniform,
-    x=st.integers(0, 50),
-    frac=st.floats(0, 1),
-    T=st.floats(0.1, 200),
-)
-def test_mbgnbd_expectations_non_decreasing_in_t(r, alpha, a, b, x, frac, T):
-    t = np.logspace(-2, 3, 40)
-    p = {"r": r, "alpha": alpha, "a": a, "b": b}
-    e = mbgnbd.expected_purchases(t, **p)
-    c = mbgnbd.conditional_expected_purchases(t, x, frac * T if x > 0 else 0.0, T, **p)
-    for values in (e, c):
-        assert np.all(np.isfinite(values)) and np.all(values >= 0)
-        assert np.all(np.diff(values) >= -1e-9 * values[1:])
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    r=log_uniform,
-    alpha=log_uniform,
-    a=log_uniform,
-    b=log_uniform,
-    x=st.integers(0, 50),
-    frac=st.floats(0, 1),
-    T=st.floats(0.1, 200),
-    c=st.floats(0.01, 100),
-)
-def test_mbgnbd_time_rescaling_changes_only_alpha(r, alpha, a, b, x, frac, T, c):
-    """Rescaling time by c multiplies alpha by c; the log-likelihood changes by the
-    Jacobian −x·log c, predictions not at all."""
-    tx = frac * T if x > 0 else 0.0
-    data = {"frequency": np.array([x], float), "recency": np.array([tx]), "T": np.array([T])}
-    scaled = {"frequency": data["frequency"], "recency": c * data["recency"], "T": c * data["T"]}
-    ll = mbgnbd.log_likelihood(r, alpha, a, b, **data)
-    ll_scaled = mbgnbd.log_likelihood(r, c * alpha, a, b, **scaled)
-    np.testing.assert_allclose(ll_scaled, ll - x * np.log(c), rtol=1e-9, atol=1e-9)
-    p, q = {"r": r, "alpha": alpha, "a": a, "b": b}, {"r": r, "alpha": c * alpha, "a": a, "b": b}
-    assert mbgnbd.probability_alive(x, c * tx, c * T, **q) == pytest.approx(
-        float(mbgnbd.probability_alive(x, tx, T, **p)), rel=1e-9, abs=1e-300
-    )
-    assert mbgnbd.conditional_expected_purchases(5 * c, x, c * tx, c * T, **q) == pytest.approx(
-        float(mbgnbd.conditional_expected_purchases(5.0, x, tx, T, **p)), rel=1e-8, abs=1e-300
-    )
-
-
-@settings(max_examples=40, deadline=None)
-@given(r=log_uniform, alpha=log_uniform, a=log_uniform, b=log_uniform)
-def test_mbgnbd_numpy_and_pytensor_loglik_agree(compiled, r, alpha, a, b):
-    _, data = _stress_grid()
-    n = 52  # the histories of one parameter combination
-    data = {k: v[:n] for k, v in data.items()}
-    logs = [np.full(n, np.log(v)) for v in (r, alpha, a, b)]
-    ll_pt = compiled(*logs, *data.values())[0]
-    ll_np = mbgnbd.log_likelihood(r, alpha, a, b, **data)
-    np.testing.assert_allclose(ll_pt, ll_np, rtol=1e-10, atol=1e-10)
+# ---- properties (the checks shared with MBG/NBD are in test_bgnbd_family.py) -------------
 
 
 def test_mbgnbd_loglik_broadcasts_over_parameter_draws(cdnow):
@@ -324,36 +126,6 @@ def test_mbgnbd_loglik_broadcasts_over_parameter_draws(cdnow):
         39.0, cdnow["frequency"], cdnow["recency"], cdnow["T"], r=r, alpha=6.2, a=0.89, b=1.6
     )
     assert e.shape == (2, len(cdnow["T"]))
-
-
-# ---- stress grid ---------------------------------------------------------------------------
-
-
-def test_mbgnbd_stress_grid_loglik_and_gradient_finite(compiled):
-    params, data = _stress_grid()
-    ll_np = mbgnbd.log_likelihood(**params, **data)
-    ll, *grads = compiled(*[np.log(v) for v in params.values()], *data.values())
-    assert np.all(np.isfinite(ll_np))
-    assert np.all(np.isfinite(ll)) and all(np.all(np.isfinite(g)) for g in grads)
-    np.testing.assert_allclose(ll, ll_np, rtol=1e-10, atol=1e-8)
-
-
-def test_mbgnbd_stress_grid_predictions_finite():
-    params, data = _stress_grid()
-    x, tx, T = data["frequency"], data["recency"], data["T"]
-    alive = mbgnbd.probability_alive(x, tx, T, **params)
-    assert np.all((alive >= 0) & (alive <= 1))
-    pmf = mbgnbd.probability_of_purchases(x, T, **params)
-    assert np.all((pmf >= 0) & (pmf <= 1))
-    grid = {k: v[::52] for k, v in params.items()}
-    for t in (0.01, 1e4):
-        e = mbgnbd.expected_purchases(t, **grid)
-        assert np.all(np.isfinite(e)) and np.all(e >= 0)
-    pick = slice(None, None, 13)
-    c = mbgnbd.conditional_expected_purchases(
-        1e4, x[pick], tx[pick], T[pick], **{k: v[pick] for k, v in params.items()}
-    )
-    assert np.all(np.isfinite(c)) and np.all(c >= 0)
 
 
 def test_mbgnbd_tracking_curve_sums_expectations():

@@ -9,6 +9,7 @@ number of distinct histories, not with the number of customers.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -38,22 +39,51 @@ def compress_rows(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if n == 0:
         return {name: col for name, col in zip(names, columns, strict=True)}, w
-    # hash-factorize each column (O(n)), combine the codes into one integer key, and
-    # group on it; sort only the (few) distinct rows, for a deterministic order
-    key = np.zeros(n, dtype=np.int64)
+    group, unique = factorize_rows(columns)
+    totals = np.bincount(group, weights=w, minlength=len(unique[0]))
+    return dict(zip(names, unique, strict=True)), totals
+
+
+def factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Group equal rows of equal-length columns without sorting the rows.
+
+    Each column is hash-factorized (O(n)) into codes that follow the order of its
+    values; the codes are combined into one integer key per row, which is grouped by
+    counting when the key space is small (at most ``max(4n, 2^20)`` combinations, the
+    usual case for a summary recorded in days) and by hashing otherwise.
+
+    Returns
+    -------
+    (group, distinct)
+        ``group[i]`` is the group of row ``i``, groups numbered in lexicographic order of
+        the distinct rows; ``distinct`` holds the distinct rows column by column, so
+        ``[d[group] for d in distinct]`` gives back the columns.
+    """
+    n = len(columns[0])
+    codes_list, sizes = [], []
     for col in columns:
-        codes, uniques = pd.factorize(col, sort=False)
-        if len(uniques) and key.max(initial=0) > np.iinfo(np.int64).max // (len(uniques) + 1):
-            key, _ = pd.factorize(key, sort=False)  # re-densify before it could overflow
-        key = key * len(uniques) + codes
-    group = pd.factorize(key, sort=False)[0]
-    n_groups = int(group.max()) + 1
-    first = np.full(n_groups, n, dtype=np.int64)
-    np.minimum.at(first, group, np.arange(n))
-    unique = [col[first] for col in columns]
-    order = np.lexsort(unique[::-1])
-    totals = np.bincount(group, weights=w, minlength=n_groups)
-    return {name: col[order] for name, col in zip(names, unique, strict=True)}, totals[order]
+        codes, uniques = pd.factorize(col, sort=True)
+        codes = codes.astype(np.int64, copy=False)
+        if len(codes) and codes.min() < 0:  # NaN (code −1) becomes a value of its own
+            codes = np.where(codes < 0, len(uniques), codes)
+        codes_list.append(codes)
+        sizes.append(int(codes.max(initial=0)) + 1)
+    if math.prod(sizes) <= max(4 * n, 1 << 20):
+        key = np.ravel_multi_index(codes_list, sizes) if len(sizes) > 1 else codes_list[0]
+        occupied = np.bincount(key, minlength=math.prod(sizes)) > 0
+        rank = np.cumsum(occupied) - 1
+        group = rank[key]
+    else:
+        key = codes_list[0]
+        for codes, size in zip(codes_list[1:], sizes[1:], strict=True):
+            if key.max(initial=0) > np.iinfo(np.int64).max // (size + 1):
+                key, _ = pd.factorize(key, sort=True)  # re-densify, keeping the order
+            key = key * size + codes
+        group, _ = pd.factorize(key, sort=True)
+    n_groups = int(group.max(initial=-1)) + 1
+    at = np.empty(n_groups, dtype=np.int64)
+    at[group] = np.arange(n)  # any row of a group will do: its rows are equal
+    return group, [np.asarray(col)[at] for col in columns]
 
 
 def fingerprint_rows(data: Mapping[str, np.ndarray], weights: np.ndarray) -> str:

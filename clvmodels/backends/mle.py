@@ -2,10 +2,14 @@
 
 The model's log-likelihood (written once against :mod:`clvmodels.models.ops`) is built
 as a PyTensor graph on the log-parameters and differentiated automatically, so the
-optimiser (L-BFGS-B) gets exact gradients; identical customers are collapsed into
-weights first.  Standard errors come from the observed information — the Hessian of
-the log-likelihood in the log-parameters, by central differences of the exact
-gradient — and intervals are formed on the log scale, so they stay positive.
+optimiser gets exact gradients.  Identical customers are collapsed into weights
+first, and terms the likelihood marks with ``xp.distinct`` are evaluated once per
+distinct value pair (:mod:`clvmodels.backends.distinct`), so an evaluation costs little
+more than a pass over the distinct histories.  L-BFGS-B brings the parameters close to
+the optimum and Newton steps on the exact gradient finish it.  Standard errors come
+from the observed information — the Hessian of the log-likelihood in the
+log-parameters, by central differences of the exact gradient — and intervals are formed
+on the log scale, so they stay positive.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 from scipy import optimize
 
 from clvmodels.backends.compress import compress_rows, fingerprint_rows
+from clvmodels.backends.distinct import DistinctColumns
 from clvmodels.errors import FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
@@ -85,7 +90,9 @@ def fit_mle(
             jac=True,
             method="L-BFGS-B",
             bounds=[(-LOG_BOUND, LOG_BOUND)] * len(theta0),
-            options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20},
+            # moderate tolerances: L-BFGS-B only has to get close, the Newton
+            # polish below finishes quadratically
+            options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
         )
         attempts.append(res)
         if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
@@ -174,11 +181,11 @@ Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 def _objective(spec: ModelSpec, data: dict[str, np.ndarray], w: np.ndarray) -> Objective:
     """(total log-likelihood, gradient wrt log-parameters) on ``data``."""
-    fn = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data))
-    columns = [data[c] for c in data]
+    fn, distinct = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data))
+    inputs = [data[c] for c in data] + distinct.values(data)
 
     def evaluate(th: np.ndarray) -> tuple[float, np.ndarray]:
-        value, gradient = fn(np.asarray(th, dtype=float), w, *columns)
+        value, gradient = fn(np.asarray(th, dtype=float), w, *inputs)
         return float(value), np.asarray(gradient, dtype=float)
 
     return evaluate
@@ -188,9 +195,14 @@ def _objective(spec: ModelSpec, data: dict[str, np.ndarray], w: np.ndarray) -> O
 def _compiled(
     key: str, log_likelihood: Callable[..., Any], param_names: tuple[str, ...],
     columns: tuple[str, ...],
-) -> Callable[..., Any]:
+) -> tuple[Callable[..., Any], DistinctColumns]:
     """Compile the weighted log-likelihood and its exact gradient with PyTensor, once per
-    model and process (the data are inputs of the compiled function, not constants)."""
+    model and process (the data are inputs of the compiled function, not constants).
+
+    Terms the likelihood marks with ``xp.distinct`` are evaluated once per distinct
+    value combination of their columns (:mod:`clvmodels.backends.distinct`); the
+    returned registry computes those extra inputs from a data set.
+    """
     import pytensor
     import pytensor.tensor as pt
 
@@ -198,16 +210,18 @@ def _compiled(
     params = {k: pt.exp(theta[i]) for i, k in enumerate(param_names)}
     inputs = {c: pt.dvector(c) for c in columns}
     weight = pt.dvector("weight")
-    per_row = log_likelihood(**params, **inputs, xp=pytensor_ops())
+    distinct = DistinctColumns(inputs)
+    per_row = log_likelihood(**params, **inputs, xp=distinct.ops(pytensor_ops()))
     total = pt.sum(weight * per_row)
     grad = pytensor.grad(total, theta)
     with warnings.catch_warnings():
         # The likelihood graphs are elementwise sums: no BLAS operation is involved.
         warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
-        return pytensor.function(
-            [theta, weight, *inputs.values()], [total, grad], on_unused_input="ignore",
-            name=f"{key}_loglik_grad",
+        fn = pytensor.function(
+            [theta, weight, *inputs.values(), *distinct.inputs()], [total, grad],
+            on_unused_input="ignore", name=f"{key}_loglik_grad",
         )
+    return fn, distinct
 
 
 def _neg_mean(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[float, np.ndarray]:
@@ -227,8 +241,9 @@ def _polish(
     """Newton steps on the exact gradient to remove L-BFGS-B's last slack.
 
     Returns the parameters and the Hessian there; the Hessian is recomputed only after
-    a step larger than 1e-4 on the log scale (a smaller step changes it negligibly),
-    so a converged fit costs one Hessian, not two.
+    a step larger than 1e-3 on the log scale (a smaller step changes it by about as
+    much relatively, which Newton's iteration absorbs and the standard errors do not
+    notice), so a converged fit costs one Hessian, not two.
     """
     theta = np.asarray(theta, dtype=float)
     value, grad = objective(theta)
@@ -245,7 +260,7 @@ def _polish(
         if not np.isfinite(new_value) or new_value < value - 1e-9 * abs(value):
             break
         theta, value, grad = candidate, new_value, new_grad
-        if np.max(np.abs(step)) > 1e-4:
+        if np.max(np.abs(step)) > 1e-3:
             hess = _hessian(objective, theta)
     return theta, hess
 

@@ -13,6 +13,7 @@ of opportunities with a transaction, ``recency`` ``t_x`` = the last such opportu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -189,6 +190,7 @@ def dert(
     gamma: ArrayLike,
     delta: ArrayLike,
     discount: ArrayLike,
+    horizon: float = math.inf,
 ) -> np.ndarray:
     """Discounted expected residual transactions (FHS2010 eq. (14)).
 
@@ -198,7 +200,24 @@ def dert(
     Convention: a transaction at opportunity ``n + k`` (``k ≥ 1``) is discounted by
     ``(1 + d)^{−k}`` — the first future opportunity is one period away.  Multiply by
     the value of a transaction to get the residual value of the customer.
+
+    With a finite ``horizon`` of ``H`` opportunities the sum stops at ``n + H``:
+    ``Σ_{k=1}^{H} (1+d)^{−k} (E[k] − E[k−1])`` with ``E[k]`` from
+    :func:`conditional_expected_transactions` (exact, no closed form needed).
     """
+    if math.isfinite(horizon):
+        steps = np.arange(1, int(horizon) + 1, dtype=float)
+        if len(steps) == 0:
+            raise ValueError(f"horizon must be at least one opportunity, got {horizon}")
+        rows = np.broadcast_arrays(*as_floats(frequency, recency, n))
+        params = {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta}
+        cumulative = conditional_expected_transactions(
+            steps, rows[0][..., None], rows[1][..., None], rows[2][..., None],
+            **{k: np.asarray(v, dtype=float)[..., None] for k, v in params.items()},
+        )
+        increments = np.diff(cumulative, axis=-1, prepend=0.0)
+        factors = (1.0 + float(np.asarray(discount))) ** -steps
+        return increments @ factors
     x, t_x, n, a, b, g, d, disc = as_floats(
         frequency, recency, n, alpha, beta, gamma, delta, discount
     )

@@ -79,10 +79,12 @@ def log_likelihood(
     log_total = xp.log(total)
     log_gamma = xp.log(gamma)
     log_sum = xp.logaddexp(log_gamma, log_total)  # log(γ + x m̄)
+
+    def log_norm(x: Any) -> Any:  # depends on x only: evaluated per distinct x in a fit
+        return xp.gammaln(p * x + q) - xp.gammaln(p * x) - xp.gammaln(q)
+
     return (
-        xp.gammaln(px + q)
-        - xp.gammaln(px)
-        - xp.gammaln(q)
+        xp.distinct(log_norm, frequency)
         + q * (log_gamma - log_sum)
         + px * (log_total - log_sum)
         - xp.log(monetary_value)

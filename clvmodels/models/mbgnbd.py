@@ -17,6 +17,7 @@ evaluation of :func:`clvmodels.models.bgnbd.beta_average_expected` is reused.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,12 +76,19 @@ def log_likelihood(
     array
         Log-likelihood of every customer.
     """
-    x = frequency
-    a1 = xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha)
-    a2 = xp.gammaln(a + b) + xp.gammaln(b + x + 1.0) - xp.gammaln(b) - xp.gammaln(a + b + x + 1.0)
-    a3 = -(r + x) * xp.log(alpha + T)
-    a4 = xp.log(a) - xp.log(b + x) - (r + x) * xp.log(alpha + recency)
-    return a1 + a2 + xp.logaddexp(a3, a4)
+
+    def at_t(x: Any, t: Any) -> Any:  # A1 + A2 + A3: depends on (x, T) only
+        a1 = xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha)
+        a2 = (xp.gammaln(a + b) + xp.gammaln(b + x + 1.0) - xp.gammaln(b)
+              - xp.gammaln(a + b + x + 1.0))
+        return a1 + a2 - (r + x) * xp.log(alpha + t)
+
+    def at_tx(x: Any, t_x: Any) -> Any:  # A1 + A2 + A4: depends on (x, t_x) only
+        return at_t(x, t_x) + xp.log(a) - xp.log(b + x)
+
+    return xp.logaddexp(
+        xp.distinct(at_t, frequency, T), xp.distinct(at_tx, frequency, recency)
+    )
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
@@ -170,6 +178,32 @@ def conditional_expected_purchases(
     s = np.asarray(t, dtype=float) / (np.asarray(alpha, dtype=float) + np.asarray(T, dtype=float))
     future = bgnbd.beta_average_expected(s, np.asarray(r) + x, a, np.asarray(b) + x + 1.0)
     return alive * future
+
+
+def discounted_active_purchases(
+    frequency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any, delta: float,
+    horizon: float = math.inf,
+) -> np.ndarray:
+    """Discounted expected purchases after ``T`` of an active customer: the BG/NBD one at
+    ``b + 1`` (her posterior is a new BG/NBD customer at ``(r+x, α+T, a, b+x+1)``, see
+    :func:`conditional_expected_purchases`).  Depends on ``(x, T)`` only."""
+    return bgnbd.discounted_active_purchases(
+        frequency, T, r=r, alpha=alpha, a=a, b=np.asarray(b, dtype=float) + 1.0,
+        delta=delta, horizon=horizon,
+    )
+
+
+def discounted_expected_residual_transactions(
+    frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any,
+    delta: float, horizon: float = math.inf,
+) -> np.ndarray:
+    """DERT at continuous rate ``δ`` over ``horizon``: ``P(alive) ·``
+    :func:`discounted_active_purchases` (numerical; no closed form).  1-D arrays."""
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, a=a, b=b)
+    active = discounted_active_purchases(
+        frequency, T, r=r, alpha=alpha, a=a, b=b, delta=delta, horizon=horizon
+    )
+    return alive * active
 
 
 def expected_cumulative_transactions(

@@ -12,7 +12,11 @@ Rules for code written against ``xp``:
 * no Python ``if`` on array values; use ``xp.where`` — and since both branches of
   ``where`` are evaluated (and differentiated), make each branch finite everywhere,
   e.g. by feeding a safe value into the branch that is not selected;
-* work in log space (``logaddexp``, ``log1mexp``, ``logsubexp``) to avoid overflow.
+* work in log space (``logaddexp``, ``log1mexp``, ``logsubexp``) to avoid overflow;
+* wrap a term that depends on the parameters and on one or two data columns only (e.g.
+  ``−(r+x)·log(α+T)``) in ``xp.distinct(fn, x, T)``: the maximum-likelihood backend then
+  evaluates it once per distinct ``(x, T)`` pair instead of once per customer, which is
+  what makes a fit cost grow with the number of distinct values, not of customers.
 """
 
 from __future__ import annotations
@@ -51,6 +55,12 @@ class Ops:
     together and ``fn`` gets and returns 1-D arrays, so an expensive term that only a
     few rows need (e.g. a quadrature) is computed for those rows only.  Gradients flow
     through the gathered elements."""
+    distinct: Callable[..., Any]
+    """``distinct(fn, *columns)``: ``fn(*columns)``, for an ``fn`` that is elementwise in
+    the data ``columns`` and closes over scalar parameters only.  A backend that knows
+    the distinct value combinations of those columns (see
+    :class:`clvmodels.backends.distinct.DistinctColumns`) evaluates ``fn`` once per
+    combination and gathers the result to the rows; otherwise it is a plain call."""
 
     def betaln(self, a: Any, b: Any) -> Any:
         """log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b)."""
@@ -74,6 +84,10 @@ class Ops:
 def as_floats(*arrays: Any) -> tuple[np.ndarray, ...]:
     """The arguments as float64 NumPy arrays (for the NumPy-only prediction functions)."""
     return tuple(np.asarray(a, dtype=float) for a in arrays)
+
+
+def _call(fn: Callable[..., Any], *columns: Any) -> Any:
+    return fn(*columns)
 
 
 def _np_where(cond: Any, a: Any, b: Any) -> Any:
@@ -108,27 +122,9 @@ numpy_ops = Ops(
     ones_like=np.ones_like,
     zeros_like=np.zeros_like,
     subset_apply=_np_subset_apply,
+    distinct=_call,
 )
 """NumPy/SciPy evaluation of the likelihoods."""
-
-
-def _stable_logaddexp(where: Callable, log1p: Callable, exp: Callable,
-                      maximum: Callable, minimum: Callable) -> Callable[[Any, Any], Any]:
-    """``log(exp(u) + exp(v))`` as ``u + softplus(v − u)``, stable in value and gradient.
-
-    PyTensor's own ``logaddexp`` is ``log(exp(u) + exp(v))``, which overflows (and whose
-    gradient becomes NaN) for large arguments.  Each ``where`` branch gets a clamped
-    input, so both branches and their derivatives stay finite, and the derivative at a
-    tie ``u == v`` is the correct 1/2 (a ``maximum``-based form gives 1).
-    """
-
-    def logaddexp(u: Any, v: Any) -> Any:
-        d = v - u
-        d_pos = maximum(d, 0.0)
-        d_neg = minimum(d, 0.0)
-        return u + where(d > 0, d_pos + log1p(exp(-d_pos)), log1p(exp(d_neg)))
-
-    return logaddexp
 
 
 @cache
@@ -157,11 +153,15 @@ def pytensor_ops() -> Ops:
         abs=pt.abs,
         gammaln=pt.gammaln,
         hyp2f1=pt.hyp2f1,
-        logaddexp=_stable_logaddexp(pt.switch, pt.log1p, pt.exp, pt.maximum, pt.minimum),
+        # log(exp(u) + exp(v)) = u + softplus(v − u): PyTensor's softplus is stable in
+        # value and gradient (the sigmoid) for any argument, including the derivative
+        # 1/2 at a tie; pt.logaddexp forms exp(u) + exp(v) and overflows
+        logaddexp=lambda u, v: u + pt.softplus(v - u),
         where=pt.switch,
         maximum=pt.maximum,
         minimum=pt.minimum,
         ones_like=pt.ones_like,
         zeros_like=pt.zeros_like,
         subset_apply=subset_apply,
+        distinct=_call,
     )

@@ -35,13 +35,14 @@ three non-negative terms combined in log space (A(T) ≥ s J(T) ≥ s J(max(T, y
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from scipy import special
 
-from clvmodels.models import cohort, nbd
+from clvmodels.models import cohort, discount, nbd
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -104,6 +105,11 @@ def _log_quadrature(
     return h0 + xp.log(width) + xp.log(rel), applicable
 
 
+def _log_const(xp: Ops, r: Any, alpha: Any, s: Any, beta: Any, x: Any) -> Any:
+    """log of Γ(r+x) α^r β^s / Γ(r)."""
+    return xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha) + s * xp.log(beta)
+
+
 def log_likelihood(
     r: Any,
     alpha: Any,
@@ -136,34 +142,43 @@ def log_likelihood(
     array
         log L per customer.
     """
-    x, t_x = frequency, recency
-    p = r + x
-    a = r + s + x
-    log_const = xp.gammaln(p) - xp.gammaln(r) + r * xp.log(alpha) + s * xp.log(beta)
-
-    def log_a(y: Any) -> Any:
-        return -p * xp.log(alpha + y) - s * xp.log(beta + y)
-
     big = xp.maximum(alpha, beta)
-    y_star = xp.abs(alpha - beta) / Z_MAX - big
-    y_hi = xp.maximum(T, y_star)
-    y_lo = xp.maximum(t_x, y_star)
-    log_s_over_a = xp.log(s) - xp.log(a)
-    log_sj_hi = log_s_over_a + log_a(y_hi) + _log_g(xp, r, alpha, s, beta, x, y_hi)
-    log_sj_lo = log_s_over_a + log_a(y_lo) + _log_g(xp, r, alpha, s, beta, x, y_lo)
-    log_term1 = log_a(T) + xp.log1mexp(log_sj_hi - log_a(T))
-    two = xp.logaddexp(log_term1, log_sj_lo)
+    y_star = xp.abs(alpha - beta) / Z_MAX - big  # z(y) > Z_MAX exactly for y < y*
+    log_s = xp.log(s)
+
+    def log_const(x: Any) -> Any:
+        return _log_const(xp, r, alpha, s, beta, x)
+
+    def log_a(x: Any, y: Any) -> Any:
+        return -(r + x) * xp.log(alpha + y) - s * xp.log(beta + y)
+
+    def log_sj(x: Any, y: Any) -> Any:  # log s·J(max(y, y*))
+        y = xp.maximum(y, y_star)
+        return (log_s - xp.log(r + s + x) + log_a(x, y)
+                + _log_g(xp, r, alpha, s, beta, x, y))
+
+    def at_t(x: Any, t: Any) -> Any:  # log of const · [A(T) − s J(max(T, y*))]
+        head = log_a(x, t)
+        return log_const(x) + head + xp.log1mexp(log_sj(x, t) - head)
+
+    def at_tx(x: Any, t_x: Any) -> Any:  # log of const · s J(max(t_x, y*))
+        return log_const(x) + log_sj(x, t_x)
+
+    # each term depends on (x, T) or on (x, t_x) only: evaluated per distinct pair
+    two = xp.logaddexp(xp.distinct(at_t, frequency, T), xp.distinct(at_tx, frequency, recency))
 
     def add_quadrature(r: Any, alpha: Any, s: Any, beta: Any, x: Any, t_x: Any, hi: Any,
                        two: Any) -> Any:
         log_q, use_q = _log_quadrature(xp, r, alpha, s, beta, x, t_x, hi)
-        return xp.where(use_q, xp.logaddexp(two, xp.log(s) + log_q), two)
+        log_sq = _log_const(xp, r, alpha, s, beta, x) + xp.log(s) + log_q
+        return xp.where(use_q, xp.logaddexp(two, log_sq), two)
 
     # the quadrature term exists only where z > Z_MAX on [t_x, T] (alpha and beta far
     # apart relative to t_x); it is evaluated for those rows only
     hi = xp.minimum(T, y_star)
-    with_q = xp.subset_apply(t_x < hi, add_quadrature, two, r, alpha, s, beta, x, t_x, hi, two)
-    return log_const + with_q
+    return xp.subset_apply(
+        recency < hi, add_quadrature, two, r, alpha, s, beta, frequency, recency, hi, two
+    )
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
@@ -235,6 +250,38 @@ def conditional_expected_purchases(
     return alive * rate * _ratio_power_integral(s - 1.0, np.log1p(t / (beta + T_)))
 
 
+def discounted_active_purchases(
+    frequency: Any, T: Any, *, r: Any, alpha: Any, s: Any, beta: Any, delta: float,
+    horizon: float = math.inf,
+) -> np.ndarray:
+    """Discounted expected purchases after ``T`` of a customer known to be active.
+
+    An active customer's posterior is a new Pareto/NBD customer at ``(r+x, α+T, s, β+T)``
+    whose purchase rate while alive is ``(r+x)/(α+T)`` and whose survival to ``T+t`` is
+    ``((β+T)/(β+T+t))^s``, so ``D = (r+x)/(α+T) ∫_0^H e^(−δt) ((β+T)/(β+T+t))^s dt``.
+    Over the whole lifetime this is ``(r+x)/(α+T) · (β+T) · U(1, 2−s; δ(β+T))`` (Fader,
+    Hardie & Lee 2005, "RFM and CLV: using iso-value curves for customer base analysis",
+    JMR 42(4), eq. 2, divided by P(alive), with Kummer's transformation
+    ``U(s, s; z) = z^(1−s) U(1, 2−s; z)``, A&S 13.1.29); over a finite horizon it is
+    integrated numerically (:func:`clvmodels.models.discount.discounted_purchases`).
+    Depends on ``(x, T)`` only.  Scalars or 1-D arrays.
+    """
+    x, T_, r, alpha, s, beta = (
+        np.atleast_1d(v).astype(float)
+        for v in np.broadcast_arrays(frequency, T, r, alpha, s, beta)
+    )
+    rate = (r + x) / (alpha + T_)
+    scale = beta + T_
+    if math.isinf(horizon):
+        return rate * scale * _hyperu_1(s, delta * scale)
+
+    def expected(t: np.ndarray) -> np.ndarray:
+        log1p_u = np.log1p(t / scale[:, None])
+        return (rate * scale)[:, None] * _ratio_power_integral((s - 1.0)[:, None], log1p_u)
+
+    return discount.discounted_purchases(expected, scale, delta, horizon)
+
+
 def discounted_expected_residual_transactions(
     frequency: Any,
     recency: Any,
@@ -245,23 +292,23 @@ def discounted_expected_residual_transactions(
     s: Any,
     beta: Any,
     delta: Any,
+    horizon: float = math.inf,
 ) -> np.ndarray:
-    """DERT: expected discounted purchases after T at continuous discount rate δ.
+    """DERT: expected purchases after ``T`` discounted at continuous rate ``δ`` per time
+    unit, over ``horizon`` time units (the whole lifetime by default).
 
     Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves for customer base
     analysis", JMR 42(4), eq. (2):
     ``α^r β^s δ^(s−1) Γ(r+x+1) Ψ(s, s; δ(β+T)) / (Γ(r) (α+T)^(r+x+1) L)``, Ψ = Tricomi's
-    U.  Evaluated as ``P(alive) · (r+x)/(α+T) · (β+T) U(1, 2−s; δ(β+T))`` using Kummer's
-    transformation U(s, s; z) = z^(1−s) U(1, 2−s; z) (A&S 13.1.29); U(1, 2−s; z) =
+    U, evaluated as ``P(alive) ·`` :func:`discounted_active_purchases`; U(1, 2−s; z) =
     ∫_0^∞ e^(−zt) (1+t)^(−s) dt is computed by quadrature (:func:`_hyperu_1`, which
     explains why not ``scipy.special.hyperu``).
     """
-    x = np.asarray(frequency, dtype=float)
-    T_ = np.asarray(T, dtype=float)
-    r, alpha, s, beta, delta = (np.asarray(v, dtype=float) for v in (r, alpha, s, beta, delta))
-    alive = probability_alive(x, recency, T_, r=r, alpha=alpha, s=s, beta=beta)
-    u = _hyperu_1(s, delta * (beta + T_))
-    return alive * (r + x) / (alpha + T_) * (beta + T_) * u
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, s=s, beta=beta)
+    active = discounted_active_purchases(
+        frequency, T, r=r, alpha=alpha, s=s, beta=beta, delta=float(delta), horizon=horizon
+    )
+    return alive * active
 
 
 def _hyperu_1(s: Any, z: Any, n_nodes: int = 512) -> np.ndarray:
