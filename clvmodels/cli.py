@@ -87,7 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(handler=_cmd_summarize)
 
-    p = sub.add_parser("fit", help="fit every configured model and write params.json")
+    p = sub.add_parser(
+        "fit",
+        help="fit every configured model; write params.json, predictions.csv and, after a "
+        "split, evaluation.csv",
+    )
     p.add_argument("config")
     p.add_argument("--out", help="output folder (default: output.dir of the config)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -146,6 +150,7 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from clvmodels import clv, forecast
     from clvmodels.pipeline import fit_models, params_payload, prepare_data
 
     config = load_config(args.config)
@@ -155,13 +160,62 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     prepared = progress.step("load and summarize data", lambda: prepare_data(config))
     fitted = progress.step(f"fit {', '.join(config.models)}", lambda: fit_models(config, prepared))
     payload = params_payload(fitted)
-    out = Path(args.out) if args.out else config.output_dir
-    _write_atomic(out / "params.json", lambda p: Path(p).write_text(json.dumps(payload, indent=2)))
+    _print_counts(prepared.meta.get("counts", {}))
     for name, estimator in fitted.items():
         params = ", ".join(f"{k} = {v:.4g}" for k, v in estimator.params_.items())
         print(f"{name}: {params}; log-likelihood {estimator.log_likelihood_:.1f}")
-    print(f"wrote {out / 'params.json'}")
+    tables: dict[str, Any] = {}
+    if any(key.startswith("sbg") for key in fitted):
+        sub = progress.step(
+            "value cohorts and project survival",
+            lambda: forecast.subscription_tables(config, prepared, fitted),
+        )
+        tables["predictions"] = sub["predictions"]
+        if "evaluation" in sub:
+            tables["evaluation"] = sub["evaluation"]
+            tables["survival_projection"] = sub["projection"]
+            _print_table(sub["evaluation"], "holdout survival, mean absolute % error")
+    elif any(key in clv.PURCHASE_KEYS for key in fitted):
+        tables["predictions"] = progress.step(
+            "predict every customer", lambda: forecast.predictions_table(config, prepared, fitted)
+        )
+        if forecast.has_holdout(prepared):
+            result = progress.step(
+                "evaluate on the holdout", lambda: forecast.evaluate(config, prepared, fitted)
+            )
+            tables["evaluation"] = result.table
+            tables["conditional_expectations"] = result.conditional_expectations.reset_index()
+            if result.tracking is not None:
+                tables["tracking"] = result.tracking
+            shown = [
+                "model",
+                "mae_revenue",
+                "rmse_revenue",
+                "total_revenue_error",
+                "top10_revenue_share",
+            ]
+            _print_table(result.table[shown], "holdout evaluation (revenue per customer)")
+            print(result.verdict)
+    else:
+        print("no purchase model configured: no per-customer predictions")
+    out = Path(args.out) if args.out else config.output_dir
+    written = [out / "params.json"]
+    _write_atomic(written[0], lambda p: Path(p).write_text(json.dumps(payload, indent=2)))
+    for name, table in tables.items():
+        path = out / f"{name}.csv"
+        _write_atomic(path, lambda p, t=table: t.to_csv(p, index=False))
+        written.append(path)
+        if name == "predictions" and "parquet" in config.output.formats:
+            path = out / "predictions.parquet"
+            _write_atomic(path, lambda p, t=table: t.to_parquet(p, index=False))
+            written.append(path)
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _print_table(table: Any, title: str) -> None:
+    print(f"{title}:")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
 
 
 def _write_atomic(path: Path, write: Callable[[str], Any]) -> None:

@@ -68,9 +68,30 @@ class OutputConfig:
 class MetricsConfig:
     """``metrics:`` — inputs of the seed marketing metrics printed by ``summarize``."""
 
-    lifespan_years: float = 3.0
     marketing_spend: float | None = None
     conversion_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class ClvConfig:
+    """``clv:`` — how future purchases are valued (see :mod:`clvmodels.clv`)."""
+
+    horizon: float | Literal["lifetime"] | None = None
+    discount_rate: float = 0.10
+    margin: float = 1.0
+    interval: float | None = 0.9
+    draws: int = 200
+    seed: int = 0
+    purchase_model: str | None = None
+    price: float = 1.0
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """``baseline:`` — the seed formula AOV × purchase frequency × lifespan."""
+
+    lifespan_years: float = 3.0
+    level: Literal["base", "segment", "customer"] = "segment"
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,8 @@ class RunConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     models: dict[str, ModelConfig] = field(default_factory=dict)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    clv: ClvConfig = field(default_factory=ClvConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     base_dir: Path = field(default=Path("."), metadata={"internal": True})
 
@@ -149,9 +172,7 @@ def _check_semantics(config: RunConfig) -> None:
         )
     data, split = config.data, config.split
     if data.kind in ("transactions",) and data.time_unit not in ("D", "W"):
-        raise ConfigError(
-            f"data.time_unit: transactions need D or W, got {data.time_unit!r}"
-        )
+        raise ConfigError(f"data.time_unit: transactions need D or W, got {data.time_unit!r}")
     if data.nonpositive == "net" and not data.merge_same_day:
         raise ConfigError(
             "data.nonpositive: 'net' nets returns within a day and needs "
@@ -171,13 +192,51 @@ def _check_semantics(config: RunConfig) -> None:
     for key, model in config.models.items():
         if model.max_iter < 1:
             raise ConfigError(f"models.{key}.max_iter: must be positive")
-    if config.metrics.lifespan_years <= 0:
-        raise ConfigError("metrics.lifespan_years: must be positive")
+    if config.baseline.lifespan_years <= 0:
+        raise ConfigError("baseline.lifespan_years: must be positive")
+    _check_clv(config)
     rate = config.metrics.conversion_rate
     if rate is not None and not 0 <= rate <= 1:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
     if not config.name or any(c in config.name for c in "/\\"):
         raise ConfigError(f"name: {config.name!r} must be a non-empty name without slashes")
+
+
+def _check_clv(config: RunConfig) -> None:
+    clv = config.clv
+    if isinstance(clv.horizon, float) and not clv.horizon > 0:
+        raise ConfigError(
+            f"clv.horizon: must be positive (time units) or lifetime, got {clv.horizon}"
+        )
+    if not 0 <= clv.discount_rate < 10:
+        raise ConfigError(
+            f"clv.discount_rate: a yearly rate such as 0.10 is expected, got {clv.discount_rate}"
+        )
+    if clv.horizon == "lifetime" and clv.discount_rate == 0:
+        raise ConfigError("clv.horizon: lifetime needs a positive clv.discount_rate")
+    if not 0 < clv.margin <= 1:
+        raise ConfigError(f"clv.margin: must be within (0, 1], got {clv.margin}")
+    if clv.interval is not None and not 0 < clv.interval < 1:
+        raise ConfigError(
+            f"clv.interval: a probability such as 0.9 is expected, got {clv.interval}"
+        )
+    if clv.draws < 20:
+        raise ConfigError(
+            f"clv.draws: at least 20 draws are needed for an interval, got {clv.draws}"
+        )
+    if not clv.price > 0:
+        raise ConfigError(f"clv.price: must be positive, got {clv.price}")
+    purchase = ("bgnbd", "paretonbd", "mbgnbd", "bgbb")
+    if clv.purchase_model is not None:
+        if clv.purchase_model not in purchase:
+            raise ConfigError(
+                f"clv.purchase_model: {clv.purchase_model!r} is not a purchase model "
+                f"(choose {', '.join(purchase)})"
+            )
+        if clv.purchase_model not in config.models:
+            raise ConfigError(
+                f"clv.purchase_model: {clv.purchase_model} is not configured under models:"
+            )
 
 
 # ---------------------------------------------------------------------- generic builder
@@ -209,7 +268,15 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, path)
+        if len(inner) == 1:
+            return _coerce(inner[0], value, path)
+        for option in inner:
+            try:
+                return _coerce(option, value, path)
+            except ConfigError:
+                continue
+        expected = " or ".join(_describe(option) for option in inner)
+        raise ConfigError(f"{path}: expected {expected}, got {value!r}")
     if value is None:
         raise ConfigError(f"{path}: a value is required, got null")
     if origin is Literal:
@@ -275,6 +342,14 @@ def _to_plain(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def _describe(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(str(a) for a in typing.get_args(tp))
+    return {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}.get(
+        tp, str(tp)
+    )
 
 
 def _join(path: str, key: str) -> str:

@@ -132,8 +132,27 @@ def fit_models(config: RunConfig, prepared: PreparedData) -> dict[str, Estimator
             )
         if key in PURCHASE_MODELS and "T" not in prepared.summary.columns:
             raise ConfigError(f"models.{key}: needs columns frequency, recency, T")
-        fitted[key] = cls(backend=options.backend, **kwargs).fit(prepared.summary)
+        frame = prepared.summary
+        if key == "gamma_gamma" and "monetary_value" in frame.columns:
+            frame = _spend_rows(prepared)
+        fitted[key] = cls(backend=options.backend, **kwargs).fit(frame)
     return fitted
+
+
+def _spend_rows(prepared: PreparedData) -> pd.DataFrame:
+    """The summary without repeat buyers whose mean repeat spend is not positive.
+
+    Refunds netted against purchases (``data.nonpositive: net`` or ``keep``) can leave a
+    repeat buyer with a mean repeat spend of zero or less, outside the Gamma-Gamma's
+    support.  Such customers are left out of the spend fit (counted in
+    ``meta["counts"]["spend_fit_excluded_nonpositive"]``) and valued at the population
+    mean spend per order, as customers without repeat purchases are.
+    """
+    summary = prepared.summary
+    assert summary is not None
+    bad = (summary["frequency"] > 0) & ~(summary["monetary_value"] > 0)
+    prepared.meta.setdefault("counts", {})["spend_fit_excluded_nonpositive"] = int(bad.sum())
+    return summary.loc[~bad]
 
 
 def params_payload(fitted: dict[str, Estimator], level: float = 0.95) -> dict[str, Any]:
@@ -176,7 +195,7 @@ def seed_metrics_for(config: RunConfig, prepared: PreparedData) -> pd.Series:
     if "revenue" not in summary.columns:
         raise DataError("seed metrics need per-customer revenue (an amount column)")
     values = metrics.seed_metrics(
-        summary, window_years=window_years, lifespan_years=config.metrics.lifespan_years
+        summary, window_years=window_years, lifespan_years=config.baseline.lifespan_years
     )
     if config.metrics.marketing_spend is not None:
         cac = metrics.customer_acquisition_cost(config.metrics.marketing_spend, len(summary))

@@ -24,7 +24,7 @@ def test_minimal_config_gets_documented_defaults():
     assert config.split.calibration_end is None
     assert config.models == {}
     assert config.output_dir == Path("reports/x")
-    assert config.metrics.lifespan_years == 3.0
+    assert config.baseline.lifespan_years == 3.0
 
 
 @pytest.mark.parametrize("name", ["cdnow.yaml", "retention.yaml", "template.yaml"])

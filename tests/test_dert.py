@@ -67,17 +67,30 @@ def test_bgnbd_lifetime_dert_equals_posterior_integral_of_discounted_count(histo
     def given_p(p: float) -> float:
         # E_λ[λ / (δ + pλ)] for λ ~ Gamma(r+x, α+T)
         value, _ = integrate.quad(
-            lambda lam: lam / (DELTA + p * lam)
-            * math.exp(log_norm + (shape - 1) * math.log(lam) - rate * lam),
-            0, upper, epsabs=0, epsrel=1e-11, limit=400,
+            lambda lam: (
+                lam
+                / (DELTA + p * lam)
+                * math.exp(log_norm + (shape - 1) * math.log(lam) - rate * lam)
+            ),
+            0,
+            upper,
+            epsabs=0,
+            epsrel=1e-11,
+            limit=400,
         )
         return value
 
     log_beta = special.betaln(a, b + x)
     reference, _ = integrate.quad(
-        lambda p: given_p(p)
-        * math.exp((a - 1) * math.log(p) + (b + x - 1) * math.log1p(-p) - log_beta),
-        0, 1, epsabs=0, epsrel=1e-10, limit=400, points=[1e-6, 1e-3, 0.1],
+        lambda p: (
+            given_p(p) * math.exp((a - 1) * math.log(p) + (b + x - 1) * math.log1p(-p) - log_beta)
+        ),
+        0,
+        1,
+        epsabs=0,
+        epsrel=1e-10,
+        limit=400,
+        points=[1e-6, 1e-3, 0.1],
     )
     alive = bgnbd.probability_alive(x, t_x, T, **BGNBD)
     got = bgnbd.discounted_expected_residual_transactions(x, t_x, T, **BGNBD, delta=DELTA)
@@ -94,9 +107,7 @@ def test_paretonbd_finite_horizon_dert_equals_brute_force_and_tends_to_closed_fo
         lambda t: paretonbd.conditional_expected_purchases(t, x, t_x, T, **PARETO), 104.0, 40_000
     )
     assert float(finite[0]) == pytest.approx(brute, rel=1e-6)
-    lifetime = paretonbd.discounted_expected_residual_transactions(
-        x, t_x, T, **PARETO, delta=DELTA
-    )
+    lifetime = paretonbd.discounted_expected_residual_transactions(x, t_x, T, **PARETO, delta=DELTA)
     very_long = paretonbd.discounted_expected_residual_transactions(
         x, t_x, T, **PARETO, delta=DELTA, horizon=1e9
     )

@@ -18,8 +18,11 @@ from clvmodels.models import model_spec
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 4), st.floats(-3, 3), st.sampled_from([0.0, 1.5, 2.5])),
-             min_size=1, max_size=60),
+    st.lists(
+        st.tuples(st.integers(0, 4), st.floats(-3, 3), st.sampled_from([0.0, 1.5, 2.5])),
+        min_size=1,
+        max_size=60,
+    ),
     st.booleans(),
 )
 def test_factorize_rows_gives_back_every_row_in_sorted_groups(rows, many_columns):
@@ -77,8 +80,10 @@ def test_distinct_evaluation_equals_numpy_likelihood_and_its_gradient(key, param
         step[i] = h
         up, down = (
             log_likelihood_numpy(
-                spec, dict(zip(spec.param_names, np.exp(theta + sign * step), strict=True)),
-                data, weights,
+                spec,
+                dict(zip(spec.param_names, np.exp(theta + sign * step), strict=True)),
+                data,
+                weights,
             )
             for sign in (1, -1)
         )

@@ -145,7 +145,10 @@ def summarize_transactions(
         Customers whose first purchase is after ``calibration_end``, and customers left
         without any purchase, are excluded.  ``df.attrs["clvmodels"]`` holds
         ``time_unit``, ``observation_end``, ``calibration_end`` (ISO strings) and
-        ``counts`` of rows and customers dropped or merged by each rule.
+        ``counts`` of rows and customers dropped or merged by each rule, and
+        ``repeat_transactions_per_day`` (``{"day": [...], "count": [...]}``, days since
+        1970-01-01, zero days omitted): the repeat purchases of these customers per
+        calendar day up to ``observation_end``, for the tracking curve.
 
     Raises
     ------
@@ -190,7 +193,7 @@ def summarize_transactions(
             f"{options['obs'].date()}"
         )
     run = _summarize_duckdb if engine == "duckdb" else _summarize_pandas
-    frame, counts, obs = run(source, options)
+    frame, counts, obs, daily = run(source, options)
     cal = options["cal"]
     if cal is not None and cal > obs:
         raise DataError(
@@ -210,6 +213,7 @@ def summarize_transactions(
         "observation_end": obs.date().isoformat(),
         "calibration_end": None if cal is None else cal.date().isoformat(),
         "counts": {key: int(value) for key, value in counts.items()},
+        "repeat_transactions_per_day": daily,
     }
     return frame
 
@@ -252,6 +256,12 @@ def _finish(
     if not with_money:
         out = out.drop(columns=["monetary_value", "revenue", "revenue_holdout"], errors="ignore")
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _daily_series(pairs: list[tuple[int, int]]) -> dict[str, list[int]]:
+    """Repeat transactions per calendar day (days since 1970-01-01), zero days left out."""
+    kept = sorted((int(day), int(n)) for day, n in pairs if n)
+    return {"day": [day for day, _ in kept], "count": [n for _, n in kept]}
 
 
 def _after_obs_problem(n: int, obs: pd.Timestamp) -> str:
@@ -366,7 +376,14 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
     late = per["first_day"].to_numpy() > (cal - _EPOCH).days
     counts["customers_first_purchase_after_calibration"] = int(late.sum())
     per = per.loc[~late].fillna({"n_hold": 0, "rev_hold": 0.0})
-    return per, counts, obs
+    daily = con.execute(
+        f"WITH kept AS (SELECT cid, d, {occ} AS occ FROM clv_days "
+        f"WHERE n > 0 AND d <= {obs_sql} AND NOT {gone}), "
+        "firsts AS (SELECT cid, min(d) AS fd FROM kept GROUP BY cid) "
+        "SELECT k.d - DATE '1970-01-01' AS day, sum(k.occ) - count_if(k.d = f.fd) AS n "
+        f"FROM kept k JOIN firsts f USING (cid) WHERE f.fd <= {cal_sql} GROUP BY k.d ORDER BY 1"
+    ).fetchall()
+    return per, counts, obs, _daily_series(daily)
 
 
 def _summarize_pandas(source: Source, o: dict[str, Any]):
@@ -429,7 +446,12 @@ def _summarize_pandas(source: Source, o: dict[str, Any]):
     per = per.assign(
         first_day=(per["first_d"] - _EPOCH).dt.days, last_day=(per["last_d"] - _EPOCH).dt.days
     )
-    return per, counts, obs
+    # repeat transactions per day: every occasion but each kept customer's first one
+    kept = occ[occ["cid"].isin(per["cid"])]
+    first_rows = ~kept["cid"].duplicated()
+    daily = kept.loc[~first_rows].groupby("d").size()
+    pairs = [((d - _EPOCH).days, int(n)) for d, n in daily.items()]
+    return per, counts, obs, _daily_series(pairs)
 
 
 def validate_summary(

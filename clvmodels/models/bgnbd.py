@@ -140,10 +140,13 @@ def beta_average_expected(s: Any, r: Any, a: Any, b: Any) -> np.ndarray:
        parameters and ``z`` near 1 (it may overflow or return a wrong finite value), so
        the result is used only where both forms are finite, agree to 1e-9, are not 0/0
        (``a`` within 1e-4 of 1), do not cancel catastrophically and ``r ≤ 1000``;
-    3. elsewhere adaptive quadrature (QUADPACK) of the Beta integral in the logit of
-       ``p``, with the two tails ``p < p_L`` (``h`` linear in ``p``) and ``p > 1 − 1e-10``
-       (``h`` constant) integrated in closed form with incomplete Beta functions.  This
-       is accurate to about 1e-9 relative and finite for every positive input.
+    3. elsewhere quadrature of the Beta integral in the logit of ``p``, with the two
+       tails ``p < p_L`` (``h`` linear in ``p``) and ``p > 1 − 1e-10`` (``h`` constant)
+       integrated in closed form with incomplete Beta functions: first vectorised
+       composite Gauss–Legendre rules with 256 and 512 nodes, kept where the two agree to
+       1e-10 (the usual case, e.g. ``a`` near 1), else adaptive quadrature (QUADPACK)
+       element by element.  This is accurate to about 1e-9 relative and finite for every
+       positive input.
 
     Parameters are broadcast against each other; ``s ≥ 0``.
     """
@@ -159,8 +162,12 @@ def beta_average_expected(s: Any, r: Any, a: Any, b: Any) -> np.ndarray:
     value, ok = _closed_form(s[rest], r[rest], a[rest], b[rest])
     out[rest[ok]] = value[ok]
 
-    for i in rest[~ok]:
-        out[i] = _quadrature(float(s[i]), float(r[i]), float(a[i]), float(b[i]))
+    hard = rest[~ok]
+    if hard.size:
+        value, ok = _fixed_quadrature(s[hard], r[hard], a[hard], b[hard])
+        out[hard[ok]] = value[ok]
+        for i in hard[~ok]:
+            out[i] = _quadrature(float(s[i]), float(r[i]), float(a[i]), float(b[i]))
     return out.reshape(shape)
 
 
@@ -218,24 +225,59 @@ def _log_expit(y: float) -> float:
     return -math.log1p(math.exp(-y)) if y > 0 else y - math.log1p(math.exp(y))
 
 
-def _quadrature(s: float, r: float, a: float, b: float) -> float:
-    """The Beta integral of ``h`` by quadrature in ``y = logit(p)`` (see caller)."""
-    log_beta = float(special.betaln(a, b))
+def _tails(s: Any, r: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
+    """The closed-form tails of the Beta integral and the logit limits between them."""
     # Below p_L, h(p) = r s (1 − (r+1) p s / 2 + O((p s r)^2)) to 1e-12 relative.
-    p_left = min(1e-6 / ((r + 2.0) * s), 0.5)
-    tail_left = (
-        r
-        * s
-        * (
-            special.betainc(a, b, p_left)
-            - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
-        )
+    p_left = np.minimum(1e-6 / ((r + 2.0) * s), 0.5)
+    tail_left = r * s * (
+        special.betainc(a, b, p_left)
+        - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
     )
     # Above p_R, h varies by less than 3e-10 relative (|d log h / dp| ≤ 2 near p = 1).
     p_right = 1.0 - 1e-10
-    tail_right = special.betaincc(a, b, p_right) * math.exp(_log_h(math.log1p(-0.5e-10), s, r))
-    y_left = math.log(p_left) - math.log1p(-p_left)
+    u_right = r * np.log1p(np.exp(np.log1p(-0.5e-10) + np.log(s)))
+    h_right = -np.expm1(-u_right) / (1.0 - 0.5e-10)
+    tail_right = special.betaincc(a, b, p_right) * h_right
+    y_left = np.log(p_left) - np.log1p(-p_left)
     y_right = math.log(p_right) - math.log1p(-p_right)
+    return tail_left + tail_right, y_left, np.full_like(y_left, y_right)
+
+
+def _fixed_quadrature(
+    s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised version of :func:`_quadrature` with fixed composite Gauss–Legendre rules
+    (32 and 64 panels of 8 nodes in ``y = logit(p)``); returns the finer value and where
+    the two rules agree to 1e-10 relative."""
+    tails, y_left, y_right = _tails(s, r, a, b)
+    log_beta = special.betaln(a, b)
+    gx, gw = np.polynomial.legendre.leggauss(8)
+    results = []
+    for panels in (32, 64):
+        unit = ((np.arange(panels)[:, None] + (gx[None, :] + 1.0) / 2.0) / panels).ravel()
+        weights = np.tile(gw / (2.0 * panels), panels)
+        width = (y_right - y_left)[:, None]
+        y = y_left[:, None] + width * unit
+        log_p, log_q = -np.logaddexp(0.0, -y), -np.logaddexp(0.0, y)
+        u = r[:, None] * np.log1p(np.exp(log_p + np.log(s)[:, None]))
+        log1mexp = np.where(
+            u < math.log(2.0),
+            np.log(-np.expm1(-np.minimum(u, math.log(2.0)))),
+            np.log1p(-np.exp(-np.maximum(u, math.log(2.0)))),
+        )
+        log_f = log1mexp - log_p + a[:, None] * log_p + b[:, None] * log_q - log_beta[:, None]
+        results.append(tails + (np.exp(log_f) * width) @ weights)
+    coarse, fine = results
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(fine) & (np.abs(fine - coarse) <= 1e-10 * np.abs(fine)) & (fine > 0)
+    return fine, ok
+
+
+def _quadrature(s: float, r: float, a: float, b: float) -> float:
+    """The Beta integral of ``h`` by quadrature in ``y = logit(p)`` (see caller)."""
+    log_beta = float(special.betaln(a, b))
+    tails, y_lo, y_hi = _tails(np.float64(s), np.float64(r), np.float64(a), np.float64(b))
+    y_left, y_right = float(y_lo), float(y_hi)
 
     def integrand(y: float) -> float:
         log_p, log_q = _log_expit(y), _log_expit(-y)
@@ -251,7 +293,7 @@ def _quadrature(s: float, r: float, a: float, b: float) -> float:
     middle, _ = integrate.quad(
         integrand, y_left, y_right, points=points or None, epsabs=0.0, epsrel=1e-11, limit=500
     )
-    return float(tail_left + middle + tail_right)
+    return float(tails + middle)
 
 
 # ---------------------------------------------------------------------------------------

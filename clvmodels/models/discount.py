@@ -31,7 +31,7 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": DAYS_PER_YEAR / 12.0, "Y": DAYS_PER_YEAR}
 """Length of each data time unit (``data.time_unit``) in days."""
 
-_PANELS, _NODES = 24, 8
+_PANELS, _NODES = 6, 8  # lifetime horizons: ~1e-12 relative on CDNOW-like inputs
 _gl_x, _gl_w = np.polynomial.legendre.leggauss(_NODES)
 _UNIT_X = ((np.arange(_PANELS)[:, None] + (_gl_x[None, :] + 1.0) / 2.0) / _PANELS).ravel()
 _UNIT_W = np.tile(_gl_w / (2.0 * _PANELS), _PANELS)

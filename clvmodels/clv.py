@@ -1,0 +1,290 @@
+"""Customer lifetime value per customer, with intervals.
+
+Non-contractual stores (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value curves
+for customer base analysis", JMR 42(4), eq. 1)::
+
+    CLV = margin × E[spend per order] × DERT,
+
+DERT being the discounted expected residual transactions over the horizon (each purchase
+model's ``discounted_expected_residual_transactions``; closed forms where the literature
+has them, an accurate numerical integral otherwise) and the spend per order the
+Gamma-Gamma conditional expectation.  Contractual stores (Fader & Hardie 2010)::
+
+    CLV = margin × price per period × DERL(renewals so far).
+
+Discounting: ``discount_rate`` is an effective yearly rate, converted to the data's
+time unit by :mod:`clvmodels.models.discount` (continuously compounded for the
+continuous-time models, per period for BG/BB and sBG).
+
+Intervals come from parameter uncertainty: posterior draws (Bayesian fits) or draws
+of the log-parameters from the MLE's asymptotic normal distribution
+(:meth:`clvmodels.results.FitResult.parameter_draws`), pushed through the same
+formulas; the interval is the central ``interval`` quantile range of the draws.
+Customers are processed in chunks so memory stays bounded whatever their number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.backends.compress import factorize_rows
+from clvmodels.errors import ConfigError, DataError
+from clvmodels.estimators import Estimator
+from clvmodels.models import discount, model_module
+
+PURCHASE_KEYS = ("bgnbd", "paretonbd", "mbgnbd", "bgbb")
+_CONTINUOUS = ("bgnbd", "paretonbd", "mbgnbd")
+_CELLS_PER_CHUNK = 2_000_000  # draws × customers held at once (16 MB of float64)
+
+
+@dataclass(frozen=True)
+class ValueSettings:
+    """How future purchases are valued.
+
+    Attributes
+    ----------
+    horizon
+        In data time units (``math.inf``: the whole remaining lifetime).
+    discount_rate
+        Effective yearly rate (0.10 = 10 % a year).
+    margin
+        Share of revenue kept as profit (1.0 values revenue).
+    time_unit
+        The data's time unit (``D``, ``W``, ``M``, ``Y``).
+    interval
+        Probability of the central interval per customer (``None``: no interval).
+    draws
+        Parameter draws behind the interval.
+    seed
+        Seed of the draws (intervals are reproducible).
+    """
+
+    horizon: float = 52.0
+    discount_rate: float = 0.10
+    margin: float = 1.0
+    time_unit: str = "W"
+    interval: float | None = 0.9
+    draws: int = 200
+    seed: int = 0
+
+    @property
+    def delta(self) -> float:
+        """Continuous discount rate per time unit."""
+        return discount.continuous_rate(self.discount_rate, self.time_unit)
+
+    @property
+    def period_discount(self) -> float:
+        """Discount rate per period (discrete-time models)."""
+        return discount.period_rate(self.discount_rate, self.time_unit)
+
+
+def purchase_arrays(
+    key: str, params: Mapping[str, Any], data: Mapping[str, np.ndarray], settings: ValueSettings
+) -> dict[str, np.ndarray]:
+    """P(alive), expected purchases over the horizon and DERT of every customer.
+
+    ``expected_purchases`` is undiscounted over ``settings.horizon``, or over one year of
+    time units when the horizon is the whole lifetime (a lifetime count can be
+    infinite without discounting).  The DERT term that depends on ``(x, T)`` only is
+    evaluated once per distinct pair.
+    """
+    module = model_module(key)
+    x = np.asarray(data["frequency"], dtype=float)
+    t_x = np.asarray(data["recency"], dtype=float)
+    horizon = settings.horizon
+    count_horizon = horizon if math.isfinite(horizon) else _one_year(settings.time_unit)
+    if key == "bgbb":
+        n = np.asarray(data["n"], dtype=float)
+        alive = module.probability_alive(x, t_x, n, **params)
+        expected = module.conditional_expected_transactions(count_horizon, x, t_x, n, **params)
+        dert = module.dert(x, t_x, n, **params, discount=settings.period_discount, horizon=horizon)
+        return {"p_alive": alive, "expected_purchases": expected, "dert": dert}
+    T = np.asarray(data["T"], dtype=float)
+    alive = module.probability_alive(x, t_x, T, **params)
+    expected = module.conditional_expected_purchases(count_horizon, x, t_x, T, **params)
+    group, (x_u, T_u) = factorize_rows([x, T])
+    active = module.discounted_active_purchases(
+        x_u, T_u, **params, delta=settings.delta, horizon=horizon
+    )
+    return {"p_alive": alive, "expected_purchases": expected, "dert": alive * active[group]}
+
+
+def spend_per_order(
+    params: Mapping[str, Any] | None, data: Mapping[str, np.ndarray], fallback: float
+) -> np.ndarray:
+    """Expected spend per future order: the Gamma-Gamma conditional expectation, or
+    ``fallback`` (the calibration average order value) without a spend model.
+
+    Customers with repeat purchases whose mean repeat spend is not positive (refunds
+    netted to zero or below) are outside the Gamma-Gamma's support; they get the
+    population mean spend, as customers without repeat purchases do.
+    """
+    x = np.asarray(data["frequency"], dtype=float)
+    if params is None:
+        return np.full(len(x), float(fallback))
+    from clvmodels.models import gamma_gamma
+
+    if float(params["q"]) <= 1:
+        raise DataError(
+            f"gamma_gamma: q = {float(params['q']):.3g} <= 1, so the expected spend per order "
+            "is infinite; CLV cannot be computed with this spend model"
+        )
+    m = np.asarray(data["monetary_value"], dtype=float)
+    usable = (x > 0) & (m > 0)
+    return gamma_gamma.conditional_expected_average_order_value(
+        np.where(usable, x, 0.0), np.where(usable, m, 0.0), **params
+    )
+
+
+def customer_values(
+    purchase: Estimator,
+    summary: pd.DataFrame,
+    settings: ValueSettings,
+    *,
+    spend: Estimator | None = None,
+    fallback_spend: float | None = None,
+) -> pd.DataFrame:
+    """Per-customer forecast and value from a fitted purchase model (and spend model).
+
+    Parameters
+    ----------
+    purchase
+        A fitted BG/NBD, Pareto/NBD, MBG/NBD or BG/BB estimator.
+    summary
+        Canonical per-customer summary (``frequency, recency, T`` or ``n``; and
+        ``monetary_value`` with a spend model).
+    settings
+        Horizon, discount rate, margin, time unit, interval.
+    spend
+        A fitted Gamma-Gamma estimator, or ``None`` to value every order at
+        ``fallback_spend``.
+    fallback_spend
+        Spend per order without a spend model (e.g. the average order value).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the index of ``summary``: ``p_alive``, ``expected_purchases``, ``dert``,
+        ``expected_spend``, ``clv`` and, with ``settings.interval``, ``clv_lower`` and
+        ``clv_upper``.
+    """
+    key = purchase.model_key
+    if key not in PURCHASE_KEYS:
+        raise ConfigError(f"clv: {key} is not a purchase model (choose {', '.join(PURCHASE_KEYS)})")
+    if spend is None and fallback_spend is None:
+        raise ConfigError("clv: needs a gamma_gamma spend model or an average order value")
+    columns = ["frequency", "recency", "n" if key == "bgbb" else "T"]
+    if spend is not None:
+        columns.append("monetary_value")
+    missing = [c for c in columns if c not in summary.columns]
+    if missing:
+        raise DataError(f"clv: the summary lacks column(s) {', '.join(missing)}")
+    data = {c: summary[c].to_numpy(dtype=float) for c in columns}
+    spend_params = None if spend is None else dict(spend.params_)
+    arrays = purchase_arrays(key, dict(purchase.params_), data, settings)
+    arrays["expected_spend"] = spend_per_order(spend_params, data, fallback_spend or 0.0)
+    arrays["clv"] = settings.margin * arrays["expected_spend"] * arrays["dert"]
+    if settings.interval is not None:
+        lower, upper = _clv_interval(key, purchase, spend, data, settings, fallback_spend)
+        arrays["clv_lower"], arrays["clv_upper"] = lower, upper
+    return pd.DataFrame(arrays, index=summary.index)
+
+
+def _clv_interval(
+    key: str,
+    purchase: Estimator,
+    spend: Estimator | None,
+    data: dict[str, np.ndarray],
+    settings: ValueSettings,
+    fallback_spend: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central interval of CLV over parameter draws, computed in chunks of customers."""
+    rng = np.random.default_rng(settings.seed)
+    n_draws = int(settings.draws)
+    purchase_draws = purchase.result_.parameter_draws(n_draws, rng)
+    spend_draws = None if spend is None else spend.result_.parameter_draws(n_draws, rng)
+    n = len(data["frequency"])
+    q = (1.0 - float(settings.interval)) / 2.0
+    lower, upper = np.empty(n), np.empty(n)
+    chunk = max(1, _CELLS_PER_CHUNK // n_draws)
+    for start in range(0, n, chunk):
+        part = {c: v[start : start + chunk] for c, v in data.items()}
+        values = np.empty((n_draws, len(part["frequency"])))
+        for j in range(n_draws):
+            params = {k: v[j] for k, v in purchase_draws.items()}
+            dert = purchase_arrays(key, params, part, settings)["dert"]
+            spend_j = None if spend_draws is None else {k: v[j] for k, v in spend_draws.items()}
+            values[j] = (
+                settings.margin * spend_per_order(spend_j, part, fallback_spend or 0.0) * dert
+            )
+        lower[start : start + chunk] = np.quantile(values, q, axis=0)
+        upper[start : start + chunk] = np.quantile(values, 1.0 - q, axis=0)
+    return lower, upper
+
+
+def subscription_values(
+    sbg_model: Estimator,
+    individual: pd.DataFrame,
+    settings: ValueSettings,
+    *,
+    price: float = 1.0,
+) -> pd.DataFrame:
+    """Residual value of the active subscribers of one cohort (Fader & Hardie 2010).
+
+    Parameters
+    ----------
+    sbg_model
+        A fitted sBG estimator.
+    individual
+        Rows ``tenure`` (renewals made), ``churned`` and ``count`` (customers).
+    settings
+        Discount rate (converted to a per-period rate), margin, interval.
+    price
+        Payment per period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per renewal count of active customers: ``renewals``, ``customers``,
+        ``derl``, ``clv`` (per customer), ``clv_lower``/``clv_upper`` (with an interval)
+        and ``value`` (``clv × customers``: the cohort's current customer base).
+    """
+    active = individual[individual["churned"] == 0]
+    grouped = active.groupby("tenure", sort=True)["count"].sum()
+    renewals = grouped.index.to_numpy(dtype=float)
+    d = settings.period_discount
+    module = model_module("sbg")
+    derl = module.derl(renewals, **sbg_model.params_, discount=d)
+    unit = settings.margin * price
+    out = pd.DataFrame(
+        {
+            "renewals": renewals.astype(np.int64),
+            "customers": grouped.to_numpy(dtype=float),
+            "derl": derl,
+            "clv": unit * derl,
+        }
+    )
+    if settings.interval is not None and len(out):
+        rng = np.random.default_rng(settings.seed)
+        draws = sbg_model.result_.parameter_draws(int(settings.draws), rng)
+        values = module.derl(
+            renewals[None, :],
+            alpha=draws["alpha"][:, None],
+            beta=draws["beta"][:, None],
+            discount=d,
+        )
+        q = (1.0 - float(settings.interval)) / 2.0
+        out["clv_lower"] = unit * np.quantile(values, q, axis=0)
+        out["clv_upper"] = unit * np.quantile(values, 1.0 - q, axis=0)
+    out["value"] = out["clv"] * out["customers"]
+    return out
+
+
+def _one_year(time_unit: str) -> float:
+    return discount.DAYS_PER_YEAR / discount.DAYS_PER_UNIT[time_unit]
