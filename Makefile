@@ -16,7 +16,7 @@ $(BIN)/.installed-dev: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: the main job on the built-in CDNOW data (summary + seed metrics, model fits)
+## run: the main job on the built-in CDNOW data (summary + seed metrics, fits, CLV, evaluation)
 run: $(BIN)/.installed
 	$(BIN)/clvmodels summarize configs/cdnow.yaml
 	$(BIN)/clvmodels fit configs/cdnow.yaml

@@ -26,6 +26,8 @@ LIFETIMES_FITTER = {"bgnbd": "BetaGeoFitter", "mbgnbd": "ModifiedBetaGeoFitter"}
 PARAM_GRID = np.logspace(-4, 4, 5)  # 1e-4 ... 1e4, every parameter
 log_uniform = st.floats(min_value=-2.0, max_value=2.0).map(lambda e: 10.0**e)
 both = pytest.mark.parametrize("key", list(MODELS))
+PARAMS = {"r": log_uniform, "alpha": log_uniform, "a": log_uniform, "b": log_uniform}
+HISTORY = {"x": st.integers(0, 50), "frac": st.floats(0, 1), "T": st.floats(0.1, 200)}
 
 
 def stress_grid() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -145,16 +147,7 @@ def test_cdnow_fit_agrees_with_lifetimes(key, cdnow, lifetimes_fits):
 
 @both
 @settings(max_examples=60, deadline=None)
-@given(
-    r=log_uniform,
-    alpha=log_uniform,
-    a=log_uniform,
-    b=log_uniform,
-    x=st.integers(0, 50),
-    frac=st.floats(0, 1),
-    T=st.floats(0.1, 200),
-    t=st.floats(0.01, 200),
-)
+@given(**PARAMS, **HISTORY, t=st.floats(0.01, 200))
 def test_probabilities_in_unit_interval(key, r, alpha, a, b, x, frac, T, t):
     module = MODELS[key]
     recency = frac * T if x > 0 else 0.0
@@ -166,15 +159,7 @@ def test_probabilities_in_unit_interval(key, r, alpha, a, b, x, frac, T, t):
 
 @both
 @settings(max_examples=60, deadline=None)
-@given(
-    r=log_uniform,
-    alpha=log_uniform,
-    a=log_uniform,
-    b=log_uniform,
-    x=st.integers(0, 50),
-    frac=st.floats(0, 1),
-    T=st.floats(0.1, 200),
-)
+@given(**PARAMS, **HISTORY)
 def test_expectations_non_decreasing_in_t(key, r, alpha, a, b, x, frac, T):
     module = MODELS[key]
     t = np.logspace(-2, 3, 40)
@@ -188,16 +173,7 @@ def test_expectations_non_decreasing_in_t(key, r, alpha, a, b, x, frac, T):
 
 @both
 @settings(max_examples=60, deadline=None)
-@given(
-    r=log_uniform,
-    alpha=log_uniform,
-    a=log_uniform,
-    b=log_uniform,
-    x=st.integers(0, 50),
-    frac=st.floats(0, 1),
-    T=st.floats(0.1, 200),
-    c=st.floats(0.01, 100),
-)
+@given(**PARAMS, **HISTORY, c=st.floats(0.01, 100))
 def test_time_rescaling_changes_only_alpha(key, r, alpha, a, b, x, frac, T, c):
     """Rescaling time by c multiplies alpha by c; the log-likelihood changes by the
     Jacobian −x·log c of the x purchase-time densities, and predictions are unchanged."""
@@ -219,7 +195,7 @@ def test_time_rescaling_changes_only_alpha(key, r, alpha, a, b, x, frac, T, c):
 
 @both
 @settings(max_examples=40, deadline=None)
-@given(r=log_uniform, alpha=log_uniform, a=log_uniform, b=log_uniform)
+@given(**PARAMS)
 def test_numpy_and_pytensor_loglik_agree(key, compiled, r, alpha, a, b):
     _, data = stress_grid()
     n = 52  # the histories of one parameter combination

@@ -52,7 +52,7 @@ def test_bgnbd_family_dert_equals_brute_force_discounted_sum(module, history, ho
     brute = _stieltjes(
         lambda t: module.conditional_expected_purchases(t, x, t_x, T, **BGNBD), horizon, 40_000
     )
-    assert float(got[0]) == pytest.approx(brute, rel=1e-6)
+    assert float(got) == pytest.approx(brute, rel=1e-6)
 
 
 @pytest.mark.parametrize("history", HISTORIES[:3])
@@ -94,7 +94,7 @@ def test_bgnbd_lifetime_dert_equals_posterior_integral_of_discounted_count(histo
     )
     alive = bgnbd.probability_alive(x, t_x, T, **BGNBD)
     got = bgnbd.discounted_expected_residual_transactions(x, t_x, T, **BGNBD, delta=DELTA)
-    assert float(got[0]) == pytest.approx(float(alive) * reference, rel=1e-6)
+    assert float(got) == pytest.approx(float(alive) * reference, rel=1e-6)
 
 
 @pytest.mark.parametrize("history", HISTORIES)
@@ -106,12 +106,12 @@ def test_paretonbd_finite_horizon_dert_equals_brute_force_and_tends_to_closed_fo
     brute = _stieltjes(
         lambda t: paretonbd.conditional_expected_purchases(t, x, t_x, T, **PARETO), 104.0, 40_000
     )
-    assert float(finite[0]) == pytest.approx(brute, rel=1e-6)
+    assert float(finite) == pytest.approx(brute, rel=1e-6)
     lifetime = paretonbd.discounted_expected_residual_transactions(x, t_x, T, **PARETO, delta=DELTA)
     very_long = paretonbd.discounted_expected_residual_transactions(
         x, t_x, T, **PARETO, delta=DELTA, horizon=1e9
     )
-    assert float(very_long[0]) == pytest.approx(float(lifetime[0]), rel=1e-6)
+    assert float(very_long) == pytest.approx(float(lifetime), rel=1e-6)
 
 
 def test_bgbb_finite_horizon_dert_sums_discounted_increments_fader_hardie_shang_2010():

@@ -407,10 +407,11 @@ def discounted_active_purchases(
     α+T, a, b+x]``.  The BG/NBD has no closed form for it; it is integrated numerically
     by :func:`clvmodels.models.discount.discounted_purchases` (accurate to ~1e-9
     relative).  Depends on ``(x, T)`` only, so callers may evaluate it per distinct
-    pair.  Scalars or 1-D arrays.
+    pair.  Broadcasts its arguments; the result has their shape.
     """
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (frequency, T, r, alpha, a, b)))
     x, T_, r, alpha, a, b = (
-        np.atleast_1d(v).astype(float)
+        np.atleast_1d(v).astype(float).ravel()
         for v in np.broadcast_arrays(frequency, T, r, alpha, a, b)
     )
     scale = alpha + T_
@@ -420,7 +421,7 @@ def discounted_active_purchases(
             t / scale[:, None], (r + x)[:, None], a[:, None], (b + x)[:, None]
         )
 
-    return discount.discounted_purchases(expected, scale, delta, horizon)
+    return discount.discounted_purchases(expected, scale, delta, horizon).reshape(shape)
 
 
 def discounted_expected_residual_transactions(
@@ -432,7 +433,7 @@ def discounted_expected_residual_transactions(
 
     ``DERT = P(alive) · D(x, T)`` with ``D`` from :func:`discounted_active_purchases`
     (FHL 2005 eq. 10 with discounting; the BG/NBD analogue of the Pareto/NBD DERT of
-    Fader, Hardie & Lee 2005, "RFM and CLV", eq. 2).  Scalars or 1-D arrays.
+    Fader, Hardie & Lee 2005, "RFM and CLV", eq. 2).
     """
     alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, a=a, b=b)
     active = discounted_active_purchases(

@@ -198,7 +198,7 @@ def discounted_expected_residual_transactions(
     delta: float, horizon: float = math.inf,
 ) -> np.ndarray:
     """DERT at continuous rate ``δ`` over ``horizon``: ``P(alive) ·``
-    :func:`discounted_active_purchases` (numerical; no closed form).  1-D arrays."""
+    :func:`discounted_active_purchases` (numerical; no closed form)."""
     alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, a=a, b=b)
     active = discounted_active_purchases(
         frequency, T, r=r, alpha=alpha, a=a, b=b, delta=delta, horizon=horizon

@@ -264,22 +264,23 @@ def discounted_active_purchases(
     JMR 42(4), eq. 2, divided by P(alive), with Kummer's transformation
     ``U(s, s; z) = z^(1−s) U(1, 2−s; z)``, A&S 13.1.29); over a finite horizon it is
     integrated numerically (:func:`clvmodels.models.discount.discounted_purchases`).
-    Depends on ``(x, T)`` only.  Scalars or 1-D arrays.
+    Depends on ``(x, T)`` only.  Broadcasts its arguments; the result has their shape.
     """
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (frequency, T, r, alpha, s, beta)))
     x, T_, r, alpha, s, beta = (
-        np.atleast_1d(v).astype(float)
+        np.atleast_1d(v).astype(float).ravel()
         for v in np.broadcast_arrays(frequency, T, r, alpha, s, beta)
     )
     rate = (r + x) / (alpha + T_)
     scale = beta + T_
     if math.isinf(horizon):
-        return rate * scale * _hyperu_1(s, delta * scale)
+        return (rate * scale * _hyperu_1(s, delta * scale)).reshape(shape)
 
     def expected(t: np.ndarray) -> np.ndarray:
         log1p_u = np.log1p(t / scale[:, None])
         return (rate * scale)[:, None] * _ratio_power_integral((s - 1.0)[:, None], log1p_u)
 
-    return discount.discounted_purchases(expected, scale, delta, horizon)
+    return discount.discounted_purchases(expected, scale, delta, horizon).reshape(shape)
 
 
 def discounted_expected_residual_transactions(
