@@ -1,4 +1,5 @@
-"""Command-line interface: ``clvmodels summarize|validate|fit CONFIG``.
+"""Command-line interface: ``clvmodels validate|summarize|fit CONFIG``,
+``clvmodels predict MODEL DATA --out FILE`` and ``clvmodels report RUN_DIR``.
 
 Exit status 0 on success, 2 on bad input or configuration (one line on stderr
 starting ``error:``), 1 on internal errors.
@@ -7,7 +8,6 @@ starting ``error:``), 1 on internal errors.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -96,6 +96,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: output.dir of the config)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(handler=_cmd_fit)
+
+    p = sub.add_parser("predict", help="score customers with a saved model")
+    p.add_argument("model", help="a saved purchase model (models/<key>.json of a run)")
+    p.add_argument(
+        "data",
+        help="per-customer summary (.csv or .parquet): frequency, recency, "
+        "T (n for BG/BB)[, monetary_value][, customer_id]",
+    )
+    p.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    p.add_argument("--spend-model", help="a saved gamma_gamma model for the spend per order")
+    p.add_argument("--horizon", help="time units, or lifetime (default: one year)")
+    p.add_argument("--discount-rate", type=float, default=0.10, help="per year (0.10)")
+    p.add_argument("--margin", type=float, default=1.0)
+    p.add_argument(
+        "--price", type=float, default=1.0, help="value of an order without a spend model (1.0)"
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="add clv_lower/clv_upper at this probability, e.g. 0.9",
+    )
+    p.add_argument("--draws", type=int, default=200)
+    p.add_argument("--time-unit", default="W", help="when the model file does not record it")
+    p.set_defaults(handler=_cmd_predict)
+
+    p = sub.add_parser("report", help="rebuild report.html of a run folder")
+    p.add_argument("run_dir")
+    p.set_defaults(handler=_cmd_report)
     return parser
 
 
@@ -150,66 +179,107 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from clvmodels import clv, forecast
-    from clvmodels.pipeline import fit_models, params_payload, prepare_data
+    from clvmodels.run import execute, write_run
 
     config = load_config(args.config)
     if not config.models:
         raise ConfigError(f"{args.config}: models: no model configured")
     progress = Progress(args.quiet)
-    prepared = progress.step("load and summarize data", lambda: prepare_data(config))
-    fitted = progress.step(f"fit {', '.join(config.models)}", lambda: fit_models(config, prepared))
-    payload = params_payload(fitted)
-    _print_counts(prepared.meta.get("counts", {}))
-    for name, estimator in fitted.items():
+    result = execute(config, progress.step)
+    _print_counts(result.prepared.meta.get("counts", {}))
+    for name, estimator in result.fitted.items():
         params = ", ".join(f"{k} = {v:.4g}" for k, v in estimator.params_.items())
         print(f"{name}: {params}; log-likelihood {estimator.log_likelihood_:.1f}")
-    tables: dict[str, Any] = {}
-    if any(key.startswith("sbg") for key in fitted):
-        sub = progress.step(
-            "value cohorts and project survival",
-            lambda: forecast.subscription_tables(config, prepared, fitted),
-        )
-        tables["predictions"] = sub["predictions"]
-        if "evaluation" in sub:
-            tables["evaluation"] = sub["evaluation"]
-            tables["survival_projection"] = sub["projection"]
-            _print_table(sub["evaluation"], "holdout survival, mean absolute % error")
-    elif any(key in clv.PURCHASE_KEYS for key in fitted):
-        tables["predictions"] = progress.step(
-            "predict every customer", lambda: forecast.predictions_table(config, prepared, fitted)
-        )
-        if forecast.has_holdout(prepared):
-            result = progress.step(
-                "evaluate on the holdout", lambda: forecast.evaluate(config, prepared, fitted)
-            )
-            tables["evaluation"] = result.table
-            tables["conditional_expectations"] = result.conditional_expectations.reset_index()
-            if result.tracking is not None:
-                tables["tracking"] = result.tracking
-            shown = [
-                "model",
-                "mae_revenue",
-                "rmse_revenue",
-                "total_revenue_error",
-                "top10_revenue_share",
-            ]
-            _print_table(result.table[shown], "holdout evaluation (revenue per customer)")
-            print(result.verdict)
-    else:
+    evaluation = result.tables.get("evaluation")
+    if evaluation is not None and "mape" in evaluation:
+        _print_table(evaluation, "holdout survival, mean absolute % error")
+    elif evaluation is not None:
+        shown = [
+            "model",
+            "mae_revenue",
+            "rmse_revenue",
+            "total_revenue_error",
+            "top10_revenue_share",
+        ]
+        _print_table(evaluation[shown], "holdout evaluation (revenue per customer)")
+    if result.verdict:
+        print(result.verdict)
+    if "predictions" not in result.tables:
         print("no purchase model configured: no per-customer predictions")
     out = Path(args.out) if args.out else config.output_dir
-    written = [out / "params.json"]
-    _write_atomic(written[0], lambda p: Path(p).write_text(json.dumps(payload, indent=2)))
-    for name, table in tables.items():
-        path = out / f"{name}.csv"
-        _write_atomic(path, lambda p, t=table: t.to_csv(p, index=False))
-        written.append(path)
-        if name == "predictions" and "parquet" in config.output.formats:
-            path = out / "predictions.parquet"
-            _write_atomic(path, lambda p, t=table: t.to_parquet(p, index=False))
-            written.append(path)
-    print("wrote " + ", ".join(str(p) for p in written))
+    folder = progress.step("write the run folder", lambda: write_run(result, out))
+    print(f"wrote {folder}/ (report: {folder / 'report.html'})")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import math
+
+    from clvmodels import clv, load_model
+    from clvmodels.data import read_table, validate_summary
+    from clvmodels.estimators import GammaGamma
+
+    model = load_model(args.model)
+    if model.model_key not in clv.PURCHASE_KEYS:
+        raise ConfigError(
+            f"{args.model}: a {model.model_key} model does not predict purchases; give a "
+            f"{', '.join(clv.PURCHASE_KEYS)} model (and --spend-model for Gamma-Gamma)"
+        )
+    spend = load_model(args.spend_model) if args.spend_model else None
+    if spend is not None and not isinstance(spend, GammaGamma):
+        raise ConfigError(f"{args.spend_model}: not a gamma_gamma model")
+    frame = validate_summary(read_table(args.data), source_name=args.data)
+    unit = model.result_.time_unit or args.time_unit
+    if args.horizon == "lifetime":
+        horizon = math.inf
+    else:
+        try:
+            horizon = float(args.horizon) if args.horizon else None
+        except ValueError:
+            raise ConfigError(
+                f"--horizon: expected a number or lifetime, got {args.horizon!r}"
+            ) from None
+    if horizon is None:
+        from clvmodels.models import discount
+
+        horizon = discount.DAYS_PER_YEAR / discount.DAYS_PER_UNIT[unit]
+    settings = clv.ValueSettings(
+        horizon=horizon,
+        discount_rate=args.discount_rate,
+        margin=args.margin,
+        time_unit=unit,
+        interval=args.interval,
+        draws=args.draws,
+    )
+    values = clv.customer_values(
+        model, frame, settings, spend=spend, fallback_spend=None if spend else args.price
+    )
+    table = pd_concat_ids(frame, values)
+    out = Path(args.out)
+    if out.suffix == ".parquet":
+        _write_atomic(out, lambda p: table.to_parquet(p, index=False))
+    else:
+        _write_atomic(out, lambda p: table.to_csv(p, index=False))
+    print(f"scored {len(table):,} customers with {args.model}; wrote {out}")
+    return 0
+
+
+def pd_concat_ids(frame: Any, values: Any) -> Any:
+    """Customer ids (when given) next to the predictions, sorted by CLV."""
+    table = values.copy()
+    if "customer_id" in frame.columns:
+        table.insert(0, "customer_id", frame["customer_id"].to_numpy())
+    return table.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from clvmodels.report import write_report
+
+    folder = Path(args.run_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no such run folder")
+    page = write_report(folder)
+    print(f"wrote {page}")
     return 0
 
 

@@ -44,6 +44,7 @@ class SplitConfig:
     calibration_end: dt.date | None = None
     observation_end: dt.date | None = None
     calibration_periods: int | None = None
+    refit: bool = False
 
 
 @dataclass(frozen=True)

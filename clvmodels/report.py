@@ -1,0 +1,294 @@
+"""``report.html``: one self-contained page a marketer can read, built from a run folder.
+
+Everything comes from the folder's files (``manifest.json``, ``params.json``, the CSV
+tables and ``plots/*.png``), so ``clvmodels report RUN_DIR`` rebuilds the page without
+refitting.  Images are embedded as base64 data URIs and there is no script or external
+resource: the page opens offline and renders identically anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clvmodels.errors import DataError
+
+PLOT_TITLES = {
+    "tracking.png": "Tracking: did the models follow repeat buying week by week?",
+    "conditional_expectations.png": "Holdout purchases by past frequency",
+    "p_alive_heatmap.png": "Which histories are still active?",
+    "expected_purchases_heatmap.png": "Expected purchases by history",
+    "clv_distribution.png": "How value is spread over customers",
+    "clv_by_segment.png": "Model CLV vs the seed formula by RFM segment",
+    "survival.png": "Survival of each cohort",
+    "retention.png": "Retention rates",
+}
+METRIC_LABELS = {
+    "customers": "customers",
+    "orders": "orders",
+    "revenue": "revenue",
+    "average_order_value": "average order value",
+    "purchase_frequency": "orders per customer",
+    "purchase_frequency_per_year": "orders per customer per year",
+    "customer_value_per_year": "value per customer per year",
+    "simple_clv": "simple CLV (value per year × lifespan)",
+    "repeat_purchase_rate": "repeat-purchase rate",
+}
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#1a1a1a;line-height:1.45;padding:0 1rem}
+h1{color:#1f4e79;margin-bottom:.2rem}h2{color:#1f4e79;border-bottom:2px solid #dce6f0;
+padding-bottom:.2rem;margin-top:2.2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
+th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}
+th{background:#f0f4f8}td:first-child,th:first-child{text-align:left}
+.verdict{background:#eef6ee;border-left:4px solid #548235;padding:.6rem 1rem}
+.note{color:#555;font-size:.9rem}.grid{display:flex;flex-wrap:wrap;gap:1rem}
+figure{margin:0;flex:1 1 480px}figure img{max-width:100%;border:1px solid #e1e4e8}
+figcaption{font-weight:600;margin-bottom:.3rem}
+"""
+
+
+def write_report(folder: str | Path) -> Path:
+    """Build ``report.html`` inside ``folder`` from its files; returns the page's path."""
+    folder = Path(folder)
+    page = folder / "report.html"
+    tmp = folder / ".report.html.tmp"
+    tmp.write_text(render(folder), encoding="utf-8")
+    tmp.replace(page)
+    return page
+
+
+def render(folder: Path) -> str:
+    """The report page of a run folder, as HTML text."""
+    manifest = _json(folder / "manifest.json")
+    params = _json(folder / "params.json")
+    parts = [
+        f"<h1>Customer value report: {_e(manifest.get('name', folder.name))}</h1>",
+        f"<p class='note'>clvmodels {_e(manifest.get('clvmodels_version', '?'))}, "
+        f"{_e(manifest.get('created', ''))}; data {_e(manifest['input']['source'])} "
+        f"(fingerprint {_e(manifest['input']['fingerprint'])}).</p>",
+        _data_section(manifest, folder),
+        _winner_section(manifest, folder),
+        _params_section(params),
+        _evaluation_section(folder),
+        _plots_section(folder),
+        _customers_section(folder),
+    ]
+    body = "\n".join(p for p in parts if p)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>clvmodels report: {_e(manifest.get('name', ''))}</title>"
+        f"<style>{CSS}</style></head><body>{body}</body></html>"
+    )
+
+
+def _data_section(manifest: dict[str, Any], folder: Path) -> str:
+    rows: list[tuple[str, str]] = []
+    for key, value in manifest.get("seed_metrics", {}).items():
+        rows.append((METRIC_LABELS.get(key, key.replace("_", " ")), _num(value, key)))
+    counts = manifest.get("data", {}).get("counts", {})
+    handled = {k: v for k, v in counts.items() if v and k not in ("rows_in", "customers")}
+    text = "<h2>The data in numbers</h2>"
+    if rows:
+        text += "<p>What marketers compute today, on the calibration window:</p>" + _pairs(rows)
+    projection = folder / "survival_projection.csv"
+    if projection.exists():
+        frame = pd.read_csv(projection)
+        lines = []
+        for cohort, sub in frame.groupby("cohort", sort=False):
+            alive = sub["actual"].to_numpy(float)
+            rates = alive[1:] / alive[:-1]
+            lines.append(
+                (f"{cohort}: customers at start / now", f"{alive[0]:,.0f} / {alive[-1]:,.0f}")
+            )
+            lines.append(
+                (
+                    f"{cohort}: mean retention rate / churn rate",
+                    f"{rates.mean():.1%} / {1 - rates.mean():.1%}",
+                )
+            )
+        text += _pairs(lines)
+    if handled:
+        text += (
+            "<p class='note'>Data handling: "
+            + ", ".join(f"{_e(k.replace('_', ' '))}: {v:,}" for k, v in handled.items())
+            + ".</p>"
+        )
+    return text
+
+
+def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
+    verdict = manifest.get("verdict")
+    evaluation = folder / "evaluation.csv"
+    if not verdict and evaluation.exists():
+        table = pd.read_csv(evaluation)
+        if "mape" in table:
+            best = table.loc[table["mape"].idxmin()]
+            verdict = (
+                f"lowest holdout error: {best['model']} (mean absolute percentage "
+                f"error {best['mape']:.1f} %)"
+            )
+    if not verdict:
+        return ""
+    return (
+        "<h2>Which model to trust</h2>"
+        f"<p class='verdict'>{_e(verdict)}</p>"
+        "<p class='note'>Models are fitted on the calibration period and scored on the "
+        "holdout they did not see; the seed formula (average order value × purchase "
+        "frequency × lifespan) is scored the same way, at three levels.</p>"
+    )
+
+
+def _params_section(params: dict[str, Any]) -> str:
+    rows = []
+    for model, entry in params.items():
+        interval = entry.get("interval", {})
+        for name, value in entry["params"].items():
+            lo, hi = interval.get(name, [math.nan, math.nan])
+            se = entry.get("std_err", {}).get(name)
+            rows.append(
+                [
+                    model,
+                    name,
+                    _num(value),
+                    _num(se),
+                    f"[{_num(lo)}, {_num(hi)}]",
+                    _num(entry.get("log_likelihood")),
+                ]
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=["model", "parameter", "estimate", "std. error", "95% interval", "log-likelihood"],
+    )
+    return "<h2>Fitted parameters</h2>" + _table(frame)
+
+
+def _evaluation_section(folder: Path) -> str:
+    path = folder / "evaluation.csv"
+    if not path.exists():
+        return ""
+    frame = pd.read_csv(path)
+    text = "<h2>Evaluation on the holdout</h2>" + _table(frame)
+    if "zero_forecast" in set(frame.get("model", [])):
+        text += (
+            "<p class='note'>zero_forecast predicts no purchase for anybody. Most "
+            "customers buy nothing in the holdout, so its MAE is low without any skill: "
+            "read the MAE next to the RMSE, the error of the total and the ranking "
+            "measures.</p>"
+        )
+    return text
+
+
+def _plots_section(folder: Path) -> str:
+    plots = folder / "plots"
+    if not plots.is_dir():
+        return ""
+    figures = []
+    for path in sorted(
+        plots.glob("*.png"),
+        key=lambda p: list(PLOT_TITLES).index(p.name) if p.name in PLOT_TITLES else 99,
+    ):
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        title = PLOT_TITLES.get(path.name, path.stem.replace("_", " "))
+        figures.append(
+            f"<figure><figcaption>{_e(title)}</figcaption>"
+            f"<img alt='{_e(path.stem)}' src='data:image/png;base64,{data}'></figure>"
+        )
+    return "<h2>Plots</h2><div class='grid'>" + "".join(figures) + "</div>" if figures else ""
+
+
+def _customers_section(folder: Path) -> str:
+    path = folder / "predictions.csv"
+    if not path.exists():
+        return ""
+    frame = pd.read_csv(path)
+    if "cohort" in frame:
+        text = "<h2>Value of the current customer base</h2>" + _table(frame)
+        totals = frame.groupby("cohort", sort=False)["value"].sum()
+        return text + _pairs([(f"{c}: total value", _num(v)) for c, v in totals.items()])
+    shown = [
+        c
+        for c in (
+            "customer_id",
+            "frequency",
+            "recency",
+            "T",
+            "p_alive",
+            "expected_purchases",
+            "expected_spend",
+            "clv",
+            "clv_lower",
+            "clv_upper",
+            "baseline_clv",
+            "rfm_segment",
+        )
+        if c in frame
+    ]
+    text = "<h2>Top 20 customers by predicted value</h2>" + _table(frame[shown].head(20))
+    if "rfm_segment" in frame:
+        from clvmodels.metrics import segment_values
+
+        seg = segment_values(frame, "clv").reset_index()
+        if "baseline_clv" in frame:
+            base = segment_values(frame, "baseline_clv").reset_index()
+            seg = seg.merge(
+                base[["rfm_segment", "mean_baseline_clv", "total_baseline_clv"]], on="rfm_segment"
+            )
+        text += "<h2>Value by RFM segment</h2>" + _table(seg)
+    text += (
+        f"<p class='note'>All {len(frame):,} customers with their forecasts are in "
+        "predictions.csv.</p>"
+    )
+    return text
+
+
+# ------------------------------------------------------------------------------ helpers
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing; is {path.parent} a clvmodels run folder?") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any, key: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return _e(value)
+    value = float(value)
+    if math.isnan(value):
+        return "—"
+    if key.endswith("rate"):
+        return f"{value:.1%}"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:,.4g}"
+    if float(value).is_integer() and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.4g}"
+
+
+def _pairs(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = "".join(f"<td>{_num(v) if not isinstance(v, str) else _e(v)}</td>" for v in record)
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

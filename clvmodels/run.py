@@ -1,0 +1,251 @@
+"""The main job: one configured run, from the data to a folder of results.
+
+``execute(config)`` runs the steps in order — load and summarise the data, fit every
+configured model, evaluate them against the seed baselines on the holdout, refit on
+the whole window if configured, predict every customer, draw the plots — and
+:class:`RunFolder` writes the results so that a failed or interrupted run never leaves
+a half-written folder and never damages the previous good run: everything is written
+into a temporary sibling folder, which replaces the old one only once complete.
+
+Run folder (``output.dir``, default ``reports/<name>``)::
+
+    predictions.csv[, predictions.parquet]   per customer (see README "Outputs")
+    params.json                              every fitted model
+    evaluation.csv, conditional_expectations.csv, tracking.csv     (with a split)
+    survival_projection.csv                  (sBG with calibration periods)
+    config.yaml                              the resolved configuration
+    models/<key>.json                        fitted models (for ``clvmodels predict``)
+    manifest.json                            version, time, input fingerprint, steps, counts
+    plots/*.png                              see :mod:`clvmodels.plots`
+    report.html                              see :mod:`clvmodels.report`
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from clvmodels import __version__, clv, forecast
+from clvmodels.config import RunConfig
+from clvmodels.estimators import Estimator
+from clvmodels.pipeline import PreparedData, fit_models, params_payload, prepare_data
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, before it is written."""
+
+    config: RunConfig
+    prepared: PreparedData
+    fitted: dict[str, Estimator]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+    verdict: str | None = None
+    seed_metrics: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    refit: dict[str, Estimator] | None = None
+
+
+Step = Callable[[str, Callable[[], Any]], Any]
+
+
+def _plain_step(name: str, fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def execute(config: RunConfig, step: Step = _plain_step) -> RunResult:
+    """Run every step of a configured run; ``step(name, fn)`` wraps each (progress)."""
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        value = step(name, fn)
+        timings[name] = round(time.perf_counter() - started, 3)
+        return value
+
+    prepared = timed("load and summarize data", lambda: prepare_data(config))
+    fitted = timed(f"fit {', '.join(config.models)}", lambda: fit_models(config, prepared))
+    result = RunResult(config, prepared, fitted, payload=params_payload(fitted), timings=timings)
+    if prepared.summary is not None and "revenue" in prepared.summary.columns:
+        from clvmodels.pipeline import seed_metrics_for
+
+        result.seed_metrics = {k: float(v) for k, v in seed_metrics_for(config, prepared).items()}
+    if any(key.startswith("sbg") for key in fitted):
+        sub = timed(
+            "value cohorts and project survival",
+            lambda: forecast.subscription_tables(config, prepared, fitted),
+        )
+        result.tables["predictions"] = sub["predictions"]
+        if "evaluation" in sub:
+            result.tables["evaluation"] = sub["evaluation"]
+            result.tables["survival_projection"] = sub["projection"]
+        return result
+    if not any(key in clv.PURCHASE_KEYS for key in fitted):
+        return result
+    predict_from = (prepared, fitted)
+    if forecast.has_holdout(prepared):
+        evaluation = timed(
+            "evaluate on the holdout", lambda: forecast.evaluate(config, prepared, fitted)
+        )
+        result.tables["evaluation"] = evaluation.table
+        result.tables["conditional_expectations"] = (
+            evaluation.conditional_expectations.reset_index()
+        )
+        if evaluation.tracking is not None:
+            result.tables["tracking"] = evaluation.tracking
+        result.verdict = evaluation.verdict
+        if config.split.refit:
+            whole = dataclasses.replace(
+                config, split=dataclasses.replace(config.split, calibration_end=None)
+            )
+            prepared_all = timed("summarize the whole window", lambda: prepare_data(whole))
+            refit = timed("refit on the whole window", lambda: fit_models(whole, prepared_all))
+            result.refit = refit
+            result.payload = {
+                **result.payload,
+                **{f"{k}@whole_window": v for k, v in params_payload(refit).items()},
+            }
+            predict_from = (prepared_all, refit)
+    result.tables["predictions"] = timed(
+        "predict every customer",
+        lambda: forecast.predictions_table(config, predict_from[0], predict_from[1]),
+    )
+    return result
+
+
+class RunFolder:
+    """Writes a run folder atomically.
+
+    Files go to a hidden temporary folder next to ``path``; :meth:`commit` moves the
+    previous folder aside, moves the new one in and deletes the old one.  If the
+    process dies before the commit, the temporary folder is left (hidden, removed by the
+    next run) and ``path`` is untouched; a previous folder left aside by a crash during
+    the two renames is put back by the next run.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._recover()
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
+
+    def _recover(self) -> None:
+        parent, name = self.path.parent, self.path.name
+        old = sorted(parent.glob(f".{name}.old-*"))
+        if old and not self.path.exists():
+            old[-1].rename(self.path)
+            old = old[:-1]
+        for stale in [*old, *parent.glob(f".{name}.tmp-*")]:
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def file(self, relative: str) -> Path:
+        """Path of a file inside the (temporary) folder, its parent created."""
+        target = self.tmp / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def commit(self) -> Path:
+        """Replace ``path`` by the completed folder."""
+        os.chmod(self.tmp, 0o755)
+        aside = None
+        if self.path.exists():
+            aside = self.path.parent / f".{self.path.name}.old-{os.getpid()}-{time.time_ns()}"
+            self.path.rename(aside)
+        self.tmp.rename(self.path)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        """Remove the temporary folder (the previous run stays as it was)."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
+    """Write every file of the run folder atomically; returns the folder."""
+    from clvmodels import plots as plotting
+    from clvmodels import report
+
+    config = result.config
+    folder = RunFolder(out)
+    try:
+        folder.file("params.json").write_text(json.dumps(result.payload, indent=2))
+        for name, table in result.tables.items():
+            table.to_csv(folder.file(f"{name}.csv"), index=False)
+        if "parquet" in config.output.formats and "predictions" in result.tables:
+            result.tables["predictions"].to_parquet(folder.file("predictions.parquet"), index=False)
+        for name, estimator in (result.refit or result.fitted).items():
+            estimator.save(folder.file(f"models/{name.replace(':', '-')}.json"))
+        folder.file("config.yaml").write_text(
+            yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+        )
+        if plots:
+            started = time.perf_counter()
+            plotting.draw_run(result, folder.file("plots/.keep").parent)
+            (folder.tmp / "plots" / ".keep").unlink(missing_ok=True)
+            result.timings["plots"] = round(time.perf_counter() - started, 3)
+        folder.file("manifest.json").write_text(json.dumps(manifest(result), indent=2))
+        report.write_report(folder.tmp)
+    except BaseException:
+        folder.abort()
+        raise
+    return folder.commit()
+
+
+def manifest(result: RunResult) -> dict[str, Any]:
+    """``manifest.json``: what ran, on what, how long each step took, what was dropped."""
+    prepared = result.prepared
+    meta = {k: v for k, v in prepared.meta.items() if k != "repeat_transactions_per_day"}
+    return {
+        "clvmodels_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "name": result.config.name,
+        "input": {
+            "source": prepared.source,
+            "kind": prepared.kind,
+            "fingerprint": input_fingerprint(prepared.source),
+        },
+        "data": meta,
+        "models": {
+            name: {"backend": est.result_.backend, "data_fingerprint": est.result_.data_fingerprint}
+            for name, est in result.fitted.items()
+        },
+        "seed_metrics": result.seed_metrics,
+        "verdict": result.verdict,
+        "steps_seconds": result.timings,
+    }
+
+
+def input_fingerprint(source: str) -> str:
+    """SHA-256 (16 hex digits) of the input's bytes: the built-in file, the file, or every
+    file of a Parquet folder in name order."""
+    from importlib import resources
+
+    from clvmodels.data.builtin import get_builtin
+
+    if source.startswith("builtin:"):
+        name = get_builtin(source.removeprefix("builtin:")).filename
+        paths = [Path(str(resources.files("clvmodels.data") / "files" / name))]
+    else:
+        path = Path(source)
+        paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
