@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-slow lint bench clean
+.PHONY: run test test-slow lint screenshot clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,8 @@ $(BIN)/.installed-dev: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: the main job on the built-in CDNOW data (summary + seed metrics, fits, CLV, evaluation)
+## run: the main job on the built-in CDNOW data -> reports/cdnow/ (open report.html)
 run: $(BIN)/.installed
-	$(BIN)/clvmodels summarize configs/cdnow.yaml
 	$(BIN)/clvmodels fit configs/cdnow.yaml
 
 ## test: the whole default test suite (slow-marked tests excluded; see test-slow)
@@ -28,6 +27,10 @@ test: $(BIN)/.installed-dev
 
 test-slow: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -m slow
+
+## screenshot: refresh reports/report_screenshot.png (needs chromium + chromium-driver)
+screenshot: $(BIN)/.installed-dev
+	CLVMODELS_SCREENSHOT=1 $(BIN)/python -m pytest tests/test_report_browser.py
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

@@ -254,7 +254,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     values = clv.customer_values(
         model, frame, settings, spend=spend, fallback_spend=None if spend else args.price
     )
-    table = pd_concat_ids(frame, values)
+    table = _with_ids(frame, values)
     out = Path(args.out)
     if out.suffix == ".parquet":
         _write_atomic(out, lambda p: table.to_parquet(p, index=False))
@@ -264,11 +264,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def pd_concat_ids(frame: Any, values: Any) -> Any:
+def _with_ids(frame: Any, values: Any) -> Any:
     """Customer ids (when given) next to the predictions, sorted by CLV."""
     table = values.copy()
     if "customer_id" in frame.columns:
-        table.insert(0, "customer_id", frame["customer_id"].to_numpy())
+        from clvmodels.data.sources import integer_ids
+
+        ids = integer_ids(frame["customer_id"].reset_index(drop=True))
+        table.insert(0, "customer_id", ids.to_numpy())
     return table.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
 
 

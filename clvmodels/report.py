@@ -51,7 +51,7 @@ th{background:#f0f4f8}td:first-child,th:first-child{text-align:left}
 .verdict{background:#eef6ee;border-left:4px solid #548235;padding:.6rem 1rem}
 .note{color:#555;font-size:.9rem}.grid{display:flex;flex-wrap:wrap;gap:1rem}
 figure{margin:0;flex:1 1 480px}figure img{max-width:100%;border:1px solid #e1e4e8}
-figcaption{font-weight:600;margin-bottom:.3rem}
+figcaption{font-weight:600;margin-bottom:.3rem}.wide{overflow-x:auto}
 """
 
 
@@ -273,8 +273,10 @@ def _num(value: Any, key: str = "") -> str:
         return "—"
     if key.endswith("rate"):
         return f"{value:.1%}"
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:,.4g}"
+    if abs(value) >= 1e5 and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    if value != 0 and (abs(value) >= 1e15 or abs(value) < 1e-3):
+        return f"{value:.4g}"
     if float(value).is_integer() and abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:,.4g}"
@@ -291,4 +293,7 @@ def _table(frame: pd.DataFrame) -> str:
     for record in frame.itertuples(index=False):
         cells = "".join(f"<td>{_num(v) if not isinstance(v, str) else _e(v)}</td>" for v in record)
         rows.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (
+        f"<div class='wide'><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )

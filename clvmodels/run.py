@@ -10,6 +10,7 @@ into a temporary sibling folder, which replaces the old one only once complete.
 Run folder (``output.dir``, default ``reports/<name>``)::
 
     predictions.csv[, predictions.parquet]   per customer (see README "Outputs")
+    summary.csv                              the per-customer summary (cohort table for sBG)
     params.json                              every fitted model
     evaluation.csv, conditional_expectations.csv, tracking.csv     (with a split)
     survival_projection.csv                  (sBG with calibration periods)
@@ -183,6 +184,10 @@ def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
     folder = RunFolder(out)
     try:
         folder.file("params.json").write_text(json.dumps(result.payload, indent=2))
+        prepared = result.prepared
+        table = prepared.summary if prepared.summary is not None else prepared.survival_table
+        if table is not None:
+            table.to_csv(folder.file("summary.csv"), index=False)
         for name, table in result.tables.items():
             table.to_csv(folder.file(f"{name}.csv"), index=False)
         if "parquet" in config.output.formats and "predictions" in result.tables:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from runs import cdnow_config
 
 from clvmodels.cli import main
 
@@ -51,9 +52,7 @@ EVALUATION_COLUMNS = [
 @pytest.fixture(scope="module")
 def cdnow_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cdnow")
-    config = out / "cdnow.yaml"
-    text = (REPO / "configs/cdnow.yaml").read_text()
-    config.write_text(text.replace("  margin: 1.0\n", "  margin: 1.0\n  draws: 40\n"))
+    config = cdnow_config(out, draws=40)
     code = main(["fit", str(config), "--out", str(out / "run"), "--quiet"])
     assert code == 0
     return out / "run"

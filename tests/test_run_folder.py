@@ -1,0 +1,174 @@
+"""The run folder of ``clvmodels fit``: every file, atomic replacement, a killed run,
+``clvmodels predict`` and ``clvmodels report``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from runs import cdnow_config
+
+from clvmodels import plots
+from clvmodels.cli import main
+from clvmodels.run import RunFolder
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_FILES = {
+    "params.json",
+    "predictions.csv",
+    "summary.csv",
+    "evaluation.csv",
+    "conditional_expectations.csv",
+    "tracking.csv",
+    "config.yaml",
+    "manifest.json",
+    "report.html",
+    "models/bgnbd.json",
+    "models/paretonbd.json",
+    "models/gamma_gamma.json",
+    "plots/tracking.png",
+    "plots/conditional_expectations.png",
+    "plots/p_alive_heatmap.png",
+    "plots/expected_purchases_heatmap.png",
+    "plots/clv_distribution.png",
+    "plots/clv_by_segment.png",
+}
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    assert main(["fit", str(cdnow_config(tmp)), "--out", str(tmp / "cdnow"), "--quiet"]) == 0
+    return tmp / "cdnow"
+
+
+def test_run_folder_holds_every_documented_file(run_dir):
+    files = {str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file()}
+    assert RUN_FILES <= files
+    assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".cdnow.")]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["input"]["source"] == "builtin:cdnow_sample"
+    assert len(manifest["input"]["fingerprint"]) == 16
+    assert manifest["data"]["counts"]["rows_merged_same_day"] == 223
+    assert {"load and summarize data", "predict every customer", "plots"} <= set(
+        manifest["steps_seconds"]
+    )
+    page = (run_dir / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert page.count("data:image/png;base64,") == 6
+
+
+def test_report_command_rebuilds_the_same_page(run_dir, capsys):
+    original = (run_dir / "report.html").read_text()
+    (run_dir / "report.html").unlink()
+    assert main(["report", str(run_dir)]) == 0
+    assert (run_dir / "report.html").read_text() == original
+    assert main(["report", str(run_dir / "nope")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_predict_with_saved_models_equals_the_run_predictions(run_dir, tmp_path):
+    summary = pd.read_csv(run_dir / "summary.csv")
+    summary[["customer_id", "frequency", "recency", "T", "monetary_value"]].to_csv(
+        tmp_path / "customers.csv", index=False
+    )
+    code = main(
+        [
+            "predict",
+            str(run_dir / "models/bgnbd.json"),
+            str(tmp_path / "customers.csv"),
+            "--spend-model",
+            str(run_dir / "models/gamma_gamma.json"),
+            "--horizon",
+            "52",
+            "--out",
+            str(tmp_path / "scores.parquet"),
+        ]
+    )
+    assert code == 0
+    scored = pd.read_parquet(tmp_path / "scores.parquet").set_index("customer_id")
+    run = pd.read_csv(run_dir / "predictions.csv").set_index("customer_id")
+    joined = run[["clv"]].join(scored[["clv"]].add_suffix("_predict"))
+    assert len(joined) == 2357
+    assert (joined["clv"] - joined["clv_predict"]).abs().max() < 1e-9 * joined["clv"].max()
+
+
+def test_predict_refuses_a_spend_model_as_purchase_model(run_dir, tmp_path, capsys):
+    (tmp_path / "c.csv").write_text("frequency,recency,T\n1,2,3\n")
+    code = main(
+        [
+            "predict",
+            str(run_dir / "models/gamma_gamma.json"),
+            str(tmp_path / "c.csv"),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "does not predict purchases" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_failing_run_leaves_the_previous_folder_intact(run_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "cdnow"
+    assert main(["fit", str(cdnow_config(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    before = _digest(out)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plots, "draw_run", broken)
+    assert main(["fit", str(cdnow_config(tmp_path)), "--out", str(out), "--quiet"]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert _digest(out) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cdnow.")]
+
+
+def test_a_killed_run_leaves_the_previous_folder_intact(tmp_path):
+    out = tmp_path / "cdnow"
+    config = cdnow_config(tmp_path, draws=200)
+    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
+    before = _digest(out)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clvmodels.cli", "fit", str(config), "--out", str(out)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # kill it while it predicts, after the fits
+        if "predict every customer ..." in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert _digest(out) == before
+    # the next run clears the leftover temporary folder
+    folder = RunFolder(out)
+    folder.abort()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cdnow.")]
+
+
+def test_run_folder_recovers_a_previous_run_moved_aside_by_a_crash(tmp_path):
+    out = tmp_path / "run"
+    aside = tmp_path / ".run.old-1-2"
+    aside.mkdir()
+    (aside / "params.json").write_text("{}")
+    RunFolder(out).abort()
+    assert (out / "params.json").read_text() == "{}"
