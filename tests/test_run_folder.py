@@ -172,3 +172,25 @@ def test_run_folder_recovers_a_previous_run_moved_aside_by_a_crash(tmp_path):
     (aside / "params.json").write_text("{}")
     RunFolder(out).abort()
     assert (out / "params.json").read_text() == "{}"
+
+
+def test_parquet_output_and_refit_on_the_whole_window(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: c\n"
+        "data: {source: builtin:cdnow_sample, kind: transactions, time_unit: W}\n"
+        "split: {calibration_end: 1997-09-30, observation_end: 1998-06-30, refit: true}\n"
+        "models: {bgnbd: {}, gamma_gamma: {}}\n"
+        "clv: {interval: null}\n"
+        "output: {formats: [csv, parquet]}\n"
+    )
+    assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    run = tmp_path / "run"
+    csv = pd.read_csv(run / "predictions.csv")
+    parquet = pd.read_parquet(run / "predictions.parquet")
+    pd.testing.assert_series_equal(csv["clv"], parquet["clv"], check_exact=False, rtol=1e-12)
+    params = json.loads((run / "params.json").read_text())
+    assert {"bgnbd", "bgnbd@whole_window", "gamma_gamma@whole_window"} <= set(params)
+    # predictions come from the whole-window fit: T runs to observation_end (>= 65 weeks)
+    assert csv["T"].min() > 65 and "frequency_holdout" not in csv
+    assert (run / "evaluation.csv").exists()
