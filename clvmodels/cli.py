@@ -185,7 +185,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not config.models:
         raise ConfigError(f"{args.config}: models: no model configured")
     progress = Progress(args.quiet)
-    result = execute(config, progress.step)
+    result = execute(config, progress.step, progress=not args.quiet)
     _print_counts(result.prepared.meta.get("counts", {}))
     for name, estimator in result.fitted.items():
         params = ", ".join(f"{k} = {v:.4g}" for k, v in estimator.params_.items())

@@ -55,6 +55,15 @@ class ModelConfig:
     init: dict[str, float] | None = None
     max_iter: int = 1000
     by_cohort: bool = True
+    priors: dict[str, dict[str, Any]] | None = None
+    method: Literal["nuts", "map"] = "nuts"
+    sampler: Literal["pymc", "nutpie"] = "pymc"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    seed: int = 0
+    ess_floor: float = 400.0
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,7 @@ def _check_semantics(config: RunConfig) -> None:
     for key, model in config.models.items():
         if model.max_iter < 1:
             raise ConfigError(f"models.{key}.max_iter: must be positive")
+        _check_bayes(key, model)
     if config.baseline.lifespan_years <= 0:
         raise ConfigError("baseline.lifespan_years: must be positive")
     _check_clv(config)
@@ -201,6 +211,26 @@ def _check_semantics(config: RunConfig) -> None:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
     if not config.name or any(c in config.name for c in "/\\"):
         raise ConfigError(f"name: {config.name!r} must be a non-empty name without slashes")
+
+
+def _check_bayes(key: str, model: ModelConfig) -> None:
+    path = f"models.{key}"
+    if model.backend != "bayes":
+        if model.priors is not None:
+            raise ConfigError(f"{path}.priors: priors need backend: bayes")
+        return
+    for name in ("draws", "tune", "chains"):
+        if getattr(model, name) < 1:
+            raise ConfigError(f"{path}.{name}: must be a positive whole number")
+    if not 0.5 <= model.target_accept < 1:
+        raise ConfigError(
+            f"{path}.target_accept: must be within [0.5, 1), got {model.target_accept}"
+        )
+    if model.priors:
+        from clvmodels.backends.bayes import check_priors
+        from clvmodels.models import model_spec
+
+        check_priors(model_spec(key), model.priors, where=f"{path}.priors")
 
 
 def _check_clv(config: RunConfig) -> None:
@@ -278,6 +308,8 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
                 continue
         expected = " or ".join(_describe(option) for option in inner)
         raise ConfigError(f"{path}: expected {expected}, got {value!r}")
+    if tp is Any:
+        return value
     if value is None:
         raise ConfigError(f"{path}: a value is required, got null")
     if origin is Literal:

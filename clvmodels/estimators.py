@@ -36,7 +36,10 @@ class Estimator:
     backend
         ``"mle"`` (maximum likelihood) or ``"bayes"`` (PyMC).
     **options
-        Passed to the backend (MLE: ``init``, ``max_iter``).
+        Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``,
+        ``method``, ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``,
+        ``target_accept``, ``seed``, ``progress``, ``ess_floor``; see
+        :func:`clvmodels.backends.bayes.fit_bayes`).
     """
 
     model_key: ClassVar[str]
@@ -67,9 +70,20 @@ class Estimator:
                     f"{self.model_key}: unknown MLE option(s) {', '.join(sorted(unknown))}"
                 )
             result = fit_mle(spec, arrays, weights, time_unit=unit, **self.options)
+        elif self.backend == "bayes":
+            from clvmodels.backends.bayes import fit_bayes
+
+            allowed = {"priors", "method", "sampler", "draws", "tune", "chains", "cores",
+                       "target_accept", "seed", "progress", "ess_floor"}
+            unknown = set(self.options) - allowed
+            if unknown:
+                raise FitError(
+                    f"{self.model_key}: unknown Bayesian option(s) {', '.join(sorted(unknown))}"
+                )
+            result = fit_bayes(spec, arrays, weights, time_unit=unit, **self.options)
         else:
             raise FitError(
-                f"{self.model_key}: backend {self.backend!r} is not available; use 'mle'"
+                f"{self.model_key}: unknown backend {self.backend!r}; use 'mle' or 'bayes'"
             )
         self._set_result(result)
         n_rows = len(arrays[spec.data_columns[0]])

@@ -15,7 +15,7 @@ import pandas as pd
 
 from clvmodels import data as clvdata
 from clvmodels import metrics
-from clvmodels.config import RunConfig
+from clvmodels.config import ModelConfig, RunConfig
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import ESTIMATORS, Estimator
 
@@ -98,13 +98,31 @@ def prepare_data(config: RunConfig) -> PreparedData:
     return PreparedData(d.kind, source, survival_table=table, individual=individual, meta=meta)
 
 
-def fit_models(config: RunConfig, prepared: PreparedData) -> dict[str, Estimator]:
+def model_options(options: ModelConfig, progress: bool = False) -> dict[str, Any]:
+    """Backend keyword arguments of a ``models.<key>`` config block."""
+    if options.backend == "bayes":
+        kwargs: dict[str, Any] = {
+            "method": options.method, "sampler": options.sampler, "draws": options.draws,
+            "tune": options.tune, "chains": options.chains, "seed": options.seed,
+            "target_accept": options.target_accept, "ess_floor": options.ess_floor,
+            "progress": progress,
+        }
+        if options.priors:
+            kwargs["priors"] = options.priors
+        return kwargs
+    kwargs = {"max_iter": options.max_iter}
+    if options.init is not None:
+        kwargs["init"] = options.init
+    return kwargs
+
+
+def fit_models(
+    config: RunConfig, prepared: PreparedData, progress: bool = False
+) -> dict[str, Estimator]:
     """Fit every model in ``config.models``; keys are model keys (``sbg:<cohort>`` per cohort)."""
     fitted: dict[str, Estimator] = {}
     for key, options in config.models.items():
-        kwargs: dict[str, Any] = {"max_iter": options.max_iter}
-        if options.init is not None:
-            kwargs["init"] = options.init
+        kwargs = model_options(options, progress)
         cls = ESTIMATORS[key]
         if key == "sbg":
             if prepared.individual is None:

@@ -126,7 +126,10 @@ class FitResult:
         return pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """Parameter table: estimate, standard error and interval bounds."""
+        """Parameter table: estimate, standard error and interval bounds; with posterior
+        draws the estimate is the posterior mean, ``std_err`` its sd, ``lower``/``upper``
+        the equal-tailed interval, plus the highest-density interval (``hdi_lower``,
+        ``hdi_upper``), R-hat and bulk/tail ESS."""
         interval = self.conf_int(level)
         table = pd.DataFrame(
             {
@@ -137,6 +140,13 @@ class FitResult:
             },
             index=pd.Index(self.param_names, name="parameter"),
         )
+        if self.draws is not None:
+            hdi = {k: hdi_interval(self.draws[k], level) for k in self.param_names}
+            table["hdi_lower"] = [hdi[k][0] for k in self.param_names]
+            table["hdi_upper"] = [hdi[k][1] for k in self.param_names]
+            per = self.diagnostics.get("parameters", {})
+            for column in ("r_hat", "ess_bulk", "ess_tail"):
+                table[column] = [per.get(k, {}).get(column, math.nan) for k in self.param_names]
         table.attrs["level"] = level
         return table
 
@@ -212,25 +222,85 @@ class FitResult:
             raise ModelLoadError(f"{source}: not a clvmodels model file ({exc!r})") from None
 
     def save(self, path: str | Path) -> None:
-        """Write the result as JSON (atomically: a temporary file, then a rename)."""
+        """Write the result atomically (a temporary file, then a rename): JSON for MLE
+        fits, netCDF for fits with posterior draws (the draws per chain as variables,
+        everything else — version, model, time unit, data fingerprint, diagnostics — as
+        the same JSON payload in the file's attributes)."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        if self.draws is None:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        else:
+            self.draws_dataset().to_netcdf(tmp, engine="scipy")
         tmp.replace(path)
+
+    def draws_dataset(self) -> Any:
+        """The posterior draws as an xarray Dataset with dimensions (chain, draw)."""
+        import xarray as xr
+
+        if self.draws is None:
+            raise ValueError(f"{self.model}: no posterior draws (an MLE fit)")
+        shape = self.diagnostics.get("draws_shape") or [1, len(self.draws[self.param_names[0]])]
+        variables = {
+            k: (("chain", "draw"), np.asarray(self.draws[k], dtype=float).reshape(shape))
+            for k in self.param_names
+        }
+        return xr.Dataset(variables, attrs={"clvmodels": json.dumps(self.to_dict())})
+
+    def inference_data(self) -> Any:
+        """The posterior as an ArviZ object (``InferenceData``, or a ``DataTree`` with
+        ArviZ ≥ 1), for ArviZ's plots and summaries."""
+        import arviz as az
+
+        posterior = {k: v.values for k, v in self.draws_dataset().data_vars.items()}
+        try:
+            return az.from_dict(posterior=posterior)
+        except TypeError:  # ArviZ >= 1: from_dict({"posterior": {...}})
+            return az.from_dict({"posterior": posterior})
 
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
-        """Read a result written by :meth:`save`."""
+        """Read a result written by :meth:`save` (JSON or netCDF)."""
         path = Path(path)
         try:
-            payload = json.loads(path.read_text())
+            head = path.read_bytes()[:4]
         except FileNotFoundError:
             raise ModelLoadError(f"{path}: no such model file") from None
+        except OSError as exc:
+            raise ModelLoadError(f"{path}: not a readable model file ({exc})") from None
+        if head[:3] == b"CDF":
+            return cls._load_netcdf(path)
+        try:
+            payload = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"{path}: not a readable JSON model file ({exc})") from None
         if not isinstance(payload, dict):
             raise ModelLoadError(f"{path}: not a clvmodels model file")
         return cls.from_dict(payload, source=str(path))
+
+    @classmethod
+    def _load_netcdf(cls, path: Path) -> FitResult:
+        import xarray as xr
+
+        try:
+            with xr.open_dataset(path, engine="scipy") as data:
+                payload = json.loads(data.attrs["clvmodels"])
+                draws = {k: np.asarray(data[k].values, dtype=float) for k in data.data_vars}
+        except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"{path}: not a clvmodels netCDF model file ({exc})") from None
+        result = cls.from_dict(payload, source=str(path))
+        result.draws = {k: v.reshape(-1) for k, v in draws.items()}
+        return result
+
+
+def hdi_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
+    """Highest-density interval: the shortest interval holding ``level`` of the draws."""
+    values = np.sort(np.asarray(draws, dtype=float))
+    n = len(values)
+    width = max(1, min(n - 1, math.ceil(level * n) - 1))
+    spans = values[width:] - values[: n - width]
+    i = int(np.argmin(spans))
+    return float(values[i]), float(values[i + width])
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,7 +15,8 @@ Run folder (``output.dir``, default ``reports/<name>``)::
     evaluation.csv, conditional_expectations.csv, tracking.csv     (with a split)
     survival_projection.csv                  (sBG with calibration periods)
     config.yaml                              the resolved configuration
-    models/<key>.json                        fitted models (for ``clvmodels predict``)
+    models/<key>.json|.nc                    fitted models (for ``clvmodels predict``; netCDF
+                                             with posterior draws for Bayesian fits)
     manifest.json                            version, time, input fingerprint, steps, counts
     plots/*.png                              see :mod:`clvmodels.plots`
     report.html                              see :mod:`clvmodels.report`
@@ -67,7 +68,7 @@ def _plain_step(name: str, fn: Callable[[], Any]) -> Any:
     return fn()
 
 
-def execute(config: RunConfig, step: Step = _plain_step) -> RunResult:
+def execute(config: RunConfig, step: Step = _plain_step, progress: bool = False) -> RunResult:
     """Run every step of a configured run; ``step(name, fn)`` wraps each (progress)."""
     timings: dict[str, float] = {}
 
@@ -78,7 +79,9 @@ def execute(config: RunConfig, step: Step = _plain_step) -> RunResult:
         return value
 
     prepared = timed("load and summarize data", lambda: prepare_data(config))
-    fitted = timed(f"fit {', '.join(config.models)}", lambda: fit_models(config, prepared))
+    fitted = timed(
+        f"fit {', '.join(config.models)}", lambda: fit_models(config, prepared, progress)
+    )
     result = RunResult(config, prepared, fitted, payload=params_payload(fitted), timings=timings)
     if prepared.summary is not None and "revenue" in prepared.summary.columns:
         from clvmodels.pipeline import seed_metrics_for
@@ -193,7 +196,8 @@ def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
         if "parquet" in config.output.formats and "predictions" in result.tables:
             result.tables["predictions"].to_parquet(folder.file("predictions.parquet"), index=False)
         for name, estimator in (result.refit or result.fitted).items():
-            estimator.save(folder.file(f"models/{name.replace(':', '-')}.json"))
+            suffix = ".nc" if estimator.result_.draws is not None else ".json"
+            estimator.save(folder.file(f"models/{name.replace(':', '-')}{suffix}"))
         folder.file("config.yaml").write_text(
             yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
         )

@@ -35,11 +35,18 @@ class DistinctColumns:
     Parameters
     ----------
     columns
-        The graph's data inputs by column name (symbolic vectors).
+        The graph's data columns by name (symbolic vectors, or constants).
+    constants
+        The data themselves when ``columns`` are constants of the graph (a PyMC model):
+        the distinct values and the inverse index then become constants too and
+        :meth:`inputs` stays empty.
     """
 
-    def __init__(self, columns: Mapping[str, Any]) -> None:
+    def __init__(
+        self, columns: Mapping[str, Any], constants: Mapping[str, np.ndarray] | None = None
+    ) -> None:
         self._columns = dict(columns)
+        self._constants = constants
         self._by_id = {id(var): name for name, var in self._columns.items()}
         self._keys: list[tuple[str, ...]] = []
         self._inputs: dict[tuple[str, ...], tuple[list[Any], Any]] = {}
@@ -81,8 +88,16 @@ class DistinctColumns:
             import pytensor.tensor as pt
 
             label = ",".join(key)
-            uniques = [pt.dvector(f"{name}[distinct {label}]") for name in key]
-            self._inputs[key] = (uniques, pt.lvector(f"inverse[{label}]"))
-            self._keys.append(key)
+            if self._constants is not None:  # data fixed in the graph (the PyMC model)
+                group, values = factorize_rows(
+                    [np.asarray(self._constants[name], dtype=float) for name in key]
+                )
+                uniques = [pt.constant(v, name=f"{n}[distinct {label}]")
+                           for n, v in zip(key, values, strict=True)]
+                self._inputs[key] = (uniques, pt.constant(group.astype(np.int64)))
+            else:  # data as inputs of a compiled function (the MLE backend)
+                uniques = [pt.dvector(f"{name}[distinct {label}]") for name in key]
+                self._inputs[key] = (uniques, pt.lvector(f"inverse[{label}]"))
+                self._keys.append(key)
         uniques, inverse = self._inputs[key]
         return fn(*uniques)[inverse]
