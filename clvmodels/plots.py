@@ -114,8 +114,13 @@ def clv_distribution(predictions: pd.DataFrame, path: Path) -> Path:
     if len(positive):
         low = max(float(np.quantile(positive, 0.005)), positive.max() * 1e-6)
         bins = np.geomspace(low, max(positive.max(), low * 1.01), 50)
-        ax.hist(np.clip(positive, low, None), bins=bins, color=COLORS[0], alpha=0.85,
-                label="model CLV (horizon, discounted)")
+        ax.hist(
+            np.clip(positive, low, None),
+            bins=bins,
+            color=COLORS[0],
+            alpha=0.85,
+            label="model CLV (horizon, discounted)",
+        )
         if "baseline_clv" in predictions:
             base = predictions["baseline_clv"].to_numpy(float)
             base = base[base > 0]
@@ -188,11 +193,72 @@ def retention(projection: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def posterior(
+    result_draws: dict[str, np.ndarray], shape: list[int], model: str, path: Path
+) -> Path:
+    """Trace (one line per chain) and posterior histogram of every parameter."""
+    names = list(result_draws)
+    fig = Figure(figsize=(9.0, 1.9 * len(names)), dpi=100, layout="constrained")
+    axes = fig.subplots(len(names), 2, squeeze=False)
+    for row, name in enumerate(names):
+        chains = np.asarray(result_draws[name]).reshape(shape)
+        for c, chain in enumerate(chains):
+            axes[row, 0].plot(chain, lw=0.5, color=COLORS[c % len(COLORS)])
+            axes[row, 1].hist(chain, bins=40, histtype="step", color=COLORS[c % len(COLORS)])
+        axes[row, 0].set_ylabel(name)
+    axes[0, 0].set_title(f"{model}: trace per chain")
+    axes[0, 1].set_title("posterior per chain")
+    return _save(fig, path)
+
+
+def posterior_predictive(table: pd.DataFrame, model: str, path: Path) -> Path:
+    """Observed customers per repeat-purchase count vs the posterior predictive range."""
+    fig, ax = _figure()
+    x = np.arange(len(table))
+    ax.bar(x, table["simulated_mean"], color=COLORS[0], alpha=0.35, label="simulated (mean)")
+    ax.errorbar(
+        x,
+        table["simulated_mean"],
+        yerr=[
+            table["simulated_mean"] - table["simulated_p05"],
+            table["simulated_p95"] - table["simulated_mean"],
+        ],
+        fmt="none",
+        color=COLORS[0],
+        capsize=3,
+        label="simulated 90 % range",
+    )
+    ax.plot(x, table["observed"], "o", color="black", label="observed")
+    ax.set_xticks(x, table["frequency"])
+    ax.set(
+        xlabel="repeat purchases in the calibration period",
+        ylabel="customers",
+        title=f"Posterior predictive check ({model})",
+    )
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
 def draw_run(result: RunResult, folder: Path) -> list[Path]:
     """Every plot that applies to a run, written into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     tables = result.tables
     written: list[Path] = []
+    for name, estimator in result.fitted.items():
+        fit = estimator.result_
+        if fit.draws is not None and fit.diagnostics.get("draws_shape"):
+            safe = name.replace(":", "-")
+            written.append(
+                posterior(
+                    fit.draws,
+                    fit.diagnostics["draws_shape"],
+                    name,
+                    folder / f"posterior_{safe}.png",
+                )
+            )
+    for name, table in tables.items():
+        if name.startswith("ppc_"):
+            written.append(posterior_predictive(table, name[4:], folder / f"{name}.png"))
     unit = result.prepared.meta.get("time_unit", result.config.data.time_unit)
     if "survival_projection" in tables:
         written.append(survival(tables["survival_projection"], folder / "survival.png"))

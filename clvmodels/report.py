@@ -29,6 +29,10 @@ PLOT_TITLES = {
     "survival.png": "Survival of each cohort",
     "retention.png": "Retention rates",
 }
+PLOT_PREFIXES = {
+    "posterior_": "Posterior draws (Bayesian fit): trace and histogram per chain",
+    "ppc_": "Posterior predictive check: customers per repeat-purchase count",
+}
 METRIC_LABELS = {
     "customers": "customers",
     "orders": "orders",
@@ -167,7 +171,39 @@ def _params_section(params: dict[str, Any]) -> str:
         rows,
         columns=["model", "parameter", "estimate", "std. error", "95% interval", "log-likelihood"],
     )
-    return "<h2>Fitted parameters</h2>" + _table(frame)
+    text = "<h2>Fitted parameters</h2>" + _table(frame)
+    bayes_rows = []
+    for model, entry in params.items():
+        diag = entry.get("diagnostics", {})
+        for name, values in diag.get("parameters", {}).items():
+            bayes_rows.append(
+                [
+                    model,
+                    name,
+                    _num(values.get("r_hat")),
+                    _num(values.get("ess_bulk")),
+                    _num(values.get("ess_tail")),
+                    str(diag.get("divergences", "")),
+                ]
+            )
+    if bayes_rows:
+        text += (
+            "<p>Bayesian fits: the estimate is the posterior mean, the std. error the "
+            "posterior sd and the interval the central 95 % of the draws. Sampler "
+            "diagnostics (R-hat ≤ 1.01 and ESS ≥ 400 wanted):</p>"
+        )
+        text += _table(
+            pd.DataFrame(
+                bayes_rows,
+                columns=["model", "parameter", "R-hat", "ESS bulk", "ESS tail", "divergences"],
+            )
+        )
+        problems = [
+            p for e in params.values() for p in e.get("diagnostics", {}).get("problems", [])
+        ]
+        if problems:
+            text += f"<p class='verdict'>Convergence warnings: {_e('; '.join(problems))}</p>"
+    return text
 
 
 def _evaluation_section(folder: Path) -> str:
@@ -196,7 +232,14 @@ def _plots_section(folder: Path) -> str:
         key=lambda p: list(PLOT_TITLES).index(p.name) if p.name in PLOT_TITLES else 99,
     ):
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        title = PLOT_TITLES.get(path.name, path.stem.replace("_", " "))
+        title = PLOT_TITLES.get(path.name) or next(
+            (
+                f"{t} — {path.stem.split('_', 1)[1]}"
+                for p, t in PLOT_PREFIXES.items()
+                if path.name.startswith(p)
+            ),
+            path.stem.replace("_", " "),
+        )
         figures.append(
             f"<figure><figcaption>{_e(title)}</figcaption>"
             f"<img alt='{_e(path.stem)}' src='data:image/png;base64,{data}'></figure>"

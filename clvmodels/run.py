@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -123,6 +124,22 @@ def execute(config: RunConfig, step: Step = _plain_step, progress: bool = False)
                 **{f"{k}@whole_window": v for k, v in params_payload(refit).items()},
             }
             predict_from = (prepared_all, refit)
+    summary = prepared.summary
+    for key, estimator in fitted.items():
+        draws = estimator.result_.draws
+        if draws is not None and key in ("bgnbd", "paretonbd", "mbgnbd") and summary is not None:
+            from clvmodels import evaluation as ev
+
+            result.tables[f"ppc_{key}"] = timed(
+                f"posterior predictive check {key}",
+                lambda d=draws, k=key: ev.posterior_predictive_counts(
+                    k,
+                    d,
+                    summary["T"].to_numpy(float),
+                    summary["frequency"].to_numpy(),
+                    np.random.default_rng(config.clv.seed),
+                ),
+            )
     result.tables["predictions"] = timed(
         "predict every customer",
         lambda: forecast.predictions_table(config, predict_from[0], predict_from[1]),

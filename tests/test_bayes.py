@@ -191,3 +191,29 @@ def test_mle_results_still_save_as_json(tmp_path, cdnow_summary):
     model = clvmodels.fit("bgnbd", cdnow_summary)
     model.save(tmp_path / "m.json")
     assert FitResult.load(tmp_path / "m.json").draws is None
+
+
+def test_bayesian_run_folder_has_posterior_plots_ppc_and_diagnostics(tmp_path):
+    from pathlib import Path
+
+    from clvmodels.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "configs/cdnow_bayes.yaml").read_text()
+    small = text.replace("draws: 1000", "draws: 150").replace("tune: 1000", "tune: 150")
+    small = small.replace("chains: 4", "chains: 2").replace("  draws: 200\n", "  draws: 40\n")
+    config = tmp_path / "bayes.yaml"
+    config.write_text(small)
+    with warnings.catch_warnings():  # a deliberately short run may warn about R-hat/ESS
+        warnings.simplefilter("ignore", bayes.ConvergenceWarning)
+        assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    run = tmp_path / "run"
+    assert (run / "models/bgnbd.nc").exists() and (run / "models/gamma_gamma.nc").exists()
+    for name in ("posterior_bgnbd.png", "posterior_gamma_gamma.png", "ppc_bgnbd.png"):
+        assert (run / "plots" / name).stat().st_size > 1000
+    ppc = pd.read_csv(run / "ppc_bgnbd.csv")
+    assert ppc["observed"].sum() == 2357 and ppc["inside_90"].mean() >= 0.75
+    page = (run / "report.html").read_text()
+    assert "R-hat" in page and "Posterior predictive check" in page
+    predictions = pd.read_csv(run / "predictions.csv")
+    assert (predictions["clv_lower"] <= predictions["clv_upper"]).all()
