@@ -29,5 +29,5 @@ def test_notebook_executes(path, tmp_path):
     assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
 
 
-def test_there_are_the_two_documented_notebooks():
+def test_there_are_the_documented_notebooks():
     assert {p.name for p in NOTEBOOKS} == {"quickstart_noncontractual.ipynb", "subscriptions.ipynb"}
