@@ -172,7 +172,11 @@ def customer_values(
     pandas.DataFrame
         On the index of ``summary``: ``p_alive``, ``expected_purchases``, ``dert``,
         ``expected_spend``, ``clv`` and, with ``settings.interval``, ``clv_lower`` and
-        ``clv_upper``.
+        ``clv_upper``.  For a Bayesian purchase model the point columns are posterior
+        means and ``<quantity>_sd`` columns are added for all five, with ``_lower`` /
+        ``_upper`` credible bounds for ``p_alive``, ``expected_purchases`` and ``clv``
+        (over ``settings.draws`` posterior draws).  An MLE fit gives plug-in estimates
+        and the CLV interval over parametric draws.
     """
     key = purchase.model_key
     if key not in PURCHASE_KEYS:
@@ -186,46 +190,88 @@ def customer_values(
     if missing:
         raise DataError(f"clv: the summary lacks column(s) {', '.join(missing)}")
     data = {c: summary[c].to_numpy(dtype=float) for c in columns}
+    # every quantity depends on the customer's history only: compute per distinct history
+    group, distinct = factorize_rows([data[c] for c in columns])
+    rows = dict(zip(columns, distinct, strict=True))
+    fallback = fallback_spend or 0.0
     spend_params = None if spend is None else dict(spend.params_)
-    arrays = purchase_arrays(key, dict(purchase.params_), data, settings)
-    arrays["expected_spend"] = spend_per_order(spend_params, data, fallback_spend or 0.0)
-    arrays["clv"] = settings.margin * arrays["expected_spend"] * arrays["dert"]
+    arrays = _values(key, dict(purchase.params_), spend_params, rows, settings, fallback)
     if settings.interval is not None:
-        lower, upper = _clv_interval(key, purchase, spend, data, settings, fallback_spend)
-        arrays["clv_lower"], arrays["clv_upper"] = lower, upper
-    return pd.DataFrame(arrays, index=summary.index)
+        draws = _draw_summaries(key, purchase, spend, rows, settings, fallback)
+        if purchase.result_.draws is not None:
+            # Bayesian fit: posterior means, sds and credible intervals per customer
+            for name in ("p_alive", "expected_purchases", "expected_spend", "dert", "clv"):
+                arrays[name] = draws[name]["mean"]
+                arrays[f"{name}_sd"] = draws[name]["sd"]
+            for name in ("p_alive", "expected_purchases", "clv"):
+                arrays[f"{name}_lower"] = draws[name]["lower"]
+                arrays[f"{name}_upper"] = draws[name]["upper"]
+        else:
+            arrays["clv_lower"] = draws["clv"]["lower"]
+            arrays["clv_upper"] = draws["clv"]["upper"]
+    order = [
+        "p_alive",
+        "expected_purchases",
+        "dert",
+        "expected_spend",
+        "clv",
+        "clv_lower",
+        "clv_upper",
+    ]
+    names = [n for n in order if n in arrays] + sorted(n for n in arrays if n not in order)
+    return pd.DataFrame({n: arrays[n][group] for n in names}, index=summary.index)
 
 
-def _clv_interval(
+def _values(
+    key: str,
+    params: Mapping[str, Any],
+    spend_params: Mapping[str, Any] | None,
+    rows: dict[str, np.ndarray],
+    settings: ValueSettings,
+    fallback: float,
+) -> dict[str, np.ndarray]:
+    arrays = purchase_arrays(key, params, rows, settings)
+    arrays["expected_spend"] = spend_per_order(spend_params, rows, fallback)
+    arrays["clv"] = settings.margin * arrays["expected_spend"] * arrays["dert"]
+    return arrays
+
+
+def _draw_summaries(
     key: str,
     purchase: Estimator,
     spend: Estimator | None,
-    data: dict[str, np.ndarray],
+    rows: dict[str, np.ndarray],
     settings: ValueSettings,
-    fallback_spend: float | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Central interval of CLV over parameter draws, computed in chunks of customers."""
+    fallback: float,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Mean, sd and central interval of every per-customer quantity over parameter draws
+    (posterior draws, or MLE parametric draws), in chunks of distinct histories so that
+    at most ``_CELLS_PER_CHUNK`` draws × rows values are held per quantity."""
     rng = np.random.default_rng(settings.seed)
     n_draws = int(settings.draws)
     purchase_draws = purchase.result_.parameter_draws(n_draws, rng)
     spend_draws = None if spend is None else spend.result_.parameter_draws(n_draws, rng)
-    n = len(data["frequency"])
+    n = len(rows["frequency"])
     q = (1.0 - float(settings.interval)) / 2.0
-    lower, upper = np.empty(n), np.empty(n)
+    names = ("p_alive", "expected_purchases", "expected_spend", "dert", "clv")
+    out = {m: {s: np.empty(n) for s in ("mean", "sd", "lower", "upper")} for m in names}
     chunk = max(1, _CELLS_PER_CHUNK // n_draws)
     for start in range(0, n, chunk):
-        part = {c: v[start : start + chunk] for c, v in data.items()}
-        values = np.empty((n_draws, len(part["frequency"])))
+        part = {c: v[start : start + chunk] for c, v in rows.items()}
+        values = {m: np.empty((n_draws, len(part["frequency"]))) for m in names}
         for j in range(n_draws):
             params = {k: v[j] for k, v in purchase_draws.items()}
-            dert = purchase_arrays(key, params, part, settings)["dert"]
             spend_j = None if spend_draws is None else {k: v[j] for k, v in spend_draws.items()}
-            values[j] = (
-                settings.margin * spend_per_order(spend_j, part, fallback_spend or 0.0) * dert
-            )
-        lower[start : start + chunk] = np.quantile(values, q, axis=0)
-        upper[start : start + chunk] = np.quantile(values, 1.0 - q, axis=0)
-    return lower, upper
+            computed = _values(key, params, spend_j, part, settings, fallback)
+            for m in names:
+                values[m][j] = computed[m]
+        end = start + len(part["frequency"])
+        for m in names:
+            out[m]["mean"][start:end] = values[m].mean(axis=0)
+            out[m]["sd"][start:end] = values[m].std(axis=0, ddof=1)
+            lo, hi = np.quantile(values[m], [q, 1.0 - q], axis=0)
+            out[m]["lower"][start:end], out[m]["upper"][start:end] = lo, hi
+    return out
 
 
 def subscription_values(

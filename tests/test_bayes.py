@@ -124,6 +124,11 @@ def test_clv_intervals_use_the_posterior_draws(cdnow_bayes, cdnow_summary):
     settings = ValueSettings(horizon=52.0, interval=0.9, draws=50)
     values = customer_values(cdnow_bayes, cdnow_summary.iloc[:100], settings, fallback_spend=35.0)
     assert (values["clv_lower"] <= values["clv_upper"]).all()
+    for name in ("p_alive", "expected_purchases", "clv"):
+        assert (values[f"{name}_sd"] >= 0).all()
+        assert (values[f"{name}_lower"] <= values[name]).all()
+        assert (values[name] <= values[f"{name}_upper"]).all()
+    assert {"expected_spend_sd", "dert_sd"} <= set(values.columns)
     assert (
         (values["clv_lower"] <= values["clv"]) & (values["clv"] <= values["clv_upper"])
     ).mean() > 0.9
