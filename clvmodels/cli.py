@@ -213,7 +213,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import math
 
     from clvmodels import clv, load_model
     from clvmodels.data import read_table, validate_summary
@@ -230,19 +229,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.spend_model}: not a gamma_gamma model")
     frame = validate_summary(read_table(args.data), source_name=args.data)
     unit = model.result_.time_unit or args.time_unit
-    if args.horizon == "lifetime":
-        horizon = math.inf
-    else:
-        try:
-            horizon = float(args.horizon) if args.horizon else None
-        except ValueError:
-            raise ConfigError(
-                f"--horizon: expected a number or lifetime, got {args.horizon!r}"
-            ) from None
-    if horizon is None:
-        from clvmodels.models import discount
-
-        horizon = discount.DAYS_PER_YEAR / discount.DAYS_PER_UNIT[unit]
+    try:
+        horizon = clv.resolve_horizon(args.horizon, unit)
+    except ValueError:
+        raise ConfigError(
+            f"--horizon: expected a number or lifetime, got {args.horizon!r}"
+        ) from None
     settings = clv.ValueSettings(
         horizon=horizon,
         discount_rate=args.discount_rate,

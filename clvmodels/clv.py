@@ -84,6 +84,16 @@ class ValueSettings:
         return discount.period_rate(self.discount_rate, self.time_unit)
 
 
+def resolve_horizon(value: float | str | None, time_unit: str) -> float:
+    """A configured horizon in time units: a number, ``"lifetime"`` (infinite) or
+    ``None`` (one year of the time unit)."""
+    if value == "lifetime":
+        return math.inf
+    if value is None:
+        return _one_year(time_unit)
+    return float(value)
+
+
 def purchase_arrays(
     key: str, params: Mapping[str, Any], data: Mapping[str, np.ndarray], settings: ValueSettings
 ) -> dict[str, np.ndarray]:

@@ -30,14 +30,8 @@ HOLDOUT_COLUMNS = ("frequency_holdout", "revenue_holdout")
 def value_settings(config: RunConfig, time_unit: str) -> clv.ValueSettings:
     """The run's :class:`clvmodels.clv.ValueSettings` (horizon default: one year)."""
     c = config.clv
-    if c.horizon == "lifetime":
-        horizon = math.inf
-    elif c.horizon is None:
-        horizon = discount.DAYS_PER_YEAR / discount.DAYS_PER_UNIT[time_unit]
-    else:
-        horizon = float(c.horizon)
     return clv.ValueSettings(
-        horizon=horizon,
+        horizon=clv.resolve_horizon(c.horizon, time_unit),
         discount_rate=c.discount_rate,
         margin=c.margin,
         time_unit=time_unit,

@@ -24,3 +24,14 @@ def cdnow() -> dict[str, np.ndarray]:
         "recency": np.round(summary["recency"].to_numpy(float), 2),
         "T": np.round(summary["T"].to_numpy(float), 2),
     }
+
+
+@pytest.fixture(scope="session")
+def cdnow_summary():
+    """The CDNOW calibration summary frame (39 + 39 weeks, with holdout columns)."""
+    return summarize_transactions(
+        load_builtin("cdnow_sample"),
+        time_unit="W",
+        calibration_end="1997-09-30",
+        observation_end="1998-06-30",
+    )

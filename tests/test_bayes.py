@@ -59,18 +59,6 @@ def test_pymc_likelihood_term_equals_the_numpy_likelihood_on_a_grid(key):
 
 
 @pytest.fixture(scope="module")
-def cdnow_summary():
-    from clvmodels.data import load_builtin, summarize_transactions
-
-    return summarize_transactions(
-        load_builtin("cdnow_sample"),
-        time_unit="W",
-        calibration_end="1997-09-30",
-        observation_end="1998-06-30",
-    )
-
-
-@pytest.fixture(scope="module")
 def cdnow_bayes(cdnow_summary):
     # a short run (2 x 300 draws): R-hat may exceed the 1.01 of a production run; the
     # test below holds it to 1.05 instead of letting the warning fail the fixture

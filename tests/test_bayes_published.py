@@ -10,19 +10,9 @@ from __future__ import annotations
 import pytest
 
 import clvmodels
-from clvmodels.data import load_builtin, summarize_transactions, survival_to_individual
+from clvmodels.data import load_builtin, survival_to_individual
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def cdnow():
-    return summarize_transactions(
-        load_builtin("cdnow_sample"),
-        time_unit="W",
-        calibration_end="1997-09-30",
-        observation_end="1998-06-30",
-    )
 
 
 def _check(frame, key):
@@ -37,8 +27,8 @@ def _check(frame, key):
 
 
 @pytest.mark.parametrize("key", ["bgnbd", "paretonbd", "gamma_gamma"])
-def test_cdnow_posterior_centres_on_the_mle_fader_hardie_lee_2005(cdnow, key):
-    _check(cdnow, key)
+def test_cdnow_posterior_centres_on_the_mle_fader_hardie_lee_2005(cdnow_summary, key):
+    _check(cdnow_summary, key)
 
 
 @pytest.mark.parametrize("cohort", ["regular", "high_end"])

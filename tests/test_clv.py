@@ -20,33 +20,20 @@ from clvmodels.models import bgnbd, discount, gamma_gamma, sbg
 
 
 @pytest.fixture(scope="module")
-def cdnow_frame(cdnow):
-    from clvmodels.data import load_builtin, summarize_transactions
-
-    summary = summarize_transactions(
-        load_builtin("cdnow_sample"),
-        time_unit="W",
-        calibration_end="1997-09-30",
-        observation_end="1998-06-30",
-    )
-    return summary
+def fitted(cdnow_summary):
+    return clvmodels.fit("bgnbd", cdnow_summary), clvmodels.fit("gamma_gamma", cdnow_summary)
 
 
-@pytest.fixture(scope="module")
-def fitted(cdnow_frame):
-    return clvmodels.fit("bgnbd", cdnow_frame), clvmodels.fit("gamma_gamma", cdnow_frame)
-
-
-def test_clv_is_margin_times_spend_times_dert(cdnow_frame, fitted):
+def test_clv_is_margin_times_spend_times_dert(cdnow_summary, fitted):
     purchase, spend = fitted
     settings = clv.ValueSettings(horizon=52.0, discount_rate=0.1, margin=0.3, interval=None)
-    values = clv.customer_values(purchase, cdnow_frame, settings, spend=spend)
-    x, t_x, T = (cdnow_frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    values = clv.customer_values(purchase, cdnow_summary, settings, spend=spend)
+    x, t_x, T = (cdnow_summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     dert = bgnbd.discounted_expected_residual_transactions(
         x, t_x, T, **purchase.params_, delta=discount.continuous_rate(0.1, "W"), horizon=52.0
     )
     spend_values = gamma_gamma.conditional_expected_average_order_value(
-        x, cdnow_frame["monetary_value"].to_numpy(float), **spend.params_
+        x, cdnow_summary["monetary_value"].to_numpy(float), **spend.params_
     )
     np.testing.assert_allclose(values["dert"], dert, rtol=1e-12)
     np.testing.assert_allclose(values["clv"], 0.3 * spend_values * dert, rtol=1e-12)
@@ -60,11 +47,11 @@ def test_clv_is_margin_times_spend_times_dert(cdnow_frame, fitted):
 
 
 def test_interval_brackets_the_estimate_and_does_not_depend_on_chunking(
-    cdnow_frame, fitted, monkeypatch
+    cdnow_summary, fitted, monkeypatch
 ):
     purchase, spend = fitted
     settings = clv.ValueSettings(horizon=52.0, interval=0.9, draws=40, seed=3)
-    frame = cdnow_frame.iloc[:300]
+    frame = cdnow_summary.iloc[:300]
     whole = clv.customer_values(purchase, frame, settings, spend=spend)
     monkeypatch.setattr(clv, "_CELLS_PER_CHUNK", 40 * 7)  # chunks of 7 customers
     chunked = clv.customer_values(purchase, frame, settings, spend=spend)
@@ -86,9 +73,9 @@ def test_repeat_buyer_with_refunded_spend_gets_the_population_mean():
     np.testing.assert_allclose(clv.spend_per_order(None, data, fallback=12.5), 12.5)
 
 
-def test_lifetime_horizon_exceeds_one_year_and_expected_purchases_use_one_year(cdnow_frame, fitted):
+def test_lifetime_horizon_exceeds_one_year_and_expected_purchases_use_one_year(cdnow_summary, fitted):
     purchase, spend = fitted
-    frame = cdnow_frame.iloc[:50]
+    frame = cdnow_summary.iloc[:50]
     year = clv.customer_values(
         purchase, frame, clv.ValueSettings(horizon=365.25 / 7, interval=None), spend=spend
     )
