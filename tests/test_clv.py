@@ -73,7 +73,9 @@ def test_repeat_buyer_with_refunded_spend_gets_the_population_mean():
     np.testing.assert_allclose(clv.spend_per_order(None, data, fallback=12.5), 12.5)
 
 
-def test_lifetime_horizon_exceeds_one_year_and_expected_purchases_use_one_year(cdnow_summary, fitted):
+def test_lifetime_horizon_exceeds_one_year_and_expected_purchases_use_one_year(
+    cdnow_summary, fitted
+):
     purchase, spend = fitted
     frame = cdnow_summary.iloc[:50]
     year = clv.customer_values(
