@@ -37,8 +37,8 @@ class DistinctColumns:
     columns
         The graph's data columns by name (symbolic vectors, or constants).
     constants
-        The data themselves when ``columns`` are constants of the graph (a PyMC model):
-        the distinct values and the inverse index then become constants too and
+        The data themselves when ``columns`` are held by the graph (a PyMC model): the
+        distinct values and the inverse index then become shared variables too and
         :meth:`inputs` stays empty.
     """
 
@@ -88,13 +88,20 @@ class DistinctColumns:
             import pytensor.tensor as pt
 
             label = ",".join(key)
-            if self._constants is not None:  # data fixed in the graph (the PyMC model)
+            if self._constants is not None:  # data held by the graph (the PyMC model)
+                import pytensor
+
                 group, values = factorize_rows(
                     [np.asarray(self._constants[name], dtype=float) for name in key]
                 )
-                uniques = [pt.constant(v, name=f"{n}[distinct {label}]")
-                           for n, v in zip(key, values, strict=True)]
-                self._inputs[key] = (uniques, pt.constant(group.astype(np.int64)))
+                # shared variables, not constants: the compiled graph is then the same for
+                # every data set and PyTensor's compilation cache is reused
+                uniques = [
+                    pytensor.shared(v, name=f"{n}[distinct {label}]")
+                    for n, v in zip(key, values, strict=True)
+                ]
+                inverse = pytensor.shared(group.astype(np.int64), name=f"inverse[{label}]")
+                self._inputs[key] = (uniques, inverse)
             else:  # data as inputs of a compiled function (the MLE backend)
                 uniques = [pt.dvector(f"{name}[distinct {label}]") for name in key]
                 self._inputs[key] = (uniques, pt.lvector(f"inverse[{label}]"))
