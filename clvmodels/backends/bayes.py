@@ -202,7 +202,11 @@ def fit_bayes(
     diagnostics: dict[str, Any] = {"method": method, "priors": chosen}
     if method == "map":
         with model:
-            point = pm.find_MAP(progressbar=progress, seed=seed)
+            with warnings.catch_warnings():
+                # PyMC 6 announces API changes of find_MAP with FutureWarnings; the
+                # keywords below pin today's behaviour explicitly
+                warnings.simplefilter("ignore", FutureWarning)
+                point = pm.find_MAP(progressbar=progress, **_map_seed(pm, seed))
         params = {k: float(point[k]) for k in spec.param_names}
         draws_out = None
         cov_log = _laplace_cov_log(model, spec, point)
@@ -263,6 +267,17 @@ def fit_bayes(
         time_unit=time_unit,
         data_fingerprint=fingerprint_rows(unique, uw),
     )
+
+
+def _map_seed(pm: Any, seed: int | None) -> dict[str, Any]:
+    """find_MAP's seeding keywords: ``seed`` up to PyMC 5, ``random_seed`` (and an
+    explicit ``jitter=False``, the start at the prior's initial point) from PyMC 6."""
+    import inspect
+
+    parameters = inspect.signature(pm.find_MAP).parameters
+    if "random_seed" in parameters:
+        return {"random_seed": seed, "jitter": False, "return_inferencedata": False}
+    return {"seed": seed}
 
 
 def _prepare(
