@@ -30,4 +30,8 @@ def test_notebook_executes(path, tmp_path):
 
 
 def test_there_are_the_documented_notebooks():
-    assert {p.name for p in NOTEBOOKS} == {"quickstart_noncontractual.ipynb", "subscriptions.ipynb"}
+    assert {p.name for p in NOTEBOOKS} == {
+        "quickstart_noncontractual.ipynb",
+        "subscriptions.ipynb",
+        "uncertainty_bayesian.ipynb",
+    }
