@@ -83,9 +83,7 @@ class SeedBaseline:
         T = frame["T"].to_numpy(dtype=float)
         revenue = frame["revenue"].to_numpy(dtype=float)
         orders = x + 1.0
-        # refunds can leave a customer's net revenue below zero: score it as zero
-        scored = frame.assign(revenue=np.maximum(revenue, 0.0))
-        segment = metrics.rfm_scores(scored)["rfm_segment"].astype(str).to_numpy()
+        segment = rfm_table(frame)["rfm_segment"].astype(str).to_numpy()
         base_rate = _ratio(x.sum(), T.sum())
         base_aov = revenue.sum() / orders.sum()
         if self.level == "base":
@@ -107,7 +105,7 @@ class SeedBaseline:
     @property
     def lifespan(self) -> float:
         """The lifespan in the data's time unit."""
-        return self.lifespan_years * discount.DAYS_PER_YEAR / discount.DAYS_PER_UNIT[self.time_unit]
+        return self.lifespan_years * discount.units_per_year(self.time_unit)
 
     def predict(self, t: float) -> pd.DataFrame:
         """Expected purchases and revenue of the fitted customers in the next ``t`` time
@@ -121,11 +119,15 @@ class SeedBaseline:
 
     def clv(self, margin: float = 1.0) -> pd.Series:
         """``margin × AOV × purchases per year × lifespan_years`` per customer."""
-        per_year = (
-            self.rates_.to_numpy() * discount.DAYS_PER_YEAR / discount.DAYS_PER_UNIT[self.time_unit]
-        )
+        per_year = self.rates_.to_numpy() * discount.units_per_year(self.time_unit)
         values = margin * self.aov_.to_numpy() * per_year * self.lifespan_years
         return pd.Series(values, index=self.rates_.index, name="baseline_clv")
+
+
+def rfm_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Range-thirds RFM scores and segments (:func:`clvmodels.metrics.rfm_scores`) of a
+    summary whose net revenue may be negative after refunds: such revenue scores as 0."""
+    return metrics.rfm_scores(summary.assign(revenue=summary["revenue"].clip(lower=0.0)))
 
 
 def _ratio(num: float, den: float) -> float:

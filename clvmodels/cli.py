@@ -213,7 +213,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-
     from clvmodels import clv, load_model
     from clvmodels.data import read_table, validate_summary
     from clvmodels.estimators import GammaGamma

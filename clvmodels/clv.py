@@ -79,6 +79,15 @@ class ValueSettings:
         return discount.continuous_rate(self.discount_rate, self.time_unit)
 
     @property
+    def count_horizon(self) -> float:
+        """Horizon of the undiscounted purchase count: the horizon, or one year of time
+        units when the horizon is the whole lifetime (an undiscounted lifetime count can be
+        infinite)."""
+        return (
+            self.horizon if math.isfinite(self.horizon) else discount.units_per_year(self.time_unit)
+        )
+
+    @property
     def period_discount(self) -> float:
         """Discount rate per period (discrete-time models)."""
         return discount.period_rate(self.discount_rate, self.time_unit)
@@ -90,14 +99,21 @@ def resolve_horizon(value: float | str | None, time_unit: str) -> float:
     if value == "lifetime":
         return math.inf
     if value is None:
-        return _one_year(time_unit)
+        return discount.units_per_year(time_unit)
     return float(value)
 
 
 def purchase_arrays(
-    key: str, params: Mapping[str, Any], data: Mapping[str, np.ndarray], settings: ValueSettings
+    key: str,
+    params: Mapping[str, Any],
+    data: Mapping[str, np.ndarray],
+    settings: ValueSettings,
+    *,
+    with_dert: bool = True,
 ) -> dict[str, np.ndarray]:
-    """P(alive), expected purchases over the horizon and DERT of every customer.
+    """P(alive), expected purchases over the horizon and DERT of every customer
+    (``with_dert=False``: the first two only, e.g. to score a holdout, sparing the
+    numerical integral of DERT).
 
     ``expected_purchases`` is undiscounted over ``settings.horizon``, or over one year of
     time units when the horizon is the whole lifetime (a lifetime count can be
@@ -108,16 +124,20 @@ def purchase_arrays(
     x = np.asarray(data["frequency"], dtype=float)
     t_x = np.asarray(data["recency"], dtype=float)
     horizon = settings.horizon
-    count_horizon = horizon if math.isfinite(horizon) else _one_year(settings.time_unit)
+    count_horizon = settings.count_horizon
     if key == "bgbb":
         n = np.asarray(data["n"], dtype=float)
         alive = module.probability_alive(x, t_x, n, **params)
         expected = module.conditional_expected_transactions(count_horizon, x, t_x, n, **params)
+        if not with_dert:
+            return {"p_alive": alive, "expected_purchases": expected}
         dert = module.dert(x, t_x, n, **params, discount=settings.period_discount, horizon=horizon)
         return {"p_alive": alive, "expected_purchases": expected, "dert": dert}
     T = np.asarray(data["T"], dtype=float)
     alive = module.probability_alive(x, t_x, T, **params)
     expected = module.conditional_expected_purchases(count_horizon, x, t_x, T, **params)
+    if not with_dert:
+        return {"p_alive": alive, "expected_purchases": expected}
     group, (x_u, T_u) = factorize_rows([x, T])
     active = module.discounted_active_purchases(
         x_u, T_u, **params, delta=settings.delta, horizon=horizon
@@ -340,7 +360,3 @@ def subscription_values(
         out["clv_upper"] = unit * np.quantile(values, 1.0 - q, axis=0)
     out["value"] = out["clv"] * out["customers"]
     return out
-
-
-def _one_year(time_unit: str) -> float:
-    return discount.DAYS_PER_YEAR / discount.DAYS_PER_UNIT[time_unit]

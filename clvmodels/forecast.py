@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels import clv, evaluation, metrics
-from clvmodels.baseline import LEVELS, SeedBaseline
+from clvmodels import clv, evaluation
+from clvmodels.baseline import LEVELS, SeedBaseline, rfm_table
 from clvmodels.config import RunConfig
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
@@ -87,8 +87,7 @@ def predictions_table(
             config.baseline.level, config.baseline.lifespan_years, settings.time_unit
         ).fit(summary)
         table["baseline_clv"] = baseline.clv(settings.margin).to_numpy()
-        scored = summary.assign(revenue=summary["revenue"].clip(lower=0.0))
-        rfm = metrics.rfm_scores(scored)
+        rfm = rfm_table(summary)
         table["rfm_score"] = rfm["rfm_score"].to_numpy()
         table["rfm_segment"] = rfm["rfm_segment"].astype(str).to_numpy()
     for column in HOLDOUT_COLUMNS:
@@ -137,7 +136,9 @@ def evaluate(config: RunConfig, prepared: PreparedData, fitted: dict[str, Estima
     for key in config.models:
         if key not in clv.PURCHASE_KEYS or key not in fitted or key == "bgbb":
             continue
-        arrays = clv.purchase_arrays(key, dict(fitted[key].params_), data, settings)
+        arrays = clv.purchase_arrays(
+            key, dict(fitted[key].params_), data, settings, with_dert=False
+        )
         name = f"{key}+gamma_gamma" if spend is not None else key
         revenue = arrays["expected_purchases"] * spend_values if actual_r is not None else None
         scores[name] = evaluation.score_forecast(

@@ -18,9 +18,9 @@ from clvmodels import metrics
 from clvmodels.config import ModelConfig, RunConfig
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import ESTIMATORS, Estimator
+from clvmodels.models import discount
 
 PURCHASE_MODELS = ("bgnbd", "paretonbd", "mbgnbd", "gamma_gamma")
-DAYS_PER_UNIT = {"D": 1.0, "W": 7.0}
 
 
 @dataclass
@@ -206,10 +206,9 @@ def seed_metrics_for(config: RunConfig, prepared: PreparedData) -> pd.Series:
     if summary is None:
         raise ConfigError("seed metrics need transaction or summary data")
     unit = prepared.meta.get("time_unit", config.data.time_unit)
-    days = DAYS_PER_UNIT.get(unit)
-    if days is None:
+    if unit not in ("D", "W"):
         raise ConfigError(f"data.time_unit: seed metrics need D or W, got {unit!r}")
-    window_years = float(summary["T"].max()) * days / 365.25
+    window_years = float(summary["T"].max()) / discount.units_per_year(unit)
     if "revenue" not in summary.columns:
         raise DataError("seed metrics need per-customer revenue (an amount column)")
     values = metrics.seed_metrics(

@@ -11,7 +11,6 @@ recency, ``clv_distribution.png`` and ``clv_by_segment.png``.  Subscription runs
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -287,9 +286,7 @@ def draw_run(result: RunResult, folder: Path) -> list[Path]:
         from clvmodels.forecast import value_settings
 
         key = result.config.clv.purchase_model or keys[0]
-        horizon = value_settings(result.config, unit).horizon
-        if not math.isfinite(horizon):
-            horizon = 365.25 / 7 if unit == "W" else 365.25
+        horizon = value_settings(result.config, unit).count_horizon
         T = float(summary["T"].max())
         params = dict(fitted[key].params_)
         for what in ("p_alive", "expected_purchases"):

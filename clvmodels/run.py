@@ -220,8 +220,7 @@ def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
         )
         if plots:
             started = time.perf_counter()
-            plotting.draw_run(result, folder.file("plots/.keep").parent)
-            (folder.tmp / "plots" / ".keep").unlink(missing_ok=True)
+            plotting.draw_run(result, folder.tmp / "plots")
             result.timings["plots"] = round(time.perf_counter() - started, 3)
         folder.file("manifest.json").write_text(json.dumps(manifest(result), indent=2))
         report.write_report(folder.tmp)

@@ -33,6 +33,7 @@ import numpy as np
 
 from clvmodels.backends.compress import compress_rows, fingerprint_rows
 from clvmodels.backends.distinct import DistinctColumns
+from clvmodels.backends.mle import _hessian, _invert_information, _prepare
 from clvmodels.errors import ConfigError, FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
@@ -280,14 +281,6 @@ def _map_seed(pm: Any, seed: int | None) -> dict[str, Any]:
     return {"seed": seed}
 
 
-def _prepare(
-    spec: ModelSpec, data: Mapping[str, np.ndarray], weights: np.ndarray | None
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    from clvmodels.backends.mle import _prepare as prepare
-
-    return prepare(spec, data, weights)
-
-
 def _sampler_diagnostics(idata: Any, spec: ModelSpec, ess_floor: float) -> dict[str, Any]:
     """R-hat, bulk/tail ESS (ArviZ) and divergences; warns naming what to try."""
     import arviz as az
@@ -329,8 +322,6 @@ def _laplace_cov_log(model: Any, spec: ModelSpec, point: Mapping[str, Any]) -> n
     """Covariance of the log-parameters at the mode: the inverse negative Hessian of the
     log posterior in the sampler's (log-)transformed space; None if a prior is not
     log-transformed (e.g. uniform)."""
-    from clvmodels.backends.mle import _hessian, _invert_information
-
     value_vars = model.value_vars
     names = [v.name for v in value_vars]
     if not all(n.endswith("_log__") for n in names):

@@ -38,6 +38,11 @@ _UNIT_W = np.tile(_gl_w / (2.0 * _PANELS), _PANELS)
 _CUT = 50.0
 
 
+def units_per_year(time_unit: str) -> float:
+    """Number of ``time_unit`` periods in a year (52.18 weeks, 365.25 days, ...)."""
+    return DAYS_PER_YEAR / DAYS_PER_UNIT[time_unit]
+
+
 def continuous_rate(annual_rate: float, time_unit: str) -> float:
     """Continuously compounded discount rate per time unit, ``δ = log(1 + d)·u``.
 
