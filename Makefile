@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-slow lint screenshot clean
+.PHONY: run test test-slow test-explore lint screenshot clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(BIN)/.installed-dev
 
 test-slow: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -m slow
+
+## test-explore: the suite with fresh random property-test examples (repeat it to hunt bugs)
+test-explore: $(BIN)/.installed-dev
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest
 
 ## screenshot: refresh reports/report_screenshot.png (needs chromium + chromium-driver)
 screenshot: $(BIN)/.installed-dev

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from clvmodels.data import load_builtin, summarize_transactions
+
+# `make test` draws the same hypothesis examples every run, so a clean-clone CI result does
+# not depend on luck; `make test-explore` draws fresh random examples to hunt for
+# new failures (run it repeatedly; each failure found becomes an @example of its test).
+settings.register_profile("default", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -118,6 +118,9 @@ def test_bgnbd_pmf_sums_to_one_and_mean_is_expectation():
         (1.0, 0.5, 2.0, 1.0 + 1e-7, 3.0),
         (1e3, 5e3, 0.1, 0.05, 80.0),
         (1e-3, 1e4, 1.0, 20.0, 0.3),
+        # a − 1 − r an integer: SciPy's hyp2f1 errs alike in both forms near z = 1
+        (11.937766417144358, 10**1.375, 1.0, 10**1.375, 100.0),
+        (10.0, 32.09419759599767, 1.0, 35.09419759599767, 80.820914120374),
     ],
 )
 def test_bgnbd_expected_purchases_equals_beta_integral_of_eq5(t, r, alpha, a, b):

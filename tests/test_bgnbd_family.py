@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from clvmodels.backends.mle import fit_mle
@@ -160,6 +160,7 @@ def test_probabilities_in_unit_interval(key, r, alpha, a, b, x, frac, T, t):
 @both
 @settings(max_examples=60, deadline=None)
 @given(**PARAMS, **HISTORY)
+@example(r=10**1.375, alpha=1.0, a=10**1.375, b=100.0, x=0, frac=0.0, T=1.0)  # found by CI
 def test_expectations_non_decreasing_in_t(key, r, alpha, a, b, x, frac, T):
     module = MODELS[key]
     t = np.logspace(-2, 3, 40)

@@ -123,6 +123,9 @@ _CANCEL = 1e4  # reject the closed form when 1 − Q loses more than 4 digits
 _A_NEAR_ONE = 1e-4  # (a + b − 1)/(a − 1) · (1 − Q) is 0/0 at a = 1
 _R_MAX = 1e3  # beyond, SciPy's hyp2f1 loses up to 1e-6 in both forms alike (checked
 # against the quadrature on 3,000 log-uniform draws of (r, a, b, t/α))
+_INTEGER_GAP = 1e-9  # c − r − b = a − 1 − r this close to an integer: SciPy's hyp2f1 takes
+# its degenerate (logarithmic) branch near z = 1 and both forms err alike, by up to 1e-3
+# relative (e.g. r = a = 23.7, b = 100, t/α = 11.9; checked against mpmath)
 
 
 def beta_average_expected(s: Any, r: Any, a: Any, b: Any) -> np.ndarray:
@@ -139,7 +142,9 @@ def beta_average_expected(s: Any, r: Any, a: Any, b: Any) -> np.ndarray:
        ``c = a+b−1``, ``z = t/(α+t)``.  SciPy's ``hyp2f1`` is unreliable for large
        parameters and ``z`` near 1 (it may overflow or return a wrong finite value), so
        the result is used only where both forms are finite, agree to 1e-9, are not 0/0
-       (``a`` within 1e-4 of 1), do not cancel catastrophically and ``r ≤ 1000``;
+       (``a`` within 1e-4 of 1), do not cancel catastrophically, ``r ≤ 1000`` and
+       ``c − r − b = a − 1 − r`` is not an integer (there SciPy's degenerate branch makes
+       both forms wrong alike near ``z = 1``);
     3. elsewhere quadrature of the Beta integral in the logit of ``p``, with the two
        tails ``p < p_L`` (``h`` linear in ``p``) and ``p > 1 − 1e-10`` (``h`` constant)
        integrated in closed form with incomplete Beta functions: first vectorised
@@ -205,6 +210,7 @@ def _closed_form(
             & (np.abs(e_direct - e_euler) <= _AGREE * scale)
             & (np.abs(a - 1.0) > _A_NEAR_ONE)
             & (r <= _R_MAX)
+            & (np.abs(a - 1.0 - r - np.round(a - 1.0 - r)) > _INTEGER_GAP)
             & (q_direct < _CANCEL * np.abs(1.0 - q_direct))
             & (e_direct > 0)
             & (e_direct <= r * s * (1.0 + 1e-9))  # E[X(t)] ≤ E[N(t)] = r t / α
