@@ -43,7 +43,8 @@ def _ours(frame, draws, tune, chains, queue):
     seconds = time.perf_counter() - started
     queue.put({"seconds": seconds, "params": model.params_,
                "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-               "sampling_seconds": model.result_.diagnostics["seconds"]})
+               "sampling_seconds": model.result_.diagnostics["sampling_seconds"],
+               "steps": model.result_.diagnostics.get("mean_tree_size")})
 
 
 def _peer(frame, draws, tune, chains, queue):
@@ -90,6 +91,7 @@ def main() -> None:
         frame = simulate("bgnbd", n, rng)
         ours = _run(_ours, frame, args)
         line = {"customers": n, "ours_s": round(ours["seconds"], 1),
+                "ours_sampling_s": round(ours["sampling_seconds"], 1),
                 "ours_peak_gb": round(ours["rss_gb"], 2), "ours_params": ours["params"]}
         if n <= args.peer_max:
             peer = _run(_peer, frame, args)

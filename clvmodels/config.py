@@ -61,7 +61,7 @@ class ModelConfig:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    target_accept: float = 0.9
+    target_accept: float = 0.8
     seed: int = 0
     ess_floor: float = 400.0
 

@@ -39,14 +39,16 @@ GRID_DATA = {
 }
 
 
+@pytest.mark.parametrize("portable", [False, True], ids=["fused", "portable"])
 @pytest.mark.parametrize("key", list(GRID_DATA))
-def test_pymc_likelihood_term_equals_the_numpy_likelihood_on_a_grid(key):
+def test_pymc_likelihood_term_equals_the_numpy_likelihood_on_a_grid(key, portable):
     spec = model_spec(key)
     data = {k: np.asarray(v, dtype=float) for k, v in GRID_DATA[key].items()}
     weights = np.arange(1.0, len(next(iter(data.values()))) + 1.0)
     unique, uw = compress_rows(data, weights)
     start = spec.initial_params(unique, uw)
-    model = bayes.build_model(spec, unique, uw, bayes.default_priors(spec, start))
+    priors = bayes.default_priors(spec, start)
+    model = bayes.build_model(spec, unique, uw, priors, portable=portable)
     # the likelihood term with the parameters' value variables in place of the priors'
     # random variables, as PyMC's log-posterior uses it
     (potential,) = model.replace_rvs_by_values(model.potentials)
@@ -58,23 +60,27 @@ def test_pymc_likelihood_term_equals_the_numpy_likelihood_on_a_grid(key):
         assert float(term(point)) == pytest.approx(expected, rel=1e-10)
 
 
-@pytest.fixture(scope="module")
-def cdnow_bayes(cdnow_summary):
-    # a short run (2 x 300 draws): R-hat may exceed the 1.01 of a production run; the
-    # test below holds it to 1.05 instead of letting the warning fail the fixture
+def _short_nuts(key, data, *, draws, seed, **options):
+    """A short 2-chain run; its R-hat may exceed the 1.01 of a production run, so the
+    tests check what they need instead of letting the warning fail them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bayes.ConvergenceWarning)
         return clvmodels.fit(
-            "bgnbd",
-            cdnow_summary,
+            key,
+            data,
             backend="bayes",
             chains=2,
-            draws=300,
-            tune=300,
-            seed=1,
+            draws=draws,
+            tune=draws,
+            seed=seed,
             cores=1,
-            ess_floor=50,
+            **options,
         )
+
+
+@pytest.fixture(scope="module")
+def cdnow_bayes(cdnow_summary):
+    return _short_nuts("bgnbd", cdnow_summary, draws=300, seed=1, ess_floor=50)
 
 
 def test_short_nuts_run_on_cdnow_centres_on_the_mle_fader_hardie_lee_2005(
@@ -120,6 +126,44 @@ def test_clv_intervals_use_the_posterior_draws(cdnow_bayes, cdnow_summary):
     assert (
         (values["clv_lower"] <= values["clv"]) & (values["clv"] <= values["clv_upper"])
     ).mean() > 0.9
+
+
+def test_nuts_starts_from_the_laplace_approximation_and_reuses_trajectory_values(
+    cdnow_summary, monkeypatch
+):
+    cached = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4).result_
+    assert cached.diagnostics["init"] == "Laplace approximation at the MLE"
+    assert cached.diagnostics["mean_tree_size"] >= 1
+    # the same run without the cache: bit-for-bit the same draws
+    monkeypatch.setattr(bayes, "TrajectoryCache", lambda func: func)
+    plain = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4).result_
+    for k in ("p", "q", "gamma"):
+        np.testing.assert_array_equal(cached.draws[k], plain.draws[k])
+
+
+def test_uniform_prior_falls_back_to_pymc_initialisation(cdnow_summary):
+    uniform = {"p": {"dist": "uniform", "lower": 0.5, "upper": 50}}
+    result = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4, priors=uniform).result_
+    assert result.diagnostics["init"].startswith("jitter+adapt_full (a prior is not sampled")
+
+
+def test_trajectory_cache_answers_the_start_of_the_next_iteration_once():
+    calls = []
+
+    def func(q, info):
+        calls.append(q.copy())
+        return float(q.sum()), 2 * q
+
+    cache = bayes.TrajectoryCache(func)
+    points = [np.array([0.1, 0.2]), np.array([0.3, 0.1]), np.array([0.5, 0.5])]
+    for q in points:  # one trajectory
+        cache(q, None)
+    logp, grad = cache(points[1].copy(), None)  # the next iteration starts at a draw
+    assert len(calls) == 3 and logp == pytest.approx(0.4)
+    np.testing.assert_array_equal(grad, [0.6, 0.2])
+    grad[:] = 0  # the caller may overwrite what it gets
+    cache(points[1].copy(), None)  # forgotten with its trajectory: evaluated again
+    assert len(calls) == 4
 
 
 def test_map_gives_the_posterior_mode_and_a_laplace_covariance(cdnow_summary):

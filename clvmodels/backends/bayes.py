@@ -33,7 +33,7 @@ import numpy as np
 
 from clvmodels.backends.compress import compress_rows, fingerprint_rows
 from clvmodels.backends.distinct import DistinctColumns
-from clvmodels.backends.mle import _hessian, _invert_information, _prepare
+from clvmodels.backends.mle import _hessian, _invert_information, _prepare, fit_mle
 from clvmodels.errors import ConfigError, FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
@@ -127,8 +127,11 @@ def build_model(
     unique: Mapping[str, np.ndarray],
     weights: np.ndarray,
     priors: Mapping[str, Mapping[str, Any]],
+    *,
+    portable: bool = False,
 ) -> Any:
-    """The PyMC model: priors and the weighted log-likelihood of the compressed rows."""
+    """The PyMC model: priors and the weighted log-likelihood of the compressed rows
+    (``portable``: PyTensor's own operations only, for nutpie's Numba compilation)."""
     import pymc as pm
     import pytensor
     import pytensor.tensor as pt
@@ -138,7 +141,7 @@ def build_model(
     distinct = DistinctColumns(columns, constants=unique)
     with pm.Model() as model:
         params = {k: _prior_variable(pm, k, priors[k]) for k in spec.param_names}
-        per_row = spec.log_likelihood(**params, **columns, xp=distinct.ops(pytensor_ops()))
+        per_row = spec.log_likelihood(**params, **columns, xp=distinct.ops(pytensor_ops(portable)))
         weight = pytensor.shared(np.asarray(weights, dtype=float), name="weight")
         pm.Potential("log_likelihood", pt.sum(weight * per_row))
     return model
@@ -156,7 +159,7 @@ def fit_bayes(
     tune: int = 1000,
     chains: int = 4,
     cores: int | None = None,
-    target_accept: float = 0.9,
+    target_accept: float = 0.8,
     seed: int | None = 0,
     progress: bool = False,
     ess_floor: float = 400.0,
@@ -199,7 +202,7 @@ def fit_bayes(
     if priors:
         check_priors(spec, priors)
         chosen.update({k: dict(v) for k, v in priors.items()})
-    model = build_model(spec, unique, uw, chosen)
+    model = build_model(spec, unique, uw, chosen, portable=method == "nuts" and sampler == "nutpie")
     diagnostics: dict[str, Any] = {"method": method, "priors": chosen}
     if method == "map":
         with model:
@@ -222,6 +225,12 @@ def fit_bayes(
                 raise ConfigError(
                     "sampler: nutpie is not installed (pip install nutpie, or sampler: pymc)"
                 ) from None
+        start_kwargs: dict[str, Any] = {}
+        if sampler == "pymc":
+            start_kwargs, diagnostics["init"] = _nuts_start(
+                pm, model, spec, unique, uw, chains, target_accept, seed
+            )
+        sampling_started = time.perf_counter()
         with model, warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
             warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
@@ -232,14 +241,12 @@ def fit_bayes(
                 cores=cores if cores is not None else min(chains, os.cpu_count() or 1),
                 random_seed=seed,
                 nuts_sampler=sampler,
-                target_accept=target_accept,
-                # a dense mass matrix absorbs the strong posterior correlations of these
-                # models (r with alpha, a with b): on 1e5 BG/NBD customers 3.8 leapfrog
-                # steps per draw instead of 10.2, 1.7x faster sampling
-                **({"init": "jitter+adapt_full"} if sampler == "pymc" else {}),
                 progressbar=progress,
                 compute_convergence_checks=False,
+                **({} if start_kwargs else {"target_accept": target_accept}),
+                **start_kwargs,
             )
+        diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
         posterior = idata.posterior
         draws_out = {
             k: np.asarray(posterior[k].values, dtype=float).reshape(-1) for k in spec.param_names
@@ -268,6 +275,90 @@ def fit_bayes(
         time_unit=time_unit,
         data_fingerprint=fingerprint_rows(unique, uw),
     )
+
+
+class TrajectoryCache:
+    """Remember the log density and gradient at the points of the current trajectory.
+
+    PyMC's NUTS starts every iteration by evaluating the log density and its gradient
+    at the current position (``CpuLeapfrogIntegrator.compute_state``), although that
+    position is one of the points the previous trajectory has just evaluated.  With
+    the three to seven leapfrog steps per iteration of a well-adapted sampler, this
+    repeated evaluation is 15-25 % of the work.  This wrapper around the integrator's
+    ``(q, point_map_info) -> (logp, gradient)`` function answers that call from the
+    trajectory's own evaluations (the values are the same numbers: the draws are
+    bit-for-bit identical, tested) and forgets the trajectory at each such hit.
+    """
+
+    def __init__(self, func: Any, max_points: int = 2048) -> None:
+        self._func = func
+        self._max_points = max_points
+        self._seen: dict[bytes, tuple[Any, np.ndarray]] = {}
+
+    def __call__(self, q: np.ndarray, point_map_info: Any) -> tuple[Any, np.ndarray]:
+        key = np.asarray(q).tobytes()
+        hit = self._seen.get(key)
+        if hit is not None:  # the start of the next iteration
+            self._seen.clear()
+            return hit[0], hit[1].copy()
+        logp, grad = self._func(q, point_map_info)
+        if len(self._seen) >= self._max_points:
+            self._seen.clear()
+        self._seen[key] = (logp, np.array(grad, copy=True))
+        return logp, grad
+
+
+def _nuts_start(
+    pm: Any,
+    model: Any,
+    spec: ModelSpec,
+    unique: Mapping[str, np.ndarray],
+    weights: np.ndarray,
+    chains: int,
+    target_accept: float,
+    seed: int | None,
+) -> tuple[dict[str, Any], str]:
+    """Start PyMC's NUTS from the Laplace approximation of the likelihood.
+
+    The maximum-likelihood fit (a fraction of a second even on 1e6 customers) gives the
+    mode and the covariance of the log-parameters, which are exactly PyMC's sampling
+    coordinates for log-transformed priors.  Each chain starts at its own draw from
+    that normal approximation (over-dispersed starts keep R-hat meaningful), and the
+    dense mass matrix starts from the covariance instead of the identity, then keeps
+    adapting (weight 10, as PyMC's own ``jitter+adapt_full``).  Without this, the early
+    warm-up of a large data set, whose posterior is narrow, spends most of its time on
+    trajectories of 100+ leapfrog steps; with it, warm-up costs about as much per
+    iteration as sampling (measured on 1e6 BG/NBD customers, one chain: 3.9 leapfrog
+    steps per warm-up iteration instead of 59, 2.9 per draw).  The integrator also
+    reuses the trajectory's evaluations (:class:`TrajectoryCache`).  When the
+    likelihood has no well-defined maximum, or a prior does not sample on the log scale
+    (``uniform``), PyMC's ``jitter+adapt_full`` is
+    used instead.  Returns the keyword arguments for ``pm.sample`` and a label.
+    """
+    from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
+
+    fallback = {"init": "jitter+adapt_full", "target_accept": target_accept}
+    value_vars = [model.rvs_to_values[model[k]] for k in spec.param_names]
+    if any(v.name != f"{k}_log__" for k, v in zip(spec.param_names, value_vars, strict=True)):
+        return fallback, "jitter+adapt_full (a prior is not sampled on the log scale)"
+    try:
+        mle = fit_mle(spec, unique, weights)
+    except FitError:
+        return fallback, "jitter+adapt_full (no maximum-likelihood start)"
+    mean = np.log([mle.params[k] for k in spec.param_names])
+    cov = np.asarray(mle.cov_log, dtype=float)
+    if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
+        return fallback, "jitter+adapt_full (singular information matrix)"
+    rng = np.random.default_rng(None if seed is None else [seed, 7])
+    starts = rng.multivariate_normal(mean, cov, size=chains)
+    initvals = [dict(zip(spec.param_names, np.exp(row).tolist(), strict=True)) for row in starts]
+    potential = QuadPotentialFullAdapt(len(mean), mean, cov, 10, rng=rng)
+    with model:
+        step = pm.NUTS(vars=value_vars, potential=potential, target_accept=target_accept)
+    integrator = getattr(step, "integrator", None)
+    if integrator is not None and callable(getattr(integrator, "_logp_dlogp_func", None)):
+        integrator._logp_dlogp_func = TrajectoryCache(integrator._logp_dlogp_func)
+    return {"step": step, "initvals": initvals}, "Laplace approximation at the MLE"
 
 
 def _map_seed(pm: Any, seed: int | None) -> dict[str, Any]:
@@ -310,8 +401,11 @@ def _sampler_diagnostics(idata: Any, spec: ModelSpec, ess_floor: float) -> dict[
             ConvergenceWarning,
             stacklevel=3,
         )
+    stats = idata.sample_stats
+    steps = float(np.mean(stats["n_steps"].values)) if "n_steps" in stats else None
     return {
         "parameters": per_param,
+        "mean_tree_size": None if steps is None else round(steps, 2),
         "divergences": divergences,
         "converged": not problems,
         "problems": problems,

@@ -100,7 +100,7 @@ class DistinctColumns:
                     pytensor.shared(v, name=f"{n}[distinct {label}]")
                     for n, v in zip(key, values, strict=True)
                 ]
-                inverse = pytensor.shared(group.astype(np.int64), name=f"inverse[{label}]")
+                inverse = pytensor.shared(group.astype(np.int32), name=f"inverse[{label}]")
                 self._inputs[key] = (uniques, inverse)
             else:  # data as inputs of a compiled function (the MLE backend)
                 uniques = [pt.dvector(f"{name}[distinct {label}]") for name in key]

@@ -128,9 +128,22 @@ numpy_ops = Ops(
 
 
 @cache
-def pytensor_ops() -> Ops:
-    """PyTensor evaluation of the likelihoods (imported lazily: PyTensor is heavy)."""
+def pytensor_ops(portable: bool = False) -> Ops:
+    """PyTensor evaluation of the likelihoods (imported lazily: PyTensor is heavy).
+
+    ``portable=True`` builds the graph from PyTensor's own operations only, for the
+    Numba back end that nutpie compiles to: the fused ``logaddexp`` of
+    :mod:`clvmodels.models.logaddexp_op` has C code but no Numba implementation.
+    """
     import pytensor.tensor as pt
+
+    from clvmodels.models.logaddexp_op import logaddexp as fused_logaddexp
+
+    def portable_logaddexp(u: Any, v: Any) -> Any:
+        # u + softplus(v − u): stable in value and gradient, derivative 1/2 at a tie
+        return u + pt.softplus(v - u)
+
+    logaddexp = portable_logaddexp if portable else fused_logaddexp
 
     def subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
         arrays = pt.broadcast_arrays(
@@ -153,10 +166,9 @@ def pytensor_ops() -> Ops:
         abs=pt.abs,
         gammaln=pt.gammaln,
         hyp2f1=pt.hyp2f1,
-        # log(exp(u) + exp(v)) = u + softplus(v − u): PyTensor's softplus is stable in
-        # value and gradient (the sigmoid) for any argument, including the derivative
-        # 1/2 at a tie; pt.logaddexp forms exp(u) + exp(v) and overflows
-        logaddexp=lambda u, v: u + pt.softplus(v - u),
+        # pt.logaddexp forms exp(u) + exp(v) and overflows; this one is stable, with a
+        # gradient that costs no second exponential (clvmodels.models.logaddexp_op)
+        logaddexp=logaddexp,
         where=pt.switch,
         maximum=pt.maximum,
         minimum=pt.minimum,
