@@ -352,7 +352,9 @@ def _nuts_start(
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     starts = rng.multivariate_normal(mean, cov, size=chains)
     initvals = [dict(zip(spec.param_names, np.exp(row).tolist(), strict=True)) for row in starts]
-    potential = QuadPotentialFullAdapt(len(mean), mean, cov, 10, rng=rng)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
+        potential = QuadPotentialFullAdapt(len(mean), mean, cov, 10, rng=rng)
     with model:
         step = pm.NUTS(vars=value_vars, potential=potential, target_accept=target_accept)
     integrator = getattr(step, "integrator", None)
