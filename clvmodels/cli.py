@@ -119,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         help="add clv_lower/clv_upper at this probability, e.g. 0.9",
     )
     p.add_argument("--draws", type=int, default=200)
+    p.add_argument("--threads", type=int, default=None, help="default: all cores")
     p.add_argument("--time-unit", default="W", help="when the model file does not record it")
     p.set_defaults(handler=_cmd_predict)
 
@@ -234,6 +235,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--horizon: expected a number or lifetime, got {args.horizon!r}"
         ) from None
+    if args.interval is not None and args.draws < 20:
+        raise ConfigError(
+            f"--draws: at least 20 draws are needed for an interval, got {args.draws}"
+        )
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads: must be at least 1, got {args.threads}")
     settings = clv.ValueSettings(
         horizon=horizon,
         discount_rate=args.discount_rate,
@@ -241,6 +248,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         time_unit=unit,
         interval=args.interval,
         draws=args.draws,
+        threads=args.threads,
     )
     values = clv.customer_values(
         model, frame, settings, spend=spend, fallback_spend=None if spend else args.price

@@ -26,7 +26,9 @@ Customers are processed in chunks so memory stays bounded whatever their number.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +43,9 @@ from clvmodels.models import discount, model_module
 PURCHASE_KEYS = ("bgnbd", "paretonbd", "mbgnbd", "bgbb")
 _CONTINUOUS = ("bgnbd", "paretonbd", "mbgnbd")
 _CELLS_PER_CHUNK = 2_000_000  # draws × customers held at once (16 MB of float64)
+_PAIR_CELLS = 16_384  # draws × distinct (x, T) pairs per evaluation of the DERT integral
+_STATS = ("mean", "sd", "lower", "upper")
+_INTERVAL_NAMES = ("p_alive", "expected_purchases", "clv")  # the quantities with bounds
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class ValueSettings:
         Parameter draws behind the interval.
     seed
         Seed of the draws (intervals are reproducible).
+    threads
+        Threads computing the per-customer summaries over draws (``None``: every core
+        this process may use).  The results do not depend on it.
     """
 
     horizon: float = 52.0
@@ -72,6 +80,7 @@ class ValueSettings:
     interval: float | None = 0.9
     draws: int = 200
     seed: int = 0
+    threads: int | None = None
 
     @property
     def delta(self) -> float:
@@ -117,8 +126,12 @@ def purchase_arrays(
 
     ``expected_purchases`` is undiscounted over ``settings.horizon``, or over one year of
     time units when the horizon is the whole lifetime (a lifetime count can be
-    infinite without discounting).  The DERT term that depends on ``(x, T)`` only is
-    evaluated once per distinct pair.
+    infinite without discounting).  For the continuous-time models both are
+    ``P(alive) ×`` a quantity of an active customer that depends on ``(x, T)`` only;
+    that quantity is evaluated once per distinct pair.
+
+    ``data`` holds 1-d columns (``rows``); ``params`` holds scalars, giving arrays of
+    shape ``(rows,)``, or arrays of shape ``(draws, 1)``, giving ``(draws, rows)``.
     """
     module = model_module(key)
     x = np.asarray(data["frequency"], dtype=float)
@@ -135,14 +148,15 @@ def purchase_arrays(
         return {"p_alive": alive, "expected_purchases": expected, "dert": dert}
     T = np.asarray(data["T"], dtype=float)
     alive = module.probability_alive(x, t_x, T, **params)
-    expected = module.conditional_expected_purchases(count_horizon, x, t_x, T, **params)
+    group, (x_u, T_u) = factorize_rows([x, T])
+    future = module.active_expected_purchases(count_horizon, x_u, T_u, **params)
+    expected = alive * future[..., group]
     if not with_dert:
         return {"p_alive": alive, "expected_purchases": expected}
-    group, (x_u, T_u) = factorize_rows([x, T])
     active = module.discounted_active_purchases(
         x_u, T_u, **params, delta=settings.delta, horizon=horizon
     )
-    return {"p_alive": alive, "expected_purchases": expected, "dert": alive * active[group]}
+    return {"p_alive": alive, "expected_purchases": expected, "dert": alive * active[..., group]}
 
 
 def spend_per_order(
@@ -160,9 +174,10 @@ def spend_per_order(
         return np.full(len(x), float(fallback))
     from clvmodels.models import gamma_gamma
 
-    if float(params["q"]) <= 1:
+    q = float(np.min(params["q"]))
+    if q <= 1:
         raise DataError(
-            f"gamma_gamma: q = {float(params['q']):.3g} <= 1, so the expected spend per order "
+            f"gamma_gamma: q = {q:.3g} <= 1, so the expected spend per order "
             "is infinite; CLV cannot be computed with this spend model"
         )
     m = np.asarray(data["monetary_value"], dtype=float)
@@ -275,8 +290,19 @@ def _draw_summaries(
     fallback: float,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Mean, sd and central interval of every per-customer quantity over parameter draws
-    (posterior draws, or MLE parametric draws), in chunks of distinct histories so that
-    at most ``_CELLS_PER_CHUNK`` draws × rows values are held per quantity."""
+    (posterior draws, or MLE parametric draws); ``lower``/``upper`` only for
+    ``_INTERVAL_NAMES``.
+
+    Each quantity is evaluated once per distinct value of what it depends on: P(alive),
+    expected purchases and DERT per purchase history, the spend per ``(x, m̄)``, the
+    CLV per row.  Memory is bounded whatever the number of customers and draws: rows
+    are taken in chunks of at most ``_CELLS_PER_CHUNK`` draws × rows values per
+    quantity, and within a chunk the draws are evaluated in batches holding at most
+    ``_PAIR_CELLS`` draws × distinct ``(x, T)`` pairs (the numerical DERT integral
+    evaluates ~10–500 nodes per such cell).  Rows are visited in ``(x, T)`` order so
+    that a chunk holds few distinct pairs, and chunks are spread over
+    ``settings.threads`` threads (each holds its own chunk).
+    """
     rng = np.random.default_rng(settings.seed)
     n_draws = int(settings.draws)
     purchase_draws = purchase.result_.parameter_draws(n_draws, rng)
@@ -284,24 +310,72 @@ def _draw_summaries(
     n = len(rows["frequency"])
     q = (1.0 - float(settings.interval)) / 2.0
     names = ("p_alive", "expected_purchases", "expected_spend", "dert", "clv")
-    out = {m: {s: np.empty(n) for s in ("mean", "sd", "lower", "upper")} for m in names}
+    out = {
+        m: {s: np.empty(n) for s in _STATS if s in ("mean", "sd") or m in _INTERVAL_NAMES}
+        for m in names
+    }
+    pair = ["frequency", "n" if key == "bgbb" else "T"]
+    history = pair + [c for c in rows if c not in pair and c != "monetary_value"]
+    order = np.lexsort([rows[c] for c in reversed([*history, "monetary_value"]) if c in rows])
     chunk = max(1, _CELLS_PER_CHUNK // n_draws)
-    for start in range(0, n, chunk):
-        part = {c: v[start : start + chunk] for c, v in rows.items()}
-        values = {m: np.empty((n_draws, len(part["frequency"]))) for m in names}
-        for j in range(n_draws):
-            params = {k: v[j] for k, v in purchase_draws.items()}
-            spend_j = None if spend_draws is None else {k: v[j] for k, v in spend_draws.items()}
-            computed = _values(key, params, spend_j, part, settings, fallback)
+
+    def summarise(start: int) -> None:
+        idx = order[start : start + chunk]
+        in_history, distinct = factorize_rows([rows[c][idx] for c in history])
+        histories = dict(zip(history, distinct, strict=True))
+        n_pairs = len(factorize_rows([histories[c] for c in pair])[1][0])
+        if spend_draws is None:
+            in_spend, spend_rows = np.zeros(len(idx), dtype=np.int64), None
+        else:
+            in_spend, (x_s, m_s) = factorize_rows(
+                [rows["frequency"][idx], rows["monetary_value"][idx]]
+            )
+            spend_rows = {"frequency": x_s, "monetary_value": m_s}
+        columns = {"expected_spend": int(in_spend.max()) + 1, "clv": len(idx)}
+        # draws along the last axis: contiguous for the reductions and the partition
+        values = {m: np.empty((columns.get(m, len(distinct[0])), n_draws)) for m in names}
+        batch = max(1, _PAIR_CELLS // n_pairs)
+        for j in range(0, n_draws, batch):
+            params = {k: v[j : j + batch, None] for k, v in purchase_draws.items()}
+            arrays = purchase_arrays(key, params, histories, settings)
+            if spend_rows is None:
+                per_order = np.full((1, 1), float(fallback))
+            else:
+                spend_j = {k: v[j : j + batch, None] for k, v in spend_draws.items()}
+                per_order = spend_per_order(spend_j, spend_rows, fallback)
+            arrays["expected_spend"] = per_order
+            arrays["clv"] = settings.margin * per_order[:, in_spend] * arrays["dert"][:, in_history]
             for m in names:
-                values[m][j] = computed[m]
-        end = start + len(part["frequency"])
+                values[m][:, j : j + batch] = arrays[m].T
+        where = {"expected_spend": in_spend, "clv": slice(None)}
         for m in names:
-            out[m]["mean"][start:end] = values[m].mean(axis=0)
-            out[m]["sd"][start:end] = values[m].std(axis=0, ddof=1)
-            lo, hi = np.quantile(values[m], [q, 1.0 - q], axis=0)
-            out[m]["lower"][start:end], out[m]["upper"][start:end] = lo, hi
+            at = where.get(m, in_history)
+            out[m]["mean"][idx] = values[m].mean(axis=1)[at]
+            out[m]["sd"][idx] = values[m].std(axis=1, ddof=1)[at]
+            if m in _INTERVAL_NAMES:
+                bounds = np.quantile(values[m], [q, 1.0 - q], axis=1, overwrite_input=True)
+                out[m]["lower"][idx], out[m]["upper"][idx] = bounds[0][at], bounds[1][at]
+
+    # NumPy and SciPy release the GIL inside their loops: chunks run in parallel threads,
+    # each writing its own customers' slots of ``out``
+    starts = range(0, n, chunk)
+    threads = min(settings.threads or _usable_cores(), len(starts))
+    if threads <= 1:
+        for start in starts:
+            summarise(start)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            for done in pool.map(summarise, starts):
+                del done
     return out
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def subscription_values(

@@ -92,6 +92,7 @@ class ClvConfig:
     interval: float | None = 0.9
     draws: int = 200
     seed: int = 0
+    threads: int | None = None
     purchase_model: str | None = None
     price: float = 1.0
 
@@ -254,6 +255,10 @@ def _check_clv(config: RunConfig) -> None:
     if clv.draws < 20:
         raise ConfigError(
             f"clv.draws: at least 20 draws are needed for an interval, got {clv.draws}"
+        )
+    if clv.threads is not None and clv.threads < 1:
+        raise ConfigError(
+            f"clv.threads: must be at least 1 (or null: all cores), got {clv.threads}"
         )
     if not clv.price > 0:
         raise ConfigError(f"clv.price: must be positive, got {clv.price}")

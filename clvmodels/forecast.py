@@ -38,6 +38,7 @@ def value_settings(config: RunConfig, time_unit: str) -> clv.ValueSettings:
         interval=c.interval,
         draws=c.draws,
         seed=c.seed,
+        threads=c.threads,
     )
 
 

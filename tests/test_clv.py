@@ -7,6 +7,8 @@ invariances (chunk size, margin).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -16,7 +18,7 @@ import pytest
 import clvmodels
 from clvmodels import clv
 from clvmodels.errors import DataError
-from clvmodels.models import bgnbd, discount, gamma_gamma, sbg
+from clvmodels.models import bgnbd, discount, gamma_gamma, model_module, sbg
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,11 @@ def test_interval_brackets_the_estimate_and_does_not_depend_on_chunking(
     monkeypatch.setattr(clv, "_CELLS_PER_CHUNK", 40 * 7)  # chunks of 7 customers
     chunked = clv.customer_values(purchase, frame, settings, spend=spend)
     pd.testing.assert_frame_equal(whole, chunked)
+    for threads in (1, 3):  # chunks spread over threads: the same numbers
+        spread = dataclasses.replace(settings, threads=threads)
+        pd.testing.assert_frame_equal(
+            whole, clv.customer_values(purchase, frame, spread, spend=spend)
+        )
     assert np.all(whole["clv_lower"] <= whole["clv_upper"])
     inside = (whole["clv_lower"] <= whole["clv"]) & (whole["clv"] <= whole["clv_upper"])
     assert inside.mean() > 0.95
@@ -103,3 +110,87 @@ def test_subscription_value_is_price_times_derl_fader_hardie_2010():
     assert table["clv"].iloc[0] == pytest.approx(50.0 * derl)
     assert table["value"].iloc[0] == pytest.approx(491 * 50.0 * derl)
     assert table["clv_lower"].iloc[0] < table["clv"].iloc[0] < table["clv_upper"].iloc[0]
+
+
+def _as_posterior(estimator, n_draws: int):
+    """The estimator with ``n_draws`` parametric draws standing in for a posterior."""
+    posterior = estimator.result_.parameter_draws(n_draws, np.random.default_rng(0))
+    fake = copy.copy(estimator)
+    fake.result_ = dataclasses.replace(estimator.result_, backend="bayes", draws=posterior)
+    return fake
+
+
+def _draw_by_draw(key, estimator, spend, frame, settings):
+    """Reference: the models' own functions called once per parameter draw."""
+    module = model_module(key)
+    rng = np.random.default_rng(settings.seed)
+    draws = estimator.result_.parameter_draws(settings.draws, rng)
+    spend_draws = spend.result_.parameter_draws(settings.draws, rng)
+    x, t_x = (frame[c].to_numpy(float) for c in ("frequency", "recency"))
+    m = frame["monetary_value"].to_numpy(float)
+    out = {"p_alive": [], "expected_purchases": [], "clv": []}
+    for j in range(settings.draws):
+        p = {k: float(v[j]) for k, v in draws.items()}
+        g = {k: float(v[j]) for k, v in spend_draws.items()}
+        usable = (x > 0) & (m > 0)
+        aov = gamma_gamma.conditional_expected_average_order_value(
+            np.where(usable, x, 0.0), np.where(usable, m, 0.0), **g
+        )
+        if key == "bgbb":
+            n = frame["n"].to_numpy(float)
+            alive = module.probability_alive(x, t_x, n, **p)
+            count = module.conditional_expected_transactions(settings.count_horizon, x, t_x, n, **p)
+            dert = module.dert(
+                x, t_x, n, **p, discount=settings.period_discount, horizon=settings.horizon
+            )
+        else:
+            T = frame["T"].to_numpy(float)
+            alive = module.probability_alive(x, t_x, T, **p)
+            count = module.conditional_expected_purchases(settings.count_horizon, x, t_x, T, **p)
+            dert = module.discounted_expected_residual_transactions(
+                x, t_x, T, **p, delta=settings.delta, horizon=settings.horizon
+            )
+        out["p_alive"].append(alive)
+        out["expected_purchases"].append(count)
+        out["clv"].append(settings.margin * aov * dert)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize(
+    ("key", "horizon"),
+    [
+        ("bgnbd", 52.0),
+        ("bgnbd", 260.0),
+        ("mbgnbd", 52.0),
+        ("paretonbd", 52.0),
+        ("paretonbd", math.inf),
+        ("bgbb", 52.0),
+        ("bgbb", math.inf),
+    ],
+)
+def test_posterior_summaries_equal_draw_by_draw_evaluation(
+    cdnow_summary, monkeypatch, key, horizon
+):
+    """Per-customer posterior summaries are computed for many draws at once, in chunks
+    of customers and batches of draws; they must equal the models' own functions
+    evaluated one draw at a time (mean, sd and interval bounds)."""
+    frame = cdnow_summary.iloc[::12].copy()
+    if key == "bgbb":  # weekly opportunities: n = T, recency = last purchase week
+        frame["n"] = np.floor(frame["T"])
+        frame["recency"] = np.minimum(np.ceil(frame["recency"]), frame["n"])
+        frame["frequency"] = np.minimum(frame["frequency"], frame["recency"])
+    purchase = _as_posterior(clvmodels.fit(key, frame), 30)
+    spend = _as_posterior(clvmodels.fit("gamma_gamma", frame), 30)
+    settings = clv.ValueSettings(horizon=horizon, margin=0.4, interval=0.8, draws=30, seed=5)
+    monkeypatch.setattr(clv, "_CELLS_PER_CHUNK", 30 * 40)  # chunks of 40 histories
+    monkeypatch.setattr(clv, "_PAIR_CELLS", 64)  # batches of a few draws
+    got = clv.customer_values(purchase, frame, settings, spend=spend)
+    reference = _draw_by_draw(key, purchase, spend, frame, settings)
+    for name, values in reference.items():
+        np.testing.assert_allclose(got[name], values.mean(axis=0), rtol=1e-9)
+        np.testing.assert_allclose(
+            got[f"{name}_sd"], values.std(axis=0, ddof=1), rtol=1e-7, atol=1e-12
+        )
+        lower, upper = np.quantile(values, [0.1, 0.9], axis=0)
+        np.testing.assert_allclose(got[f"{name}_lower"], lower, rtol=1e-9)
+        np.testing.assert_allclose(got[f"{name}_upper"], upper, rtol=1e-9)

@@ -70,6 +70,7 @@ def test_cdnow_config_dates_are_parsed():
             "data.nonpositive: 'net'",
         ),
         ({**MINIMAL, "metrics": {"conversion_rate": 2}}, "metrics.conversion_rate"),
+        ({**MINIMAL, "clv": {"threads": 0}}, "clv.threads: must be at least 1"),
         ({**MINIMAL, "output": {"formats": ["xlsx"]}}, "output.formats[0]"),
         ({**MINIMAL, "name": "a/b"}, "name:"),
         ([1, 2], "must be a mapping"),

@@ -142,3 +142,30 @@ def test_discounted_purchases_of_a_poisson_stream_is_rate_over_delta():
         np.testing.assert_allclose(got, expected, rtol=1e-9)
     with pytest.raises(ValueError, match="infinite horizon"):
         discount.discounted_purchases(lambda t: t, np.ones(1), 0.0)
+
+
+@pytest.mark.parametrize("horizon", [13.0, 52.0, 260.0, 2000.0, math.inf])
+def test_discounted_purchases_adaptive_panels_match_48_node_rule(monkeypatch, horizon):
+    """The panel count grows with δ·t_end; on random BG/NBD inputs (weekly data, 10 % a
+    year) the adaptive rule agrees with the fixed 6-panel (48-node) rule to 1e-10."""
+    rng = np.random.default_rng(7)
+    n = 2000
+    x = rng.integers(0, 60, n).astype(float)
+    T = rng.uniform(1.0, 80.0, n)
+    params = {
+        "r": np.exp(rng.uniform(-2, 2, n)),
+        "alpha": np.exp(rng.uniform(-1, 4, n)),
+        "a": np.exp(rng.uniform(-2, 1.5, n)),
+        "b": np.exp(rng.uniform(-1, 3, n)),
+    }
+    delta = discount.continuous_rate(0.10, "W")
+    got = bgnbd.discounted_active_purchases(x, T, **params, delta=delta, horizon=horizon)
+    monkeypatch.setattr(discount, "quadrature_panels", lambda delta, horizon: 6)
+    reference = bgnbd.discounted_active_purchases(x, T, **params, delta=delta, horizon=horizon)
+    np.testing.assert_allclose(got, reference, rtol=1e-10)
+
+
+def test_discounted_purchases_undiscounted_is_the_expectation_at_the_horizon():
+    """δ = 0 over a finite horizon: D(H) = E(H), no quadrature."""
+    got = discount.discounted_purchases(lambda t: 3.0 * t, np.array([1.0, 5.0]), 0.0, 10.0)
+    np.testing.assert_array_equal(got, [30.0, 30.0])

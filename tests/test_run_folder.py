@@ -108,6 +108,30 @@ def test_predict_with_saved_models_equals_the_run_predictions(run_dir, tmp_path)
     assert (joined["clv"] - joined["clv_predict"]).abs().max() < 1e-9 * joined["clv"].max()
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--interval", "0.9", "--draws", "5"], "--draws: at least 20 draws"),
+        (["--threads", "0"], "--threads: must be at least 1"),
+    ],
+)
+def test_predict_rejects_bad_draws_and_threads(run_dir, tmp_path, capsys, options, message):
+    (tmp_path / "c.csv").write_text("frequency,recency,T\n1,2,3\n")
+    code = main(
+        [
+            "predict",
+            str(run_dir / "models/bgnbd.json"),
+            str(tmp_path / "c.csv"),
+            "--out",
+            str(tmp_path / "o.csv"),
+            *options,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_predict_refuses_a_spend_model_as_purchase_model(run_dir, tmp_path, capsys):
     (tmp_path / "c.csv").write_text("frequency,recency,T\n1,2,3\n")
     code = main(

@@ -395,11 +395,19 @@ def conditional_expected_purchases(
     it is computed as ``P(alive) · E[X(t) | r+x, α+T, a, b+x]`` with the stable
     evaluation of :func:`expected_purchases`.
     """
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, a=a, b=b)
+    return alive * active_expected_purchases(t, frequency, T, r=r, alpha=alpha, a=a, b=b)
+
+
+def active_expected_purchases(
+    t: Any, frequency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any
+) -> np.ndarray:
+    """Expected repeat purchases in ``(T, T+t]`` of a customer known to be active at ``T``:
+    ``E[X(t) | r+x, α+T, a, b+x]`` (FHL 2005 eq. 10 without its ``P(alive)`` factor).
+    Depends on ``(x, T)`` only, so callers may evaluate it per distinct pair."""
     x = np.asarray(frequency, dtype=float)
-    alive = probability_alive(x, recency, T, r=r, alpha=alpha, a=a, b=b)
     s = np.asarray(t, dtype=float) / (np.asarray(alpha, dtype=float) + np.asarray(T, dtype=float))
-    future = beta_average_expected(s, np.asarray(r) + x, a, np.asarray(b) + x)
-    return alive * future
+    return beta_average_expected(s, np.asarray(r) + x, a, np.asarray(b) + x)
 
 
 def discounted_active_purchases(

@@ -16,7 +16,10 @@ here by integrating by parts,
 which needs only ``E`` (which the models evaluate stably), with composite
 Gauss–Legendre quadrature in ``v = log(1 + t/scale)`` (``scale`` the time over which
 ``E`` bends, e.g. ``α + T``): ``E`` is smooth in ``v`` and the nodes spread over short
-and long horizons alike.  An infinite horizon is cut where ``e^(−δt) < e^(−50)``.
+and long horizons alike.  An infinite horizon is cut where ``e^(−δt) < e^(−50)``.  The
+number of 8-node panels grows with the discounting across the range, ``δ·t_end``: one
+for a one-year horizon (``δ·t_end ≈ 0.1``), six for a lifetime; ~1e-11 relative
+against a 48-node rule on random BG/NBD inputs (``tests/test_dert.py``).
 """
 
 from __future__ import annotations
@@ -31,11 +34,22 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": DAYS_PER_YEAR / 12.0, "Y": DAYS_PER_YEAR}
 """Length of each data time unit (``data.time_unit``) in days."""
 
-_PANELS, _NODES = 6, 8  # lifetime horizons: ~1e-12 relative on CDNOW-like inputs
+_MAX_PANELS, _NODES = 6, 8  # lifetime horizons: ~1e-12 relative on CDNOW-like inputs
+_PANELS_PER_DISCOUNT = 4.0  # panels = 1 + floor(4 δ t_end), at most _MAX_PANELS
 _gl_x, _gl_w = np.polynomial.legendre.leggauss(_NODES)
-_UNIT_X = ((np.arange(_PANELS)[:, None] + (_gl_x[None, :] + 1.0) / 2.0) / _PANELS).ravel()
-_UNIT_W = np.tile(_gl_w / (2.0 * _PANELS), _PANELS)
 _CUT = 50.0
+
+
+def _unit_rule(panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of ``panels`` composite 8-node Gauss–Legendre panels on [0, 1]."""
+    nodes = ((np.arange(panels)[:, None] + (_gl_x[None, :] + 1.0) / 2.0) / panels).ravel()
+    return nodes, np.tile(_gl_w / (2.0 * panels), panels)
+
+
+def quadrature_panels(delta: float, horizon: float) -> int:
+    """Number of 8-node panels :func:`discounted_purchases` uses for ``δ`` and ``H``."""
+    t_end = horizon if delta == 0 else min(horizon, _CUT / delta)
+    return int(min(_MAX_PANELS, 1 + math.floor(_PANELS_PER_DISCOUNT * delta * t_end)))
 
 
 def units_per_year(time_unit: str) -> float:
@@ -91,14 +105,18 @@ def discounted_purchases(
     if not horizon > 0:
         raise ValueError(f"horizon must be > 0, got {horizon}")
     scale = np.atleast_1d(np.asarray(scale, dtype=float))
-    t_end = horizon if delta == 0 else min(horizon, _CUT / delta)
+    if math.isfinite(horizon):
+        at_h = np.asarray(expected(np.full((len(scale), 1), float(horizon))), dtype=float)[:, 0]
+        if delta == 0:  # nothing to discount: D(H) = E(H)
+            return at_h
+        out = math.exp(-delta * horizon) * at_h
+    else:
+        out = np.zeros(len(scale))
+    t_end = min(horizon, _CUT / delta)
+    unit_x, unit_w = _unit_rule(quadrature_panels(delta, horizon))
     v_end = np.log1p(t_end / scale)[:, None]
-    v = v_end * _UNIT_X
+    v = v_end * unit_x
     t = scale[:, None] * np.expm1(v)
     jacobian = scale[:, None] * np.exp(v) * v_end
     values = np.asarray(expected(t), dtype=float)
-    out = (delta * np.exp(-delta * t) * values * jacobian) @ _UNIT_W
-    if math.isfinite(horizon):
-        at_h = np.asarray(expected(np.full((len(scale), 1), float(horizon))), dtype=float)[:, 0]
-        out = out + math.exp(-delta * horizon) * at_h
-    return out
+    return out + (delta * np.exp(-delta * t) * values * jacobian) @ unit_w

@@ -173,11 +173,19 @@ def conditional_expected_purchases(
     ``p ~ Beta(a, b+x+1)`` and from now on she drops out only after purchases, so the
     bracket is the BG/NBD ``E[X(t)]`` at ``(r+x, α+T, a, b+x+1)``.
     """
-    x = np.asarray(frequency, dtype=float)
-    alive = probability_alive(x, recency, T, r=r, alpha=alpha, a=a, b=b)
-    s = np.asarray(t, dtype=float) / (np.asarray(alpha, dtype=float) + np.asarray(T, dtype=float))
-    future = bgnbd.beta_average_expected(s, np.asarray(r) + x, a, np.asarray(b) + x + 1.0)
-    return alive * future
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, a=a, b=b)
+    return alive * active_expected_purchases(t, frequency, T, r=r, alpha=alpha, a=a, b=b)
+
+
+def active_expected_purchases(
+    t: Any, frequency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any
+) -> np.ndarray:
+    """Expected repeat purchases in ``(T, T+t]`` of a customer known to be active at ``T``:
+    the BG/NBD one at ``b + 1`` (see :func:`conditional_expected_purchases`).  Depends on
+    ``(x, T)`` only."""
+    return bgnbd.active_expected_purchases(
+        t, frequency, T, r=r, alpha=alpha, a=a, b=np.asarray(b, dtype=float) + 1.0
+    )
 
 
 def discounted_active_purchases(

@@ -241,13 +241,22 @@ def conditional_expected_purchases(
     Fader & Hardie (2005 note), eq. (41):
     ``P(alive) · (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)]``.
     """
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, s=s, beta=beta)
+    return alive * active_expected_purchases(t, frequency, T, r=r, alpha=alpha, s=s, beta=beta)
+
+
+def active_expected_purchases(
+    t: Any, frequency: Any, T: Any, *, r: Any, alpha: Any, s: Any, beta: Any
+) -> np.ndarray:
+    """Expected repeat purchases in ``(T, T+t]`` of a customer known to be active at ``T``:
+    ``(r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)]`` (eq. 41 without its
+    ``P(alive)`` factor).  Depends on ``(x, T)`` only."""
     x = np.asarray(frequency, dtype=float)
     T_ = np.asarray(T, dtype=float)
     t = np.asarray(t, dtype=float)
     r, alpha, s, beta = (np.asarray(v, dtype=float) for v in (r, alpha, s, beta))
-    alive = probability_alive(x, recency, T_, r=r, alpha=alpha, s=s, beta=beta)
     rate = (r + x) / (alpha + T_) * (beta + T_)
-    return alive * rate * _ratio_power_integral(s - 1.0, np.log1p(t / (beta + T_)))
+    return rate * _ratio_power_integral(s - 1.0, np.log1p(t / (beta + T_)))
 
 
 def discounted_active_purchases(
