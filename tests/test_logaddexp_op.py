@@ -54,3 +54,24 @@ def test_logaddexp_broadcasts_like_numpy():
     fn = pytensor.function([u], logaddexp(u, pt.constant(0.5)))
     x = np.linspace(-5, 5, 12).reshape(3, 4)
     np.testing.assert_allclose(fn(x), np.logaddexp(x, 0.5), rtol=1e-15)
+
+
+def test_default_ops_compile_natively_under_the_default_linker():
+    """``pytensor_ops()`` must not hand the default linker an op it cannot compile: under
+    Numba (PyTensor ≥ 3's default) the fused op would run in object mode with a warning,
+    so the portable graph is used there; under the C linker the fused op is used."""
+    import warnings
+
+    from clvmodels.models.ops import _numba_by_default, pytensor_ops
+
+    ops = pytensor_ops()
+    u, v = pt.dvector("u"), pt.dvector("v")
+    out = ops.logaddexp(u, v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fn = pytensor.function([u, v], [out, pt.grad(pt.sum(out), u)])
+        value, du = fn(PAIRS[:4, 0], PAIRS[:4, 1])
+    np.testing.assert_allclose(value, np.logaddexp(PAIRS[:4, 0], PAIRS[:4, 1]), rtol=1e-15)
+    assert du[0] == 0.5
+    fused = out.owner is not None and "LogAddExp" in type(out.owner.op.scalar_op).__name__
+    assert fused is not _numba_by_default()

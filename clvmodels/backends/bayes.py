@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from clvmodels.backends.compress import compress_rows, fingerprint_rows
+from clvmodels.backends.compress import compress_rows, fingerprint_rows, prepare_rows
 from clvmodels.backends.distinct import DistinctColumns
-from clvmodels.backends.mle import _hessian, _invert_information, _prepare, fit_mle
+from clvmodels.backends.information import hessian, invert_information
+from clvmodels.backends.mle import fit_mle
 from clvmodels.errors import ConfigError, FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
@@ -193,7 +194,7 @@ def fit_bayes(
     import pymc as pm
 
     started = time.perf_counter()
-    arrays, w = _prepare(spec, data, weights)
+    arrays, w = prepare_rows(spec, data, weights)
     unique, uw = compress_rows(arrays, w)
     if len(uw) == 0 or uw.sum() <= 0:
         raise FitError(f"{spec.key}: no customers to fit on")
@@ -431,5 +432,5 @@ def _laplace_cov_log(model: Any, spec: ModelSpec, point: Mapping[str, Any]) -> n
     theta = np.array([math.log(float(point[k])) for k in spec.param_names])
     # d log p / d log θ of the model includes the log-Jacobian; its Hessian is the
     # curvature of the posterior in log θ, which is what the Laplace approximation needs
-    cov, ok = _invert_information(_hessian(objective, theta))
+    cov, ok = invert_information(hessian(objective, theta))
     return cov if ok else None

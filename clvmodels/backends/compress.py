@@ -15,6 +15,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from clvmodels.errors import FitError
+from clvmodels.models.spec import ModelSpec
+
 
 def compress_rows(
     data: Mapping[str, np.ndarray], weights: np.ndarray | None = None
@@ -94,3 +97,21 @@ def fingerprint_rows(data: Mapping[str, np.ndarray], weights: np.ndarray) -> str
         digest.update(np.ascontiguousarray(data[name], dtype=float).tobytes())
     digest.update(np.ascontiguousarray(weights, dtype=float).tobytes())
     return digest.hexdigest()[:16]
+
+
+def prepare_rows(
+    spec: ModelSpec, data: Mapping[str, np.ndarray], weights: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's data columns as float arrays and the weights (ones by default), with
+    the rows the model does not use dropped (``spec.row_mask``)."""
+    missing = [c for c in spec.data_columns if c not in data]
+    if missing:
+        raise FitError(f"{spec.key}: data lacks column(s) {', '.join(missing)}")
+    arrays = {c: np.asarray(data[c], dtype=float) for c in spec.data_columns}
+    n = len(arrays[spec.data_columns[0]])
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if spec.row_mask is not None:
+        keep = np.asarray(spec.row_mask(arrays), dtype=bool)
+        arrays = {c: a[keep] for c, a in arrays.items()}
+        w = w[keep]
+    return arrays, w

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from clvmodels.backends.compress import compress_rows, fingerprint_rows
+from clvmodels.backends.compress import compress_rows, fingerprint_rows, prepare_rows
 from clvmodels.backends.distinct import DistinctColumns
+from clvmodels.backends.information import Objective, hessian, invert_information
 from clvmodels.errors import FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
@@ -71,7 +72,7 @@ def fit_mle(
         When the optimiser does not converge, or the data cannot identify the model.
     """
     started = time.perf_counter()
-    arrays, w = _prepare(spec, data, weights)
+    arrays, w = prepare_rows(spec, data, weights)
     unique, uw = compress_rows(arrays, w)
     n_obs = float(uw.sum())
     if n_obs <= 0 or len(uw) == 0:
@@ -104,7 +105,7 @@ def fit_mle(
             f"{spec.key}: the log-likelihood is not finite at any starting point; "
             "check the data (e.g. recency > T, negative values) or pass init=..."
         )
-    theta, hessian = _polish(objective, best.x, n_obs)
+    theta, hess = _polish(objective, best.x, n_obs)
     ll, grad = objective(theta)
     at_bound = [
         name for name, t in zip(spec.param_names, theta, strict=True) if abs(t) > LOG_BOUND - 1e-3
@@ -122,7 +123,7 @@ def fit_mle(
             f"customer {grad_norm:.2g} at {_fmt(spec, theta)}); try init=... near a "
             "plausible value, max_iter higher, or check the data"
         )
-    cov_log, hessian_ok = _invert_information(hessian)
+    cov_log, hessian_ok = invert_information(hess)
     diagnostics = {
         "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
         "iterations": int(sum(a.nit for a in attempts)),
@@ -155,28 +156,9 @@ def log_likelihood_numpy(
     weights: np.ndarray | None = None,
 ) -> float:
     """Total log-likelihood evaluated with NumPy (same formula as the fit)."""
-    arrays, w = _prepare(spec, data, weights)
+    arrays, w = prepare_rows(spec, data, weights)
     values = spec.log_likelihood(**params, **arrays, xp=numpy_ops)
     return float(np.sum(w * values))
-
-
-def _prepare(
-    spec: ModelSpec, data: Mapping[str, np.ndarray], weights: np.ndarray | None
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    missing = [c for c in spec.data_columns if c not in data]
-    if missing:
-        raise FitError(f"{spec.key}: data lacks column(s) {', '.join(missing)}")
-    arrays = {c: np.asarray(data[c], dtype=float) for c in spec.data_columns}
-    n = len(arrays[spec.data_columns[0]])
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if spec.row_mask is not None:
-        keep = np.asarray(spec.row_mask(arrays), dtype=bool)
-        arrays = {c: a[keep] for c, a in arrays.items()}
-        w = w[keep]
-    return arrays, w
-
-
-Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
 def _objective(spec: ModelSpec, data: dict[str, np.ndarray], w: np.ndarray) -> Objective:
@@ -247,7 +229,7 @@ def _polish(
     """
     theta = np.asarray(theta, dtype=float)
     value, grad = objective(theta)
-    hess = _hessian(objective, theta)
+    hess = hessian(objective, theta)
     for _ in range(8):
         if np.max(np.abs(grad)) / n_obs < 1e-10:
             break
@@ -261,30 +243,8 @@ def _polish(
             break
         theta, value, grad = candidate, new_value, new_grad
         if np.max(np.abs(step)) > 1e-3:
-            hess = _hessian(objective, theta)
+            hess = hessian(objective, theta)
     return theta, hess
-
-
-def _hessian(objective: Objective, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
-    """Hessian of the log-likelihood by central differences of the exact gradient."""
-    k = len(theta)
-    hess = np.empty((k, k))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = step
-        hess[i] = (objective(theta + e)[1] - objective(theta - e)[1]) / (2 * step)
-    return (hess + hess.T) / 2
-
-
-def _invert_information(hessian: np.ndarray) -> tuple[np.ndarray, bool]:
-    information = -hessian
-    try:
-        eigenvalues = np.linalg.eigvalsh(information)
-    except np.linalg.LinAlgError:
-        return np.full_like(information, np.nan), False
-    if not np.all(np.isfinite(eigenvalues)) or eigenvalues.min() <= 0:
-        return np.full_like(information, np.nan), False
-    return np.linalg.inv(information), True
 
 
 def _fmt(spec: ModelSpec, theta: np.ndarray) -> str:

@@ -133,7 +133,9 @@ def pytensor_ops(portable: bool = False) -> Ops:
 
     ``portable=True`` builds the graph from PyTensor's own operations only, for the
     Numba back end that nutpie compiles to: the fused ``logaddexp`` of
-    :mod:`clvmodels.models.logaddexp_op` has C code but no Numba implementation.
+    :mod:`clvmodels.models.logaddexp_op` has C code but no Numba implementation (Numba
+    would run it in slow object mode).  The portable graph is also used whenever
+    PyTensor's default linker is Numba (PyTensor ≥ 3).
     """
     import pytensor.tensor as pt
 
@@ -143,7 +145,7 @@ def pytensor_ops(portable: bool = False) -> Ops:
         # u + softplus(v − u): stable in value and gradient, derivative 1/2 at a tie
         return u + pt.softplus(v - u)
 
-    logaddexp = portable_logaddexp if portable else fused_logaddexp
+    logaddexp = portable_logaddexp if portable or _numba_by_default() else fused_logaddexp
 
     def subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
         arrays = pt.broadcast_arrays(
@@ -177,3 +179,11 @@ def pytensor_ops(portable: bool = False) -> Ops:
         subset_apply=subset_apply,
         distinct=_call,
     )
+
+
+def _numba_by_default() -> bool:
+    """Whether PyTensor compiles graphs with Numba by default (PyTensor ≥ 3), where the
+    fused op's C code is not used."""
+    from pytensor.compile.mode import get_default_mode
+
+    return "numba" in type(get_default_mode().linker).__module__
