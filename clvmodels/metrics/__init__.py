@@ -1,0 +1,77 @@
+"""Seed marketing metrics: the descriptive numbers marketers compute before any model.
+
+Two kinds of function, both importable from here:
+
+* **Scalar metrics** (:mod:`clvmodels.metrics.scalar`: average order value, purchase
+  frequency, simple CLV, CAC, retention and churn rates, Net Promoter Score, ...).
+  They take floats or array-likes (broadcast with NumPy rules) and return a ``float``
+  for scalar input and a ``numpy.ndarray`` otherwise.
+* **Frame-level metrics** (:mod:`clvmodels.metrics.customer_base`) on the canonical
+  per-customer summary frame
+  (``customer_id, frequency, recency, T, monetary_value, revenue``), where
+  ``frequency`` is the number of *repeat* purchases (orders = frequency + 1),
+  ``recency`` the time from first to last purchase, ``T`` the time from first
+  purchase to the end of the observation window (both in the data's time unit) and
+  ``revenue`` the total spend including the first purchase: :func:`seed_metrics`,
+  :func:`rfm_scores` and :func:`segment_values`.
+
+Every invalid argument a user can cause (negative spend, zero customers, a lifespan
+<= 0, fewer than two bins, a missing column, NaN) raises
+:class:`~clvmodels.errors.DataError` (a ``ValueError``) with a one-line message
+naming the argument or column.
+
+References
+----------
+Farris, P. W., Bendle, N. T., Pfeifer, P. E. & Reibstein, D. J. (2010).
+    *Marketing Metrics: The Definitive Guide to Measuring Marketing Performance*,
+    2nd ed. Pearson.
+Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). RFM and CLV: Using iso-value
+    curves for customer base analysis. *Journal of Marketing Research* 42(4), 415-430.
+Hughes, A. M. (1994). *Strategic Database Marketing*. Probus.
+Reichheld, F. F. (2003). The one number you need to grow. *Harvard Business Review*
+    81(12), 46-54.
+Skok, D. (2013). SaaS Metrics 2.0 - A guide to measuring and improving what
+    matters. *For Entrepreneurs* (blog).
+"""
+
+from __future__ import annotations
+
+from clvmodels.metrics.customer_base import (
+    RFM_SEGMENTS,
+    rfm_scores,
+    seed_metrics,
+    segment_values,
+)
+from clvmodels.metrics.scalar import (
+    average_order_value,
+    churn_rate,
+    clv_minus_cac,
+    customer_acquisition_cost,
+    customer_retention_rate,
+    customer_value,
+    ltv_to_cac,
+    max_cost_per_click,
+    net_promoter_score,
+    purchase_frequency,
+    repeat_purchase_rate,
+    simple_clv,
+)
+
+__all__ = [
+    "RFM_SEGMENTS",
+    "average_order_value",
+    "churn_rate",
+    "clv_minus_cac",
+    "customer_acquisition_cost",
+    "customer_retention_rate",
+    "customer_value",
+    "ltv_to_cac",
+    "max_cost_per_click",
+    "net_promoter_score",
+    "purchase_frequency",
+    "repeat_purchase_rate",
+    "rfm_scores",
+    "seed_metrics",
+    "segment_values",
+    "simple_clv",
+]

@@ -1,0 +1,319 @@
+"""Frame-level seed metrics on the canonical per-customer summary frame
+(``customer_id, frequency, recency, T, monetary_value, revenue``): the seed metrics of a
+customer base, RFM scores and segments, and value per segment.  References: see
+:mod:`clvmodels.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.errors import DataError
+from clvmodels.metrics._checks import numbers, whole
+from clvmodels.metrics.scalar import (
+    average_order_value,
+    customer_value,
+    purchase_frequency,
+    repeat_purchase_rate,
+    simple_clv,
+)
+
+#: RFM segment labels, from lowest to highest RFM score.
+RFM_SEGMENTS: tuple[str, str, str] = ("low", "middle", "top")
+
+
+def _check_summary(summary: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Validate the summary-frame ``columns`` used by a frame-level metric.
+
+    Returns the numeric columns (all of ``columns`` but ``customer_id``) as floats.
+    """
+    if not isinstance(summary, pd.DataFrame):
+        raise DataError(f"summary must be a pandas DataFrame; got {type(summary).__name__}")
+    for column in columns:
+        if column not in summary.columns:
+            raise DataError(f"summary is missing column {column!r}")
+    if summary.empty:
+        raise DataError("summary has no rows: there are no customers")
+    ids = summary["customer_id"] if "customer_id" in columns else None
+    if ids is not None:
+        if ids.isna().any():
+            raise DataError("column 'customer_id' contains NaN")
+        if ids.duplicated().any():
+            raise DataError(
+                f"column 'customer_id' has duplicate id {ids[ids.duplicated()].iloc[0]!r}"
+            )
+    values = {}
+    for column in columns:
+        if column == "customer_id":
+            continue
+        series = summary[column]
+        if series.isna().any():
+            raise DataError(f"column {column!r} contains NaN")
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            raise DataError(f"column {column!r} must be numeric; got dtype {series.dtype}")
+        values[column] = numbers(series.to_numpy(), f"column {column!r}", minimum=0.0)
+    if "frequency" in values:
+        whole(pd.Series(values["frequency"]), "column 'frequency'")
+    if "recency" in values and "T" in values:
+        late = values["recency"] > values["T"]
+        if late.any():
+            raise DataError(f"column 'recency' exceeds column 'T' for {int(late.sum())} customers")
+    return pd.DataFrame(values, index=summary.index)
+
+
+def seed_metrics(
+    summary: pd.DataFrame, *, window_years: float, lifespan_years: float = 3.0
+) -> pd.Series:
+    """The seed metrics of a customer base, from the per-customer summary frame.
+
+    With ``n`` customers, ``orders = sum(frequency + 1)`` (the first purchase plus
+    the repeat purchases) and ``revenue = sum(revenue)``:
+
+    ======================================  ==============================================
+    ``customers``                           ``n``, the number of rows
+    ``orders``                              ``sum(frequency + 1)``
+    ``revenue``                             ``sum(revenue)`` (includes first purchases)
+    ``average_order_value``                 ``revenue / orders``
+    ``purchase_frequency``                  ``orders / customers``, over the whole window
+    ``purchase_frequency_per_year``         ``purchase_frequency / window_years``
+    ``customer_value_per_year``             ``average_order_value *
+                                            purchase_frequency_per_year``
+    ``simple_clv``                          ``customer_value_per_year * lifespan_years``
+    ``repeat_purchase_rate``                fraction of customers with ``frequency >= 1``
+                                            (two or more orders)
+    ======================================  ==============================================
+
+    See the scalar functions of the same names for definitions and sources.  The
+    frequency per year assumes customers were observed for the whole window; for a
+    store whose customers joined throughout the window it understates their yearly
+    rate (a fitted model handles unequal ``T``).
+
+    Parameters
+    ----------
+    summary
+        Per-customer summary frame; uses ``customer_id``, ``frequency`` and
+        ``revenue``.
+    window_years
+        Length of the observation window in years (> 0), e.g. ``1.5`` for 18 months.
+    lifespan_years
+        Average customer lifespan in years (> 0) for :func:`simple_clv`; 3 by default.
+
+    Returns
+    -------
+    pandas.Series
+        The metrics above, indexed by name, all as float64 (``customers`` and
+        ``orders`` are whole numbers).
+
+    Raises
+    ------
+    DataError
+        If a column is missing, NaN, negative or (``frequency``) fractional, the frame
+        is empty, ids repeat, or ``window_years`` / ``lifespan_years`` is not positive.
+    """
+    window = float(numbers(window_years, "window_years", minimum=0.0, strict=True))
+    lifespan = float(numbers(lifespan_years, "lifespan_years", minimum=0.0, strict=True))
+    values = _check_summary(summary, ["customer_id", "frequency", "revenue"])
+    orders_per_customer = values["frequency"] + 1.0
+    customers = float(len(values))
+    orders = float(orders_per_customer.sum())
+    revenue = float(values["revenue"].sum())
+    aov = average_order_value(revenue, orders)
+    frequency = purchase_frequency(orders, customers)
+    frequency_per_year = frequency / window
+    value_per_year = customer_value(aov, frequency_per_year)
+    metrics = {
+        "customers": customers,
+        "orders": orders,
+        "revenue": revenue,
+        "average_order_value": aov,
+        "purchase_frequency": frequency,
+        "purchase_frequency_per_year": frequency_per_year,
+        "customer_value_per_year": value_per_year,
+        "simple_clv": simple_clv(value_per_year, lifespan),
+        "repeat_purchase_rate": repeat_purchase_rate(orders_per_customer),
+    }
+    return pd.Series(metrics, dtype="float64", name="seed_metrics")
+
+
+def _range_scores(values: np.ndarray, bins: int) -> np.ndarray:
+    """Scores 1..bins from equal-width parts of [min, max]; a boundary value scores higher."""
+    low, high = values.min(), values.max()
+    if low == high:
+        return np.full(values.shape, bins // 2 + 1, dtype=np.int64)
+    inner_edges = np.linspace(low, high, bins + 1)[1:-1]
+    return np.searchsorted(inner_edges, values, side="right").astype(np.int64) + 1
+
+
+def _quantile_scores(values: np.ndarray, bins: int) -> np.ndarray:
+    """Scores 1..bins from the mid-rank percentile ``(rank - 1/2) / n`` (ties share a rank)."""
+    n = values.size
+    ranks = pd.Series(values).rank(method="average").to_numpy()
+    # (rank - 1/2) / n * bins, floored, in exact integer arithmetic: 2 * rank is whole.
+    twice_rank = np.rint(2.0 * ranks).astype(np.int64)
+    return (twice_rank - 1) * bins // (2 * n) + 1
+
+
+def _segments(rfm_score: np.ndarray, bins: int) -> pd.Categorical:
+    """Cut the possible RFM score range [3, 3 * bins] into three equal parts."""
+    # Width of each part: (3 * bins - 3) / 3 = bins - 1.
+    middle_from, top_from = 3 + (bins - 1), 3 + 2 * (bins - 1)
+    codes = (rfm_score >= middle_from).astype(np.int64) + (rfm_score >= top_from)
+    return pd.Categorical.from_codes(codes, categories=list(RFM_SEGMENTS), ordered=True)
+
+
+def rfm_scores(
+    summary: pd.DataFrame,
+    *,
+    method: Literal["range", "quantile"] = "range",
+    bins: int = 3,
+) -> pd.DataFrame:
+    """Recency, frequency and monetary (RFM) scores and segments of every customer.
+
+    RFM scoring after Hughes (1994); the recency/frequency/monetary variables are
+    read off the summary frame as in Fader, Hardie & Lee (2005):
+
+    * **R** scores the time since the last purchase, ``T - recency``: the most
+      recent buyers (smallest gap) get the highest score;
+    * **F** scores ``frequency`` (repeat purchases): most frequent scores highest;
+    * **M** scores the average order value ``revenue / (frequency + 1)`` (all orders,
+      including the first, unlike ``monetary_value`` which averages repeat orders
+      only): highest spend scores highest.
+
+    Each variable is scored 1..``bins``:
+
+    ``method="range"``
+        Cut the variable's [min, max] into ``bins`` equal-width parts, scored 1 (the
+        worst part) to ``bins``.  Each part includes its lower edge, so a value on a
+        boundary gets the higher score; the best value always scores ``bins``.  A
+        constant variable (including a single customer) gives every customer the
+        middle score ``bins // 2 + 1`` (2 for ``bins=3``).
+    ``method="quantile"``
+        Rank the customers from worst to best, tied values sharing their average
+        rank, and score each by the quantile bin of its mid-rank percentile:
+        ``score = floor((rank - 1/2) / n * bins) + 1``.  Without ties each bin holds
+        ``n / bins`` customers, rounded up or down (7 customers in 3 bins: 2, 3, 2);
+        tied customers always share a score, so bins can be unequal, and the result
+        never depends on row order.  A constant variable (including a
+        single customer) gives every customer ``bins // 2 + 1``, as above.
+
+    ``rfm_score = r_score + f_score + m_score`` lies in [3, 3 * bins].  That range is
+    split into three equal parts of width ``bins - 1``: ``rfm_score < bins + 2`` is
+    ``"low"``, ``bins + 2 <= rfm_score < 2 * bins + 1`` is ``"middle"`` and
+    ``rfm_score >= 2 * bins + 1`` is ``"top"``.  For ``bins=3``: 3-4 low, 5-6 middle,
+    7-9 top; for ``bins=5``: 3-6 low, 7-10 middle, 11-15 top.
+
+    Parameters
+    ----------
+    summary
+        Per-customer summary frame; uses ``customer_id``, ``frequency``, ``recency``,
+        ``T`` and ``revenue``.
+    method
+        ``"range"`` (equal-width) or ``"quantile"`` (equal-count) bins.
+    bins
+        Number of score levels per variable (an integer >= 2); 3 by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the index of ``summary``: ``customer_id``, ``r_score``, ``f_score``,
+        ``m_score``, ``rfm_score`` (int64) and ``rfm_segment`` (ordered categorical
+        ``"low" < "middle" < "top"``).
+
+    Raises
+    ------
+    DataError
+        If ``method`` is unknown, ``bins`` is not an integer >= 2, or a column is
+        missing, NaN, negative or inconsistent (``recency > T``, fractional
+        ``frequency``, duplicate ``customer_id``).
+    """
+    if method not in ("range", "quantile"):
+        raise DataError(f"method must be 'range' or 'quantile'; got {method!r}")
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer):
+        raise DataError(f"bins must be an integer; got {bins!r}")
+    if bins < 2:
+        raise DataError(f"bins must be >= 2; got {bins}")
+    bins = int(bins)
+    values = _check_summary(summary, ["customer_id", "frequency", "recency", "T", "revenue"])
+    frequency = values["frequency"].to_numpy()
+    # Higher is better for all three, so R uses minus the time since the last purchase.
+    variables = {
+        "r_score": values["recency"].to_numpy() - values["T"].to_numpy(),
+        "f_score": frequency,
+        "m_score": values["revenue"].to_numpy() / (frequency + 1.0),
+    }
+    score = _range_scores if method == "range" else _quantile_scores
+    scores = {name: score(variable, bins) for name, variable in variables.items()}
+    rfm_score = scores["r_score"] + scores["f_score"] + scores["m_score"]
+    return pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"],
+            **scores,
+            "rfm_score": rfm_score,
+            "rfm_segment": _segments(rfm_score, bins),
+        },
+        index=summary.index,
+    )
+
+
+def segment_values(summary_with_rfm: pd.DataFrame, value_column: str) -> pd.DataFrame:
+    """Customers and the mean and total of a value per RFM segment.
+
+    For each segment ``s`` of ``"low"``, ``"middle"``, ``"top"``: the number of
+    customers in ``s``, and the mean and sum of ``value_column`` over them.  A
+    segment without customers is kept with 0 customers, total 0 and mean NaN.
+
+    Parameters
+    ----------
+    summary_with_rfm
+        A frame with an ``rfm_segment`` column (from :func:`rfm_scores`, e.g.
+        ``summary.join(rfm_scores(summary).drop(columns="customer_id"))``) and the
+        value column.
+    value_column
+        Numeric column to summarise, e.g. ``"revenue"`` or a predicted CLV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``rfm_segment`` (``low``, ``middle``, ``top``) with columns
+        ``customers`` (int64), ``mean_<value_column>`` and ``total_<value_column>``.
+
+    Raises
+    ------
+    DataError
+        If a column is missing, the value column is not numeric or contains NaN, or
+        ``rfm_segment`` holds an unknown label.
+    """
+    if not isinstance(summary_with_rfm, pd.DataFrame):
+        raise DataError(
+            f"summary_with_rfm must be a pandas DataFrame; got {type(summary_with_rfm).__name__}"
+        )
+    for column in ("rfm_segment", value_column):
+        if column not in summary_with_rfm.columns:
+            raise DataError(f"summary_with_rfm is missing column {column!r}")
+    value = summary_with_rfm[value_column]
+    if pd.api.types.is_bool_dtype(value) or not pd.api.types.is_numeric_dtype(value):
+        raise DataError(f"column {value_column!r} must be numeric; got dtype {value.dtype}")
+    if value.isna().any():
+        raise DataError(f"column {value_column!r} contains NaN")
+    labels = summary_with_rfm["rfm_segment"]
+    unknown = ~labels.isin(RFM_SEGMENTS)
+    if unknown.any():
+        raise DataError(
+            f"column 'rfm_segment' has unknown label {labels[unknown].iloc[0]!r}; "
+            f"expected one of {', '.join(RFM_SEGMENTS)}"
+        )
+    segment = pd.Categorical(labels, categories=list(RFM_SEGMENTS), ordered=True)
+    grouped = value.astype(float).groupby(segment, observed=False)
+    table = pd.DataFrame(
+        {
+            "customers": grouped.size().astype(np.int64),
+            f"mean_{value_column}": grouped.mean(),
+            f"total_{value_column}": grouped.sum(),
+        }
+    )
+    table.index.name = "rfm_segment"
+    return table
