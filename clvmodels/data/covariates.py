@@ -1,0 +1,187 @@
+"""Time-invariant customer covariates: a customer attribute table -> a design matrix.
+
+The models take covariates through an exponential link on a scale parameter (Fader &
+Hardie 2007, "Incorporating time-invariant covariates into the Pareto/NBD and BG/NBD
+models", note 019: ``α_i = α₀ exp(−γ′z_i)``), so ``z_i`` must be a numeric row per
+customer with no column that the baseline parameter already absorbs:
+
+* numeric columns are used as they are (CSV text that parses as numbers counts as
+  numeric);
+* boolean columns (``true``/``false`` in any case, or a boolean dtype) become 0/1;
+* any other column is categorical: one 0/1 column per level except a reference level
+  (``name[level]``; the reference is the first level in sorted order unless given), as
+  in regression with a baseline category;
+* a column with a single value is refused: it is collinear with the baseline.
+
+The rows are aligned with the customers of the summary by ``customer_id``; a customer
+without a row, a duplicated id or a missing value is an error that names the table, the
+column and the customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.data.sources import integer_ids
+from clvmodels.errors import DataError
+
+_TRUE, _FALSE = "true", "false"
+
+
+@dataclass(frozen=True)
+class Covariates:
+    """A design matrix of customer covariates.
+
+    Attributes
+    ----------
+    names
+        Column names of ``matrix``: the numeric and boolean columns by name, one
+        ``column[level]`` per non-reference level of a categorical column.
+    matrix
+        Shape ``(customers, len(names))``, float, rows in the order of the customer ids
+        it was built for.
+    reference
+        Reference level of every categorical column.
+    """
+
+    names: tuple[str, ...]
+    matrix: np.ndarray
+    reference: Mapping[str, str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def covariate_matrix(
+    table: pd.DataFrame,
+    customer_ids: pd.Series | np.ndarray,
+    columns: Sequence[str],
+    *,
+    source_name: str,
+    reference: Mapping[str, str] | None = None,
+    id_column: str = "customer_id",
+) -> Covariates:
+    """The covariates ``columns`` of ``table`` for ``customer_ids``, encoded (see module).
+
+    Parameters
+    ----------
+    table
+        One row per customer: ``id_column`` and the covariate columns (CSV text or typed).
+    customer_ids
+        The customers to build rows for, in the order of the result.
+    columns
+        The covariate columns to use, in order.
+    source_name
+        Name of the table in error messages (e.g. its path).
+    reference
+        Reference level per categorical column (default: first level in sorted order).
+
+    Raises
+    ------
+    DataError
+        A missing column or customer, a duplicated customer id, a missing value, a
+        column with a single value, an unknown reference level.
+    """
+    reference = dict(reference or {})
+    if not columns:
+        raise DataError(f"{source_name}: no covariate columns were chosen")
+    missing = [c for c in (id_column, *columns) if c not in table.columns]
+    if missing:
+        present = ", ".join(map(str, table.columns))
+        raise DataError(f"{source_name}: no column {missing[0]!r} (columns: {present})")
+    if len(set(columns)) != len(columns):
+        raise DataError(f"{source_name}: a covariate column is listed twice")
+    unknown = sorted(set(reference) - set(columns))
+    if unknown:
+        raise DataError(f"{source_name}: reference level given for {unknown[0]!r}, not a covariate")
+    ids = integer_ids(table[id_column].reset_index(drop=True))
+    if ids.isna().any():
+        raise DataError(f"{source_name}: column {id_column!r} has a missing id")
+    duplicated = ids.duplicated()
+    if duplicated.any():
+        raise DataError(f"{source_name}: customer {ids[duplicated].iloc[0]} appears twice")
+    wanted = pd.Series(np.asarray(customer_ids))
+    position = pd.Index(ids).get_indexer(wanted)
+    if (position < 0).any():
+        absent = wanted[position < 0]
+        raise DataError(
+            f"{source_name}: {len(absent)} customers have no row (first: customer {absent.iloc[0]})"
+        )
+    rows = table.iloc[position].reset_index(drop=True)
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
+    references: dict[str, str] = {}
+    for column in columns:
+        values = rows[column]
+        blank = values.isna() | (values.astype(str).str.strip() == "")
+        if blank.any():
+            raise DataError(
+                f"{source_name}: column {column!r} is missing for customer "
+                f"{wanted[blank.to_numpy()].iloc[0]}"
+            )
+        encoded = _encode(values, column, source_name, reference.get(column))
+        if isinstance(encoded, tuple):
+            level, dummies = encoded
+            references[column] = level
+            names.extend(dummies.columns)
+            blocks.append(dummies.to_numpy(dtype=float))
+        else:
+            names.append(column)
+            blocks.append(encoded[:, None])
+    return Covariates(tuple(names), np.hstack(blocks), references)
+
+
+def _encode(
+    values: pd.Series, column: str, source_name: str, reference: str | None
+) -> np.ndarray | tuple[str, pd.DataFrame]:
+    """A numeric column as floats, or (reference level, dummy columns) of a categorical."""
+    if pd.api.types.is_bool_dtype(values):
+        numeric = values.to_numpy(dtype=float)
+    elif pd.api.types.is_numeric_dtype(values):
+        numeric = values.to_numpy(dtype=float)
+    else:
+        text = values.astype(str).str.strip()
+        lowered = text.str.lower()
+        if reference is None and lowered.isin([_TRUE, _FALSE]).all():
+            numeric = (lowered == _TRUE).to_numpy(dtype=float)
+        else:
+            parsed = pd.to_numeric(text, errors="coerce")
+            if reference is None and parsed.notna().all():
+                numeric = parsed.to_numpy(dtype=float)
+            else:
+                return _dummies(text, column, source_name, reference)
+    if not np.all(np.isfinite(numeric)):
+        raise DataError(f"{source_name}: column {column!r} has a value that is not finite")
+    if numeric.min() == numeric.max():
+        raise DataError(
+            f"{source_name}: column {column!r} has the single value {numeric[0]:g}; a "
+            "constant covariate cannot be told apart from the baseline"
+        )
+    return numeric
+
+
+def _dummies(
+    text: pd.Series, column: str, source_name: str, reference: str | None
+) -> tuple[str, pd.DataFrame]:
+    levels = sorted(text.unique())
+    if len(levels) < 2:
+        raise DataError(
+            f"{source_name}: column {column!r} has the single level {levels[0]!r}; a "
+            "constant covariate cannot be told apart from the baseline"
+        )
+    if reference is None:
+        reference = levels[0]
+    elif str(reference) not in levels:
+        raise DataError(
+            f"{source_name}: reference level {reference!r} of column {column!r} is not "
+            f"among its levels ({', '.join(levels)})"
+        )
+    reference = str(reference)
+    dummies = pd.DataFrame(
+        {f"{column}[{level}]": (text == level).to_numpy() for level in levels if level != reference}
+    )
+    return reference, dummies
