@@ -40,13 +40,24 @@ class DistinctColumns:
         The data themselves when ``columns`` are held by the graph (a PyMC model): the
         distinct values and the inverse index then become shared variables too and
         :meth:`inputs` stays empty.
+    row_key
+        A column that per-row *parameters* depend on (the covariate pattern of each
+        customer, when the model has covariates).  It is added to every key, and in each
+        term the row-level column is replaced by its distinct values, so parameters
+        computed from it (e.g. ``α_i = α₀ exp(−γ′z_i)``) are evaluated per distinct
+        combination too.
     """
 
     def __init__(
-        self, columns: Mapping[str, Any], constants: Mapping[str, np.ndarray] | None = None
+        self,
+        columns: Mapping[str, Any],
+        constants: Mapping[str, np.ndarray] | None = None,
+        *,
+        row_key: str | None = None,
     ) -> None:
         self._columns = dict(columns)
         self._constants = constants
+        self._row_key = row_key
         self._by_id = {id(var): name for name, var in self._columns.items()}
         self._keys: list[tuple[str, ...]] = []
         self._inputs: dict[tuple[str, ...], tuple[list[Any], Any]] = {}
@@ -84,6 +95,8 @@ class DistinctColumns:
         if not columns or any(name is None for name in names):
             return fn(*columns)  # not plain data columns: evaluate per row
         key: tuple[str, ...] = names  # type: ignore[assignment]
+        if self._row_key is not None and self._row_key not in key:
+            key = (*key, self._row_key)
         if key not in self._inputs:
             import pytensor.tensor as pt
 
@@ -107,4 +120,10 @@ class DistinctColumns:
                 self._inputs[key] = (uniques, pt.lvector(f"inverse[{label}]"))
                 self._keys.append(key)
         uniques, inverse = self._inputs[key]
-        return fn(*uniques)[inverse]
+        out = fn(*uniques[: len(columns)])
+        if self._row_key is not None:
+            import pytensor
+
+            # per-row parameters of the term become per-distinct-combination parameters
+            out = pytensor.clone_replace(out, {self._columns[self._row_key]: uniques[-1]})
+        return out[inverse]

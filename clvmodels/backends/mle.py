@@ -173,10 +173,18 @@ def _objective(spec: ModelSpec, data: dict[str, np.ndarray], w: np.ndarray) -> O
     return evaluate
 
 
+PATTERN = "pattern"
+"""Data column holding each row's covariate pattern (an integer code) in a fit with
+covariates; the design matrices are given per pattern."""
+
+
 @cache
 def _compiled(
-    key: str, log_likelihood: Callable[..., Any], param_names: tuple[str, ...],
+    key: str,
+    log_likelihood: Callable[..., Any],
+    param_names: tuple[str, ...],
     columns: tuple[str, ...],
+    links: tuple[tuple[str, float, int], ...] = (),
 ) -> tuple[Callable[..., Any], DistinctColumns]:
     """Compile the weighted log-likelihood and its exact gradient with PyTensor, once per
     model and process (the data are inputs of the compiled function, not constants).
@@ -184,6 +192,12 @@ def _compiled(
     Terms the likelihood marks with ``xp.distinct`` are evaluated once per distinct
     value combination of their columns (:mod:`clvmodels.backends.distinct`); the
     returned registry computes those extra inputs from a data set.
+
+    ``links`` puts covariates on parameters: ``(name, sign, k)`` makes ``name`` of a row
+    with covariate pattern ``g`` equal ``exp(θ_name + sign · Z_name[g] · γ_name)``, with
+    ``γ_name`` the next ``k`` entries of ``θ`` after the log-parameters and ``Z_name``
+    (patterns × k) an input of the function after the data columns.  The rows then
+    need a :data:`PATTERN` column, which joins every distinct key.
     """
     import pytensor
     import pytensor.tensor as pt
@@ -191,17 +205,30 @@ def _compiled(
     theta = pt.dvector("theta")
     params = {k: pt.exp(theta[i]) for i, k in enumerate(param_names)}
     inputs = {c: pt.dvector(c) for c in columns}
+    designs = []
+    if links:
+        index = pt.cast(inputs[PATTERN], "int64")
+        offset = len(param_names)
+        for name, sign, k in links:
+            design = pt.dmatrix(f"Z[{name}]")
+            shift = pt.dot(design, theta[offset : offset + k])[index]
+            params[name] = pt.exp(theta[param_names.index(name)] + sign * shift)
+            designs.append(design)
+            offset += k
     weight = pt.dvector("weight")
-    distinct = DistinctColumns(inputs)
-    per_row = log_likelihood(**params, **inputs, xp=distinct.ops(pytensor_ops()))
+    distinct = DistinctColumns(inputs, row_key=PATTERN if links else None)
+    model_columns = {c: v for c, v in inputs.items() if c != PATTERN}
+    per_row = log_likelihood(**params, **model_columns, xp=distinct.ops(pytensor_ops()))
     total = pt.sum(weight * per_row)
     grad = pytensor.grad(total, theta)
     with warnings.catch_warnings():
         # The likelihood graphs are elementwise sums: no BLAS operation is involved.
         warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
         fn = pytensor.function(
-            [theta, weight, *inputs.values(), *distinct.inputs()], [total, grad],
-            on_unused_input="ignore", name=f"{key}_loglik_grad",
+            [theta, weight, *inputs.values(), *designs, *distinct.inputs()],
+            [total, grad],
+            on_unused_input="ignore",
+            name=f"{key}_loglik_grad",
         )
     return fn, distinct
 
@@ -217,9 +244,7 @@ def _converged(res: optimize.OptimizeResult) -> bool:
     return bool(res.success) and np.isfinite(res.fun)
 
 
-def _polish(
-    objective: Objective, theta: np.ndarray, n_obs: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.ndarray, np.ndarray]:
     """Newton steps on the exact gradient to remove L-BFGS-B's last slack.
 
     Returns the parameters and the Hessian there; the Hessian is recomputed only after
@@ -248,6 +273,4 @@ def _polish(
 
 
 def _fmt(spec: ModelSpec, theta: np.ndarray) -> str:
-    return ", ".join(
-        f"{k}={math.exp(t):.4g}" for k, t in zip(spec.param_names, theta, strict=True)
-    )
+    return ", ".join(f"{k}={math.exp(t):.4g}" for k, t in zip(spec.param_names, theta, strict=True))
