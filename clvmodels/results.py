@@ -45,7 +45,8 @@ class FitResult:
     n_unique
         Number of distinct data rows after collapsing identical customers.
     cov_log
-        Covariance matrix of the log-parameters (MLE: inverse observed information).
+        Covariance matrix of the log-parameters (MLE: inverse observed information);
+        covariate coefficients enter it as they are, not logged.
     draws
         Posterior draws per parameter, flattened over chains (Bayesian backend).
     diagnostics
@@ -56,6 +57,10 @@ class FitResult:
         Fingerprint of the training data, checked when a saved model is reloaded.
     version
         clvmodels version that produced the fit.
+    coefficients
+        Names of the covariate coefficients among ``param_names``: real numbers,
+        estimated and reported on their own scale (every other parameter is positive
+        and handled on the log scale).
     """
 
     model: str
@@ -71,6 +76,25 @@ class FitResult:
     time_unit: str | None = None
     data_fingerprint: str = ""
     version: str = __version__
+    coefficients: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ coordinates
+    def _coordinates(self) -> np.ndarray:
+        """The estimates in the coordinates of ``cov_log``: the log of every positive
+        parameter, covariate coefficients (``coefficients``) as they are."""
+        return np.array(
+            [
+                self.params[k] if k in self.coefficients else math.log(self.params[k])
+                for k in self.param_names
+            ]
+        )
+
+    def _from_coordinates(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """Parameters from values in those coordinates (last axis: parameters)."""
+        return {
+            k: values[..., i] if k in self.coefficients else np.exp(values[..., i])
+            for i, k in enumerate(self.param_names)
+        }
 
     # ------------------------------------------------------------------ statistics
     @property
@@ -96,14 +120,17 @@ class FitResult:
         if self.cov_log is None:
             return {k: math.nan for k in self.param_names}
         sd_log = np.sqrt(np.clip(np.diag(self.cov_log), 0.0, np.inf))
-        return {k: float(self.params[k] * s) for k, s in zip(self.param_names, sd_log, strict=True)}
+        return {
+            k: float(s if k in self.coefficients else self.params[k] * s)
+            for k, s in zip(self.param_names, sd_log, strict=True)
+        }
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """Interval per parameter: log-scale Wald interval (MLE) or equal-tailed (Bayes).
 
         MLE intervals are formed on the log scale, ``exp(log θ ± z·se(log θ))``, so
-        they stay positive; ``z`` is the normal quantile for ``level`` (never a
-        hard-coded 1.96).
+        they stay positive (covariate coefficients: ``γ ± z·se(γ)``); ``z`` is the normal
+        quantile for ``level`` (never a hard-coded 1.96).
         """
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must be in (0, 1), got {level}")
@@ -120,9 +147,10 @@ class FitResult:
                 if self.cov_log is None
                 else np.sqrt(np.clip(np.diag(self.cov_log), 0.0, np.inf))
             )
-            for k, s in zip(self.param_names, sd_log, strict=True):
-                log_value = math.log(self.params[k])
-                rows[k] = (math.exp(log_value - z * s), math.exp(log_value + z * s))
+            centre = self._coordinates()
+            bounds = self._from_coordinates(np.stack([centre - z * sd_log, centre + z * sd_log]))
+            for k in self.param_names:
+                rows[k] = (float(bounds[k][0]), float(bounds[k][1]))
         return pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
@@ -155,17 +183,19 @@ class FitResult:
 
         Bayesian fits return (a subsample of) the posterior draws; MLE fits draw from
         the asymptotic normal distribution of the log-parameters (parametric
-        bootstrap), so every draw is positive.
+        bootstrap), so every draw is positive; covariate coefficients are drawn on their
+        own scale.
         """
         if self.draws is not None:
             total = len(next(iter(self.draws.values())))
             idx = rng.choice(total, size=n_draws, replace=n_draws > total)
             return {k: np.asarray(self.draws[k])[idx] for k in self.param_names}
-        mean = np.log([self.params[k] for k in self.param_names])
         if self.cov_log is None or not np.all(np.isfinite(self.cov_log)):
             raise ValueError(f"{self.model}: no finite covariance matrix to draw parameters from")
-        sample = rng.multivariate_normal(mean, self.cov_log, size=n_draws, method="eigh")
-        return {k: np.exp(sample[:, i]) for i, k in enumerate(self.param_names)}
+        sample = rng.multivariate_normal(
+            self._coordinates(), self.cov_log, size=n_draws, method="eigh"
+        )
+        return self._from_coordinates(sample)
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +214,7 @@ class FitResult:
             "diagnostics": _jsonable(self.diagnostics),
             "time_unit": self.time_unit,
             "data_fingerprint": self.data_fingerprint,
+            "coefficients": list(self.coefficients),
         }
 
     @classmethod
@@ -215,6 +246,7 @@ class FitResult:
                 time_unit=payload.get("time_unit"),
                 data_fingerprint=str(payload.get("data_fingerprint", "")),
                 version=saved,
+                coefficients=tuple(payload.get("coefficients", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelLoadError):

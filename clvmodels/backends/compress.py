@@ -100,14 +100,18 @@ def fingerprint_rows(data: Mapping[str, np.ndarray], weights: np.ndarray) -> str
 
 
 def prepare_rows(
-    spec: ModelSpec, data: Mapping[str, np.ndarray], weights: np.ndarray | None
+    spec: ModelSpec,
+    data: Mapping[str, np.ndarray],
+    weights: np.ndarray | None,
+    extra: tuple[str, ...] = (),
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The model's data columns as float arrays and the weights (ones by default), with
-    the rows the model does not use dropped (``spec.row_mask``)."""
-    missing = [c for c in spec.data_columns if c not in data]
+    """The model's data columns (and the ``extra`` ones, e.g. a covariate pattern) as
+    float arrays and the weights (ones by default), with the rows the model does not
+    use dropped (``spec.row_mask``)."""
+    missing = [c for c in (*spec.data_columns, *extra) if c not in data]
     if missing:
         raise FitError(f"{spec.key}: data lacks column(s) {', '.join(missing)}")
-    arrays = {c: np.asarray(data[c], dtype=float) for c in spec.data_columns}
+    arrays = {c: np.asarray(data[c], dtype=float) for c in (*spec.data_columns, *extra)}
     n = len(arrays[spec.data_columns[0]])
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if spec.row_mask is not None:

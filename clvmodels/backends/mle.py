@@ -18,6 +18,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -33,6 +34,46 @@ from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult
 
 LOG_BOUND = 23.0  # parameters are kept within exp(±23) ≈ [1e-10, 1e10]
+PATTERN = "pattern"
+"""Data column holding each row's covariate pattern (an integer code) in a fit with
+covariates; the design matrices are given per pattern."""
+
+COEF_BOUND = 30.0  # covariate coefficients within ±30 (an effect of e^30 is no estimate)
+
+
+@dataclass(frozen=True)
+class CovariateLinks:
+    """Covariates on some parameters of a model, for :func:`fit_mle`.
+
+    Parameter ``name`` of a customer with covariate pattern ``g`` is
+    ``name₀ · exp(sign · Z[g] · γ)`` (Fader & Hardie 2007, note 019: ``α_i = α₀ exp(−γ₁′z_i)``
+    on the purchase rate's scale, ``a_i = a₀ exp(γ₂′z_i)``, ``b_i = b₀ exp(γ₃′z_i)`` on
+    the BG/NBD dropout, ``β_i = β₀ exp(−γ₂′z_i)`` on the Pareto/NBD dropout).
+
+    Attributes
+    ----------
+    pattern
+        Covariate pattern (integer code) of every data row.
+    designs
+        Per linked parameter: the design matrix, one row per pattern.
+    names
+        Per linked parameter: the names of its design columns.
+    signs
+        Per linked parameter: the sign of the link (−1 for scale parameters of rates).
+    """
+
+    pattern: np.ndarray
+    designs: Mapping[str, np.ndarray]
+    names: Mapping[str, tuple[str, ...]]
+    signs: Mapping[str, float]
+
+    def coefficient_names(self) -> tuple[str, ...]:
+        """``parameter:covariate`` for every coefficient, in θ order."""
+        return tuple(f"{p}:{c}" for p in self.designs for c in self.names[p])
+
+    def spec(self) -> tuple[tuple[str, float, int], ...]:
+        """The ``links`` argument of :func:`_compiled`."""
+        return tuple((p, float(self.signs[p]), len(self.names[p])) for p in self.designs)
 
 
 def fit_mle(
@@ -43,6 +84,7 @@ def fit_mle(
     init: Mapping[str, float] | None = None,
     max_iter: int = 1000,
     time_unit: str | None = None,
+    covariates: CovariateLinks | None = None,
 ) -> FitResult:
     """Fit ``spec`` by maximum likelihood.
 
@@ -60,6 +102,10 @@ def fit_mle(
         Iteration limit of the optimiser.
     time_unit
         Time unit of the data, recorded in the result.
+    covariates
+        Covariates on some parameters; their coefficients join the result's
+        ``param_names`` as ``parameter:covariate`` (``FitResult.coefficients``), starting
+        from 0 at the fit without covariates.
 
     Returns
     -------
@@ -72,25 +118,34 @@ def fit_mle(
         When the optimiser does not converge, or the data cannot identify the model.
     """
     started = time.perf_counter()
-    arrays, w = prepare_rows(spec, data, weights)
+    if covariates is not None:
+        data = {**data, PATTERN: np.asarray(covariates.pattern, dtype=float)}
+    extra = (PATTERN,) if covariates is not None else ()
+    arrays, w = prepare_rows(spec, data, weights, extra)
     unique, uw = compress_rows(arrays, w)
     n_obs = float(uw.sum())
     if n_obs <= 0 or len(uw) == 0:
         raise FitError(f"{spec.key}: no customers to fit on")
-    objective = _objective(spec, unique, uw)
+    objective = _objective(spec, unique, uw, covariates)
+    coefficient_names = () if covariates is None else covariates.coefficient_names()
+    names = (*spec.param_names, *coefficient_names)
 
-    starts = [dict(init)] if init is not None else [spec.initial_params(unique, uw)]
+    base = {c: v for c, v in unique.items() if c != PATTERN}
+    starts = [dict(init)] if init is not None else [spec.initial_params(base, uw)]
     starts.append({k: 1.0 for k in spec.param_names})
     best = None
     attempts = []
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(spec.param_names)
+    bounds += [(-COEF_BOUND, COEF_BOUND)] * len(coefficient_names)
     for start in starts:
         theta0 = np.log([max(float(start[k]), 1e-8) for k in spec.param_names])
+        theta0 = np.concatenate([theta0, [float(start.get(k, 0.0)) for k in coefficient_names]])
         res = optimize.minimize(
             lambda th: _neg_mean(objective, th, n_obs),
             theta0,
             jac=True,
             method="L-BFGS-B",
-            bounds=[(-LOG_BOUND, LOG_BOUND)] * len(theta0),
+            bounds=bounds,
             # moderate tolerances: L-BFGS-B only has to get close, the Newton
             # polish below finishes quadratically
             options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
@@ -107,20 +162,23 @@ def fit_mle(
         )
     theta, hess = _polish(objective, best.x, n_obs)
     ll, grad = objective(theta)
+    estimate = _fmt(names, coefficient_names, theta)
     at_bound = [
-        name for name, t in zip(spec.param_names, theta, strict=True) if abs(t) > LOG_BOUND - 1e-3
+        name
+        for (name, t), (_, hi) in zip(zip(names, theta, strict=True), bounds, strict=True)
+        if abs(t) > hi - 1e-3
     ]
     if at_bound:
         raise FitError(
             f"{spec.key}: parameter(s) {', '.join(at_bound)} ran to the edge of the "
-            f"parameter space (estimate {_fmt(spec, theta)}); the data do not identify "
+            f"parameter space (estimate {estimate}); the data do not identify "
             "the model — try another model, more data, or the Bayesian backend with priors"
         )
     grad_norm = float(np.max(np.abs(grad)) / n_obs)
     if not np.isfinite(ll) or grad_norm > 1e-4:
         raise FitError(
             f"{spec.key}: the optimiser did not converge ({best.message}; max |gradient| per "
-            f"customer {grad_norm:.2g} at {_fmt(spec, theta)}); try init=... near a "
+            f"customer {grad_norm:.2g} at {estimate}); try init=... near a "
             "plausible value, max_iter higher, or check the data"
         )
     cov_log, hessian_ok = invert_information(hess)
@@ -137,8 +195,11 @@ def fit_mle(
     return FitResult(
         model=spec.key,
         backend="mle",
-        param_names=spec.param_names,
-        params={k: float(math.exp(t)) for k, t in zip(spec.param_names, theta, strict=True)},
+        param_names=names,
+        params={
+            k: float(t if k in coefficient_names else math.exp(t))
+            for k, t in zip(names, theta, strict=True)
+        },
         log_likelihood=float(ll),
         n_obs=n_obs,
         n_unique=len(uw),
@@ -146,6 +207,7 @@ def fit_mle(
         diagnostics=diagnostics,
         time_unit=time_unit,
         data_fingerprint=fingerprint_rows(unique, uw),
+        coefficients=coefficient_names,
     )
 
 
@@ -161,21 +223,25 @@ def log_likelihood_numpy(
     return float(np.sum(w * values))
 
 
-def _objective(spec: ModelSpec, data: dict[str, np.ndarray], w: np.ndarray) -> Objective:
-    """(total log-likelihood, gradient wrt log-parameters) on ``data``."""
-    fn, distinct = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data))
-    inputs = [data[c] for c in data] + distinct.values(data)
+def _objective(
+    spec: ModelSpec,
+    data: dict[str, np.ndarray],
+    w: np.ndarray,
+    covariates: CovariateLinks | None = None,
+) -> Objective:
+    """(total log-likelihood, gradient wrt log-parameters and coefficients) on ``data``."""
+    links = () if covariates is None else covariates.spec()
+    fn, distinct = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data), links)
+    designs = (
+        [] if covariates is None else [np.asarray(z, float) for z in covariates.designs.values()]
+    )
+    inputs = [data[c] for c in data] + designs + distinct.values(data)
 
     def evaluate(th: np.ndarray) -> tuple[float, np.ndarray]:
         value, gradient = fn(np.asarray(th, dtype=float), w, *inputs)
         return float(value), np.asarray(gradient, dtype=float)
 
     return evaluate
-
-
-PATTERN = "pattern"
-"""Data column holding each row's covariate pattern (an integer code) in a fit with
-covariates; the design matrices are given per pattern."""
 
 
 @cache
@@ -272,5 +338,8 @@ def _polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.n
     return theta, hess
 
 
-def _fmt(spec: ModelSpec, theta: np.ndarray) -> str:
-    return ", ".join(f"{k}={math.exp(t):.4g}" for k, t in zip(spec.param_names, theta, strict=True))
+def _fmt(names: tuple[str, ...], coefficients: tuple[str, ...], theta: np.ndarray) -> str:
+    return ", ".join(
+        f"{k}={t if k in coefficients else math.exp(t):.4g}"
+        for k, t in zip(names, theta, strict=True)
+    )
