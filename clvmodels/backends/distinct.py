@@ -122,8 +122,8 @@ class DistinctColumns:
         uniques, inverse = self._inputs[key]
         out = fn(*uniques[: len(columns)])
         if self._row_key is not None:
-            import pytensor
+            from pytensor.graph.replace import clone_replace
 
             # per-row parameters of the term become per-distinct-combination parameters
-            out = pytensor.clone_replace(out, {self._columns[self._row_key]: uniques[-1]})
+            out = clone_replace(out, {self._columns[self._row_key]: uniques[-1]})
         return out[inverse]
