@@ -67,6 +67,47 @@ class CovariateLinks:
     names: Mapping[str, tuple[str, ...]]
     signs: Mapping[str, float]
 
+    @classmethod
+    def build(
+        cls,
+        spec: ModelSpec,
+        names: tuple[str, ...],
+        matrix: np.ndarray,
+        processes: Mapping[str, tuple[str, ...]],
+    ) -> CovariateLinks:
+        """Links from a customer design matrix (``names`` its columns, one row per data
+        row) and the covariates chosen per process (e.g. ``{"purchase": ("member",),
+        "dropout": ("member", "age")}``); the parameters of each process and the signs
+        come from ``spec.covariate_links``.
+
+        Raises
+        ------
+        FitError
+            A process the model does not have, or a covariate not among ``names``.
+        """
+        designs: dict[str, np.ndarray] = {}
+        chosen: dict[str, tuple[str, ...]] = {}
+        signs: dict[str, float] = {}
+        matrix = np.asarray(matrix, dtype=float)
+        rows, pattern = np.unique(matrix, axis=0, return_inverse=True)
+        for process, covariates in processes.items():
+            if process not in spec.covariate_links:
+                known = ", ".join(spec.covariate_links) or "none"
+                raise FitError(
+                    f"{spec.key}: no {process!r} process takes covariates (processes: {known})"
+                )
+            unknown = [c for c in covariates if c not in names]
+            if unknown:
+                raise FitError(
+                    f"{spec.key}: no covariate {unknown[0]!r} (have: {', '.join(names)})"
+                )
+            columns = [names.index(c) for c in covariates]
+            for param, sign in spec.covariate_links[process].items():
+                designs[param] = rows[:, columns]
+                chosen[param] = tuple(covariates)
+                signs[param] = float(sign)
+        return cls(np.asarray(pattern).reshape(-1), designs, chosen, signs)
+
     def coefficient_names(self) -> tuple[str, ...]:
         """``parameter:covariate`` for every coefficient, in θ order."""
         return tuple(f"{p}:{c}" for p in self.designs for c in self.names[p])

@@ -110,6 +110,8 @@ SPEC = ModelSpec(
     log_likelihood=log_likelihood,
     initial_params=initial_params,
     reference=REFERENCE,
+    # Fader & Hardie (2007), note 019: α_i = α₀ e^(−γ₁′z), a_i = a₀ e^(γ₂′z), b_i = b₀ e^(γ₃′z)
+    covariate_links={"purchase": {"alpha": -1.0}, "dropout": {"a": 1.0, "b": 1.0}},
 )
 
 # ---------------------------------------------------------------------------------------

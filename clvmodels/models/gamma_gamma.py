@@ -228,4 +228,6 @@ SPEC = ModelSpec(
     initial_params=initial_params,
     reference=REFERENCE,
     row_mask=row_mask,
+    # γ_i = γ₀ e^(δ′z): the expected spend per order pγ_i/(q − 1) scales by e^(δ′z)
+    covariate_links={"spend": {"gamma": 1.0}},
 )

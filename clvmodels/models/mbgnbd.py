@@ -105,6 +105,8 @@ SPEC = ModelSpec(
     log_likelihood=log_likelihood,
     initial_params=initial_params,
     reference=REFERENCE,
+    # as the BG/NBD (Fader & Hardie 2007, note 019): α on purchases, a and b on dropout
+    covariate_links={"purchase": {"alpha": -1.0}, "dropout": {"a": 1.0, "b": 1.0}},
 )
 
 

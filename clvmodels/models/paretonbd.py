@@ -443,4 +443,6 @@ SPEC = ModelSpec(
         "Fader & Hardie (2005), 'A note on deriving the Pareto/NBD model and related "
         "expressions'"
     ),
+    # Fader & Hardie (2007), note 019: α_i = α₀ e^(−γ₁′z), β_i = β₀ e^(−γ₂′z)
+    covariate_links={"purchase": {"alpha": -1.0}, "dropout": {"beta": -1.0}},
 )

@@ -294,4 +294,7 @@ SPEC = ModelSpec(
     log_likelihood=log_likelihood,
     initial_params=initial_params,
     reference=REFERENCE,
+    # the churn probability θ ~ Beta(α_i, β_i) with α_i = α₀ e^(γ₁′z), β_i = β₀ e^(γ₂′z),
+    # as the BG/NBD dropout probability in Fader & Hardie (2007), note 019
+    covariate_links={"churn": {"alpha": 1.0, "beta": 1.0}},
 )

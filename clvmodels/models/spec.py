@@ -37,6 +37,11 @@ class ModelSpec:
         defined on (Gamma-Gamma keeps repeat buyers only); other rows are ignored.
     reference
         Citation of the paper the likelihood comes from.
+    covariate_links
+        Which parameters carry time-invariant covariates, per process (``purchase``,
+        ``dropout``, ``spend``, ``churn``): ``{process: {parameter: sign}}``, the parameter
+        of a customer with covariates ``z`` being ``θ₀ · exp(sign · γ′z)`` (Fader & Hardie
+        2007, note 019, for the purchase and dropout processes).
     """
 
     key: str
@@ -48,4 +53,5 @@ class ModelSpec:
     initial_params: Callable[[Mapping[str, np.ndarray], np.ndarray], dict[str, float]]
     reference: str
     row_mask: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
+    covariate_links: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
