@@ -299,9 +299,10 @@ def _draw_summaries(
     are taken in chunks of at most ``_CELLS_PER_CHUNK`` draws × rows values per
     quantity, and within a chunk the draws are evaluated in batches holding at most
     ``_PAIR_CELLS`` draws × distinct ``(x, T)`` pairs (the numerical DERT integral
-    evaluates ~10–500 nodes per such cell).  Rows are visited in ``(x, T)`` order so
-    that a chunk holds few distinct pairs, and chunks are spread over
-    ``settings.threads`` threads (each holds its own chunk).
+    evaluates ~10–500 nodes per such cell; BG/BB: draws × histories × horizon
+    periods).  Rows are visited in ``(x, T)`` order so that a chunk holds few distinct
+    pairs, and chunks are spread over ``settings.threads`` threads (each holds its own
+    chunk).
     """
     rng = np.random.default_rng(settings.seed)
     n_draws = int(settings.draws)
@@ -323,7 +324,11 @@ def _draw_summaries(
         idx = order[start : start + chunk]
         in_history, distinct = factorize_rows([rows[c][idx] for c in history])
         histories = dict(zip(history, distinct, strict=True))
-        n_pairs = len(factorize_rows([histories[c] for c in pair])[1][0])
+        if key == "bgbb":  # a finite-horizon DERT holds every history × period per draw
+            periods = int(settings.horizon) if math.isfinite(settings.horizon) else 1
+            per_draw = len(distinct[0]) * max(periods, 1)
+        else:  # the DERT integral is evaluated per (x, T) pair
+            per_draw = len(factorize_rows([histories[c] for c in pair])[1][0])
         if spend_draws is None:
             in_spend, spend_rows = np.zeros(len(idx), dtype=np.int64), None
         else:
@@ -334,7 +339,7 @@ def _draw_summaries(
         columns = {"expected_spend": int(in_spend.max()) + 1, "clv": len(idx)}
         # draws along the last axis: contiguous for the reductions and the partition
         values = {m: np.empty((columns.get(m, len(distinct[0])), n_draws)) for m in names}
-        batch = max(1, _PAIR_CELLS // n_pairs)
+        batch = max(1, _PAIR_CELLS // per_draw)
         for j in range(0, n_draws, batch):
             params = {k: v[j : j + batch, None] for k, v in purchase_draws.items()}
             arrays = purchase_arrays(key, params, histories, settings)
