@@ -57,7 +57,9 @@ class Ops:
     through the gathered elements."""
     distinct: Callable[..., Any]
     """``distinct(fn, *columns)``: ``fn(*columns)``, for an ``fn`` that is elementwise in
-    the data ``columns`` and closes over scalar parameters only.  A backend that knows
+    the data ``columns`` and closes over parameters that are scalars, or per-row values
+    that depend on the row only through its covariate pattern (the backend then adds the
+    pattern to the key).  A backend that knows
     the distinct value combinations of those columns (see
     :class:`clvmodels.backends.distinct.DistinctColumns`) evaluates ``fn`` once per
     combination and gathers the result to the rows; otherwise it is a plain call."""
