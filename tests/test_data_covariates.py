@@ -7,11 +7,13 @@ covariates), written out by hand for small tables.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels.data.covariates import covariate_matrix
+from clvmodels.data.covariates import covariate_matrix, encode_like
 from clvmodels.errors import DataError
 
 TABLE = pd.DataFrame(
@@ -76,3 +78,31 @@ def test_bad_tables_get_one_line_errors_naming_table_column_and_customer(
     with pytest.raises(DataError, match=message.replace("[", r"\[")) as info:
         covariate_matrix(table, [1, 2, 3, 4], columns, source_name="t.csv", **options)
     assert "\n" not in str(info.value)
+
+
+def test_new_customers_are_encoded_like_the_fit_even_when_a_level_is_absent():
+    """Scoring customers with a saved model needs the fit's design columns: the same
+    dummies and reference level, whatever levels the new customers happen to have."""
+    fitted = covariate_matrix(
+        TABLE, [1, 2, 3, 4], ["loyalty_member", "channel", "age"], source_name="t.csv"
+    )
+    encoding = json.loads(json.dumps(fitted.encoding()))  # as stored in a model file
+    new = pd.DataFrame(
+        {
+            "customer_id": [7, 8],
+            "loyalty_member": [True, False],
+            "channel": ["web", "web"],
+            "age": [30.0, 44.0],
+        }
+    )
+    again = encode_like(encoding, new, [8, 7], source_name="new.csv")
+    assert again.names == fitted.names
+    np.testing.assert_array_equal(again.matrix, [[0, 0, 1, 44], [1, 0, 1, 30]])
+    same = encode_like(encoding, TABLE, [1, 2, 3, 4], source_name="t.csv")
+    np.testing.assert_array_equal(same.matrix, fitted.matrix)
+    with pytest.raises(DataError, match="level 'mail' of column 'channel' was not in the fitted"):
+        encode_like(encoding, new.assign(channel=["web", "mail"]), [7, 8], source_name="n")
+    with pytest.raises(DataError, match="'loyalty_member' must be true or false"):
+        encode_like(encoding, new.assign(loyalty_member=["yes", "no"]), [7, 8], source_name="n")
+    with pytest.raises(DataError, match="n: no column 'age'"):
+        encode_like(encoding, new.drop(columns="age"), [7, 8], source_name="n")

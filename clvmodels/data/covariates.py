@@ -21,7 +21,8 @@ column and the customer.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,14 +47,34 @@ class Covariates:
         it was built for.
     reference
         Reference level of every categorical column.
+    columns
+        The table columns the design was built from, in order.
+    kinds
+        ``numeric``, ``boolean`` or ``categorical`` per table column.
+    levels
+        Every level of each categorical column, sorted (the reference among them).
     """
 
     names: tuple[str, ...]
     matrix: np.ndarray
     reference: Mapping[str, str]
+    columns: tuple[str, ...] = ()
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def encoding(self) -> dict[str, Any]:
+        """The encoding without the data, JSON-ready (for model files): enough to build
+        the same design columns for other customers with :func:`encode_like`."""
+        return {
+            "names": list(self.names),
+            "columns": list(self.columns),
+            "kinds": dict(self.kinds),
+            "levels": {k: list(v) for k, v in self.levels.items()},
+            "reference": dict(self.reference),
+        }
 
 
 def covariate_matrix(
@@ -98,6 +119,88 @@ def covariate_matrix(
     unknown = sorted(set(reference) - set(columns))
     if unknown:
         raise DataError(f"{source_name}: reference level given for {unknown[0]!r}, not a covariate")
+    rows, wanted = _aligned(table, customer_ids, source_name, id_column)
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
+    references: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    levels: dict[str, tuple[str, ...]] = {}
+    for column in columns:
+        values = _present(rows, wanted, column, source_name)
+        encoded = _encode(values, column, source_name, reference.get(column))
+        if isinstance(encoded, tuple):
+            level, dummies = encoded
+            references[column] = level
+            kinds[column] = "categorical"
+            levels[column] = tuple(sorted(values.astype(str).str.strip().unique()))
+            names.extend(dummies.columns)
+            blocks.append(dummies.to_numpy(dtype=float))
+        else:
+            kinds[column] = "boolean" if _is_boolean(values) else "numeric"
+            names.append(column)
+            blocks.append(encoded[:, None])
+    return Covariates(tuple(names), np.hstack(blocks), references, tuple(columns), kinds, levels)
+
+
+def encode_like(
+    encoding: Mapping[str, Any],
+    table: pd.DataFrame,
+    customer_ids: pd.Series | np.ndarray,
+    *,
+    source_name: str,
+    id_column: str = "customer_id",
+) -> Covariates:
+    """The design of other customers (e.g. to score them with a saved model) with the
+    encoding of a fit (:meth:`Covariates.encoding`): the same columns in the same order,
+    the same reference levels; a level the fit did not see is an error.
+    """
+    columns = tuple(encoding["columns"])
+    missing = [c for c in (id_column, *columns) if c not in table.columns]
+    if missing:
+        present = ", ".join(map(str, table.columns))
+        raise DataError(f"{source_name}: no column {missing[0]!r} (columns: {present})")
+    rows, wanted = _aligned(table, customer_ids, source_name, id_column)
+    blocks: list[np.ndarray] = []
+    for column in columns:
+        values = _present(rows, wanted, column, source_name)
+        kind = encoding["kinds"][column]
+        if kind == "categorical":
+            text = values.astype(str).str.strip()
+            seen = list(encoding["levels"][column])
+            new = ~text.isin(seen)
+            if new.any():
+                raise DataError(
+                    f"{source_name}: level {text[new].iloc[0]!r} of column {column!r} was not "
+                    f"in the fitted data (levels: {', '.join(seen)})"
+                )
+            reference = encoding["reference"][column]
+            blocks.extend(
+                (text == level).to_numpy(float)[:, None] for level in seen if level != reference
+            )
+        elif kind == "boolean":
+            lowered = values.astype(str).str.strip().str.lower()
+            if not lowered.isin([_TRUE, _FALSE]).all():
+                raise DataError(f"{source_name}: column {column!r} must be true or false")
+            blocks.append((lowered == _TRUE).to_numpy(float)[:, None])
+        else:
+            numeric = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").to_numpy(float)
+            if not np.all(np.isfinite(numeric)):
+                raise DataError(f"{source_name}: column {column!r} must be a finite number")
+            blocks.append(numeric[:, None])
+    return Covariates(
+        tuple(encoding["names"]),
+        np.hstack(blocks),
+        dict(encoding["reference"]),
+        columns,
+        dict(encoding["kinds"]),
+        {k: tuple(v) for k, v in encoding["levels"].items()},
+    )
+
+
+def _aligned(
+    table: pd.DataFrame, customer_ids: pd.Series | np.ndarray, source_name: str, id_column: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The table's rows in the order of ``customer_ids`` (and those ids as a Series)."""
     ids = integer_ids(table[id_column].reset_index(drop=True))
     if ids.isna().any():
         raise DataError(f"{source_name}: column {id_column!r} has a missing id")
@@ -111,28 +214,27 @@ def covariate_matrix(
         raise DataError(
             f"{source_name}: {len(absent)} customers have no row (first: customer {absent.iloc[0]})"
         )
-    rows = table.iloc[position].reset_index(drop=True)
-    names: list[str] = []
-    blocks: list[np.ndarray] = []
-    references: dict[str, str] = {}
-    for column in columns:
-        values = rows[column]
-        blank = values.isna() | (values.astype(str).str.strip() == "")
-        if blank.any():
-            raise DataError(
-                f"{source_name}: column {column!r} is missing for customer "
-                f"{wanted[blank.to_numpy()].iloc[0]}"
-            )
-        encoded = _encode(values, column, source_name, reference.get(column))
-        if isinstance(encoded, tuple):
-            level, dummies = encoded
-            references[column] = level
-            names.extend(dummies.columns)
-            blocks.append(dummies.to_numpy(dtype=float))
-        else:
-            names.append(column)
-            blocks.append(encoded[:, None])
-    return Covariates(tuple(names), np.hstack(blocks), references)
+    return table.iloc[position].reset_index(drop=True), wanted
+
+
+def _present(rows: pd.DataFrame, wanted: pd.Series, column: str, source_name: str) -> pd.Series:
+    """The column, refused if a customer's value is missing."""
+    values = rows[column]
+    blank = values.isna() | (values.astype(str).str.strip() == "")
+    if blank.any():
+        raise DataError(
+            f"{source_name}: column {column!r} is missing for customer "
+            f"{wanted[blank.to_numpy()].iloc[0]}"
+        )
+    return values
+
+
+def _is_boolean(values: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    if pd.api.types.is_numeric_dtype(values):
+        return False
+    return bool(values.astype(str).str.strip().str.lower().isin([_TRUE, _FALSE]).all())
 
 
 def _encode(
