@@ -370,8 +370,7 @@ def _draw_summaries(
             summarise(start)
     else:
         with ThreadPoolExecutor(threads) as pool:
-            for done in pool.map(summarise, starts):
-                del done
+            list(pool.map(summarise, starts))  # list(): re-raises a chunk's error here
     return out
 
 

@@ -91,10 +91,7 @@ class FitResult:
 
     def _from_coordinates(self, values: np.ndarray) -> dict[str, np.ndarray]:
         """Parameters from values in those coordinates (last axis: parameters)."""
-        return {
-            k: values[..., i] if k in self.coefficients else np.exp(values[..., i])
-            for i, k in enumerate(self.param_names)
-        }
+        return from_coordinates(self.param_names, self.coefficients, values)
 
     # ------------------------------------------------------------------ statistics
     @property
@@ -323,6 +320,18 @@ class FitResult:
         result = cls.from_dict(payload, source=str(path))
         result.draws = {k: v.reshape(-1) for k, v in draws.items()}
         return result
+
+
+def from_coordinates(
+    names: tuple[str, ...], coefficients: tuple[str, ...], values: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Parameters from values in estimation coordinates (last axis: ``names``): the
+    exponential of log-parameters, covariate ``coefficients`` as they are."""
+    values = np.asarray(values, dtype=float)
+    return {
+        k: values[..., i] if k in coefficients else np.exp(values[..., i])
+        for i, k in enumerate(names)
+    }
 
 
 def hdi_interval(draws: np.ndarray, level: float) -> tuple[float, float]:

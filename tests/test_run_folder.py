@@ -109,18 +109,19 @@ def test_predict_with_saved_models_equals_the_run_predictions(run_dir, tmp_path)
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("model", "options", "message"),
     [
-        (["--interval", "0.9", "--draws", "5"], "--draws: at least 20 draws"),
-        (["--threads", "0"], "--threads: must be at least 1"),
+        ("bgnbd", ["--interval", "0.9", "--draws", "5"], "--draws: at least 20 draws"),
+        ("bgnbd", ["--threads", "0"], "--threads: must be at least 1"),
+        ("gamma_gamma", [], "does not predict purchases"),  # a spend model as purchase model
     ],
 )
-def test_predict_rejects_bad_draws_and_threads(run_dir, tmp_path, capsys, options, message):
+def test_predict_rejects_bad_input_in_one_line(run_dir, tmp_path, capsys, model, options, message):
     (tmp_path / "c.csv").write_text("frequency,recency,T\n1,2,3\n")
     code = main(
         [
             "predict",
-            str(run_dir / "models/bgnbd.json"),
+            str(run_dir / f"models/{model}.json"),
             str(tmp_path / "c.csv"),
             "--out",
             str(tmp_path / "o.csv"),
@@ -129,22 +130,6 @@ def test_predict_rejects_bad_draws_and_threads(run_dir, tmp_path, capsys, option
     )
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "o.csv").exists()
-
-
-def test_predict_refuses_a_spend_model_as_purchase_model(run_dir, tmp_path, capsys):
-    (tmp_path / "c.csv").write_text("frequency,recency,T\n1,2,3\n")
-    code = main(
-        [
-            "predict",
-            str(run_dir / "models/gamma_gamma.json"),
-            str(tmp_path / "c.csv"),
-            "--out",
-            str(tmp_path / "o.csv"),
-        ]
-    )
-    err = capsys.readouterr().err
-    assert code == 2 and "does not predict purchases" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
 
 

@@ -31,7 +31,7 @@ from clvmodels.backends.information import Objective, hessian, invert_informatio
 from clvmodels.errors import FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
-from clvmodels.results import FitResult
+from clvmodels.results import FitResult, from_coordinates
 
 LOG_BOUND = 23.0  # parameters are kept within exp(±23) ≈ [1e-10, 1e10]
 PATTERN = "pattern"
@@ -159,9 +159,10 @@ def fit_mle(
         When the optimiser does not converge, or the data cannot identify the model.
     """
     started = time.perf_counter()
+    extra: tuple[str, ...] = ()
     if covariates is not None:
         data = {**data, PATTERN: np.asarray(covariates.pattern, dtype=float)}
-    extra = (PATTERN,) if covariates is not None else ()
+        extra = (PATTERN,)
     arrays, w = prepare_rows(spec, data, weights, extra)
     unique, uw = compress_rows(arrays, w)
     n_obs = float(uw.sum())
@@ -237,10 +238,7 @@ def fit_mle(
         model=spec.key,
         backend="mle",
         param_names=names,
-        params={
-            k: float(t if k in coefficient_names else math.exp(t))
-            for k, t in zip(names, theta, strict=True)
-        },
+        params={k: float(v) for k, v in from_coordinates(names, coefficient_names, theta).items()},
         log_likelihood=float(ll),
         n_obs=n_obs,
         n_unique=len(uw),
@@ -381,6 +379,5 @@ def _polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.n
 
 def _fmt(names: tuple[str, ...], coefficients: tuple[str, ...], theta: np.ndarray) -> str:
     return ", ".join(
-        f"{k}={t if k in coefficients else math.exp(t):.4g}"
-        for k, t in zip(names, theta, strict=True)
+        f"{k}={v:.4g}" for k, v in from_coordinates(names, coefficients, theta).items()
     )
