@@ -127,16 +127,13 @@ def covariate_matrix(
     levels: dict[str, tuple[str, ...]] = {}
     for column in columns:
         values = _present(rows, wanted, column, source_name)
-        encoded = _encode(values, column, source_name, reference.get(column))
-        if isinstance(encoded, tuple):
-            level, dummies = encoded
-            references[column] = level
-            kinds[column] = "categorical"
-            levels[column] = tuple(sorted(values.astype(str).str.strip().unique()))
+        kind, encoded = _encode(values, column, source_name, reference.get(column))
+        kinds[column] = kind
+        if kind == "categorical":
+            references[column], levels[column], dummies = encoded
             names.extend(dummies.columns)
             blocks.append(dummies.to_numpy(dtype=float))
         else:
-            kinds[column] = "boolean" if _is_boolean(values) else "numeric"
             names.append(column)
             blocks.append(encoded[:, None])
     return Covariates(tuple(names), np.hstack(blocks), references, tuple(columns), kinds, levels)
@@ -229,33 +226,27 @@ def _present(rows: pd.DataFrame, wanted: pd.Series, column: str, source_name: st
     return values
 
 
-def _is_boolean(values: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(values):
-        return True
-    if pd.api.types.is_numeric_dtype(values):
-        return False
-    return bool(values.astype(str).str.strip().str.lower().isin([_TRUE, _FALSE]).all())
-
-
 def _encode(
     values: pd.Series, column: str, source_name: str, reference: str | None
-) -> np.ndarray | tuple[str, pd.DataFrame]:
-    """A numeric column as floats, or (reference level, dummy columns) of a categorical."""
+) -> tuple[str, Any]:
+    """``(kind, encoded)``: ``numeric`` or ``boolean`` with the values as floats, or
+    ``categorical`` with (reference level, levels, dummy columns)."""
+    kind = "numeric"
     if pd.api.types.is_bool_dtype(values):
-        numeric = values.to_numpy(dtype=float)
+        kind, numeric = "boolean", values.to_numpy(dtype=float)
     elif pd.api.types.is_numeric_dtype(values):
         numeric = values.to_numpy(dtype=float)
     else:
         text = values.astype(str).str.strip()
         lowered = text.str.lower()
         if reference is None and lowered.isin([_TRUE, _FALSE]).all():
-            numeric = (lowered == _TRUE).to_numpy(dtype=float)
+            kind, numeric = "boolean", (lowered == _TRUE).to_numpy(dtype=float)
         else:
             parsed = pd.to_numeric(text, errors="coerce")
             if reference is None and parsed.notna().all():
                 numeric = parsed.to_numpy(dtype=float)
             else:
-                return _dummies(text, column, source_name, reference)
+                return "categorical", _dummies(text, column, source_name, reference)
     if not np.all(np.isfinite(numeric)):
         raise DataError(f"{source_name}: column {column!r} has a value that is not finite")
     if numeric.min() == numeric.max():
@@ -263,12 +254,12 @@ def _encode(
             f"{source_name}: column {column!r} has the single value {numeric[0]:g}; a "
             "constant covariate cannot be told apart from the baseline"
         )
-    return numeric
+    return kind, numeric
 
 
 def _dummies(
     text: pd.Series, column: str, source_name: str, reference: str | None
-) -> tuple[str, pd.DataFrame]:
+) -> tuple[str, tuple[str, ...], pd.DataFrame]:
     levels = sorted(text.unique())
     if len(levels) < 2:
         raise DataError(
@@ -286,4 +277,4 @@ def _dummies(
     dummies = pd.DataFrame(
         {f"{column}[{level}]": (text == level).to_numpy() for level in levels if level != reference}
     )
-    return reference, dummies
+    return reference, tuple(levels), dummies
