@@ -7,6 +7,10 @@ models; Fader, Hardie & Lee 2005 fig. 3), ``conditional_expectations.png`` (fig.
 recency, ``clv_distribution.png`` and ``clv_by_segment.png``.  Subscription runs:
 ``survival.png`` and ``retention.png`` per cohort, model vs actuals (Fader & Hardie
 2007 figs. 1 and 3).
+
+Every legend has a fixed location: matplotlib's default ``loc="best"`` searches the
+plotted data and, when that takes over a second (a CLV histogram of many customers on
+a busy machine), warns, which made a run fail under warnings-as-errors.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def tracking(frame: pd.DataFrame, calibration_end: float | None, unit: str, path
         ylabel="cumulative repeat transactions",
         title="Tracking: cumulative repeat transactions",
     )
-    ax.legend(frameon=False)
+    ax.legend(loc="upper left", frameon=False)
     return _save(fig, path)
 
 
@@ -71,7 +75,7 @@ def conditional_expectations(frame: pd.DataFrame, path: Path) -> Path:
         ylabel="mean purchases in the holdout",
         title="Conditional expectations",
     )
-    ax.legend(frameon=False)
+    ax.legend(loc="upper left", frameon=False)
     return _save(fig, path)
 
 
@@ -130,7 +134,7 @@ def clv_distribution(predictions: pd.DataFrame, path: Path) -> Path:
         ax.set_xscale("log")
         ax.axvline(float(np.mean(values)), color="black", ls=":", label="mean model CLV")
     ax.set(xlabel="customer lifetime value", ylabel="customers", title="Distribution of CLV")
-    ax.legend(frameon=False)
+    ax.legend(loc="upper right", frameon=False)
     return _save(fig, path)
 
 
@@ -148,7 +152,7 @@ def clv_by_segment(predictions: pd.DataFrame, path: Path) -> Path:
     counts = [int(grouped.size().get(s, 0)) for s in order]
     ax.set_xticks(x, [f"{s}\n({n:,} customers)" for s, n in zip(order, counts, strict=True)])
     ax.set(ylabel="mean CLV per customer", title="CLV by RFM segment")
-    ax.legend(frameon=False)
+    ax.legend(loc="upper left", frameon=False)
     return _save(fig, path)
 
 
@@ -170,7 +174,7 @@ def survival(projection: pd.DataFrame, path: Path) -> Path:
         calibration = rows.loc[~rows["holdout"], "period"].max()
         ax.axvline(calibration, color="grey", lw=1)
     ax.set(xlabel="period", ylabel="customers still subscribed", title="Survival")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(loc="upper right", frameon=False, fontsize=8)
     return _save(fig, path)
 
 
@@ -188,7 +192,7 @@ def retention(projection: pd.DataFrame, path: Path) -> Path:
         )
         ax.plot(t, model[1:] / model[:-1], color=color, ls="--", label=f"{cohort}: sBG")
     ax.set(xlabel="period", ylabel="retention rate", title="Retention rates")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(loc="lower right", frameon=False, fontsize=8)
     return _save(fig, path)
 
 
@@ -234,7 +238,7 @@ def posterior_predictive(table: pd.DataFrame, model: str, path: Path) -> Path:
         ylabel="customers",
         title=f"Posterior predictive check ({model})",
     )
-    ax.legend(frameon=False)
+    ax.legend(loc="upper right", frameon=False)
     return _save(fig, path)
 
 

@@ -1,0 +1,42 @@
+"""Plots: matplotlib's ``loc="best"`` legend search warns when it takes over a second
+(a CLV histogram of many customers on a busy machine), which failed a run under
+warnings-as-errors; every legend therefore has a fixed location.  The test makes the
+search look slow with a clock that jumps 2 s per reading."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvmodels import plots
+
+
+@pytest.fixture
+def slow_clock(monkeypatch):
+    import matplotlib.legend
+
+    ticks = itertools.count(step=2.0)
+    monkeypatch.setattr(matplotlib.legend.time, "perf_counter", lambda: float(next(ticks)))
+
+
+def test_legends_never_search_for_the_best_location(slow_clock, tmp_path):
+    rng = np.random.default_rng(0)
+    predictions = pd.DataFrame(
+        {
+            "clv": rng.gamma(0.5, 80.0, 3000),
+            "baseline_clv": rng.gamma(0.8, 60.0, 3000),
+            "rfm_segment": rng.choice(["low", "middle", "top"], 3000),
+        }
+    )
+    tracking = pd.DataFrame({"period": np.arange(10), "actual": np.arange(10.0)})
+    tracking["bgnbd"] = tracking["actual"] * 1.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.clv_distribution(predictions, tmp_path / "clv.png")
+        plots.clv_by_segment(predictions, tmp_path / "segment.png")
+        plots.tracking(tracking, 5.0, "W", tmp_path / "tracking.png")
+    assert (tmp_path / "clv.png").stat().st_size > 0
