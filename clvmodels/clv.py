@@ -39,6 +39,7 @@ from clvmodels.backends.compress import factorize_rows
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import Estimator
 from clvmodels.models import discount, model_module
+from clvmodels.models.links import linked_params
 
 PURCHASE_KEYS = ("bgnbd", "paretonbd", "mbgnbd", "bgbb")
 _CONTINUOUS = ("bgnbd", "paretonbd", "mbgnbd")
@@ -132,6 +133,10 @@ def purchase_arrays(
 
     ``data`` holds 1-d columns (``rows``); ``params`` holds scalars, giving arrays of
     shape ``(rows,)``, or arrays of shape ``(draws, 1)``, giving ``(draws, rows)``.
+    With covariates, ``data`` has a ``pattern`` column (each row's covariate pattern,
+    an integer code) and a linked parameter has one value per pattern on its last axis
+    (:meth:`PatternLink.params`); the ``(x, T)`` quantities are then evaluated once per
+    distinct ``(x, T, pattern)``.
     """
     module = model_module(key)
     x = np.asarray(data["frequency"], dtype=float)
@@ -147,14 +152,17 @@ def purchase_arrays(
         dert = module.dert(x, t_x, n, **params, discount=settings.period_discount, horizon=horizon)
         return {"p_alive": alive, "expected_purchases": expected, "dert": dert}
     T = np.asarray(data["T"], dtype=float)
-    alive = module.probability_alive(x, t_x, T, **params)
-    group, (x_u, T_u) = factorize_rows([x, T])
-    future = module.active_expected_purchases(count_horizon, x_u, T_u, **params)
+    pattern = data.get("pattern")
+    alive = module.probability_alive(x, t_x, T, **at_patterns(params, pattern))
+    group, distinct = factorize_rows([x, T] if pattern is None else [x, T, pattern])
+    x_u, T_u = distinct[0], distinct[1]
+    pair_params = at_patterns(params, None if pattern is None else distinct[2])
+    future = module.active_expected_purchases(count_horizon, x_u, T_u, **pair_params)
     expected = alive * future[..., group]
     if not with_dert:
         return {"p_alive": alive, "expected_purchases": expected}
     active = module.discounted_active_purchases(
-        x_u, T_u, **params, delta=settings.delta, horizon=horizon
+        x_u, T_u, **pair_params, delta=settings.delta, horizon=horizon
     )
     return {"p_alive": alive, "expected_purchases": expected, "dert": alive * active[..., group]}
 
@@ -167,7 +175,8 @@ def spend_per_order(
 
     Customers with repeat purchases whose mean repeat spend is not positive (refunds
     netted to zero or below) are outside the Gamma-Gamma's support; they get the
-    population mean spend, as customers without repeat purchases do.
+    population mean spend, as customers without repeat purchases do.  With covariates
+    ``data`` has a ``pattern`` column, as for :func:`purchase_arrays`.
     """
     x = np.asarray(data["frequency"], dtype=float)
     if params is None:
@@ -183,8 +192,69 @@ def spend_per_order(
     m = np.asarray(data["monetary_value"], dtype=float)
     usable = (x > 0) & (m > 0)
     return gamma_gamma.conditional_expected_average_order_value(
-        np.where(usable, x, 0.0), np.where(usable, m, 0.0), **params
+        np.where(usable, x, 0.0),
+        np.where(usable, m, 0.0),
+        **at_patterns(params, data.get("pattern")),
     )
+
+
+@dataclass(frozen=True)
+class PatternLink:
+    """The covariate patterns of some customers under a model with covariates.
+
+    Attributes
+    ----------
+    codes
+        Each customer's pattern (index into the distinct design rows).
+    spec
+        The model.
+    columns
+        The design columns of the distinct patterns (each of shape ``(patterns,)``).
+    """
+
+    codes: np.ndarray
+    spec: Any
+    columns: Mapping[str, np.ndarray]
+
+    @classmethod
+    def of(cls, model: Estimator | None, summary: pd.DataFrame) -> PatternLink | None:
+        """The patterns of ``summary``'s customers under ``model`` (``None`` without
+        covariates)."""
+        if model is None or not model.has_covariates:
+            return None
+        design = model.design(summary)
+        rows, codes = np.unique(design.matrix, axis=0, return_inverse=True)
+        columns = dict(zip(design.names, rows.T, strict=True))
+        return cls(np.asarray(codes).reshape(-1), model.module.SPEC, columns)
+
+    def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters per pattern (last axis) from baseline parameters and
+        coefficients (scalars or ``(draws, 1)`` arrays)."""
+        return linked_params(self.spec, params, self.columns)
+
+
+def pattern_inputs(
+    model: Estimator, summary: pd.DataFrame, data: Mapping[str, np.ndarray]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A fitted model's parameters and the data columns for :func:`purchase_arrays` or
+    :func:`spend_per_order` on ``summary``'s customers: with covariates, the parameters
+    per covariate pattern and each row's ``pattern``."""
+    link = PatternLink.of(model, summary)
+    if link is None:
+        return dict(model.params_), dict(data)
+    return link.params(dict(model.params_)), {**data, "pattern": link.codes}
+
+
+def at_patterns(params: Mapping[str, Any], pattern: np.ndarray | None) -> dict[str, Any]:
+    """Parameters at rows of covariate patterns ``pattern``: a parameter with a value
+    per pattern on its last axis is indexed, the others broadcast as they are."""
+    if pattern is None:
+        return dict(params)
+    index = np.asarray(pattern).astype(np.int64)
+    return {
+        k: v if np.ndim(v) == 0 or np.shape(v)[-1] == 1 else np.asarray(v)[..., index]
+        for k, v in params.items()
+    }
 
 
 def customer_values(
@@ -235,14 +305,23 @@ def customer_values(
     if missing:
         raise DataError(f"clv: the summary lacks column(s) {', '.join(missing)}")
     data = {c: summary[c].to_numpy(dtype=float) for c in columns}
-    # every quantity depends on the customer's history only: compute per distinct history
+    links = {
+        "pattern": PatternLink.of(purchase, summary),
+        "spend_pattern": PatternLink.of(spend, summary),
+    }
+    for name, link in links.items():
+        if link is not None:
+            data[name] = link.codes.astype(float)
+            columns.append(name)
+    # every quantity depends on the customer's history (and covariate patterns) only:
+    # compute per distinct history
     group, distinct = factorize_rows([data[c] for c in columns])
     rows = dict(zip(columns, distinct, strict=True))
     fallback = fallback_spend or 0.0
     spend_params = None if spend is None else dict(spend.params_)
-    arrays = _values(key, dict(purchase.params_), spend_params, rows, settings, fallback)
+    arrays = _values(key, dict(purchase.params_), spend_params, rows, settings, fallback, links)
     if settings.interval is not None:
-        draws = _draw_summaries(key, purchase, spend, rows, settings, fallback)
+        draws = _draw_summaries(key, purchase, spend, rows, settings, fallback, links)
         if purchase.result_.draws is not None:
             # Bayesian fit: posterior means, sds and credible intervals per customer
             for name in ("p_alive", "expected_purchases", "expected_spend", "dert", "clv"):
@@ -274,11 +353,26 @@ def _values(
     rows: dict[str, np.ndarray],
     settings: ValueSettings,
     fallback: float,
+    links: Mapping[str, PatternLink | None],
 ) -> dict[str, np.ndarray]:
-    arrays = purchase_arrays(key, params, rows, settings)
-    arrays["expected_spend"] = spend_per_order(spend_params, rows, fallback)
+    arrays = purchase_arrays(key, _linked(params, links["pattern"]), rows, settings)
+    if spend_params is not None:
+        spend_params = _linked(spend_params, links["spend_pattern"])
+    arrays["expected_spend"] = spend_per_order(spend_params, _spend_columns(rows), fallback)
     arrays["clv"] = settings.margin * arrays["expected_spend"] * arrays["dert"]
     return arrays
+
+
+def _linked(params: Mapping[str, Any], link: PatternLink | None) -> dict[str, Any]:
+    return dict(params) if link is None else link.params(params)
+
+
+def _spend_columns(rows: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The spend model's columns of the rows (its covariate pattern as ``pattern``)."""
+    out = {c: rows[c] for c in ("frequency", "monetary_value") if c in rows}
+    if "spend_pattern" in rows:
+        out["pattern"] = rows["spend_pattern"]
+    return out
 
 
 def _draw_summaries(
@@ -288,6 +382,7 @@ def _draw_summaries(
     rows: dict[str, np.ndarray],
     settings: ValueSettings,
     fallback: float,
+    links: Mapping[str, PatternLink | None],
 ) -> dict[str, dict[str, np.ndarray]]:
     """Mean, sd and central interval of every per-customer quantity over parameter draws
     (posterior draws, or MLE parametric draws); ``lower``/``upper`` only for
@@ -315,9 +410,10 @@ def _draw_summaries(
         m: {s: np.empty(n) for s in _STATS if s in ("mean", "sd") or m in _INTERVAL_NAMES}
         for m in names
     }
-    pair = ["frequency", "n" if key == "bgbb" else "T"]
-    history = pair + [c for c in rows if c not in pair and c != "monetary_value"]
-    order = np.lexsort([rows[c] for c in reversed([*history, "monetary_value"]) if c in rows])
+    pair = ["frequency", "n" if key == "bgbb" else "T", *(["pattern"] if "pattern" in rows else [])]
+    spend_keys = ("monetary_value", "spend_pattern")
+    history = pair + [c for c in rows if c not in pair and c not in spend_keys]
+    order = np.lexsort([rows[c] for c in reversed([*history, *spend_keys]) if c in rows])
     chunk = max(1, _CELLS_PER_CHUNK // n_draws)
 
     def summarise(start: int) -> None:
@@ -332,21 +428,21 @@ def _draw_summaries(
         if spend_draws is None:
             in_spend, spend_rows = np.zeros(len(idx), dtype=np.int64), None
         else:
-            in_spend, (x_s, m_s) = factorize_rows(
-                [rows["frequency"][idx], rows["monetary_value"][idx]]
-            )
-            spend_rows = {"frequency": x_s, "monetary_value": m_s}
+            spend_columns = {k: v[idx] for k, v in _spend_columns(rows).items()}
+            in_spend, distinct_spend = factorize_rows(list(spend_columns.values()))
+            spend_rows = dict(zip(spend_columns, distinct_spend, strict=True))
         columns = {"expected_spend": int(in_spend.max()) + 1, "clv": len(idx)}
         # draws along the last axis: contiguous for the reductions and the partition
         values = {m: np.empty((columns.get(m, len(distinct[0])), n_draws)) for m in names}
         batch = max(1, _PAIR_CELLS // per_draw)
         for j in range(0, n_draws, batch):
             params = {k: v[j : j + batch, None] for k, v in purchase_draws.items()}
-            arrays = purchase_arrays(key, params, histories, settings)
+            arrays = purchase_arrays(key, _linked(params, links["pattern"]), histories, settings)
             if spend_rows is None:
                 per_order = np.full((1, 1), float(fallback))
             else:
                 spend_j = {k: v[j : j + batch, None] for k, v in spend_draws.items()}
+                spend_j = _linked(spend_j, links["spend_pattern"])
                 per_order = spend_per_order(spend_j, spend_rows, fallback)
             arrays["expected_spend"] = per_order
             arrays["clv"] = settings.margin * per_order[:, in_spend] * arrays["dert"][:, in_history]

@@ -24,6 +24,17 @@ MODEL_KEYS = ("bgnbd", "paretonbd", "mbgnbd", "bgbb", "gamma_gamma", "sbg")
 
 
 @dataclass(frozen=True)
+class CovariatesConfig:
+    """``data.covariates:`` — a customer attribute table (one row per customer) whose
+    columns become time-invariant covariates (:mod:`clvmodels.data.covariates`)."""
+
+    source: str
+    columns: list[str]
+    id_column: str = "customer_id"
+    reference: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """``data:`` — where the input comes from and how to read it."""
 
@@ -35,6 +46,7 @@ class DataConfig:
     nonpositive: Literal["net", "drop", "keep", "error"] = "net"
     after_observation_end: Literal["error", "drop"] = "error"
     engine: Literal["duckdb", "pandas"] = "duckdb"
+    covariates: CovariatesConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,7 @@ class ModelConfig:
     target_accept: float = 0.8
     seed: int = 0
     ess_floor: float = 400.0
+    covariates: dict[str, list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,7 @@ class ClvConfig:
     threads: int | None = None
     purchase_model: str | None = None
     price: float = 1.0
+    counterfactuals: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +221,7 @@ def _check_semantics(config: RunConfig) -> None:
     if config.baseline.lifespan_years <= 0:
         raise ConfigError("baseline.lifespan_years: must be positive")
     _check_clv(config)
+    _check_covariates(config)
     rate = config.metrics.conversion_rate
     if rate is not None and not 0 <= rate <= 1:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
@@ -232,6 +247,74 @@ def _check_bayes(key: str, model: ModelConfig) -> None:
         from clvmodels.models import model_spec
 
         check_priors(model_spec(key), model.priors, where=f"{path}.priors")
+
+
+def model_covariates(config: RunConfig, key: str) -> dict[str, list[str]]:
+    """The covariates of model ``key`` per process: ``models.<key>.covariates``, or with
+    ``data.covariates`` and no such key every covariate on every process of the model."""
+    from clvmodels.models import model_spec
+
+    chosen = config.models[key].covariates
+    if chosen is not None:
+        return {p: list(c) for p, c in chosen.items() if c}
+    if config.data.covariates is None:
+        return {}
+    columns = list(config.data.covariates.columns)
+    return {process: columns for process in model_spec(key).covariate_links}
+
+
+def _check_covariates(config: RunConfig) -> None:
+    from clvmodels.models import model_spec
+
+    table = config.data.covariates
+    if table is not None:
+        if not table.columns:
+            raise ConfigError("data.covariates.columns: list at least one column")
+        if len(set(table.columns)) != len(table.columns):
+            raise ConfigError("data.covariates.columns: a column is listed twice")
+        unknown = sorted(set(table.reference) - set(table.columns))
+        if unknown:
+            raise ConfigError(
+                f"data.covariates.reference.{unknown[0]}: not one of data.covariates.columns"
+            )
+        if config.data.kind not in ("transactions", "summary"):
+            raise ConfigError(
+                f"data.covariates: covariates are supported for transactions and summary "
+                f"data, not data.kind {config.data.kind}"
+            )
+    for key, model in config.models.items():
+        if model.covariates is None:
+            continue
+        path = f"models.{key}.covariates"
+        if table is None:
+            raise ConfigError(f"{path}: needs a customer table under data.covariates")
+        processes = model_spec(key).covariate_links
+        for process, columns in model.covariates.items():
+            if process not in processes:
+                known = ", ".join(processes) or "none"
+                raise ConfigError(
+                    f"{path}.{process}: {key} has no such process taking covariates "
+                    f"(processes: {known})"
+                )
+            for column in columns:
+                if column not in table.columns:
+                    raise ConfigError(
+                        f"{path}.{process}: {column!r} is not one of data.covariates.columns "
+                        f"({', '.join(table.columns)})"
+                    )
+    if table is not None and "bgbb" in config.models and config.models["bgbb"].covariates is None:
+        raise ConfigError(
+            "models.bgbb: the BG/BB takes no covariates; set models.bgbb.covariates: {} "
+            "to fit it without them"
+        )
+    wanted = config.clv.counterfactuals or []
+    if wanted and table is None:
+        raise ConfigError("clv.counterfactuals: needs covariates (data.covariates)")
+    for column in wanted:
+        if table is not None and column not in table.columns:
+            raise ConfigError(
+                f"clv.counterfactuals: {column!r} is not one of data.covariates.columns"
+            )
 
 
 def _check_clv(config: RunConfig) -> None:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.covariates import Covariates, covariate_frame, covariate_frame_like
 from clvmodels.errors import DataError, FitError, ModelLoadError
 from clvmodels.models import model_module
+from clvmodels.models.links import effects_table, linked_params
 from clvmodels.results import FitResult
 
 CORRELATION_WARNING = 0.3
@@ -35,6 +38,17 @@ class Estimator:
     ----------
     backend
         ``"mle"`` (maximum likelihood) or ``"bayes"`` (PyMC).
+    covariates
+        Time-invariant customer covariates per process, e.g. ``{"purchase":
+        ["loyalty_member", "channel"], "dropout": ["loyalty_member"]}``: columns of the
+        frame given to :meth:`fit` (and to the predictions), one row per customer.
+        Numeric columns enter as they are, booleans as 0/1, other columns as dummies of
+        their levels against a reference level (:mod:`clvmodels.data.covariates`).  The
+        processes of a model are the keys of its ``SPEC.covariate_links``: ``purchase``
+        and ``dropout`` (BG/NBD, MBG/NBD, Pareto/NBD), ``spend`` (Gamma-Gamma),
+        ``churn`` (sBG).  Fitted coefficients are named ``parameter:covariate``.
+    reference
+        Reference level per categorical covariate (default: first in sorted order).
     **options
         Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``,
         ``method``, ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``,
@@ -44,8 +58,17 @@ class Estimator:
 
     model_key: ClassVar[str]
 
-    def __init__(self, backend: str = "mle", **options: Any) -> None:
+    def __init__(
+        self,
+        backend: str = "mle",
+        *,
+        covariates: Mapping[str, Sequence[str]] | None = None,
+        reference: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> None:
         self.backend = backend
+        self.covariates = covariates
+        self.reference = reference
         self.options = options
 
     # ------------------------------------------------------------------ fitting
@@ -60,35 +83,90 @@ class Estimator:
         arrays, weights = frame_arrays(data, spec.data_columns, self.model_key)
         self._check_data(arrays)
         unit = time_unit if time_unit is not None else _frame_time_unit(data)
+        design, links = self._covariate_links(data)
+        if links is not None:
+            self.options = {**self.options, "covariates": links}
+        try:
+            result = self._run_backend(spec, arrays, weights, unit)
+        finally:
+            self.options.pop("covariates", None)
+        if design is not None:
+            result.covariate_encoding = design.encoding()
+        self._set_result(result)
+        n_rows = len(arrays[spec.data_columns[0]])
+        self._after_fit(arrays, np.ones(n_rows) if weights is None else weights)
+        return self
+
+    def _covariate_links(self, data: pd.DataFrame) -> tuple[Covariates | None, Any]:
+        """The design of the fit's covariates and their links (``None`` without)."""
+        chosen = {p: list(c) for p, c in (self.covariates or {}).items() if c}
+        if not chosen:
+            return None, None
+        from clvmodels.backends.mle import CovariateLinks
+
+        spec = self.module.SPEC
+        for process, columns in chosen.items():
+            if process not in spec.covariate_links:
+                known = ", ".join(spec.covariate_links) or "none"
+                raise FitError(
+                    f"{self.model_key}: covariates.{process}: the model has no such process "
+                    f"taking covariates (processes: {known})"
+                )
+            if isinstance(columns, str):
+                raise FitError(
+                    f"{self.model_key}: covariates.{process}: expected a list of columns, "
+                    f"got {columns!r}"
+                )
+        columns = list(dict.fromkeys(c for cols in chosen.values() for c in cols))
+        design = covariate_frame(
+            data, columns, source_name=f"{self.model_key} covariates", reference=self.reference
+        )
+        processes = {
+            p: tuple(n for c in cols for n in design.design_names(c)) for p, cols in chosen.items()
+        }
+        return design, CovariateLinks.build(spec, design.names, design.matrix, processes)
+
+    def _run_backend(
+        self,
+        spec: Any,
+        arrays: dict[str, np.ndarray],
+        weights: np.ndarray | None,
+        unit: str | None,
+    ) -> FitResult:
         if self.backend == "mle":
             from clvmodels.backends.mle import fit_mle
 
-            allowed = {"init", "max_iter"}
+            allowed = {"init", "max_iter", "covariates"}
             unknown = set(self.options) - allowed
             if unknown:
                 raise FitError(
                     f"{self.model_key}: unknown MLE option(s) {', '.join(sorted(unknown))}"
                 )
-            result = fit_mle(spec, arrays, weights, time_unit=unit, **self.options)
+            return fit_mle(spec, arrays, weights, time_unit=unit, **self.options)
         elif self.backend == "bayes":
             from clvmodels.backends.bayes import fit_bayes
 
-            allowed = {"priors", "method", "sampler", "draws", "tune", "chains", "cores",
-                       "target_accept", "seed", "progress", "ess_floor"}
+            allowed = {
+                "priors",
+                "method",
+                "sampler",
+                "draws",
+                "tune",
+                "chains",
+                "cores",
+                "target_accept",
+                "seed",
+                "progress",
+                "ess_floor",
+                "covariates",
+            }
             unknown = set(self.options) - allowed
             if unknown:
                 raise FitError(
                     f"{self.model_key}: unknown Bayesian option(s) {', '.join(sorted(unknown))}"
                 )
-            result = fit_bayes(spec, arrays, weights, time_unit=unit, **self.options)
-        else:
-            raise FitError(
-                f"{self.model_key}: unknown backend {self.backend!r}; use 'mle' or 'bayes'"
-            )
-        self._set_result(result)
-        n_rows = len(arrays[spec.data_columns[0]])
-        self._after_fit(arrays, np.ones(n_rows) if weights is None else weights)
-        return self
+            return fit_bayes(spec, arrays, weights, time_unit=unit, **self.options)
+        raise FitError(f"{self.model_key}: unknown backend {self.backend!r}; use 'mle' or 'bayes'")
 
     def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
         """Model-specific data checks (overridden)."""
@@ -115,9 +193,51 @@ class Estimator:
         return estimator
 
     def _fitted(self) -> dict[str, float]:
+        """The model's parameters: with covariates, those of a customer whose covariates
+        are all zero (the reference level of every categorical covariate)."""
         if not hasattr(self, "result_"):
             raise FitError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
-        return self.params_
+        return {k: v for k, v in self.params_.items() if k not in self.result_.coefficients}
+
+    @property
+    def has_covariates(self) -> bool:
+        """Whether the fitted model has covariate coefficients."""
+        return bool(getattr(self, "result_", None) and self.result_.coefficients)
+
+    def customer_params(self, data: pd.DataFrame) -> dict[str, Any]:
+        """Each customer's parameters: the fitted ones, or with covariates those of the
+        customer's covariate values in ``data`` (arrays over its rows; Fader & Hardie
+        2007, note 019: ``θ_i = θ₀ exp(±γ′z_i)``)."""
+        self._fitted()
+        if not self.has_covariates:
+            return self._fitted()
+        design = self.design(data)
+        return linked_params(
+            self.module.SPEC, self.params_, dict(zip(design.names, design.matrix.T, strict=True))
+        )
+
+    def design(self, data: pd.DataFrame) -> Covariates:
+        """The fitted covariates' design columns for the customers of ``data``."""
+        encoding = self.result_.covariate_encoding
+        if encoding is None:
+            raise FitError(f"{self.model_key}: the model was fitted without covariates")
+        return covariate_frame_like(encoding, data, source_name=f"{self.model_key} covariates")
+
+    def profile_params(self, profile: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Parameters of a customer with covariate values ``profile`` (a mapping of
+        covariate column to value; ``None``: the reference customer)."""
+        if profile is None or not self.has_covariates:
+            return self._fitted()
+        frame = pd.DataFrame({k: [v] for k, v in profile.items()})
+        return {
+            k: float(np.asarray(v).reshape(-1)[0]) for k, v in self.customer_params(frame).items()
+        }
+
+    def covariate_effects(self, level: float = 0.95) -> pd.DataFrame:
+        """The covariate coefficients with intervals and the factor each puts on its
+        parameter (:func:`clvmodels.models.links.effects_table`)."""
+        self._fitted()
+        return effects_table(self.module.SPEC, self.result_, level)
 
     # ------------------------------------------------------------------ reporting
     def summary(self, level: float = 0.95) -> pd.DataFrame:
@@ -135,9 +255,7 @@ class Estimator:
         """Load a model saved with :meth:`save`; a file of another model is an error."""
         result = FitResult.load(path)
         if result.model != cls.model_key:
-            raise ModelLoadError(
-                f"{path}: holds a {result.model!r} model, not {cls.model_key!r}"
-            )
+            raise ModelLoadError(f"{path}: holds a {result.model!r} model, not {cls.model_key!r}")
         return cls.from_result(result)
 
     def __repr__(self) -> str:
@@ -150,21 +268,30 @@ class Estimator:
 class _PurchaseCountModel(Estimator):
     """Shared interface of the continuous-time purchase models (BG/NBD, Pareto/NBD, MBG/NBD)."""
 
-    def expected_purchases(self, t: Any) -> np.ndarray:
-        """E[X(t)]: expected repeat purchases of a new customer in (0, t]."""
-        return self.module.expected_purchases(np.asarray(t, dtype=float), **self._fitted())
+    def expected_purchases(self, t: Any, profile: Mapping[str, Any] | None = None) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases of a new customer in (0, t] (with
+        covariates: of a customer with covariate values ``profile``, e.g.
+        ``{"loyalty_member": True, "channel": "web"}``; default the reference customer)."""
+        params = self.profile_params(profile)
+        return self.module.expected_purchases(np.asarray(t, dtype=float), **params)
 
-    def probability_of_purchases(self, x: Any, t: Any) -> np.ndarray:
-        """P(X(t) = x) for a new customer."""
+    def probability_of_purchases(
+        self, x: Any, t: Any, profile: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
+        """P(X(t) = x) for a new customer (``profile``: as :meth:`expected_purchases`)."""
         return self.module.probability_of_purchases(
-            np.asarray(x, dtype=float), np.asarray(t, dtype=float), **self._fitted()
+            np.asarray(x, dtype=float), np.asarray(t, dtype=float), **self.profile_params(profile)
         )
 
     def predict_purchases(self, data: pd.DataFrame, t: float) -> pd.Series:
         """Expected purchases in (T, T + t] given each customer's (frequency, recency, T)."""
         arrays, _ = frame_arrays(data, ("frequency", "recency", "T"), self.model_key)
         values = self.module.conditional_expected_purchases(
-            float(t), arrays["frequency"], arrays["recency"], arrays["T"], **self._fitted()
+            float(t),
+            arrays["frequency"],
+            arrays["recency"],
+            arrays["T"],
+            **self.customer_params(data),
         )
         return pd.Series(values, index=data.index, name="expected_purchases")
 
@@ -172,16 +299,39 @@ class _PurchaseCountModel(Estimator):
         """P(alive | frequency, recency, T) per customer."""
         arrays, _ = frame_arrays(data, ("frequency", "recency", "T"), self.model_key)
         values = self.module.probability_alive(
-            arrays["frequency"], arrays["recency"], arrays["T"], **self._fitted()
+            arrays["frequency"], arrays["recency"], arrays["T"], **self.customer_params(data)
         )
         return pd.Series(values, index=data.index, name="p_alive")
 
-    def tracking_curve(self, t: Any, join_times: Any) -> np.ndarray:
+    def tracking_curve(
+        self,
+        t: Any,
+        join_times: Any,
+        profile: Mapping[str, Any] | None = None,
+        data: pd.DataFrame | None = None,
+    ) -> np.ndarray:
         """Expected cumulative repeat transactions by calendar time ``t`` of a cohort
-        whose members made their first purchase at ``join_times``."""
-        return self.module.expected_cumulative_transactions(
-            np.asarray(t, dtype=float), np.asarray(join_times, dtype=float), **self._fitted()
-        )
+        whose members made their first purchase at ``join_times``.
+
+        With covariates, ``data`` (one row per customer, aligned with ``join_times``)
+        gives every customer her own parameters; otherwise all customers have those of
+        ``profile`` (as :meth:`expected_purchases`).
+        """
+        t = np.asarray(t, dtype=float)
+        joins = np.asarray(join_times, dtype=float)
+        if data is None or not self.has_covariates:
+            params = self.profile_params(profile)
+            return self.module.expected_cumulative_transactions(t, joins, **params)
+        design = self.design(data).matrix
+        _, first, codes = np.unique(design, axis=0, return_index=True, return_inverse=True)
+        codes = np.asarray(codes).reshape(-1)
+        params = self.customer_params(data)
+        total = np.zeros_like(t)
+        for g, row in enumerate(first):  # one cohort curve per covariate pattern
+            mine = codes == g
+            own = {k: float(np.broadcast_to(v, joins.shape)[row]) for k, v in params.items()}
+            total += self.module.expected_cumulative_transactions(t, joins[mine], **own)
+        return total
 
     def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
         _check_rfm(arrays, self.model_key)
@@ -271,11 +421,11 @@ class GammaGamma(Estimator):
     def predict_spend(self, data: pd.DataFrame) -> pd.Series:
         """Conditional expected average order value per customer (population mean for
         customers without repeat purchases)."""
-        params = self._fitted()
-        if params["q"] <= 1:
+        params = self.customer_params(data)
+        if np.min(params["q"]) <= 1:
             raise FitError(
-                f"gamma_gamma: q = {params['q']:.3g} <= 1, so the expected spend per order "
-                "is infinite; the spend data are too heavy-tailed for this model"
+                f"gamma_gamma: q = {float(np.min(params['q'])):.3g} <= 1, so the expected "
+                "spend per order is infinite; the spend data are too heavy-tailed for this model"
             )
         a, _ = frame_arrays(data, ("frequency", "monetary_value"), self.model_key)
         values = self.module.conditional_expected_average_order_value(
@@ -289,26 +439,34 @@ class SBG(Estimator):
 
     model_key = "sbg"
 
-    def survival(self, t: Any) -> np.ndarray:
-        """S(t): share of a cohort still active after ``t`` periods."""
-        return self.module.survival(np.asarray(t, dtype=float), **self._fitted())
+    def survival(self, t: Any, profile: Mapping[str, Any] | None = None) -> np.ndarray:
+        """S(t): share of a cohort still active after ``t`` periods (with covariates: a
+        cohort with covariate values ``profile``; default the reference customer)."""
+        return self.module.survival(np.asarray(t, dtype=float), **self.profile_params(profile))
 
-    def retention_rate(self, t: Any) -> np.ndarray:
-        """r(t) = S(t) / S(t − 1)."""
-        return self.module.retention_rate(np.asarray(t, dtype=float), **self._fitted())
+    def retention_rate(self, t: Any, profile: Mapping[str, Any] | None = None) -> np.ndarray:
+        """r(t) = S(t) / S(t − 1) (``profile``: as :meth:`survival`)."""
+        params = self.profile_params(profile)
+        return self.module.retention_rate(np.asarray(t, dtype=float), **params)
 
-    def projected_survivors(self, t: Any, n0: float) -> np.ndarray:
+    def projected_survivors(
+        self, t: Any, n0: float, profile: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
         """Expected number of a cohort of ``n0`` still active after ``t`` periods."""
-        return self.module.projected_survivors(np.asarray(t, dtype=float), n0, **self._fitted())
+        params = self.profile_params(profile)
+        return self.module.projected_survivors(np.asarray(t, dtype=float), n0, **params)
 
-    def expected_lifetime(self) -> float:
+    def expected_lifetime(self, profile: Mapping[str, Any] | None = None) -> float:
         """Expected lifetime in periods (infinite when alpha <= 1)."""
-        return float(self.module.expected_lifetime(**self._fitted()))
+        return float(self.module.expected_lifetime(**self.profile_params(profile)))
 
-    def derl(self, n_renewals: Any, discount: float) -> np.ndarray:
+    def derl(
+        self, n_renewals: Any, discount: float, profile: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
         """Discounted expected residual lifetime of a customer with ``n_renewals``."""
-        return self.module.derl(np.asarray(n_renewals, dtype=float), discount=discount,
-                                **self._fitted())
+        return self.module.derl(
+            np.asarray(n_renewals, dtype=float), discount=discount, **self.profile_params(profile)
+        )
 
     def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
         tenure, churned = arrays["tenure"], arrays["churned"]

@@ -63,10 +63,14 @@ def average_order_value(summary: pd.DataFrame) -> float | None:
 
 
 def predictions_table(
-    config: RunConfig, prepared: PreparedData, fitted: dict[str, Estimator]
+    config: RunConfig,
+    prepared: PreparedData,
+    fitted: dict[str, Estimator],
+    extra: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per customer: history, P(alive), expected purchases and spend, CLV with its
-    interval, the seed-baseline CLV, RFM score and segment (and holdout actuals after a
+    """One row per customer: history, covariates, P(alive), expected purchases and
+    spend, CLV with its interval, the counterfactual CLVs (``extra``, on the summary's
+    index), the seed-baseline CLV, RFM score and segment (and holdout actuals after a
     split), sorted by CLV, highest first."""
     summary = _summary(prepared)
     key = purchase_model_key(config, fitted)
@@ -81,8 +85,12 @@ def predictions_table(
         fallback_spend=aov if aov is not None else config.clv.price,
     )
     columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
+    if config.data.covariates is not None:
+        columns += [c for c in config.data.covariates.columns if c in summary.columns]
     table = summary[columns].copy()
     table = table.join(values)
+    if extra is not None:
+        table = table.join(extra)
     if "revenue" in summary.columns and "T" in summary.columns:
         baseline = SeedBaseline(
             config.baseline.level, config.baseline.lifespan_years, settings.time_unit
@@ -95,6 +103,65 @@ def predictions_table(
         if column in summary.columns:
             table[column] = summary[column].to_numpy()
     return table.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@dataclass
+class Counterfactuals:
+    """Counterfactual CLV per binary covariate (:mod:`clvmodels.counterfactual`)."""
+
+    per_customer: pd.DataFrame
+    lift: pd.DataFrame
+
+
+def covariate_effects(fitted: dict[str, Estimator], level: float = 0.95) -> pd.DataFrame | None:
+    """One row per covariate coefficient of every fitted model (``None`` without)."""
+    tables = [
+        model.covariate_effects(level).reset_index().assign(model=name)
+        for name, model in fitted.items()
+        if model.has_covariates
+    ]
+    if not tables:
+        return None
+    table = pd.concat(tables, ignore_index=True)
+    return table[["model", *[c for c in table.columns if c != "model"]]]
+
+
+def counterfactuals(
+    config: RunConfig, prepared: PreparedData, fitted: dict[str, Estimator]
+) -> Counterfactuals | None:
+    """CLV with each binary covariate on and off for every customer, and the average
+    lift per group with its interval (``clv.counterfactuals``; default every binary
+    covariate of the purchase and spend models; ``None`` when there is none)."""
+    from clvmodels.counterfactual import binary_covariates, covariate_lift
+
+    summary = _summary(prepared)
+    key = purchase_model_key(config, fitted)
+    spend = fitted.get("gamma_gamma")
+    binary = binary_covariates([fitted[key], spend], summary)
+    wanted = config.clv.counterfactuals
+    if wanted is None:
+        wanted = binary
+    for column in wanted:
+        if column not in binary:
+            raise ConfigError(
+                f"clv.counterfactuals: {column!r} is not a binary covariate of "
+                f"{key}{' or gamma_gamma' if spend is not None else ''}"
+            )
+    if not wanted:
+        return None
+    settings = value_settings(config, prepared.meta.get("time_unit", config.data.time_unit))
+    aov = average_order_value(summary)
+    fallback = aov if aov is not None else config.clv.price
+    per_customer, lifts = [], []
+    for column in wanted:
+        values, lift = covariate_lift(
+            fitted[key], summary, settings, column, spend=spend, fallback_spend=fallback
+        )
+        per_customer.append(values)
+        lifts.append(lift.reset_index().assign(covariate=column))
+    lift_table = pd.concat(lifts, ignore_index=True)
+    lift_table = lift_table[["covariate", *[c for c in lift_table.columns if c != "covariate"]]]
+    return Counterfactuals(pd.concat(per_customer, axis=1), lift_table)
 
 
 @dataclass
@@ -127,9 +194,10 @@ def evaluate(config: RunConfig, prepared: PreparedData, fitted: dict[str, Estima
     aov = average_order_value(summary)
     spend = fitted.get("gamma_gamma")
     data = {c: summary[c].to_numpy(float) for c in summary.columns if c in SUMMARY_COLUMNS[1:]}
-    spend_values = clv.spend_per_order(
-        None if spend is None else dict(spend.params_), data, aov if aov is not None else 1.0
-    )
+    if spend is None:
+        spend_values = clv.spend_per_order(None, data, aov if aov is not None else 1.0)
+    else:
+        spend_values = clv.spend_per_order(*clv.pattern_inputs(spend, summary, data), 1.0)
     scores: dict[str, dict[str, float]] = {}
     predicted_counts: dict[str, np.ndarray] = {}
     tracking_models: dict[str, Estimator] = {}
@@ -137,9 +205,8 @@ def evaluate(config: RunConfig, prepared: PreparedData, fitted: dict[str, Estima
     for key in config.models:
         if key not in clv.PURCHASE_KEYS or key not in fitted or key == "bgbb":
             continue
-        arrays = clv.purchase_arrays(
-            key, dict(fitted[key].params_), data, settings, with_dert=False
-        )
+        params, rows = clv.pattern_inputs(fitted[key], summary, data)
+        arrays = clv.purchase_arrays(key, params, rows, settings, with_dert=False)
         name = f"{key}+gamma_gamma" if spend is not None else key
         revenue = arrays["expected_purchases"] * spend_values if actual_r is not None else None
         scores[name] = evaluation.score_forecast(
@@ -186,7 +253,9 @@ def _tracking(prepared: PreparedData, models: dict[str, Estimator]) -> pd.DataFr
     if len(ends) == 0 or ends[-1] < span:
         ends = np.append(ends, span)
     joins = (first_days - origin) / unit_days
-    predicted = {key: model.tracking_curve(ends, joins) for key, model in models.items()}
+    predicted = {
+        key: model.tracking_curve(ends, joins, data=summary) for key, model in models.items()
+    }
     return evaluation.tracking_curve(
         ends, np.asarray(daily["day"]), np.asarray(daily["count"]), origin, unit_days, predicted
     )

@@ -15,7 +15,8 @@ import pandas as pd
 
 from clvmodels import data as clvdata
 from clvmodels import metrics
-from clvmodels.config import ModelConfig, RunConfig
+from clvmodels.config import ModelConfig, RunConfig, model_covariates
+from clvmodels.data import covariates
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import ESTIMATORS, Estimator
 from clvmodels.models import discount
@@ -73,12 +74,15 @@ def prepare_data(config: RunConfig) -> PreparedData:
             engine=d.engine,
         )
         meta = dict(summary.attrs.get("clvmodels", {}))
+        summary = _with_covariates(config, summary, source)
         return PreparedData(d.kind, source, summary=summary, meta=meta)
     frame = clvdata.read_table(source)
     if d.kind == "summary":
         summary = clvdata.validate_summary(frame, source_name=source, columns=d.columns or None)
         summary.attrs["clvmodels"] = {"time_unit": d.time_unit, "counts": {"rows_in": len(frame)}}
-        return PreparedData(d.kind, source, summary=summary, meta=summary.attrs["clvmodels"])
+        meta = summary.attrs["clvmodels"]
+        summary = _with_covariates(config, summary, source)
+        return PreparedData(d.kind, source, summary=summary, meta=meta)
     if d.kind == "survival":
         table = clvdata.validate_survival_table(_renamed(frame, d.columns), source_name=source)
     else:
@@ -98,13 +102,54 @@ def prepare_data(config: RunConfig) -> PreparedData:
     return PreparedData(d.kind, source, survival_table=table, individual=individual, meta=meta)
 
 
+def _with_covariates(config: RunConfig, summary: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The summary with the configured covariate columns joined on customer id, after
+    checking that they encode (one row per customer, no missing value, no constant
+    column: :func:`clvmodels.data.covariates.covariate_matrix`)."""
+    table_config = config.data.covariates
+    if table_config is None:
+        return summary
+    if "customer_id" not in summary.columns:
+        raise DataError(f"{source}: covariates are joined on customer_id, which it lacks")
+    path = table_config.source
+    if not path.startswith("builtin:"):
+        path = config.resolve_path(path)
+    table = clvdata.read_table(path)
+    columns = list(table_config.columns)
+    clash = [c for c in columns if c in summary.columns]
+    if clash:
+        raise DataError(
+            f"{path}: covariate column {clash[0]!r} has the name of a summary column; rename it"
+        )
+    ids = summary["customer_id"].to_numpy()
+    covariates.covariate_matrix(
+        table,
+        ids,
+        columns,
+        source_name=path,
+        reference=table_config.reference,
+        id_column=table_config.id_column,
+    )
+    rows, _ = covariates.aligned_rows(table, ids, path, table_config.id_column)
+    joined = summary.copy()
+    for column in columns:
+        joined[column] = rows[column].to_numpy()
+    joined.attrs = summary.attrs
+    return joined
+
+
 def model_options(options: ModelConfig, progress: bool = False) -> dict[str, Any]:
     """Backend keyword arguments of a ``models.<key>`` config block."""
     if options.backend == "bayes":
         kwargs: dict[str, Any] = {
-            "method": options.method, "sampler": options.sampler, "draws": options.draws,
-            "tune": options.tune, "chains": options.chains, "seed": options.seed,
-            "target_accept": options.target_accept, "ess_floor": options.ess_floor,
+            "method": options.method,
+            "sampler": options.sampler,
+            "draws": options.draws,
+            "tune": options.tune,
+            "chains": options.chains,
+            "seed": options.seed,
+            "target_accept": options.target_accept,
+            "ess_floor": options.ess_floor,
             "progress": progress,
         }
         if options.priors:
@@ -123,6 +168,13 @@ def fit_models(
     fitted: dict[str, Estimator] = {}
     for key, options in config.models.items():
         kwargs = model_options(options, progress)
+        processes = model_covariates(config, key)
+        if processes:
+            kwargs["covariates"] = processes
+            reference = config.data.covariates.reference if config.data.covariates else {}
+            kwargs["reference"] = {
+                c: v for c, v in reference.items() if any(c in cols for cols in processes.values())
+            }
         cls = ESTIMATORS[key]
         if key == "sbg":
             if prepared.individual is None:

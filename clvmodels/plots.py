@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from clvmodels import clv
 from clvmodels.models import model_module
@@ -242,6 +243,53 @@ def posterior_predictive(table: pd.DataFrame, model: str, path: Path) -> Path:
     return _save(fig, path)
 
 
+def covariate_effects(effects: pd.DataFrame, path: Path) -> Path:
+    """Forest plot: the factor each covariate puts on its parameter, with its interval
+    (log scale; 1 = no effect)."""
+    rows = effects.iloc[::-1]
+    labels = [f"{m}: {c}" for m, c in zip(rows["model"], rows["coefficient"], strict=True)]
+    y = np.arange(len(rows))
+    fig, ax = _figure(7.0, 1.2 + 0.38 * len(rows))
+    factor = rows["factor"].to_numpy(float)
+    err = np.vstack([factor - rows["factor_lower"], rows["factor_upper"] - factor])
+    ax.errorbar(factor, y, xerr=err, fmt="o", color=COLORS[0], capsize=3)
+    ax.axvline(1.0, color="black", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(y, labels)
+    ax.set(xlabel="factor on the parameter: exp(sign · γ)", title="Covariate effects (1 = none)")
+    return _save(fig, path)
+
+
+def covariate_lift(lift: pd.DataFrame, path: Path) -> Path:
+    """Mean CLV per customer with each binary covariate on and off (all customers), and
+    the interval of the difference."""
+    rows = lift[lift["group"] == "all"]
+    x = np.arange(len(rows))
+    fig, ax = _figure(max(4.5, 1.8 + 1.6 * len(rows)), 4.2)
+    on, off = rows["clv_on"].to_numpy(float), rows["clv_off"].to_numpy(float)
+    ax.bar(x - 0.2, off, width=0.4, color=COLORS[1], label="flag off")
+    ax.bar(x + 0.2, on, width=0.4, color=COLORS[0], label="flag on")
+    if "lift_lower" in rows:
+        low = off + rows["lift_lower"].to_numpy(float)
+        high = off + rows["lift_upper"].to_numpy(float)
+        ax.errorbar(
+            x + 0.2,
+            on,
+            yerr=np.vstack([on - low, high - on]),
+            fmt="none",
+            color="black",
+            capsize=4,
+            label="interval of the lift",
+        )
+    ax.set_xticks(x, rows["covariate"])
+    ax.set_ylim(0, 1.25 * float(np.nanmax(np.append(on, off))))
+    ax.set(ylabel="mean CLV per customer", title="Counterfactual CLV: every customer on vs off")
+    ax.legend(loc="upper left", frameon=False, ncol=3, fontsize="small")
+    return _save(fig, path)
+
+
 def draw_run(result: RunResult, folder: Path) -> list[Path]:
     """Every plot that applies to a run, written into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -259,6 +307,12 @@ def draw_run(result: RunResult, folder: Path) -> list[Path]:
                     folder / f"posterior_{safe}.png",
                 )
             )
+    if "covariate_effects" in tables:
+        written.append(
+            covariate_effects(tables["covariate_effects"], folder / "covariate_effects.png")
+        )
+    if "covariate_lift" in tables:
+        written.append(covariate_lift(tables["covariate_lift"], folder / "covariate_lift.png"))
     for name, table in tables.items():
         if name.startswith("ppc_"):
             written.append(posterior_predictive(table, name[4:], folder / f"{name}.png"))
@@ -292,7 +346,8 @@ def draw_run(result: RunResult, folder: Path) -> list[Path]:
         key = result.config.clv.purchase_model or keys[0]
         horizon = value_settings(result.config, unit).count_horizon
         T = float(summary["T"].max())
-        params = dict(fitted[key].params_)
+        # with covariates: a customer at every covariate's reference level (zero)
+        params = fitted[key].profile_params()
         for what in ("p_alive", "expected_purchases"):
             written.append(
                 history_heatmap(key, params, T, horizon, what, folder / f"{what}_heatmap.png")

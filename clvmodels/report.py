@@ -26,6 +26,8 @@ PLOT_TITLES = {
     "expected_purchases_heatmap.png": "Expected purchases by history",
     "clv_distribution.png": "How value is spread over customers",
     "clv_by_segment.png": "Model CLV vs the seed formula by RFM segment",
+    "covariate_effects.png": "Covariate effects on the model parameters",
+    "covariate_lift.png": "What a binary covariate is worth: CLV with the flag on vs off",
     "survival.png": "Survival of each cohort",
     "retention.png": "Retention rates",
 }
@@ -82,6 +84,7 @@ def render(folder: Path) -> str:
         _winner_section(manifest, folder),
         _params_section(params),
         _evaluation_section(folder),
+        _covariates_section(folder),
         _plots_section(folder),
         _customers_section(folder),
     ]
@@ -218,6 +221,53 @@ def _evaluation_section(folder: Path) -> str:
             "customers buy nothing in the holdout, so its MAE is low without any skill: "
             "read the MAE next to the RMSE, the error of the total and the ranking "
             "measures.</p>"
+        )
+    return text
+
+
+def _covariates_section(folder: Path) -> str:
+    path = folder / "covariate_effects.csv"
+    if not path.exists():
+        return ""
+    effects = pd.read_csv(path)
+    shown = [
+        c
+        for c in (
+            "model",
+            "coefficient",
+            "process",
+            "estimate",
+            "lower",
+            "upper",
+            "factor",
+            "quantity",
+            "mean_factor",
+            "mean_factor_lower",
+            "mean_factor_upper",
+        )
+        if c in effects
+    ]
+    text = (
+        "<h2>Covariates: what customer attributes do</h2>"
+        "<p class='note'>Each coefficient γ multiplies its parameter by exp(sign · γ) per unit "
+        "of the covariate (Fader &amp; Hardie 2007, note 019: α<sub>i</sub> = α<sub>0</sub> "
+        "exp(−γ′z<sub>i</sub>) for the purchase rate's scale, a<sub>i</sub>, b<sub>i</sub> "
+        "with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = γ<sub>0</sub> exp(δ′z"
+        "<sub>i</sub>) for the spend scale). mean_factor is the factor on the mean purchase "
+        "rate, dropout rate or spend per order; an interval that holds 1 means the data do "
+        "not tell the effect from none.</p>" + _table(effects[shown])
+    )
+    lift_path = folder / "covariate_lift.csv"
+    if lift_path.exists():
+        lift = pd.read_csv(lift_path)
+        text += (
+            "<h3>Counterfactual CLV: each binary covariate on and off</h3>"
+            "<p class='note'>Every customer valued twice from the same purchase history: "
+            "with the flag on and with it off, other covariates unchanged. lift is the "
+            "mean difference per customer (all customers, those with the flag, those "
+            "without); the interval comes from the parameter draws. This is what the "
+            "fitted associations imply, not a causal effect: if customers chose to join "
+            "(self-selection), part of the lift belongs to who they are.</p>" + _table(lift)
         )
     return text
 

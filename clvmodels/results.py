@@ -61,6 +61,10 @@ class FitResult:
         Names of the covariate coefficients among ``param_names``: real numbers,
         estimated and reported on their own scale (every other parameter is positive
         and handled on the log scale).
+    covariate_encoding
+        How the fit's covariates were built from a customer table
+        (:meth:`clvmodels.data.covariates.Covariates.encoding`), so that customers can
+        be scored with the same design columns; ``None`` without covariates.
     """
 
     model: str
@@ -77,6 +81,7 @@ class FitResult:
     data_fingerprint: str = ""
     version: str = __version__
     coefficients: tuple[str, ...] = ()
+    covariate_encoding: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ coordinates
     def _coordinates(self) -> np.ndarray:
@@ -212,6 +217,7 @@ class FitResult:
             "time_unit": self.time_unit,
             "data_fingerprint": self.data_fingerprint,
             "coefficients": list(self.coefficients),
+            "covariate_encoding": self.covariate_encoding,
         }
 
     @classmethod
@@ -244,6 +250,7 @@ class FitResult:
                 data_fingerprint=str(payload.get("data_fingerprint", "")),
                 version=saved,
                 coefficients=tuple(payload.get("coefficients", ())),
+                covariate_encoding=payload.get("covariate_encoding"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelLoadError):

@@ -132,19 +132,39 @@ def execute(config: RunConfig, step: Step = _plain_step, progress: bool = False)
 
             result.tables[f"ppc_{key}"] = timed(
                 f"posterior predictive check {key}",
-                lambda d=draws, k=key: ev.posterior_predictive_counts(
+                lambda d=draws, k=key, e=estimator: ev.posterior_predictive_counts(
                     k,
                     d,
                     summary["T"].to_numpy(float),
                     summary["frequency"].to_numpy(),
                     np.random.default_rng(config.clv.seed),
+                    design=_design_columns(e, summary),
                 ),
             )
+    effects = forecast.covariate_effects(predict_from[1])
+    extra = None
+    if effects is not None:
+        result.tables["covariate_effects"] = effects
+        what_if = timed(
+            "counterfactual CLV per binary covariate",
+            lambda: forecast.counterfactuals(config, *predict_from),
+        )
+        if what_if is not None:
+            result.tables["covariate_lift"] = what_if.lift
+            extra = what_if.per_customer
     result.tables["predictions"] = timed(
         "predict every customer",
-        lambda: forecast.predictions_table(config, predict_from[0], predict_from[1]),
+        lambda: forecast.predictions_table(config, predict_from[0], predict_from[1], extra),
     )
     return result
+
+
+def _design_columns(estimator: Estimator, summary: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """The covariate design columns of every customer (``None`` without covariates)."""
+    if not estimator.has_covariates:
+        return None
+    design = estimator.design(summary)
+    return dict(zip(design.names, design.matrix.T, strict=True))
 
 
 class RunFolder:

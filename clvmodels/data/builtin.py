@@ -1,20 +1,22 @@
 """Data sets shipped with clvmodels, loaded with :mod:`importlib.resources`.
 
 The files in ``clvmodels/data/files/`` were produced once by
-``scripts/make_builtin_data.py``; ``files/README.md`` documents their provenance.
+``scripts/make_builtin_data.py`` (published data) and ``scripts/make_loyalty_store.py``
+(the synthetic ``loyalty_store`` data, whose true parameters are
+:data:`LOYALTY_STORE_TRUTH`); ``files/README.md`` documents their provenance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from clvmodels.errors import DataError
 
-DatasetKind = Literal["transactions", "survival", "summary"]
+DatasetKind = Literal["transactions", "survival", "summary", "customers"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,12 @@ class BuiltinDataset:
         Name used by :func:`load_builtin` and in ``"builtin:NAME"`` sources.
     filename : str
         File inside ``clvmodels/data/files``.
-    kind : {"transactions", "survival", "summary"}
+    kind : {"transactions", "survival", "summary", "customers"}
         ``transactions``: ``customer_id, date, amount`` (one row per purchase line);
         ``survival``: cohort table ``cohort, period, alive``;
-        ``summary``: a pre-summarised frame (here ``frequency, recency, n, count``).
+        ``summary``: a pre-summarised frame (here ``frequency, recency, n, count``);
+        ``customers``: a customer attribute table, one row per ``customer_id`` (the
+        covariates of :mod:`clvmodels.data.covariates`).
     description : str
         One-line description.
     citation : str
@@ -48,6 +52,47 @@ _CDNOW_CITATION = (
     "Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). Counting your customers the easy "
     "way: an alternative to the Pareto/NBD model. Marketing Science 24(2), 275-284; data "
     "from http://brucehardie.com/datasets/ as redistributed in lifetimes 0.11.3."
+)
+
+LOYALTY_STORE_SEED = 20240101
+"""Seed of ``scripts/make_loyalty_store.py`` for the shipped ``loyalty_store`` files."""
+
+LOYALTY_STORE_TRUTH: dict[str, Any] = {
+    "time_unit": "W",
+    "observation_end": "2025-06-29",
+    # BG/NBD (FHL 2005) with the links of Fader & Hardie (2007, note 019):
+    # α_i = α₀ e^(−γ₁′z), a_i = a₀ e^(γ₂′z), b_i = b₀ e^(γ₃′z); a coefficient
+    # "θ:covariate" is the γ of θ_i = θ₀ exp(sign·γ·z), sign −1 for alpha, +1 for a, b.
+    "bgnbd": {
+        "r": 0.25,
+        "alpha": 4.0,
+        "a": 0.8,
+        "b": 2.5,
+        "alpha:loyalty_member": 0.5,  # members buy e^0.5 ≈ 1.65 times as often
+        "alpha:channel[store]": 0.1,  # vs the reference channel "app"
+        "alpha:channel[web]": -0.2,
+        "a:loyalty_member": -0.4,  # a smaller a and a larger b: members drop out
+        "b:loyalty_member": 0.3,  # less often (E[p] 0.242 -> 0.137)
+    },
+    # Gamma-Gamma (FHL 2005 JMR; Fader & Hardie 2013): γ_i = γ₀ e^(δ′z), so the mean
+    # spend per order p·γ_i/(q − 1) (30.00 at baseline) scales by e^δ.
+    "gamma_gamma": {
+        "p": 6.0,
+        "q": 4.0,
+        "gamma": 15.0,
+        "gamma:loyalty_member": -0.1,  # members spend e^-0.1 ≈ 0.905 times as much per order
+    },
+}
+"""True parameters of the synthetic ``loyalty_store`` data (time unit weeks).
+
+Coefficient names are those of a fit (``parameter:covariate``, categorical levels as
+``channel[level]`` against the reference level ``app``) and follow the sign convention
+of ``ModelSpec.covariate_links`` (:func:`clvmodels.models.links.linked_params`), so a
+fit's ``params`` can be compared with these values key by key."""
+
+_LOYALTY_STORE_CITATION = (
+    f"synthetic: scripts/make_loyalty_store.py (seed {LOYALTY_STORE_SEED}), BG/NBD + "
+    "Gamma-Gamma with covariate links of Fader & Hardie (2007, note 019)"
 )
 
 BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
@@ -100,6 +145,33 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
                 "1086-1108; data as redistributed in lifetimes 0.11.3 (donations.csv)."
             ),
         ),
+        BuiltinDataset(
+            name="loyalty_store",
+            filename="loyalty_store.csv.gz",
+            kind="transactions",
+            description=(
+                "SYNTHETIC purchase log of 10,000 customers who joined 2024-01-01..2024-03-24, "
+                "observed to 2025-06-29, drawn from a BG/NBD + Gamma-Gamma model with known "
+                "effects (weeks): loyalty members buy e^0.5 = 1.65x as often "
+                "(alpha:loyalty_member 0.5), drop out less (a:loyalty_member -0.4, "
+                "b:loyalty_member 0.3) and spend e^-0.1 = 0.905x per order "
+                "(gamma:loyalty_member -0.1); vs app, web buys e^-0.2x and store e^0.1x as "
+                "often (alpha:channel[web] -0.2, alpha:channel[store] 0.1). Truth: "
+                "LOYALTY_STORE_TRUTH; customer table: loyalty_store_customers."
+            ),
+            citation=_LOYALTY_STORE_CITATION,
+        ),
+        BuiltinDataset(
+            name="loyalty_store_customers",
+            filename="loyalty_store_customers.csv",
+            kind="customers",
+            description=(
+                "SYNTHETIC customer table of loyalty_store: customer_id, loyalty_member "
+                "(true for ~30%), channel (web ~50%, app ~30%, store ~20%), one row per "
+                "customer of the log; the true effects are in LOYALTY_STORE_TRUTH."
+            ),
+            citation=_LOYALTY_STORE_CITATION,
+        ),
     )
 }
 
@@ -131,7 +203,8 @@ def load_builtin(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``cdnow_sample``, ``cdnow_master``, ``retention_fh2007``,
-        ``donations_fhs2010`` (see ``BUILTIN_DATASETS`` for descriptions and citations).
+        ``donations_fhs2010``, ``loyalty_store``, ``loyalty_store_customers`` (see
+        ``BUILTIN_DATASETS`` for descriptions and citations).
 
     Returns
     -------
@@ -139,7 +212,8 @@ def load_builtin(name: str) -> pd.DataFrame:
         Transactions have ``customer_id`` (int64), ``date`` (datetime64) and
         ``amount`` (float64); the survival table ``cohort`` (str), ``period`` and
         ``alive`` (int64); the donation summary int64 columns
-        ``frequency, recency, n, count``.
+        ``frequency, recency, n, count``; the customer table ``customer_id`` (int64),
+        ``loyalty_member`` (bool) and ``channel`` (str).
 
     Raises
     ------
@@ -156,6 +230,12 @@ def load_builtin(name: str) -> pd.DataFrame:
             customer_id=frame["customer_id"].astype("int64"),
             date=pd.to_datetime(frame["date"], format="%Y-%m-%d"),
             amount=frame["amount"].astype("float64"),
+        )
+    elif dataset.kind == "customers":
+        frame = frame.assign(
+            customer_id=frame["customer_id"].astype("int64"),
+            loyalty_member=frame["loyalty_member"].astype(str).str.lower().eq("true"),
+            channel=frame["channel"].astype(str),
         )
     elif dataset.kind == "survival":
         frame = frame.assign(

@@ -65,6 +65,10 @@ class Covariates:
     def __len__(self) -> int:
         return len(self.names)
 
+    def design_names(self, column: str) -> tuple[str, ...]:
+        """The design columns of table column ``column``."""
+        return design_names(self.encoding(), column)
+
     def encoding(self) -> dict[str, Any]:
         """The encoding without the data, JSON-ready (for model files): enough to build
         the same design columns for other customers with :func:`encode_like`."""
@@ -75,6 +79,17 @@ class Covariates:
             "levels": {k: list(v) for k, v in self.levels.items()},
             "reference": dict(self.reference),
         }
+
+
+def design_names(encoding: Mapping[str, Any], column: str) -> tuple[str, ...]:
+    """The design columns an encoding (:meth:`Covariates.encoding`) builds from table
+    column ``column``: its name, or ``column[level]`` per non-reference level."""
+    if column not in encoding["columns"]:
+        raise KeyError(column)
+    if encoding["kinds"][column] != "categorical":
+        return (column,)
+    reference = encoding["reference"][column]
+    return tuple(f"{column}[{lv}]" for lv in encoding["levels"][column] if lv != reference)
 
 
 def covariate_matrix(
@@ -107,19 +122,81 @@ def covariate_matrix(
         A missing column or customer, a duplicated customer id, a missing value, a
         column with a single value, an unknown reference level.
     """
+    reference = _checked_choice(table, columns, reference, source_name, (id_column,))
+    rows, wanted = aligned_rows(table, customer_ids, source_name, id_column)
+    return _encode_rows(rows, wanted, tuple(columns), source_name, reference)
+
+
+def covariate_frame(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    source_name: str,
+    reference: Mapping[str, str] | None = None,
+) -> Covariates:
+    """The covariates ``columns`` of a per-customer frame (one row per customer, e.g. a
+    summary the covariate columns were joined to), encoded as :func:`covariate_matrix`
+    does; customers are named in errors by the ``customer_id`` column, or the index.
+
+    Raises
+    ------
+    DataError
+        A missing column, a missing value, a column with a single value, an unknown
+        reference level.
+    """
+    reference = _checked_choice(frame, columns, reference, source_name)
+    rows, ids = _frame_rows(frame)
+    return _encode_rows(rows, ids, tuple(columns), source_name, reference)
+
+
+def covariate_frame_like(
+    encoding: Mapping[str, Any], frame: pd.DataFrame, *, source_name: str
+) -> Covariates:
+    """:func:`encode_like` for a per-customer frame holding the covariate columns."""
+    _check_columns(frame, encoding["columns"], source_name)
+    rows, ids = _frame_rows(frame)
+    return _encode_rows_like(encoding, rows, ids, source_name)
+
+
+def _frame_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    ids = frame["customer_id"] if "customer_id" in frame.columns else frame.index.to_series()
+    return frame.reset_index(drop=True), pd.Series(np.asarray(ids))
+
+
+def _checked_choice(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    reference: Mapping[str, str] | None,
+    source_name: str,
+    required: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """The reference levels, after checking the chosen columns against the table."""
     reference = dict(reference or {})
     if not columns:
         raise DataError(f"{source_name}: no covariate columns were chosen")
-    missing = [c for c in (id_column, *columns) if c not in table.columns]
-    if missing:
-        present = ", ".join(map(str, table.columns))
-        raise DataError(f"{source_name}: no column {missing[0]!r} (columns: {present})")
+    _check_columns(table, (*required, *columns), source_name)
     if len(set(columns)) != len(columns):
         raise DataError(f"{source_name}: a covariate column is listed twice")
     unknown = sorted(set(reference) - set(columns))
     if unknown:
         raise DataError(f"{source_name}: reference level given for {unknown[0]!r}, not a covariate")
-    rows, wanted = _aligned(table, customer_ids, source_name, id_column)
+    return reference
+
+
+def _check_columns(table: pd.DataFrame, columns: Sequence[str], source_name: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        present = ", ".join(map(str, table.columns))
+        raise DataError(f"{source_name}: no column {missing[0]!r} (columns: {present})")
+
+
+def _encode_rows(
+    rows: pd.DataFrame,
+    wanted: pd.Series,
+    columns: tuple[str, ...],
+    source_name: str,
+    reference: Mapping[str, str],
+) -> Covariates:
     names: list[str] = []
     blocks: list[np.ndarray] = []
     references: dict[str, str] = {}
@@ -136,7 +213,7 @@ def covariate_matrix(
         else:
             names.append(column)
             blocks.append(encoded[:, None])
-    return Covariates(tuple(names), np.hstack(blocks), references, tuple(columns), kinds, levels)
+    return Covariates(tuple(names), np.hstack(blocks), references, columns, kinds, levels)
 
 
 def encode_like(
@@ -151,12 +228,15 @@ def encode_like(
     encoding of a fit (:meth:`Covariates.encoding`): the same columns in the same order,
     the same reference levels; a level the fit did not see is an error.
     """
+    _check_columns(table, (id_column, *encoding["columns"]), source_name)
+    rows, wanted = aligned_rows(table, customer_ids, source_name, id_column)
+    return _encode_rows_like(encoding, rows, wanted, source_name)
+
+
+def _encode_rows_like(
+    encoding: Mapping[str, Any], rows: pd.DataFrame, wanted: pd.Series, source_name: str
+) -> Covariates:
     columns = tuple(encoding["columns"])
-    missing = [c for c in (id_column, *columns) if c not in table.columns]
-    if missing:
-        present = ", ".join(map(str, table.columns))
-        raise DataError(f"{source_name}: no column {missing[0]!r} (columns: {present})")
-    rows, wanted = _aligned(table, customer_ids, source_name, id_column)
     blocks: list[np.ndarray] = []
     for column in columns:
         values = _present(rows, wanted, column, source_name)
@@ -175,6 +255,9 @@ def encode_like(
                 (text == level).to_numpy(float)[:, None] for level in seen if level != reference
             )
         elif kind == "boolean":
+            if pd.api.types.is_bool_dtype(values):
+                blocks.append(values.to_numpy(float)[:, None])
+                continue
             lowered = values.astype(str).str.strip().str.lower()
             if not lowered.isin([_TRUE, _FALSE]).all():
                 raise DataError(f"{source_name}: column {column!r} must be true or false")
@@ -194,17 +277,25 @@ def encode_like(
     )
 
 
-def _aligned(
+def aligned_rows(
     table: pd.DataFrame, customer_ids: pd.Series | np.ndarray, source_name: str, id_column: str
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """The table's rows in the order of ``customer_ids`` (and those ids as a Series)."""
+    """The table's rows in the order of ``customer_ids`` (and those ids as a Series).
+
+    Raises
+    ------
+    DataError
+        A missing or duplicated id, or a customer without a row.
+    """
     ids = integer_ids(table[id_column].reset_index(drop=True))
     if ids.isna().any():
         raise DataError(f"{source_name}: column {id_column!r} has a missing id")
     duplicated = ids.duplicated()
     if duplicated.any():
         raise DataError(f"{source_name}: customer {ids[duplicated].iloc[0]} appears twice")
-    wanted = pd.Series(np.asarray(customer_ids))
+    wanted = integer_ids(pd.Series(np.asarray(customer_ids)))
+    if pd.api.types.is_numeric_dtype(wanted) != pd.api.types.is_numeric_dtype(ids):
+        ids, wanted = ids.astype(str).str.strip(), wanted.astype(str).str.strip()
     position = pd.Index(ids).get_indexer(wanted)
     if (position < 0).any():
         absent = wanted[position < 0]
