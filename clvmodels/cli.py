@@ -121,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=200)
     p.add_argument("--threads", type=int, default=None, help="default: all cores")
     p.add_argument("--time-unit", default="W", help="when the model file does not record it")
+    p.add_argument(
+        "--covariates",
+        help="customer table (.csv or .parquet) with customer_id and the covariate columns "
+        "of models fitted with covariates (default: those columns of DATA)",
+    )
     p.set_defaults(handler=_cmd_predict)
 
     p = sub.add_parser("report", help="rebuild report.html of a run folder")
@@ -227,7 +232,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     spend = load_model(args.spend_model) if args.spend_model else None
     if spend is not None and not isinstance(spend, GammaGamma):
         raise ConfigError(f"{args.spend_model}: not a gamma_gamma model")
-    frame = validate_summary(read_table(args.data), source_name=args.data)
+    raw = read_table(args.data)
+    frame = _with_covariate_columns(
+        validate_summary(raw, source_name=args.data), raw, [model, spend], args
+    )
     unit = model.result_.time_unit or args.time_unit
     try:
         horizon = clv.resolve_horizon(args.horizon, unit)
@@ -261,6 +269,42 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         _write_atomic(out, lambda p: table.to_csv(p, index=False))
     print(f"scored {len(table):,} customers with {args.model}; wrote {out}")
     return 0
+
+
+def _with_covariate_columns(frame: Any, raw: Any, models: list[Any], args: Any) -> Any:
+    """The summary with the covariate columns the models were fitted with: from
+    ``--covariates`` (joined on customer_id) or else from the data file itself."""
+    from clvmodels.data import read_table
+    from clvmodels.data.covariates import aligned_rows
+
+    needed: list[str] = []
+    for model in models:
+        encoding = None if model is None else model.result_.covariate_encoding
+        needed += [c for c in (encoding or {}).get("columns", []) if c not in needed]
+    if not needed:
+        return frame
+    frame = frame.copy()
+    if args.covariates:
+        if "customer_id" not in frame.columns:
+            raise ConfigError(
+                f"{args.data}: --covariates are joined on customer_id, which it lacks"
+            )
+        table = read_table(args.covariates)
+        rows, _ = aligned_rows(
+            table, frame["customer_id"].to_numpy(), args.covariates, "customer_id"
+        )
+        source, name = rows, args.covariates
+    else:
+        source, name = raw.reset_index(drop=True), args.data
+    missing = [c for c in needed if c not in source.columns]
+    if missing:
+        hint = "" if args.covariates else "; give them with --covariates FILE"
+        raise ConfigError(
+            f"{name}: no column {missing[0]!r}, a covariate the model was fitted with{hint}"
+        )
+    for column in needed:
+        frame[column] = source[column].to_numpy()
+    return frame
 
 
 def _with_ids(frame: Any, values: Any) -> Any:
