@@ -240,6 +240,131 @@ UNCERTAINTY = [
 ]
 
 
+LOYALTY = [
+    new_markdown_cell(
+        "# Is our loyalty program paying off?\n\n"
+        "A store runs a loyalty program and wants to know, with honest uncertainty, whether "
+        "members really buy more often, churn less and spend more, and what that is worth. "
+        "The data set `builtin:loyalty_store` is **synthetic**: 10,000 customers simulated "
+        "from the BG/NBD and Gamma-Gamma models with *known* effects (members buy "
+        "e^0.5 ≈ 1.65× as often, drop out less, and spend e^−0.1 ≈ 0.90× per order), so "
+        "we can check the answers against the truth. 52 weeks to fit, 26 to check."
+    ),
+    new_code_cell(
+        "import pandas as pd\n"
+        "import clvmodels\n"
+        "from clvmodels.clv import ValueSettings, customer_values\n"
+        "from clvmodels.counterfactual import covariate_lift\n"
+        "from clvmodels.data import load_builtin, summarize_transactions\n"
+        "from clvmodels.data.builtin import LOYALTY_STORE_TRUTH\n\n"
+        "customers = load_builtin('loyalty_store_customers')\n"
+        "summary = summarize_transactions('builtin:loyalty_store', time_unit='W',\n"
+        "                                 calibration_end='2024-12-29',\n"
+        "                                 observation_end='2025-06-29')\n"
+        "summary = summary.merge(customers, on='customer_id')\n"
+        "customers.head()"
+    ),
+    new_markdown_cell(
+        "## 1. The naive view\n"
+        "Members spent more in the first year. But part of that is just that they were "
+        "observed buying more; how much will they be worth *from now on*, and how much of "
+        "it is due to the membership?"
+    ),
+    new_code_cell(
+        "summary.groupby('loyalty_member')[['frequency', 'monetary_value', 'revenue']].mean()"
+    ),
+    new_markdown_cell(
+        "## 2. Models with covariates\n"
+        "Membership and channel on the purchase rate, membership on the dropout and on the "
+        "spend per order (Fader & Hardie 2007, note 019: α_i = α₀ exp(−γ′z_i), "
+        "a_i = a₀ exp(γ′z_i), b_i = b₀ exp(γ′z_i); spend scale γ_i = γ₀ exp(δ′z_i)). "
+        "`mean_factor` is what the covariate does to the mean purchase rate or spend per "
+        "order; `truth` is what the data were simulated with."
+    ),
+    new_code_cell(
+        "bgnbd = clvmodels.BGNBD(covariates={'purchase': ['loyalty_member', 'channel'],\n"
+        "                                    'dropout': ['loyalty_member']}).fit(summary)\n"
+        "spend = clvmodels.GammaGamma(covariates={'spend': ['loyalty_member']}).fit(summary)\n"
+        "effects = pd.concat([bgnbd.covariate_effects(), spend.covariate_effects()])\n"
+        "truth = {**LOYALTY_STORE_TRUTH['bgnbd'], **LOYALTY_STORE_TRUTH['gamma_gamma']}\n"
+        "effects['truth'] = [truth[name] for name in effects.index]\n"
+        "effects[['estimate', 'lower', 'upper', 'truth', 'quantity', 'mean_factor',\n"
+        "         'mean_factor_lower', 'mean_factor_upper']].round(3)"
+    ),
+    new_markdown_cell(
+        "## 3. Do the covariates improve the forecast?\n"
+        "Holdout purchases per customer, actual vs predicted, for members and non-members: "
+        "the plain BG/NBD (one set of parameters for everybody) against the one with "
+        "covariates."
+    ),
+    new_code_cell(
+        "plain = clvmodels.BGNBD().fit(summary)\n"
+        "horizon = float(summary['duration_holdout'].iloc[0])\n"
+        "check = summary[['loyalty_member', 'frequency_holdout']].assign(\n"
+        "    plain=plain.predict_purchases(summary, horizon),\n"
+        "    with_covariates=bgnbd.predict_purchases(summary, horizon))\n"
+        "check.groupby('loyalty_member').mean().round(3)"
+    ),
+    new_code_cell(
+        "from scipy import stats\n"
+        "lr = 2 * (bgnbd.log_likelihood_ - plain.log_likelihood_)\n"
+        "extra = len(bgnbd.result_.coefficients)\n"
+        "print(f'likelihood ratio {lr:.1f} on {extra} coefficients: '\n"
+        "      f'p = {stats.chi2.sf(lr, extra):.2g}')\n"
+        "for name in ('plain', 'with_covariates'):\n"
+        "    error = check[name] - check['frequency_holdout']\n"
+        "    rmse = (error ** 2).mean() ** 0.5\n"
+        "    total = check[name].sum() / check['frequency_holdout'].sum() - 1\n"
+        "    print(f'{name:>15}: MAE {error.abs().mean():.4f} RMSE {rmse:.4f}, total {total:+.1%}')"
+    ),
+    new_markdown_cell(
+        "The likelihood-ratio test says whether membership and channel explain differences "
+        "between customers; the holdout errors say whether they sharpen the forecast of "
+        "each customer. The two need not agree: a customer's own purchase history already "
+        "carries most of what her attributes would tell, so covariates often matter more "
+        "for *why* customers differ, and for what-if questions like the next one, than for "
+        "ranking customers."
+    ),
+    new_markdown_cell(
+        "## 4. What is the membership worth?\n"
+        "Every customer is valued twice from the same history: as a member and as a "
+        "non-member, other attributes unchanged. The lift is the mean difference in "
+        "one-year CLV (revenue, 10 % yearly discount), with a 90 % interval from the "
+        "parameter uncertainty."
+    ),
+    new_code_cell(
+        "settings = ValueSettings(horizon=52, discount_rate=0.10, time_unit='W',\n"
+        "                         interval=0.9, draws=100)\n"
+        "per_customer, lift = covariate_lift(bgnbd, summary, settings, 'loyalty_member',\n"
+        "                                    spend=spend)\n"
+        "lift.round(3)"
+    ),
+    new_markdown_cell(
+        "## 5. Is it paying off?\n"
+        "Suppose the program costs 2.00 per member per year (perks and discounts) and the "
+        "store keeps a 30 % margin on revenue. The value it adds per member is the margin "
+        "on the lift among members; the pessimistic end of its interval tells whether the "
+        "conclusion survives the uncertainty."
+    ),
+    new_code_cell(
+        "margin, cost = 0.30, 2.00\n"
+        "members = lift.loc['with']\n"
+        "for label, value in (('estimate', members['lift']),\n"
+        "                     ('pessimistic (5 %)', members['lift_lower']),\n"
+        "                     ('optimistic (95 %)', members['lift_upper'])):\n"
+        "    print(f'{label:>18}: margin added {margin * value:5.2f} vs cost {cost:.2f} '\n"
+        "          f'-> net {margin * value - cost:+.2f} per member and year')"
+    ),
+    new_markdown_cell(
+        "**Caveat.** This is what the fitted associations imply, not a controlled "
+        "experiment. Here membership was assigned at random by the simulation, so the "
+        "association *is* the effect. In a real store, customers who choose to join may "
+        "have been better customers anyway (self-selection); a randomised offer, or "
+        "comparing customers before and after they joined, is needed to separate the two."
+    ),
+]
+
+
 def write(name: str, cells: list) -> None:
     notebook = new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {
@@ -253,3 +378,4 @@ if __name__ == "__main__":
     write("quickstart_noncontractual.ipynb", QUICKSTART)
     write("subscriptions.ipynb", SUBSCRIPTIONS)
     write("uncertainty_bayesian.ipynb", UNCERTAINTY)
+    write("loyalty_program.ipynb", LOYALTY)

@@ -31,6 +31,7 @@ def test_notebook_executes(path, tmp_path):
 
 def test_there_are_the_documented_notebooks():
     assert {p.name for p in NOTEBOOKS} == {
+        "loyalty_program.ipynb",
         "quickstart_noncontractual.ipynb",
         "subscriptions.ipynb",
         "uncertainty_bayesian.ipynb",
