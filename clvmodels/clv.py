@@ -501,34 +501,39 @@ def subscription_values(
     Returns
     -------
     pandas.DataFrame
-        One row per renewal count of active customers: ``renewals``, ``customers``,
-        ``derl``, ``clv`` (per customer), ``clv_lower``/``clv_upper`` (with an interval)
-        and ``value`` (``clv × customers``: the cohort's current customer base).
+        One row per renewal count of active customers (with covariates: per renewal
+        count and covariate pattern, with the covariate columns): ``renewals``,
+        ``customers``, ``derl``, ``clv`` (per customer), ``clv_lower``/``clv_upper``
+        (with an interval) and ``value`` (``clv × customers``: the cohort's current
+        customer base).
     """
     active = individual[individual["churned"] == 0]
-    grouped = active.groupby("tenure", sort=True)["count"].sum()
-    renewals = grouped.index.to_numpy(dtype=float)
+    link = PatternLink.of(sbg_model, active)
+    codes = np.zeros(len(active)) if link is None else link.codes.astype(float)
+    group, (renewals, pattern) = factorize_rows([active["tenure"].to_numpy(float), codes])
+    customers = np.bincount(group, weights=active["count"].to_numpy(float), minlength=len(pattern))
     d = settings.period_discount
     module = model_module("sbg")
-    derl = module.derl(renewals, **sbg_model.params_, discount=d)
+    params = _linked(sbg_model.params_, link)
+    derl = module.derl(renewals, **at_patterns(params, pattern), discount=d)
     unit = settings.margin * price
     out = pd.DataFrame(
         {
             "renewals": renewals.astype(np.int64),
-            "customers": grouped.to_numpy(dtype=float),
+            "customers": customers,
             "derl": derl,
             "clv": unit * derl,
         }
     )
+    if link is not None:  # each row's covariate values (the group's first subscriber)
+        first = np.unique(group, return_index=True)[1]
+        for column in sbg_model.result_.covariate_encoding["columns"]:
+            out.insert(1, column, active[column].to_numpy()[first])
     if settings.interval is not None and len(out):
         rng = np.random.default_rng(settings.seed)
         draws = sbg_model.result_.parameter_draws(int(settings.draws), rng)
-        values = module.derl(
-            renewals[None, :],
-            alpha=draws["alpha"][:, None],
-            beta=draws["beta"][:, None],
-            discount=d,
-        )
+        drawn = _linked({k: v[:, None] for k, v in draws.items()}, link)
+        values = module.derl(renewals[None, :], **at_patterns(drawn, pattern), discount=d)
         q = (1.0 - float(settings.interval)) / 2.0
         out["clv_lower"] = unit * np.quantile(values, q, axis=0)
         out["clv_upper"] = unit * np.quantile(values, 1.0 - q, axis=0)

@@ -277,10 +277,10 @@ def _check_covariates(config: RunConfig) -> None:
             raise ConfigError(
                 f"data.covariates.reference.{unknown[0]}: not one of data.covariates.columns"
             )
-        if config.data.kind not in ("transactions", "summary"):
+        if config.data.kind == "survival":
             raise ConfigError(
-                f"data.covariates: covariates are supported for transactions and summary "
-                f"data, not data.kind {config.data.kind}"
+                "data.covariates: a survival table has no customers to join covariates to; "
+                "use data.kind: subscriptions (one row per subscriber)"
             )
     for key, model in config.models.items():
         if model.covariates is None:

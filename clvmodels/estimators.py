@@ -444,6 +444,21 @@ class SBG(Estimator):
         cohort with covariate values ``profile``; default the reference customer)."""
         return self.module.survival(np.asarray(t, dtype=float), **self.profile_params(profile))
 
+    def cohort_survival(self, t: Any, data: pd.DataFrame) -> np.ndarray:
+        """Share of a cohort still active after ``t`` periods when its subscribers
+        (``data``, one row per subscriber or with a ``count`` column) each have their own
+        parameters: the count-weighted mean of their survival curves."""
+        t = np.asarray(t, dtype=float)
+        if not self.has_covariates:
+            return self.survival(t)
+        design = self.design(data).matrix
+        weights = data["count"].to_numpy(float) if "count" in data else np.ones(len(data))
+        _, first, codes = np.unique(design, axis=0, return_index=True, return_inverse=True)
+        share = np.bincount(np.asarray(codes).reshape(-1), weights=weights) / weights.sum()
+        params = self.customer_params(data.iloc[first])
+        curves = self.module.survival(t[..., None], **{k: np.asarray(v) for k, v in params.items()})
+        return curves @ share
+
     def retention_rate(self, t: Any, profile: Mapping[str, Any] | None = None) -> np.ndarray:
         """r(t) = S(t) / S(t − 1) (``profile``: as :meth:`survival`)."""
         params = self.profile_params(profile)

@@ -288,7 +288,7 @@ def subscription_tables(
         if k is None or cohort is None:
             continue
         alive = table.sort_values("period")["alive"].to_numpy(float)
-        survival = model.survival(np.arange(len(alive)))
+        survival = model.cohort_survival(np.arange(len(alive)), individual)
         retention = evaluation.constant_retention_rate(individual)
         projection = evaluation.survival_projection(alive, survival, retention, k)
         projection.insert(0, "cohort", cohort)

@@ -90,16 +90,42 @@ def prepare_data(config: RunConfig) -> PreparedData:
             frame,
             time_unit=d.time_unit,
             observation_end=split.observation_end,
+            source_name=source,
             **_subscription_columns(d.columns),
         )
     k = split.calibration_periods
-    individual = clvdata.survival_to_individual(table, calibration_periods=k)
+    if d.kind == "subscriptions" and d.covariates is not None:
+        individual = _censored(_with_covariates(config, _individual, source), table, k)
+    else:
+        individual = clvdata.survival_to_individual(table, calibration_periods=k)
     meta = {
         "time_unit": d.time_unit,
         "calibration_periods": k,
         "cohorts": int(table["cohort"].nunique()),
     }
     return PreparedData(d.kind, source, survival_table=table, individual=individual, meta=meta)
+
+
+def _censored(individual: pd.DataFrame, table: pd.DataFrame, k: int | None) -> pd.DataFrame:
+    """Per-subscriber ``cohort, tenure, churned, count`` rows (with their covariates) as
+    the sBG sees the first ``k`` periods: a subscriber still active after ``k`` renewals
+    is censored there (Fader & Hardie 2007, eq. 2), like
+    :func:`clvmodels.data.survival_to_individual` does for a cohort table."""
+    out = individual.copy()
+    out["count"] = 1
+    if k is None:
+        return out
+    lengths = table.groupby("cohort")["period"].max()
+    short = lengths[lengths < k]
+    if len(short):
+        raise DataError(
+            f"calibration_periods: {k} but cohort {short.index[0]!r} has periods "
+            f"0..{int(short.iloc[0])} only"
+        )
+    beyond = out["tenure"] >= k
+    out.loc[beyond, "tenure"] = k
+    out.loc[beyond, "churned"] = False
+    return out
 
 
 def _with_covariates(config: RunConfig, summary: pd.DataFrame, source: str) -> pd.DataFrame:

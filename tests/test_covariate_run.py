@@ -172,3 +172,62 @@ def test_covariate_table_problems_name_the_file(tmp_path):
     )
     with pytest.raises(DataError, match="'frequency' has the name of a summary column"):
         prepare_data(config)
+
+
+def test_subscriptions_with_a_churn_covariate_value_each_plan_with_its_own_curve(tmp_path):
+    import math
+
+    import numpy as np
+
+    from clvmodels.models import sbg
+
+    rng = np.random.default_rng(8)
+    frames = []
+    for plan, alpha in (("monthly", 1.0), ("annual", math.exp(-0.7))):  # annual churns less
+        sim = sbg.simulate(3000, alpha=alpha, beta=2.0, n_periods=10, rng=rng)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "tenure": sim["tenure"].astype(int),
+                    "churned": sim["churned"].astype(int),
+                    "plan": plan,
+                }
+            )
+        )
+    subs = pd.concat(frames, ignore_index=True)
+    subs["customer_id"] = np.arange(len(subs))
+    subs[["customer_id", "tenure", "churned"]].to_csv(tmp_path / "subs.csv", index=False)
+    subs[["customer_id", "plan"]].to_csv(tmp_path / "plans.csv", index=False)
+    config = parse_config(
+        {
+            "name": "subs",
+            "data": {
+                "source": str(tmp_path / "subs.csv"),
+                "kind": "subscriptions",
+                "time_unit": "M",
+                "columns": {"tenure": "tenure", "churned": "churned"},
+                "covariates": {
+                    "source": str(tmp_path / "plans.csv"),
+                    "columns": ["plan"],
+                    "reference": {"plan": "monthly"},
+                },
+            },
+            "split": {"calibration_periods": 6},
+            "models": {"sbg": {}},
+            "clv": {"draws": 40},
+        }
+    )
+    result = execute(config)
+    fit = result.fitted["sbg:all"].result_
+    assert set(fit.coefficients) == {"alpha:plan[annual]", "beta:plan[annual]"}
+    effect = fit.params["alpha:plan[annual]"]
+    assert abs(effect + 0.7) < 3 * fit.std_err["alpha:plan[annual]"]
+    values = result.tables["predictions"]
+    assert set(values["plan"]) == {"monthly", "annual"}
+    six = values[values["renewals"] == 6].set_index("plan")
+    assert six.loc["annual", "clv"] > six.loc["monthly", "clv"]
+    assert six["customers"].sum() == (subs["tenure"] >= 6).sum()
+    projection = result.tables["survival_projection"]
+    holdout = projection[projection["period"] > 6]
+    # the mixture of the two plans' curves follows the actual survivors beyond the fit
+    assert (holdout["sbg"] / holdout["actual"] - 1).abs().max() < 0.05

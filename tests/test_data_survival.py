@@ -94,6 +94,18 @@ def test_subscriptions_from_tenure_and_flag():
     assert table.loc[table["cohort"] == "b", "alive"].tolist() == [1] * 6
 
 
+def test_churn_flags_read_from_csv_text_are_understood(tmp_path):
+    # a CSV keeps cells as text: true/false, 1/0 and pandas' 1.0/0.0 all mean churned or not
+    from clvmodels.data import read_table
+
+    path = tmp_path / "subs.csv"
+    path.write_text("id,tenure,lost\n1,0,true\n2,3,False\n3,2,1\n4,5,0\n5,1,1.0\n6,4,0.0\n")
+    individual, _ = survival_from_subscriptions(
+        read_table(str(path)), customer_id="id", tenure="tenure", churned="lost"
+    )
+    assert individual["churned"].tolist() == [True, False, True, False, True, False]
+
+
 @pytest.mark.parametrize(
     ("frame", "kwargs", "message"),
     [

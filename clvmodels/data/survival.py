@@ -197,9 +197,13 @@ def survival_from_subscriptions(
             source_df[tenure],
         )
         raw_c = source_df[churned]
-        flags = raw_c.map({True: True, False: False}, na_action="ignore")  # 1/0 hash as True/False
-        _fail_first(flags.isna().to_numpy(), name, churned, "not a boolean or 0/1", raw_c)
-        lost = flags.to_numpy(dtype=bool)
+        # booleans, 0/1 numbers, and their text in a CSV (true/false, 1/0, 1.0/0.0)
+        text = raw_c.astype(str).str.strip().str.lower()
+        numeric = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+        flags = np.where(text == "true", 1.0, np.where(text == "false", 0.0, numeric))
+        bad = ~np.isin(flags, (0.0, 1.0)) | raw_c.isna().to_numpy()
+        _fail_first(bad, name, churned, "not a boolean or 0/1", raw_c)
+        lost = flags == 1.0
         tenures = raw_t.astype("int64")
         horizon = np.where(lost, np.iinfo(np.int64).max, tenures)
         labels = (
