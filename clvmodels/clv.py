@@ -223,9 +223,9 @@ class PatternLink:
         if model is None or not model.has_covariates:
             return None
         design = model.design(summary)
-        rows, codes = np.unique(design.matrix, axis=0, return_inverse=True)
-        columns = dict(zip(design.names, rows.T, strict=True))
-        return cls(np.asarray(codes).reshape(-1), model.module.SPEC, columns)
+        codes, distinct = factorize_rows(list(design.matrix.T))
+        columns = dict(zip(design.names, distinct, strict=True))
+        return cls(codes, model.module.SPEC, columns)
 
     def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters per pattern (last axis) from baseline parameters and

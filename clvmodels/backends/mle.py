@@ -25,7 +25,12 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from clvmodels.backends.compress import compress_rows, fingerprint_rows, prepare_rows
+from clvmodels.backends.compress import (
+    compress_rows,
+    factorize_rows,
+    fingerprint_rows,
+    prepare_rows,
+)
 from clvmodels.backends.distinct import DistinctColumns
 from clvmodels.backends.information import Objective, hessian, invert_information
 from clvmodels.errors import FitError
@@ -89,7 +94,8 @@ class CovariateLinks:
         chosen: dict[str, tuple[str, ...]] = {}
         signs: dict[str, float] = {}
         matrix = np.asarray(matrix, dtype=float)
-        rows, pattern = np.unique(matrix, axis=0, return_inverse=True)
+        pattern, distinct = factorize_rows(list(matrix.T))
+        rows = np.column_stack(distinct)
         for process, covariates in processes.items():
             if process not in spec.covariate_links:
                 known = ", ".join(spec.covariate_links) or "none"

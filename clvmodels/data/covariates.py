@@ -242,26 +242,30 @@ def _encode_rows_like(
         values = _present(rows, wanted, column, source_name)
         kind = encoding["kinds"][column]
         if kind == "categorical":
-            text = values.astype(str).str.strip()
+            codes, found = _text_codes(values)
             seen = list(encoding["levels"][column])
-            new = ~text.isin(seen)
-            if new.any():
+            new = [str(v) for v in found if str(v) not in seen]
+            if new:
                 raise DataError(
-                    f"{source_name}: level {text[new].iloc[0]!r} of column {column!r} was not "
+                    f"{source_name}: level {new[0]!r} of column {column!r} was not "
                     f"in the fitted data (levels: {', '.join(seen)})"
                 )
             reference = encoding["reference"][column]
+            position = {str(v): i for i, v in enumerate(found)}
             blocks.extend(
-                (text == level).to_numpy(float)[:, None] for level in seen if level != reference
+                (codes == position.get(level, -1)).astype(float)[:, None]
+                for level in seen
+                if level != reference
             )
         elif kind == "boolean":
             if pd.api.types.is_bool_dtype(values):
                 blocks.append(values.to_numpy(float)[:, None])
                 continue
-            lowered = values.astype(str).str.strip().str.lower()
+            codes, found = _text_codes(values)
+            lowered = pd.Series(found, dtype=object).str.lower()
             if not lowered.isin([_TRUE, _FALSE]).all():
                 raise DataError(f"{source_name}: column {column!r} must be true or false")
-            blocks.append((lowered == _TRUE).to_numpy(float)[:, None])
+            blocks.append((lowered == _TRUE).to_numpy(float)[codes][:, None])
         else:
             numeric = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").to_numpy(float)
             if not np.all(np.isfinite(numeric)):
@@ -308,36 +312,47 @@ def aligned_rows(
 def _present(rows: pd.DataFrame, wanted: pd.Series, column: str, source_name: str) -> pd.Series:
     """The column, refused if a customer's value is missing."""
     values = rows[column]
-    blank = values.isna() | (values.astype(str).str.strip() == "")
+    codes, uniques = pd.factorize(values)  # missing values get code -1
+    blank_level = pd.Series(uniques, dtype=object).astype(str).str.strip().eq("").to_numpy()
+    blank = (codes < 0) | np.append(blank_level, True)[codes]
     if blank.any():
         raise DataError(
-            f"{source_name}: column {column!r} is missing for customer "
-            f"{wanted[blank.to_numpy()].iloc[0]}"
+            f"{source_name}: column {column!r} is missing for customer {wanted[blank].iloc[0]}"
         )
     return values
+
+
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, levels)``: every value as text without surrounding blanks, given as an
+    index into its distinct levels (the text work is done once per distinct value)."""
+    codes, uniques = pd.factorize(values)
+    stripped = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    merged, levels = pd.factorize(stripped)  # " a" and "a" are one level
+    return merged[codes], np.asarray(levels, dtype=object)
 
 
 def _encode(
     values: pd.Series, column: str, source_name: str, reference: str | None
 ) -> tuple[str, Any]:
     """``(kind, encoded)``: ``numeric`` or ``boolean`` with the values as floats, or
-    ``categorical`` with (reference level, levels, dummy columns)."""
+    ``categorical`` with (reference level, levels, dummy columns).  Text is inspected
+    once per distinct value."""
     kind = "numeric"
     if pd.api.types.is_bool_dtype(values):
         kind, numeric = "boolean", values.to_numpy(dtype=float)
     elif pd.api.types.is_numeric_dtype(values):
         numeric = values.to_numpy(dtype=float)
     else:
-        text = values.astype(str).str.strip()
-        lowered = text.str.lower()
+        codes, levels = _text_codes(values)
+        lowered = pd.Series(levels, dtype=object).str.lower()
         if reference is None and lowered.isin([_TRUE, _FALSE]).all():
-            kind, numeric = "boolean", (lowered == _TRUE).to_numpy(dtype=float)
+            kind, numeric = "boolean", (lowered == _TRUE).to_numpy(dtype=float)[codes]
         else:
-            parsed = pd.to_numeric(text, errors="coerce")
+            parsed = pd.to_numeric(pd.Series(levels, dtype=object), errors="coerce")
             if reference is None and parsed.notna().all():
-                numeric = parsed.to_numpy(dtype=float)
+                numeric = parsed.to_numpy(dtype=float)[codes]
             else:
-                return "categorical", _dummies(text, column, source_name, reference)
+                return "categorical", _dummies(codes, levels, column, source_name, reference)
     if not np.all(np.isfinite(numeric)):
         raise DataError(f"{source_name}: column {column!r} has a value that is not finite")
     if numeric.min() == numeric.max():
@@ -349,9 +364,9 @@ def _encode(
 
 
 def _dummies(
-    text: pd.Series, column: str, source_name: str, reference: str | None
+    codes: np.ndarray, found: np.ndarray, column: str, source_name: str, reference: str | None
 ) -> tuple[str, tuple[str, ...], pd.DataFrame]:
-    levels = sorted(text.unique())
+    levels = sorted(str(v) for v in found)
     if len(levels) < 2:
         raise DataError(
             f"{source_name}: column {column!r} has the single level {levels[0]!r}; a "
@@ -365,7 +380,8 @@ def _dummies(
             f"among its levels ({', '.join(levels)})"
         )
     reference = str(reference)
+    position = {str(v): i for i, v in enumerate(found)}
     dummies = pd.DataFrame(
-        {f"{column}[{level}]": (text == level).to_numpy() for level in levels if level != reference}
+        {f"{column}[{level}]": codes == position[level] for level in levels if level != reference}
     )
     return reference, tuple(levels), dummies
