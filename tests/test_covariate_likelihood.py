@@ -78,6 +78,36 @@ def test_zero_coefficients_give_the_plain_model():
     np.testing.assert_allclose(float(value), expected, rtol=1e-13)
 
 
+def test_all_zero_covariates_give_exactly_the_plain_likelihood_whatever_the_coefficients():
+    from clvmodels.backends.mle import CovariateLinks
+    from clvmodels.errors import FitError
+
+    rng = np.random.default_rng(6)
+    data = _data(rng)
+    weight = rng.integers(1, 4, len(data["T"])).astype(float)
+    fn, distinct = _compiled(
+        "bgnbd", bgnbd.log_likelihood, bgnbd.SPEC.param_names, tuple(data), LINKS
+    )
+    plain_fn, plain_distinct = _compiled(
+        "bgnbd", bgnbd.log_likelihood, bgnbd.SPEC.param_names, ("frequency", "recency", "T")
+    )
+    plain_data = {c: data[c] for c in ("frequency", "recency", "T")}
+    base = np.log([0.24, 4.4, 0.79, 2.4])
+    expected, expected_grad = plain_fn(
+        base, weight, *plain_data.values(), *plain_distinct.values(plain_data)
+    )
+    designs = [np.zeros((4, 2)), np.zeros((4, 1)), np.zeros((4, 1))]
+    theta = np.concatenate([base, rng.normal(size=4)])
+    value, grad = fn(theta, weight, *data.values(), *designs, *distinct.values(data))
+    assert float(value) == float(expected)
+    # the same terms summed in another order (rows grouped by history and pattern)
+    np.testing.assert_allclose(grad[:4], expected_grad, rtol=1e-12)
+    np.testing.assert_array_equal(grad[4:], 0.0)
+    # a fit cannot estimate such a coefficient: it is refused, not left at a silent 0
+    with pytest.raises(FitError, match="'z' has the same value for every customer"):
+        CovariateLinks.build(bgnbd.SPEC, ("z",), np.zeros((5, 1)), {"purchase": ("z",)})
+
+
 def test_mle_recovers_simulated_member_effects_within_three_standard_errors():
     """Members buy more often (α lower) and drop out less (a lower, b higher): 2 × 20,000
     simulated BG/NBD customers with known effects; every estimate, base parameters and

@@ -88,7 +88,9 @@ class CovariateLinks:
         Raises
         ------
         FitError
-            A process the model does not have, or a covariate not among ``names``.
+            A process the model does not have, a covariate not among ``names``, or one
+            with the same value for every customer (an all-zero covariate, say: its
+            coefficient is not identified).
         """
         designs: dict[str, np.ndarray] = {}
         chosen: dict[str, tuple[str, ...]] = {}
@@ -108,6 +110,12 @@ class CovariateLinks:
                     f"{spec.key}: no covariate {unknown[0]!r} (have: {', '.join(names)})"
                 )
             columns = [names.index(c) for c in covariates]
+            for c, j in zip(covariates, columns, strict=True):
+                if len(matrix) and np.ptp(matrix[:, j]) == 0:
+                    raise FitError(
+                        f"{spec.key}: covariate {c!r} has the same value for every customer; "
+                        "its coefficient cannot be told apart from the baseline parameter"
+                    )
             for param, sign in spec.covariate_links[process].items():
                 designs[param] = rows[:, columns]
                 chosen[param] = tuple(covariates)
