@@ -246,7 +246,8 @@ def _check_bayes(key: str, model: ModelConfig) -> None:
         from clvmodels.backends.bayes import check_priors
         from clvmodels.models import model_spec
 
-        check_priors(model_spec(key), model.priors, where=f"{path}.priors")
+        # coefficient names (parameter:covariate) are checked against the data at fit time
+        check_priors(model_spec(key), model.priors, where=f"{path}.priors", coefficients=None)
 
 
 def model_covariates(config: RunConfig, key: str) -> dict[str, list[str]]:

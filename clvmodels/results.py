@@ -271,14 +271,33 @@ class FitResult:
         tmp.replace(path)
 
     def draws_dataset(self) -> Any:
-        """The posterior draws as an xarray Dataset with dimensions (chain, draw)."""
+        """The posterior draws as an xarray Dataset with dimensions (chain, draw).
+
+        Variables are named after the parameters; characters a netCDF name cannot hold
+        portably — ``/``, control and non-ASCII characters (SciPy's writer knows only
+        Latin-1, netCDF readers expect UTF-8), trailing blanks — and ``%`` are
+        percent-encoded (UTF-8), which :meth:`load` undoes.  Coefficient names such as
+        ``alpha:member`` or ``a:channel[web]`` stay as they are.
+        """
+        from urllib.parse import quote
+
         import xarray as xr
 
         if self.draws is None:
             raise ValueError(f"{self.model}: no posterior draws (an MLE fit)")
         shape = self.diagnostics.get("draws_shape") or [1, len(self.draws[self.param_names[0]])]
+        safe = "".join(chr(c) for c in range(32, 127) if chr(c) not in "/%")
+
+        def netcdf_name(name: str) -> str:
+            encoded = quote(name, safe=safe)
+            stripped = encoded.rstrip(" ")
+            return stripped + "%20" * (len(encoded) - len(stripped))
+
         variables = {
-            k: (("chain", "draw"), np.asarray(self.draws[k], dtype=float).reshape(shape))
+            netcdf_name(k): (
+                ("chain", "draw"),
+                np.asarray(self.draws[k], dtype=float).reshape(shape),
+            )
             for k in self.param_names
         }
         return xr.Dataset(variables, attrs={"clvmodels": json.dumps(self.to_dict())})
@@ -316,12 +335,17 @@ class FitResult:
 
     @classmethod
     def _load_netcdf(cls, path: Path) -> FitResult:
+        from urllib.parse import unquote
+
         import xarray as xr
 
         try:
             with xr.open_dataset(path, engine="scipy") as data:
                 payload = json.loads(data.attrs["clvmodels"])
-                draws = {k: np.asarray(data[k].values, dtype=float) for k in data.data_vars}
+                # variable names are the parameters' names, percent-encoded (draws_dataset)
+                draws = {
+                    unquote(str(k)): np.asarray(data[k].values, dtype=float) for k in data.data_vars
+                }
         except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"{path}: not a clvmodels netCDF model file ({exc})") from None
         result = cls.from_dict(payload, source=str(path))

@@ -231,3 +231,40 @@ def test_subscriptions_with_a_churn_covariate_value_each_plan_with_its_own_curve
     holdout = projection[projection["period"] > 6]
     # the mixture of the two plans' curves follows the actual survivors beyond the fit
     assert (holdout["sbg"] / holdout["actual"] - 1).abs().max() < 0.05
+
+
+def test_bayesian_run_with_covariates_takes_coefficient_priors_from_the_config(tmp_path):
+    import warnings
+
+    from clvmodels.backends.bayes import ConvergenceWarning
+
+    bayes = {"backend": "bayes", "chains": 2, "draws": 150, "tune": 150, "seed": 3}
+    config = _config(
+        **{
+            "split": None,
+            "models.bgnbd": {
+                **bayes,
+                "covariates": {"purchase": ["loyalty_member"], "dropout": []},
+                "priors": {"alpha:loyalty_member": {"dist": "normal", "mu": 0, "sigma": 0.5}},
+            },
+            "models.gamma_gamma": {**bayes, "covariates": {"spend": ["loyalty_member"]}},
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short chains on purpose
+        result = execute(config)
+    fit = result.fitted["bgnbd"].result_
+    assert fit.coefficients == ("alpha:loyalty_member",)
+    assert fit.diagnostics["priors"]["alpha:loyalty_member"]["sigma"] == 0.5
+    truth = LOYALTY_STORE_TRUTH["bgnbd"]["alpha:loyalty_member"]
+    assert abs(fit.params["alpha:loyalty_member"] - truth) < 3 * fit.std_err["alpha:loyalty_member"]
+    lift = result.tables["covariate_lift"].set_index("group")
+    assert lift.loc["all", "lift_lower"] < lift.loc["all", "lift"] < lift.loc["all", "lift_upper"]
+    predictions = result.tables["predictions"]
+    assert {"clv_sd", "clv_loyalty_member_on", "clv_loyalty_member_off"} <= set(predictions)
+    folder = write_run(result, tmp_path / "bayes")
+    from clvmodels.results import FitResult
+
+    saved = FitResult.load(folder / "models" / "bgnbd.nc")
+    assert saved.coefficients == fit.coefficients
+    assert saved.covariate_encoding == fit.covariate_encoding

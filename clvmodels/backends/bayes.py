@@ -16,32 +16,52 @@ mass within a factor of 130 of θ₀ — weak next to any data set worth fitting
 keeps the sampler away from the 1e-10 / 1e10 corners where a flat prior lets
 unidentified models wander.
 
+Covariates (``covariates=``, :class:`~clvmodels.backends.mle.CovariateLinks`): a linked
+parameter of a customer with covariate pattern ``g`` is ``θ₀ · exp(sign · Z[g] · γ)``,
+as in the MLE backend, and each coefficient has the default prior ``γ ~ Normal(0, 1)``
+(overridable with the ``normal`` family, the only one a coefficient takes; the positive
+families are for the base parameters).  Reasoning: a coefficient is an effect on the log
+of a positive parameter, so ``γ = ±2`` already multiplies that parameter by ``e² ≈ 7`` for
+a one-unit change of the covariate; Normal(0, 1) puts 95 % of its mass on multipliers
+between 1/7 and 7 — weakly informative: any effect of a plausible size is left to the
+data, while a covariate that (almost) separates customers cannot push its coefficient
+towards ±30, where the MLE runs to the edge of the parameter space.  For covariates
+that are not 0/1 indicators this assumes a unit of the order of their spread
+(standardise them, or override the prior).
+Coefficients are named ``parameter:covariate`` (``alpha:member``) in the model and in
+the result; PyMC refuses ``/`` and a trailing ``:`` in names, so those characters (and
+``%``) are percent-encoded in the PyMC model only (:func:`pymc_name`).
+
 Samplers: PyMC's NUTS (default), nutpie when installed (``sampler="nutpie"``), or
 ``method="map"`` (posterior mode with a Laplace covariance — fast, no draws).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from clvmodels.backends.compress import compress_rows, fingerprint_rows, prepare_rows
 from clvmodels.backends.distinct import DistinctColumns
 from clvmodels.backends.information import hessian, invert_information
-from clvmodels.backends.mle import fit_mle
+from clvmodels.backends.mle import PATTERN, CovariateLinks, fit_mle
 from clvmodels.errors import ConfigError, FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult
 
 DEFAULT_PRIOR_SIGMA = 2.5
+DEFAULT_COEFFICIENT_SIGMA = 1.0
 PRIOR_FAMILIES: dict[str, tuple[str, ...]] = {
+    "normal": ("mu", "sigma"),
     "lognormal": ("mu", "sigma"),
     "halfnormal": ("sigma",),
     "gamma": ("alpha", "beta"),
@@ -49,16 +69,22 @@ PRIOR_FAMILIES: dict[str, tuple[str, ...]] = {
     "halfcauchy": ("beta",),
     "uniform": ("lower", "upper"),
 }
-"""Prior distributions a config may name, with their parameters (PyMC's names)."""
+"""Prior distributions a config may name, with their parameters (PyMC's names);
+``normal`` is for covariate coefficients only, the others for the positive parameters."""
+COEFFICIENT_FAMILIES = ("normal",)
 
 
 class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics say the posterior may not be trustworthy."""
 
 
-def default_priors(spec: ModelSpec, start: Mapping[str, float]) -> dict[str, dict[str, Any]]:
-    """``{name: {"dist": "lognormal", "mu": log θ₀, "sigma": 2.5}}`` (module docstring)."""
-    return {
+def default_priors(
+    spec: ModelSpec, start: Mapping[str, float], coefficients: Collection[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """``{name: {"dist": "lognormal", "mu": log θ₀, "sigma": 2.5}}`` per parameter and
+    ``{"dist": "normal", "mu": 0, "sigma": 1}`` per covariate coefficient (module
+    docstring)."""
+    priors: dict[str, dict[str, Any]] = {
         k: {
             "dist": "lognormal",
             "mu": math.log(max(float(start[k]), 1e-8)),
@@ -66,27 +92,61 @@ def default_priors(spec: ModelSpec, start: Mapping[str, float]) -> dict[str, dic
         }
         for k in spec.param_names
     }
+    for name in coefficients:
+        priors[name] = {"dist": "normal", "mu": 0.0, "sigma": DEFAULT_COEFFICIENT_SIGMA}
+    return priors
 
 
-def check_priors(spec: ModelSpec, priors: Mapping[str, Any], where: str = "priors") -> None:
+def check_priors(
+    spec: ModelSpec,
+    priors: Mapping[str, Any],
+    where: str = "priors",
+    coefficients: Collection[str] | None = (),
+) -> None:
     """Raise :class:`ConfigError` naming the key for an unknown parameter, distribution,
-    or a missing/invalid distribution parameter."""
+    a family that does not suit the parameter, or a missing/invalid distribution
+    parameter.
+
+    ``coefficients`` are the names of the fit's covariate coefficients (which take the
+    ``normal`` family only, while the positive parameters refuse it); ``None`` when they
+    are not known yet (a config checked before its data are read): then every
+    ``parameter:covariate`` of a parameter that takes covariates counts as one.
+    """
+    linkable = {p for links in spec.covariate_links.values() for p in links}
+
+    def is_coefficient(name: str) -> bool:
+        if coefficients is None:
+            parameter, separator, covariate = name.partition(":")
+            return bool(separator and covariate) and parameter in linkable
+        return name in coefficients
+
     for name, prior in priors.items():
         path = f"{where}.{name}"
-        if name not in spec.param_names:
+        coefficient = is_coefficient(name)
+        if name not in spec.param_names and not coefficient:
+            known = (*spec.param_names, *(coefficients or ()))
             raise ConfigError(
-                f"{path}: {spec.key} has no parameter {name!r} "
-                f"(parameters: {', '.join(spec.param_names)})"
+                f"{path}: {spec.key} has no parameter {name!r} (parameters: {', '.join(known)})"
             )
         if not isinstance(prior, Mapping) or "dist" not in prior:
-            raise ConfigError(
-                f"{path}: expected a mapping like {{dist: lognormal, mu: 0, sigma: 1}}"
-            )
+            example = "normal, mu: 0, sigma: 1" if coefficient else "lognormal, mu: 0, sigma: 1"
+            raise ConfigError(f"{path}: expected a mapping like {{dist: {example}}}")
         family = str(prior["dist"]).lower()
         if family not in PRIOR_FAMILIES:
             raise ConfigError(
                 f"{path}.dist: unknown distribution {prior['dist']!r} "
                 f"(choose {', '.join(PRIOR_FAMILIES)})"
+            )
+        if coefficient and family not in COEFFICIENT_FAMILIES:
+            raise ConfigError(
+                f"{path}.dist: {family} is for positive parameters; a covariate coefficient "
+                f"is any real number (choose {', '.join(COEFFICIENT_FAMILIES)})"
+            )
+        if not coefficient and family in COEFFICIENT_FAMILIES:
+            positive = [f for f in PRIOR_FAMILIES if f not in COEFFICIENT_FAMILIES]
+            raise ConfigError(
+                f"{path}.dist: {family} is for covariate coefficients; {name} is positive "
+                f"(choose {', '.join(positive)})"
             )
         expected = PRIOR_FAMILIES[family]
         given = {k for k in prior if k != "dist"}
@@ -109,10 +169,21 @@ def check_priors(spec: ModelSpec, priors: Mapping[str, Any], where: str = "prior
             raise ConfigError(f"{path}: uniform needs 0 <= lower < upper")
 
 
+def pymc_name(name: str) -> str:
+    """The PyMC variable name of a parameter or coefficient: ``name`` itself, with the
+    characters PyMC refuses (``/`` anywhere, ``:`` at the end) and ``%`` percent-encoded,
+    so that distinct names stay distinct (``urllib.parse.unquote`` gives ``name`` back)."""
+    encoded = quote(name, safe="".join(chr(c) for c in range(32, 127) if chr(c) not in "/%"))
+    if encoded.endswith(":"):
+        encoded = encoded[:-1] + "%3A"
+    return encoded
+
+
 def _prior_variable(pm: Any, name: str, prior: Mapping[str, Any]) -> Any:
     family = str(prior["dist"]).lower()
     kwargs = {k: float(prior[k]) for k in PRIOR_FAMILIES[family]}
     constructor = {
+        "normal": pm.Normal,
         "lognormal": pm.LogNormal,
         "halfnormal": pm.HalfNormal,
         "gamma": pm.Gamma,
@@ -120,7 +191,33 @@ def _prior_variable(pm: Any, name: str, prior: Mapping[str, Any]) -> Any:
         "halfcauchy": pm.HalfCauchy,
         "uniform": pm.Uniform,
     }[family]
-    return constructor(name, **kwargs)
+    return constructor(pymc_name(name), **kwargs)
+
+
+def _coefficients_of(covariates: CovariateLinks) -> dict[str, tuple[str, ...]]:
+    """The coefficient names of each linked parameter, in the order of its design columns
+    (that of :meth:`CovariateLinks.coefficient_names`)."""
+    names = iter(covariates.coefficient_names())
+    return {p: tuple(next(names) for _ in covariates.names[p]) for p in covariates.designs}
+
+
+def _row_params(
+    spec: ModelSpec,
+    params: Mapping[str, float],
+    covariates: CovariateLinks | None,
+    pattern: np.ndarray | None,
+) -> dict[str, Any]:
+    """The model's parameters per data row (NumPy): ``θ₀ · exp(sign · Z[g] · γ)`` for the
+    linked ones, ``g`` the row's covariate pattern; scalars without covariates."""
+    out: dict[str, Any] = {k: float(params[k]) for k in spec.param_names}
+    if covariates is None or pattern is None:
+        return out
+    index = np.asarray(pattern).astype(np.int64)
+    for parameter, names in _coefficients_of(covariates).items():
+        gamma = np.array([params[c] for c in names], dtype=float)
+        shift = np.asarray(covariates.designs[parameter], dtype=float) @ gamma
+        out[parameter] = out[parameter] * np.exp(covariates.signs[parameter] * shift)[index]
+    return out
 
 
 def build_model(
@@ -130,19 +227,50 @@ def build_model(
     priors: Mapping[str, Mapping[str, Any]],
     *,
     portable: bool = False,
+    covariates: CovariateLinks | None = None,
 ) -> Any:
     """The PyMC model: priors and the weighted log-likelihood of the compressed rows
-    (``portable``: PyTensor's own operations only, for nutpie's Numba compilation)."""
+    (``portable``: PyTensor's own operations only, for nutpie's Numba compilation).
+
+    With ``covariates``, the rows carry their covariate pattern in a :data:`PATTERN`
+    column (``covariates.pattern`` is not used), ``priors`` name every coefficient too,
+    and each linked parameter is ``θ₀ · exp(sign · Z[g] · γ)`` per row, as in
+    :func:`clvmodels.backends.mle._compiled`; the variables are named by :func:`pymc_name`.
+    """
     import pymc as pm
     import pytensor
     import pytensor.tensor as pt
+    from pytensor.graph.replace import graph_replace
 
     # shared variables rather than constants: the same compiled code serves every data set
     columns = {c: pytensor.shared(np.asarray(v, dtype=float), name=c) for c, v in unique.items()}
-    distinct = DistinctColumns(columns, constants=unique)
+    row_key = None if covariates is None else PATTERN
+    distinct = DistinctColumns(columns, constants=unique, row_key=row_key)
+    coefficients = {} if covariates is None else _coefficients_of(covariates)
+    names = [*spec.param_names, *(c for group in coefficients.values() for c in group)]
     with pm.Model() as model:
-        params = {k: _prior_variable(pm, k, priors[k]) for k in spec.param_names}
-        per_row = spec.log_likelihood(**params, **columns, xp=distinct.ops(pytensor_ops(portable)))
+        variables = {k: _prior_variable(pm, k, priors[k]) for k in names}
+        # The likelihood is built on stand-ins that the priors' variables then replace:
+        # DistinctColumns copies the graph of a term whose parameters differ per row
+        # (covariates), and a copy of a random variable would be a new variable, outside
+        # the model, drawn afresh at every evaluation.
+        stand_ins = {k: v.type(name=v.name) for k, v in variables.items()}
+        params = {k: stand_ins[k] for k in spec.param_names}
+        if covariates is not None:
+            index = pt.cast(columns[PATTERN], "int64")
+            for parameter, group in coefficients.items():
+                gamma = pt.stack([stand_ins[c] for c in group])
+                design = pytensor.shared(
+                    np.asarray(covariates.designs[parameter], dtype=float), name=f"Z[{parameter}]"
+                )
+                # an elementwise sum, not a dot product: no BLAS for a (patterns × k) matrix
+                shift = pt.sum(design * gamma[None, :], axis=1)[index]
+                params[parameter] = params[parameter] * pt.exp(covariates.signs[parameter] * shift)
+        model_columns = {c: v for c, v in columns.items() if c != PATTERN}
+        per_row = spec.log_likelihood(
+            **params, **model_columns, xp=distinct.ops(pytensor_ops(portable))
+        )
+        per_row = graph_replace(per_row, {stand_ins[k]: variables[k] for k in names}, strict=False)
         weight = pytensor.shared(np.asarray(weights, dtype=float), name="weight")
         pm.Potential("log_likelihood", pt.sum(weight * per_row))
     return model
@@ -165,6 +293,7 @@ def fit_bayes(
     progress: bool = False,
     ess_floor: float = 400.0,
     time_unit: str | None = None,
+    covariates: CovariateLinks | None = None,
 ) -> FitResult:
     """Fit ``spec`` by Bayesian inference with PyMC.
 
@@ -174,7 +303,8 @@ def fit_bayes(
         As for :func:`clvmodels.backends.mle.fit_mle`.
     priors
         Per-parameter overrides ``{name: {"dist": ..., <params>}}``
-        (:data:`PRIOR_FAMILIES`); the others keep :func:`default_priors`.
+        (:data:`PRIOR_FAMILIES`; covariate coefficients take ``normal`` only); the
+        others keep :func:`default_priors`.
     method
         ``"nuts"`` (posterior draws) or ``"map"`` (posterior mode + Laplace covariance).
     sampler
@@ -183,27 +313,48 @@ def fit_bayes(
         Sampler settings; the seed makes runs reproducible.
     ess_floor
         A warning is issued when a parameter's bulk or tail ESS is below it.
+    time_unit
+        Time unit of the data, recorded in the result.
+    covariates
+        Covariates on some parameters, as for :func:`~clvmodels.backends.mle.fit_mle`:
+        their coefficients join ``param_names`` as ``parameter:covariate``
+        (``FitResult.coefficients``), with draws, diagnostics and prior like the others.
 
     Returns
     -------
     FitResult
         ``params`` = posterior means (MAP: the mode), ``draws`` per parameter (flattened
         over chains; ``diagnostics["draws_shape"]`` = (chains, draws)), R-hat, ESS and
-        divergences in ``diagnostics``.
+        divergences in ``diagnostics``; ``cov_log`` in the coordinates of the sampler
+        (log of each positive parameter, coefficients as they are).
     """
     import pymc as pm
 
     started = time.perf_counter()
-    arrays, w = prepare_rows(spec, data, weights)
+    extra: tuple[str, ...] = ()
+    if covariates is not None:
+        data = {**data, PATTERN: np.asarray(covariates.pattern, dtype=float)}
+        extra = (PATTERN,)
+    arrays, w = prepare_rows(spec, data, weights, extra)
     unique, uw = compress_rows(arrays, w)
     if len(uw) == 0 or uw.sum() <= 0:
         raise FitError(f"{spec.key}: no customers to fit on")
-    start = spec.initial_params(unique, uw)
-    chosen = default_priors(spec, start)
+    base = {c: v for c, v in unique.items() if c != PATTERN}
+    coefficients = () if covariates is None else covariates.coefficient_names()
+    names = (*spec.param_names, *coefficients)
+    start = spec.initial_params(base, uw)
+    chosen = default_priors(spec, start, coefficients)
     if priors:
-        check_priors(spec, priors)
+        check_priors(spec, priors, coefficients=coefficients)
         chosen.update({k: dict(v) for k, v in priors.items()})
-    model = build_model(spec, unique, uw, chosen, portable=method == "nuts" and sampler == "nutpie")
+    model = build_model(
+        spec,
+        unique,
+        uw,
+        chosen,
+        portable=method == "nuts" and sampler == "nutpie",
+        covariates=covariates,
+    )
     diagnostics: dict[str, Any] = {"method": method, "priors": chosen}
     if method == "map":
         with model:
@@ -212,9 +363,9 @@ def fit_bayes(
                 # keywords below pin today's behaviour explicitly
                 warnings.simplefilter("ignore", FutureWarning)
                 point = pm.find_MAP(progressbar=progress, **_map_seed(pm, seed))
-        params = {k: float(point[k]) for k in spec.param_names}
+        params = {k: float(point[pymc_name(k)]) for k in names}
         draws_out = None
-        cov_log = _laplace_cov_log(model, spec, point)
+        cov_log = _laplace_cov_log(model, spec, point, coefficients)
         diagnostics["optimizer"] = "PyMC find_MAP (L-BFGS-B) + Laplace covariance"
     elif method == "nuts":
         if sampler not in ("pymc", "nutpie"):
@@ -229,7 +380,7 @@ def fit_bayes(
         start_kwargs: dict[str, Any] = {}
         if sampler == "pymc":
             start_kwargs, diagnostics["init"] = _nuts_start(
-                pm, model, spec, unique, uw, chains, target_accept, seed
+                pm, model, spec, unique, uw, chains, target_accept, seed, covariates
             )
         sampling_started = time.perf_counter()
         with model, warnings.catch_warnings():
@@ -250,22 +401,25 @@ def fit_bayes(
         diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
         posterior = idata.posterior
         draws_out = {
-            k: np.asarray(posterior[k].values, dtype=float).reshape(-1) for k in spec.param_names
+            k: np.asarray(posterior[pymc_name(k)].values, dtype=float).reshape(-1) for k in names
         }
         params = {k: float(v.mean()) for k, v in draws_out.items()}
-        logs = np.log(np.column_stack([draws_out[k] for k in spec.param_names]))
-        cov_log = np.atleast_2d(np.cov(logs, rowvar=False))
-        diagnostics.update(_sampler_diagnostics(idata, spec, ess_floor))
+        coordinates = np.column_stack(
+            [draws_out[k] if k in coefficients else np.log(draws_out[k]) for k in names]
+        )
+        cov_log = np.atleast_2d(np.cov(coordinates, rowvar=False))
+        diagnostics.update(_sampler_diagnostics(idata, spec, ess_floor, names))
         diagnostics["draws_shape"] = [int(posterior.sizes["chain"]), int(posterior.sizes["draw"])]
         diagnostics["sampler"] = f"NUTS ({sampler})"
     else:
         raise ConfigError(f"method: {method!r} is not 'nuts' or 'map'")
-    ll = float(np.sum(uw * spec.log_likelihood(**params, **unique, xp=numpy_ops)))
+    per_row = _row_params(spec, params, covariates, unique.get(PATTERN))
+    ll = float(np.sum(uw * spec.log_likelihood(**per_row, **base, xp=numpy_ops)))
     diagnostics["seconds"] = round(time.perf_counter() - started, 3)
     return FitResult(
         model=spec.key,
         backend="bayes",
-        param_names=spec.param_names,
+        param_names=names,
         params=params,
         log_likelihood=ll,
         n_obs=float(uw.sum()),
@@ -275,6 +429,7 @@ def fit_bayes(
         diagnostics=diagnostics,
         time_unit=time_unit,
         data_fingerprint=fingerprint_rows(unique, uw),
+        coefficients=coefficients,
     )
 
 
@@ -318,12 +473,14 @@ def _nuts_start(
     chains: int,
     target_accept: float,
     seed: int | None,
+    covariates: CovariateLinks | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Start PyMC's NUTS from the Laplace approximation of the likelihood.
 
     The maximum-likelihood fit (a fraction of a second even on 1e6 customers) gives the
-    mode and the covariance of the log-parameters, which are exactly PyMC's sampling
-    coordinates for log-transformed priors.  Each chain starts at its own draw from
+    mode and the covariance of the log-parameters (and of the covariate coefficients, on
+    their own scale), which are exactly PyMC's sampling coordinates for log-transformed
+    priors (and normal priors of coefficients).  Each chain starts at its own draw from
     that normal approximation (over-dispersed starts keep R-hat meaningful), and the
     dense mass matrix starts from the covariance instead of the identity, then keeps
     adapting (weight 10, as PyMC's own ``jitter+adapt_full``).  Without this, the early
@@ -339,20 +496,35 @@ def _nuts_start(
     from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
 
     fallback = {"init": "jitter+adapt_full", "target_accept": target_accept}
-    value_vars = [model.rvs_to_values[model[k]] for k in spec.param_names]
-    if any(v.name != f"{k}_log__" for k, v in zip(spec.param_names, value_vars, strict=True)):
+    coefficients = () if covariates is None else covariates.coefficient_names()
+    names = (*spec.param_names, *coefficients)
+    value_vars = _sampling_value_vars(model, spec, coefficients)
+    if value_vars is None:
         return fallback, "jitter+adapt_full (a prior is not sampled on the log scale)"
     try:
-        mle = fit_mle(spec, unique, weights)
+        if covariates is None:
+            mle = fit_mle(spec, unique, weights)
+        else:  # the compressed rows carry their pattern
+            rows = {c: v for c, v in unique.items() if c != PATTERN}
+            links = dataclasses.replace(covariates, pattern=unique[PATTERN].astype(np.int64))
+            mle = fit_mle(spec, rows, weights, covariates=links)
     except FitError:
         return fallback, "jitter+adapt_full (no maximum-likelihood start)"
-    mean = np.log([mle.params[k] for k in spec.param_names])
+    mean = np.array(
+        [mle.params[k] if k in coefficients else math.log(mle.params[k]) for k in names]
+    )
     cov = np.asarray(mle.cov_log, dtype=float)
     if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
         return fallback, "jitter+adapt_full (singular information matrix)"
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     starts = rng.multivariate_normal(mean, cov, size=chains)
-    initvals = [dict(zip(spec.param_names, np.exp(row).tolist(), strict=True)) for row in starts]
+    initvals = [
+        {
+            pymc_name(k): float(v) if k in coefficients else math.exp(v)
+            for k, v in zip(names, row, strict=True)
+        }
+        for row in starts
+    ]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
         potential = QuadPotentialFullAdapt(len(mean), mean, cov, 10, rng=rng)
@@ -362,6 +534,22 @@ def _nuts_start(
     if integrator is not None and callable(getattr(integrator, "_logp_dlogp_func", None)):
         integrator._logp_dlogp_func = TrajectoryCache(integrator._logp_dlogp_func)
     return {"step": step, "initvals": initvals}, "Laplace approximation at the MLE"
+
+
+def _sampling_value_vars(
+    model: Any, spec: ModelSpec, coefficients: tuple[str, ...] = ()
+) -> list[Any] | None:
+    """The value variables of the parameters and then the coefficients, when PyMC samples
+    them in the coordinates of ``FitResult.cov_log`` — the log of each parameter
+    (``<name>_log__``), each coefficient as it is — else None (e.g. a uniform prior)."""
+    value_vars = []
+    for name in (*spec.param_names, *coefficients):
+        variable = model.rvs_to_values[model[pymc_name(name)]]
+        expected = pymc_name(name) if name in coefficients else f"{pymc_name(name)}_log__"
+        if variable.name != expected:
+            return None
+        value_vars.append(variable)
+    return value_vars
 
 
 def _map_seed(pm: Any, seed: int | None) -> dict[str, Any]:
@@ -375,17 +563,21 @@ def _map_seed(pm: Any, seed: int | None) -> dict[str, Any]:
     return {"seed": seed}
 
 
-def _sampler_diagnostics(idata: Any, spec: ModelSpec, ess_floor: float) -> dict[str, Any]:
-    """R-hat, bulk/tail ESS (ArviZ) and divergences; warns naming what to try."""
+def _sampler_diagnostics(
+    idata: Any, spec: ModelSpec, ess_floor: float, names: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """R-hat, bulk/tail ESS (ArviZ) of ``names`` (default: the model's parameters) and
+    divergences; warns naming what to try."""
     import arviz as az
 
-    names = list(spec.param_names)
-    rhat = az.rhat(idata, var_names=names)
-    bulk = az.ess(idata, var_names=names, method="bulk")
-    tail = az.ess(idata, var_names=names, method="tail")
+    names = tuple(spec.param_names if names is None else names)
+    variables = [pymc_name(k) for k in names]
+    rhat = az.rhat(idata, var_names=variables)
+    bulk = az.ess(idata, var_names=variables, method="bulk")
+    tail = az.ess(idata, var_names=variables, method="tail")
     per_param = {
-        k: {"r_hat": float(rhat[k]), "ess_bulk": float(bulk[k]), "ess_tail": float(tail[k])}
-        for k in names
+        k: {"r_hat": float(rhat[v]), "ess_bulk": float(bulk[v]), "ess_tail": float(tail[v])}
+        for k, v in zip(names, variables, strict=True)
     }
     divergences = int(np.asarray(idata.sample_stats["diverging"].values).sum())
     problems = []
@@ -415,21 +607,29 @@ def _sampler_diagnostics(idata: Any, spec: ModelSpec, ess_floor: float) -> dict[
     }
 
 
-def _laplace_cov_log(model: Any, spec: ModelSpec, point: Mapping[str, Any]) -> np.ndarray | None:
-    """Covariance of the log-parameters at the mode: the inverse negative Hessian of the
-    log posterior in the sampler's (log-)transformed space; None if a prior is not
-    log-transformed (e.g. uniform)."""
-    value_vars = model.value_vars
-    names = [v.name for v in value_vars]
-    if not all(n.endswith("_log__") for n in names):
+def _laplace_cov_log(
+    model: Any, spec: ModelSpec, point: Mapping[str, Any], coefficients: tuple[str, ...] = ()
+) -> np.ndarray | None:
+    """Covariance at the mode of the log-parameters and the coefficients (as they are):
+    the inverse negative Hessian of the log posterior in the sampler's coordinates; None
+    if a parameter's prior is not log-transformed (e.g. uniform)."""
+    value_vars = _sampling_value_vars(model, spec, coefficients)
+    if value_vars is None:
         return None
-    dlogp = model.compile_dlogp(vars=[model[k] for k in spec.param_names])
+    names = (*spec.param_names, *coefficients)
+    dlogp = model.compile_dlogp(vars=[model[pymc_name(k)] for k in names])
+    value_names = [v.name for v in value_vars]
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        values = {f"{k}_log__": np.asarray(t) for k, t in zip(spec.param_names, theta, strict=True)}
+        values = {n: np.asarray(t) for n, t in zip(value_names, theta, strict=True)}
         return 0.0, np.asarray(dlogp(values), dtype=float)
 
-    theta = np.array([math.log(float(point[k])) for k in spec.param_names])
+    theta = np.array(
+        [
+            float(point[pymc_name(k)]) if k in coefficients else math.log(float(point[k]))
+            for k in names
+        ]
+    )
     # d log p / d log θ of the model includes the log-Jacobian; its Hessian is the
     # curvature of the posterior in log θ, which is what the Laplace approximation needs
     cov, ok = invert_information(hessian(objective, theta))
