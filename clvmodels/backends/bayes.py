@@ -240,8 +240,6 @@ def build_model(
     import pymc as pm
     import pytensor
     import pytensor.tensor as pt
-    from pytensor.graph.replace import graph_replace
-
     # shared variables rather than constants: the same compiled code serves every data set
     columns = {c: pytensor.shared(np.asarray(v, dtype=float), name=c) for c, v in unique.items()}
     row_key = None if covariates is None else PATTERN
@@ -250,16 +248,11 @@ def build_model(
     names = [*spec.param_names, *(c for group in coefficients.values() for c in group)]
     with pm.Model() as model:
         variables = {k: _prior_variable(pm, k, priors[k]) for k in names}
-        # The likelihood is built on stand-ins that the priors' variables then replace:
-        # DistinctColumns copies the graph of a term whose parameters differ per row
-        # (covariates), and a copy of a random variable would be a new variable, outside
-        # the model, drawn afresh at every evaluation.
-        stand_ins = {k: v.type(name=v.name) for k, v in variables.items()}
-        params = {k: stand_ins[k] for k in spec.param_names}
+        params = {k: variables[k] for k in spec.param_names}
         if covariates is not None:
             index = pt.cast(columns[PATTERN], "int64")
             for parameter, group in coefficients.items():
-                gamma = pt.stack([stand_ins[c] for c in group])
+                gamma = pt.stack([variables[c] for c in group])
                 design = pytensor.shared(
                     np.asarray(covariates.designs[parameter], dtype=float), name=f"Z[{parameter}]"
                 )
@@ -270,7 +263,6 @@ def build_model(
         per_row = spec.log_likelihood(
             **params, **model_columns, xp=distinct.ops(pytensor_ops(portable))
         )
-        per_row = graph_replace(per_row, {stand_ins[k]: variables[k] for k in names}, strict=False)
         weight = pytensor.shared(np.asarray(weights, dtype=float), name="weight")
         pm.Potential("log_likelihood", pt.sum(weight * per_row))
     return model

@@ -122,8 +122,11 @@ class DistinctColumns:
         uniques, inverse = self._inputs[key]
         out = fn(*uniques[: len(columns)])
         if self._row_key is not None:
-            from pytensor.graph.replace import clone_replace
+            from pytensor.graph.replace import graph_replace
 
-            # per-row parameters of the term become per-distinct-combination parameters
-            out = clone_replace(out, {self._columns[self._row_key]: uniques[-1]})
+            # per-row parameters of the term become per-distinct-combination parameters;
+            # only the part of the graph between the row key and the term is rebuilt (a
+            # clone of the whole graph would also copy the parameters' own variables,
+            # e.g. PyMC's priors, into new, unrelated ones)
+            out = graph_replace(out, {self._columns[self._row_key]: uniques[-1]}, strict=False)
         return out[inverse]
