@@ -19,6 +19,7 @@ from clvmodels.backends import bayes
 from clvmodels.backends.mle import CovariateLinks, fit_mle
 from clvmodels.errors import ConfigError
 from clvmodels.models import bgnbd, gamma_gamma
+from clvmodels.models.links import linked_params
 from clvmodels.results import FitResult
 
 TRUTH = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}
@@ -33,12 +34,8 @@ def _member_customers(
     (members buy more often and drop out less), observed for 26-52 whole weeks."""
     frames, member = [], []
     for z in (0.0, 1.0):
-        params = {
-            "r": TRUTH["r"],
-            "alpha": TRUTH["alpha"] * math.exp(-EFFECT["alpha:member"] * z),
-            "a": TRUTH["a"] * math.exp(EFFECT["a:member"] * z),
-            "b": TRUTH["b"] * math.exp(EFFECT["b:member"] * z),
-        }
+        own = linked_params(bgnbd.SPEC, {**TRUTH, **EFFECT}, {"member": np.array(z)})
+        params = {k: float(v) for k, v in own.items()}
         T = rng.integers(26, 53, n).astype(float)
         sim = bgnbd.simulate(n, **params, T=T, rng=rng)
         frames.append({c: np.round(sim[c]) for c in COLUMNS})

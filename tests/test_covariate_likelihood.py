@@ -113,18 +113,15 @@ def test_mle_recovers_simulated_member_effects_within_three_standard_errors():
     simulated BG/NBD customers with known effects; every estimate, base parameters and
     coefficients alike, lies within 3 standard errors of the truth (issue 7's criterion)."""
     from clvmodels.backends.mle import CovariateLinks, fit_mle
+    from clvmodels.models.links import linked_params
 
     truth = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}
     effect = {"alpha:member": 0.5, "a:member": -0.4, "b:member": 0.3}
     rng = np.random.default_rng(2007)
     frames, pattern = [], []
     for member in (0, 1):
-        params = {
-            "r": truth["r"],
-            "alpha": truth["alpha"] * np.exp(-effect["alpha:member"] * member),
-            "a": truth["a"] * np.exp(effect["a:member"] * member),
-            "b": truth["b"] * np.exp(effect["b:member"] * member),
-        }
+        own = linked_params(bgnbd.SPEC, {**truth, **effect}, {"member": np.array(member)})
+        params = {k: float(v) for k, v in own.items()}
         T = rng.integers(150, 365, 20_000) / 7.0
         sim = bgnbd.simulate(20_000, **params, T=T, rng=rng)
         frames.append({c: np.round(sim[c] * 7) / 7 for c in ("frequency", "recency", "T")})
