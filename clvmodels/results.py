@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from clvmodels import __version__
-from clvmodels.errors import ModelLoadError
+from clvmodels.errors import FitError, ModelLoadError
 
 FORMAT_VERSION = 1
 
@@ -193,7 +193,12 @@ class FitResult:
             idx = rng.choice(total, size=n_draws, replace=n_draws > total)
             return {k: np.asarray(self.draws[k])[idx] for k in self.param_names}
         if self.cov_log is None or not np.all(np.isfinite(self.cov_log)):
-            raise ValueError(f"{self.model}: no finite covariance matrix to draw parameters from")
+            raise FitError(
+                f"{self.model}: the observed information is not positive definite at the "
+                "estimate (the data do not pin down every parameter: see std_err), so there "
+                "are no parameter draws for intervals; set clv.interval: null (predict: "
+                "leave out --interval), simplify the model, or fit it with backend: bayes"
+            )
         sample = rng.multivariate_normal(
             self._coordinates(), self.cov_log, size=n_draws, method="eigh"
         )
