@@ -73,7 +73,8 @@ def _log(seed: int = 8) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def shop(pg_server):
     """Tables ``tx`` (the log of :func:`_log`), ``customers`` (a made-up membership per
-    customer of ``tx``) and ``cdnow`` (``builtin:cdnow_sample``) in the test database."""
+    customer of ``tx``), ``cdnow``, ``donations`` and ``retention`` (``builtin:cdnow_sample``,
+    ``builtin:donations_fhs2010``, ``builtin:retention_fh2007``) in the test database."""
     import psycopg
 
     log = _log()
@@ -91,6 +92,14 @@ def shop(pg_server):
             "CREATE TABLE customers AS SELECT DISTINCT customer_id, customer_id % 3 = 0 "
             "AS member FROM tx"
         )
+        con.execute("CREATE TABLE donations (frequency int, recency int, n int, count int)")
+        with con.cursor().copy("COPY donations FROM STDIN") as copy:
+            for row in load_builtin("donations_fhs2010").itertuples(index=False):
+                copy.write_row(tuple(int(v) for v in row))
+        con.execute("CREATE TABLE retention (cohort text, period smallint, alive bigint)")
+        with con.cursor().copy("COPY retention FROM STDIN") as copy:
+            for row in load_builtin("retention_fh2007").itertuples(index=False):
+                copy.write_row((row.cohort, int(row.period), int(row.alive)))
         con.execute("CREATE TABLE cdnow (customer_id integer, date date, amount numeric(8, 2))")
         with con.cursor().copy("COPY cdnow FROM STDIN") as copy:
             for row in load_builtin("cdnow_sample").itertuples(index=False):
@@ -256,6 +265,27 @@ def test_fit_from_a_query_reproduces_fader_hardie_lee_2005_and_writes_no_passwor
     assert pg_server.password not in printed.out + printed.err
 
 
+@pytest.mark.parametrize(
+    ("kind", "table", "builtin"),
+    [("summary", "donations", "donations_fhs2010"), ("survival", "retention", "retention_fh2007")],
+)
+def test_summary_and_survival_tables_from_a_query_equal_the_builtin_ones(
+    pg_server, shop, kind, table, builtin
+):
+    from clvmodels.config import parse_config
+    from clvmodels.pipeline import prepare_data
+
+    def prepared(source):
+        return prepare_data(parse_config({"name": "x", "data": {"source": source, "kind": kind}}))
+
+    got = prepared({"sql": f"SELECT * FROM {table}", "url": pg_server.url()})
+    expected = prepared(f"builtin:{builtin}")
+    frame = "summary" if kind == "summary" else "survival_table"
+    pd.testing.assert_frame_equal(getattr(got, frame), getattr(expected, frame))
+    assert got.meta == expected.meta
+    assert set(got.input) == {"source", "query", "fingerprint"}
+
+
 def test_covariates_table_from_a_query(pg_server, shop, tmp_path):
     from clvmodels.config import load_config
     from clvmodels.pipeline import prepare_data
@@ -398,9 +428,16 @@ def test_saved_config_masks_a_literal_password_and_keeps_a_reference():
 
 
 def test_masking_of_urls_repr_and_driver_messages(monkeypatch):
+    pytest.importorskip("sqlalchemy")
     url = "postgresql://clv:p%40ss@db:5432/shop"
     assert mask_url(url) == "postgresql://clv:***@db:5432/shop"
     assert mask_url("not a url://clv:secret@x") == "not a url://clv:***@x"
+    assert mask_url("postgresql://db/shop?password=s3&sslmode=require") == (
+        "postgresql://db/shop?password=***&sslmode=require"
+    )
+    assert (
+        mask_config_url("postgresql://db/shop?password=s3") == "postgresql://db/shop?password=***"
+    )
     source = SqlSource(sql="SELECT 1", url=url)
     assert "p%40ss" not in repr(source) and "p@ss" not in repr(source)
     monkeypatch.setenv("PGPASSWORD", "libpq-secret")
@@ -427,3 +464,24 @@ def test_a_query_without_rows_is_a_data_error(pg_server, shop, engine):
         DataError, match=r"^SqlSource \(postgresql://clv_test:\*\*\*@.*\): no rows$"
     ):
         summarize_transactions(source, engine=engine)
+
+
+def test_other_databases_types_come_from_the_values(tmp_path):
+    """SQLite (Python's own driver) has no PostgreSQL type codes: a column's type is that
+    of its first value, and a column mixing types is a one-line error naming it."""
+    pytest.importorskip("sqlalchemy")
+    import sqlite3
+
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE t (cid INTEGER, d TEXT, a REAL, note)")
+        rows = [(1, "2024-01-01", 3.5, None), (1, "2024-02-01", 2.0, 7), (2, "2024-01-03", 1, "x")]
+        con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+    url = f"sqlite:///{path}"
+    query = "SELECT cid AS customer_id, d AS date, a AS amount FROM t"
+    got = summarize_transactions(SqlSource(sql=query, url=url), time_unit="D")
+    frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount", "note"])
+    expected = summarize_transactions(frame.drop(columns="note"), time_unit="D")
+    pd.testing.assert_frame_equal(got, expected)
+    with pytest.raises(DataError, match=r"column 'note' mixes BIGINT values with str values"):
+        read_table(SqlSource(sql="SELECT note FROM t", url=url))

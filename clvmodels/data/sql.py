@@ -42,6 +42,7 @@ _ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # scheme://user:password@ as SQLAlchemy's URL pattern reads it (the password has no '@')
 _CREDENTIALS = re.compile(r"^(?P<head>[^:/?#]+://[^:/@]*):(?P<password>[^@]*)@")
+_QUERY_PASSWORD = re.compile(r"([?&][A-Za-z_]*password=)[^&]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, repr=False)
@@ -147,31 +148,41 @@ def expand_env(text: str, key: str) -> str:
 
 
 def mask_url(url: str | None) -> str:
-    """``url`` with its password as ``***`` (SQLAlchemy's ``hide_password`` rendering).
+    """``url`` with its password as ``***`` (SQLAlchemy's ``hide_password`` rendering, and
+    ``***`` for query parameters such as libpq's ``?password=``).
 
     Text that is not a URL SQLAlchemy can parse has everything between ``user:`` and
-    ``@`` replaced instead, so a malformed URL is never echoed with its secret.
+    ``@`` (and after ``password=``) replaced instead, so a malformed URL is never echoed
+    with its secret.
     """
     if not url:
         return ""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
-    except ImportError:
-        pass
-    except Exception:
-        pass
-    return _CREDENTIALS.sub(lambda m: f"{m.group('head')}:***@", url, count=1)
+        parsed = make_url(url)
+    except Exception:  # SQLAlchemy missing, or not a URL it parses: mask by pattern
+        masked = _CREDENTIALS.sub(lambda m: f"{m.group('head')}:***@", url, count=1)
+        return _QUERY_PASSWORD.sub(r"\1***", masked)
+    hidden = {key: "***" for key in parsed.query if "password" in key.lower()}
+    if hidden:
+        parsed = parsed.update_query_dict(hidden)
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def mask_config_url(url: str) -> str:
-    """``url`` as written in a config, safe to save: a password that is a single
-    ``${NAME}`` reference is kept (it is no secret), any other password becomes ``***``."""
+    """``url`` as written in a config, safe to save: a password (before ``@`` or as a
+    ``password=`` query parameter) that is a single ``${NAME}`` reference is kept (it is
+    no secret), any other password becomes ``***``."""
     match = _CREDENTIALS.match(url)
-    if match is None or _ENV_REFERENCE.fullmatch(match.group("password")):
-        return url
-    return _CREDENTIALS.sub(lambda m: f"{m.group('head')}:***@", url, count=1)
+    if match is not None and not _ENV_REFERENCE.fullmatch(match.group("password")):
+        url = _CREDENTIALS.sub(lambda m: f"{m.group('head')}:***@", url, count=1)
+
+    def query_value(found: re.Match[str]) -> str:
+        value = found.group(0)[len(found.group(1)) :]
+        return found.group(0) if _ENV_REFERENCE.fullmatch(value) else f"{found.group(1)}***"
+
+    return _QUERY_PASSWORD.sub(query_value, url)
 
 
 def _statement(sql: str) -> str:
@@ -183,10 +194,13 @@ def _statement(sql: str) -> str:
 
 
 def _secrets(url: Any) -> list[str]:
-    """Password texts that must not appear in a message: the URL's, encoded or not, and
-    libpq's PGPASSWORD."""
+    """Password texts that must not appear in a message: the URL's (also as a query
+    parameter), encoded or not, and libpq's PGPASSWORD."""
     found = []
-    for password in (getattr(url, "password", None), os.environ.get("PGPASSWORD")):
+    query = getattr(url, "query", None) or {}
+    in_query = [v for k, v in query.items() if "password" in k.lower()]
+    in_query = [item for v in in_query for item in (v if isinstance(v, tuple) else (v,))]
+    for password in (getattr(url, "password", None), os.environ.get("PGPASSWORD"), *in_query):
         if password:
             text = str(password)
             found += [text, urllib.parse.quote(text, safe=""), urllib.parse.quote_plus(text)]
@@ -252,6 +266,19 @@ def engine_url(source: SqlSource) -> Any:
     if url.drivername == "postgresql" and not _has_module("psycopg2"):
         url = url.set(drivername="postgresql+psycopg")
     return url
+
+
+def _driver_error(engine: Any) -> type[BaseException]:
+    """The DBAPI module's base ``Error`` (raised unwrapped by a few driver paths)."""
+    dbapi = getattr(engine.dialect, "loaded_dbapi", None) or getattr(engine.dialect, "dbapi", None)
+    error = getattr(dbapi, "Error", None)
+    if isinstance(error, type) and issubclass(error, BaseException):
+        return error
+    return _NoDriverError
+
+
+class _NoDriverError(Exception):
+    """Stands for the driver's error class when the dialect does not name one."""
 
 
 def _create_engine(sa: Any, url: Any, source: SqlSource) -> Any:
@@ -405,8 +432,10 @@ def load_sql(con: duckdb.DuckDBPyConnection, source: SqlSource, table: str) -> s
             postgres = engine.dialect.name == "postgresql"
             _append_rows(con, result, table, name, postgres, source.batch_rows)
             result.close()
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, _driver_error(engine)) as exc:
         raise DataError(f"{name}: {stage}: {error_line(exc, url)}") from None
+    except duckdb.Error as exc:
+        raise DataError(f"{name}: cannot store the rows in DuckDB: {error_line(exc)}") from None
     finally:
         engine.dispose()
     return name
