@@ -206,7 +206,8 @@ def test_read_table_types_follow_the_database(pg_server, shop):
         _source(
             pg_server,
             "SELECT customer_id, day, ts, amount, note, customer_id % 2 = 0 AS even, "
-            "interval '1 day' AS gap FROM tx WHERE customer_id = 1",
+            "interval '1 day' AS gap, '10%' AS pct, ':x' AS colon FROM tx "
+            "WHERE customer_id = 1 AND note IS DISTINCT FROM 'a%%'",
         )
     )
     assert len(table) == int((shop["customer_id"] == 1).sum())
@@ -217,6 +218,8 @@ def test_read_table_types_follow_the_database(pg_server, shop):
     assert table["even"].dtype == bool
     assert table["note"].isna().all()
     assert table["gap"].iloc[0] == "1 day, 0:00:00"
+    # the query goes to the driver as written: no bind parameters, no %-placeholders
+    assert (table["pct"].iloc[0], table["colon"].iloc[0]) == ("10%", ":x")
 
 
 # Fader, Hardie & Lee (2005), Marketing Science 24(2): BG/NBD on the CDNOW sample, 39 weeks
