@@ -77,7 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"clvmodels {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("validate", help="check a config (and that its data source exists)")
+    p = sub.add_parser(
+        "validate",
+        help="check a config (and that its data file exists; a SQL source's keys and URL are "
+        "checked without connecting)",
+    )
     p.add_argument("config")
     p.set_defaults(handler=_cmd_validate)
 
@@ -135,9 +139,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from clvmodels.config import SqlSourceConfig
+
     config = load_config(args.config)
     source = config.data.source
-    if not source.startswith("builtin:"):
+    if isinstance(source, SqlSourceConfig):
+        print(f"{args.config}: data.source: SQL query on {_checked_sql_url(args.config, config)}")
+    elif not source.startswith("builtin:"):
         resolved = config.resolve_path(source)
         if not Path(resolved).exists():
             raise ConfigError(f"{args.config}: data.source: {source}: no such file or folder")
@@ -153,6 +161,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     models = ", ".join(config.models) or "none"
     print(f"{args.config}: valid (name {config.name}, data {config.data.kind}, models: {models})")
     return 0
+
+
+def _checked_sql_url(config_path: str, config: RunConfig) -> str:
+    """The masked URL of the configured SQL source, after checking that it expands and
+    parses and that SQLAlchemy is installed; nothing connects to the database."""
+    from clvmodels.data import sql
+    from clvmodels.pipeline import input_source
+
+    source = input_source(config, config.data.source, "data.source")
+    assert isinstance(source, sql.SqlSource)
+    try:
+        sql.engine_url(source)
+        return f"{source.masked_url()} (keys and URL checked; not connected)"
+    except ConfigError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:

@@ -24,11 +24,22 @@ MODEL_KEYS = ("bgnbd", "paretonbd", "mbgnbd", "bgbb", "gamma_gamma", "sbg")
 
 
 @dataclass(frozen=True)
+class SqlSourceConfig:
+    """``data.source: {sql: ..., url: ...}`` — the rows of a SQL query
+    (:mod:`clvmodels.data.sql`); ``url_env`` names an environment variable holding the URL
+    instead, and ``${NAME}`` in ``url`` is replaced from the environment."""
+
+    sql: str
+    url: str | None = None
+    url_env: str | None = None
+
+
+@dataclass(frozen=True)
 class CovariatesConfig:
     """``data.covariates:`` — a customer attribute table (one row per customer) whose
     columns become time-invariant covariates (:mod:`clvmodels.data.covariates`)."""
 
-    source: str
+    source: str | SqlSourceConfig
     columns: list[str]
     id_column: str = "customer_id"
     reference: dict[str, str] = field(default_factory=dict)
@@ -38,7 +49,7 @@ class CovariatesConfig:
 class DataConfig:
     """``data:`` — where the input comes from and how to read it."""
 
-    source: str
+    source: str | SqlSourceConfig
     kind: Literal["transactions", "summary", "survival", "subscriptions"] = "transactions"
     columns: dict[str, str] = field(default_factory=dict)
     time_unit: Literal["D", "W", "M", "Y"] = "W"
@@ -138,16 +149,20 @@ class RunConfig:
         """Resolved output folder (``output.dir`` or ``reports/<name>``)."""
         return Path(self.output.dir) if self.output.dir else Path("reports") / self.name
 
-    def resolve_path(self, value: str) -> str:
+    def resolve_path(self, value: str | SqlSourceConfig) -> str | SqlSourceConfig:
         """A relative data path is read relative to the working directory if it exists
-        there, else relative to the config file's folder."""
+        there, else relative to the config file's folder (a SQL source is returned as
+        it is)."""
+        if isinstance(value, SqlSourceConfig):
+            return value
         if value.startswith("builtin:") or Path(value).is_absolute() or Path(value).exists():
             return value
         candidate = self.base_dir / value
         return str(candidate) if candidate.exists() else value
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain mapping of the resolved configuration (for ``config.yaml`` in a run)."""
+        """Plain mapping of the resolved configuration (for ``config.yaml`` in a run); a
+        password in a SQL source URL becomes ``***`` unless it is a ``${NAME}`` reference."""
         return _to_plain(self)
 
 
@@ -196,6 +211,9 @@ def _check_semantics(config: RunConfig) -> None:
             f"models.{unknown[0]}: unknown model; choose from {', '.join(MODEL_KEYS)}"
         )
     data, split = config.data, config.split
+    _check_sql_source(data.source, "data.source")
+    if data.covariates is not None:
+        _check_sql_source(data.covariates.source, "data.covariates.source")
     if data.kind in ("transactions",) and data.time_unit not in ("D", "W"):
         raise ConfigError(f"data.time_unit: transactions need D or W, got {data.time_unit!r}")
     if data.nonpositive == "net" and not data.merge_same_day:
@@ -227,6 +245,14 @@ def _check_semantics(config: RunConfig) -> None:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
     if not config.name or any(c in config.name for c in "/\\"):
         raise ConfigError(f"name: {config.name!r} must be a non-empty name without slashes")
+
+
+def _check_sql_source(value: str | SqlSourceConfig, path: str) -> None:
+    """The keys of a SQL source (sql, exactly one of url and url_env); nothing connects."""
+    if isinstance(value, SqlSourceConfig):
+        from clvmodels.data.sql import SqlSource
+
+        SqlSource(sql=value.sql, url=value.url, url_env=value.url_env, key=path)
 
 
 def _check_bayes(key: str, model: ModelConfig) -> None:
@@ -390,6 +416,9 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1:
             return _coerce(inner[0], value, path)
+        mappings = [a for a in inner if dataclasses.is_dataclass(a)]
+        if isinstance(value, Mapping) and len(mappings) == 1:
+            return _build(mappings[0], value, path)  # its own errors name the bad key
         for option in inner:
             try:
                 return _coerce(option, value, path)
@@ -451,6 +480,11 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
 
 
 def _to_plain(value: Any) -> Any:
+    if isinstance(value, SqlSourceConfig):
+        from clvmodels.data.sql import mask_config_url
+
+        url = None if value.url is None else mask_config_url(value.url)
+        return {"sql": value.sql, "url": url, "url_env": value.url_env}
     if dataclasses.is_dataclass(value):
         return {
             f.name: _to_plain(getattr(value, f.name))
@@ -469,6 +503,8 @@ def _to_plain(value: Any) -> Any:
 def _describe(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return " or ".join(str(a) for a in typing.get_args(tp))
+    if dataclasses.is_dataclass(tp):
+        return "a mapping of its keys"
     return {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}.get(
         tp, str(tp)
     )

@@ -15,8 +15,10 @@ import pandas as pd
 
 from clvmodels import data as clvdata
 from clvmodels import metrics
-from clvmodels.config import ModelConfig, RunConfig, model_covariates
+from clvmodels.config import ModelConfig, RunConfig, SqlSourceConfig, model_covariates
 from clvmodels.data import covariates
+from clvmodels.data.sources import Source
+from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import ESTIMATORS, Estimator
 from clvmodels.models import discount
@@ -33,7 +35,8 @@ class PreparedData:
     kind
         The configured ``data.kind``.
     source
-        Description of the source for messages (``builtin:cdnow_sample``, a path).
+        Description of the source for messages (``builtin:cdnow_sample``, a path; for
+        SQL ``data.source (postgresql://user:***@host/db)``).
     summary
         Per-customer summary (transactions and summary inputs).
     survival_table
@@ -42,6 +45,9 @@ class PreparedData:
         Weighted ``cohort, tenure, churned, count`` rows the sBG is fitted on.
     meta
         Counts and settings recorded by the data layer (rows dropped/merged, ...).
+    input
+        For a SQL source, its ``manifest.json`` record: ``source`` (the masked URL),
+        ``query`` and ``fingerprint`` (of the rows as read); empty for files.
     """
 
     kind: str
@@ -50,12 +56,28 @@ class PreparedData:
     survival_table: pd.DataFrame | None = None
     individual: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, str] = field(default_factory=dict)
+
+
+def input_source(config: RunConfig, value: str | SqlSourceConfig, key: str) -> Source:
+    """A configured source as the data layer takes it: a :class:`SqlSource` (named ``key``
+    in messages) for a SQL mapping, else the resolved path or ``builtin:NAME``."""
+    if isinstance(value, SqlSourceConfig):
+        return SqlSource(sql=value.sql, url=value.url, url_env=value.url_env, key=key)
+    return value if value.startswith("builtin:") else str(config.resolve_path(value))
+
+
+def _sql_record(source: Source, fingerprint: str | None) -> dict[str, str]:
+    if not isinstance(source, SqlSource) or fingerprint is None:
+        return {}
+    return {"source": source.masked_url(), "query": source.sql, "fingerprint": fingerprint}
 
 
 def prepare_data(config: RunConfig) -> PreparedData:
     """Load and validate the configured data source into canonical frames."""
     d, split = config.data, config.split
-    source = d.source if d.source.startswith("builtin:") else config.resolve_path(d.source)
+    source = input_source(config, d.source, "data.source")
+    name = clvdata.describe_source(source)
     if d.kind == "transactions":
         columns = {"customer_id": "customer_id", "date": "date", "amount": "amount"}
         columns.update(d.columns)
@@ -74,28 +96,30 @@ def prepare_data(config: RunConfig) -> PreparedData:
             engine=d.engine,
         )
         meta = dict(summary.attrs.get("clvmodels", {}))
-        summary = _with_covariates(config, summary, source)
-        return PreparedData(d.kind, source, summary=summary, meta=meta)
+        record = _sql_record(source, meta.pop("input_fingerprint", None))
+        summary = _with_covariates(config, summary, name)
+        return PreparedData(d.kind, name, summary=summary, meta=meta, input=record)
     frame = clvdata.read_table(source)
+    record = _sql_record(source, frame.attrs.get(FINGERPRINT_ATTR))
     if d.kind == "summary":
-        summary = clvdata.validate_summary(frame, source_name=source, columns=d.columns or None)
+        summary = clvdata.validate_summary(frame, source_name=name, columns=d.columns or None)
         summary.attrs["clvmodels"] = {"time_unit": d.time_unit, "counts": {"rows_in": len(frame)}}
         meta = summary.attrs["clvmodels"]
-        summary = _with_covariates(config, summary, source)
-        return PreparedData(d.kind, source, summary=summary, meta=meta)
+        summary = _with_covariates(config, summary, name)
+        return PreparedData(d.kind, name, summary=summary, meta=meta, input=record)
     if d.kind == "survival":
-        table = clvdata.validate_survival_table(_renamed(frame, d.columns), source_name=source)
+        table = clvdata.validate_survival_table(_renamed(frame, d.columns), source_name=name)
     else:
         _individual, table = clvdata.survival_from_subscriptions(
             frame,
             time_unit=d.time_unit,
             observation_end=split.observation_end,
-            source_name=source,
+            source_name=name,
             **_subscription_columns(d.columns),
         )
     k = split.calibration_periods
     if d.kind == "subscriptions" and d.covariates is not None:
-        individual = _censored(_with_covariates(config, _individual, source), table, k)
+        individual = _censored(_with_covariates(config, _individual, name), table, k)
     else:
         individual = clvdata.survival_to_individual(table, calibration_periods=k)
     meta = {
@@ -103,7 +127,9 @@ def prepare_data(config: RunConfig) -> PreparedData:
         "calibration_periods": k,
         "cohorts": int(table["cohort"].nunique()),
     }
-    return PreparedData(d.kind, source, survival_table=table, individual=individual, meta=meta)
+    return PreparedData(
+        d.kind, name, survival_table=table, individual=individual, meta=meta, input=record
+    )
 
 
 def _censored(individual: pd.DataFrame, table: pd.DataFrame, k: int | None) -> pd.DataFrame:
@@ -137,10 +163,9 @@ def _with_covariates(config: RunConfig, summary: pd.DataFrame, source: str) -> p
         return summary
     if "customer_id" not in summary.columns:
         raise DataError(f"{source}: covariates are joined on customer_id, which it lacks")
-    path = table_config.source
-    if not path.startswith("builtin:"):
-        path = config.resolve_path(path)
-    table = clvdata.read_table(path)
+    table_source = input_source(config, table_config.source, "data.covariates.source")
+    path = clvdata.describe_source(table_source)
+    table = clvdata.read_table(table_source)
     columns = list(table_config.columns)
     clash = [c for c in columns if c in summary.columns]
     if clash:

@@ -258,11 +258,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "clvmodels_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "name": result.config.name,
-        "input": {
-            "source": prepared.source,
-            "kind": prepared.kind,
-            "fingerprint": input_fingerprint(prepared.source),
-        },
+        "input": _input_record(prepared),
         "data": meta,
         "models": {
             name: {"backend": est.result_.backend, "data_fingerprint": est.result_.data_fingerprint}
@@ -274,9 +270,24 @@ def manifest(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _input_record(prepared: PreparedData) -> dict[str, Any]:
+    """``manifest.json`` ``input``: source, kind, fingerprint (and the query for SQL)."""
+    if prepared.input:  # SQL: masked URL, the query, the fingerprint of the rows read
+        return {"source": prepared.input["source"], "kind": prepared.kind, **prepared.input}
+    return {
+        "source": prepared.source,
+        "kind": prepared.kind,
+        "fingerprint": input_fingerprint(prepared.source),
+    }
+
+
 def input_fingerprint(source: str) -> str:
     """SHA-256 (16 hex digits) of the input's bytes: the built-in file, the file, or every
-    file of a Parquet folder in name order."""
+    file of a Parquet folder in name order.
+
+    A SQL source is fingerprinted while its rows are loaded
+    (:func:`clvmodels.data.sql.rows_fingerprint`: masked URL, query text and an
+    order-independent hash of the rows) and recorded in ``PreparedData.input``."""
     from importlib import resources
 
     from clvmodels.data.builtin import get_builtin

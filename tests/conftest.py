@@ -45,3 +45,19 @@ def cdnow_summary():
         calibration_end="1997-09-30",
         observation_end="1998-06-30",
     )
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server on 127.0.0.1 for the session (see tests/pgserver.py), stopped
+    and deleted at the end; the test is skipped, with the reason, where it cannot run."""
+    import pgserver
+
+    reason = pgserver.why_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    server = pgserver.start()
+    try:
+        yield server
+    finally:
+        server.stop()

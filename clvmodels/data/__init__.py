@@ -7,13 +7,14 @@
 - :func:`survival_from_subscriptions`, :func:`validate_survival_table`,
   :func:`survival_to_individual`: cohort survival data for contractual models;
 - :func:`describe_source`, :func:`register_source`: sources (DataFrame, "builtin:NAME",
-  CSV/Parquet paths).
+  CSV/Parquet paths, :class:`SqlSource` for the rows of a SQL query).
 """
 
 from __future__ import annotations
 
 from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
 from clvmodels.data.sources import describe_source, read_table, register_source
+from clvmodels.data.sql import SqlSource
 from clvmodels.data.summary import summarize_transactions, validate_summary
 from clvmodels.data.survival import (
     survival_from_subscriptions,
@@ -24,6 +25,7 @@ from clvmodels.data.survival import (
 __all__ = [
     "BUILTIN_DATASETS",
     "BuiltinDataset",
+    "SqlSource",
     "describe_source",
     "load_builtin",
     "read_table",

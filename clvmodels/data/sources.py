@@ -1,4 +1,4 @@
-"""Reading a data source: a DataFrame, ``"builtin:NAME"``, or a CSV/Parquet path.
+"""Reading a data source: a DataFrame, ``"builtin:NAME"``, a CSV/Parquet path or a SQL query.
 
 A *source* is one of
 
@@ -6,7 +6,9 @@ A *source* is one of
 * ``"builtin:NAME"``, a data set shipped with clvmodels (see
   :data:`clvmodels.data.builtin.BUILTIN_DATASETS`);
 * a path (``str`` or :class:`os.PathLike`) to a ``.csv``, ``.csv.gz`` or ``.parquet``
-  file, or to a directory of ``.parquet`` files.
+  file, or to a directory of ``.parquet`` files;
+* a :class:`clvmodels.data.sql.SqlSource`, the rows of a SQL query (loaded into DuckDB
+  batch by batch, see :mod:`clvmodels.data.sql`).
 
 :func:`register_source` makes a source visible to DuckDB as a view without loading
 files into pandas; :func:`read_source_pandas` loads it into pandas (used by the plain
@@ -26,17 +28,21 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.builtin import get_builtin, load_builtin
+from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource, read_sql_frame, register_sql
 from clvmodels.errors import DataError
 
-Source = Union[pd.DataFrame, str, os.PathLike]  # noqa: UP007 (readable alias)
+Source = Union[pd.DataFrame, str, os.PathLike, SqlSource]  # noqa: UP007 (readable alias)
 
 _BUILTIN_PREFIX = "builtin:"
 
 
 def describe_source(source: Source) -> str:
-    """Name a source for messages: the path as given, ``"builtin:NAME"`` or ``"DataFrame"``."""
+    """Name a source for messages: the path as given, ``"builtin:NAME"``, ``"DataFrame"``,
+    or for SQL its key and masked URL (``data.source (postgresql://u:***@host/db)``)."""
     if isinstance(source, pd.DataFrame):
         return "DataFrame"
+    if isinstance(source, SqlSource):
+        return source.describe()
     if isinstance(source, str | os.PathLike):
         return os.fspath(source)
     return type(source).__name__
@@ -118,8 +124,10 @@ def register_source(con: duckdb.DuckDBPyConnection, source: Source, view: str) -
     ------
     DataError
         Missing or empty file, unsupported extension, unreadable file, unknown
-        built-in name.
+        built-in name; for SQL, see :func:`clvmodels.data.sql.load_sql`.
     """
+    if isinstance(source, SqlSource):
+        return register_sql(con, source, view)
     name = describe_source(source)
     kind, value = _source_kind(source)
     if kind == "frame":
@@ -162,6 +170,8 @@ def read_source_pandas(source: Source) -> tuple[pd.DataFrame, str]:
     DataError
         As :func:`register_source`.
     """
+    if isinstance(source, SqlSource):  # the fingerprint of its rows in attrs
+        return read_sql_frame(source), source.describe()
     name = describe_source(source)
     kind, value = _source_kind(source)
     if kind == "frame":
@@ -436,4 +446,6 @@ def load_transactions_pandas(
     tx = pd.DataFrame(
         {"cid": ids.to_numpy(), "d": days.to_numpy(), "a": values.to_numpy(dtype="float64")}
     )
+    if FINGERPRINT_ATTR in frame.attrs:
+        tx.attrs[FINGERPRINT_ATTR] = frame.attrs[FINGERPRINT_ATTR]
     return name, tx

@@ -33,6 +33,7 @@ from clvmodels.data.sources import (
     row_label,
     transactions_view,
 )
+from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource, rows_fingerprint
 from clvmodels.errors import DataError
 
 UNIT_DAYS = {"D": 1, "W": 7}
@@ -148,7 +149,8 @@ def summarize_transactions(
         ``counts`` of rows and customers dropped or merged by each rule, and
         ``repeat_transactions_per_day`` (``{"day": [...], "count": [...]}``, days since
         1970-01-01, zero days omitted): the repeat purchases of these customers per
-        calendar day up to ``observation_end``, for the tracking curve.
+        calendar day up to ``observation_end``, for the tracking curve; for a SQL
+        source, ``input_fingerprint`` (:func:`clvmodels.data.sql.rows_fingerprint`).
 
     Raises
     ------
@@ -193,7 +195,7 @@ def summarize_transactions(
             f"{options['obs'].date()}"
         )
     run = _summarize_duckdb if engine == "duckdb" else _summarize_pandas
-    frame, counts, obs, daily = run(source, options)
+    frame, counts, obs, daily, fingerprint = run(source, options)
     cal = options["cal"]
     if cal is not None and cal > obs:
         raise DataError(
@@ -215,6 +217,8 @@ def summarize_transactions(
         "counts": {key: int(value) for key, value in counts.items()},
         "repeat_transactions_per_day": daily,
     }
+    if fingerprint is not None:
+        frame.attrs["clvmodels"]["input_fingerprint"] = fingerprint
     return frame
 
 
@@ -283,7 +287,11 @@ def _summarize_duckdb(source: Source, o: dict[str, Any]):
         name = transactions_view(
             con, source, customer_id=o["customer_id"], date=o["date"], amount=o["amount"]
         )
-        return _duckdb_aggregate(con, source, name, o)
+        per, counts, obs, daily = _duckdb_aggregate(con, source, name, o)
+        fingerprint = None
+        if isinstance(source, SqlSource):  # rows as loaded, hashed where they are
+            fingerprint = rows_fingerprint(con, source, "clv_rows_src")
+        return per, counts, obs, daily, fingerprint
     except duckdb.Error as exc:
         raise DataError(f"{describe_source(source)}: {duckdb_error_line(exc)}") from None
     finally:
@@ -451,7 +459,7 @@ def _summarize_pandas(source: Source, o: dict[str, Any]):
     first_rows = ~kept["cid"].duplicated()
     daily = kept.loc[~first_rows].groupby("d").size()
     pairs = [((d - _EPOCH).days, int(n)) for d, n in daily.items()]
-    return per, counts, obs, _daily_series(pairs)
+    return per, counts, obs, _daily_series(pairs), tx.attrs.get(FINGERPRINT_ATTR)
 
 
 def validate_summary(
