@@ -177,8 +177,11 @@ def test_fingerprint_ignores_row_order_and_sees_a_changed_row(pg_server, shop):
 
 
 def test_rows_stream_from_a_server_side_cursor_in_batches(pg_server, shop, monkeypatch):
-    from clvmodels.data import sql
+    """The generic path (the PostgreSQL COPY path switched off; it is tested in
+    tests/test_data_pgcopy.py)."""
+    from clvmodels.data import pgcopy, sql
 
+    monkeypatch.setattr(pgcopy, "applies", lambda url: False)
     seen: dict[str, list] = {"cursor": [], "batches": []}
     append, batch = sql._append_rows, sql._batch
 

@@ -401,7 +401,8 @@ def _quote(name: str) -> str:
 
 
 def load_sql(con: duckdb.DuckDBPyConnection, source: SqlSource, table: str) -> str:
-    """Run the query and append its rows to the new DuckDB table ``table``, batch by batch.
+    """Run the query and append its rows to the new DuckDB table ``table``, batch by batch
+    (PostgreSQL on psycopg 3: by ``COPY``, see :mod:`clvmodels.data.pgcopy`).
 
     Returns
     -------
@@ -416,6 +417,8 @@ def load_sql(con: duckdb.DuckDBPyConnection, source: SqlSource, table: str) -> s
         Cannot connect, the query fails or returns no result set, duplicate column names.
         One line, naming the source with its masked URL; no password text.
     """
+    from clvmodels.data import pgcopy  # it imports the type map from here
+
     sa = _sqlalchemy(source.key)
     url = engine_url(source)
     name = source.describe()
@@ -424,6 +427,10 @@ def load_sql(con: duckdb.DuckDBPyConnection, source: SqlSource, table: str) -> s
     try:
         with engine.connect() as conn:
             stage = "query failed"
+            if pgcopy.applies(url) and pgcopy.load_by_copy(
+                con, conn.connection.driver_connection, source.sql, table, name
+            ):
+                return name
             result = conn.execution_options(
                 stream_results=True, yield_per=source.batch_rows, no_parameters=True
             ).exec_driver_sql(_statement(source.sql))
@@ -450,9 +457,7 @@ def _append_rows(
     batch_rows: int,
 ) -> None:
     names = [str(column) for column in result.keys()]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise DataError(f"{name}: the query returns column {repeated[0]!r} twice; alias it")
+    check_names(names, name)
     description = result.cursor.description
     kinds: list[str] | None = None
     batch_view = f"{table}_batch"
@@ -468,6 +473,13 @@ def _append_rows(
             con.unregister(batch_view)
     if kinds is None:  # no rows at all: an empty table of the query's columns
         _create_table(con, table, names, _kinds(description, postgres, []))
+
+
+def check_names(names: list[str], where: str) -> None:
+    """Raise :class:`DataError` when the query returns a column name twice."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{where}: the query returns column {repeated[0]!r} twice; alias it")
 
 
 def _create_table(
