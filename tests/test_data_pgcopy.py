@@ -232,3 +232,46 @@ def test_query_errors_on_the_copy_path_are_those_of_the_query_as_written(
                 sql.load_sql(duckdb.connect(), source, "t")
             got.append(str(raised.value))
     assert got[0] == got[1] == f"SqlSource ({every_type.url('***')}): query failed: {message}"
+
+
+class _FullDisk:
+    """A file that fails like a full disk after its first block."""
+
+    def __init__(self, *args, **kwargs):
+        self.blocks = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, data):
+        self.blocks += 1
+        if self.blocks > 1000:
+            raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_stops_the_copy_with_one_line_and_the_connection_recovers(
+    every_type, tmp_path, monkeypatch
+):
+    import psycopg
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(pgcopy, "open", _FullDisk, raising=False)
+    source = SqlSource(sql="SELECT i FROM generate_series(1, 3000000) AS i", url=every_type.url())
+    with pytest.raises(DataError) as raised:
+        sql.load_sql(duckdb.connect(), source, "t")
+    assert str(raised.value).startswith(
+        f"SqlSource ({every_type.url('***')}): cannot write the rows to the temporary folder "
+        f"{tmp_path}/clvmodels-copy-"
+    )
+    assert str(raised.value).endswith(": No space left on device")
+    assert list(tmp_path.iterdir()) == []
+    # the stream was cancelled and drained: the same connection runs the next query
+    with psycopg.connect(every_type.url()) as raw:
+        with pytest.raises(OSError):
+            pgcopy.copy_out(
+                raw, "COPY (SELECT generate_series(1, 3000000)) TO STDOUT", _FullDisk().write
+            )
+        assert raw.execute("SELECT 41 + 1").fetchone() == (42,)

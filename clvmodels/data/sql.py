@@ -5,7 +5,9 @@ installed) on a server-side cursor (``stream_results``), and its rows are fetche
 batches of :attr:`SqlSource.batch_rows` (100,000) and appended, as pyarrow record
 batches, to a DuckDB table; the DuckDB summary then runs on that table exactly as on a
 file.  Python memory holds one batch at a time, and no pandas frame of the whole log is
-built by the DuckDB engine.  (DuckDB's own ``postgres`` scanner extension would read
+built by the DuckDB engine.  PostgreSQL through psycopg 3 takes a faster path with the
+same result: ``COPY (query) TO STDOUT`` as CSV, read by DuckDB
+(:mod:`clvmodels.data.pgcopy`).  (DuckDB's own ``postgres`` scanner extension would read
 PostgreSQL directly, but it is downloaded at run time from DuckDB's extension server,
 which this project cannot rely on, and the PyPI builds of it lag DuckDB's releases.)
 
@@ -64,7 +66,8 @@ class SqlSource:
     key : str
         Where the source was configured, for messages (``data.source`` from a config).
     batch_rows : int
-        Rows fetched per round trip and appended to DuckDB per batch.
+        Rows fetched per round trip and appended to DuckDB per batch (the generic path;
+        the PostgreSQL ``COPY`` path streams without batches of rows).
     """
 
     sql: str
