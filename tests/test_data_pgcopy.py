@@ -262,11 +262,10 @@ def test_a_full_disk_stops_the_copy_with_one_line_and_the_connection_recovers(
     source = SqlSource(sql="SELECT i FROM generate_series(1, 3000000) AS i", url=every_type.url())
     with pytest.raises(DataError) as raised:
         sql.load_sql(duckdb.connect(), source, "t")
-    assert str(raised.value).startswith(
-        f"SqlSource ({every_type.url('***')}): cannot write the rows to the temporary folder "
-        f"{tmp_path}/clvmodels-copy-"
+    assert str(raised.value) == (
+        f"SqlSource ({every_type.url('***')}): cannot write the rows to a temporary file in "
+        f"{tmp_path} (set TMPDIR to a folder with space): No space left on device"
     )
-    assert str(raised.value).endswith(": No space left on device")
     assert list(tmp_path.iterdir()) == []
     # the stream was cancelled and drained: the same connection runs the next query
     with psycopg.connect(every_type.url()) as raw:

@@ -33,10 +33,9 @@ import duckdb
 from clvmodels.data.sql import _DUCKDB_TYPES, _PG_KINDS, _create_table, _quote, check_names
 from clvmodels.errors import DataError
 
-# type OIDs that psycopg returns as str equal to PostgreSQL's text form
-_TEXT_OIDS = frozenset(
-    {18, 19, 25, 705, 1042, 1043, 2950}
-)  # "char" name text unknown bpchar varchar uuid
+# type OIDs that psycopg returns as str equal to PostgreSQL's text form:
+# "char", name, text, unknown (literals), bpchar, varchar, uuid
+_TEXT_OIDS = frozenset({18, 19, 25, 705, 1042, 1043, 2950})
 _ROW_STATEMENTS = ("select", "with", "values", "table")
 _BUFFER_BYTES = 1 << 20
 _FIRST_WORD = re.compile(r"\(|[A-Za-z]+")
@@ -195,24 +194,23 @@ def load_by_copy(
     names, kinds = columns
     _unambiguous_text(raw)
     _create_table(con, table, names, kinds)
-    with tempfile.TemporaryDirectory(prefix="clvmodels-copy-") as folder:
-        path = os.path.join(folder, "rows.csv")
-        command = f"COPY (\n{statement}\n) TO STDOUT (FORMAT csv)"
-        try:
+    types = ", ".join(f"'c{i}': '{_DUCKDB_TYPES[kind]}'" for i, kind in enumerate(kinds))
+    try:
+        with tempfile.TemporaryDirectory(prefix="clvmodels-copy-") as folder:
+            path = os.path.join(folder, "rows.csv")
             with open(path, "wb", buffering=_BUFFER_BYTES) as out:
-                copy_out(raw, command, out.write)
-        except OSError as exc:
-            raise DataError(
-                f"{where}: cannot write the rows to the temporary folder {folder}: "
-                f"{exc.strerror or exc}"
-            ) from None
-        types = ", ".join(f"'c{i}': '{_DUCKDB_TYPES[kind]}'" for i, kind in enumerate(kinds))
-        literal = "'" + path.replace("'", "''") + "'"
-        con.execute(
-            f"INSERT INTO {_quote(table)} SELECT * FROM read_csv({literal}, "
-            f"columns = {{{types}}}, header = false, auto_detect = false, delim = ',', "
-            "quote = '\"', escape = '\"', allow_quoted_nulls = false)"
-        )
+                copy_out(raw, f"COPY (\n{statement}\n) TO STDOUT (FORMAT csv)", out.write)
+            literal = "'" + path.replace("'", "''") + "'"
+            con.execute(
+                f"INSERT INTO {_quote(table)} SELECT * FROM read_csv({literal}, "
+                f"columns = {{{types}}}, header = false, auto_detect = false, delim = ',', "
+                "quote = '\"', escape = '\"', allow_quoted_nulls = false)"
+            )
+    except OSError as exc:
+        raise DataError(
+            f"{where}: cannot write the rows to a temporary file in {tempfile.gettempdir()} "
+            f"(set TMPDIR to a folder with space): {exc.strerror or exc}"
+        ) from None
     return True
 
 
