@@ -274,3 +274,22 @@ def test_a_full_disk_stops_the_copy_with_one_line_and_the_connection_recovers(
                 raw, "COPY (SELECT generate_series(1, 3000000)) TO STDOUT", _FullDisk().write
             )
         assert raw.execute("SELECT 41 + 1").fetchone() == (42,)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "options=-c%20DateStyle%3DSQL,DMY",
+        "options=-c%20DateStyle%3DGerman",
+        "client_encoding=latin1",
+    ],
+)
+def test_session_date_style_and_encoding_are_made_unambiguous(every_type, monkeypatch, options):
+    # row 4 has a character LATIN1 lacks
+    query = "SELECT k, d, t, tz, s, v FROM every_type WHERE k <> 4"
+    source = SqlSource(sql=query, url=f"{every_type.url()}?{options}")
+    rows, types = _load(source, fast=True, monkeypatch=monkeypatch)
+    expected = _load(
+        SqlSource(sql=query, url=every_type.url()), fast=False, monkeypatch=monkeypatch
+    )
+    assert _same(rows, expected[0]) and types == expected[1]
