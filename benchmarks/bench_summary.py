@@ -28,9 +28,8 @@ RSS_TARGET_MB = 4096
 SPLIT = {"calibration_end": "2022-06-30", "observation_end": "2022-12-31"}
 
 
-def generate(n_tx: int, n_customers: int, seed: int = 20240601) -> pd.DataFrame:
-    """Synthetic log over 2021-01-01..2022-12-31 with ~5% same-day duplicates, ~1% returns."""
-    rng = np.random.default_rng(seed)
+def _draw(rng: np.random.Generator, n_tx: int, n_customers: int) -> pd.DataFrame:
+    """One block of the synthetic log (see :func:`generate`)."""
     customers = rng.integers(0, n_customers, size=n_tx, dtype=np.int64)
     days = rng.integers(0, 730, size=n_tx)
     # same-day duplicates: copy customer and day from the previous row
@@ -45,6 +44,29 @@ def generate(n_tx: int, n_customers: int, seed: int = 20240601) -> pd.DataFrame:
     return pd.DataFrame(
         {"customer_id": customers, "date": dates.astype("datetime64[ns]"), "amount": amount}
     )
+
+
+def generate(n_tx: int, n_customers: int, seed: int = 20240601) -> pd.DataFrame:
+    """Synthetic log over 2021-01-01..2022-12-31 with ~5% same-day duplicates, ~1% returns."""
+    return _draw(np.random.default_rng(seed), n_tx, n_customers)
+
+
+def write_dataset(
+    folder: Path, n_tx: int, n_customers: int, seed: int = 20240601, chunk: int = 10_000_000
+) -> list[Path]:
+    """Write the log of :func:`generate` as a Parquet dataset of ``chunk``-row files.
+
+    Blocks are drawn one after the other from one seeded Generator, so memory holds one
+    block whatever ``n_tx`` (a single block equals ``generate(n_tx, n_customers, seed)``).
+    """
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, start in enumerate(range(0, n_tx, chunk)):
+        path = folder / f"part-{k:05d}.parquet"
+        _draw(rng, min(chunk, n_tx - start), n_customers).to_parquet(path, index=False)
+        paths.append(path)
+    return paths
 
 
 def measure(mode: str, path: str) -> dict[str, float]:
