@@ -72,6 +72,9 @@ def prepare_data(config: RunConfig) -> PreparedData:
             nonpositive=d.nonpositive,
             after_observation_end=d.after_observation_end,
             engine=d.engine,
+            memory_limit=d.duckdb_memory_limit,
+            threads=d.duckdb_threads,
+            temp_directory=d.duckdb_temp_directory,
         )
         meta = dict(summary.attrs.get("clvmodels", {}))
         summary = _with_covariates(config, summary, source)

@@ -97,3 +97,21 @@ def test_resources_do_not_change_the_result(tmp_path):
 def test_bad_resources_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
         summarize_transactions(_log(n=50), **options)
+
+
+def test_config_keys_reach_the_duckdb_engine(tmp_path):
+    from clvmodels.config import parse_config
+    from clvmodels.pipeline import prepare_data
+
+    data = {"source": "builtin:cdnow_sample", "duckdb_threads": 1}
+    spill = tmp_path / "spill"
+    ok = parse_config(
+        {
+            "name": "x",
+            "data": {**data, "duckdb_memory_limit": "300MB", "duckdb_temp_directory": str(spill)},
+        }
+    )
+    assert len(prepare_data(ok).summary) == 2357
+    bad = parse_config({"name": "x", "data": {**data, "duckdb_memory_limit": "lots"}})
+    with pytest.raises(ConfigError, match="memory_limit 'lots'"):
+        prepare_data(bad)
