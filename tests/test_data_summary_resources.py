@@ -56,13 +56,16 @@ def test_many_customer_buckets_equal_one(monkeypatch, options):
 def test_buckets_follow_the_memory_limit(tmp_path):
     import duckdb
 
-    path = tmp_path / "tx.parquet"
-    _log(n=10_000).to_parquet(path)
-    con = duckdb.connect(config={"memory_limit": "2MB"})
-    con.execute(f"CREATE VIEW clv_rows_src AS SELECT * FROM read_parquet('{path}')")
-    # 10,000 rows x 300 bytes in 2 MB of memory: 2 buckets
-    assert summary._customer_buckets(con, path) == 2
-    assert summary._customer_buckets(con, _log(n=100)) == 1
+    def buckets(rows: int, memory: str) -> int:
+        path = tmp_path / f"tx-{rows}.parquet"
+        _log(n=rows).to_parquet(path)
+        con = duckdb.connect(config={"memory_limit": memory})
+        con.execute(f"CREATE VIEW clv_rows_src AS SELECT * FROM read_parquet('{path}')")
+        return summary._customer_buckets(con, path)
+
+    assert buckets(1_000, "1GB") == 1
+    assert 1 < buckets(10_000, "1MB") < buckets(100_000, "1MB")
+    assert buckets(100_000, "2MB") < buckets(100_000, "1MB")
 
 
 def test_bad_row_is_reported_alike_in_buckets(monkeypatch):

@@ -409,13 +409,13 @@ def transactions_view(
         a_expr = f"TRY_CAST(trim({quote_ident(amount)}) AS DOUBLE)"
     else:
         raise DataError(f"{name}: column {amount!r} has type {types[amount]}; expected numbers")
-    blank_id = f" OR trim({q_id}) = ''" if id_type == "VARCHAR" else ""
+    # a blank text id is missing; other ids are used as they are (NULL stays NULL)
+    cid = f"CASE WHEN trim({q_id}) = '' THEN NULL ELSE {q_id} END" if id_type == "VARCHAR" else q_id
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS SELECT "
         f"{q_id} AS raw_cid, {q_d} AS raw_d, "
         f"{quote_ident(amount) if amount is not None else 'NULL'} AS raw_a, "
-        f"CASE WHEN {q_id} IS NULL{blank_id} THEN NULL ELSE {q_id} END AS cid, "
-        f"{d_expr} AS d, {a_expr} AS a FROM {quote_ident(raw)}"
+        f"{cid} AS cid, {d_expr} AS d, {a_expr} AS a FROM {quote_ident(raw)}"
     )
     return name
 

@@ -372,9 +372,9 @@ def _summarize_duckdb(source: Source, o: dict[str, Any]):
             raise DataError(f"{describe_source(source)}: {duckdb_error_line(exc)}") from None
 
 
-# Log rows per customer bucket: bounds the customer-day hash table (~100 bytes a row)
-# to about a third of ``memory_limit``, so that it need not spill to disk.
-_BYTES_PER_ROW = 300
+# Memory per log row of one customer bucket: bounds the customer-day hash table (~100
+# bytes a row) to about half of ``memory_limit``, so that it need not spill to disk.
+_BYTES_PER_ROW = 200
 
 
 def _customer_buckets(con: duckdb.DuckDBPyConnection, source: Source) -> int:
