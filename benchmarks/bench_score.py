@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fit import simulate  # same simulated customers as bench_fit
+from bench_summary import load_average, run_process
 
 HORIZON_WEEKS = 52.0
 YEARLY_RATE = 0.10
@@ -171,22 +170,9 @@ def _child(args: argparse.Namespace) -> dict[str, object]:
 def run_child(mode: str, n: int, args: argparse.Namespace, models: Path) -> dict[str, object]:
     command = [sys.executable, __file__, "--measure", mode, "--n", str(n)]
     command += ["--seed", str(args.seed), "--models", str(models), "--draws", str(args.draws)]
-    command += ["--cap-gb", str(args.cap_gb), "--limit-s", str(args.limit_s)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    stdout = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    lines = stdout.strip().splitlines()
-    result = json.loads(lines[-1]) if code == 0 and lines else {"failed": f"exit code {code}"}
-    result["process_s"] = time.perf_counter() - started
-    result["rss_gb"] = usage.ru_maxrss / 2**20  # Linux reports KiB
+    result = run_process([*command, "--cap-gb", str(args.cap_gb), "--limit-s", str(args.limit_s)])
+    result["rss_gb"] = float(result["rss_mb"]) / 1024
     return result
-
-
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def _line(mode: str, n: int, r: dict[str, object], ours: dict[str, object] | None) -> str:
@@ -222,7 +208,7 @@ def main() -> None:
     n_top = int(args.customers)
     peer_sizes = sorted({int(s) for s in args.peer_sizes})
     sizes = sorted(set(peer_sizes) | {n_top})
-    print(_load() + " (before)", flush=True)
+    print(load_average() + " (before)", flush=True)
     models = Path(tempfile.mkdtemp(prefix="bench-score-"))
     try:
         sample = customers(FIT_CUSTOMERS, args.seed + 7)
@@ -265,7 +251,7 @@ def main() -> None:
             f"\ntarget, {n_top:,} customers, point estimates under {POINT_TARGET_S:g} s: "
             f"{'pass' if ok else 'FAIL'} ({float(top['seconds']):.1f} s)"
         )
-    print(_load() + " (after; other jobs on the machine slow every figure)")
+    print(load_average() + " (after; other jobs on the machine slow every figure)")
 
 
 if __name__ == "__main__":

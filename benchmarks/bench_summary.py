@@ -141,34 +141,29 @@ def _child(mode: str, path: str, cap_gb: float, limit_s: float) -> dict[str, obj
         return {"failed": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
 
 
-def run_child(mode: str, path: Path, cap_gb: float, limit_s: float) -> dict[str, object]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--measure",
-            mode,
-            "--path",
-            str(path),
-            "--cap-gb",
-            str(cap_gb),
-            "--limit-s",
-            str(limit_s),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def run_process(command: list[str]) -> dict[str, object]:
+    """Run a measuring child; its last stdout line is a JSON object.  Adds the child's
+    own peak RSS (``rss_mb``), CPU seconds (``cpu``) and wall seconds (``process_s``)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     stdout = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     lines = stdout.strip().splitlines()
     result = json.loads(lines[-1]) if code == 0 and lines else {"failed": f"exit code {code}"}
+    result["process_s"] = time.perf_counter() - started
     result["rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
     result["cpu"] = usage.ru_utime + usage.ru_stime  # whole child, load included
     return result
 
 
-def _load() -> str:
+def run_child(mode: str, path: Path, cap_gb: float, limit_s: float) -> dict[str, object]:
+    command = [sys.executable, __file__, "--measure", mode, "--path", str(path)]
+    return run_process([*command, "--cap-gb", str(cap_gb), "--limit-s", str(limit_s)])
+
+
+def load_average() -> str:
+    """The machine's load, to print next to the figures."""
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
@@ -205,7 +200,7 @@ def main() -> None:
         return
     n_tx = int(args.transactions)
     sizes = sorted({int(s) for s in args.peer_sizes if s < n_tx} | {n_tx})
-    print(_load() + " (before)")
+    print(load_average() + " (before)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-summary-", dir=args.tmp))
     rows = []
     try:
@@ -258,7 +253,7 @@ def main() -> None:
             f"peak RSS < {RSS_TARGET_MB / 1024:g} GB: {'pass' if rss_ok else 'FAIL'} "
             f"({float(top['rss_mb']) / 1024:.2f} GB)"
         )
-    print(_load() + " (after; other jobs on the machine slow every figure)")
+    print(load_average() + " (after; other jobs on the machine slow every figure)")
 
 
 if __name__ == "__main__":
