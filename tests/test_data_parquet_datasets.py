@@ -236,3 +236,14 @@ def test_fingerprint_covers_data_files_and_their_partition_paths(tmp_path):
     data[len(data) // 2] ^= 1  # one bit anywhere in a file
     path.write_bytes(bytes(data))
     assert input_fingerprint(str(tmp_path)) != moved
+
+
+def test_bad_row_is_numbered_across_the_files_in_path_order(tmp_path):
+    log = _log(n=3000).assign(date=lambda f: f["date"].dt.strftime("%Y-%m-%d"))
+    log.loc[2500, "date"] = "not a date"
+    for k, part in enumerate(_split(log, 3)):
+        (tmp_path / f"month={k + 1:02d}").mkdir()
+        part.to_parquet(tmp_path / f"month={k + 1:02d}" / "part-0.parquet", index=False)
+    for engine in ("duckdb", "pandas"):
+        with pytest.raises(DataError, match=r"column 'date' row 2500: cannot parse 'not a date'"):
+            summarize_transactions(tmp_path, engine=engine)

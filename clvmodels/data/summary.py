@@ -373,8 +373,8 @@ def _summarize_duckdb(source: Source, o: dict[str, Any]):
 
 
 # Memory per log row of one customer bucket: bounds the customer-day hash table (~100
-# bytes a row) to about half of ``memory_limit``, so that it need not spill to disk.
-_BYTES_PER_ROW = 200
+# bytes a row, the table of its customer-days as much again) within ``memory_limit``.
+_BYTES_PER_ROW = 150
 
 
 def _customer_buckets(con: duckdb.DuckDBPyConnection, source: Source) -> int:
