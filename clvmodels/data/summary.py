@@ -340,13 +340,15 @@ def duckdb_connection(
             raise ConfigError(f"threads: must be a whole number >= 1, got {threads!r}")
         try:
             con = duckdb.connect(config=settings)
-            con.execute("SET enable_progress_bar = false")
         except (duckdb.Error, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"memory_limit {settings['memory_limit']!r}, threads {settings['threads']!r}, "
                 f"temp_directory {settings['temp_directory']!r}: DuckDB refuses them: "
                 f"{duckdb_error_line(exc)}"
             ) from None
+        # no progress bar on stderr; in Jupyter without ipywidgets DuckDB refuses the setting
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET enable_progress_bar = false")
         try:
             yield con
         finally:
