@@ -6,7 +6,8 @@ A *source* is one of
 * ``"builtin:NAME"``, a data set shipped with clvmodels (see
   :data:`clvmodels.data.builtin.BUILTIN_DATASETS`);
 * a path (``str`` or :class:`os.PathLike`) to a ``.csv``, ``.csv.gz`` or ``.parquet``
-  file, or to a directory of ``.parquet`` files.
+  file, or to a Parquet dataset: a folder of Parquet files, nested or hive-partitioned,
+  Spark output included (:func:`parquet_dataset_files`, :func:`parquet_scan`).
 
 :func:`register_source` makes a source visible to DuckDB as a view without loading
 files into pandas; :func:`read_source_pandas` loads it into pandas (used by the plain
