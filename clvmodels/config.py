@@ -58,6 +58,9 @@ class DataConfig:
     after_observation_end: Literal["error", "drop"] = "error"
     engine: Literal["duckdb", "pandas"] = "duckdb"
     covariates: CovariatesConfig | None = None
+    duckdb_memory_limit: str | None = None
+    duckdb_threads: int | None = None
+    duckdb_temp_directory: str | None = None
 
 
 @dataclass(frozen=True)

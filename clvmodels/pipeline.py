@@ -94,6 +94,9 @@ def prepare_data(config: RunConfig) -> PreparedData:
             nonpositive=d.nonpositive,
             after_observation_end=d.after_observation_end,
             engine=d.engine,
+            memory_limit=d.duckdb_memory_limit,
+            threads=d.duckdb_threads,
+            temp_directory=d.duckdb_temp_directory,
         )
         meta = dict(summary.attrs.get("clvmodels", {}))
         record = _sql_record(source, meta.pop("input_fingerprint", None))

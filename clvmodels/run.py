@@ -282,25 +282,35 @@ def _input_record(prepared: PreparedData) -> dict[str, Any]:
 
 
 def input_fingerprint(source: str) -> str:
-    """SHA-256 (16 hex digits) of the input's bytes: the built-in file, the file, or every
-    file of a Parquet folder in name order.
+    """SHA-256 (16 hex digits) of every byte of the input: the built-in file, the file,
+    or every data file of a Parquet dataset folder (the files the summary reads, see
+    :func:`clvmodels.data.sources.parquet_dataset_files`), each preceded by its path
+    relative to the folder and its size, in path order.
+
+    Hashing runs at about 1 GB/s (a 10^8-row dataset of 0.8 GB: 1 s), so every byte is
+    hashed rather than only the Parquet footers.
 
     A SQL source is fingerprinted while its rows are loaded
     (:func:`clvmodels.data.sql.rows_fingerprint`: masked URL, query text and an
-    order-independent hash of the rows) and recorded in ``PreparedData.input``."""
+    order-independent hash of the rows) and recorded in ``PreparedData.input``.
+    """
     from importlib import resources
 
     from clvmodels.data.builtin import get_builtin
+    from clvmodels.data.sources import parquet_dataset_files
 
     if source.startswith("builtin:"):
         name = get_builtin(source.removeprefix("builtin:")).filename
-        paths = [Path(str(resources.files("clvmodels.data") / "files" / name))]
+        root = Path(str(resources.files("clvmodels.data") / "files"))
+        paths = [root / name]
     else:
         path = Path(source)
-        paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        root = path if path.is_dir() else path.parent
+        paths = parquet_dataset_files(path) if path.is_dir() else [path]
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(path.name.encode())
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.stat().st_size.to_bytes(8, "little"))
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)

@@ -6,7 +6,8 @@ A *source* is one of
 * ``"builtin:NAME"``, a data set shipped with clvmodels (see
   :data:`clvmodels.data.builtin.BUILTIN_DATASETS`);
 * a path (``str`` or :class:`os.PathLike`) to a ``.csv``, ``.csv.gz`` or ``.parquet``
-  file, or to a directory of ``.parquet`` files;
+  file, or to a Parquet dataset: a folder of Parquet files, nested or hive-partitioned,
+  Spark output included (:func:`parquet_dataset_files`, :func:`parquet_scan`);
 * a :class:`clvmodels.data.sql.SqlSource`, the rows of a SQL query (loaded into DuckDB
   batch by batch, see :mod:`clvmodels.data.sql`).
 
@@ -20,6 +21,7 @@ than failing inside the CSV reader.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Union
 
@@ -64,8 +66,7 @@ def _source_kind(source: Source) -> tuple[str, object]:
         return "builtin", name
     path = Path(text)
     if path.is_dir():
-        if not any(path.glob("*.parquet")):
-            raise DataError(f"{text}: directory contains no .parquet files")
+        parquet_dataset_files(path)  # raises DataError when it holds no Parquet file
         return "parquet", path
     lower = path.name.lower()
     if lower.endswith((".csv", ".csv.gz")):
@@ -82,6 +83,95 @@ def _source_kind(source: Source) -> tuple[str, object]:
     if path.stat().st_size == 0:
         raise DataError(f"{text}: file is empty")
     return kind, path
+
+
+_PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+_PARQUET_MAGIC = b"PAR1"
+_HIVE_PART = re.compile(r"[^=]+=[^=]*")
+
+
+def _is_parquet_file(path: Path) -> bool:
+    """A data file of a dataset: a Parquet suffix, or no suffix and the Parquet magic
+    bytes (Hive writes ``000000_0``-style names)."""
+    name = path.name.lower()
+    if name.endswith(_PARQUET_SUFFIXES):
+        return True
+    if "." in name:
+        return False  # .crc, .json, .txt, ...: side files of the writer
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == _PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def parquet_dataset_files(folder: Path) -> list[Path]:
+    """The data files of a Parquet dataset folder, in path order.
+
+    Files are found in every subfolder (nested and hive-partitioned layouts such as
+    ``year=2024/month=01/part-0.parquet``).  Names starting with ``_`` or ``.`` are
+    skipped at any level, as Spark, Hive and Arrow do (``_SUCCESS``,
+    ``_common_metadata``, ``.part-0.crc``, ``_temporary/``), and so are files with a
+    suffix other than ``.parquet``, ``.parq`` or ``.pq``; a file without a suffix is
+    data when it starts with the Parquet magic bytes.
+
+    Raises
+    ------
+    DataError
+        The folder holds no such file.
+    """
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+        files += [
+            Path(root) / n
+            for n in sorted(names)
+            if not n.startswith(("_", ".")) and _is_parquet_file(Path(root) / n)
+        ]
+    if not files:
+        raise DataError(
+            f"{folder}: directory contains no .parquet files (in any subfolder; names "
+            "starting with _ or . are skipped)"
+        )
+    return files
+
+
+def parquet_scan(path: Path) -> str:
+    """DuckDB ``read_parquet`` of a file or a dataset folder (no data read).
+
+    A folder's files (:func:`parquet_dataset_files`) are read as one table: columns are
+    matched by name across files (``union_by_name``; a column missing from a file is
+    NULL there) and the ``key=value`` folders of a hive-partitioned dataset become
+    columns (typed by DuckDB: ``year=2024`` an integer, ``day=2024-01-31`` a date).
+    DuckDB reads only the columns and row groups a query needs.
+    """
+    if not path.is_dir():
+        return f"read_parquet({_sql_string(str(path))})"
+    files = parquet_dataset_files(path)
+    listed = ", ".join(_sql_string(str(f)) for f in files)
+    hive = "true" if _is_hive(path, files) else "false"
+    return f"read_parquet([{listed}], union_by_name = true, hive_partitioning = {hive})"
+
+
+def _is_hive(folder: Path, files: list[Path]) -> bool:
+    """True if every file sits below ``key=value`` folders (hive partitioning).
+
+    Raises
+    ------
+    DataError
+        Some files are in ``key=value`` folders and others are not.
+    """
+    hive = [
+        bool(parts) and all(_HIVE_PART.fullmatch(p) for p in parts)
+        for parts in (f.relative_to(folder).parent.parts for f in files)
+    ]
+    if any(hive) and not all(hive):
+        odd = files[hive.index(False)]
+        raise DataError(
+            f"{folder}: mixes hive-partitioned files (in key=value folders) with files "
+            f"outside them, e.g. {odd.relative_to(folder)}"
+        )
+    return all(hive)
 
 
 def _sql_string(text: str) -> str:
@@ -139,10 +229,8 @@ def register_source(con: duckdb.DuckDBPyConnection, source: Source, view: str) -
     path = Path(str(value))
     if kind == "csv":
         scan = f"read_csv({_sql_string(str(path))}, header=true, all_varchar=true)"
-    elif path.is_dir():
-        scan = f"read_parquet({_sql_string(str(path / '*.parquet'))})"
     else:
-        scan = f"read_parquet({_sql_string(str(path))})"
+        scan = parquet_scan(path)
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS SELECT * FROM {scan}")
         con.execute(f"SELECT * FROM {quote_ident(view)} LIMIT 0")
@@ -183,14 +271,24 @@ def read_source_pandas(source: Source) -> tuple[pd.DataFrame, str]:
         if kind == "csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         elif path.is_dir():
-            frame = pd.concat(
-                [pd.read_parquet(p) for p in sorted(path.glob("*.parquet"))], ignore_index=True
-            )
+            frame = _read_dataset_pandas(path)
         else:
             frame = pd.read_parquet(path)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{name}: cannot read {kind}: {str(exc).splitlines()[0]}") from None
     return frame, name
+
+
+def _read_dataset_pandas(folder: Path) -> pd.DataFrame:
+    """A Parquet dataset folder in pandas, through the same scan as the DuckDB engine
+    (same files, union by name, hive columns), so both engines see the same rows."""
+    con = duckdb.connect()
+    try:
+        return con.execute(f"SELECT * FROM {parquet_scan(folder)}").df()
+    except duckdb.Error as exc:
+        raise ValueError(duckdb_error_line(exc)) from None
+    finally:
+        con.close()
 
 
 def read_table(source: Source) -> pd.DataFrame:
@@ -322,13 +420,13 @@ def transactions_view(
         a_expr = f"TRY_CAST(trim({quote_ident(amount)}) AS DOUBLE)"
     else:
         raise DataError(f"{name}: column {amount!r} has type {types[amount]}; expected numbers")
-    blank_id = f" OR trim({q_id}) = ''" if id_type == "VARCHAR" else ""
+    # a blank text id is missing; other ids are used as they are (NULL stays NULL)
+    cid = f"CASE WHEN trim({q_id}) = '' THEN NULL ELSE {q_id} END" if id_type == "VARCHAR" else q_id
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS SELECT "
         f"{q_id} AS raw_cid, {q_d} AS raw_d, "
         f"{quote_ident(amount) if amount is not None else 'NULL'} AS raw_a, "
-        f"CASE WHEN {q_id} IS NULL{blank_id} THEN NULL ELSE {q_id} END AS cid, "
-        f"{d_expr} AS d, {a_expr} AS a FROM {quote_ident(raw)}"
+        f"{cid} AS cid, {d_expr} AS d, {a_expr} AS a FROM {quote_ident(raw)}"
     )
     return name
 

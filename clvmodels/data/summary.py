@@ -15,7 +15,12 @@ use) and ``"pandas"`` (a plain groupby reference for tests and the benchmark).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import duckdb
@@ -34,7 +39,7 @@ from clvmodels.data.sources import (
     transactions_view,
 )
 from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource, rows_fingerprint
-from clvmodels.errors import DataError
+from clvmodels.errors import ConfigError, DataError
 
 UNIT_DAYS = {"D": 1, "W": 7}
 NONPOSITIVE = ("net", "drop", "keep", "error")
@@ -88,6 +93,9 @@ def summarize_transactions(
     nonpositive: Literal["net", "drop", "keep", "error"] = "net",
     after_observation_end: Literal["error", "drop"] = "error",
     engine: Literal["duckdb", "pandas"] = "duckdb",
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_directory: str | None = None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one row per customer.
 
@@ -124,6 +132,11 @@ def summarize_transactions(
         What to do with transactions after ``observation_end``.
     engine : {"duckdb", "pandas"}
         ``"pandas"`` is a slower reference implementation with the same results.
+    memory_limit, threads, temp_directory
+        Resources of the DuckDB engine (see :func:`duckdb_connection`): a memory
+        limit beyond which its hash tables spill to ``temp_directory`` (default
+        ``"4GB"``, a fresh temporary folder) and its worker threads (default every
+        usable core).  The results do not depend on them.
 
     Returns
     -------
@@ -184,6 +197,11 @@ def summarize_transactions(
         "after": after_observation_end,
         "obs": _parse_day(observation_end, "observation_end"),
         "cal": _parse_day(calibration_end, "calibration_end"),
+        "resources": {
+            "memory_limit": memory_limit,
+            "threads": threads,
+            "temp_directory": temp_directory,
+        },
     }
     if (
         options["obs"] is not None
@@ -281,38 +299,150 @@ _NONPOSITIVE_PROBLEM = (
 )
 
 
-def _summarize_duckdb(source: Source, o: dict[str, Any]):
-    con = duckdb.connect()
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports one)."""
     try:
-        name = transactions_view(
-            con, source, customer_id=o["customer_id"], date=o["date"], amount=o["amount"]
-        )
-        per, counts, obs, daily = _duckdb_aggregate(con, source, name, o)
-        fingerprint = None
-        if isinstance(source, SqlSource):  # rows as loaded, hashed where they are
-            fingerprint = rows_fingerprint(con, source, "clv_rows_src")
-        return per, counts, obs, daily, fingerprint
-    except duckdb.Error as exc:
-        raise DataError(f"{describe_source(source)}: {duckdb_error_line(exc)}") from None
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def duckdb_connection(
+    memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection with bounded resources, closed on exit.
+
+    Parameters
+    ----------
+    memory_limit : str, optional
+        DuckDB ``memory_limit`` (e.g. ``"4GB"``; default :data:`DEFAULT_MEMORY_LIMIT`).
+        Hash tables larger than this spill to ``temp_directory`` instead of failing;
+        the process's peak memory is about this plus the result frames.
+    threads : int, optional
+        Worker threads (default: the cores this process may use).
+    temp_directory : str, optional
+        Where DuckDB spills; default a fresh folder in the system temporary
+        directory, deleted on exit.
+
+    Raises
+    ------
+    ConfigError
+        A memory size or thread count DuckDB does not accept.
+    """
+    owned = None if temp_directory is not None else tempfile.mkdtemp(prefix="clvmodels-duckdb-")
+    settings = {
+        "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
+        "threads": threads if threads is not None else _usable_cores(),
+        "temp_directory": temp_directory or owned,
+    }
+    try:
+        if isinstance(settings["threads"], bool) or int(settings["threads"]) < 1:
+            raise ConfigError(f"threads: must be a whole number >= 1, got {threads!r}")
+        try:
+            con = duckdb.connect(config=settings)
+        except (duckdb.Error, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"memory_limit {settings['memory_limit']!r}, threads {settings['threads']!r}, "
+                f"temp_directory {settings['temp_directory']!r}: DuckDB refuses them: "
+                f"{duckdb_error_line(exc)}"
+            ) from None
+        # no progress bar on stderr; in Jupyter without ipywidgets DuckDB refuses the setting
+        with contextlib.suppress(duckdb.Error):
+            con.execute("SET enable_progress_bar = false")
+        try:
+            yield con
+        finally:
+            con.close()
     finally:
-        con.close()
+        if owned is not None:
+            shutil.rmtree(owned, ignore_errors=True)
+
+
+def _summarize_duckdb(source: Source, o: dict[str, Any]):
+    with duckdb_connection(**o["resources"]) as con:
+        try:
+            name = transactions_view(
+                con, source, customer_id=o["customer_id"], date=o["date"], amount=o["amount"]
+            )
+            per, counts, obs, daily = _duckdb_aggregate(con, source, name, o)
+            fingerprint = None
+            if isinstance(source, SqlSource):  # rows as loaded, hashed where they are
+                fingerprint = rows_fingerprint(con, source, "clv_rows_src")
+            return per, counts, obs, daily, fingerprint
+        except duckdb.OutOfMemoryException as exc:
+            raise DataError(
+                f"{describe_source(source)}: {duckdb_error_line(exc)} (raise memory_limit, "
+                "or give temp_directory a disk with more room)"
+            ) from None
+        except duckdb.Error as exc:
+            raise DataError(f"{describe_source(source)}: {duckdb_error_line(exc)}") from None
+
+
+# Memory per log row of one customer bucket: bounds the customer-day hash table (~100
+# bytes a row, the table of its customer-days as much again) within ``memory_limit``.
+_BYTES_PER_ROW = 150
+
+
+def _customer_buckets(con: duckdb.DuckDBPyConnection, source: Source) -> int:
+    """How many customer buckets to aggregate one after the other (1 for most logs)."""
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    budget = _memory_bytes(str(limit))
+    if isinstance(source, pd.DataFrame):
+        rows = len(source)
+    elif is_csv_source(source):
+        size = os.path.getsize(os.fspath(source))
+        gzip = os.fspath(source).lower().endswith(".gz")
+        rows = size * (5 if gzip else 1) // 16  # >= 16 bytes a CSV line; gzip ~5:1
+    else:
+        rows = con.execute("SELECT count(*) FROM clv_rows_src").fetchone()[0]
+    return max(1, -(-int(rows) * _BYTES_PER_ROW // budget))
+
+
+def _memory_bytes(text: str) -> int:
+    """DuckDB's memory setting (``"3.7 GiB"``) in bytes."""
+    number, unit = text.split()
+    scale = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    return int(float(number) * scale.get(unit, 1))
 
 
 def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str, o: dict[str, Any]):
-    mode, net = o["nonpositive"], o["nonpositive"] == "net"
-    kept = " FILTER (WHERE a > 0)" if mode == "drop" else ""
-    # One pass over the log: customer-days, plus what validation needs.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE clv_days AS SELECT cid, d, count(*) AS n_rows, "
-        "count_if(a IS NULL OR NOT isfinite(a)) AS n_bad, "
-        f"count(*){kept} AS n, sum(a){kept} AS a, min(a){kept} AS lo"
-        + (", sum(abs(a)) AS gross" if net else "")
-        + " FROM clv_rows GROUP BY cid, d"
-    )
-    rows_in, bad_ids, bad_dates, bad_amounts, last_day, n_customers = con.execute(
-        "SELECT coalesce(sum(n_rows), 0), count_if(cid IS NULL), count_if(d IS NULL), "
-        "coalesce(sum(n_bad), 0), max(d), count(DISTINCT cid) FROM clv_days"
-    ).fetchone()
+    """The per-customer aggregates.
+
+    Customers are split into buckets (by a hash of their id) so that the customer-day
+    table of one bucket fits in DuckDB's memory limit; most logs make one bucket.  Per
+    bucket: one pass over the log to customer-days (``clv_days``, with each day's
+    purchase flag ``k`` and calibration flag ``c``), then the counts (one ungrouped
+    pass), the customers and the repeat purchases per day.  Bad rows are reported
+    once every bucket is counted, by :func:`raise_first_bad_row` in file order.
+    """
+    buckets = _customer_buckets(con, source)
+    totals = np.zeros(10, dtype=np.int64)
+    last_day, parts, purchases = None, [], {}
+    for bucket in range(buckets):
+        where = "" if buckets == 1 else f" WHERE hash(cid) % {buckets} = {bucket}"
+        counts, last, per, days = _aggregate_bucket(con, o, where)
+        totals += counts
+        last_day = last if last_day is None or (last is not None and last > last_day) else last_day
+        parts.append(per)
+        for day, n in days:
+            purchases[day] = purchases.get(day, 0) + int(n)
+    (
+        rows_in,
+        bad_ids,
+        bad_dates,
+        bad_amounts,
+        n_nonpositive,
+        n_dropped,
+        n_after,
+        n_kept,
+        n_days,
+        n_gone,
+    ) = (int(v) for v in totals)
+    mode = o["nonpositive"]
     if rows_in == 0:
         raise DataError(f"{name}: no rows")
     checks = [
@@ -327,26 +457,17 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
         ),
     ]
     if mode == "error":
-        n_np = con.execute("SELECT count_if(lo <= 0) FROM clv_days").fetchone()[0]
-        checks.append((n_np, "a <= 0", "a", o["amount"], _NONPOSITIVE_PROBLEM))
+        checks.append((n_nonpositive, "a <= 0", "a", o["amount"], _NONPOSITIVE_PROBLEM))
     for count, condition, role, column, problem in checks:
         if count:
             raise_first_bad_row(
                 con, source, name, condition=condition, role=role, column=column, problem=problem
             )
     obs = o["obs"] if o["obs"] is not None else pd.Timestamp(last_day)
-    obs_sql = f"DATE '{obs.date().isoformat()}'"
     cal = o["cal"] if o["cal"] is not None else obs
-    cal_sql = f"DATE '{cal.date().isoformat()}'"
-    gone = f"(lo < 0 AND a <= {NET_TOLERANCE} * gross)" if net else "false"
-    n_dropped, n_after, n_kept, n_days, n_gone = con.execute(
-        f"SELECT sum(n_rows - n), coalesce(sum(n) FILTER (WHERE d > {obs_sql}), 0), "
-        f"coalesce(sum(n) FILTER (WHERE d <= {obs_sql}), 0), "
-        f"count_if(n > 0 AND d <= {obs_sql}), count_if(n > 0 AND d <= {obs_sql} AND {gone}) "
-        "FROM clv_days"
-    ).fetchone()
     if n_after and o["after"] == "error":
-        condition = f"d > {obs_sql}" + (" AND a > 0" if mode == "drop" else "")
+        condition = f"d > DATE '{obs.date().isoformat()}'"
+        condition += " AND a > 0" if mode == "drop" else ""
         raise_first_bad_row(
             con,
             source,
@@ -363,35 +484,93 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
         rows_after_observation_end_dropped=n_after,
         rows_merged_same_day=(n_kept - n_days) if o["merge"] else 0,
         nonpositive_days_dropped=n_gone,
+        customers_without_purchases=int(sum(p.attrs["without"] for p in parts)),
     )
-    occ, first_value = ("1", "a") if o["merge"] else ("n", "lo")
-    split = o["cal"] is not None
-    in_cal = f" FILTER (WHERE d <= {cal_sql})" if split else ""
-    holdout = (
-        f"sum(occ) FILTER (WHERE d > {cal_sql}) AS n_hold, "
-        f"sum(a) FILTER (WHERE d > {cal_sql}) AS rev_hold"
-        if split
-        else "0 AS n_hold, 0.0 AS rev_hold"
-    )
-    per = con.execute(
-        f"SELECT cid, min(d) - DATE '1970-01-01' AS first_day, "
-        f"max(d){in_cal} - DATE '1970-01-01' AS last_day, sum(occ){in_cal} AS n_cal, "
-        f"sum(a){in_cal} AS revenue, arg_min(fv, d) AS first_a, {holdout} "
-        f"FROM (SELECT cid, d, a, {occ} AS occ, {first_value} AS fv FROM clv_days "
-        f"WHERE n > 0 AND d <= {obs_sql} AND NOT {gone}) GROUP BY cid"
-    ).df()
-    counts["customers_without_purchases"] = n_customers - len(per)
+    per = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     late = per["first_day"].to_numpy() > (cal - _EPOCH).days
     counts["customers_first_purchase_after_calibration"] = int(late.sum())
-    per = per.loc[~late].fillna({"n_hold": 0, "rev_hold": 0.0})
-    daily = con.execute(
-        f"WITH kept AS (SELECT cid, d, {occ} AS occ FROM clv_days "
-        f"WHERE n > 0 AND d <= {obs_sql} AND NOT {gone}), "
-        "firsts AS (SELECT cid, min(d) AS fd FROM kept GROUP BY cid) "
-        "SELECT k.d - DATE '1970-01-01' AS day, sum(k.occ) - count_if(k.d = f.fd) AS n "
-        f"FROM kept k JOIN firsts f USING (cid) WHERE f.fd <= {cal_sql} GROUP BY k.d ORDER BY 1"
-    ).fetchall()
+    per = per.loc[~late]
+    # repeat purchases per day: every purchase day but each customer's first
+    first_days = per["first_day"].to_numpy(dtype="int64")
+    base = int(first_days.min()) if len(first_days) else 0
+    firsts = np.bincount(first_days - base)
+    daily = [
+        (day, n - (int(firsts[day - base]) if 0 <= day - base < len(firsts) else 0))
+        for day, n in purchases.items()
+    ]
     return per, counts, obs, _daily_series(daily)
+
+
+def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: dict[str, Any], where: str):
+    """Counts, last date, customers and purchases per day of the customers in ``where``.
+
+    Returns ``(counts, last_date, per, purchases)``: ``counts`` in the order unpacked by
+    :func:`_duckdb_aggregate`; ``per`` the customers with a purchase (its
+    ``attrs["without"]``: how many have none); ``purchases`` ``(day, n)`` pairs counting
+    the purchase days of the customers whose first purchase is in the calibration
+    window.
+    """
+    mode, net = o["nonpositive"], o["nonpositive"] == "net"
+    kept = " FILTER (WHERE a > 0)" if mode == "drop" else ""
+    # Without observation_end it is the last date, so no day is after it; without
+    # calibration_end it is observation_end.  Either filter is then always true.
+    obs_sql = "true" if o["obs"] is None else f"d <= DATE '{o['obs'].date().isoformat()}'"
+    cal_sql = "true" if o["cal"] is None else f"d <= DATE '{o['cal'].date().isoformat()}'"
+    gone = f"(lo < 0 AND a <= {NET_TOLERANCE} * gross)" if net else "false"
+    # a missing amount: count(a) < count(*); a non-finite one makes the sum non-finite
+    bad = "count(*) - count(a) + CASE WHEN isfinite(sum(a)) THEN 0 ELSE 1 END"
+    with_lo = net or mode == "error" or not o["merge"]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE clv_days AS SELECT *, n > 0 AND {obs_sql} "
+        f"AND NOT {gone} AS k, {cal_sql} AS c FROM (SELECT cid, d, count(*) AS n_rows, "
+        f"{bad} AS n_bad, count(*){kept} AS n, sum(a){kept} AS a"
+        + (f", min(a){kept} AS lo" if with_lo else "")
+        + (", sum(abs(a)) AS gross" if net else "")
+        + f" FROM clv_rows{where} GROUP BY cid, d)"
+    )
+    *counts, last_day = con.execute(
+        "SELECT coalesce(sum(n_rows), 0), count_if(cid IS NULL), count_if(d IS NULL), "
+        "coalesce(sum(n_bad), 0), "
+        + ("count_if(lo <= 0)" if with_lo else "0")
+        + ", coalesce(sum(n_rows - n), 0), "
+        f"coalesce(sum(n) FILTER (WHERE NOT {obs_sql}), 0), "
+        f"coalesce(sum(n) FILTER (WHERE {obs_sql}), 0), count_if(n > 0 AND {obs_sql}), "
+        f"count_if(n > 0 AND {obs_sql} AND {gone}), max(d) FROM clv_days"
+    ).fetchone()
+    occ, first_value = ("1", "a") if o["merge"] else ("n", "lo")
+    split = o["cal"] is not None
+    holdout = (
+        f", sum(CASE WHEN c THEN 0 ELSE {occ} END) AS n_hold, "
+        "coalesce(sum(CASE WHEN c THEN NULL ELSE a END), 0.0) AS rev_hold"
+        if split
+        else ", 0 AS n_hold, 0.0 AS rev_hold"
+    )
+    # CASE rather than FILTER: one aggregate pass with fewer selection vectors
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE clv_per AS SELECT cid, "
+        "min(d) - DATE '1970-01-01' AS first_day, "
+        "max(CASE WHEN c THEN d END) - DATE '1970-01-01' AS last_day, "
+        f"sum(CASE WHEN c THEN {occ} END) AS n_cal, sum(CASE WHEN c THEN a END) AS revenue, "
+        f"arg_min({first_value}, d) AS first_a{holdout} FROM clv_days WHERE k GROUP BY cid"
+    )
+    without = con.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT cid FROM clv_days WHERE NOT k) "
+        "WHERE cid NOT IN (SELECT cid FROM clv_per)"
+    ).fetchone()[0]
+    # the customers whose first purchase is after calibration_end buy in the holdout only
+    early = (
+        " AND (c OR cid NOT IN (SELECT cid FROM clv_per WHERE first_day > "
+        f"DATE '{o['cal'].date().isoformat()}' - DATE '1970-01-01'))"
+        if split
+        else ""
+    )
+    purchases = con.execute(
+        f"SELECT d - DATE '1970-01-01', sum({occ}) FROM clv_days WHERE k{early} GROUP BY d"
+    ).fetchall()
+    per = con.execute("SELECT * FROM clv_per").df()
+    per.attrs["without"] = without
+    counts = np.array([0 if c is None else c for c in counts], dtype=np.int64)
+    return counts, last_day, per, purchases
 
 
 def _summarize_pandas(source: Source, o: dict[str, Any]):

@@ -1,0 +1,120 @@
+"""DuckDB engine resources: customer buckets, memory limit, threads, spill folder.
+
+Expected values: the same summary computed in one bucket with default resources (the
+one-bucket DuckDB engine is checked against the pandas reference engine in
+tests/test_data_summary_engines.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clvmodels.data.summary as summary
+from clvmodels.data import summarize_transactions
+from clvmodels.errors import ConfigError, DataError
+
+
+def _log(n: int = 4000, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = rng.integers(0, 120, size=n)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in rng.integers(0, 300, size=n)],
+            "date": (np.datetime64("2021-01-01") + days.astype("timedelta64[D]")).astype(
+                "datetime64[ns]"
+            ),
+            "amount": rng.integers(-5, 40, size=n).astype(float),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"calibration_end": "2021-03-01"},
+        {
+            "calibration_end": "2021-02-01",
+            "observation_end": "2021-04-01",
+            "after_observation_end": "drop",
+        },
+        {},
+        {"nonpositive": "drop", "merge_same_day": False, "calibration_end": "2021-03-01"},
+        {"nonpositive": "keep", "time_unit": "D"},
+    ],
+)
+def test_many_customer_buckets_equal_one(monkeypatch, options):
+    log = _log()
+    want = summarize_transactions(log, **options)
+    monkeypatch.setattr(summary, "_customer_buckets", lambda con, source: 7)
+    got = summarize_transactions(log, **options)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+    assert got.attrs == want.attrs
+
+
+def test_buckets_follow_the_memory_limit(tmp_path):
+    import duckdb
+
+    def buckets(rows: int, memory: str) -> int:
+        path = tmp_path / f"tx-{rows}.parquet"
+        _log(n=rows).to_parquet(path)
+        con = duckdb.connect(config={"memory_limit": memory})
+        con.execute(f"CREATE VIEW clv_rows_src AS SELECT * FROM read_parquet('{path}')")
+        return summary._customer_buckets(con, path)
+
+    assert buckets(1_000, "1GB") == 1
+    assert 1 < buckets(10_000, "1MB") < buckets(100_000, "1MB")
+    assert buckets(100_000, "2MB") < buckets(100_000, "1MB")
+
+
+def test_bad_row_is_reported_alike_in_buckets(monkeypatch):
+    log = _log()
+    log.loc[2500, "date"] = pd.NaT
+    with pytest.raises(DataError) as one:
+        summarize_transactions(log)
+    monkeypatch.setattr(summary, "_customer_buckets", lambda con, source: 5)
+    with pytest.raises(DataError) as five:
+        summarize_transactions(log)
+    assert str(one.value) == str(five.value)
+    assert "row 2500" in str(one.value)
+
+
+def test_resources_do_not_change_the_result(tmp_path):
+    log = _log()
+    want = summarize_transactions(log, calibration_end="2021-03-01")
+    spill = tmp_path / "spill"
+    got = summarize_transactions(
+        log, calibration_end="2021-03-01", memory_limit="200MB", threads=1, temp_directory=spill
+    )
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"memory_limit": "lots"}, r"memory_limit 'lots'.*DuckDB refuses"),
+        ({"threads": 0}, r"threads: must be a whole number >= 1, got 0"),
+    ],
+)
+def test_bad_resources_are_config_errors(options, message):
+    with pytest.raises(ConfigError, match=message):
+        summarize_transactions(_log(n=50), **options)
+
+
+def test_config_keys_reach_the_duckdb_engine(tmp_path):
+    from clvmodels.config import parse_config
+    from clvmodels.pipeline import prepare_data
+
+    data = {"source": "builtin:cdnow_sample", "duckdb_threads": 1}
+    spill = tmp_path / "spill"
+    ok = parse_config(
+        {
+            "name": "x",
+            "data": {**data, "duckdb_memory_limit": "300MB", "duckdb_temp_directory": str(spill)},
+        }
+    )
+    assert len(prepare_data(ok).summary) == 2357
+    bad = parse_config({"name": "x", "data": {**data, "duckdb_memory_limit": "lots"}})
+    with pytest.raises(ConfigError, match="memory_limit 'lots'"):
+        prepare_data(bad)
