@@ -421,13 +421,19 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
     """
     buckets = _customer_buckets(con, source)
     totals = np.zeros(10, dtype=np.int64)
-    last_day, parts, purchases = None, [], {}
+    last_day, without, purchases = None, 0, {}
     for bucket in range(buckets):
         where = "" if buckets == 1 else f" WHERE hash(cid) % {buckets} = {bucket}"
-        counts, last, per, days = _aggregate_bucket(con, o, where)
+        counts, last, n_without, days = _aggregate_bucket(con, o, where)
+        # every bucket's customers end up in clv_customers
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE clv_customers AS SELECT * FROM clv_per"
+            if bucket == 0
+            else "INSERT INTO clv_customers SELECT * FROM clv_per"
+        )
         totals += counts
+        without += n_without
         last_day = last if last_day is None or (last is not None and last > last_day) else last_day
-        parts.append(per)
         for day, n in days:
             purchases[day] = purchases.get(day, 0) + int(n)
     (
@@ -484,12 +490,16 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
         rows_after_observation_end_dropped=n_after,
         rows_merged_same_day=(n_kept - n_days) if o["merge"] else 0,
         nonpositive_days_dropped=n_gone,
-        customers_without_purchases=int(sum(p.attrs["without"] for p in parts)),
+        customers_without_purchases=without,
     )
-    per = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    late = per["first_day"].to_numpy() > (cal - _EPOCH).days
-    counts["customers_first_purchase_after_calibration"] = int(late.sum())
-    per = per.loc[~late]
+    cal_day = (cal - _EPOCH).days
+    counts["customers_first_purchase_after_calibration"] = con.execute(
+        f"SELECT count(*) FROM clv_customers WHERE first_day > {cal_day}"
+    ).fetchone()[0]
+    # sorted here (in parallel) so that the final stable sort by id finds little to do
+    per = con.execute(
+        f"SELECT * FROM clv_customers WHERE first_day <= {cal_day} ORDER BY cid"
+    ).df()
     # repeat purchases per day: every purchase day but each customer's first
     first_days = per["first_day"].to_numpy(dtype="int64")
     base = int(first_days.min()) if len(first_days) else 0
@@ -504,11 +514,11 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
 def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: dict[str, Any], where: str):
     """Counts, last date, customers and purchases per day of the customers in ``where``.
 
-    Returns ``(counts, last_date, per, purchases)``: ``counts`` in the order unpacked by
-    :func:`_duckdb_aggregate`; ``per`` the customers with a purchase (its
-    ``attrs["without"]``: how many have none); ``purchases`` ``(day, n)`` pairs counting
-    the purchase days of the customers whose first purchase is in the calibration
-    window.
+    The customers with a purchase are left in the table ``clv_per``.  Returns
+    ``(counts, last_date, without, purchases)``: ``counts`` in the order unpacked by
+    :func:`_duckdb_aggregate`; ``without`` how many customers have no purchase;
+    ``purchases`` ``(day, n)`` pairs counting the purchase days of the customers whose
+    first purchase is in the calibration window.
     """
     mode, net = o["nonpositive"], o["nonpositive"] == "net"
     kept = " FILTER (WHERE a > 0)" if mode == "drop" else ""
@@ -567,10 +577,8 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: dict[str, Any], where: 
     purchases = con.execute(
         f"SELECT d - DATE '1970-01-01', sum({occ}) FROM clv_days WHERE k{early} GROUP BY d"
     ).fetchall()
-    per = con.execute("SELECT * FROM clv_per").df()
-    per.attrs["without"] = without
     counts = np.array([0 if c is None else c for c in counts], dtype=np.int64)
-    return counts, last_day, per, purchases
+    return counts, last_day, without, purchases
 
 
 def _summarize_pandas(source: Source, o: dict[str, Any]):
