@@ -211,6 +211,7 @@ def main() -> None:
             folder = tmp / f"tx-{size}"
             start = time.perf_counter()
             paths = write_dataset(folder, size, customers, args.seed)
+            os.sync()  # the kernel's write-back of the new files is not the summary's cost
             megabytes = sum(p.stat().st_size for p in paths) / 2**20
             print(
                 f"generated {size:,} transactions of {customers:,} customers in "
