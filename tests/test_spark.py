@@ -1,0 +1,193 @@
+"""The Spark engine (Spark local mode) against the DuckDB engine and the pandas scorers.
+
+Expected values come from :func:`clvmodels.data.summarize_transactions` (DuckDB), fits
+on the full pandas summary and :func:`clvmodels.clv.customer_values`.  Skipped when
+pyspark or a Java runtime is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+if shutil.which("java") is None:
+    pytest.skip("Spark tests need a Java runtime (java not on PATH)", allow_module_level=True)
+pytest.importorskip("pyspark", reason="Spark tests need pyspark (pip install clvmodels[spark])")
+
+from clvmodels.data import summarize_transactions
+from clvmodels.errors import DataError
+from clvmodels.spark import spark_session, summarize_transactions_spark
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = spark_session(
+        "local[2]",
+        "clvmodels-tests",
+        {
+            "spark.driver.memory": "2g",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+            "spark.sql.adaptive.enabled": "false",
+        },
+    )
+    yield session
+    session.stop()
+
+
+def random_log(seed: int, n_rows: int, ids: str, dates: str) -> pd.DataFrame:
+    """A seeded log over 60 days: same-day duplicates, returns, zero amounts.
+
+    ``ids``: ``int``, ``text`` (``c<n>``) or ``digits`` (integer-looking text).
+    ``dates``: ``datetime`` (with times of day), ``text`` (ISO, some with times) or
+    ``utc`` (time-zone aware).  Amounts are multiples of 0.25, so every sum is exact
+    and both engines decide "net <= 0" alike whatever their summation order.
+    """
+    rng = np.random.default_rng(seed)
+    customer = rng.integers(1, 40, size=n_rows)
+    day = rng.integers(0, 60, size=n_rows)
+    dup = rng.random(n_rows) < 0.2
+    dup[0] = False
+    customer[dup] = customer[np.flatnonzero(dup) - 1]
+    day[dup] = day[np.flatnonzero(dup) - 1]
+    amount = rng.integers(1, 200, size=n_rows) * 0.25
+    amount[rng.random(n_rows) < 0.08] *= -1.0  # returns
+    amount[rng.random(n_rows) < 0.05] = 0.0  # free items
+    seconds = rng.integers(0, 86_400, size=n_rows).astype("timedelta64[s]")
+    stamp = np.datetime64("2021-03-01") + day.astype("timedelta64[D]") + seconds
+    if dates == "datetime":
+        date = pd.Series(stamp.astype("datetime64[ns]"))
+    elif dates == "utc":
+        date = pd.Series(stamp.astype("datetime64[us]")).dt.tz_localize("UTC")
+    else:
+        text = pd.Series(stamp.astype("datetime64[s]").astype(str)).str.replace("T", " ")
+        date = text.where(rng.random(n_rows) < 0.5, text.str[:10])
+    if ids == "int":
+        cid = pd.Series(customer, dtype="int64")
+    elif ids == "digits":
+        cid = pd.Series([f"{c:04d}" for c in customer])
+    else:
+        cid = pd.Series([f"c{c}" for c in customer])
+    return pd.DataFrame({"customer_id": cid, "date": date, "amount": amount})
+
+
+CASES = [
+    # (seed, rows, ids, dates, source, options)
+    (1, 300, "int", "datetime", "frame", {}),
+    (2, 300, "text", "text", "csv", {"calibration_end": "2021-04-05"}),
+    (3, 250, "digits", "text", "csv", {"nonpositive": "drop", "calibration_end": "2021-04-10"}),
+    (4, 300, "int", "utc", "parquet", {"nonpositive": "keep", "merge_same_day": False}),
+    (
+        5,
+        200,
+        "text",
+        "datetime",
+        "frame",
+        {
+            "nonpositive": "drop",
+            "merge_same_day": False,
+            "calibration_end": "2021-03-20",
+            "time_unit": "D",
+        },
+    ),
+    (
+        6,
+        300,
+        "int",
+        "text",
+        "csv",
+        {
+            "observation_end": "2021-04-15",
+            "after_observation_end": "drop",
+            "calibration_end": "2021-03-31",
+        },
+    ),
+    (7, 250, "digits", "datetime", "parquet", {"amount": None, "calibration_end": "2021-04-01"}),
+    (
+        8,
+        300,
+        "int",
+        "datetime",
+        "frame",
+        {"nonpositive": "keep", "time_unit": "D", "calibration_end": "2021-04-25"},
+    ),
+]
+
+
+def _source(log: pd.DataFrame, kind: str, tmp_path):
+    if kind == "frame":
+        return log
+    path = tmp_path / f"log.{kind}"
+    if kind == "csv":
+        log.to_csv(path, index=False)
+    else:
+        log.to_parquet(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(("seed", "n_rows", "ids", "dates", "kind", "options"), CASES)
+def test_spark_summary_equals_duckdb_summary(
+    spark, tmp_path, seed, n_rows, ids, dates, kind, options
+):
+    source = _source(random_log(seed, n_rows, ids, dates), kind, tmp_path)
+    expected = summarize_transactions(source, **options)
+    result = summarize_transactions_spark(source, spark=spark, **options)
+    got = result.to_pandas()
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert result.meta == expected.attrs["clvmodels"]
+    assert result.customers == len(expected)
+
+
+def test_spark_summary_of_nonpositive_error_log_equals_duckdb(spark):
+    log = random_log(9, 200, "int", "datetime")
+    log = log.assign(amount=log["amount"].abs() + 0.25)  # every amount positive: no error
+    expected = summarize_transactions(log, nonpositive="error")
+    got = summarize_transactions_spark(log, spark=spark, nonpositive="error")
+    pd.testing.assert_frame_equal(got.to_pandas(), expected, check_exact=True)
+
+
+def test_spark_summary_of_cent_amounts_matches_duckdb_to_rounding(spark):
+    """Amounts in cents: sums may differ in the last bit (summation order)."""
+    expected = summarize_transactions(
+        "builtin:cdnow_sample", calibration_end="1997-09-30", observation_end="1998-06-30"
+    )
+    got = summarize_transactions_spark(
+        "builtin:cdnow_sample",
+        spark=spark,
+        calibration_end="1997-09-30",
+        observation_end="1998-06-30",
+    )
+    pd.testing.assert_frame_equal(got.to_pandas(), expected, check_exact=False, rtol=1e-12)
+    assert got.meta == expected.attrs["clvmodels"]
+
+
+@pytest.mark.parametrize(
+    ("change", "options", "message"),
+    [
+        ({"date": "not a date"}, {}, "column 'date', one row: cannot parse 'not a date' as a date"),
+        ({"amount": "abc"}, {}, "column 'amount', one row: amount 'abc' is not a finite number"),
+        ({"customer_id": " "}, {}, "column 'customer_id', one row: customer id is missing"),
+        ({"amount": "-1"}, {"nonpositive": "error"}, "amount -1.0 <= 0 for customer"),
+        ({}, {"observation_end": "2021-03-05"}, "transactions after observation_end 2021-03-05"),
+    ],
+)
+def test_spark_summary_errors_name_the_column_and_problem_like_duckdb(
+    spark, tmp_path, change, options, message
+):
+    log = random_log(10, 40, "text", "text").assign(amount=lambda f: f["amount"].abs() + 1)
+    log = log.astype({"amount": str})
+    for column, value in change.items():
+        log.loc[7, column] = value
+    path = tmp_path / "bad.csv"
+    log.to_csv(path, index=False)
+    with pytest.raises(DataError) as duck:
+        summarize_transactions(str(path), **options)
+    with pytest.raises(DataError, match="^" + str(path)) as got:
+        summarize_transactions_spark(str(path), spark=spark, **options)
+    assert message in str(got.value)
+    if "observation_end" not in options:  # one bad row: the problem is worded alike
+        assert str(duck.value).split(": ", 2)[-1] in str(got.value)
