@@ -17,9 +17,13 @@ if shutil.which("java") is None:
     pytest.skip("Spark tests need a Java runtime (java not on PATH)", allow_module_level=True)
 pytest.importorskip("pyspark", reason="Spark tests need pyspark (pip install clvmodels[spark])")
 
+from clvmodels import clv
 from clvmodels.data import summarize_transactions
 from clvmodels.errors import DataError
+from clvmodels.estimators import ESTIMATORS
 from clvmodels.spark import spark_session, summarize_transactions_spark
+from clvmodels.spark.models import compressed_rows, fit_compressed, score_customers, write_parquet
+from clvmodels.spark.session import quiet_pandas_conversion
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +195,58 @@ def test_spark_summary_errors_name_the_column_and_problem_like_duckdb(
     assert message in str(got.value)
     if "observation_end" not in options:  # one bad row: the problem is worded alike
         assert str(duck.value).split(": ", 2)[-1] in str(got.value)
+
+
+@pytest.fixture(scope="module")
+def cdnow_spark(spark):
+    """The CDNOW sample summarised by Spark with the Fader-Hardie-Lee split."""
+    return summarize_transactions_spark(
+        "builtin:cdnow_sample",
+        spark=spark,
+        calibration_end="1997-09-30",
+        observation_end="1998-06-30",
+    )
+
+
+@pytest.mark.parametrize("key", ["bgnbd", "paretonbd", "gamma_gamma"])
+def test_fit_on_compressed_spark_rows_equals_fit_on_full_pandas_summary(cdnow_spark, key):
+    full = cdnow_spark.to_pandas()
+    rows = compressed_rows(cdnow_spark.frame, ESTIMATORS[key]().module.SPEC.data_columns)
+    assert rows["count"].sum() == len(full)
+    assert len(rows) < len(full)
+    expected = ESTIMATORS[key]().fit(full)
+    got = fit_compressed(ESTIMATORS[key](), cdnow_spark.frame, time_unit="W")
+    for name, value in expected.params_.items():
+        assert got.params_[name] == pytest.approx(value, rel=1e-8, abs=1e-12)
+    assert got.log_likelihood_ == pytest.approx(expected.log_likelihood_, rel=1e-10)
+    assert got.result_.data_fingerprint == expected.result_.data_fingerprint
+
+
+@pytest.mark.parametrize("interval", [None, 0.9])
+def test_distributed_scores_equal_customer_values_on_pandas_summary(cdnow_spark, interval):
+    full = cdnow_spark.to_pandas()
+    purchase = ESTIMATORS["bgnbd"]().fit(full)
+    spend = ESTIMATORS["gamma_gamma"]().fit(full)
+    settings = clv.ValueSettings(horizon=39.0, time_unit="W", interval=interval, draws=50, seed=3)
+    expected = clv.customer_values(purchase, full, settings, spend=spend)
+    # three partitions, batches of 400 customers: the draws must not depend on either
+    frame = cdnow_spark.frame.repartition(3)
+    scores = score_customers(frame, purchase, settings, spend=spend, batch_rows=400)
+    with quiet_pandas_conversion():
+        got = scores.toPandas().sort_values("customer_id").reset_index(drop=True)
+    assert list(got.columns) == ["customer_id", *expected.columns]
+    np.testing.assert_array_equal(got["customer_id"].to_numpy(), full["customer_id"].to_numpy())
+    for column in expected.columns:
+        np.testing.assert_allclose(got[column], expected[column], rtol=1e-10, atol=1e-12)
+
+
+def test_scores_written_as_parquet_dataset_hold_every_customer(cdnow_spark, tmp_path):
+    full = cdnow_spark.to_pandas()
+    purchase = ESTIMATORS["bgnbd"]().fit(full)
+    settings = clv.ValueSettings(horizon=52.0, time_unit="W", interval=None)
+    scores = score_customers(cdnow_spark.frame, purchase, settings, fallback_spend=30.0)
+    path = write_parquet(scores, tmp_path / "predictions.parquet")
+    back = pd.read_parquet(path).sort_values("customer_id").reset_index(drop=True)
+    assert path.is_dir() and len(back) == len(full)
+    expected = clv.customer_values(purchase, full, settings, fallback_spend=30.0)
+    np.testing.assert_allclose(back["clv"], expected["clv"], rtol=1e-10)
