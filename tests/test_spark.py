@@ -7,6 +7,7 @@ pyspark or a Java runtime is missing.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -250,3 +251,82 @@ def test_scores_written_as_parquet_dataset_hold_every_customer(cdnow_spark, tmp_
     assert path.is_dir() and len(back) == len(full)
     expected = clv.customer_values(purchase, full, settings, fallback_spend=30.0)
     np.testing.assert_allclose(back["clv"], expected["clv"], rtol=1e-10)
+
+
+SPARK_RUN = """\
+name: cdnow_spark
+data:
+  source: builtin:cdnow_sample
+  engine: {engine}
+split:
+  calibration_end: 1997-09-30
+  observation_end: 1998-06-30
+models:
+  bgnbd: {{}}
+  gamma_gamma: {{}}
+clv:
+  draws: 40
+"""
+SPARK_BLOCK = """\
+spark:
+  master: local[2]
+  config:
+    spark.sql.shuffle.partitions: 2
+  evaluation_sample: 1000
+"""
+
+
+def test_clvmodels_fit_with_engine_spark_equals_duckdb_run(spark, tmp_path):
+    from clvmodels.cli import main
+    from clvmodels.config import load_config
+    from clvmodels.pipeline import fit_models, params_payload, prepare_data, seed_metrics_for
+
+    path = tmp_path / "spark.yaml"
+    path.write_text(SPARK_RUN.format(engine="spark") + SPARK_BLOCK)
+    assert main(["fit", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    run = tmp_path / "run"
+    duck_config = load_config(_write(tmp_path / "duck.yaml", SPARK_RUN.format(engine="duckdb")))
+    prepared = prepare_data(duck_config)
+    expected = params_payload(fit_models(duck_config, prepared))
+    params = json.loads((run / "params.json").read_text())
+    for key in ("bgnbd", "gamma_gamma"):
+        for name, value in expected[key]["params"].items():
+            assert params[key]["params"][name] == pytest.approx(value, rel=1e-8)
+        assert params[key]["n_customers"] == expected[key]["n_customers"]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["input"]["engine"] == "spark"
+    assert manifest["data"]["spark"]["master"] == "local[2]"
+    assert manifest["data"]["counts"]["rows_in"] == 6919
+    assert manifest["data"]["counts"]["customers"] == 2357
+    assert manifest["data"]["sample"]["customers"] == 1000
+    assert manifest["data"]["sample"]["of"] == 2357
+    seeds = seed_metrics_for(duck_config, prepared)
+    for name, value in seeds.items():  # totals of every customer, not of the sample
+        assert manifest["seed_metrics"][name] == pytest.approx(value, rel=1e-12)
+    predictions = pd.read_parquet(run / "predictions.parquet").sort_values("customer_id")
+    assert (run / "predictions.parquet").is_dir()
+    np.testing.assert_array_equal(
+        predictions["customer_id"].to_numpy(), prepared.summary["customer_id"].to_numpy()
+    )
+    assert {"p_alive", "expected_purchases", "dert", "clv", "clv_lower", "clv_upper"} <= set(
+        predictions.columns
+    )
+    duck_predictions = pd.read_csv(_duck_run(duck_config, tmp_path) / "predictions.csv")
+    duck_predictions = duck_predictions.sort_values("customer_id")
+    np.testing.assert_allclose(predictions["clv"], duck_predictions["clv"], rtol=1e-6)
+    sample = pd.read_csv(run / "predictions_sample.csv")
+    assert len(sample) == 1000 and sample["customer_id"].is_unique
+    assert len(pd.read_parquet(run / "summary.parquet")) == 2357
+    assert "sample of 1,000 of 2,357 customers" in (run / "report.html").read_text()
+    assert (run / "models" / "bgnbd.json").exists() and (run / "config.yaml").exists()
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def _duck_run(config, tmp_path):
+    from clvmodels.run import execute, write_run
+
+    return write_run(execute(config), tmp_path / "duck_run", plots=False)
