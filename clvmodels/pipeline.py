@@ -66,8 +66,12 @@ def prepare_data(config: RunConfig) -> PreparedData:
         columns.update(d.columns)
         _only_keys(columns, {"customer_id", "date", "amount"}, "data.columns")
         if d.engine == "spark":
-            from clvmodels.spark.pipeline import prepare_spark
-
+            try:
+                from clvmodels.spark.pipeline import prepare_spark
+            except ImportError:
+                raise ConfigError(
+                    "data.engine: spark needs pyspark: pip install 'clvmodels[spark]'"
+                ) from None
             return prepare_spark(config, source, columns)
         summary = clvdata.summarize_transactions(
             source,

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkRuntimeError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clvmodels.data.builtin import load_builtin
 from clvmodels.data.sources import _source_kind, describe_source
-from clvmodels.errors import DataError
+from clvmodels.errors import ConfigError, DataError
 
 # PySpark 4.x warns on every pandas conversion under pandas 3 (which works for what we use)
 _PANDAS3_NOTE = "PySpark does not yet fully support pandas"
@@ -65,7 +65,14 @@ def spark_session(
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**DEFAULT_OPTIONS, **dict(options or {})}.items():
         builder = builder.config(key, _option_text(value))
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except PySparkRuntimeError as exc:  # no Java, or the JVM did not start
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"spark: cannot start Spark ({first}); Spark needs Java 17 or later "
+            "(java on PATH or JAVA_HOME)"
+        ) from None
 
 
 def _option_text(value: Any) -> str:
