@@ -59,11 +59,16 @@ def spark_session(
         Application name shown by Spark.
     options
         Spark configuration (``{"spark.driver.memory": "4g", ...}``); values are passed
-        as strings (``true``/``false`` for booleans).
+        as strings (``true``/``false`` for booleans).  With a local master,
+        ``spark.sql.shuffle.partitions`` defaults to 4 per core instead of Spark's 200.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**DEFAULT_OPTIONS, **dict(options or {})}.items():
+    defaults = dict(DEFAULT_OPTIONS)
+    cores = _local_cores(master)
+    if cores is not None:  # Spark's 200 shuffle partitions cost minutes on a laptop
+        defaults["spark.sql.shuffle.partitions"] = str(4 * cores)
+    for key, value in {**defaults, **dict(options or {})}.items():
         builder = builder.config(key, _option_text(value))
     try:
         return builder.getOrCreate()
@@ -73,6 +78,19 @@ def spark_session(
             f"spark: cannot start Spark ({first}); Spark needs Java 17 or later "
             "(java on PATH or JAVA_HOME)"
         ) from None
+
+
+def _local_cores(master: str) -> int | None:
+    """Cores of a ``local``, ``local[N]`` or ``local[*]`` master (None for a cluster)."""
+    text = master.strip()
+    if text == "local":
+        return 1
+    if not (text.startswith("local[") and text.endswith("]")):
+        return None
+    inner = text[len("local[") : -1].split(",")[0]
+    if inner == "*":
+        return os.cpu_count() or 1
+    return max(1, int(inner)) if inner.isdigit() else None
 
 
 def _option_text(value: Any) -> str:

@@ -268,10 +268,9 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: dict[str, Any]):
         F.coalesce(F.sum(F.when(c("d").isNull(), c("n_rows"))), F.lit(0)),
         F.coalesce(F.sum("n_bad"), F.lit(0)),
         F.max("d"),
-        F.countDistinct("cid"),
         F.coalesce(F.sum("n_np"), F.lit(0)) if mode == "error" else F.lit(0),
     ]
-    rows_in, bad_ids, bad_dates, bad_amounts, last_day, n_customers, n_np = days.agg(*stats).first()
+    rows_in, bad_ids, bad_dates, bad_amounts, last_day, n_np = days.agg(*stats).first()
     if rows_in == 0:
         raise DataError(f"{name}: no rows")
     checks = [
@@ -288,14 +287,41 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: dict[str, Any]):
     obs_d, cal_d = F.lit(obs.date()), F.lit(cal.date())
     gone = (c("lo") < 0) & (c("a") <= F.lit(NET_TOLERANCE) * c("gross")) if net else F.lit(False)
     kept_day = (c("n") > 0) & (c("d") <= obs_d)
-    n_dropped, n_after, n_kept, n_days, n_gone = days.agg(
-        F.coalesce(F.sum(c("n_rows") - c("n")), F.lit(0)),
-        F.coalesce(F.sum(F.when(c("d") > obs_d, c("n"))), F.lit(0)),
-        F.coalesce(F.sum(F.when(c("d") <= obs_d, c("n"))), F.lit(0)),
-        F.count(F.when(kept_day, 1)),
-        F.count(F.when(kept_day & gone, 1)),
+    use = kept_day & ~gone  # the purchase occasions
+    # purchase occasions per day and the value of a first purchase on that day
+    occ, first_value = (F.lit(1), c("a")) if o["merge"] else (c("n"), c("lo"))
+    in_cal, in_hold = use & (c("d") <= cal_d), use & (c("d") > cal_d)
+    # one pass: each customer's aggregates and their share of the counts
+    per = (
+        days.groupBy("cid")
+        .agg(
+            F.min(F.when(use, c("d"))).alias("first_d"),
+            F.max(F.when(in_cal, c("d"))).alias("last_d"),
+            F.sum(F.when(in_cal, occ)).alias("n_cal"),
+            F.sum(F.when(in_cal, c("a"))).alias("revenue"),
+            F.min_by(F.when(use, first_value), F.when(use, c("d"))).alias("first_a"),
+            F.coalesce(F.sum(F.when(in_hold, occ)), F.lit(0)).alias("n_hold"),
+            F.coalesce(F.sum(F.when(in_hold, c("a"))), F.lit(0.0)).alias("rev_hold"),
+            F.sum(c("n_rows") - c("n")).alias("c_dropped"),
+            F.coalesce(F.sum(F.when(c("d") > obs_d, c("n"))), F.lit(0)).alias("c_after"),
+            F.coalesce(F.sum(F.when(c("d") <= obs_d, c("n"))), F.lit(0)).alias("c_kept"),
+            F.count(F.when(kept_day, 1)).alias("c_days"),
+            F.count(F.when(kept_day & gone, 1)).alias("c_gone"),
+        )
+        .persist()
+    )
+    totals = per.agg(
+        *[
+            F.coalesce(F.sum(f"c_{k}"), F.lit(0))
+            for k in ("dropped", "after", "kept", "days", "gone")
+        ],
+        F.count(F.lit(1)),
+        F.count("first_d"),
+        F.count(F.when(c("first_d") > cal_d, 1)),
     ).first()
+    n_dropped, n_after, n_kept, n_days, n_gone, n_customers, n_purchasers, n_late = totals
     if n_after and o["after"] == "error":
+        per.unpersist()
         late = (c("d") > obs_d) & (c("a") > 0 if mode == "drop" else F.lit(True))
         problem = after_obs_problem(int(n_after), obs)
         _raise_first(rows, name, late, "d", o["date"], problem, int(n_after))
@@ -306,35 +332,15 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: dict[str, Any]):
         rows_after_observation_end_dropped=n_after,
         rows_merged_same_day=(n_kept - n_days) if o["merge"] else 0,
         nonpositive_days_dropped=n_gone,
+        customers_without_purchases=n_customers - n_purchasers,
+        customers_first_purchase_after_calibration=n_late,
+        customers=n_purchasers - n_late,
     )
-    # purchase occasions per day and the value of a first purchase on that day
-    occ, first_value = (F.lit(1), c("a")) if o["merge"] else (c("n"), c("lo"))
-    kept = days.filter(kept_day & ~gone).select(
-        "cid", "d", "a", occ.alias("occ"), first_value.alias("fv")
-    )
-    in_cal, in_hold = c("d") <= cal_d, c("d") > cal_d
-    per = (
-        kept.groupBy("cid")
-        .agg(
-            F.min("d").alias("first_d"),
-            F.max(F.when(in_cal, c("d"))).alias("last_d"),
-            F.sum(F.when(in_cal, c("occ"))).alias("n_cal"),
-            F.sum(F.when(in_cal, c("a"))).alias("revenue"),
-            F.min_by("fv", "d").alias("first_a"),
-            F.coalesce(F.sum(F.when(in_hold, c("occ"))), F.lit(0)).alias("n_hold"),
-            F.coalesce(F.sum(F.when(in_hold, c("a"))), F.lit(0.0)).alias("rev_hold"),
-        )
-        .persist()
-    )
-    n_purchasers, n_late = per.agg(
-        F.count(F.lit(1)), F.count(F.when(c("first_d") > cal_d, 1))
-    ).first()
-    counts["customers_without_purchases"] = n_customers - n_purchasers
-    counts["customers_first_purchase_after_calibration"] = n_late
-    counts["customers"] = n_purchasers - n_late
+    kept = days.filter(use).select("cid", "d", occ.alias("occ"))
+    purchasers = per.filter(c("first_d") <= cal_d)  # with a purchase by calibration_end
     # repeat transactions per day: every occasion but each kept customer's first one
     repeats = (
-        kept.join(per.filter(c("first_d") <= cal_d).select("cid", "first_d"), "cid")
+        kept.join(purchasers.select("cid", "first_d"), "cid")
         .groupBy("d")
         .agg((F.sum("occ") - F.count(F.when(c("d") == c("first_d"), 1))).alias("n"))
         .select(F.datediff("d", F.lit("1970-01-01").cast("date")).alias("day"), "n")
