@@ -65,6 +65,17 @@ def prepare_data(config: RunConfig) -> PreparedData:
         columns = {"customer_id": "customer_id", "date": "date", "amount": "amount"}
         columns.update(d.columns)
         _only_keys(columns, {"customer_id", "date", "amount"}, "data.columns")
+        options = {
+            "customer_id": columns["customer_id"],
+            "date": columns["date"],
+            "amount": columns["amount"] or None,
+            "time_unit": d.time_unit,
+            "observation_end": split.observation_end,
+            "calibration_end": split.calibration_end,
+            "merge_same_day": d.merge_same_day,
+            "nonpositive": d.nonpositive,
+            "after_observation_end": d.after_observation_end,
+        }
         if d.engine == "spark":
             try:
                 from clvmodels.spark.pipeline import prepare_spark
@@ -72,20 +83,8 @@ def prepare_data(config: RunConfig) -> PreparedData:
                 raise ConfigError(
                     "data.engine: spark needs pyspark: pip install 'clvmodels[spark]'"
                 ) from None
-            return prepare_spark(config, source, columns)
-        summary = clvdata.summarize_transactions(
-            source,
-            customer_id=columns["customer_id"],
-            date=columns["date"],
-            amount=columns["amount"] or None,
-            time_unit=d.time_unit,
-            observation_end=split.observation_end,
-            calibration_end=split.calibration_end,
-            merge_same_day=d.merge_same_day,
-            nonpositive=d.nonpositive,
-            after_observation_end=d.after_observation_end,
-            engine=d.engine,
-        )
+            return prepare_spark(config, source, options)
+        summary = clvdata.summarize_transactions(source, **options, engine=d.engine)
         meta = dict(summary.attrs.get("clvmodels", {}))
         summary = _with_covariates(config, summary, source)
         return PreparedData(d.kind, source, summary=summary, meta=meta)

@@ -153,8 +153,9 @@ def execute(config: RunConfig, step: Step = _plain_step, progress: bool = False)
         if what_if is not None:
             result.tables["covariate_lift"] = what_if.lift
             extra = what_if.per_customer
+    sampled = predict_from[0].distributed is not None
     result.tables["predictions"] = timed(
-        "predict every customer",
+        "predict the sample's customers" if sampled else "predict every customer",
         lambda: forecast.predictions_table(config, predict_from[0], predict_from[1], extra),
     )
     if predict_from[0].distributed is not None:  # every customer, scored when written

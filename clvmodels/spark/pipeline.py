@@ -97,34 +97,23 @@ class DistributedOutputs:
         return timings
 
 
-def prepare_spark(config: RunConfig, source: str, columns: dict[str, str]):
-    """Summarise the configured log in Spark: the run's prepared data with the sample."""
+def prepare_spark(config: RunConfig, source: str, options: dict[str, Any]):
+    """Summarise the configured log in Spark (``options``: the keyword options of
+    :func:`clvmodels.data.summarize_transactions`): the run's prepared data, whose
+    ``summary`` is the sample and ``distributed`` the whole summary."""
     from clvmodels.pipeline import PreparedData
 
-    d, split = config.data, config.split
-    options = config.spark or SparkConfig()
-    session = spark_session(options.master, options.app_name, options.config)
-    summary = summarize_transactions_spark(
-        source,
-        spark=session,
-        customer_id=columns["customer_id"],
-        date=columns["date"],
-        amount=columns["amount"] or None,
-        time_unit=d.time_unit,
-        observation_end=split.observation_end,
-        calibration_end=split.calibration_end,
-        merge_same_day=d.merge_same_day,
-        nonpositive=d.nonpositive,
-        after_observation_end=d.after_observation_end,
-    )
-    sample = summary.sample(options.evaluation_sample, options.sample_seed)
+    settings = config.spark or SparkConfig()
+    session = spark_session(settings.master, settings.app_name, settings.config)
+    summary = summarize_transactions_spark(source, spark=session, **options)
+    sample = summary.sample(settings.evaluation_sample, settings.sample_seed)
     meta = dict(summary.meta)
     meta["engine"] = "spark"
     meta["spark"] = {"master": session.sparkContext.master, "version": session.version}
     meta["sample"] = {
         "customers": len(sample),
         "of": summary.customers,
-        "seed": options.sample_seed,
+        "seed": settings.sample_seed,
         "used_for": SAMPLE_USE,
     }
     if len(sample) < summary.customers:
@@ -133,7 +122,7 @@ def prepare_spark(config: RunConfig, source: str, columns: dict[str, str]):
         meta["sample"]["omitted"] = "tracking (population totals against a sample)"
     sample.attrs["clvmodels"] = meta
     distributed = DistributedSummary(summary, session.sparkContext.master)
-    return PreparedData(d.kind, source, summary=sample, meta=meta, distributed=distributed)
+    return PreparedData("transactions", source, summary=sample, meta=meta, distributed=distributed)
 
 
 def score_run(
