@@ -133,3 +133,18 @@ def test_spark_config_errors_name_the_key(data, spark, message):
         raw["spark"] = spark
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config(raw)
+
+
+def test_engine_spark_without_pyspark_is_a_one_line_config_error(monkeypatch):
+    import sys
+
+    from clvmodels.pipeline import prepare_data
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if pyspark were not installed
+    for name in [m for m in sys.modules if m.startswith("clvmodels.spark")]:
+        monkeypatch.delitem(sys.modules, name)
+    config = parse_config(
+        {"name": "x", "data": {"source": "builtin:cdnow_sample", "engine": "spark"}}
+    )
+    with pytest.raises(ConfigError, match=r"data.engine: spark needs pyspark: pip install"):
+        prepare_data(config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ if shutil.which("java") is None:
 pytest.importorskip("pyspark", reason="Spark tests need pyspark (pip install clvmodels[spark])")
 
 from clvmodels import clv
+from clvmodels.backends.bayes import ConvergenceWarning
 from clvmodels.data import summarize_transactions
 from clvmodels.errors import DataError
 from clvmodels.estimators import ESTIMATORS
@@ -322,3 +324,24 @@ def _duck_run(config, tmp_path):
     from clvmodels.run import execute, write_run
 
     return write_run(execute(config), tmp_path / "duck_run", plots=False)
+
+
+@pytest.mark.slow
+def test_distributed_bayesian_scores_equal_customer_values(cdnow_spark):
+    """Posterior means, sds and credible bounds over the same seeded posterior draws."""
+    full = cdnow_spark.to_pandas()
+    with warnings.catch_warnings():  # a short chain: the ESS warning is expected
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = ESTIMATORS["bgnbd"](backend="bayes", draws=100, tune=100, chains=1)
+        model.fit(full)
+    settings = clv.ValueSettings(horizon=39.0, time_unit="W", interval=0.9, draws=40, seed=1)
+    expected = clv.customer_values(model, full, settings, fallback_spend=30.0)
+    scores = score_customers(
+        cdnow_spark.frame.repartition(3), model, settings, fallback_spend=30.0, batch_rows=500
+    )
+    with quiet_pandas_conversion():
+        got = scores.toPandas().sort_values("customer_id").reset_index(drop=True)
+    assert "clv_sd" in got and "p_alive_lower" in got
+    assert list(got.columns) == ["customer_id", *expected.columns]
+    for column in expected.columns:
+        np.testing.assert_allclose(got[column], expected[column], rtol=1e-10, atol=1e-12)

@@ -34,6 +34,7 @@ class DistributedSummary:
 
     summary: SparkSummary
     master: str
+    _totals: dict[str, float] | None = None
 
     @property
     def frame(self) -> DataFrame:
@@ -60,6 +61,8 @@ class DistributedSummary:
     def totals(self) -> dict[str, float]:
         """``customers``, ``orders`` (sum of frequency + 1), ``revenue``,
         ``repeat_customers`` (frequency >= 1) and ``max_T`` of the whole summary."""
+        if self._totals is not None:
+            return self._totals
         c = F.col
         revenue = F.sum("revenue") if "revenue" in self.frame.columns else F.lit(None)
         row = self.frame.agg(
@@ -69,7 +72,8 @@ class DistributedSummary:
             F.count(F.when(c("frequency") >= 1, 1)).alias("repeat_customers"),
             F.max("T").alias("max_T"),
         ).first()
-        return {k: (None if v is None else float(v)) for k, v in row.asDict().items()}
+        self._totals = {k: (None if v is None else float(v)) for k, v in row.asDict().items()}
+        return self._totals
 
     def average_order_value(self) -> float | None:
         """Calibration average order value of every customer (None without amounts)."""
