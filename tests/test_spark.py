@@ -72,7 +72,10 @@ def random_log(seed: int, n_rows: int, ids: str, dates: str) -> pd.DataFrame:
         date = pd.Series(stamp.astype("datetime64[us]")).dt.tz_localize("UTC")
     else:
         text = pd.Series(stamp.astype("datetime64[s]").astype(str)).str.replace("T", " ")
-        date = text.where(rng.random(n_rows) < 0.5, text.str[:10])
+        form = rng.random(n_rows)
+        date = text.where(form < 0.5, text.str[:10])  # with and without a time of day
+        date = date.where(form < 0.9, text + "+09:00")  # an offset: the wall-clock date
+        date = date.where(form < 0.95, text.str[:10].str.replace("-", "/"))
     if ids == "int":
         cid = pd.Series(customer, dtype="int64")
     elif ids == "digits":
@@ -139,6 +142,19 @@ def test_spark_summary_equals_duckdb_summary(
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert result.meta == expected.attrs["clvmodels"]
     assert result.customers == len(expected)
+
+
+@pytest.mark.parametrize(("dates", "kind"), [("text", "csv"), ("datetime", "frame")])
+def test_spark_summary_does_not_depend_on_the_session_time_zone(spark, tmp_path, dates, kind):
+    source = _source(random_log(11, 200, "int", dates), kind, tmp_path)
+    expected = summarize_transactions(source, calibration_end="2021-04-01")
+    spark.conf.set("spark.sql.session.timeZone", "Asia/Tokyo")
+    try:
+        got = summarize_transactions_spark(source, spark=spark, calibration_end="2021-04-01")
+        frame = got.to_pandas()
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
 
 
 def test_spark_summary_of_nonpositive_error_log_equals_duckdb(spark):

@@ -81,7 +81,9 @@ class SparkSummary:
         """
         if self.customers <= size:
             return self.to_pandas()
-        rank = (F.abs(F.xxhash64(F.col("customer_id"), F.lit(int(seed)))) % 1_000_000_007) / 1e9
+        rank = (
+            F.pmod(F.xxhash64(F.col("customer_id"), F.lit(int(seed))), F.lit(1_000_000_007)) / 1e9
+        )
         ranked = self.frame.withColumn("_rank", rank)
         share = min(1.0, 1.2 * size / self.customers + 1e-3)
         chosen = ranked.filter(F.col("_rank") < share).orderBy("_rank", "customer_id").limit(size)
@@ -108,9 +110,10 @@ def summarize_transactions_spark(
 
     Options, rules, counts and results are those of
     :func:`clvmodels.data.summarize_transactions` (see its documentation), so the
-    collected frame equals the DuckDB engine's summary.  Text dates are parsed by
-    Spark's timestamp cast (ISO ``yyyy-mm-dd[ hh:mm:ss]``); timestamps with a time zone
-    become UTC dates whatever the session's time zone.
+    collected frame equals the DuckDB engine's summary.  Text dates are read as DuckDB
+    reads them (ISO ``yyyy-mm-dd[ hh:mm:ss]`` or ``yyyy/mm/dd``; a time-zone offset in
+    the text is ignored: the wall-clock date); time-zone aware timestamps become UTC
+    dates.  Neither depends on the session's time zone.
 
     A Spark DataFrame keeps no row order, so errors about a row cannot say which line
     of the file it is: they quote one offending row and say how many there are
@@ -191,10 +194,13 @@ def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame
     elif d_type == "timestamp_ntz":
         d = F.to_date(raw_d)
     elif d_type == "string":
-        text = F.trim(raw_d)
-        stamp = F.expr(f"try_cast(trim(`{o['date']}`) AS timestamp)")
-        parsed = F.date_from_unix_date(F.floor(F.unix_micros(stamp) / 86_400_000_000).cast("int"))
-        d = F.when(text.rlike("^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?$"), parsed)
+        # as DuckDB's TRY_CAST(... AS TIMESTAMP): ISO date[ time], yyyy/mm/dd too, a
+        # time-zone offset ignored (the wall-clock date), whatever the session time zone
+        text = F.regexp_replace(F.trim(raw_d), r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "$1-$2-$3")
+        frame = frame.withColumn("__clv_date_text", text)
+        parsed = F.to_date(F.expr("try_cast(`__clv_date_text` AS timestamp_ntz)"))
+        iso = F.col("__clv_date_text").rlike("^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?$")
+        d = F.when(iso, parsed)
     else:
         raise DataError(
             f"{name}: column {o['date']!r} has type {d_type}; expected dates "
