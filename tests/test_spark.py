@@ -329,6 +329,10 @@ def test_clvmodels_fit_with_engine_spark_equals_duckdb_run(spark, tmp_path):
     assert len(pd.read_parquet(run / "summary.parquet")) == 2357
     assert "sample of 1,000 of 2,357 customers" in (run / "report.html").read_text()
     assert (run / "models" / "bgnbd.json").exists() and (run / "config.yaml").exists()
+    # clvmodels summarize writes every customer's summary as a Parquet dataset
+    assert main(["summarize", str(path), "--out", str(tmp_path / "sum"), "--quiet"]) == 0
+    summary = pd.read_parquet(tmp_path / "sum" / "summary.parquet").sort_values("customer_id")
+    np.testing.assert_array_equal(summary["T"].to_numpy(), prepared.summary["T"].to_numpy())
 
 
 def _write(path, text):

@@ -11,6 +11,8 @@ Spark (:func:`score_run`) and written as a Parquet dataset (:class:`DistributedO
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +101,28 @@ class DistributedOutputs:
             write_parquet(frame, folder / f"{name}.parquet")
             timings[f"write {name}.parquet (spark)"] = round(time.perf_counter() - started, 3)
         return timings
+
+
+def replace_dataset(frame: DataFrame, path: Path) -> Path:
+    """Write ``frame`` as the Parquet dataset ``path``, replacing an older one only once
+    the new one is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = f"{os.getpid()}-{time.time_ns()}"
+    tmp = path.parent / f".{path.name}.tmp-{stamp}"
+    try:
+        write_parquet(frame, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    aside = path.parent / f".{path.name}.old-{stamp}"
+    if path.exists():
+        path.rename(aside)
+    tmp.rename(path)
+    if aside.is_dir():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)
+    return path
 
 
 def prepare_spark(config: RunConfig, source: str, options: dict[str, Any]):
