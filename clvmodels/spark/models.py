@@ -80,15 +80,19 @@ def fit_compressed(
 
 
 def value_columns(
-    purchase: Estimator, settings: clv.ValueSettings, spend: Estimator | None
+    purchase: Estimator,
+    settings: clv.ValueSettings,
+    spend: Estimator | None,
+    fallback_spend: float | None = 1.0,
 ) -> list[str]:
     """The columns :func:`clvmodels.clv.customer_values` returns for these models and
-    settings (evaluated on one made-up customer)."""
+    settings (evaluated on one made-up customer, on the driver: bad arguments raise
+    here rather than inside every executor)."""
     one = pd.DataFrame(
         {"frequency": [1.0], "recency": [1.0], "T": [2.0], "n": [2.0], "monetary_value": [1.0]}
     )
     small = dataclasses.replace(settings, draws=min(settings.draws, 20), threads=1)
-    values = clv.customer_values(purchase, one, small, spend=spend, fallback_spend=1.0)
+    values = clv.customer_values(purchase, one, small, spend=spend, fallback_spend=fallback_spend)
     return list(values.columns)
 
 
@@ -124,7 +128,7 @@ def score_customers(
     missing = [c for c in inputs if c not in frame.columns]
     if missing:
         raise DataError(f"spark scoring: the summary lacks column(s) {', '.join(missing)}")
-    names = value_columns(purchase, settings, spend)
+    names = value_columns(purchase, settings, spend, fallback_spend)
     schema = T.StructType(
         [frame.schema["customer_id"], *[T.StructField(n, T.DoubleType()) for n in names]]
     )
