@@ -93,6 +93,11 @@ def _local_cores(master: str) -> int | None:
     return max(1, int(inner)) if inner.isdigit() else None
 
 
+def quoted_name(name: str) -> str:
+    """``name`` as a Spark SQL identifier (any column name, dots and backticks included)."""
+    return "`" + str(name).replace("`", "``") + "`"
+
+
 def _option_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -174,7 +179,7 @@ def _nanosecond_timestamps(
             "with spark.sql.legacy.parquet.nanosAsLong=true (set by clvmodels' spark_session)"
         )
     for column in nanos:
-        micros = F.floor(F.col(f"`{column}`") / 1000)
+        micros = F.floor(F.col(quoted_name(column)) / 1000)
         frame = frame.withColumn(column, F.timestamp_micros(micros))
     return frame
 

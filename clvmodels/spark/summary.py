@@ -30,7 +30,12 @@ from clvmodels.data.summary_rules import (
     summary_options,
 )
 from clvmodels.errors import DataError
-from clvmodels.spark.session import quiet_pandas_conversion, read_spark_source, spark_session
+from clvmodels.spark.session import (
+    quiet_pandas_conversion,
+    quoted_name,
+    read_spark_source,
+    spark_session,
+)
 
 _INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
 _NUMERIC_TYPES = (*_INTEGER_TYPES, "float", "double", "decimal")
@@ -155,19 +160,16 @@ def summarize_transactions_spark(
     frame, name = read_spark_source(session, source)
     rows = _canonical_rows(frame, name, options)
     days = _customer_days(rows, options).persist()
+    per = None
     try:
         per, counts, obs, daily = _aggregate(rows, days, name, options)
+        return _finish(per, name, options, obs, counts, daily)
     except BaseException:
-        days.unpersist()
-        raise
-    try:
-        summary = _finish(per, name, options, obs, counts, daily)
-    except BaseException:
-        per.unpersist()
+        if per is not None:
+            per.unpersist()
         raise
     finally:
         days.unpersist()
-    return summary
 
 
 def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame:
@@ -179,7 +181,7 @@ def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame
         {"customer id": o["customer_id"], "date": o["date"], "amount": o["amount"]},
         list(types),
     )
-    raw_id, raw_d = F.col(f"`{o['customer_id']}`"), F.col(f"`{o['date']}`")
+    raw_id, raw_d = F.col(quoted_name(o["customer_id"])), F.col(quoted_name(o["date"]))
     id_type, d_type = types[o["customer_id"]], types[o["date"]]
     if id_type == "string":
         cid = F.when(F.trim(raw_id) != "", raw_id)
@@ -209,12 +211,12 @@ def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame
     if o["amount"] is None:
         raw_a, a = F.lit(None).cast("string"), F.lit(1.0)
     else:
-        raw_a = F.col(f"`{o['amount']}`")
+        raw_a = F.col(quoted_name(o["amount"]))
         a_type = types[o["amount"]]
         if a_type.startswith(_NUMERIC_TYPES):
             a = raw_a.cast("double")
         elif a_type == "string":
-            a = F.expr(f"try_cast(trim(`{o['amount']}`) AS double)")
+            a = F.expr(f"try_cast(trim({quoted_name(o['amount'])}) AS double)")
         else:
             raise DataError(f"{name}: column {o['amount']!r} has type {a_type}; expected numbers")
     return frame.select(
