@@ -20,6 +20,7 @@ FHL2005_LOGLIK = -9582.4
 FHL2005_CONDITIONAL = 1.226
 
 
+
 @pytest.fixture(scope="module")
 def cdnow_fit(cdnow):
     return fit_mle(bgnbd.SPEC, cdnow)

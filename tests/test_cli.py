@@ -148,10 +148,7 @@ def test_output_piped_into_a_closed_reader_is_not_an_internal_error():
     try:
         result = subprocess.run(
             [sys.executable, "-m", "clvmodels.cli", "validate", str(REPO / "configs/cdnow.yaml")],
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
+            stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
         )
     finally:
         os.close(write_end)

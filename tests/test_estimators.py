@@ -152,15 +152,8 @@ def test_gamma_gamma_infinite_mean_spend_is_an_error_not_a_number():
     """Fader & Hardie (2013, Gamma-Gamma note): E[spend] = p·gamma/(q − 1) needs q > 1."""
     frame = pd.DataFrame({"frequency": [1, 2], "monetary_value": [10.0, 20.0]})
     model = clvmodels.GammaGamma.from_result(
-        clvmodels.FitResult(
-            "gamma_gamma",
-            "mle",
-            ("p", "q", "gamma"),
-            {"p": 2.0, "q": 0.8, "gamma": 5.0},
-            -1.0,
-            2,
-            2,
-        )
+        clvmodels.FitResult("gamma_gamma", "mle", ("p", "q", "gamma"),
+                            {"p": 2.0, "q": 0.8, "gamma": 5.0}, -1.0, 2, 2)
     )
     with pytest.raises(FitError, match=r"q = 0\.8 <= 1, so the expected spend per order"):
         model.predict_spend(frame)
@@ -181,9 +174,7 @@ def test_gamma_gamma_cdnow_correlation_is_reported_without_warning():
     from clvmodels.data import load_builtin, summarize_transactions
 
     summary = summarize_transactions(
-        load_builtin("cdnow_sample"),
-        time_unit="W",
-        calibration_end="1997-09-30",
+        load_builtin("cdnow_sample"), time_unit="W", calibration_end="1997-09-30",
         observation_end="1998-06-30",
     )
     with warnings.catch_warnings():

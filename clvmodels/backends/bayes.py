@@ -240,7 +240,6 @@ def build_model(
     import pymc as pm
     import pytensor
     import pytensor.tensor as pt
-
     # shared variables rather than constants: the same compiled code serves every data set
     columns = {c: pytensor.shared(np.asarray(v, dtype=float), name=c) for c, v in unique.items()}
     row_key = None if covariates is None else PATTERN

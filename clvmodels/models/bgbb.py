@@ -212,10 +212,7 @@ def dert(
         rows = np.broadcast_arrays(*as_floats(frequency, recency, n))
         params = {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta}
         cumulative = conditional_expected_transactions(
-            steps,
-            rows[0][..., None],
-            rows[1][..., None],
-            rows[2][..., None],
+            steps, rows[0][..., None], rows[1][..., None], rows[2][..., None],
             **{k: np.asarray(v, dtype=float)[..., None] for k, v in params.items()},
         )
         increments = np.diff(cumulative, axis=-1, prepend=0.0)

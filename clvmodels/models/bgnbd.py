@@ -88,7 +88,9 @@ def log_likelihood(
         return at_t(x, t_x) + xp.log(a) - xp.log(b + x_pos - 1.0)
 
     head = xp.distinct(at_t, frequency, T)
-    return xp.where(frequency > 0, xp.logaddexp(head, xp.distinct(at_tx, frequency, recency)), head)
+    return xp.where(
+        frequency > 0, xp.logaddexp(head, xp.distinct(at_tx, frequency, recency)), head
+    )
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
@@ -235,13 +237,9 @@ def _tails(s: Any, r: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
     """The closed-form tails of the Beta integral and the logit limits between them."""
     # Below p_L, h(p) = r s (1 − (r+1) p s / 2 + O((p s r)^2)) to 1e-12 relative.
     p_left = np.minimum(1e-6 / ((r + 2.0) * s), 0.5)
-    tail_left = (
-        r
-        * s
-        * (
-            special.betainc(a, b, p_left)
-            - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
-        )
+    tail_left = r * s * (
+        special.betainc(a, b, p_left)
+        - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
     )
     # Above p_R, h varies by less than 3e-10 relative (|d log h / dp| ≤ 2 near p = 1).
     p_right = 1.0 - 1e-10
@@ -415,14 +413,7 @@ def active_expected_purchases(
 
 
 def discounted_active_purchases(
-    frequency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
-    b: Any,
-    delta: float,
+    frequency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any, delta: float,
     horizon: float = math.inf,
 ) -> np.ndarray:
     """Discounted expected purchases after ``T`` of a customer known to be active.
@@ -450,16 +441,8 @@ def discounted_active_purchases(
 
 
 def discounted_expected_residual_transactions(
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
-    b: Any,
-    delta: float,
-    horizon: float = math.inf,
+    frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any,
+    delta: float, horizon: float = math.inf,
 ) -> np.ndarray:
     """DERT: expected purchases after ``T``, discounted at continuous rate ``δ`` per time
     unit, over ``horizon`` time units (the whole lifetime by default).

@@ -151,8 +151,7 @@ def pytensor_ops(portable: bool = False) -> Ops:
 
     def subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
         arrays = pt.broadcast_arrays(
-            pt.as_tensor_variable(mask),
-            pt.as_tensor_variable(base),
+            pt.as_tensor_variable(mask), pt.as_tensor_variable(base),
             *(pt.as_tensor_variable(a) for a in args),
         )
         shape = arrays[0].shape
