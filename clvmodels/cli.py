@@ -185,8 +185,16 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
     progress = Progress(args.quiet)
     prepared = progress.step("load and summarize data", lambda: prepare_data(config))
     out = Path(args.out) if args.out else config.output_dir
-    if prepared.summary is not None:
-        _write_atomic(out / "summary.csv", lambda p: prepared.summary.to_csv(p, index=False))
+    written = out / "summary.csv"
+    if prepared.distributed is not None:  # data.engine spark: every customer, by Spark
+        from clvmodels.spark.pipeline import replace_dataset
+
+        written = replace_dataset(prepared.distributed.frame, out / "summary.parquet")
+        print(f"{prepared.source}: {prepared.distributed.summary.customers:,} customers")
+        _print_metrics(seed_metrics_for(config, prepared))
+        _print_counts(prepared.meta.get("counts", {}))
+    elif prepared.summary is not None:
+        _write_atomic(written, lambda p: prepared.summary.to_csv(p, index=False))
         seed = seed_metrics_for(config, prepared)
         print(f"{prepared.source}: {len(prepared.summary):,} customers")
         _print_metrics(seed)
@@ -203,7 +211,7 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
                 f"{len(alive) - 1} periods; mean retention rate {retention.mean():.3f}, "
                 f"churn rate {1 - retention.mean():.3f}"
             )
-    print(f"wrote {out / 'summary.csv'}")
+    print(f"wrote {written}")
     return 0
 
 

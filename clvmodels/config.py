@@ -56,11 +56,22 @@ class DataConfig:
     merge_same_day: bool = True
     nonpositive: Literal["net", "drop", "keep", "error"] = "net"
     after_observation_end: Literal["error", "drop"] = "error"
-    engine: Literal["duckdb", "pandas"] = "duckdb"
+    engine: Literal["duckdb", "pandas", "spark"] = "duckdb"
     covariates: CovariatesConfig | None = None
     duckdb_memory_limit: str | None = None
     duckdb_threads: int | None = None
     duckdb_temp_directory: str | None = None
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """``spark:`` — the Spark session of ``data.engine: spark`` (:mod:`clvmodels.spark`)."""
+
+    master: str = "local[*]"
+    app_name: str = "clvmodels"
+    config: dict[str, str | int | float | bool] = field(default_factory=dict)
+    evaluation_sample: int = 1_000_000
+    sample_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +156,7 @@ class RunConfig:
     clv: ClvConfig = field(default_factory=ClvConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    spark: SparkConfig | None = None
     base_dir: Path = field(default=Path("."), metadata={"internal": True})
 
     @property
@@ -243,6 +255,7 @@ def _check_semantics(config: RunConfig) -> None:
         raise ConfigError("baseline.lifespan_years: must be positive")
     _check_clv(config)
     _check_covariates(config)
+    _check_spark(config)
     rate = config.metrics.conversion_rate
     if rate is not None and not 0 <= rate <= 1:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
@@ -345,6 +358,30 @@ def _check_covariates(config: RunConfig) -> None:
             raise ConfigError(
                 f"clv.counterfactuals: {column!r} is not one of data.covariates.columns"
             )
+
+
+def _check_spark(config: RunConfig) -> None:
+    data, spark = config.data, config.spark
+    if data.engine != "spark":
+        if spark is not None:
+            raise ConfigError("spark: a spark block needs data.engine: spark")
+        return
+    if data.kind != "transactions":
+        raise ConfigError(
+            f"data.engine: spark summarises transaction logs; data.kind is {data.kind!r}"
+        )
+    if data.covariates is not None:
+        raise ConfigError("data.covariates: not supported with data.engine: spark yet")
+    if isinstance(data.source, SqlSourceConfig):
+        raise ConfigError(
+            "data.source: a SQL query is read by the duckdb engine; with data.engine: spark "
+            "give the files Spark should read (e.g. the query's result exported as Parquet)"
+        )
+    if spark is not None and spark.evaluation_sample < 1:
+        raise ConfigError(
+            f"spark.evaluation_sample: must be a positive number of customers, "
+            f"got {spark.evaluation_sample}"
+        )
 
 
 def _check_clv(config: RunConfig) -> None:

@@ -62,6 +62,14 @@ def average_order_value(summary: pd.DataFrame) -> float | None:
     return float(summary["revenue"].sum() / (summary["frequency"] + 1.0).sum())
 
 
+def run_average_order_value(prepared: PreparedData) -> float | None:
+    """The calibration average order value of the run's customers: of the whole
+    distributed summary with ``data.engine: spark`` (``summary`` is then a sample)."""
+    if prepared.distributed is not None:
+        return prepared.distributed.average_order_value()
+    return average_order_value(_summary(prepared))
+
+
 def predictions_table(
     config: RunConfig,
     prepared: PreparedData,
@@ -75,7 +83,7 @@ def predictions_table(
     summary = _summary(prepared)
     key = purchase_model_key(config, fitted)
     settings = value_settings(config, prepared.meta.get("time_unit", config.data.time_unit))
-    aov = average_order_value(summary)
+    aov = run_average_order_value(prepared)
     spend = fitted.get("gamma_gamma")
     values = clv.customer_values(
         fitted[key],
@@ -191,7 +199,7 @@ def evaluate(config: RunConfig, prepared: PreparedData, fitted: dict[str, Estima
     horizon = float(summary["duration_holdout"].iloc[0])
     actual_p = summary["frequency_holdout"].to_numpy(float)
     actual_r = summary["revenue_holdout"].to_numpy(float) if "revenue_holdout" in summary else None
-    aov = average_order_value(summary)
+    aov = run_average_order_value(prepared)
     spend = fitted.get("gamma_gamma")
     data = {c: summary[c].to_numpy(float) for c in summary.columns if c in SUMMARY_COLUMNS[1:]}
     if spend is None:

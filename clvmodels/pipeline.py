@@ -21,7 +21,7 @@ from clvmodels.data.sources import Source
 from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import ESTIMATORS, Estimator
-from clvmodels.models import discount
+from clvmodels.models import discount, model_spec
 
 PURCHASE_MODELS = ("bgnbd", "paretonbd", "mbgnbd", "gamma_gamma")
 
@@ -48,6 +48,10 @@ class PreparedData:
     input
         For a SQL source, its ``manifest.json`` record: ``source`` (the masked URL),
         ``query`` and ``fingerprint`` (of the rows as read); empty for files.
+    distributed
+        With ``data.engine: spark``, the whole per-customer summary kept in Spark
+        (:class:`clvmodels.spark.pipeline.DistributedSummary`); ``summary`` is then a
+        uniform random sample of it (``spark.evaluation_sample`` customers).
     """
 
     kind: str
@@ -57,6 +61,7 @@ class PreparedData:
     individual: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     input: dict[str, str] = field(default_factory=dict)
+    distributed: Any = None
 
 
 def input_source(config: RunConfig, value: str | SqlSourceConfig, key: str) -> Source:
@@ -82,17 +87,28 @@ def prepare_data(config: RunConfig) -> PreparedData:
         columns = {"customer_id": "customer_id", "date": "date", "amount": "amount"}
         columns.update(d.columns)
         _only_keys(columns, {"customer_id", "date", "amount"}, "data.columns")
+        options = {
+            "customer_id": columns["customer_id"],
+            "date": columns["date"],
+            "amount": columns["amount"] or None,
+            "time_unit": d.time_unit,
+            "observation_end": split.observation_end,
+            "calibration_end": split.calibration_end,
+            "merge_same_day": d.merge_same_day,
+            "nonpositive": d.nonpositive,
+            "after_observation_end": d.after_observation_end,
+        }
+        if d.engine == "spark":
+            try:
+                from clvmodels.spark.pipeline import prepare_spark
+            except ImportError:
+                raise ConfigError(
+                    "data.engine: spark needs pyspark: pip install 'clvmodels[spark]'"
+                ) from None
+            return prepare_spark(config, source, options)
         summary = clvdata.summarize_transactions(
             source,
-            customer_id=columns["customer_id"],
-            date=columns["date"],
-            amount=columns["amount"] or None,
-            time_unit=d.time_unit,
-            observation_end=split.observation_end,
-            calibration_end=split.calibration_end,
-            merge_same_day=d.merge_same_day,
-            nonpositive=d.nonpositive,
-            after_observation_end=d.after_observation_end,
+            **options,
             engine=d.engine,
             memory_limit=d.duckdb_memory_limit,
             threads=d.duckdb_threads,
@@ -257,7 +273,12 @@ def fit_models(
         if key in PURCHASE_MODELS and "T" not in prepared.summary.columns:
             raise ConfigError(f"models.{key}: needs columns frequency, recency, T")
         frame = prepared.summary
-        if key == "gamma_gamma" and "monetary_value" in frame.columns:
+        spend = key == "gamma_gamma" and "monetary_value" in frame.columns
+        if prepared.distributed is not None:  # unique rows of the whole summary, counted
+            frame = prepared.distributed.fit_rows(
+                model_spec(key).data_columns, spend=spend, meta=prepared.meta
+            )
+        elif spend:
             frame = _spend_rows(prepared)
         fitted[key] = cls(backend=options.backend, **kwargs).fit(frame)
     return fitted
@@ -314,14 +335,26 @@ def seed_metrics_for(config: RunConfig, prepared: PreparedData) -> pd.Series:
     unit = prepared.meta.get("time_unit", config.data.time_unit)
     if unit not in ("D", "W"):
         raise ConfigError(f"data.time_unit: seed metrics need D or W, got {unit!r}")
-    window_years = float(summary["T"].max()) / discount.units_per_year(unit)
     if "revenue" not in summary.columns:
         raise DataError("seed metrics need per-customer revenue (an amount column)")
-    values = metrics.seed_metrics(
-        summary, window_years=window_years, lifespan_years=config.baseline.lifespan_years
-    )
+    lifespan = config.baseline.lifespan_years
+    if prepared.distributed is not None:  # totals of every customer, not of the sample
+        totals = prepared.distributed.totals()
+        values = metrics.seed_metrics_from_totals(
+            totals["customers"],
+            totals["orders"],
+            totals["revenue"],
+            totals["repeat_customers"],
+            window_years=totals["max_T"] / discount.units_per_year(unit),
+            lifespan_years=lifespan,
+        )
+    else:
+        window_years = float(summary["T"].max()) / discount.units_per_year(unit)
+        values = metrics.seed_metrics(summary, window_years=window_years, lifespan_years=lifespan)
     if config.metrics.marketing_spend is not None:
-        cac = metrics.customer_acquisition_cost(config.metrics.marketing_spend, len(summary))
+        cac = metrics.customer_acquisition_cost(
+            config.metrics.marketing_spend, int(values["customers"])
+        )
         values["cac"] = cac
         values["clv_minus_cac"] = metrics.clv_minus_cac(values["simple_clv"], cac)
         values["ltv_to_cac"] = metrics.ltv_to_cac(values["simple_clv"], cac)

@@ -103,6 +103,15 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
     counts = manifest.get("data", {}).get("counts", {})
     handled = {k: v for k, v in counts.items() if v and k not in ("rows_in", "customers")}
     text = "<h2>The data in numbers</h2>"
+    sample = manifest.get("data", {}).get("sample")
+    if sample:
+        omitted = f" Left out: {_e(sample['omitted'])}." if sample.get("omitted") else ""
+        text += (
+            f"<p class='note'>Spark run: the evaluation, plots and customer tables below come "
+            f"from a uniform random sample of {sample['customers']:,} of {sample['of']:,} "
+            "customers (spark.evaluation_sample); the seed metrics, counts and fits use "
+            f"every customer, and predictions.parquet/ scores every customer.{omitted}</p>"
+        )
     if rows:
         text += "<p>What marketers compute today, on the calibration window:</p>" + _pairs(rows)
     projection = folder / "survival_projection.csv"
@@ -299,6 +308,9 @@ def _plots_section(folder: Path) -> str:
 
 def _customers_section(folder: Path) -> str:
     path = folder / "predictions.csv"
+    sampled = not path.exists() and (folder / "predictions_sample.csv").exists()
+    if sampled:  # a Spark run: every customer is in predictions.parquet/
+        path = folder / "predictions_sample.csv"
     if not path.exists():
         return ""
     frame = pd.read_csv(path)
@@ -324,7 +336,8 @@ def _customers_section(folder: Path) -> str:
         )
         if c in frame
     ]
-    text = "<h2>Top 20 customers by predicted value</h2>" + _table(frame[shown].head(20))
+    of = " of the sample" if sampled else ""
+    text = f"<h2>Top 20 customers{of} by predicted value</h2>" + _table(frame[shown].head(20))
     if "rfm_segment" in frame:
         from clvmodels.metrics import segment_values
 
@@ -334,7 +347,13 @@ def _customers_section(folder: Path) -> str:
             seg = seg.merge(
                 base[["rfm_segment", "mean_baseline_clv", "total_baseline_clv"]], on="rfm_segment"
             )
-        text += "<h2>Value by RFM segment</h2>" + _table(seg)
+        totals = " (totals over the sample)" if sampled else ""
+        text += f"<h2>Value by RFM segment{totals}</h2>" + _table(seg)
+    if sampled:
+        return text + (
+            f"<p class='note'>The {len(frame):,} sampled customers are in "
+            "predictions_sample.csv; every customer's forecasts are in predictions.parquet/.</p>"
+        )
     text += (
         f"<p class='note'>All {len(frame):,} customers with their forecasts are in "
         "predictions.csv.</p>"

@@ -60,6 +60,7 @@ class RunResult:
     seed_metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     refit: dict[str, Estimator] | None = None
+    distributed: Any = None  # data.engine spark: clvmodels.spark.pipeline.DistributedOutputs
 
 
 Step = Callable[[str, Callable[[], Any]], Any]
@@ -152,10 +153,15 @@ def execute(config: RunConfig, step: Step = _plain_step, progress: bool = False)
         if what_if is not None:
             result.tables["covariate_lift"] = what_if.lift
             extra = what_if.per_customer
+    sampled = predict_from[0].distributed is not None
     result.tables["predictions"] = timed(
-        "predict every customer",
+        "predict the sample's customers" if sampled else "predict every customer",
         lambda: forecast.predictions_table(config, predict_from[0], predict_from[1], extra),
     )
+    if predict_from[0].distributed is not None:  # every customer, scored when written
+        from clvmodels.spark.pipeline import score_run
+
+        result.distributed = score_run(config, predict_from[0].distributed, predict_from[1])
     return result
 
 
@@ -225,12 +231,17 @@ def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
     try:
         folder.file("params.json").write_text(json.dumps(result.payload, indent=2))
         prepared = result.prepared
+        # with Spark, summary and predictions of every customer are Parquet datasets
+        # written by Spark; the CSVs hold the driver's sample
+        sampled = {"summary", "predictions"} if result.distributed is not None else set()
         table = prepared.summary if prepared.summary is not None else prepared.survival_table
         if table is not None:
-            table.to_csv(folder.file("summary.csv"), index=False)
+            table.to_csv(folder.file(_csv_name("summary", sampled)), index=False)
         for name, table in result.tables.items():
-            table.to_csv(folder.file(f"{name}.csv"), index=False)
-        if "parquet" in config.output.formats and "predictions" in result.tables:
+            table.to_csv(folder.file(_csv_name(name, sampled)), index=False)
+        if result.distributed is not None:
+            result.timings.update(result.distributed.write(folder.tmp))
+        elif "parquet" in config.output.formats and "predictions" in result.tables:
             result.tables["predictions"].to_parquet(folder.file("predictions.parquet"), index=False)
         for name, estimator in (result.refit or result.fitted).items():
             suffix = ".nc" if estimator.result_.draws is not None else ".json"
@@ -250,6 +261,10 @@ def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
     return folder.commit()
 
 
+def _csv_name(name: str, sampled: set[str]) -> str:
+    return f"{name}_sample.csv" if name in sampled else f"{name}.csv"
+
+
 def manifest(result: RunResult) -> dict[str, Any]:
     """``manifest.json``: what ran, on what, how long each step took, what was dropped."""
     prepared = result.prepared
@@ -258,7 +273,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "clvmodels_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "name": result.config.name,
-        "input": _input_record(prepared),
+        "input": {**_input_record(prepared), "engine": result.config.data.engine},
         "data": meta,
         "models": {
             name: {"backend": est.result_.backend, "data_fingerprint": est.result_.data_fingerprint}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,62 @@ def test_resolved_config_round_trips():
     config = load_config(REPO / "configs" / "cdnow.yaml")
     again = parse_config(config.to_dict())
     assert again.to_dict() == config.to_dict()
+
+
+def test_spark_block_is_parsed_with_engine_spark():
+    raw = {
+        "name": "x",
+        "data": {"source": "log.parquet", "engine": "spark"},
+        "spark": {
+            "master": "local[2]",
+            "config": {"spark.sql.shuffle.partitions": 8, "spark.ui.enabled": False},
+            "evaluation_sample": 5000,
+        },
+    }
+    config = parse_config(raw)
+    assert config.spark.master == "local[2]"
+    assert config.spark.config == {"spark.sql.shuffle.partitions": 8, "spark.ui.enabled": False}
+    assert config.spark.evaluation_sample == 5000
+    assert config.spark.app_name == "clvmodels"
+
+
+@pytest.mark.parametrize(
+    ("data", "spark", "message"),
+    [
+        ({"engine": "spark"}, {"mastr": "local"}, "spark.mastr: unknown key"),
+        ({}, {"master": "local[2]"}, "spark: a spark block needs data.engine: spark"),
+        ({"engine": "spark"}, {"evaluation_sample": 0}, "spark.evaluation_sample: must be"),
+        ({"engine": "spark", "kind": "summary"}, None, "data.engine: spark summarises"),
+        ({"engine": "sparc"}, None, "data.engine: expected one of duckdb, pandas, spark"),
+    ],
+)
+def test_spark_config_errors_name_the_key(data, spark, message):
+    raw = {"name": "x", "data": {"source": "log.parquet", **data}}
+    if spark is not None:
+        raw["spark"] = spark
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(raw)
+
+
+def test_engine_spark_without_pyspark_is_a_one_line_config_error(monkeypatch):
+    import sys
+
+    from clvmodels.pipeline import prepare_data
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if pyspark were not installed
+    for name in [m for m in sys.modules if m.startswith("clvmodels.spark")]:
+        monkeypatch.delitem(sys.modules, name)
+    config = parse_config(
+        {"name": "x", "data": {"source": "builtin:cdnow_sample", "engine": "spark"}}
+    )
+    with pytest.raises(ConfigError, match=r"data.engine: spark needs pyspark: pip install"):
+        prepare_data(config)
+
+
+def test_a_sql_source_with_the_spark_engine_is_a_config_error_naming_data_source():
+    raw = {
+        "name": "x",
+        "data": {"source": {"sql": "SELECT 1", "url": "postgresql://u@h/db"}, "engine": "spark"},
+    }
+    with pytest.raises(ConfigError, match=r"data\.source: a SQL query is read by the duckdb"):
+        parse_config(raw)

@@ -16,7 +16,6 @@ use) and ``"pandas"`` (a plain groupby reference for tests and the benchmark).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import shutil
 import tempfile
@@ -39,45 +38,19 @@ from clvmodels.data.sources import (
     transactions_view,
 )
 from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource, rows_fingerprint
+from clvmodels.data.summary_rules import (
+    NET_TOLERANCE,
+    NONPOSITIVE_PROBLEM,
+    DateLike,
+    after_obs_problem,
+    check_window,
+    counts_template,
+    daily_series,
+    no_customers_error,
+    summary_meta,
+    summary_options,
+)
 from clvmodels.errors import ConfigError, DataError
-
-UNIT_DAYS = {"D": 1, "W": 7}
-NONPOSITIVE = ("net", "drop", "keep", "error")
-AFTER_OBSERVATION_END = ("error", "drop")
-# A day holding a return is no purchase when its net is <= this fraction of its gross.
-NET_TOLERANCE = 1e-9
-
-DateLike = str | dt.date | pd.Timestamp | None
-
-
-def _parse_day(value: DateLike, option: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if pd.isna(stamp):
-        raise DataError(f"{option}: cannot parse {value!r} as a date")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.normalize()
-
-
-def _counts_template() -> dict[str, int]:
-    return dict.fromkeys(
-        (
-            "rows_in",
-            "nonpositive_rows_dropped",
-            "rows_after_observation_end_dropped",
-            "rows_merged_same_day",
-            "nonpositive_days_dropped",
-            "customers_without_purchases",
-            "customers_first_purchase_after_calibration",
-            "customers",
-        ),
-        0,
-    )
 
 
 def summarize_transactions(
@@ -172,69 +145,32 @@ def summarize_transactions(
         bad options, ``calibration_end`` after ``observation_end``, transactions after
         ``observation_end`` (with ``after_observation_end="error"``).
     """
-    if time_unit not in UNIT_DAYS:
-        raise DataError(f"time_unit: {time_unit!r} is not one of 'D' (days), 'W' (weeks)")
-    if nonpositive not in NONPOSITIVE:
-        raise DataError(f"nonpositive: {nonpositive!r} is not one of {', '.join(NONPOSITIVE)}")
-    if nonpositive == "net" and not merge_same_day:
-        raise DataError(
-            "nonpositive: 'net' nets amounts within a day and needs "
-            "merge_same_day=True; use 'drop', 'keep' or 'error'"
-        )
-    if after_observation_end not in AFTER_OBSERVATION_END:
-        raise DataError(
-            f"after_observation_end: {after_observation_end!r} is not 'error' or 'drop'"
-        )
     if engine not in ("duckdb", "pandas"):
         raise DataError(f"engine: {engine!r} is not 'duckdb' or 'pandas'")
-    options = {
-        "customer_id": customer_id,
-        "date": date,
-        "amount": amount,
-        "unit_days": UNIT_DAYS[time_unit],
-        "merge": merge_same_day,
-        "nonpositive": nonpositive if amount is not None else "keep",
-        "after": after_observation_end,
-        "obs": _parse_day(observation_end, "observation_end"),
-        "cal": _parse_day(calibration_end, "calibration_end"),
-        "resources": {
-            "memory_limit": memory_limit,
-            "threads": threads,
-            "temp_directory": temp_directory,
-        },
+    options = summary_options(
+        customer_id=customer_id,
+        date=date,
+        amount=amount,
+        time_unit=time_unit,
+        observation_end=observation_end,
+        calibration_end=calibration_end,
+        merge_same_day=merge_same_day,
+        nonpositive=nonpositive,
+        after_observation_end=after_observation_end,
+    )
+    options["resources"] = {
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "temp_directory": temp_directory,
     }
-    if (
-        options["obs"] is not None
-        and options["cal"] is not None
-        and options["cal"] > options["obs"]
-    ):
-        raise DataError(
-            f"calibration_end: {options['cal'].date()} is after observation_end "
-            f"{options['obs'].date()}"
-        )
     run = _summarize_duckdb if engine == "duckdb" else _summarize_pandas
-    frame, counts, obs, daily, fingerprint = run(source, options)
-    cal = options["cal"]
-    if cal is not None and cal > obs:
-        raise DataError(
-            f"calibration_end: {cal.date()} is after observation_end {obs.date()} "
-            "(the last date in the log)"
-        )
-    if len(frame) == 0:
-        raise DataError(
-            f"{describe_source(source)}: no customer is left with a purchase up to "
-            f"{cal.date() if cal is not None else obs.date()} (nonpositive={nonpositive!r}, "
-            f"observation_end {obs.date()}); counts: {counts}"
-        )
-    frame = _finish(frame, options, obs, amount is not None)
+    per, counts, obs, daily, fingerprint = run(source, options)
+    check_window(options, obs)
+    if len(per) == 0:
+        raise no_customers_error(describe_source(source), options, obs, counts)
+    frame = _finish(per, options, obs, amount is not None)
     counts["customers"] = len(frame)
-    frame.attrs["clvmodels"] = {
-        "time_unit": time_unit,
-        "observation_end": obs.date().isoformat(),
-        "calibration_end": None if cal is None else cal.date().isoformat(),
-        "counts": {key: int(value) for key, value in counts.items()},
-        "repeat_transactions_per_day": daily,
-    }
+    frame.attrs["clvmodels"] = summary_meta(options, obs, counts, daily)
     if fingerprint is not None:
         frame.attrs["clvmodels"]["input_fingerprint"] = fingerprint
     return frame
@@ -278,25 +214,6 @@ def _finish(
     if not with_money:
         out = out.drop(columns=["monetary_value", "revenue", "revenue_holdout"], errors="ignore")
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
-
-
-def _daily_series(pairs: list[tuple[int, int]]) -> dict[str, list[int]]:
-    """Repeat transactions per calendar day (days since 1970-01-01), zero days left out."""
-    kept = sorted((int(day), int(n)) for day, n in pairs if n)
-    return {"day": [day for day, _ in kept], "count": [n for _, n in kept]}
-
-
-def _after_obs_problem(n: int, obs: pd.Timestamp) -> str:
-    return (
-        f"{n} transactions after observation_end {obs.date()}; first: customer {{cid}} "
-        "on {d} (after_observation_end='drop' drops them)"
-    )
-
-
-_NONPOSITIVE_PROBLEM = (
-    "amount {a} <= 0 for customer {cid} on {d} (nonpositive='error'; "
-    "'net', 'drop' or 'keep' accept returns and free items)"
-)
 
 
 DEFAULT_MEMORY_LIMIT = "4GB"
@@ -463,7 +380,7 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
         ),
     ]
     if mode == "error":
-        checks.append((n_nonpositive, "a <= 0", "a", o["amount"], _NONPOSITIVE_PROBLEM))
+        checks.append((n_nonpositive, "a <= 0", "a", o["amount"], NONPOSITIVE_PROBLEM))
     for count, condition, role, column, problem in checks:
         if count:
             raise_first_bad_row(
@@ -481,9 +398,9 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
             condition=condition,
             role="d",
             column=o["date"],
-            problem=_after_obs_problem(n_after, obs),
+            problem=after_obs_problem(n_after, obs),
         )
-    counts = _counts_template()
+    counts = counts_template()
     counts.update(
         rows_in=rows_in,
         nonpositive_rows_dropped=n_dropped,
@@ -508,7 +425,7 @@ def _duckdb_aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str,
         (day, n - (int(firsts[day - base]) if 0 <= day - base < len(firsts) else 0))
         for day, n in purchases.items()
     ]
-    return per, counts, obs, _daily_series(daily)
+    return per, counts, obs, daily_series(daily)
 
 
 def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: dict[str, Any], where: str):
@@ -594,18 +511,18 @@ def _summarize_pandas(source: Source, o: dict[str, Any]):
         where = row_label(name, pos, is_file_csv=is_csv)
         raise DataError(f"{name}: column {column!r} {where}: {text}")
 
-    counts = _counts_template()
+    counts = counts_template()
     counts["rows_in"] = len(tx)
     np_mode = o["nonpositive"]
     if np_mode == "error" and (tx["a"] <= 0).any():
-        fail_at(tx["a"] <= 0, o["amount"], _NONPOSITIVE_PROBLEM)
+        fail_at(tx["a"] <= 0, o["amount"], NONPOSITIVE_PROBLEM)
     keep = tx["a"] > 0 if np_mode == "drop" else pd.Series(True, index=tx.index)
     obs = o["obs"] if o["obs"] is not None else pd.Timestamp(tx["d"].max())
     cal = o["cal"] if o["cal"] is not None else obs
     after = keep & (tx["d"] > obs)
     counts["nonpositive_rows_dropped"] = int((~keep).sum())
     if after.any() and o["after"] == "error":
-        fail_at(after, o["date"], _after_obs_problem(int(after.sum()), obs))
+        fail_at(after, o["date"], after_obs_problem(int(after.sum()), obs))
     counts["rows_after_observation_end_dropped"] = int(after.sum())
     rows = tx.loc[keep & ~after]
     if o["merge"]:
@@ -646,7 +563,7 @@ def _summarize_pandas(source: Source, o: dict[str, Any]):
     first_rows = ~kept["cid"].duplicated()
     daily = kept.loc[~first_rows].groupby("d").size()
     pairs = [((d - _EPOCH).days, int(n)) for d, n in daily.items()]
-    return per, counts, obs, _daily_series(pairs), tx.attrs.get(FINGERPRINT_ATTR)
+    return per, counts, obs, daily_series(pairs), tx.attrs.get(FINGERPRINT_ATTR)
 
 
 def validate_summary(

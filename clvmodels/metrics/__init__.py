@@ -40,6 +40,7 @@ from clvmodels.metrics.customer_base import (
     RFM_SEGMENTS,
     rfm_scores,
     seed_metrics,
+    seed_metrics_from_totals,
     segment_values,
 )
 from clvmodels.metrics.scalar import (
@@ -72,6 +73,7 @@ __all__ = [
     "repeat_purchase_rate",
     "rfm_scores",
     "seed_metrics",
+    "seed_metrics_from_totals",
     "segment_values",
     "simple_clv",
 ]

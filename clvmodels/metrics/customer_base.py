@@ -118,9 +118,40 @@ def seed_metrics(
     lifespan = float(numbers(lifespan_years, "lifespan_years", minimum=0.0, strict=True))
     values = _check_summary(summary, ["customer_id", "frequency", "revenue"])
     orders_per_customer = values["frequency"] + 1.0
-    customers = float(len(values))
-    orders = float(orders_per_customer.sum())
-    revenue = float(values["revenue"].sum())
+    repeat_purchase_rate(orders_per_customer)  # checks the counts
+    return seed_metrics_from_totals(
+        float(len(values)),
+        float(orders_per_customer.sum()),
+        float(values["revenue"].sum()),
+        float((orders_per_customer >= 2).sum()),
+        window_years=window,
+        lifespan_years=lifespan,
+    )
+
+
+def seed_metrics_from_totals(
+    customers: float,
+    orders: float,
+    revenue: float,
+    repeat_customers: float,
+    *,
+    window_years: float,
+    lifespan_years: float = 3.0,
+) -> pd.Series:
+    """:func:`seed_metrics` from the totals of a customer base (e.g. summed by Spark).
+
+    Parameters
+    ----------
+    customers, orders, revenue
+        Number of customers, of orders (``sum(frequency + 1)``) and total revenue.
+    repeat_customers
+        Customers with two or more orders (``frequency >= 1``).
+    window_years, lifespan_years
+        As for :func:`seed_metrics`.
+    """
+    window = float(numbers(window_years, "window_years", minimum=0.0, strict=True))
+    lifespan = float(numbers(lifespan_years, "lifespan_years", minimum=0.0, strict=True))
+    customers, orders, revenue = float(customers), float(orders), float(revenue)
     aov = average_order_value(revenue, orders)
     frequency = purchase_frequency(orders, customers)
     frequency_per_year = frequency / window
@@ -134,7 +165,7 @@ def seed_metrics(
         "purchase_frequency_per_year": frequency_per_year,
         "customer_value_per_year": value_per_year,
         "simple_clv": simple_clv(value_per_year, lifespan),
-        "repeat_purchase_rate": repeat_purchase_rate(orders_per_customer),
+        "repeat_purchase_rate": float(repeat_customers) / customers,
     }
     return pd.Series(metrics, dtype="float64", name="seed_metrics")
 

@@ -1,0 +1,201 @@
+"""Spark sessions and sources: a transaction log as a Spark DataFrame.
+
+A source is what :mod:`clvmodels.data.sources` accepts — a pandas DataFrame,
+``"builtin:NAME"``, a ``.csv``/``.csv.gz``/``.parquet`` file or a directory of Parquet
+files — or a Spark DataFrame.  CSV files are read with every column as text (as the
+DuckDB engine does), so dates and amounts are validated by clvmodels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pyspark.errors import AnalysisException, PySparkRuntimeError
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from clvmodels.data.builtin import load_builtin
+from clvmodels.data.sources import _source_kind, describe_source
+from clvmodels.errors import ConfigError, DataError
+
+# PySpark 4.x warns on every pandas conversion under pandas 3 (which works for what we use)
+_PANDAS3_NOTE = "PySpark does not yet fully support pandas"
+
+DEFAULT_OPTIONS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.executorEnv.PYTHONWARNINGS": f"ignore:{_PANDAS3_NOTE}:FutureWarning",
+    # pandas writes nanosecond timestamps, which Spark reads only as longs
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+}
+
+
+def spark_session(
+    master: str = "local[*]",
+    app_name: str = "clvmodels",
+    options: Mapping[str, Any] | None = None,
+) -> SparkSession:
+    """Get or start a Spark session for clvmodels.
+
+    The session's time zone is UTC (time-zone aware timestamps become UTC dates, as in
+    the DuckDB engine) unless ``options`` sets ``spark.sql.session.timeZone``.  Python
+    workers run this interpreter (``PYSPARK_PYTHON`` is set to it when unset), so they
+    import the same clvmodels, NumPy and pandas.
+
+    Parameters
+    ----------
+    master
+        Spark master URL: ``local[*]`` (every core of this machine), ``local[2]``,
+        ``spark://host:7077``, ``yarn``...
+    app_name
+        Application name shown by Spark.
+    options
+        Spark configuration (``{"spark.driver.memory": "4g", ...}``); values are passed
+        as strings (``true``/``false`` for booleans).  With a local master,
+        ``spark.sql.shuffle.partitions`` defaults to 4 per core instead of Spark's 200.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName(app_name)
+    defaults = dict(DEFAULT_OPTIONS)
+    cores = _local_cores(master)
+    if cores is not None:  # Spark's 200 shuffle partitions cost minutes on a laptop
+        defaults["spark.sql.shuffle.partitions"] = str(4 * cores)
+    for key, value in {**defaults, **dict(options or {})}.items():
+        builder = builder.config(key, _option_text(value))
+    try:
+        return builder.getOrCreate()
+    except PySparkRuntimeError as exc:  # no Java, or the JVM did not start
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"spark: cannot start Spark ({first}); Spark needs Java 17 or later "
+            "(java on PATH or JAVA_HOME)"
+        ) from None
+
+
+def _local_cores(master: str) -> int | None:
+    """Cores of a ``local``, ``local[N]`` or ``local[*]`` master (None for a cluster)."""
+    text = master.strip()
+    if text == "local":
+        return 1
+    if not (text.startswith("local[") and text.endswith("]")):
+        return None
+    inner = text[len("local[") : -1].split(",")[0]
+    if inner == "*":
+        return os.cpu_count() or 1
+    return max(1, int(inner)) if inner.isdigit() else None
+
+
+def quoted_name(name: str) -> str:
+    """``name`` as a Spark SQL identifier (any column name, dots and backticks included)."""
+    return "`" + str(name).replace("`", "``") + "`"
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@contextlib.contextmanager
+def quiet_pandas_conversion() -> Iterator[None]:
+    """Silence PySpark's note that it does not fully support pandas 3 (driver side)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS3_NOTE, category=FutureWarning)
+        # PySpark's own astype(copy=False) calls, deprecated by pandas 3
+        warnings.filterwarnings("ignore", message="The copy keyword", module="pyspark")
+        yield
+
+
+def read_spark_source(spark: SparkSession, source: Any) -> tuple[DataFrame, str]:
+    """A source as a Spark DataFrame, with its name for messages.
+
+    Parameters
+    ----------
+    spark
+        The session to read with.
+    source
+        A Spark DataFrame, a pandas DataFrame, ``"builtin:NAME"``, or a path to a CSV
+        (``.csv``, ``.csv.gz``; header row, every column read as text) or Parquet file,
+        or a directory of Parquet files.
+
+    Raises
+    ------
+    DataError
+        Unknown built-in name, missing/empty file, unsupported file type, unreadable file.
+    """
+    if isinstance(source, DataFrame):
+        return source, "Spark DataFrame"
+    name = describe_source(source)
+    kind, value = _source_kind(source)
+    if kind == "frame":
+        return pandas_to_spark(spark, value), name  # type: ignore[arg-type]
+    if kind == "builtin":
+        return pandas_to_spark(spark, load_builtin(str(value))), name
+    path = str(Path(str(value)).resolve())
+    try:
+        if kind == "csv":
+            frame = spark.read.csv(path, header=True, inferSchema=False)
+        elif kind == "parquet":
+            frame = _nanosecond_timestamps(spark, spark.read.parquet(path), path, name)
+        else:
+            raise DataError(
+                f"{name}: the Spark engine reads DataFrames, builtin:NAME, CSV and Parquet, "
+                f"not {kind} sources"
+            )
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{name}: cannot read {kind}: {first}") from None
+    return frame, name
+
+
+def _nanosecond_timestamps(
+    spark: SparkSession, frame: DataFrame, path: str, name: str
+) -> DataFrame:
+    """Nanosecond Parquet timestamps (what pandas writes), which Spark reads as longs
+    with ``spark.sql.legacy.parquet.nanosAsLong``, as Spark timestamps (microseconds)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(path).glob("*.parquet")) if Path(path).is_dir() else [Path(path)]
+    schema = pq.read_schema(files[0])
+    nanos = [
+        f.name
+        for f in schema
+        if pa.types.is_timestamp(f.type) and f.type.unit == "ns" and f.name in frame.columns
+    ]
+    if not nanos:
+        return frame
+    if spark.conf.get("spark.sql.legacy.parquet.nanosAsLong", "false").lower() != "true":
+        raise DataError(
+            f"{name}: column {nanos[0]!r} holds nanosecond timestamps, which Spark reads only "
+            "with spark.sql.legacy.parquet.nanosAsLong=true (set by clvmodels' spark_session)"
+        )
+    for column in nanos:
+        micros = F.floor(F.col(quoted_name(column)) / 1000)
+        frame = frame.withColumn(column, F.timestamp_micros(micros))
+    return frame
+
+
+def pandas_to_spark(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
+    """A pandas frame as a Spark DataFrame; naive datetimes are read as UTC, whatever the
+    session's time zone (so the same calendar dates come out)."""
+    if len(frame) == 0:
+        raise DataError("DataFrame: no rows")
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_dtype(values) and not isinstance(
+            values.dtype, pd.DatetimeTZDtype
+        ):
+            values = values.dt.tz_localize("UTC")
+        columns[column] = values
+    with quiet_pandas_conversion():
+        return spark.createDataFrame(pd.DataFrame(columns, index=frame.index))

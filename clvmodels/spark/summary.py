@@ -1,0 +1,415 @@
+"""Transactions -> one row per customer, computed by Apache Spark.
+
+The same summary as :func:`clvmodels.data.summarize_transactions` (Fader, Hardie & Lee
+2005, section 2; see :mod:`clvmodels.data.summary`) with the same options, rules, counts
+and metadata, computed from a Spark DataFrame so that the log never has to fit in one
+machine's memory.  The per-customer frame stays distributed (persisted); only the
+counts and the daily repeat-transaction series come to the driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from clvmodels.data.sources import _missing_columns
+from clvmodels.data.summary_rules import (
+    NET_TOLERANCE,
+    NONPOSITIVE_PROBLEM,
+    DateLike,
+    after_obs_problem,
+    check_window,
+    counts_template,
+    daily_series,
+    no_customers_error,
+    summary_meta,
+    summary_options,
+)
+from clvmodels.errors import DataError
+from clvmodels.spark.session import (
+    quiet_pandas_conversion,
+    quoted_name,
+    read_spark_source,
+    spark_session,
+)
+
+_INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
+_NUMERIC_TYPES = (*_INTEGER_TYPES, "float", "double", "decimal")
+_INT_PATTERN = "^[+-]?[0-9]{1,18}$"  # text ids that all match become integers
+
+
+@dataclass
+class SparkSummary:
+    """A distributed per-customer summary.
+
+    Attributes
+    ----------
+    frame
+        One row per customer (persisted), with the columns of the pandas summary
+        (``first_purchase`` as a Spark date).
+    meta
+        What ``summary.attrs["clvmodels"]`` holds for the other engines: time unit,
+        observation and calibration ends, counts, repeat transactions per day.
+    """
+
+    frame: DataFrame
+    meta: dict[str, Any]
+
+    @property
+    def customers(self) -> int:
+        """Number of customers (rows of :attr:`frame`)."""
+        return int(self.meta["counts"]["customers"])
+
+    def to_pandas(self, frame: DataFrame | None = None) -> pd.DataFrame:
+        """The summary (or ``frame``, some of its rows) as the pandas summary of the
+        DuckDB engine: sorted by ``customer_id``, the same dtypes, ``attrs["clvmodels"]``."""
+        with quiet_pandas_conversion():
+            out = (self.frame if frame is None else frame).toPandas()
+        out["frequency"] = out["frequency"].astype("int64")
+        out["first_purchase"] = pd.to_datetime(out["first_purchase"]).astype("datetime64[ns]")
+        if "frequency_holdout" in out:
+            out["frequency_holdout"] = out["frequency_holdout"].astype("int64")
+        out = out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        out.attrs["clvmodels"] = self.meta
+        return out
+
+    def sample(self, size: int, seed: int = 0) -> pd.DataFrame:
+        """A uniform random sample of at most ``size`` customers as a pandas summary.
+
+        Customers are ranked by a seeded hash of their id, so the sample depends on
+        ``seed`` and the ids only (not on partitioning); all customers when there are
+        at most ``size``.
+        """
+        if self.customers <= size:
+            return self.to_pandas()
+        rank = (
+            F.pmod(F.xxhash64(F.col("customer_id"), F.lit(int(seed))), F.lit(1_000_000_007)) / 1e9
+        )
+        ranked = self.frame.withColumn("_rank", rank)
+        share = min(1.0, 1.2 * size / self.customers + 1e-3)
+        chosen = ranked.filter(F.col("_rank") < share).orderBy("_rank", "customer_id").limit(size)
+        if chosen.count() < size:  # the hash left too few under the cut: rank everyone
+            chosen = ranked.orderBy("_rank", "customer_id").limit(size)
+        return self.to_pandas(chosen.drop("_rank"))
+
+
+def summarize_transactions_spark(
+    source: Any,
+    *,
+    spark: SparkSession | None = None,
+    customer_id: str = "customer_id",
+    date: str = "date",
+    amount: str | None = "amount",
+    time_unit: Literal["D", "W"] = "W",
+    observation_end: DateLike = None,
+    calibration_end: DateLike = None,
+    merge_same_day: bool = True,
+    nonpositive: Literal["net", "drop", "keep", "error"] = "net",
+    after_observation_end: Literal["error", "drop"] = "error",
+) -> SparkSummary:
+    """Summarise a transaction log with Spark: one row per customer.
+
+    Options, rules, counts and results are those of
+    :func:`clvmodels.data.summarize_transactions` (see its documentation), so the
+    collected frame equals the DuckDB engine's summary.  Text dates are read as DuckDB
+    reads them (ISO ``yyyy-mm-dd[ hh:mm:ss]`` or ``yyyy/mm/dd``; a time-zone offset in
+    the text is ignored: the wall-clock date); time-zone aware timestamps become UTC
+    dates.  Neither depends on the session's time zone.
+
+    A Spark DataFrame keeps no row order, so errors about a row cannot say which line
+    of the file it is: they quote one offending row and say how many there are
+    (``column 'date', one of 3 such rows: cannot parse 'x' as a date``) instead of
+    ``line N`` / ``row N``.
+
+    Parameters
+    ----------
+    source
+        A Spark DataFrame or a source of :func:`clvmodels.spark.read_spark_source`.
+    spark
+        The session (default: the active one, or a new local session).
+    customer_id, date, amount, time_unit, observation_end, calibration_end,
+    merge_same_day, nonpositive, after_observation_end
+        As for :func:`clvmodels.data.summarize_transactions`.
+
+    Returns
+    -------
+    SparkSummary
+        The distributed per-customer frame (persisted) and the metadata.
+
+    Raises
+    ------
+    DataError
+        As :func:`clvmodels.data.summarize_transactions`.
+    """
+    options = summary_options(
+        customer_id=customer_id,
+        date=date,
+        amount=amount,
+        time_unit=time_unit,
+        observation_end=observation_end,
+        calibration_end=calibration_end,
+        merge_same_day=merge_same_day,
+        nonpositive=nonpositive,
+        after_observation_end=after_observation_end,
+    )
+    session = spark or SparkSession.getActiveSession() or spark_session()
+    frame, name = read_spark_source(session, source)
+    rows = _canonical_rows(frame, name, options)
+    days = _customer_days(rows, options).persist()
+    per = None
+    try:
+        per, counts, obs, daily = _aggregate(rows, days, name, options)
+        return _finish(per, name, options, obs, counts, daily)
+    except BaseException:
+        if per is not None:
+            per.unpersist()
+        raise
+    finally:
+        days.unpersist()
+
+
+def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame:
+    """``raw_cid, raw_d, raw_a, cid, d, a``, as :func:`clvmodels.data.sources.transactions_view`
+    makes them."""
+    types = dict(frame.dtypes)
+    _missing_columns(
+        name,
+        {"customer id": o["customer_id"], "date": o["date"], "amount": o["amount"]},
+        list(types),
+    )
+    raw_id, raw_d = F.col(quoted_name(o["customer_id"])), F.col(quoted_name(o["date"]))
+    id_type, d_type = types[o["customer_id"]], types[o["date"]]
+    if id_type == "string":
+        cid = F.when(F.trim(raw_id) != "", raw_id)
+    elif id_type in _INTEGER_TYPES:
+        cid = raw_id.cast("bigint")
+    else:
+        cid = raw_id
+    if d_type == "date":
+        d = raw_d
+    elif d_type == "timestamp":  # an instant: its UTC date, whatever the session time zone
+        d = F.date_from_unix_date(F.floor(F.unix_micros(raw_d) / 86_400_000_000).cast("int"))
+    elif d_type == "timestamp_ntz":
+        d = F.to_date(raw_d)
+    elif d_type == "string":
+        # as DuckDB's TRY_CAST(... AS TIMESTAMP): ISO date[ time], yyyy/mm/dd too, a
+        # time-zone offset ignored (the wall-clock date), whatever the session time zone
+        text = F.regexp_replace(F.trim(raw_d), r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "$1-$2-$3")
+        frame = frame.withColumn("__clv_date_text", text)
+        parsed = F.to_date(F.expr("try_cast(`__clv_date_text` AS timestamp_ntz)"))
+        iso = F.col("__clv_date_text").rlike("^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?$")
+        d = F.when(iso, parsed)
+    else:
+        raise DataError(
+            f"{name}: column {o['date']!r} has type {d_type}; expected dates "
+            "(ISO yyyy-mm-dd text, date or timestamp values)"
+        )
+    if o["amount"] is None:
+        raw_a, a = F.lit(None).cast("string"), F.lit(1.0)
+    else:
+        raw_a = F.col(quoted_name(o["amount"]))
+        a_type = types[o["amount"]]
+        if a_type.startswith(_NUMERIC_TYPES):
+            a = raw_a.cast("double")
+        elif a_type == "string":
+            a = F.expr(f"try_cast(trim({quoted_name(o['amount'])}) AS double)")
+        else:
+            raise DataError(f"{name}: column {o['amount']!r} has type {a_type}; expected numbers")
+    return frame.select(
+        raw_id.alias("raw_cid"),
+        raw_d.alias("raw_d"),
+        raw_a.alias("raw_a"),
+        cid.alias("cid"),
+        d.alias("d"),
+        a.alias("a"),
+    )
+
+
+def _finite(a: Column) -> Column:
+    return a.isNotNull() & ~F.isnan(a) & ~a.isin(float("inf"), float("-inf"))
+
+
+def _customer_days(rows: DataFrame, o: dict[str, Any]) -> DataFrame:
+    """One row per customer-day: ``n_rows``, bad amounts, kept rows ``n``, their sum
+    ``a`` and minimum ``lo`` (positive amounts only with ``nonpositive="drop"``), the
+    gross ``sum(|a|)`` for netting, and nonpositive rows for ``nonpositive="error"``."""
+    a = F.col("a")
+    kept = a if o["nonpositive"] != "drop" else F.when(a > 0, a)
+    aggregates = [
+        F.count(F.lit(1)).alias("n_rows"),
+        F.count(F.when(~_finite(a), 1)).alias("n_bad"),
+        F.count(kept).alias("n"),
+        F.sum(kept).alias("a"),
+        F.min(kept).alias("lo"),
+    ]
+    if o["nonpositive"] == "net":
+        aggregates.append(F.sum(F.abs(a)).alias("gross"))
+    if o["nonpositive"] == "error":
+        aggregates.append(F.count(F.when(a <= 0, 1)).alias("n_np"))
+    return rows.groupBy("cid", "d").agg(*aggregates)
+
+
+def _raise_first(
+    rows: DataFrame, name: str, condition: Column, role: str, column: str, problem: str, n: int
+) -> None:
+    """Raise the DataError of one row matching ``condition`` (``role``: whose raw value
+    ``{raw}`` quotes: ``cid``, ``d`` or ``a``)."""
+    found = rows.filter(condition).select(f"raw_{role}", "cid", "d", "a").first()
+    if found is None:
+        return
+    raw, cid, d, a = found
+    where = f"one of {n:,} such rows" if n > 1 else "one row"
+    text = problem.format(raw=raw, cid=cid, d=d, a=a)
+    raise DataError(f"{name}: column {column!r}, {where}: {text}")
+
+
+def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: dict[str, Any]):
+    mode, net = o["nonpositive"], o["nonpositive"] == "net"
+    c = F.col
+    stats = [
+        F.coalesce(F.sum("n_rows"), F.lit(0)),
+        F.coalesce(F.sum(F.when(c("cid").isNull(), c("n_rows"))), F.lit(0)),
+        F.coalesce(F.sum(F.when(c("d").isNull(), c("n_rows"))), F.lit(0)),
+        F.coalesce(F.sum("n_bad"), F.lit(0)),
+        F.max("d"),
+        F.coalesce(F.sum("n_np"), F.lit(0)) if mode == "error" else F.lit(0),
+    ]
+    rows_in, bad_ids, bad_dates, bad_amounts, last_day, n_np = days.agg(*stats).first()
+    if rows_in == 0:
+        raise DataError(f"{name}: no rows")
+    checks = [
+        (bad_ids, c("cid").isNull(), "cid", o["customer_id"], "customer id is missing or blank"),
+        (bad_dates, c("d").isNull(), "d", o["date"], "cannot parse {raw!r} as a date"),
+        (bad_amounts, ~_finite(c("a")), "a", o["amount"], "amount {raw!r} is not a finite number"),
+        (n_np, c("a") <= 0, "a", o["amount"], NONPOSITIVE_PROBLEM),
+    ]
+    for count, condition, role, column, problem in checks:
+        if count:
+            _raise_first(rows, name, condition, role, column, problem, int(count))
+    obs = o["obs"] if o["obs"] is not None else pd.Timestamp(last_day)
+    cal = o["cal"] if o["cal"] is not None else obs
+    obs_d, cal_d = F.lit(obs.date()), F.lit(cal.date())
+    gone = (c("lo") < 0) & (c("a") <= F.lit(NET_TOLERANCE) * c("gross")) if net else F.lit(False)
+    kept_day = (c("n") > 0) & (c("d") <= obs_d)
+    use = kept_day & ~gone  # the purchase occasions
+    # purchase occasions per day and the value of a first purchase on that day
+    occ, first_value = (F.lit(1), c("a")) if o["merge"] else (c("n"), c("lo"))
+    in_cal, in_hold = use & (c("d") <= cal_d), use & (c("d") > cal_d)
+    # one pass: each customer's aggregates and their share of the counts
+    per = (
+        days.groupBy("cid")
+        .agg(
+            F.min(F.when(use, c("d"))).alias("first_d"),
+            F.max(F.when(in_cal, c("d"))).alias("last_d"),
+            F.sum(F.when(in_cal, occ)).alias("n_cal"),
+            F.sum(F.when(in_cal, c("a"))).alias("revenue"),
+            F.min_by(F.when(use, first_value), F.when(use, c("d"))).alias("first_a"),
+            F.coalesce(F.sum(F.when(in_hold, occ)), F.lit(0)).alias("n_hold"),
+            F.coalesce(F.sum(F.when(in_hold, c("a"))), F.lit(0.0)).alias("rev_hold"),
+            F.sum(c("n_rows") - c("n")).alias("c_dropped"),
+            F.coalesce(F.sum(F.when(c("d") > obs_d, c("n"))), F.lit(0)).alias("c_after"),
+            F.coalesce(F.sum(F.when(c("d") <= obs_d, c("n"))), F.lit(0)).alias("c_kept"),
+            F.count(F.when(kept_day, 1)).alias("c_days"),
+            F.count(F.when(kept_day & gone, 1)).alias("c_gone"),
+        )
+        .persist()
+    )
+    totals = per.agg(
+        *[
+            F.coalesce(F.sum(f"c_{k}"), F.lit(0))
+            for k in ("dropped", "after", "kept", "days", "gone")
+        ],
+        F.count(F.lit(1)),
+        F.count("first_d"),
+        F.count(F.when(c("first_d") > cal_d, 1)),
+    ).first()
+    n_dropped, n_after, n_kept, n_days, n_gone, n_customers, n_purchasers, n_late = totals
+    if n_after and o["after"] == "error":
+        per.unpersist()
+        late = (c("d") > obs_d) & (c("a") > 0 if mode == "drop" else F.lit(True))
+        problem = after_obs_problem(int(n_after), obs)
+        _raise_first(rows, name, late, "d", o["date"], problem, int(n_after))
+    counts = counts_template()
+    counts.update(
+        rows_in=rows_in,
+        nonpositive_rows_dropped=n_dropped,
+        rows_after_observation_end_dropped=n_after,
+        rows_merged_same_day=(n_kept - n_days) if o["merge"] else 0,
+        nonpositive_days_dropped=n_gone,
+        customers_without_purchases=n_customers - n_purchasers,
+        customers_first_purchase_after_calibration=n_late,
+        customers=n_purchasers - n_late,
+    )
+    kept = days.filter(use).select("cid", "d", occ.alias("occ"))
+    purchasers = per.filter(c("first_d") <= cal_d)  # with a purchase by calibration_end
+    # repeat transactions per day: every occasion but each kept customer's first one
+    repeats = (
+        kept.join(purchasers.select("cid", "first_d"), "cid")
+        .groupBy("d")
+        .agg((F.sum("occ") - F.count(F.when(c("d") == c("first_d"), 1))).alias("n"))
+        .select(F.datediff("d", F.lit("1970-01-01").cast("date")).alias("day"), "n")
+    )
+    daily = daily_series([(row["day"], row["n"]) for row in repeats.collect()])
+    return per, counts, obs, daily
+
+
+def _finish(
+    per: DataFrame,
+    name: str,
+    o: dict[str, Any],
+    obs: pd.Timestamp,
+    counts: dict[str, int],
+    daily: dict[str, list[int]],
+) -> SparkSummary:
+    """The summary columns from the per-customer aggregates (the arithmetic of
+    :func:`clvmodels.data.summary._finish`)."""
+    check_window(o, obs)
+    c = F.col
+    unit = float(o["unit_days"])
+    cal = o["cal"] if o["cal"] is not None else obs
+    frequency = (c("n_cal") - 1).cast("bigint")
+    columns = {
+        "customer_id": c("cid"),
+        "frequency": frequency,
+        "recency": F.datediff("last_d", "first_d").cast("double") / unit,
+        "T": F.datediff(F.lit(cal.date()), "first_d").cast("double") / unit,
+        "monetary_value": F.when(
+            frequency > 0,
+            (c("revenue") - c("first_a")) / F.greatest(frequency, F.lit(1)).cast("double"),
+        ).otherwise(0.0),
+        "revenue": c("revenue").cast("double"),
+        "first_purchase": c("first_d"),
+    }
+    if o["cal"] is not None:
+        columns["frequency_holdout"] = c("n_hold").cast("bigint")
+        columns["revenue_holdout"] = c("rev_hold").cast("double")
+        columns["duration_holdout"] = F.lit(float((obs - cal).days) / unit)
+    if o["amount"] is None:
+        for money in ("monetary_value", "revenue", "revenue_holdout"):
+            columns.pop(money, None)
+    if counts["customers"] == 0:
+        raise no_customers_error(name, o, obs, {**counts, "customers": 0})
+    frame = per.filter(F.col("first_d") <= F.lit(cal.date()))
+    frame = frame.select(*[value.alias(key) for key, value in columns.items()])
+    return SparkSummary(_integer_ids(frame), summary_meta(o, obs, counts, daily))
+
+
+def _integer_ids(frame: DataFrame) -> DataFrame:
+    """Text ids that all look like integers (and stay distinct) as bigint, like
+    :func:`clvmodels.data.sources.integer_ids`."""
+    if dict(frame.dtypes)["customer_id"] != "string":
+        return frame
+    ids = F.trim(F.col("customer_id"))
+    as_int = F.expr("try_cast(trim(customer_id) AS bigint)")
+    other, distinct, total = frame.agg(
+        F.count(F.when(~ids.rlike(_INT_PATTERN) | as_int.isNull(), 1)),
+        F.countDistinct(as_int),
+        F.count(F.lit(1)),
+    ).first()
+    if other or distinct != total:
+        return frame
+    return frame.withColumn("customer_id", as_int)
