@@ -140,9 +140,10 @@ def test_engine_spark_without_pyspark_is_a_one_line_config_error(monkeypatch):
 
     from clvmodels.pipeline import prepare_data
 
-    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if pyspark were not installed
-    for name in [m for m in sys.modules if m.startswith("clvmodels.spark")]:
+    loaded = [m for m in sys.modules if m.startswith(("clvmodels.spark", "pyspark."))]
+    for name in loaded:  # imported by earlier tests: forget them for this test
         monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if pyspark were not installed
     config = parse_config(
         {"name": "x", "data": {"source": "builtin:cdnow_sample", "engine": "spark"}}
     )
