@@ -158,7 +158,7 @@ def execute(config: RunConfig, step: Step = _plain_step, progress: bool = False)
         "predict the sample's customers" if sampled else "predict every customer",
         lambda: forecast.predictions_table(config, predict_from[0], predict_from[1], extra),
     )
-    if predict_from[0].distributed is not None:  # every customer, scored when written
+    if sampled:  # every customer, scored when written
         from clvmodels.spark.pipeline import score_run
 
         result.distributed = score_run(config, predict_from[0].distributed, predict_from[1])
@@ -288,7 +288,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
 def _input_record(prepared: PreparedData) -> dict[str, Any]:
     """``manifest.json`` ``input``: source, kind, fingerprint (and the query for SQL)."""
     if prepared.input:  # SQL: masked URL, the query, the fingerprint of the rows read
-        return {"source": prepared.input["source"], "kind": prepared.kind, **prepared.input}
+        return {"kind": prepared.kind, **prepared.input}
     return {
         "source": prepared.source,
         "kind": prepared.kind,
