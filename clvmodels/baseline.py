@@ -37,7 +37,7 @@ import pandas as pd
 
 from clvmodels import metrics
 from clvmodels.errors import DataError
-from clvmodels.models import discount
+from clvmodels.units import units_per_year
 
 LEVELS = ("base", "segment", "customer")
 
@@ -105,7 +105,7 @@ class SeedBaseline:
     @property
     def lifespan(self) -> float:
         """The lifespan in the data's time unit."""
-        return self.lifespan_years * discount.units_per_year(self.time_unit)
+        return self.lifespan_years * units_per_year(self.time_unit)
 
     def predict(self, t: float) -> pd.DataFrame:
         """Expected purchases and revenue of the fitted customers in the next ``t`` time
@@ -119,7 +119,7 @@ class SeedBaseline:
 
     def clv(self, margin: float = 1.0) -> pd.Series:
         """``margin × AOV × purchases per year × lifespan_years`` per customer."""
-        per_year = self.rates_.to_numpy() * discount.units_per_year(self.time_unit)
+        per_year = self.rates_.to_numpy() * units_per_year(self.time_unit)
         values = margin * self.aov_.to_numpy() * per_year * self.lifespan_years
         return pd.Series(values, index=self.rates_.index, name="baseline_clv")
 

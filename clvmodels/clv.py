@@ -26,7 +26,6 @@ Customers are processed in chunks so memory stays bounded whatever their number.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,8 +37,10 @@ import pandas as pd
 from clvmodels.backends.compress import factorize_rows
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import Estimator
+from clvmodels.machine import usable_cores
 from clvmodels.models import discount, model_module
 from clvmodels.models.links import linked_params
+from clvmodels.units import units_per_year
 
 PURCHASE_KEYS = ("bgnbd", "paretonbd", "mbgnbd", "bgbb")
 _CONTINUOUS = ("bgnbd", "paretonbd", "mbgnbd")
@@ -94,7 +95,7 @@ class ValueSettings:
         units when the horizon is the whole lifetime (an undiscounted lifetime count can be
         infinite)."""
         return (
-            self.horizon if math.isfinite(self.horizon) else discount.units_per_year(self.time_unit)
+            self.horizon if math.isfinite(self.horizon) else units_per_year(self.time_unit)
         )
 
     @property
@@ -109,7 +110,7 @@ def resolve_horizon(value: float | str | None, time_unit: str) -> float:
     if value == "lifetime":
         return math.inf
     if value is None:
-        return discount.units_per_year(time_unit)
+        return units_per_year(time_unit)
     return float(value)
 
 
@@ -460,7 +461,7 @@ def _draw_summaries(
     # NumPy and SciPy release the GIL inside their loops: chunks run in parallel threads,
     # each writing its own customers' slots of ``out``
     starts = range(0, n, chunk)
-    threads = min(settings.threads or _usable_cores(), len(starts))
+    threads = min(settings.threads or usable_cores(), len(starts))
     if threads <= 1:
         for start in starts:
             summarise(start)
@@ -468,14 +469,6 @@ def _draw_summaries(
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(summarise, starts))  # list(): re-raises a chunk's error here
     return out
-
-
-def _usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS reports one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def subscription_values(

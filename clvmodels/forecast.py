@@ -20,8 +20,8 @@ from clvmodels.baseline import LEVELS, SeedBaseline, rfm_table
 from clvmodels.config import RunConfig
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
-from clvmodels.models import discount
 from clvmodels.pipeline import PreparedData
+from clvmodels.units import DAYS_PER_UNIT
 
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "n", "monetary_value")
 HOLDOUT_COLUMNS = ("frequency_holdout", "revenue_holdout")
@@ -252,7 +252,7 @@ def _tracking(prepared: PreparedData, models: dict[str, Estimator]) -> pd.DataFr
     daily = prepared.meta.get("repeat_transactions_per_day")
     if not models or daily is None or summary is None or "first_purchase" not in summary:
         return None
-    unit_days = discount.DAYS_PER_UNIT[prepared.meta["time_unit"]]
+    unit_days = DAYS_PER_UNIT[prepared.meta["time_unit"]]
     first_days = summary["first_purchase"].to_numpy("datetime64[D]").astype("int64")
     origin = int(first_days.min())
     end_day = np.datetime64(prepared.meta["observation_end"], "D") - np.datetime64(0, "D")

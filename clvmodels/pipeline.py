@@ -21,7 +21,8 @@ from clvmodels.data.sources import Source
 from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import ESTIMATORS, Estimator
-from clvmodels.models import discount, model_spec
+from clvmodels.models import model_spec
+from clvmodels.units import units_per_year
 
 PURCHASE_MODELS = ("bgnbd", "paretonbd", "mbgnbd", "gamma_gamma")
 
@@ -345,11 +346,11 @@ def seed_metrics_for(config: RunConfig, prepared: PreparedData) -> pd.Series:
             totals["orders"],
             totals["revenue"],
             totals["repeat_customers"],
-            window_years=totals["max_T"] / discount.units_per_year(unit),
+            window_years=totals["max_T"] / units_per_year(unit),
             lifespan_years=lifespan,
         )
     else:
-        window_years = float(summary["T"].max()) / discount.units_per_year(unit)
+        window_years = float(summary["T"].max()) / units_per_year(unit)
         values = metrics.seed_metrics(summary, window_years=window_years, lifespan_years=lifespan)
     if config.metrics.marketing_spend is not None:
         cac = metrics.customer_acquisition_cost(

@@ -325,11 +325,11 @@ def draw_run(result: RunResult, folder: Path) -> list[Path]:
     if "tracking" in tables and summary is not None:
         origin = pd.Timestamp(summary["first_purchase"].min())
         cal = result.prepared.meta.get("calibration_end")
-        from clvmodels.models import discount
+        from clvmodels.units import DAYS_PER_UNIT
 
         cal_t = None
         if cal:
-            cal_t = (pd.Timestamp(cal) - origin).days / discount.DAYS_PER_UNIT[unit]
+            cal_t = (pd.Timestamp(cal) - origin).days / DAYS_PER_UNIT[unit]
         written.append(tracking(tables["tracking"], cal_t, unit, folder / "tracking.png"))
     if "conditional_expectations" in tables:
         written.append(

@@ -51,6 +51,7 @@ from clvmodels.data.summary_rules import (
     summary_options,
 )
 from clvmodels.errors import ConfigError, DataError
+from clvmodels.machine import usable_cores
 
 
 def summarize_transactions(
@@ -219,14 +220,6 @@ def _finish(
 DEFAULT_MEMORY_LIMIT = "4GB"
 
 
-def _usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS reports one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
 @contextlib.contextmanager
 def duckdb_connection(
     memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None
@@ -253,7 +246,7 @@ def duckdb_connection(
     owned = None if temp_directory is not None else tempfile.mkdtemp(prefix="clvmodels-duckdb-")
     settings = {
         "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
-        "threads": threads if threads is not None else _usable_cores(),
+        "threads": threads if threads is not None else usable_cores(),
         "temp_directory": temp_directory or owned,
     }
     try:

@@ -15,8 +15,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from clvmodels.errors import DataError
+from clvmodels.units import DAYS_PER_UNIT, TRANSACTION_UNITS
 
-UNIT_DAYS = {"D": 1, "W": 7}
 NONPOSITIVE = ("net", "drop", "keep", "error")
 AFTER_OBSERVATION_END = ("error", "drop")
 # A day holding a return is no purchase when its net is <= this fraction of its gross.
@@ -84,7 +84,7 @@ def summary_options(
         An option out of its choices, an unparseable date, ``nonpositive="net"``
         without ``merge_same_day``, ``calibration_end`` after ``observation_end``.
     """
-    if time_unit not in UNIT_DAYS:
+    if time_unit not in TRANSACTION_UNITS:
         raise DataError(f"time_unit: {time_unit!r} is not one of 'D' (days), 'W' (weeks)")
     if nonpositive not in NONPOSITIVE:
         raise DataError(f"nonpositive: {nonpositive!r} is not one of {', '.join(NONPOSITIVE)}")
@@ -102,7 +102,7 @@ def summary_options(
         "date": date,
         "amount": amount,
         "time_unit": time_unit,
-        "unit_days": UNIT_DAYS[time_unit],
+        "unit_days": int(DAYS_PER_UNIT[time_unit]),
         "merge": merge_same_day,
         "nonpositive": nonpositive if amount is not None else "keep",
         "requested_nonpositive": nonpositive,

@@ -30,9 +30,7 @@ from typing import Any
 
 import numpy as np
 
-DAYS_PER_YEAR = 365.25
-DAYS_PER_UNIT = {"D": 1.0, "W": 7.0, "M": DAYS_PER_YEAR / 12.0, "Y": DAYS_PER_YEAR}
-"""Length of each data time unit (``data.time_unit``) in days."""
+from clvmodels.units import DAYS_PER_UNIT, DAYS_PER_YEAR
 
 _MAX_PANELS, _NODES = 6, 8  # lifetime horizons: ~1e-12 relative on CDNOW-like inputs
 _PANELS_PER_DISCOUNT = 4.0  # panels = 1 + floor(4 δ t_end), at most _MAX_PANELS
@@ -50,11 +48,6 @@ def quadrature_panels(delta: float, horizon: float) -> int:
     """Number of 8-node panels :func:`discounted_purchases` uses for ``δ`` and ``H``."""
     t_end = horizon if delta == 0 else min(horizon, _CUT / delta)
     return int(min(_MAX_PANELS, 1 + math.floor(_PANELS_PER_DISCOUNT * delta * t_end)))
-
-
-def units_per_year(time_unit: str) -> float:
-    """Number of ``time_unit`` periods in a year (52.18 weeks, 365.25 days, ...)."""
-    return DAYS_PER_YEAR / DAYS_PER_UNIT[time_unit]
 
 
 def continuous_rate(annual_rate: float, time_unit: str) -> float:
