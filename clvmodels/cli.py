@@ -10,15 +10,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from clvmodels import __version__
-from clvmodels.config import RunConfig, load_config
+from clvmodels._version import __version__
+from clvmodels.atomic import replace
+from clvmodels.config import RunConfig, SqlSourceConfig, load_config
 from clvmodels.errors import ClvError, ConfigError
+from clvmodels.models import model_info, model_keys
 
 
 class Progress:
@@ -139,8 +140,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from clvmodels.config import SqlSourceConfig
-
     config = load_config(args.config)
     source = config.data.source
     if isinstance(source, SqlSourceConfig):
@@ -167,9 +166,9 @@ def _checked_sql_url(config_path: str, config: RunConfig) -> str:
     """The masked URL of the configured SQL source, after checking that it expands and
     parses and that SQLAlchemy is installed; nothing connects to the database."""
     from clvmodels.data import sql
-    from clvmodels.pipeline import input_source
+    from clvmodels.run.settings import source as configured_source
 
-    source = input_source(config, config.data.source, "data.source")
+    source = configured_source(config, config.data.source, "data.source")
     assert isinstance(source, sql.SqlSource)
     try:
         sql.engine_url(source)
@@ -179,29 +178,32 @@ def _checked_sql_url(config_path: str, config: RunConfig) -> str:
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
-    from clvmodels.pipeline import prepare_data, seed_metrics_for
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.settings import resolve
+    from clvmodels.run.tables import seed_metric_series
 
-    config = load_config(args.config)
+    settings = resolve(load_config(args.config))
     progress = Progress(args.quiet)
-    prepared = progress.step("load and summarize data", lambda: prepare_data(config))
-    out = Path(args.out) if args.out else config.output_dir
+    prepared = progress.step("load and summarize data", lambda: prepare_data(settings.data))
+    out = Path(args.out) if args.out else settings.output_dir
     written = out / "summary.csv"
     if prepared.distributed is not None:  # data.engine spark: every customer, by Spark
-        from clvmodels.spark.pipeline import replace_dataset
+        from clvmodels.run.spark import replace_dataset
 
         written = replace_dataset(prepared.distributed.frame, out / "summary.parquet")
         print(f"{prepared.source}: {prepared.distributed.summary.customers:,} customers")
-        _print_metrics(seed_metrics_for(config, prepared))
-        _print_counts(prepared.meta.get("counts", {}))
+        _print_metrics(seed_metric_series(settings, prepared))
+        _print_counts(prepared.counts)
     elif prepared.summary is not None:
-        _write_atomic(written, lambda p: prepared.summary.to_csv(p, index=False))
-        seed = seed_metrics_for(config, prepared)
-        print(f"{prepared.source}: {len(prepared.summary):,} customers")
+        summary = prepared.summary
+        replace(written, lambda p: summary.to_csv(p, index=False))
+        seed = seed_metric_series(settings, prepared)
+        print(f"{prepared.source}: {len(summary):,} customers")
         _print_metrics(seed)
-        _print_counts(prepared.meta.get("counts", {}))
+        _print_counts(prepared.counts)
     else:
         table = prepared.survival_table
-        _write_atomic(out / "summary.csv", lambda p: table.to_csv(p, index=False))
+        replace(written, lambda p: table.to_csv(p, index=False))
         print(f"{prepared.source}: {table['cohort'].nunique()} cohort(s)")
         for cohort, rows in table.groupby("cohort", sort=False):
             alive = rows.sort_values("period")["alive"].to_numpy()
@@ -216,14 +218,15 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from clvmodels.run import execute, write_run
+    from clvmodels.run import execute, resolve, write_run
 
     config = load_config(args.config)
     if not config.models:
         raise ConfigError(f"{args.config}: models: no model configured")
+    settings = resolve(config)
     progress = Progress(args.quiet)
-    result = execute(config, progress.step, progress=not args.quiet)
-    _print_counts(result.prepared.meta.get("counts", {}))
+    result = execute(settings, progress.step, progress=not args.quiet)
+    _print_counts(result.prepared.counts)
     for name, estimator in result.fitted.items():
         params = ", ".join(f"{k} = {v:.4g}" for k, v in estimator.params_.items())
         print(f"{name}: {params}; log-likelihood {estimator.log_likelihood_:.1f}")
@@ -243,7 +246,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(result.verdict)
     if "predictions" not in result.tables:
         print("no purchase model configured: no per-customer predictions")
-    out = Path(args.out) if args.out else config.output_dir
+    out = Path(args.out) if args.out else settings.output_dir
     folder = progress.step("write the run folder", lambda: write_run(result, out))
     print(f"wrote {folder}/ (report: {folder / 'report.html'})")
     return 0
@@ -255,10 +258,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from clvmodels.estimators import GammaGamma
 
     model = load_model(args.model)
-    if model.model_key not in clv.PURCHASE_KEYS:
+    if not model_info(model.model_key).is_purchase:
         raise ConfigError(
             f"{args.model}: a {model.model_key} model does not predict purchases; give a "
-            f"{', '.join(clv.PURCHASE_KEYS)} model (and --spend-model for Gamma-Gamma)"
+            f"{', '.join(model_keys('purchase'))} model (and --spend-model for Gamma-Gamma)"
         )
     spend = load_model(args.spend_model) if args.spend_model else None
     if spend is not None and not isinstance(spend, GammaGamma):
@@ -295,9 +298,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     table = _with_ids(frame, values)
     out = Path(args.out)
     if out.suffix == ".parquet":
-        _write_atomic(out, lambda p: table.to_parquet(p, index=False))
+        replace(out, lambda p: table.to_parquet(p, index=False))
     else:
-        _write_atomic(out, lambda p: table.to_csv(p, index=False))
+        replace(out, lambda p: table.to_csv(p, index=False))
     print(f"scored {len(table):,} customers with {args.model}; wrote {out}")
     return 0
 
@@ -363,19 +366,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _print_table(table: Any, title: str) -> None:
     print(f"{title}:")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
-
-
-def _write_atomic(path: Path, write: Callable[[str], Any]) -> None:
-    """Write via a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _print_metrics(values: Any) -> None:

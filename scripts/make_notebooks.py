@@ -22,7 +22,7 @@ QUICKSTART = [
     ),
     new_code_cell(
         "import clvmodels\n"
-        "from clvmodels.baseline import SeedBaseline\n"
+        "from clvmodels.evaluation import SeedBaseline\n"
         "from clvmodels.clv import ValueSettings, customer_values\n"
         "from clvmodels.data import load_builtin, summarize_transactions\n"
         "from clvmodels import evaluation\n\n"
@@ -192,12 +192,9 @@ UNCERTAINTY = [
         "bgnbd.result_.diagnostics['parameters'], bgnbd.result_.diagnostics['divergences']"
     ),
     new_code_cell(
-        "from clvmodels.plots import posterior\n"
-        "from pathlib import Path\n"
-        "from IPython.display import Image\n"
+        "from clvmodels.report.plots import posterior\n"
         "fit = bgnbd.result_\n"
-        "Image(posterior(fit.draws, fit.diagnostics['draws_shape'], 'bgnbd',\n"
-        "                Path('posterior_bgnbd.png')))"
+        "axes = posterior(fit.draws, fit.diagnostics['draws_shape'], 'bgnbd')"
     ),
     new_markdown_cell(
         "## 2. CLV with a 90 % credible interval per customer\n"
@@ -254,7 +251,7 @@ LOYALTY = [
         "import pandas as pd\n"
         "import clvmodels\n"
         "from clvmodels.clv import ValueSettings, customer_values\n"
-        "from clvmodels.counterfactual import covariate_lift\n"
+        "from clvmodels.clv import covariate_lift\n"
         "from clvmodels.data import load_builtin, summarize_transactions\n"
         "from clvmodels.data.builtin import LOYALTY_STORE_TRUTH\n\n"
         "customers = load_builtin('loyalty_store_customers')\n"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels.baseline import SeedBaseline
 from clvmodels.errors import DataError
+from clvmodels.evaluation import SeedBaseline
 
 WEEKS_PER_YEAR = 365.25 / 7
 

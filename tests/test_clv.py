@@ -55,7 +55,7 @@ def test_interval_brackets_the_estimate_and_does_not_depend_on_chunking(
     settings = clv.ValueSettings(horizon=52.0, interval=0.9, draws=40, seed=3)
     frame = cdnow_summary.iloc[:300]
     whole = clv.customer_values(purchase, frame, settings, spend=spend)
-    monkeypatch.setattr(clv, "_CELLS_PER_CHUNK", 40 * 7)  # chunks of 7 customers
+    monkeypatch.setattr(clv.draws, "CELLS_PER_CHUNK", 40 * 7)  # chunks of 7 customers
     chunked = clv.customer_values(purchase, frame, settings, spend=spend)
     pd.testing.assert_frame_equal(whole, chunked)
     for threads in (1, 3):  # chunks spread over threads: the same numbers
@@ -182,8 +182,8 @@ def test_posterior_summaries_equal_draw_by_draw_evaluation(
     purchase = _as_posterior(clvmodels.fit(key, frame), 30)
     spend = _as_posterior(clvmodels.fit("gamma_gamma", frame), 30)
     settings = clv.ValueSettings(horizon=horizon, margin=0.4, interval=0.8, draws=30, seed=5)
-    monkeypatch.setattr(clv, "_CELLS_PER_CHUNK", 30 * 40)  # chunks of 40 histories
-    monkeypatch.setattr(clv, "_PAIR_CELLS", 64)  # batches of a few draws
+    monkeypatch.setattr(clv.draws, "CELLS_PER_CHUNK", 30 * 40)  # chunks of 40 histories
+    monkeypatch.setattr(clv.arrays, "PAIR_CELLS", 64)  # batches of a few draws
     got = clv.customer_values(purchase, frame, settings, spend=spend)
     reference = _draw_by_draw(key, purchase, spend, frame, settings)
     for name, values in reference.items():

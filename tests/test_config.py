@@ -138,7 +138,8 @@ def test_spark_config_errors_name_the_key(data, spark, message):
 def test_engine_spark_without_pyspark_is_a_one_line_config_error(monkeypatch):
     import sys
 
-    from clvmodels.pipeline import prepare_data
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.settings import resolve
 
     loaded = [m for m in sys.modules if m.startswith(("clvmodels.spark", "pyspark."))]
     for name in loaded:  # imported by earlier tests: forget them for this test
@@ -148,7 +149,7 @@ def test_engine_spark_without_pyspark_is_a_one_line_config_error(monkeypatch):
         {"name": "x", "data": {"source": "builtin:cdnow_sample", "engine": "spark"}}
     )
     with pytest.raises(ConfigError, match=r"data.engine: spark needs pyspark: pip install"):
-        prepare_data(config)
+        prepare_data(resolve(config).data)
 
 
 def test_a_sql_source_with_the_spark_engine_is_a_config_error_naming_data_source():

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels.clv import ValueSettings, customer_values
-from clvmodels.counterfactual import binary_covariates, covariate_lift
+from clvmodels.clv import ValueSettings, binary_covariates, covariate_lift, customer_values
 from clvmodels.errors import DataError, FitError
 from clvmodels.estimators import BGNBD, SBG, GammaGamma, ParetoNBD
 from clvmodels.models import bgnbd, gamma_gamma, sbg
@@ -111,8 +110,8 @@ def test_intervals_with_covariates_equal_draw_by_draw_evaluation(fitted, monkeyp
 
     data, purchase, spend = fitted
     sample = data.iloc[::97].reset_index(drop=True)
-    monkeypatch.setattr(clv, "_CELLS_PER_CHUNK", 200)
-    monkeypatch.setattr(clv, "_PAIR_CELLS", 64)
+    monkeypatch.setattr(clv.draws, "CELLS_PER_CHUNK", 200)
+    monkeypatch.setattr(clv.arrays, "PAIR_CELLS", 64)
     settings = ValueSettings(horizon=52.0, interval=0.8, draws=40, seed=5, threads=2)
     values = customer_values(purchase, sample, settings, spend=spend)
     rng = np.random.default_rng(5)

@@ -12,11 +12,14 @@ import json
 import pandas as pd
 import pytest
 
-from clvmodels.config import model_covariates, parse_config
+from clvmodels.config import parse_config
 from clvmodels.data.builtin import LOYALTY_STORE_TRUTH
 from clvmodels.errors import ConfigError, DataError
-from clvmodels.pipeline import prepare_data
-from clvmodels.run import execute, write_run
+from clvmodels.run import execute, resolve, write_run
+from clvmodels.run.fit import fit_models
+from clvmodels.run.prepare import prepare_data
+from clvmodels.run.settings import model_covariates
+from clvmodels.run.tables import counterfactuals
 
 BASE = {
     "name": "loyalty_test",
@@ -56,7 +59,7 @@ def _config(**changes):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     config = _config()
-    result = execute(config)
+    result = execute(resolve(config))
     folder = write_run(result, tmp_path_factory.mktemp("runs") / "loyalty")
     return result, folder
 
@@ -142,13 +145,11 @@ def test_bad_covariate_config_is_a_one_line_error_naming_the_key(changes, messag
 
 def test_a_categorical_counterfactual_is_refused_when_the_run_reaches_it():
     config = _config(**{"clv.counterfactuals": ["channel"], "split": None})
-    from clvmodels import forecast
-    from clvmodels.pipeline import fit_models
-
-    prepared = prepare_data(config)
-    fitted = fit_models(config, prepared)
+    settings = resolve(config)
+    prepared = prepare_data(settings.data)
+    fitted = fit_models(settings.models, prepared)
     with pytest.raises(ConfigError, match="'channel' is not a binary covariate of bgnbd"):
-        forecast.counterfactuals(config, prepared, fitted)
+        counterfactuals(settings, prepared, fitted)
 
 
 def test_covariate_table_problems_name_the_file(tmp_path):
@@ -159,7 +160,7 @@ def test_covariate_table_problems_name_the_file(tmp_path):
     table.to_csv(path, index=False)
     config = _config(**{"data.covariates.source": str(path)})
     with pytest.raises(DataError, match=r"customers\.csv: 9998 customers have no row"):
-        prepare_data(config)
+        prepare_data(resolve(config).data)
     clash = tmp_path / "clash.csv"
     table.rename(columns={"channel": "frequency"}).to_csv(clash, index=False)
     config = _config(
@@ -171,7 +172,7 @@ def test_covariate_table_problems_name_the_file(tmp_path):
         }
     )
     with pytest.raises(DataError, match="'frequency' has the name of a summary column"):
-        prepare_data(config)
+        prepare_data(resolve(config).data)
 
 
 def test_subscriptions_with_a_churn_covariate_value_each_plan_with_its_own_curve(tmp_path):
@@ -217,7 +218,7 @@ def test_subscriptions_with_a_churn_covariate_value_each_plan_with_its_own_curve
             "clv": {"draws": 40},
         }
     )
-    result = execute(config)
+    result = execute(resolve(config))
     fit = result.fitted["sbg:all"].result_
     assert set(fit.coefficients) == {"alpha:plan[annual]", "beta:plan[annual]"}
     effect = fit.params["alpha:plan[annual]"]
@@ -252,7 +253,7 @@ def test_bayesian_run_with_covariates_takes_coefficient_priors_from_the_config(t
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short chains on purpose
-        result = execute(config)
+        result = execute(resolve(config))
     fit = result.fitted["bgnbd"].result_
     assert fit.coefficients == ("alpha:loyalty_member",)
     assert fit.diagnostics["priors"]["alpha:loyalty_member"]["sigma"] == 0.5

@@ -217,7 +217,7 @@ def test_duckdb_engine_reads_no_log_into_pandas(tmp_path, monkeypatch):
 
 
 def test_fingerprint_covers_data_files_and_their_partition_paths(tmp_path):
-    from clvmodels.run import input_fingerprint
+    from clvmodels.run.write import input_fingerprint
 
     log = _log(n=300)
     for year in (2021, 2022):

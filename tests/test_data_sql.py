@@ -279,10 +279,12 @@ def test_summary_and_survival_tables_from_a_query_equal_the_builtin_ones(
     pg_server, shop, kind, table, builtin
 ):
     from clvmodels.config import parse_config
-    from clvmodels.pipeline import prepare_data
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.settings import resolve
 
     def prepared(source):
-        return prepare_data(parse_config({"name": "x", "data": {"source": source, "kind": kind}}))
+        config = parse_config({"name": "x", "data": {"source": source, "kind": kind}})
+        return prepare_data(resolve(config).data)
 
     got = prepared({"sql": f"SELECT * FROM {table}", "url": pg_server.url()})
     expected = prepared(f"builtin:{builtin}")
@@ -294,7 +296,8 @@ def test_summary_and_survival_tables_from_a_query_equal_the_builtin_ones(
 
 def test_covariates_table_from_a_query(pg_server, shop, tmp_path):
     from clvmodels.config import load_config
-    from clvmodels.pipeline import prepare_data
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.settings import resolve
 
     url = pg_server.url()
     config = _config(
@@ -308,7 +311,7 @@ def test_covariates_table_from_a_query(pg_server, shop, tmp_path):
     raw = yaml.safe_load(config.read_text())
     raw["split"] = {"calibration_end": "2024-09-30", "observation_end": "2024-12-31"}
     config.write_text(yaml.safe_dump(raw))
-    prepared = prepare_data(load_config(config))
+    prepared = prepare_data(resolve(load_config(config)).data)
     summary = prepared.summary
     assert summary["member"].tolist() == (summary["customer_id"] % 3 == 0).tolist()
     assert prepared.source == f"data.source ({pg_server.url('***')})"

@@ -104,7 +104,8 @@ def test_bad_resources_are_config_errors(options, message):
 
 def test_config_keys_reach_the_duckdb_engine(tmp_path):
     from clvmodels.config import parse_config
-    from clvmodels.pipeline import prepare_data
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.settings import resolve
 
     data = {"source": "builtin:cdnow_sample", "duckdb_threads": 1}
     spill = tmp_path / "spill"
@@ -114,7 +115,7 @@ def test_config_keys_reach_the_duckdb_engine(tmp_path):
             "data": {**data, "duckdb_memory_limit": "300MB", "duckdb_temp_directory": str(spill)},
         }
     )
-    assert len(prepare_data(ok).summary) == 2357
+    assert len(prepare_data(resolve(ok).data).summary) == 2357
     bad = parse_config({"name": "x", "data": {**data, "duckdb_memory_limit": "lots"}})
     with pytest.raises(ConfigError, match="memory_limit 'lots'"):
-        prepare_data(bad)
+        prepare_data(resolve(bad).data)

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels import plots
+from clvmodels.report import plots
+from clvmodels.run.figures import save
 
 
 @pytest.fixture
@@ -36,7 +37,31 @@ def test_legends_never_search_for_the_best_location(slow_clock, tmp_path):
     tracking["bgnbd"] = tracking["actual"] * 1.1
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plots.clv_distribution(predictions, tmp_path / "clv.png")
-        plots.clv_by_segment(predictions, tmp_path / "segment.png")
-        plots.tracking(tracking, 5.0, "W", tmp_path / "tracking.png")
+        save(tmp_path / "clv.png", lambda ax: plots.clv_distribution(predictions, ax=ax))
+        save(tmp_path / "segment.png", lambda ax: plots.clv_by_segment(predictions, ax=ax))
+        save(tmp_path / "tracking.png", lambda ax: plots.tracking(tracking, 5.0, "W", ax=ax))
     assert (tmp_path / "clv.png").stat().st_size > 0
+
+
+def test_plots_take_an_axes_and_return_it():
+    """The matplotlib convention: ``ax=`` is drawn on and returned; without it, pyplot's
+    current axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    predictions = pd.DataFrame(
+        {
+            "clv": [1.0, 5.0, 20.0],
+            "baseline_clv": [2.0, 4.0, 8.0],
+            "rfm_segment": ["low", "top", "middle"],
+        }
+    )
+    _, ax = plt.subplots()
+    try:
+        assert plots.clv_by_segment(predictions, ax=ax) is ax
+        assert len(ax.patches) == 6  # model and seed bars for three segments
+        assert plots.clv_distribution(predictions) is plt.gca()
+    finally:
+        plt.close("all")

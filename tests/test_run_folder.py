@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from runs import cdnow_config
 
-from clvmodels import plots
 from clvmodels.cli import main
-from clvmodels.run import RunFolder
+from clvmodels.run import write
+from clvmodels.run.folder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_FILES = {
@@ -141,7 +141,7 @@ def test_a_failing_run_leaves_the_previous_folder_intact(run_dir, tmp_path, monk
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(plots, "draw_run", broken)
+    monkeypatch.setattr(write, "draw_run", broken)
     assert main(["fit", str(cdnow_config(tmp_path)), "--out", str(out), "--quiet"]) == 1
     assert "disk full" in capsys.readouterr().err
     assert _digest(out) == before

@@ -281,15 +281,19 @@ spark:
 def test_clvmodels_fit_with_engine_spark_equals_duckdb_run(spark, tmp_path):
     from clvmodels.cli import main
     from clvmodels.config import load_config
-    from clvmodels.pipeline import fit_models, params_payload, prepare_data, seed_metrics_for
+    from clvmodels.run.fit import fit_models, params_payload
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.settings import resolve
+    from clvmodels.run.tables import seed_metric_series
 
     path = tmp_path / "spark.yaml"
     path.write_text(SPARK_RUN.format(engine="spark") + SPARK_BLOCK)
     assert main(["fit", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     run = tmp_path / "run"
     duck_config = load_config(_write(tmp_path / "duck.yaml", SPARK_RUN.format(engine="duckdb")))
-    prepared = prepare_data(duck_config)
-    expected = params_payload(fit_models(duck_config, prepared))
+    duck = resolve(duck_config)
+    prepared = prepare_data(duck.data)
+    expected = params_payload(fit_models(duck.models, prepared))
     params = json.loads((run / "params.json").read_text())
     for key in ("bgnbd", "gamma_gamma"):
         for name, value in expected[key]["params"].items():
@@ -302,7 +306,7 @@ def test_clvmodels_fit_with_engine_spark_equals_duckdb_run(spark, tmp_path):
     assert manifest["data"]["counts"]["customers"] == 2357
     assert manifest["data"]["sample"]["customers"] == 1000
     assert manifest["data"]["sample"]["of"] == 2357
-    seeds = seed_metrics_for(duck_config, prepared)
+    seeds = seed_metric_series(duck, prepared)
     for name, value in seeds.items():  # totals of every customer, not of the sample
         assert manifest["seed_metrics"][name] == pytest.approx(value, rel=1e-12)
     predictions = pd.read_parquet(run / "predictions.parquet").sort_values("customer_id")
@@ -333,9 +337,9 @@ def _write(path, text):
 
 
 def _duck_run(config, tmp_path):
-    from clvmodels.run import execute, write_run
+    from clvmodels.run import execute, resolve, write_run
 
-    return write_run(execute(config), tmp_path / "duck_run", plots=False)
+    return write_run(execute(resolve(config)), tmp_path / "duck_run", plots=False)
 
 
 @pytest.mark.slow

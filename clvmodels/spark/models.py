@@ -23,6 +23,7 @@ from pyspark.sql import types as T
 from clvmodels import clv
 from clvmodels.errors import DataError
 from clvmodels.estimators import Estimator
+from clvmodels.models import model_info
 from clvmodels.spark.session import quiet_pandas_conversion
 
 SCORE_BATCH_ROWS = 200_000  # customers per call of customer_values on an executor
@@ -121,8 +122,7 @@ def score_customers(
     """
     if purchase.has_covariates or (spend is not None and spend.has_covariates):
         raise DataError("spark scoring: models with covariates are not supported yet")
-    key = purchase.model_key
-    inputs = ["customer_id", "frequency", "recency", "n" if key == "bgbb" else "T"]
+    inputs = ["customer_id", *model_info(purchase.model_key).history]
     if spend is not None:
         inputs.append("monetary_value")
     missing = [c for c in inputs if c not in frame.columns]

@@ -16,15 +16,13 @@ the average over every order of the tied customers — never by row order.
 Also the diagnostics of Fader, Hardie & Lee (2005, "Counting your customers the easy
 way", figures 3–4): the conditional-expectations table (mean predicted vs actual
 holdout purchases by calibration frequency) and the tracking curve (cumulative repeat
-transactions per period); and for subscriptions the projection of survival beyond the
-calibration periods against a constant-retention baseline (Fader & Hardie 2007).
+transactions per period).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -255,99 +253,3 @@ def tracking_curve(
     for name, values in predicted.items():
         frame[name] = np.asarray(values, float)
     return frame
-
-
-def constant_retention_rate(individual: pd.DataFrame) -> float:
-    """Maximum-likelihood retention rate of a homogeneous (geometric) churn model on the
-    weighted ``(tenure, churned, count)`` rows: ``1 − churns / renewal decisions``."""
-    w = individual["count"].to_numpy(float)
-    churned = individual["churned"].to_numpy(float)
-    tenure = individual["tenure"].to_numpy(float)
-    decisions = float(np.sum(w * (tenure + churned)))
-    return 1.0 - float(np.sum(w * churned)) / decisions if decisions > 0 else math.nan
-
-
-def survival_projection(
-    actual: np.ndarray, sbg_survival: np.ndarray, retention: float, calibration_periods: int
-) -> pd.DataFrame:
-    """Survivors per period: actual, sBG and constant-retention projections and their
-    percentage errors (periods after the calibration are flagged ``holdout``).
-
-    ``actual[t]`` is the number alive at the start of period ``t`` (``actual[0]`` the
-    cohort size), ``sbg_survival[t]`` the model's S(t)."""
-    alive = np.asarray(actual, float)
-    t = np.arange(len(alive))
-    sbg = alive[0] * np.asarray(sbg_survival, float)
-    constant = alive[0] * retention**t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame = pd.DataFrame(
-            {
-                "period": t,
-                "holdout": t > calibration_periods,
-                "actual": alive,
-                "sbg": sbg,
-                "constant_retention": constant,
-                "sbg_pct_error": 100 * (sbg - alive) / alive,
-                "constant_pct_error": 100 * (constant - alive) / alive,
-            }
-        )
-    return frame
-
-
-def projection_summary(frame: pd.DataFrame) -> dict[str, Any]:
-    """Mean absolute percentage error over the holdout periods, sBG and constant."""
-    hold = frame[frame["holdout"]]
-    return {
-        "holdout_periods": len(hold),
-        "sbg_mape": float(hold["sbg_pct_error"].abs().mean()) if len(hold) else math.nan,
-        "constant_mape": float(hold["constant_pct_error"].abs().mean()) if len(hold) else math.nan,
-    }
-
-
-def posterior_predictive_counts(
-    key: str,
-    draws: Mapping[str, np.ndarray],
-    T: np.ndarray,
-    observed: np.ndarray,
-    rng: np.random.Generator,
-    n_draws: int = 100,
-    cap: int = 7,
-    design: Mapping[str, np.ndarray] | None = None,
-) -> pd.DataFrame:
-    """Posterior predictive check of the repeat-purchase counts (0 … cap−1, cap+).
-
-    For ``n_draws`` posterior draws, simulate every customer's repeat purchases over
-    their own observation time ``T`` with the model's simulator and count customers per
-    frequency; the table gives the observed count, the mean simulated count and its
-    5 %–95 % range per bin, and whether the observed count lies inside it.  With
-    covariates, ``design`` holds every customer's design columns and each customer is
-    simulated with her own parameters (:func:`clvmodels.models.links.linked_params`).
-    """
-    from clvmodels.models import model_module
-    from clvmodels.models.links import linked_params
-
-    module = model_module(key)
-    total = len(next(iter(draws.values())))
-    picks = rng.choice(total, size=min(n_draws, total), replace=False)
-    bins = np.arange(cap + 1)
-    simulated = np.empty((len(picks), cap + 1))
-    for row, j in enumerate(picks):
-        params = {k: float(v[j]) for k, v in draws.items()}
-        if design is not None:
-            params = linked_params(module.SPEC, params, design)
-        sim = module.simulate(len(T), T=np.asarray(T, float), rng=rng, **params)
-        x = np.minimum(np.asarray(sim["frequency"], int), cap)
-        simulated[row] = np.bincount(x, minlength=cap + 1)[: cap + 1]
-    observed_counts = np.bincount(np.minimum(np.asarray(observed, int), cap), minlength=cap + 1)
-    low, high = np.quantile(simulated, [0.05, 0.95], axis=0)
-    labels = [str(k) for k in bins[:-1]] + [f"{cap}+"]
-    return pd.DataFrame(
-        {
-            "frequency": labels,
-            "observed": observed_counts[: cap + 1],
-            "simulated_mean": simulated.mean(axis=0),
-            "simulated_p05": low,
-            "simulated_p95": high,
-            "inside_90": (observed_counts[: cap + 1] >= low) & (observed_counts[: cap + 1] <= high),
-        }
-    )

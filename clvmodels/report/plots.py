@@ -1,12 +1,16 @@
-"""Plots of a run, drawn with matplotlib's object API (no pyplot state, no backend
-switch: safe inside notebooks) and saved as PNG.
+"""Plots of forecasts and diagnostics, in matplotlib's convention: every function takes
+``ax=None`` (the current axes of pyplot when not given) and returns the axes it drew on.
+They draw tables the run computed and do no model math.
 
-Non-contractual runs: ``tracking.png`` (cumulative repeat transactions, actual vs
-models; Fader, Hardie & Lee 2005 fig. 3), ``conditional_expectations.png`` (fig. 4),
-``p_alive_heatmap.png`` and ``expected_purchases_heatmap.png`` over frequency ×
-recency, ``clv_distribution.png`` and ``clv_by_segment.png``.  Subscription runs:
-``survival.png`` and ``retention.png`` per cohort, model vs actuals (Fader & Hardie
-2007 figs. 1 and 3).
+Non-contractual runs: :func:`tracking` (cumulative repeat transactions, actual vs models;
+Fader, Hardie & Lee 2005, "Counting your customers the easy way", fig. 3),
+:func:`conditional_expectations` (fig. 4), :func:`history_heatmap` of P(alive) or
+expected purchases over frequency × recency, :func:`clv_distribution` and
+:func:`clv_by_segment`.  Subscription runs: :func:`survival` and :func:`retention` per
+cohort, model vs actuals (Fader & Hardie 2007, figs. 1 and 3).  Bayesian fits:
+:func:`posterior`, :func:`posterior_predictive`; covariates: :func:`covariate_effects`,
+:func:`covariate_lift`.  Writing a run's plots to files is the run layer's job
+(:mod:`clvmodels.run.figures`).
 
 Every legend has a fixed location: matplotlib's default ``loc="best"`` searches the
 plotted data and, when that takes over a second (a CLV histogram of many customers on
@@ -15,36 +19,33 @@ a busy machine), warns, which made a run fail under warnings-as-errors.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+from matplotlib.axes import Axes
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from clvmodels import clv
-from clvmodels.models import model_module
-
-if TYPE_CHECKING:
-    from clvmodels.run import RunResult
+from clvmodels.clv import HistoryGrid
 
 COLORS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
 
 
-def _figure(width: float = 7.0, height: float = 4.2) -> tuple[Figure, Any]:
-    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
-    return fig, fig.add_subplot()
+def _axes(ax: Axes | None) -> Axes:
+    """``ax``, or pyplot's current axes (pyplot is imported only then)."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.gca()
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, format="png")
-    return path
-
-
-def tracking(frame: pd.DataFrame, calibration_end: float | None, unit: str, path: Path) -> Path:
-    """Cumulative repeat transactions per period, actual and predicted."""
-    fig, ax = _figure()
+def tracking(
+    frame: pd.DataFrame, calibration_end: float | None, unit: str, ax: Axes | None = None
+) -> Axes:
+    """Cumulative repeat transactions per period (``frame``: ``period``, ``actual`` and
+    one column per model), with the end of the calibration period marked."""
+    ax = _axes(ax)
     ax.plot(frame["period"], frame["actual"], color="black", lw=2, label="actual")
     models = [c for c in frame.columns if c not in ("period", "actual")]
     for color, name in zip(COLORS, models, strict=False):
@@ -58,12 +59,12 @@ def tracking(frame: pd.DataFrame, calibration_end: float | None, unit: str, path
         title="Tracking: cumulative repeat transactions",
     )
     ax.legend(loc="upper left", frameon=False)
-    return _save(fig, path)
+    return ax
 
 
-def conditional_expectations(frame: pd.DataFrame, path: Path) -> Path:
+def conditional_expectations(frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Mean holdout purchases by calibration frequency, actual and predicted."""
-    fig, ax = _figure()
+    ax = _axes(ax)
     labels = frame["calibration_frequency"].astype(str)
     x = np.arange(len(labels))
     ax.plot(x, frame["actual"], color="black", lw=2, marker="o", label="actual")
@@ -77,42 +78,33 @@ def conditional_expectations(frame: pd.DataFrame, path: Path) -> Path:
         title="Conditional expectations",
     )
     ax.legend(loc="upper left", frameon=False)
-    return _save(fig, path)
+    return ax
 
 
-def history_heatmap(
-    key: str, params: dict[str, float], T: float, horizon: float, what: str, path: Path
-) -> Path:
-    """P(alive) or expected purchases over ``horizon`` for every (frequency, recency) of a
-    customer observed for ``T`` (recency shown as time since the first purchase)."""
-    module = model_module(key)
-    x = np.arange(0, 31, dtype=float)
-    tx = np.linspace(0.0, T, 60)
-    xx, rr = np.meshgrid(x, tx, indexing="ij")
-    rr = np.where(xx == 0, 0.0, rr)  # no repeat purchase: recency is 0 by definition
+def history_heatmap(grid: HistoryGrid, what: str, ax: Axes | None = None) -> Axes:
+    """P(alive) (``what="p_alive"``) or expected purchases (``"expected_purchases"``) of
+    a :class:`~clvmodels.clv.HistoryGrid`, with a colour bar."""
+    ax = _axes(ax)
     if what == "p_alive":
-        values = module.probability_alive(xx.ravel(), rr.ravel(), T, **params)
+        values = grid.p_alive
         title, label = "P(alive) at the end of the calibration period", "P(alive)"
     else:
-        values = module.conditional_expected_purchases(horizon, xx.ravel(), rr.ravel(), T, **params)
-        title = f"Expected purchases in the next {horizon:g} periods"
+        values = grid.expected_purchases
+        title = f"Expected purchases in the next {grid.horizon:g} periods"
         label = "expected purchases"
-    fig, ax = _figure(6.5, 4.6)
-    image = ax.pcolormesh(
-        tx, x, np.asarray(values).reshape(xx.shape), shading="auto", cmap="viridis"
-    )
-    fig.colorbar(image, ax=ax, label=label)
+    image = ax.pcolormesh(grid.recency, grid.frequency, values, shading="auto", cmap="viridis")
+    ax.figure.colorbar(image, ax=ax, label=label)
     ax.set(
         xlabel="recency: time of the last purchase",
         ylabel="frequency (repeat purchases)",
-        title=f"{title} ({key}, T = {T:.3g})",
+        title=f"{title} ({grid.model}, T = {grid.T:.3g})",
     )
-    return _save(fig, path)
+    return ax
 
 
-def clv_distribution(predictions: pd.DataFrame, path: Path) -> Path:
+def clv_distribution(predictions: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Histogram of predicted CLV (log scale), with the seed-formula values for scale."""
-    fig, ax = _figure()
+    ax = _axes(ax)
     values = predictions["clv"].to_numpy(float)
     positive = values[values > 0]
     if len(positive):
@@ -136,14 +128,14 @@ def clv_distribution(predictions: pd.DataFrame, path: Path) -> Path:
         ax.axvline(float(np.mean(values)), color="black", ls=":", label="mean model CLV")
     ax.set(xlabel="customer lifetime value", ylabel="customers", title="Distribution of CLV")
     ax.legend(loc="upper right", frameon=False)
-    return _save(fig, path)
+    return ax
 
 
-def clv_by_segment(predictions: pd.DataFrame, path: Path) -> Path:
+def clv_by_segment(predictions: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Mean model CLV and seed-formula CLV per RFM segment."""
+    ax = _axes(ax)
     order = ["low", "middle", "top"]
     grouped = predictions.groupby("rfm_segment")
-    fig, ax = _figure()
     x = np.arange(len(order))
     model = [grouped["clv"].mean().get(s, np.nan) for s in order]
     ax.bar(x - 0.2, model, width=0.4, color=COLORS[0], label="model CLV")
@@ -154,15 +146,17 @@ def clv_by_segment(predictions: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks(x, [f"{s}\n({n:,} customers)" for s, n in zip(order, counts, strict=True)])
     ax.set(ylabel="mean CLV per customer", title="CLV by RFM segment")
     ax.legend(loc="upper left", frameon=False)
-    return _save(fig, path)
+    return ax
 
 
-def survival(projection: pd.DataFrame, path: Path) -> Path:
+def _per_cohort(projection: pd.DataFrame) -> Any:
+    return zip(COLORS, projection.groupby("cohort", sort=False), strict=False)
+
+
+def survival(projection: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Survivors per period for each cohort: actual, sBG and constant retention."""
-    fig, ax = _figure()
-    for color, (cohort, rows) in zip(
-        COLORS, projection.groupby("cohort", sort=False), strict=False
-    ):
+    ax = _axes(ax)
+    for color, (cohort, rows) in _per_cohort(projection):
         ax.plot(rows["period"], rows["actual"], color=color, lw=2, label=f"{cohort}: actual")
         ax.plot(rows["period"], rows["sbg"], color=color, ls="--", label=f"{cohort}: sBG")
         ax.plot(
@@ -172,19 +166,16 @@ def survival(projection: pd.DataFrame, path: Path) -> Path:
             ls=":",
             label=f"{cohort}: constant retention",
         )
-        calibration = rows.loc[~rows["holdout"], "period"].max()
-        ax.axvline(calibration, color="grey", lw=1)
+        ax.axvline(rows.loc[~rows["holdout"], "period"].max(), color="grey", lw=1)
     ax.set(xlabel="period", ylabel="customers still subscribed", title="Survival")
     ax.legend(loc="upper right", frameon=False, fontsize=8)
-    return _save(fig, path)
+    return ax
 
 
-def retention(projection: pd.DataFrame, path: Path) -> Path:
+def retention(projection: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Period-on-period retention rates for each cohort: actual and sBG."""
-    fig, ax = _figure()
-    for color, (cohort, rows) in zip(
-        COLORS, projection.groupby("cohort", sort=False), strict=False
-    ):
+    ax = _axes(ax)
+    for color, (cohort, rows) in _per_cohort(projection):
         actual = rows["actual"].to_numpy(float)
         model = rows["sbg"].to_numpy(float)
         t = rows["period"].to_numpy()[1:]
@@ -194,30 +185,33 @@ def retention(projection: pd.DataFrame, path: Path) -> Path:
         ax.plot(t, model[1:] / model[:-1], color=color, ls="--", label=f"{cohort}: sBG")
     ax.set(xlabel="period", ylabel="retention rate", title="Retention rates")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
-    return _save(fig, path)
+    return ax
 
 
 def posterior(
-    result_draws: dict[str, np.ndarray], shape: list[int], model: str, path: Path
-) -> Path:
-    """Trace (one line per chain) and posterior histogram of every parameter."""
-    names = list(result_draws)
-    fig = Figure(figsize=(9.0, 1.9 * len(names)), dpi=100, layout="constrained")
-    axes = fig.subplots(len(names), 2, squeeze=False)
+    draws: dict[str, np.ndarray], shape: list[int], model: str, axes: Any = None
+) -> Any:
+    """Trace (one line per chain) and posterior histogram of every parameter: ``axes`` a
+    (parameters × 2) array of axes (default: a new pyplot figure); returns it."""
+    names = list(draws)
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(len(names), 2, squeeze=False, figsize=(9.0, 1.9 * len(names)))
     for row, name in enumerate(names):
-        chains = np.asarray(result_draws[name]).reshape(shape)
+        chains = np.asarray(draws[name]).reshape(shape)
         for c, chain in enumerate(chains):
             axes[row, 0].plot(chain, lw=0.5, color=COLORS[c % len(COLORS)])
             axes[row, 1].hist(chain, bins=40, histtype="step", color=COLORS[c % len(COLORS)])
         axes[row, 0].set_ylabel(name)
     axes[0, 0].set_title(f"{model}: trace per chain")
     axes[0, 1].set_title("posterior per chain")
-    return _save(fig, path)
+    return axes
 
 
-def posterior_predictive(table: pd.DataFrame, model: str, path: Path) -> Path:
+def posterior_predictive(table: pd.DataFrame, model: str, ax: Axes | None = None) -> Axes:
     """Observed customers per repeat-purchase count vs the posterior predictive range."""
-    fig, ax = _figure()
+    ax = _axes(ax)
     x = np.arange(len(table))
     ax.bar(x, table["simulated_mean"], color=COLORS[0], alpha=0.35, label="simulated (mean)")
     ax.errorbar(
@@ -240,16 +234,16 @@ def posterior_predictive(table: pd.DataFrame, model: str, path: Path) -> Path:
         title=f"Posterior predictive check ({model})",
     )
     ax.legend(loc="upper right", frameon=False)
-    return _save(fig, path)
+    return ax
 
 
-def covariate_effects(effects: pd.DataFrame, path: Path) -> Path:
+def covariate_effects(effects: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Forest plot: the factor each covariate puts on its parameter, with its interval
     (log scale; 1 = no effect)."""
+    ax = _axes(ax)
     rows = effects.iloc[::-1]
     labels = [f"{m}: {c}" for m, c in zip(rows["model"], rows["coefficient"], strict=True)]
     y = np.arange(len(rows))
-    fig, ax = _figure(7.0, 1.2 + 0.38 * len(rows))
     factor = rows["factor"].to_numpy(float)
     err = np.vstack([factor - rows["factor_lower"], rows["factor_upper"] - factor])
     ax.errorbar(factor, y, xerr=err, fmt="o", color=COLORS[0], capsize=3)
@@ -259,15 +253,15 @@ def covariate_effects(effects: pd.DataFrame, path: Path) -> Path:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, labels)
     ax.set(xlabel="factor on the parameter: exp(sign · γ)", title="Covariate effects (1 = none)")
-    return _save(fig, path)
+    return ax
 
 
-def covariate_lift(lift: pd.DataFrame, path: Path) -> Path:
+def covariate_lift(lift: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Mean CLV per customer with each binary covariate on and off (all customers), and
     the interval of the difference."""
+    ax = _axes(ax)
     rows = lift[lift["group"] == "all"]
     x = np.arange(len(rows))
-    fig, ax = _figure(max(4.5, 1.8 + 1.6 * len(rows)), 4.2)
     on, off = rows["clv_on"].to_numpy(float), rows["clv_off"].to_numpy(float)
     ax.bar(x - 0.2, off, width=0.4, color=COLORS[1], label="flag off")
     ax.bar(x + 0.2, on, width=0.4, color=COLORS[0], label="flag on")
@@ -287,73 +281,4 @@ def covariate_lift(lift: pd.DataFrame, path: Path) -> Path:
     ax.set_ylim(0, 1.25 * float(np.nanmax(np.append(on, off))))
     ax.set(ylabel="mean CLV per customer", title="Counterfactual CLV: every customer on vs off")
     ax.legend(loc="upper left", frameon=False, ncol=3, fontsize="small")
-    return _save(fig, path)
-
-
-def draw_run(result: RunResult, folder: Path) -> list[Path]:
-    """Every plot that applies to a run, written into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tables = result.tables
-    written: list[Path] = []
-    for name, estimator in result.fitted.items():
-        fit = estimator.result_
-        if fit.draws is not None and fit.diagnostics.get("draws_shape"):
-            safe = name.replace(":", "-")
-            written.append(
-                posterior(
-                    fit.draws,
-                    fit.diagnostics["draws_shape"],
-                    name,
-                    folder / f"posterior_{safe}.png",
-                )
-            )
-    if "covariate_effects" in tables:
-        written.append(
-            covariate_effects(tables["covariate_effects"], folder / "covariate_effects.png")
-        )
-    if "covariate_lift" in tables:
-        written.append(covariate_lift(tables["covariate_lift"], folder / "covariate_lift.png"))
-    for name, table in tables.items():
-        if name.startswith("ppc_"):
-            written.append(posterior_predictive(table, name[4:], folder / f"{name}.png"))
-    unit = result.prepared.meta.get("time_unit", result.config.data.time_unit)
-    if "survival_projection" in tables:
-        written.append(survival(tables["survival_projection"], folder / "survival.png"))
-        written.append(retention(tables["survival_projection"], folder / "retention.png"))
-        return written
-    summary = result.prepared.summary
-    if "tracking" in tables and summary is not None:
-        origin = pd.Timestamp(summary["first_purchase"].min())
-        cal = result.prepared.meta.get("calibration_end")
-        from clvmodels.units import DAYS_PER_UNIT
-
-        cal_t = None
-        if cal:
-            cal_t = (pd.Timestamp(cal) - origin).days / DAYS_PER_UNIT[unit]
-        written.append(tracking(tables["tracking"], cal_t, unit, folder / "tracking.png"))
-    if "conditional_expectations" in tables:
-        written.append(
-            conditional_expectations(
-                tables["conditional_expectations"], folder / "conditional_expectations.png"
-            )
-        )
-    predictions = tables.get("predictions")
-    fitted = result.refit or result.fitted
-    keys = [k for k in result.config.models if k in clv.PURCHASE_KEYS and k in fitted]
-    if keys and keys[0] != "bgbb" and summary is not None and "T" in summary:
-        from clvmodels.forecast import value_settings
-
-        key = result.config.clv.purchase_model or keys[0]
-        horizon = value_settings(result.config, unit).count_horizon
-        T = float(summary["T"].max())
-        # with covariates: a customer at every covariate's reference level (zero)
-        params = fitted[key].profile_params()
-        for what in ("p_alive", "expected_purchases"):
-            written.append(
-                history_heatmap(key, params, T, horizon, what, folder / f"{what}_heatmap.png")
-            )
-    if predictions is not None and "clv" in predictions:
-        written.append(clv_distribution(predictions, folder / "clv_distribution.png"))
-        if "rfm_segment" in predictions:
-            written.append(clv_by_segment(predictions, folder / "clv_by_segment.png"))
-    return written
+    return ax

@@ -17,7 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from clvmodels.atomic import write_text
 from clvmodels.errors import DataError
+from clvmodels.metrics import segment_values
 
 PLOT_TITLES = {
     "tracking.png": "Tracking: did the models follow repeat buying week by week?",
@@ -64,11 +66,7 @@ figcaption{font-weight:600;margin-bottom:.3rem}.wide{overflow-x:auto}
 def write_report(folder: str | Path) -> Path:
     """Build ``report.html`` inside ``folder`` from its files; returns the page's path."""
     folder = Path(folder)
-    page = folder / "report.html"
-    tmp = folder / ".report.html.tmp"
-    tmp.write_text(render(folder), encoding="utf-8")
-    tmp.replace(page)
-    return page
+    return write_text(folder / "report.html", render(folder))
 
 
 def render(folder: Path) -> str:
@@ -114,9 +112,8 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
         )
     if rows:
         text += "<p>What marketers compute today, on the calibration window:</p>" + _pairs(rows)
-    projection = folder / "survival_projection.csv"
-    if projection.exists():
-        frame = pd.read_csv(projection)
+    frame = _csv(folder, "survival_projection.csv")
+    if frame is not None:
         lines = []
         for cohort, sub in frame.groupby("cohort", sort=False):
             alive = sub["actual"].to_numpy(float)
@@ -142,15 +139,13 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
 
 def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
     verdict = manifest.get("verdict")
-    evaluation = folder / "evaluation.csv"
-    if not verdict and evaluation.exists():
-        table = pd.read_csv(evaluation)
-        if "mape" in table:
-            best = table.loc[table["mape"].idxmin()]
-            verdict = (
-                f"lowest holdout error: {best['model']} (mean absolute percentage "
-                f"error {best['mape']:.1f} %)"
-            )
+    table = None if verdict else _csv(folder, "evaluation.csv")
+    if table is not None and "mape" in table:
+        best = table.loc[table["mape"].idxmin()]
+        verdict = (
+            f"lowest holdout error: {best['model']} (mean absolute percentage "
+            f"error {best['mape']:.1f} %)"
+        )
     if not verdict:
         return ""
     return (
@@ -219,10 +214,9 @@ def _params_section(params: dict[str, Any]) -> str:
 
 
 def _evaluation_section(folder: Path) -> str:
-    path = folder / "evaluation.csv"
-    if not path.exists():
+    frame = _csv(folder, "evaluation.csv")
+    if frame is None:
         return ""
-    frame = pd.read_csv(path)
     text = "<h2>Evaluation on the holdout</h2>" + _table(frame)
     if "zero_forecast" in set(frame.get("model", [])):
         text += (
@@ -235,10 +229,9 @@ def _evaluation_section(folder: Path) -> str:
 
 
 def _covariates_section(folder: Path) -> str:
-    path = folder / "covariate_effects.csv"
-    if not path.exists():
+    effects = _csv(folder, "covariate_effects.csv")
+    if effects is None:
         return ""
-    effects = pd.read_csv(path)
     shown = [
         c
         for c in (
@@ -266,9 +259,8 @@ def _covariates_section(folder: Path) -> str:
         "rate, dropout rate or spend per order; an interval that holds 1 means the data do "
         "not tell the effect from none.</p>" + _table(effects[shown])
     )
-    lift_path = folder / "covariate_lift.csv"
-    if lift_path.exists():
-        lift = pd.read_csv(lift_path)
+    lift = _csv(folder, "covariate_lift.csv")
+    if lift is not None:
         text += (
             "<h3>Counterfactual CLV: each binary covariate on and off</h3>"
             "<p class='note'>Every customer valued twice from the same purchase history: "
@@ -339,8 +331,6 @@ def _customers_section(folder: Path) -> str:
     of = " of the sample" if sampled else ""
     text = f"<h2>Top 20 customers{of} by predicted value</h2>" + _table(frame[shown].head(20))
     if "rfm_segment" in frame:
-        from clvmodels.metrics import segment_values
-
         seg = segment_values(frame, "clv").reset_index()
         if "baseline_clv" in frame:
             base = segment_values(frame, "baseline_clv").reset_index()
@@ -369,6 +359,12 @@ def _json(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: missing; is {path.parent} a clvmodels run folder?") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def _csv(folder: Path, name: str) -> pd.DataFrame | None:
+    """The table ``name`` of the run folder, ``None`` when the run did not write it."""
+    path = folder / name
+    return pd.read_csv(path) if path.exists() else None
 
 
 def _e(value: Any) -> str:

@@ -5,7 +5,7 @@ computed twice from the same purchase history — once as if the flag were on, o
 if it were off — with the customer's other covariates unchanged (the fitted
 covariate links of Fader & Hardie 2007, note 019, make each customer's parameters,
 and the conditional expectations given her history follow as in
-:mod:`clvmodels.clv`).  The *lift* is the average difference, over all customers and
+:mod:`clvmodels.clv.values`).  The *lift* is the average difference, over all customers and
 separately over the customers with and without the flag; its interval comes from the
 same parameter draws as the CLV intervals (posterior draws, or the MLE's asymptotic
 normal), so it carries the uncertainty of every coefficient involved.
@@ -25,15 +25,12 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.backends.compress import factorize_rows
-from clvmodels.clv import (
-    _PAIR_CELLS,
-    PURCHASE_KEYS,
-    PatternLink,
-    ValueSettings,
-    _values,
-)
+from clvmodels.clv import arrays
+from clvmodels.clv.arrays import PatternLink, history_values
+from clvmodels.clv.settings import ValueSettings
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import Estimator
+from clvmodels.models import model_info
 
 GROUPS = ("all", "with", "without")
 """Customer groups of the lift table: everyone, those with the flag on, those without."""
@@ -103,18 +100,51 @@ def covariate_lift(
         values: plug-in estimates for MLE fits, posterior means for Bayesian fits.
     """
     key = purchase.model_key
-    if key not in PURCHASE_KEYS:
+    if not model_info(key).is_purchase:
         raise ConfigError(f"clv: {key} is not a purchase model")
     if spend is None and fallback_spend is None:
         raise ConfigError("clv: needs a gamma_gamma spend model or an average order value")
     if column not in binary_covariates([purchase, spend], summary):
         raise DataError(f"covariate {column!r} is not a binary covariate of the fitted models")
+    group, state_rows, links, weights = _state_rows(purchase, spend, summary, column)
+    fallback = fallback_spend or 0.0
+    spend_params = None if spend is None else dict(spend.params_)
+
+    def clv(params: Any, spend_p: Any, state: str) -> np.ndarray:
+        rows = state_rows[state]
+        return history_values(key, params, spend_p, rows, settings, fallback, links[state])["clv"]
+
+    point = {s: clv(dict(purchase.params_), spend_params, s) for s in state_rows}
+    per_draw = None
+    if settings.interval is not None:
+        point_draws, per_draw = _draws(purchase, spend, settings, state_rows, clv, weights)
+        if purchase.result_.draws is not None:
+            point = point_draws
+    table = _lift_table(point, weights, per_draw, settings.interval)
+    per_customer = pd.DataFrame(
+        {f"clv_{column}_on": point["on"][group], f"clv_{column}_off": point["off"][group]},
+        index=summary.index,
+    )
+    return per_customer, table
+
+
+def _state_rows(
+    purchase: Estimator, spend: Estimator | None, summary: pd.DataFrame, column: str
+) -> tuple[
+    np.ndarray,
+    dict[str, dict[str, np.ndarray]],
+    dict[str, dict[str, PatternLink | None]],
+    np.ndarray,
+]:
+    """The distinct rows of the customers' histories with the flag on and off: each
+    customer's row, the rows' columns per state, the covariate patterns per state and
+    the weight of every row in each group of :data:`GROUPS` (shape ``(groups, rows)``)."""
     on_value, off_value, has_flag = _flag_values(summary, column)
     states = {
         "on": summary.assign(**{column: on_value}),
         "off": summary.assign(**{column: off_value}),
     }
-    base = ["frequency", "recency", "n" if key == "bgbb" else "T"]
+    base = list(model_info(purchase.model_key).history)
     if spend is not None:
         base.append("monetary_value")
     data = {c: summary[c].to_numpy(dtype=float) for c in base}
@@ -145,25 +175,7 @@ def covariate_lift(
     weights = np.stack(
         [counts, counts * (rows["flag"] == 1), counts * (rows["flag"] == 0)]
     )  # (groups, rows)
-    fallback = fallback_spend or 0.0
-    spend_params = None if spend is None else dict(spend.params_)
-
-    def clv(params: Any, spend_p: Any, state: str) -> np.ndarray:
-        values = _values(key, params, spend_p, state_rows[state], settings, fallback, links[state])
-        return values["clv"]
-
-    point = {s: clv(dict(purchase.params_), spend_params, s) for s in states}
-    per_draw = None
-    if settings.interval is not None:
-        point_draws, per_draw = _draws(purchase, spend, settings, state_rows, clv, weights)
-        if purchase.result_.draws is not None:
-            point = point_draws
-    table = _lift_table(point, weights, per_draw, settings.interval)
-    per_customer = pd.DataFrame(
-        {f"clv_{column}_on": point["on"][group], f"clv_{column}_off": point["off"][group]},
-        index=summary.index,
-    )
-    return per_customer, table
+    return group, state_rows, links, weights
 
 
 def _draws(
@@ -181,7 +193,7 @@ def _draws(
     purchase_draws = purchase.result_.parameter_draws(n_draws, rng)
     spend_draws = None if spend is None else spend.result_.parameter_draws(n_draws, rng)
     n_rows = len(next(iter(state_rows["on"].values())))
-    batch = max(1, _PAIR_CELLS // max(n_rows, 1))
+    batch = max(1, arrays.PAIR_CELLS // max(n_rows, 1))
     sums = {s: np.zeros(n_rows) for s in state_rows}
     means = {s: np.empty((n_draws, len(weights))) for s in state_rows}
     totals = weights.sum(axis=1)

@@ -2,7 +2,7 @@
 
 :func:`prepare_spark` summarises the log in Spark and keeps the per-customer summary
 distributed (:class:`DistributedSummary`, the ``distributed`` field of
-:class:`clvmodels.pipeline.PreparedData`); the run's ``summary`` is a uniform random
+:class:`clvmodels.run.prepared.PreparedData`); the run's ``summary`` is a uniform random
 sample of at most ``spark.evaluation_sample`` customers in pandas, on which the
 evaluation, plots and report are computed.  Models are fitted on the compressed rows of
 the whole summary (:meth:`DistributedSummary.fit_rows`); every customer is scored by
@@ -11,8 +11,6 @@ Spark (:func:`score_run`) and written as a Parquet dataset (:class:`DistributedO
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +19,10 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from clvmodels.config import RunConfig, SparkConfig
+from clvmodels.atomic import replace
 from clvmodels.estimators import Estimator
+from clvmodels.run.prepared import PreparedData
+from clvmodels.run.settings import DataSettings, RunSettings, SparkSettings
 from clvmodels.spark.models import compressed_rows, score_customers, write_parquet
 from clvmodels.spark.session import spark_session
 from clvmodels.spark.summary import SparkSummary, summarize_transactions_spark
@@ -48,7 +48,7 @@ class DistributedSummary:
 
         ``spend``: the Gamma-Gamma's rows, without repeat buyers whose mean repeat spend
         is not positive (counted in ``meta["counts"]["spend_fit_excluded_nonpositive"]``,
-        as :func:`clvmodels.pipeline.fit_models` does for the other engines).
+        as :func:`clvmodels.run.fit.spend_rows` does for the other engines).
         """
         where = None
         if spend:
@@ -105,43 +105,26 @@ class DistributedOutputs:
 
 def replace_dataset(frame: DataFrame, path: Path) -> Path:
     """Write ``frame`` as the Parquet dataset ``path``, replacing an older one only once
-    the new one is complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stamp = f"{os.getpid()}-{time.time_ns()}"
-    tmp = path.parent / f".{path.name}.tmp-{stamp}"
-    try:
-        write_parquet(frame, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    aside = path.parent / f".{path.name}.old-{stamp}"
-    if path.exists():
-        path.rename(aside)
-    tmp.rename(path)
-    if aside.is_dir():
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        aside.unlink(missing_ok=True)
-    return path
+    the new one is complete (:func:`clvmodels.atomic.replace`)."""
+    return replace(path, lambda tmp: write_parquet(frame, tmp))
 
 
-def prepare_spark(config: RunConfig, source: str, options: dict[str, Any]):
-    """Summarise the configured log in Spark (``options``: the keyword options of
-    :func:`clvmodels.data.summarize_transactions`): the run's prepared data, whose
-    ``summary`` is the sample and ``distributed`` the whole summary."""
-    from clvmodels.pipeline import PreparedData
-
-    settings = config.spark or SparkConfig()
-    session = spark_session(settings.master, settings.app_name, settings.config)
-    summary = summarize_transactions_spark(source, spark=session, **options)
-    sample = summary.sample(settings.evaluation_sample, settings.sample_seed)
+def prepare_spark(settings: DataSettings) -> PreparedData:
+    """Summarise the configured log in Spark: the run's prepared data, whose ``summary``
+    is the sample and ``distributed`` the whole summary."""
+    spark = settings.spark or SparkSettings()
+    session = spark_session(spark.master, spark.app_name, dict(spark.config))
+    source = settings.source
+    assert isinstance(source, str)  # a SQL source with engine spark is a config error
+    summary = summarize_transactions_spark(source, spark=session, **settings.summary_options)
+    sample = summary.sample(spark.evaluation_sample, spark.sample_seed)
     meta = dict(summary.meta)
     meta["engine"] = "spark"
     meta["spark"] = {"master": session.sparkContext.master, "version": session.version}
     meta["sample"] = {
         "customers": len(sample),
         "of": summary.customers,
-        "seed": settings.sample_seed,
+        "seed": spark.sample_seed,
         "used_for": SAMPLE_USE,
     }
     if len(sample) < summary.customers:
@@ -150,25 +133,26 @@ def prepare_spark(config: RunConfig, source: str, options: dict[str, Any]):
         meta["sample"]["omitted"] = "tracking (population totals against a sample)"
     sample.attrs["clvmodels"] = meta
     distributed = DistributedSummary(summary, session.sparkContext.master)
-    return PreparedData("transactions", source, summary=sample, meta=meta, distributed=distributed)
+    return PreparedData(
+        "transactions",
+        source,
+        summary=sample,
+        meta=meta,
+        average_order_value=distributed.average_order_value(),
+        distributed=distributed,
+    )
 
 
 def score_run(
-    config: RunConfig, distributed: DistributedSummary, fitted: dict[str, Estimator]
+    settings: RunSettings,
+    distributed: DistributedSummary,
+    purchase: Estimator,
+    spend: Estimator | None,
+    fallback_spend: float,
 ) -> DistributedOutputs:
     """Every customer's predictions (lazy, computed when written), with the run's value
-    settings and models, as :func:`clvmodels.forecast.predictions_table` values them."""
-    from clvmodels.forecast import purchase_model_key, value_settings
-
-    key = purchase_model_key(config, fitted)
-    settings = value_settings(config, distributed.summary.meta["time_unit"])
-    spend = fitted.get("gamma_gamma")
-    aov = distributed.average_order_value()
+    settings and models, as :func:`clvmodels.run.tables.predictions_table` values them."""
     scores = score_customers(
-        distributed.frame,
-        fitted[key],
-        settings,
-        spend=spend,
-        fallback_spend=aov if aov is not None else config.clv.price,
+        distributed.frame, purchase, settings.value, spend=spend, fallback_spend=fallback_spend
     )
     return DistributedOutputs(scores, distributed.frame)

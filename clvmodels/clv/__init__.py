@@ -1,0 +1,55 @@
+"""Customer lifetime value per customer, with intervals.
+
+Non-contractual stores (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value curves
+for customer base analysis", JMR 42(4), eq. 1)::
+
+    CLV = margin × E[spend per order] × DERT,
+
+DERT being the discounted expected residual transactions over the horizon (each purchase
+model's closed form where the literature has one, an accurate numerical integral
+otherwise) and the spend per order the Gamma-Gamma conditional expectation.  Contractual
+stores (Fader & Hardie 2010)::
+
+    CLV = margin × price per period × DERL(renewals so far).
+
+Discounting: ``discount_rate`` is an effective yearly rate, converted to the data's
+time unit by :mod:`clvmodels.models.discount` (continuously compounded for the
+continuous-time models, per period for BG/BB and sBG).  Intervals come from parameter
+uncertainty (:mod:`clvmodels.clv.draws`); customers are processed in chunks so memory
+stays bounded whatever their number.
+
+Modules: :mod:`~clvmodels.clv.settings` (:class:`ValueSettings`),
+:mod:`~clvmodels.clv.arrays` (the per-customer quantities as arrays),
+:mod:`~clvmodels.clv.values` (:func:`customer_values`), :mod:`~clvmodels.clv.draws`,
+:mod:`~clvmodels.clv.subscriptions`, :mod:`~clvmodels.clv.counterfactual` (what a
+binary covariate is worth), :mod:`~clvmodels.clv.grid` (predictions over histories).
+"""
+
+from clvmodels.clv.arrays import (
+    PatternLink,
+    at_patterns,
+    pattern_inputs,
+    purchase_arrays,
+    spend_per_order,
+)
+from clvmodels.clv.counterfactual import binary_covariates, covariate_lift
+from clvmodels.clv.grid import HistoryGrid, history_grid
+from clvmodels.clv.settings import ValueSettings, resolve_horizon
+from clvmodels.clv.subscriptions import subscription_values
+from clvmodels.clv.values import customer_values
+
+__all__ = [
+    "HistoryGrid",
+    "PatternLink",
+    "ValueSettings",
+    "at_patterns",
+    "binary_covariates",
+    "covariate_lift",
+    "customer_values",
+    "history_grid",
+    "pattern_inputs",
+    "purchase_arrays",
+    "resolve_horizon",
+    "spend_per_order",
+    "subscription_values",
+]

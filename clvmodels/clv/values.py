@@ -1,0 +1,127 @@
+"""Per-customer forecast and value of a fitted purchase model (and spend model).
+
+Non-contractual stores (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value curves
+for customer base analysis", JMR 42(4), eq. 1)::
+
+    CLV = margin × E[spend per order] × DERT,
+
+DERT being the discounted expected residual transactions over the horizon.  Every
+quantity depends on a customer's history (and covariate patterns) only, so it is
+computed once per distinct history and gathered to the customers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.backends.compress import factorize_rows
+from clvmodels.clv.arrays import PatternLink, history_values
+from clvmodels.clv.draws import draw_summaries
+from clvmodels.clv.settings import ValueSettings
+from clvmodels.errors import ConfigError, DataError
+from clvmodels.estimators import Estimator
+from clvmodels.models import model_info, model_keys
+
+COLUMN_ORDER = (
+    "p_alive",
+    "expected_purchases",
+    "dert",
+    "expected_spend",
+    "clv",
+    "clv_lower",
+    "clv_upper",
+)
+"""The first columns of :func:`customer_values`; posterior sds and bounds follow."""
+_POSTERIOR_MEANS = ("p_alive", "expected_purchases", "expected_spend", "dert", "clv")
+_POSTERIOR_BOUNDS = ("p_alive", "expected_purchases", "clv")
+
+
+def customer_values(
+    purchase: Estimator,
+    summary: pd.DataFrame,
+    settings: ValueSettings,
+    *,
+    spend: Estimator | None = None,
+    fallback_spend: float | None = None,
+) -> pd.DataFrame:
+    """Per-customer forecast and value from a fitted purchase model (and spend model).
+
+    Parameters
+    ----------
+    purchase
+        A fitted BG/NBD, Pareto/NBD, MBG/NBD or BG/BB estimator.
+    summary
+        Canonical per-customer summary (``frequency, recency, T`` or ``n``; and
+        ``monetary_value`` with a spend model).
+    settings
+        Horizon, discount rate, margin, time unit, interval.
+    spend
+        A fitted Gamma-Gamma estimator, or ``None`` to value every order at
+        ``fallback_spend``.
+    fallback_spend
+        Spend per order without a spend model (e.g. the average order value).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the index of ``summary``: ``p_alive``, ``expected_purchases``, ``dert``,
+        ``expected_spend``, ``clv`` and, with ``settings.interval``, ``clv_lower`` and
+        ``clv_upper``.  For a Bayesian purchase model the point columns are posterior
+        means and ``<quantity>_sd`` columns are added for all five, with ``_lower`` /
+        ``_upper`` credible bounds for ``p_alive``, ``expected_purchases`` and ``clv``
+        (over ``settings.draws`` posterior draws).  An MLE fit gives plug-in estimates
+        and the CLV interval over parametric draws.
+    """
+    key = purchase.model_key
+    if not model_info(key).is_purchase:
+        purchase_keys = ", ".join(model_keys("purchase"))
+        raise ConfigError(f"clv: {key} is not a purchase model (choose {purchase_keys})")
+    if spend is None and fallback_spend is None:
+        raise ConfigError("clv: needs a gamma_gamma spend model or an average order value")
+    group, rows, links = _distinct_histories(purchase, spend, summary)
+    fallback = fallback_spend or 0.0
+    spend_params = None if spend is None else dict(spend.params_)
+    arrays = history_values(
+        key, dict(purchase.params_), spend_params, rows, settings, fallback, links
+    )
+    if settings.interval is not None:
+        draws = draw_summaries(key, purchase, spend, rows, settings, fallback, links)
+        if purchase.result_.draws is not None:  # Bayesian: posterior means, sds, bounds
+            for name in _POSTERIOR_MEANS:
+                arrays[name] = draws[name]["mean"]
+                arrays[f"{name}_sd"] = draws[name]["sd"]
+            for name in _POSTERIOR_BOUNDS:
+                arrays[f"{name}_lower"] = draws[name]["lower"]
+                arrays[f"{name}_upper"] = draws[name]["upper"]
+        else:
+            arrays["clv_lower"] = draws["clv"]["lower"]
+            arrays["clv_upper"] = draws["clv"]["upper"]
+    names = [n for n in COLUMN_ORDER if n in arrays]
+    names += sorted(n for n in arrays if n not in COLUMN_ORDER)
+    return pd.DataFrame({n: arrays[n][group] for n in names}, index=summary.index)
+
+
+def _distinct_histories(
+    purchase: Estimator, spend: Estimator | None, summary: pd.DataFrame
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, PatternLink | None]]:
+    """Each customer's row among the distinct histories of ``summary`` (the purchase
+    model's history columns, ``monetary_value`` with a spend model, and the covariate
+    patterns of both models), those distinct rows, and the patterns."""
+    columns = list(model_info(purchase.model_key).history)
+    if spend is not None:
+        columns.append("monetary_value")
+    missing = [c for c in columns if c not in summary.columns]
+    if missing:
+        raise DataError(f"clv: the summary lacks column(s) {', '.join(missing)}")
+    data = {c: summary[c].to_numpy(dtype=float) for c in columns}
+    links = {
+        "pattern": PatternLink.of(purchase, summary),
+        "spend_pattern": PatternLink.of(spend, summary),
+    }
+    for name, link in links.items():
+        if link is not None:
+            data[name] = link.codes.astype(float)
+            columns.append(name)
+    group, distinct = factorize_rows([data[c] for c in columns])
+    return group, dict(zip(columns, distinct, strict=True)), links

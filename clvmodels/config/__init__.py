@@ -1,0 +1,42 @@
+"""Run configuration: YAML parsed safely into typed, validated dataclasses.
+
+``load_config(path)`` reads and checks a config file; unknown keys, wrong types and
+inconsistent choices are errors that name the file and the key path.  The run layer
+(:mod:`clvmodels.run.settings`) is the only reader of a :class:`RunConfig`: it resolves
+it once into the plain settings every step receives.
+
+Modules: :mod:`~clvmodels.config.schema` (the dataclasses),
+:mod:`~clvmodels.config.load` (YAML and the typed builder),
+:mod:`~clvmodels.config.checks` (rules between keys).
+"""
+
+from clvmodels.config.load import load_config, parse_config
+from clvmodels.config.schema import (
+    BaselineConfig,
+    ClvConfig,
+    CovariatesConfig,
+    DataConfig,
+    MetricsConfig,
+    ModelConfig,
+    OutputConfig,
+    RunConfig,
+    SparkConfig,
+    SplitConfig,
+    SqlSourceConfig,
+)
+
+__all__ = [
+    "BaselineConfig",
+    "ClvConfig",
+    "CovariatesConfig",
+    "DataConfig",
+    "MetricsConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "RunConfig",
+    "SparkConfig",
+    "SplitConfig",
+    "SqlSourceConfig",
+    "load_config",
+    "parse_config",
+]

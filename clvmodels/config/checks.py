@@ -1,0 +1,202 @@
+"""What a run configuration must satisfy beyond its types: choices that depend on each
+other (a lifetime horizon needs discounting, covariates need a customer table, Spark
+reads files), model keys, priors and SQL source keys.  Every error names the key path.
+"""
+
+from __future__ import annotations
+
+from clvmodels.backends.priors import check_priors
+from clvmodels.config.schema import ModelConfig, RunConfig, SqlSourceConfig
+from clvmodels.data.sql import SqlSource
+from clvmodels.errors import ConfigError
+from clvmodels.models import model_info, model_keys, model_spec
+from clvmodels.units import TRANSACTION_UNITS
+
+
+def check_semantics(config: RunConfig) -> None:
+    """Raise :class:`ConfigError` naming the key path for the first rule ``config``
+    breaks (the module docstring)."""
+    unknown = [k for k in config.models if k not in model_keys()]
+    if unknown:
+        raise ConfigError(
+            f"models.{unknown[0]}: unknown model; choose from {', '.join(model_keys())}"
+        )
+    data, split = config.data, config.split
+    _check_sql_source(data.source, "data.source")
+    if data.covariates is not None:
+        _check_sql_source(data.covariates.source, "data.covariates.source")
+    if data.kind == "transactions" and data.time_unit not in TRANSACTION_UNITS:
+        units = " or ".join(TRANSACTION_UNITS)
+        raise ConfigError(f"data.time_unit: transactions need {units}, got {data.time_unit!r}")
+    if data.nonpositive == "net" and not data.merge_same_day:
+        raise ConfigError(
+            "data.nonpositive: 'net' nets returns within a day and needs "
+            "data.merge_same_day: true; use 'drop', 'keep' or 'error' instead"
+        )
+    if (
+        split.calibration_end is not None
+        and split.observation_end is not None
+        and split.calibration_end > split.observation_end
+    ):
+        raise ConfigError(
+            f"split.calibration_end: {split.calibration_end} is after "
+            f"split.observation_end {split.observation_end}"
+        )
+    if split.calibration_periods is not None and split.calibration_periods < 1:
+        raise ConfigError("split.calibration_periods: must be a positive whole number")
+    for key, model in config.models.items():
+        if model.max_iter < 1:
+            raise ConfigError(f"models.{key}.max_iter: must be positive")
+        _check_bayes(key, model)
+    if config.baseline.lifespan_years <= 0:
+        raise ConfigError("baseline.lifespan_years: must be positive")
+    _check_clv(config)
+    _check_covariates(config)
+    _check_spark(config)
+    rate = config.metrics.conversion_rate
+    if rate is not None and not 0 <= rate <= 1:
+        raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
+    if not config.name or any(c in config.name for c in "/\\"):
+        raise ConfigError(f"name: {config.name!r} must be a non-empty name without slashes")
+
+
+def _check_sql_source(value: str | SqlSourceConfig, path: str) -> None:
+    """The keys of a SQL source (sql, exactly one of url and url_env); nothing connects."""
+    if isinstance(value, SqlSourceConfig):
+        SqlSource(sql=value.sql, url=value.url, url_env=value.url_env, key=path)
+
+
+def _check_bayes(key: str, model: ModelConfig) -> None:
+    path = f"models.{key}"
+    if model.backend != "bayes":
+        if model.priors is not None:
+            raise ConfigError(f"{path}.priors: priors need backend: bayes")
+        return
+    for name in ("draws", "tune", "chains"):
+        if getattr(model, name) < 1:
+            raise ConfigError(f"{path}.{name}: must be a positive whole number")
+    if not 0.5 <= model.target_accept < 1:
+        raise ConfigError(
+            f"{path}.target_accept: must be within [0.5, 1), got {model.target_accept}"
+        )
+    if model.priors:
+        # coefficient names (parameter:covariate) are checked against the data at fit time
+        check_priors(model_spec(key), model.priors, where=f"{path}.priors", coefficients=None)
+
+
+def _check_covariates(config: RunConfig) -> None:
+    table = config.data.covariates
+    if table is not None:
+        if not table.columns:
+            raise ConfigError("data.covariates.columns: list at least one column")
+        if len(set(table.columns)) != len(table.columns):
+            raise ConfigError("data.covariates.columns: a column is listed twice")
+        unknown = sorted(set(table.reference) - set(table.columns))
+        if unknown:
+            raise ConfigError(
+                f"data.covariates.reference.{unknown[0]}: not one of data.covariates.columns"
+            )
+        if config.data.kind == "survival":
+            raise ConfigError(
+                "data.covariates: a survival table has no customers to join covariates to; "
+                "use data.kind: subscriptions (one row per subscriber)"
+            )
+    for key, model in config.models.items():
+        if model.covariates is None:
+            continue
+        path = f"models.{key}.covariates"
+        if table is None:
+            raise ConfigError(f"{path}: needs a customer table under data.covariates")
+        processes = model_spec(key).covariate_links
+        for process, columns in model.covariates.items():
+            if process not in processes:
+                known = ", ".join(processes) or "none"
+                raise ConfigError(
+                    f"{path}.{process}: {key} has no such process taking covariates "
+                    f"(processes: {known})"
+                )
+            for column in columns:
+                if column not in table.columns:
+                    raise ConfigError(
+                        f"{path}.{process}: {column!r} is not one of data.covariates.columns "
+                        f"({', '.join(table.columns)})"
+                    )
+    for key, model in config.models.items():
+        if table is not None and model.covariates is None and not model_spec(key).covariate_links:
+            raise ConfigError(
+                f"models.{key}: the {model_info(key).name} takes no covariates; set "
+                f"models.{key}.covariates: {{}} to fit it without them"
+            )
+    wanted = config.clv.counterfactuals or []
+    if wanted and table is None:
+        raise ConfigError("clv.counterfactuals: needs covariates (data.covariates)")
+    for column in wanted:
+        if table is not None and column not in table.columns:
+            raise ConfigError(
+                f"clv.counterfactuals: {column!r} is not one of data.covariates.columns"
+            )
+
+
+def _check_spark(config: RunConfig) -> None:
+    data, spark = config.data, config.spark
+    if data.engine != "spark":
+        if spark is not None:
+            raise ConfigError("spark: a spark block needs data.engine: spark")
+        return
+    if data.kind != "transactions":
+        raise ConfigError(
+            f"data.engine: spark summarises transaction logs; data.kind is {data.kind!r}"
+        )
+    if data.covariates is not None:
+        raise ConfigError("data.covariates: not supported with data.engine: spark yet")
+    if isinstance(data.source, SqlSourceConfig):
+        raise ConfigError(
+            "data.source: a SQL query is read by the duckdb engine; with data.engine: spark "
+            "give the files Spark should read (e.g. the query's result exported as Parquet)"
+        )
+    if spark is not None and spark.evaluation_sample < 1:
+        raise ConfigError(
+            f"spark.evaluation_sample: must be a positive number of customers, "
+            f"got {spark.evaluation_sample}"
+        )
+
+
+def _check_clv(config: RunConfig) -> None:
+    clv = config.clv
+    if isinstance(clv.horizon, float) and not clv.horizon > 0:
+        raise ConfigError(
+            f"clv.horizon: must be positive (time units) or lifetime, got {clv.horizon}"
+        )
+    if not 0 <= clv.discount_rate < 10:
+        raise ConfigError(
+            f"clv.discount_rate: a yearly rate such as 0.10 is expected, got {clv.discount_rate}"
+        )
+    if clv.horizon == "lifetime" and clv.discount_rate == 0:
+        raise ConfigError("clv.horizon: lifetime needs a positive clv.discount_rate")
+    if not 0 < clv.margin <= 1:
+        raise ConfigError(f"clv.margin: must be within (0, 1], got {clv.margin}")
+    if clv.interval is not None and not 0 < clv.interval < 1:
+        raise ConfigError(
+            f"clv.interval: a probability such as 0.9 is expected, got {clv.interval}"
+        )
+    if clv.draws < 20:
+        raise ConfigError(
+            f"clv.draws: at least 20 draws are needed for an interval, got {clv.draws}"
+        )
+    if clv.threads is not None and clv.threads < 1:
+        raise ConfigError(
+            f"clv.threads: must be at least 1 (or null: all cores), got {clv.threads}"
+        )
+    if not clv.price > 0:
+        raise ConfigError(f"clv.price: must be positive, got {clv.price}")
+    purchase = model_keys("purchase")
+    if clv.purchase_model is not None:
+        if clv.purchase_model not in purchase:
+            raise ConfigError(
+                f"clv.purchase_model: {clv.purchase_model!r} is not a purchase model "
+                f"(choose {', '.join(purchase)})"
+            )
+        if clv.purchase_model not in config.models:
+            raise ConfigError(
+                f"clv.purchase_model: {clv.purchase_model} is not configured under models:"
+            )

@@ -1,0 +1,72 @@
+"""How good are the forecasts?  Scores on a calibration/holdout split, the seed formula
+marketers use today, the holdout evaluation of purchase models, the projection of
+subscription survival and the posterior predictive check.
+
+Modules: :mod:`~clvmodels.evaluation.scores` (the metrics and the verdict),
+:mod:`~clvmodels.evaluation.baseline` (the seed formula AOV × frequency × lifespan),
+:mod:`~clvmodels.evaluation.holdout` (scoring fitted purchase models on a holdout),
+:mod:`~clvmodels.evaluation.survival` (sBG vs constant retention),
+:mod:`~clvmodels.evaluation.ppc` (posterior predictive counts).
+"""
+
+from clvmodels.evaluation.baseline import LEVELS, SeedBaseline, rfm_table
+from clvmodels.evaluation.holdout import (
+    HoldoutEvaluation,
+    SeedLevel,
+    evaluate_holdout,
+    has_holdout,
+    tracking_table,
+)
+from clvmodels.evaluation.ppc import posterior_predictive_counts
+from clvmodels.evaluation.scores import (
+    CLOSER_TO_ZERO_IS_BETTER,
+    LOWER_IS_BETTER,
+    METRICS,
+    ZERO_FORECAST,
+    auc,
+    best_per_metric,
+    conditional_expectations,
+    evaluation_table,
+    normalized_gini,
+    relative_total_error,
+    score_forecast,
+    spearman,
+    top_share,
+    tracking_curve,
+    verdict,
+)
+from clvmodels.evaluation.survival import (
+    constant_retention_rate,
+    projection_summary,
+    survival_projection,
+)
+
+__all__ = [
+    "CLOSER_TO_ZERO_IS_BETTER",
+    "LEVELS",
+    "LOWER_IS_BETTER",
+    "METRICS",
+    "ZERO_FORECAST",
+    "HoldoutEvaluation",
+    "SeedBaseline",
+    "SeedLevel",
+    "auc",
+    "best_per_metric",
+    "conditional_expectations",
+    "constant_retention_rate",
+    "evaluate_holdout",
+    "evaluation_table",
+    "has_holdout",
+    "normalized_gini",
+    "posterior_predictive_counts",
+    "projection_summary",
+    "relative_total_error",
+    "rfm_table",
+    "score_forecast",
+    "spearman",
+    "survival_projection",
+    "top_share",
+    "tracking_curve",
+    "tracking_table",
+    "verdict",
+]

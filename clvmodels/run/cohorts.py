@@ -1,0 +1,82 @@
+"""Step 3 of a subscription run: the value of each cohort's active subscribers and the
+projection of its survival beyond the calibration periods against a constant retention
+rate (Fader & Hardie 2007, "How to project customer retention", figure 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.clv import subscription_values
+from clvmodels.errors import ConfigError
+from clvmodels.estimators import Estimator
+from clvmodels.evaluation import (
+    constant_retention_rate,
+    projection_summary,
+    survival_projection,
+)
+from clvmodels.models import model_info
+from clvmodels.run.prepared import PreparedData
+from clvmodels.run.settings import RunSettings
+
+
+def cohort_tables(
+    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+) -> dict[str, pd.DataFrame]:
+    """Per cohort: value of the active customers (``predictions``), the survival
+    projection (``survival_projection``) and its summary per model (``evaluation``);
+    the last two only with ``split.calibration_periods`` and a fit per cohort."""
+    if prepared.individual is None or prepared.survival_table is None:
+        raise ConfigError("models.sbg: needs subscription data")
+    k = settings.data.calibration_periods
+    values, projections, rows = [], [], []
+    for name, model in fitted.items():
+        if model_info(model.model_key).role != "retention":
+            continue
+        cohort = name.split(":", 1)[1] if ":" in name else None
+        individual, table = prepared.individual, prepared.survival_table
+        if cohort is not None:
+            individual = individual[individual["cohort"].astype(str) == cohort]
+            table = table[table["cohort"].astype(str) == cohort]
+        value = subscription_values(
+            model, individual, settings.value, price=settings.valuation.price
+        )
+        value.insert(0, "cohort", cohort if cohort is not None else "all")
+        values.append(value)
+        if k is None or cohort is None:
+            continue
+        projection, evaluation = _projection(model, individual, table, k, name, cohort)
+        projection.insert(0, "cohort", cohort)
+        projections.append(projection)
+        rows += evaluation
+    out = {"predictions": pd.concat(values, ignore_index=True)}
+    if projections:
+        out["survival_projection"] = pd.concat(projections, ignore_index=True)
+        out["evaluation"] = pd.DataFrame(rows)
+    return out
+
+
+def _projection(
+    model: Estimator, individual: pd.DataFrame, table: pd.DataFrame, k: int, name: str, cohort: str
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """A cohort's survival projection and its two evaluation rows (the sBG and the
+    constant retention rate, by mean absolute percentage error over the holdout)."""
+    alive = table.sort_values("period")["alive"].to_numpy(float)
+    survival = model.cohort_survival(np.arange(len(alive)), individual)
+    retention = constant_retention_rate(individual)
+    projection = survival_projection(alive, survival, retention, k)
+    errors = projection_summary(projection)
+    periods = errors["holdout_periods"]
+    rows = [
+        {"model": name, "cohort": cohort, "holdout_periods": periods, "mape": errors["sbg_mape"]},
+        {
+            "model": f"constant_retention:{cohort}",
+            "cohort": cohort,
+            "holdout_periods": periods,
+            "mape": errors["constant_mape"],
+            "retention_rate": retention,
+        },
+    ]
+    return projection, rows

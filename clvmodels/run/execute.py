@@ -1,0 +1,136 @@
+"""The main job: one configured run, in a straight line.
+
+``execute(settings)`` runs the steps in order — prepare the data
+(:mod:`~clvmodels.run.prepare`), fit every configured model (:mod:`~clvmodels.run.fit`),
+then the tables (:mod:`~clvmodels.run.tables`, :mod:`~clvmodels.run.cohorts`): evaluate
+the purchase models on the holdout, refit on the whole window if configured, check the
+posterior predictions, value every customer.  :func:`clvmodels.run.write.write_run`
+then writes the run folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from clvmodels.evaluation import has_holdout
+from clvmodels.run import tables
+from clvmodels.run.cohorts import cohort_tables
+from clvmodels.run.fit import fit_models, params_payload
+from clvmodels.run.prepare import prepare_data
+from clvmodels.run.prepared import PreparedData
+from clvmodels.run.result import RunResult
+from clvmodels.run.settings import RunSettings
+
+Step = Callable[[str, Callable[[], Any]], Any]
+"""``step(name, fn)`` runs ``fn`` as the step ``name`` (e.g. printing progress)."""
+
+
+def _plain_step(name: str, fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+class _Timed:
+    """Runs steps through ``step`` and records their durations."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        value = self.step(name, lambda: fn(*args))
+        self.timings[name] = round(time.perf_counter() - started, 3)
+        return value
+
+
+def execute(settings: RunSettings, step: Step = _plain_step, progress: bool = False) -> RunResult:
+    """Run every step of a configured run; ``step(name, fn)`` wraps each (progress)."""
+    timed = _Timed(step)
+    prepared = timed("load and summarize data", prepare_data, settings.data)
+    names = ", ".join(plan.key for plan in settings.models)
+    fitted = timed(f"fit {names}", fit_models, settings.models, prepared, progress)
+    result = RunResult(settings, prepared, fitted, payload=params_payload(fitted))
+    result.timings = timed.timings
+    result.seed_metrics = tables.seed_metrics(settings, prepared)
+    if prepared.individual is not None:
+        result.tables.update(
+            timed("value cohorts and project survival", cohort_tables, settings, prepared, fitted)
+        )
+    elif settings.valuation.purchase_model is not None:
+        _customer_tables(result, timed)
+    return result
+
+
+def _customer_tables(result: RunResult, timed: _Timed) -> None:
+    """Evaluation, refit, posterior predictive checks, covariate tables and the
+    per-customer predictions of a non-contractual run."""
+    settings, prepared, fitted = result.settings, result.prepared, result.fitted
+    values_from = _evaluate(result, timed) if has_holdout(prepared.summary) else prepared
+    for key, model in tables.continuous_purchase_models(fitted).items():
+        if model.result_.draws is not None and prepared.summary is not None:
+            result.tables[f"ppc_{key}"] = timed(
+                f"posterior predictive check {key}",
+                tables.posterior_predictive_table,
+                settings,
+                prepared.summary,
+                key,
+                model,
+            )
+    final = result.final
+    extra = None
+    effects = tables.covariate_effects(final)
+    if effects is not None:
+        result.tables["covariate_effects"] = effects
+        what_if = timed(
+            "counterfactual CLV per binary covariate",
+            tables.counterfactuals,
+            settings,
+            values_from,
+            final,
+        )
+        if what_if is not None:
+            result.tables["covariate_lift"] = what_if.lift
+            extra = what_if.per_customer
+    sampled = values_from.distributed is not None
+    result.tables["predictions"] = timed(
+        "predict the sample's customers" if sampled else "predict every customer",
+        tables.predictions_table,
+        settings,
+        values_from,
+        final,
+        extra,
+    )
+    result.grids = tables.history_grids(settings, prepared, final)
+    if sampled:  # every customer, scored when written
+        from clvmodels.run.spark import score_run
+
+        result.distributed = score_run(
+            settings,
+            values_from.distributed,
+            tables.purchase_model(settings, final),
+            tables.spend_model(final),
+            tables.fallback_spend(settings, values_from),
+        )
+
+
+def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
+    """The holdout evaluation's tables and verdict, and with ``split.refit`` the refit
+    on the whole window; returns the data the customers are valued on."""
+    settings, prepared = result.settings, result.prepared
+    evaluation = timed(
+        "evaluate on the holdout", tables.holdout_evaluation, settings, prepared, result.fitted
+    )
+    result.tables["evaluation"] = evaluation.table
+    result.tables["conditional_expectations"] = evaluation.conditional_expectations.reset_index()
+    if evaluation.tracking is not None:
+        result.tables["tracking"] = evaluation.tracking
+    result.verdict = evaluation.verdict
+    if settings.whole_window is None:
+        return prepared
+    whole = timed("summarize the whole window", prepare_data, settings.whole_window)
+    result.refit = timed("refit on the whole window", fit_models, settings.models, whole)
+    refit_payload = params_payload(result.refit)
+    result.payload.update({f"{k}@whole_window": v for k, v in refit_payload.items()})
+    return whole

@@ -1,0 +1,61 @@
+"""What a configured run produced, before it is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from clvmodels.clv import HistoryGrid
+from clvmodels.estimators import Estimator
+from clvmodels.run.prepared import PreparedData
+from clvmodels.run.settings import RunSettings
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, before it is written.
+
+    Attributes
+    ----------
+    settings
+        The run's resolved settings.
+    prepared
+        Its data.
+    fitted
+        The models fitted on the calibration window; ``refit`` those refitted on the
+        whole window (``split.refit``), which value the customers.
+    tables
+        Name -> table; each is written as ``<name>.csv``.
+    payload
+        ``params.json``.
+    verdict
+        The holdout evaluation's verdict, if any.
+    seed_metrics
+        The marketers' metrics of the calibration window.
+    timings
+        Seconds per step.
+    grids
+        Predictions over purchase histories, for the heat maps.
+    distributed
+        ``data.engine: spark``: every customer's outputs, written by Spark
+        (:class:`clvmodels.run.spark.DistributedOutputs`).
+    """
+
+    settings: RunSettings
+    prepared: PreparedData
+    fitted: dict[str, Estimator]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+    verdict: str | None = None
+    seed_metrics: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    refit: dict[str, Estimator] | None = None
+    grids: list[HistoryGrid] = field(default_factory=list)
+    distributed: Any = None
+
+    @property
+    def final(self) -> dict[str, Estimator]:
+        """The models that value the customers: the refit, else the calibration fits."""
+        return self.refit or self.fitted

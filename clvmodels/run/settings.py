@@ -1,0 +1,355 @@
+"""A configured run's settings, resolved from its :class:`~clvmodels.config.RunConfig`
+once.
+
+:func:`resolve` is the only place in the run layer that reads the configuration: it turns
+every block into the plain, typed settings the steps receive — where the data come from
+and how they are summarised, which models are fitted with which options, the time unit,
+the value settings, which purchase model values the customers and why.  Below it nobody
+sees a ``RunConfig``, and no step works anything out of the configuration again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clvmodels.clv import ValueSettings, resolve_horizon
+from clvmodels.config import ModelConfig, RunConfig, SqlSourceConfig
+from clvmodels.data import SqlSource, describe_source
+from clvmodels.errors import ConfigError
+from clvmodels.evaluation import SeedLevel
+from clvmodels.models import model_info, model_spec
+
+Source = str | SqlSource
+"""A configured source as the data layer takes it: a path, ``builtin:NAME`` or a SQL
+query."""
+
+
+@dataclass(frozen=True)
+class CovariateTable:
+    """``data.covariates``: the customer table and its columns."""
+
+    source: Source
+    name: str
+    columns: tuple[str, ...]
+    id_column: str
+    reference: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """``spark:``: the session and the driver's evaluation sample."""
+
+    master: str = "local[*]"
+    app_name: str = "clvmodels"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    evaluation_sample: int = 1_000_000
+    sample_seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Where the data come from and how they become canonical frames.
+
+    Attributes
+    ----------
+    kind
+        ``transactions``, ``summary``, ``survival`` or ``subscriptions``.
+    source, name
+        The source and its description for messages.
+    time_unit
+        The data's time unit.
+    engine
+        ``duckdb``, ``pandas`` or ``spark`` (transactions).
+    summary_options
+        Keyword options of :func:`clvmodels.data.summarize_transactions` (transactions).
+    resources
+        DuckDB's ``memory_limit``, ``threads`` and ``temp_directory``.
+    columns
+        ``data.columns``: role -> the user's column name (summary, survival,
+        subscriptions).
+    observation_end, calibration_periods
+        Of subscription data.
+    covariates
+        The customer covariate table, if any.
+    spark
+        The Spark settings (``engine: spark``).
+    """
+
+    kind: str
+    source: Source
+    name: str
+    time_unit: str
+    engine: str = "duckdb"
+    summary_options: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
+    observation_end: Any = None
+    calibration_periods: int | None = None
+    covariates: CovariateTable | None = None
+    spark: SparkSettings | None = None
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """One configured model: its key, backend and backend options, and its covariates
+    per process (with their reference levels)."""
+
+    key: str
+    backend: str
+    options: Mapping[str, Any]
+    covariates: Mapping[str, list[str]] = field(default_factory=dict)
+    reference: Mapping[str, str] = field(default_factory=dict)
+    by_cohort: bool = True
+
+    def estimator_kwargs(self, progress: bool = False) -> dict[str, Any]:
+        """The keyword arguments of the model's estimator (``progress``: the Bayesian
+        sampler's progress bar)."""
+        kwargs: dict[str, Any] = {"backend": self.backend, **self.options}
+        if self.backend == "bayes":
+            kwargs["progress"] = progress
+        if self.covariates:
+            kwargs["covariates"] = dict(self.covariates)
+            kwargs["reference"] = dict(self.reference)
+        return kwargs
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """How the customers are valued: the purchase model (``None`` without one), why it
+    was chosen, the price of an order without amounts (or of a subscription period),
+    the binary covariates to value on and off (``None``: every one), and the seed of the
+    posterior predictive check."""
+
+    purchase_model: str | None
+    reason: str
+    price: float = 1.0
+    counterfactuals: tuple[str, ...] | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Marketing:
+    """``metrics:`` inputs of the seed marketing metrics."""
+
+    marketing_spend: float | None = None
+    conversion_rate: float | None = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a configured run needs, resolved once (:func:`resolve`).
+
+    Attributes
+    ----------
+    name
+        The run's name.
+    data
+        The data of the run; ``whole_window`` the same without the calibration split
+        (``split.refit: true``: refit on the whole window), else ``None``.
+    models
+        The models to fit, in the configured order.
+    value
+        Horizon, discounting, margin, interval of the customer values.
+    valuation
+        Which purchase model values the customers, and the price.
+    seed
+        The seed formula's level and lifespan.
+    marketing
+        Inputs of the seed marketing metrics.
+    output_dir, formats
+        Where the run folder goes and the extra formats of predictions.
+    record
+        The resolved configuration as ``config.yaml`` holds it.
+    """
+
+    name: str
+    data: DataSettings
+    models: tuple[ModelPlan, ...]
+    value: ValueSettings
+    valuation: Valuation
+    seed: SeedLevel
+    marketing: Marketing
+    output_dir: Path
+    formats: tuple[str, ...] = ("csv",)
+    whole_window: DataSettings | None = None
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def time_unit(self) -> str:
+        """The data's time unit."""
+        return self.data.time_unit
+
+    def plan(self, key: str) -> ModelPlan:
+        """The plan of model ``key``."""
+        return next(p for p in self.models if p.key == key)
+
+
+def resolve(config: RunConfig) -> RunSettings:
+    """The settings of a configured run (the module docstring)."""
+    unit = config.data.time_unit
+    c = config.clv
+    value = ValueSettings(
+        horizon=resolve_horizon(c.horizon, unit),
+        discount_rate=c.discount_rate,
+        margin=c.margin,
+        time_unit=unit,
+        interval=c.interval,
+        draws=c.draws,
+        seed=c.seed,
+        threads=c.threads,
+    )
+    whole = None
+    if config.split.refit:
+        split = dataclasses.replace(config.split, calibration_end=None)
+        whole = data_settings(dataclasses.replace(config, split=split))
+    return RunSettings(
+        name=config.name,
+        data=data_settings(config),
+        models=tuple(model_plan(config, key) for key in config.models),
+        value=value,
+        valuation=_valuation(config),
+        seed=SeedLevel(config.baseline.level, config.baseline.lifespan_years),
+        marketing=Marketing(config.metrics.marketing_spend, config.metrics.conversion_rate),
+        output_dir=config.output_dir,
+        formats=tuple(config.output.formats),
+        whole_window=whole,
+        record=config.to_dict(),
+    )
+
+
+def source(config: RunConfig, value: str | SqlSourceConfig, key: str) -> Source:
+    """A configured source as the data layer takes it: a :class:`SqlSource` (named ``key``
+    in messages) for a SQL mapping, else the resolved path or ``builtin:NAME``."""
+    if isinstance(value, SqlSourceConfig):
+        return SqlSource(sql=value.sql, url=value.url, url_env=value.url_env, key=key)
+    resolved = config.resolve_path(value)
+    assert isinstance(resolved, str)
+    return resolved if resolved.startswith("builtin:") else str(resolved)
+
+
+TRANSACTION_ROLES = ("customer_id", "date", "amount")
+
+
+def data_settings(config: RunConfig) -> DataSettings:
+    """The :class:`DataSettings` of ``config.data`` and ``config.split``."""
+    d, split = config.data, config.split
+    where = source(config, d.source, "data.source")
+    options: dict[str, Any] = {}
+    if d.kind == "transactions":
+        columns = {role: role for role in TRANSACTION_ROLES} | dict(d.columns)
+        for role in columns:
+            if role not in TRANSACTION_ROLES:
+                allowed = ", ".join(sorted(TRANSACTION_ROLES))
+                raise ConfigError(f"data.columns.{role}: unknown column role (allowed: {allowed})")
+        options = {
+            "customer_id": columns["customer_id"],
+            "date": columns["date"],
+            "amount": columns["amount"] or None,
+            "time_unit": d.time_unit,
+            "observation_end": split.observation_end,
+            "calibration_end": split.calibration_end,
+            "merge_same_day": d.merge_same_day,
+            "nonpositive": d.nonpositive,
+            "after_observation_end": d.after_observation_end,
+        }
+    spark = None
+    if d.engine == "spark":
+        s = config.spark
+        spark = SparkSettings() if s is None else SparkSettings(**dataclasses.asdict(s))
+    return DataSettings(
+        kind=d.kind,
+        source=where,
+        name=describe_source(where),
+        time_unit=d.time_unit,
+        engine=d.engine,
+        summary_options=options,
+        resources={
+            "memory_limit": d.duckdb_memory_limit,
+            "threads": d.duckdb_threads,
+            "temp_directory": d.duckdb_temp_directory,
+        },
+        columns=dict(d.columns),
+        observation_end=split.observation_end,
+        calibration_periods=split.calibration_periods,
+        covariates=_covariate_table(config),
+        spark=spark,
+    )
+
+
+def _covariate_table(config: RunConfig) -> CovariateTable | None:
+    table = config.data.covariates
+    if table is None:
+        return None
+    where = source(config, table.source, "data.covariates.source")
+    return CovariateTable(
+        where, describe_source(where), tuple(table.columns), table.id_column, dict(table.reference)
+    )
+
+
+def model_covariates(config: RunConfig, key: str) -> dict[str, list[str]]:
+    """The covariates of model ``key`` per process: ``models.<key>.covariates``, or with
+    ``data.covariates`` and no such key every covariate on every process of the model."""
+    chosen = config.models[key].covariates
+    if chosen is not None:
+        return {p: list(c) for p, c in chosen.items() if c}
+    if config.data.covariates is None:
+        return {}
+    columns = list(config.data.covariates.columns)
+    return {process: columns for process in model_spec(key).covariate_links}
+
+
+def model_plan(config: RunConfig, key: str) -> ModelPlan:
+    """The :class:`ModelPlan` of ``models.<key>``."""
+    options: ModelConfig = config.models[key]
+    processes = model_covariates(config, key)
+    table = config.data.covariates
+    reference = {} if table is None else table.reference
+    used = {c for columns in processes.values() for c in columns}
+    return ModelPlan(
+        key=key,
+        backend=options.backend,
+        options=_backend_options(options),
+        covariates=processes,
+        reference={c: v for c, v in reference.items() if c in used},
+        by_cohort=options.by_cohort,
+    )
+
+
+def _backend_options(options: ModelConfig) -> dict[str, Any]:
+    """The backend keyword arguments of a ``models.<key>`` block."""
+    if options.backend == "bayes":
+        kwargs: dict[str, Any] = {
+            "method": options.method,
+            "sampler": options.sampler,
+            "draws": options.draws,
+            "tune": options.tune,
+            "chains": options.chains,
+            "seed": options.seed,
+            "target_accept": options.target_accept,
+            "ess_floor": options.ess_floor,
+        }
+        if options.priors:
+            kwargs["priors"] = options.priors
+        return kwargs
+    kwargs = {"max_iter": options.max_iter}
+    if options.init is not None:
+        kwargs["init"] = options.init
+    return kwargs
+
+
+def _valuation(config: RunConfig) -> Valuation:
+    """The purchase model that values the customers: ``clv.purchase_model``, else the
+    first purchase model under ``models:`` (``None`` without one)."""
+    c = config.clv
+    counterfactuals = None if c.counterfactuals is None else tuple(c.counterfactuals)
+    if c.purchase_model is not None:
+        key, reason = c.purchase_model, "as configured (clv.purchase_model)"
+    else:
+        purchase = [k for k in config.models if model_info(k).is_purchase]
+        key = purchase[0] if purchase else None
+        reason = "the first purchase model under models:" if purchase else "no purchase model"
+    return Valuation(key, reason, c.price, counterfactuals, c.seed)

@@ -1,0 +1,275 @@
+"""Step 3 of a run: the tables users export and the report shows.
+
+``predictions`` (one row per customer, sorted by CLV), the holdout ``evaluation`` with
+its conditional expectations and tracking curve, the covariate effects and
+counterfactual lifts, the posterior predictive checks, the value of subscription
+cohorts with their survival projections, the seed marketing metrics, and the grids of
+predictions over purchase histories behind the heat maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clvmodels import metrics
+from clvmodels.clv import (
+    HistoryGrid,
+    binary_covariates,
+    covariate_lift,
+    customer_values,
+    history_grid,
+)
+from clvmodels.errors import ConfigError, DataError
+from clvmodels.estimators import Estimator
+from clvmodels.evaluation import (
+    HoldoutEvaluation,
+    SeedBaseline,
+    evaluate_holdout,
+    posterior_predictive_counts,
+    rfm_table,
+)
+from clvmodels.models import model_info
+from clvmodels.run.prepared import PreparedData
+from clvmodels.run.settings import RunSettings
+from clvmodels.units import TRANSACTION_UNITS, units_per_year
+
+SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "n", "monetary_value")
+HOLDOUT_COLUMNS = ("frequency_holdout", "revenue_holdout")
+
+
+def spend_model(fitted: dict[str, Estimator]) -> Estimator | None:
+    """The fitted spend model (Gamma-Gamma), if any."""
+    return next((m for k, m in fitted.items() if model_info(k).role == "spend"), None)
+
+
+def continuous_purchase_models(fitted: dict[str, Estimator]) -> dict[str, Estimator]:
+    """The fitted continuous-time purchase models, in the configured order."""
+    return {
+        k: m
+        for k, m in fitted.items()
+        if model_info(m.model_key).is_purchase and not model_info(m.model_key).discrete
+    }
+
+
+def fallback_spend(settings: RunSettings, prepared: PreparedData) -> float:
+    """Spend per order without a spend model: the calibration average order value of
+    every customer, or ``clv.price`` without amounts."""
+    aov = prepared.average_order_value
+    return aov if aov is not None else settings.valuation.price
+
+
+def _summary(prepared: PreparedData) -> pd.DataFrame:
+    if prepared.summary is None:
+        raise ConfigError("customer predictions need transaction or summary data")
+    return prepared.summary
+
+
+def purchase_model(settings: RunSettings, fitted: dict[str, Estimator]) -> Estimator:
+    """The fitted model that values the customers (:class:`~clvmodels.run.settings.Valuation`)."""
+    key = settings.valuation.purchase_model
+    if key is None or key not in fitted:
+        raise ConfigError(
+            "clv: predicting customer value needs a purchase model under models:; "
+            "gamma_gamma alone models spend only"
+        )
+    return fitted[key]
+
+
+def predictions_table(
+    settings: RunSettings,
+    prepared: PreparedData,
+    fitted: dict[str, Estimator],
+    extra: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per customer: history, covariates, P(alive), expected purchases and
+    spend, CLV with its interval, the counterfactual CLVs (``extra``, on the summary's
+    index), the seed-baseline CLV, RFM score and segment (and holdout actuals after a
+    split), sorted by CLV, highest first."""
+    summary = _summary(prepared)
+    values = customer_values(
+        purchase_model(settings, fitted),
+        summary,
+        settings.value,
+        spend=spend_model(fitted),
+        fallback_spend=fallback_spend(settings, prepared),
+    )
+    columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
+    if settings.data.covariates is not None:
+        columns += [c for c in settings.data.covariates.columns if c in summary.columns]
+    table = summary[columns].copy().join(values)
+    if extra is not None:
+        table = table.join(extra)
+    if "revenue" in summary.columns and "T" in summary.columns:
+        baseline = SeedBaseline(
+            settings.seed.level, settings.seed.lifespan_years, settings.time_unit
+        ).fit(summary)
+        table["baseline_clv"] = baseline.clv(settings.value.margin).to_numpy()
+        rfm = rfm_table(summary)
+        table["rfm_score"] = rfm["rfm_score"].to_numpy()
+        table["rfm_segment"] = rfm["rfm_segment"].astype(str).to_numpy()
+    for column in HOLDOUT_COLUMNS:
+        if column in summary.columns:
+            table[column] = summary[column].to_numpy()
+    return table.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def covariate_effects(fitted: dict[str, Estimator], level: float = 0.95) -> pd.DataFrame | None:
+    """One row per covariate coefficient of every fitted model (``None`` without)."""
+    tables = [
+        model.covariate_effects(level).reset_index().assign(model=name)
+        for name, model in fitted.items()
+        if model.has_covariates
+    ]
+    if not tables:
+        return None
+    table = pd.concat(tables, ignore_index=True)
+    return table[["model", *[c for c in table.columns if c != "model"]]]
+
+
+@dataclass
+class Counterfactuals:
+    """Counterfactual CLV per binary covariate (:mod:`clvmodels.clv.counterfactual`)."""
+
+    per_customer: pd.DataFrame
+    lift: pd.DataFrame
+
+
+def counterfactuals(
+    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+) -> Counterfactuals | None:
+    """CLV with each binary covariate on and off for every customer, and the average
+    lift per group with its interval (``clv.counterfactuals``; default every binary
+    covariate of the purchase and spend models; ``None`` when there is none)."""
+    summary = _summary(prepared)
+    purchase, spend = purchase_model(settings, fitted), spend_model(fitted)
+    binary = binary_covariates([purchase, spend], summary)
+    wanted = settings.valuation.counterfactuals
+    if wanted is None:
+        wanted = tuple(binary)
+    for column in wanted:
+        if column not in binary:
+            raise ConfigError(
+                f"clv.counterfactuals: {column!r} is not a binary covariate of "
+                f"{purchase.model_key}{' or gamma_gamma' if spend is not None else ''}"
+            )
+    if not wanted:
+        return None
+    per_customer, lifts = [], []
+    for column in wanted:
+        values, lift = covariate_lift(
+            purchase,
+            summary,
+            settings.value,
+            column,
+            spend=spend,
+            fallback_spend=fallback_spend(settings, prepared),
+        )
+        per_customer.append(values)
+        lifts.append(lift.reset_index().assign(covariate=column))
+    lift_table = pd.concat(lifts, ignore_index=True)
+    lift_table = lift_table[["covariate", *[c for c in lift_table.columns if c != "covariate"]]]
+    return Counterfactuals(pd.concat(per_customer, axis=1), lift_table)
+
+
+def holdout_evaluation(
+    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+) -> HoldoutEvaluation:
+    """Every continuous-time purchase model, the seed formula and the zero reference
+    scored on the holdout (:func:`clvmodels.evaluation.evaluate_holdout`)."""
+    return evaluate_holdout(
+        _summary(prepared),
+        continuous_purchase_models(fitted),
+        time_unit=settings.time_unit,
+        spend=spend_model(fitted),
+        average_order_value=prepared.average_order_value,
+        seed=settings.seed,
+        daily_repeats=prepared.meta.get("repeat_transactions_per_day"),
+        observation_end=prepared.meta.get("observation_end"),
+    )
+
+
+def posterior_predictive_table(
+    settings: RunSettings, summary: pd.DataFrame, key: str, model: Estimator
+) -> pd.DataFrame:
+    """The posterior predictive check of a Bayesian continuous-time purchase model
+    (:func:`clvmodels.evaluation.posterior_predictive_counts`)."""
+    assert model.result_.draws is not None
+    return posterior_predictive_counts(
+        key,
+        model.result_.draws,
+        summary["T"].to_numpy(float),
+        summary["frequency"].to_numpy(),
+        np.random.default_rng(settings.valuation.seed),
+        design=_design_columns(model, summary),
+    )
+
+
+def _design_columns(estimator: Estimator, summary: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """The covariate design columns of every customer (``None`` without covariates)."""
+    if not estimator.has_covariates:
+        return None
+    design = estimator.design(summary)
+    return dict(zip(design.names, design.matrix.T, strict=True))
+
+
+def history_grids(
+    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+) -> list[HistoryGrid]:
+    """P(alive) and expected purchases over purchase histories of the valuing model, for
+    a customer observed as long as the longest-observed one (continuous-time models)."""
+    key = settings.valuation.purchase_model
+    summary = prepared.summary
+    if key is None or key not in fitted or summary is None or "T" not in summary:
+        return []
+    if model_info(key).discrete:
+        return []
+    T = float(summary["T"].max())
+    return [history_grid(fitted[key], T, settings.value.count_horizon)]
+
+
+def seed_metrics(settings: RunSettings, prepared: PreparedData) -> dict[str, float]:
+    """The marketers' seed metrics of a transaction summary (calibration window); empty
+    without amounts."""
+    summary = prepared.summary
+    if summary is None or "revenue" not in summary.columns:
+        return {}
+    return {k: float(v) for k, v in seed_metric_series(settings, prepared).items()}
+
+
+def seed_metric_series(settings: RunSettings, prepared: PreparedData) -> pd.Series:
+    """The seed metrics of :func:`clvmodels.metrics.seed_metrics` (with CAC, LTV:CAC and
+    the maximum cost per click when ``metrics:`` gives their inputs)."""
+    summary = prepared.summary
+    if summary is None:
+        raise ConfigError("seed metrics need transaction or summary data")
+    unit = settings.time_unit
+    if unit not in TRANSACTION_UNITS:
+        raise ConfigError(f"data.time_unit: seed metrics need D or W, got {unit!r}")
+    if "revenue" not in summary.columns:
+        raise DataError("seed metrics need per-customer revenue (an amount column)")
+    lifespan = settings.seed.lifespan_years
+    if prepared.distributed is not None:  # totals of every customer, not of the sample
+        totals = prepared.distributed.totals()
+        values = metrics.seed_metrics_from_totals(
+            totals["customers"],
+            totals["orders"],
+            totals["revenue"],
+            totals["repeat_customers"],
+            window_years=totals["max_T"] / units_per_year(unit),
+            lifespan_years=lifespan,
+        )
+    else:
+        window_years = float(summary["T"].max()) / units_per_year(unit)
+        values = metrics.seed_metrics(summary, window_years=window_years, lifespan_years=lifespan)
+    spend, rate = settings.marketing.marketing_spend, settings.marketing.conversion_rate
+    if spend is not None:
+        cac = metrics.customer_acquisition_cost(spend, int(values["customers"]))
+        values["cac"] = cac
+        values["clv_minus_cac"] = metrics.clv_minus_cac(values["simple_clv"], cac)
+        values["ltv_to_cac"] = metrics.ltv_to_cac(values["simple_clv"], cac)
+    if rate is not None:
+        values["max_cost_per_click"] = metrics.max_cost_per_click(values["simple_clv"], rate)
+    return values

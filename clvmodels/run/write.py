@@ -1,0 +1,146 @@
+"""Step 4 of a run: the run folder (``output.dir``, default ``reports/<name>``).
+
+::
+
+    predictions.csv[, predictions.parquet]   per customer (see README "Outputs")
+    summary.csv                              the per-customer summary (cohort table for sBG)
+    params.json                              every fitted model
+    evaluation.csv, conditional_expectations.csv, tracking.csv     (with a split)
+    survival_projection.csv                  (sBG with calibration periods)
+    config.yaml                              the resolved configuration
+    models/<key>.json|.nc                    fitted models (for ``clvmodels predict``; netCDF
+                                             with posterior draws for Bayesian fits)
+    manifest.json                            version, time, input fingerprint, steps, counts
+    plots/*.png                              see :mod:`clvmodels.run.figures`
+    report.html                              see :mod:`clvmodels.report`
+
+Everything is written into a temporary folder that replaces the old one only once
+complete (:class:`clvmodels.run.folder.RunFolder`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clvmodels._version import __version__
+from clvmodels.data.builtin import get_builtin
+from clvmodels.data.sources import parquet_dataset_files
+from clvmodels.report import write_report
+from clvmodels.run.figures import draw_run
+from clvmodels.run.folder import RunFolder
+from clvmodels.run.prepared import PreparedData
+from clvmodels.run.result import RunResult
+
+
+def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
+    """Write every file of the run folder atomically; returns the folder."""
+    folder = RunFolder(out)
+    try:
+        _write_files(result, folder, plots)
+    except BaseException:
+        folder.abort()
+        raise
+    return folder.commit()
+
+
+def _write_files(result: RunResult, folder: RunFolder, plots: bool) -> None:
+    folder.file("params.json").write_text(json.dumps(result.payload, indent=2))
+    prepared = result.prepared
+    # with Spark, summary and predictions of every customer are Parquet datasets
+    # written by Spark; the CSVs hold the driver's sample
+    sampled = {"summary", "predictions"} if result.distributed is not None else set()
+    table = prepared.summary if prepared.summary is not None else prepared.survival_table
+    if table is not None:
+        table.to_csv(folder.file(_csv_name("summary", sampled)), index=False)
+    for name, table in result.tables.items():
+        table.to_csv(folder.file(_csv_name(name, sampled)), index=False)
+    if result.distributed is not None:
+        result.timings.update(result.distributed.write(folder.tmp))
+    elif "parquet" in result.settings.formats and "predictions" in result.tables:
+        result.tables["predictions"].to_parquet(folder.file("predictions.parquet"), index=False)
+    for name, estimator in result.final.items():
+        suffix = ".nc" if estimator.result_.draws is not None else ".json"
+        estimator.save(folder.file(f"models/{name.replace(':', '-')}{suffix}"))
+    folder.file("config.yaml").write_text(
+        yaml.safe_dump(dict(result.settings.record), sort_keys=False, allow_unicode=True)
+    )
+    if plots:
+        started = time.perf_counter()
+        draw_run(result, folder.tmp / "plots")
+        result.timings["plots"] = round(time.perf_counter() - started, 3)
+    folder.file("manifest.json").write_text(json.dumps(manifest(result), indent=2))
+    write_report(folder.tmp)
+
+
+def _csv_name(name: str, sampled: set[str]) -> str:
+    return f"{name}_sample.csv" if name in sampled else f"{name}.csv"
+
+
+def manifest(result: RunResult) -> dict[str, Any]:
+    """``manifest.json``: what ran, on what, how long each step took, what was dropped."""
+    prepared = result.prepared
+    meta = {k: v for k, v in prepared.meta.items() if k != "repeat_transactions_per_day"}
+    return {
+        "clvmodels_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "name": result.settings.name,
+        "input": {**_input_record(prepared), "engine": result.settings.data.engine},
+        "data": meta,
+        "models": {
+            name: {"backend": est.result_.backend, "data_fingerprint": est.result_.data_fingerprint}
+            for name, est in result.fitted.items()
+        },
+        "seed_metrics": result.seed_metrics,
+        "verdict": result.verdict,
+        "steps_seconds": result.timings,
+    }
+
+
+def _input_record(prepared: PreparedData) -> dict[str, Any]:
+    """``manifest.json`` ``input``: source, kind, fingerprint (and the query for SQL)."""
+    if prepared.input:  # SQL: masked URL, the query, the fingerprint of the rows read
+        return {"kind": prepared.kind, **prepared.input}
+    return {
+        "source": prepared.source,
+        "kind": prepared.kind,
+        "fingerprint": input_fingerprint(prepared.source),
+    }
+
+
+def input_fingerprint(source: str) -> str:
+    """SHA-256 (16 hex digits) of every byte of the input: the built-in file, the file,
+    or every data file of a Parquet dataset folder (the files the summary reads, see
+    :func:`clvmodels.data.sources.parquet_dataset_files`), each preceded by its path
+    relative to the folder and its size, in path order.
+
+    Hashing runs at about 1 GB/s (a 10^8-row dataset of 0.8 GB: 1 s), so every byte is
+    hashed rather than only the Parquet footers.
+
+    A SQL source is fingerprinted while its rows are loaded
+    (:func:`clvmodels.data.sql.rows_fingerprint`: masked URL, query text and an
+    order-independent hash of the rows) and recorded in ``PreparedData.input``.
+    """
+    if source.startswith("builtin:"):
+        name = get_builtin(source.removeprefix("builtin:")).filename
+        root = Path(str(resources.files("clvmodels.data") / "files"))
+        paths = [root / name]
+    else:
+        path = Path(source)
+        root = path if path.is_dir() else path.parent
+        paths = parquet_dataset_files(path) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.stat().st_size.to_bytes(8, "little"))
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
