@@ -20,6 +20,12 @@ from clvmodels.atomic import replace
 from clvmodels.config import RunConfig, SqlSourceConfig, load_config
 from clvmodels.errors import ClvError, ConfigError
 from clvmodels.models import model_info, model_keys
+from clvmodels.run.folder import (
+    check_output_dataset,
+    check_output_file,
+    check_run_folder,
+    output_lock,
+)
 
 
 class Progress:
@@ -178,28 +184,48 @@ def _checked_sql_url(config_path: str, config: RunConfig) -> str:
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
-    from clvmodels.run.prepare import prepare_data
     from clvmodels.run.settings import resolve
-    from clvmodels.run.tables import seed_metric_series
 
     settings = resolve(load_config(args.config))
+    folder, shown = _output(args, settings.output_dir)
+    spark = settings.data.engine == "spark"  # every customer's summary, by Spark
+    written = folder / ("summary.parquet" if spark else "summary.csv")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{shown}: is a file, not a folder")
+    reads = [*settings.read_paths(), Path(args.config)]
+    if spark:
+        check_output_dataset(written, reads, f"{shown}: {written.name}")
+    else:
+        check_output_file(written, reads, f"{shown}: {written.name}")
+    with output_lock(written, f"{shown}: {written.name}"):
+        _summarize(settings, args, written)
+    print(f"wrote {written}")
+    return 0
+
+
+def _summarize(settings: Any, args: argparse.Namespace, written: Path) -> None:
+    """Summarise the data, write the summary and print its seed metrics."""
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.tables import seed_metric_series
+
     progress = Progress(args.quiet)
     prepared = progress.step("load and summarize data", lambda: prepare_data(settings.data))
-    out = Path(args.out) if args.out else settings.output_dir
-    written = out / "summary.csv"
-    if prepared.distributed is not None:  # data.engine spark: every customer, by Spark
-        from clvmodels.run.spark import replace_dataset
+    summary = prepared.summary
+    if summary is not None:  # the metrics first: nothing is written if they fail
+        seed = seed_metric_series(settings, prepared) if "revenue" in summary else None
+        if prepared.distributed is not None:
+            from clvmodels.run.spark import replace_dataset
 
-        written = replace_dataset(prepared.distributed.frame, out / "summary.parquet")
-        print(f"{prepared.source}: {prepared.distributed.summary.customers:,} customers")
-        _print_metrics(seed_metric_series(settings, prepared))
-        _print_counts(prepared.counts)
-    elif prepared.summary is not None:
-        summary = prepared.summary
-        replace(written, lambda p: summary.to_csv(p, index=False))
-        seed = seed_metric_series(settings, prepared)
-        print(f"{prepared.source}: {len(summary):,} customers")
-        _print_metrics(seed)
+            replace_dataset(prepared.distributed.frame, written)
+            customers = prepared.distributed.summary.customers
+        else:
+            replace(written, lambda p: summary.to_csv(p, index=False))
+            customers = len(summary)
+        print(f"{prepared.source}: {customers:,} customers")
+        if seed is None:
+            print("no amounts in the data: no seed metrics")
+        else:
+            _print_metrics(seed)
         _print_counts(prepared.counts)
     else:
         table = prepared.survival_table
@@ -213,17 +239,34 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
                 f"{len(alive) - 1} periods; mean retention rate {retention.mean():.3f}, "
                 f"churn rate {1 - retention.mean():.3f}"
             )
-    print(f"wrote {written}")
-    return 0
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from clvmodels.run import execute, resolve, write_run
+    from clvmodels.run import resolve
 
     config = load_config(args.config)
     if not config.models:
         raise ConfigError(f"{args.config}: models: no model configured")
     settings = resolve(config)
+    out, shown = _output(args, settings.output_dir)
+    check_run_folder(out, [*settings.read_paths(), Path(args.config)], shown)
+    with output_lock(out, shown):
+        folder = _fit(settings, args, out)
+    print(f"wrote {folder}/ (report: {folder / 'report.html'})")
+    return 0
+
+
+def _output(args: argparse.Namespace, default: Path) -> tuple[Path, str]:
+    """The output folder of ``fit`` and ``summarize`` and how messages name it."""
+    if args.out:
+        return Path(args.out), f"--out {args.out}"
+    return default, f"output.dir {default}"
+
+
+def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
+    """The run of ``clvmodels fit``: fit, print the fits and the evaluation, write."""
+    from clvmodels.run import execute, write_run
+
     progress = Progress(args.quiet)
     result = execute(settings, progress.step, progress=not args.quiet)
     _print_counts(result.prepared.counts)
@@ -246,13 +289,25 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(result.verdict)
     if "predictions" not in result.tables:
         print("no purchase model configured: no per-customer predictions")
-    out = Path(args.out) if args.out else settings.output_dir
-    folder = progress.step("write the run folder", lambda: write_run(result, out))
-    print(f"wrote {folder}/ (report: {folder / 'report.html'})")
-    return 0
+    return progress.step("write the run folder", lambda: write_run(result, out))
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    reads = [Path(p) for p in (args.model, args.spend_model, args.data, args.covariates) if p]
+    check_output_file(out, reads, f"--out {out}")
+    with output_lock(out, f"--out {out}"):
+        table = _predict(args)
+        if out.suffix == ".parquet":
+            replace(out, lambda p: table.to_parquet(p, index=False))
+        else:
+            replace(out, lambda p: table.to_csv(p, index=False))
+    print(f"scored {len(table):,} customers with {args.model}; wrote {out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> Any:
+    """The scores table of ``clvmodels predict``."""
     from clvmodels import clv, load_model
     from clvmodels.data import read_table, validate_summary
     from clvmodels.estimators import GammaGamma
@@ -295,14 +350,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     values = clv.customer_values(
         model, frame, settings, spend=spend, fallback_spend=None if spend else args.price
     )
-    table = _with_ids(frame, values)
-    out = Path(args.out)
-    if out.suffix == ".parquet":
-        replace(out, lambda p: table.to_parquet(p, index=False))
-    else:
-        replace(out, lambda p: table.to_csv(p, index=False))
-    print(f"scored {len(table):,} customers with {args.model}; wrote {out}")
-    return 0
+    return _with_ids(frame, values)
 
 
 def _with_covariate_columns(frame: Any, raw: Any, models: list[Any], args: Any) -> Any:

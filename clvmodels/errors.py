@@ -8,6 +8,8 @@ status 2 for them; anything else is an internal error (exit status 1).
 
 from __future__ import annotations
 
+import reprlib
+
 
 class ClvError(Exception):
     """Base class of every error clvmodels raises on purpose."""
@@ -27,3 +29,16 @@ class FitError(ClvError, RuntimeError):
 
 class ModelLoadError(ClvError, ValueError):
     """A saved model cannot be loaded: wrong version, other model, corrupt file."""
+
+
+_ECHO = reprlib.Repr()  # keyword arguments only from Python 3.12
+_ECHO.maxlevel, _ECHO.maxstring, _ECHO.maxother = 3, 60, 60
+_ECHO.maxdict = _ECHO.maxlist = _ECHO.maxtuple = _ECHO.maxset = 4
+
+
+def echo(value: object, limit: int = 80) -> str:
+    """``value`` as an error message shows it: its ``repr``, bounded in depth and
+    length (nested or aliased YAML values never expand into a huge message) and cut to
+    ``limit`` characters."""
+    text = _ECHO.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

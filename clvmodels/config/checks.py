@@ -8,7 +8,7 @@ from __future__ import annotations
 from clvmodels.backends.priors import check_priors
 from clvmodels.config.schema import ModelConfig, RunConfig, SqlSourceConfig
 from clvmodels.data.sql import SqlSource
-from clvmodels.errors import ConfigError
+from clvmodels.errors import ConfigError, echo
 from clvmodels.models import model_info, model_keys, model_spec
 from clvmodels.units import TRANSACTION_UNITS
 
@@ -27,7 +27,7 @@ def check_semantics(config: RunConfig) -> None:
         _check_sql_source(data.covariates.source, "data.covariates.source")
     if data.kind == "transactions" and data.time_unit not in TRANSACTION_UNITS:
         units = " or ".join(TRANSACTION_UNITS)
-        raise ConfigError(f"data.time_unit: transactions need {units}, got {data.time_unit!r}")
+        raise ConfigError(f"data.time_unit: transactions need {units}, got {echo(data.time_unit)}")
     if data.nonpositive == "net" and not data.merge_same_day:
         raise ConfigError(
             "data.nonpositive: 'net' nets returns within a day and needs "
@@ -57,7 +57,7 @@ def check_semantics(config: RunConfig) -> None:
     if rate is not None and not 0 <= rate <= 1:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
     if not config.name or any(c in config.name for c in "/\\"):
-        raise ConfigError(f"name: {config.name!r} must be a non-empty name without slashes")
+        raise ConfigError(f"name: {echo(config.name)} must be a non-empty name without slashes")
 
 
 def _check_sql_source(value: str | SqlSourceConfig, path: str) -> None:
@@ -118,7 +118,7 @@ def _check_covariates(config: RunConfig) -> None:
             for column in columns:
                 if column not in table.columns:
                     raise ConfigError(
-                        f"{path}.{process}: {column!r} is not one of data.covariates.columns "
+                        f"{path}.{process}: {echo(column)} is not one of data.covariates.columns "
                         f"({', '.join(table.columns)})"
                     )
     for key, model in config.models.items():
@@ -133,7 +133,7 @@ def _check_covariates(config: RunConfig) -> None:
     for column in wanted:
         if table is not None and column not in table.columns:
             raise ConfigError(
-                f"clv.counterfactuals: {column!r} is not one of data.covariates.columns"
+                f"clv.counterfactuals: {echo(column)} is not one of data.covariates.columns"
             )
 
 
@@ -145,7 +145,7 @@ def _check_spark(config: RunConfig) -> None:
         return
     if data.kind != "transactions":
         raise ConfigError(
-            f"data.engine: spark summarises transaction logs; data.kind is {data.kind!r}"
+            f"data.engine: spark summarises transaction logs; data.kind is {echo(data.kind)}"
         )
     if data.covariates is not None:
         raise ConfigError("data.covariates: not supported with data.engine: spark yet")
@@ -193,7 +193,7 @@ def _check_clv(config: RunConfig) -> None:
     if clv.purchase_model is not None:
         if clv.purchase_model not in purchase:
             raise ConfigError(
-                f"clv.purchase_model: {clv.purchase_model!r} is not a purchase model "
+                f"clv.purchase_model: {echo(clv.purchase_model)} is not a purchase model "
                 f"(choose {', '.join(purchase)})"
             )
         if clv.purchase_model not in config.models:

@@ -19,7 +19,8 @@ import yaml
 
 from clvmodels.config.checks import check_semantics
 from clvmodels.config.schema import RunConfig
-from clvmodels.errors import ConfigError
+from clvmodels.config.yaml_reader import MAX_BYTES, load_yaml
+from clvmodels.errors import ConfigError, echo
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -32,13 +33,17 @@ def load_config(path: str | Path) -> RunConfig:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError(f"{path}: over {MAX_BYTES >> 20} MB; is this a config file?")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -99,7 +104,7 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             except ConfigError:
                 continue
         expected = " or ".join(_describe(option) for option in inner)
-        raise ConfigError(f"{path}: expected {expected}, got {value!r}")
+        raise ConfigError(f"{path}: expected {expected}, got {echo(value)}")
     if tp is Any:
         return value
     if value is None:
@@ -107,7 +112,7 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     if origin is Literal:
         if value not in args:
             choices = ", ".join(str(a) for a in args)
-            raise ConfigError(f"{path}: expected one of {choices}, got {value!r}")
+            raise ConfigError(f"{path}: expected one of {choices}, got {echo(value)}")
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, path)
@@ -125,19 +130,19 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
         return [_coerce(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+            raise ConfigError(f"{path}: expected true or false, got {echo(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected a whole number, got {value!r}")
+            raise ConfigError(f"{path}: expected a whole number, got {echo(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: expected a number, got {value!r}")
+            raise ConfigError(f"{path}: expected a number, got {echo(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {value!r}")
+            raise ConfigError(f"{path}: expected a string, got {echo(value)}")
         return value
     if tp is dt.date:
         if isinstance(value, dt.datetime):
@@ -149,7 +154,7 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
                 return dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{path}: expected a date like 1997-09-30, got {value!r}")
+        raise ConfigError(f"{path}: expected a date like 1997-09-30, got {echo(value)}")
     raise ConfigError(f"{path}: unsupported type {tp!r}")  # pragma: no cover
 
 
@@ -164,6 +169,8 @@ def _describe(tp: Any) -> str:
 
 
 def _join(path: str, key: str) -> str:
+    """``path.key``, a key of over 40 characters cut short."""
+    key = key if len(key) <= 40 else key[:37] + "..."
     return f"{path}.{key}" if path else key
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from clvmodels.clv import ValueSettings, resolve_horizon
 from clvmodels.config import ModelConfig, RunConfig, SqlSourceConfig
 from clvmodels.data import SqlSource, describe_source
+from clvmodels.data.builtin import get_builtin
 from clvmodels.errors import ConfigError
 from clvmodels.evaluation import SeedLevel
 from clvmodels.models import model_info, model_spec
@@ -183,6 +185,14 @@ class RunSettings:
         """The data's time unit."""
         return self.data.time_unit
 
+    def read_paths(self) -> list[Path]:
+        """The files and folders the run reads (its data, the customer table, the
+        built-in files), which no output may replace."""
+        sources = [self.data.source]
+        if self.data.covariates is not None:
+            sources.append(self.data.covariates.source)
+        return [local_path(s) for s in sources if not isinstance(s, SqlSource)]
+
     def plan(self, key: str) -> ModelPlan:
         """The plan of model ``key``."""
         return next(p for p in self.models if p.key == key)
@@ -229,6 +239,14 @@ def source(config: RunConfig, value: str | SqlSourceConfig, key: str) -> Source:
     resolved = config.resolve_path(value)
     assert isinstance(resolved, str)
     return resolved if resolved.startswith("builtin:") else str(resolved)
+
+
+def local_path(source: str) -> Path:
+    """The file or folder of a path source or of a built-in data set."""
+    if source.startswith("builtin:"):
+        name = get_builtin(source.removeprefix("builtin:")).filename
+        return Path(str(resources.files("clvmodels.data") / "files" / name))
+    return Path(source)
 
 
 TRANSACTION_ROLES = ("customer_id", "date", "amount")

@@ -24,20 +24,19 @@ import datetime as dt
 import hashlib
 import json
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from clvmodels._version import __version__
-from clvmodels.data.builtin import get_builtin
 from clvmodels.data.sources import parquet_dataset_files
 from clvmodels.report import write_report
 from clvmodels.run.figures import draw_run
-from clvmodels.run.folder import RunFolder
+from clvmodels.run.folder import MANIFEST, MARKER, RunFolder, written_files
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.result import RunResult
+from clvmodels.run.settings import local_path
 
 
 def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
@@ -76,7 +75,9 @@ def _write_files(result: RunResult, folder: RunFolder, plots: bool) -> None:
         started = time.perf_counter()
         draw_run(result, folder.tmp / "plots")
         result.timings["plots"] = round(time.perf_counter() - started, 3)
-    folder.file("manifest.json").write_text(json.dumps(manifest(result), indent=2))
+    record = manifest(result)
+    record["files"] = sorted({*written_files(folder.tmp), MANIFEST, "report.html"})
+    folder.file(MANIFEST).write_text(json.dumps(record, indent=2))
     write_report(folder.tmp)
 
 
@@ -85,10 +86,13 @@ def _csv_name(name: str, sampled: set[str]) -> str:
 
 
 def manifest(result: RunResult) -> dict[str, Any]:
-    """``manifest.json``: what ran, on what, how long each step took, what was dropped."""
+    """``manifest.json``: what ran, on what, how long each step took, what was dropped
+    (the run folder's mark, :data:`clvmodels.run.folder.MARKER`; :func:`write_run` adds
+    ``files``, every file the run wrote)."""
     prepared = result.prepared
     meta = {k: v for k, v in prepared.meta.items() if k != "repeat_transactions_per_day"}
     return {
+        MARKER: 1,
         "clvmodels_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "name": result.settings.name,
@@ -128,14 +132,9 @@ def input_fingerprint(source: str) -> str:
     (:func:`clvmodels.data.sql.rows_fingerprint`: masked URL, query text and an
     order-independent hash of the rows) and recorded in ``PreparedData.input``.
     """
-    if source.startswith("builtin:"):
-        name = get_builtin(source.removeprefix("builtin:")).filename
-        root = Path(str(resources.files("clvmodels.data") / "files"))
-        paths = [root / name]
-    else:
-        path = Path(source)
-        root = path if path.is_dir() else path.parent
-        paths = parquet_dataset_files(path) if path.is_dir() else [path]
+    path = local_path(source)
+    root = path if path.is_dir() else path.parent
+    paths = parquet_dataset_files(path) if path.is_dir() else [path]
     digest = hashlib.sha256()
     for path in paths:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")

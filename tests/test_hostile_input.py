@@ -1,0 +1,250 @@
+"""A corpus of malformed and hostile inputs and configs, each run through the command
+line: exit 2, one line on stderr that starts with ``error:`` and names the problem, no
+traceback, and not a byte created, changed or deleted anywhere in the case's folder
+(which holds the config, the data and the output) — the checksum of the whole tree is
+the same before and after.
+
+Each case builds its files in a fresh folder, which is also the working directory, and
+gives the command's arguments and a pattern the error line must match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from clvmodels.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+CDNOW = (REPO / "configs" / "cdnow.yaml").read_text()
+
+
+@dataclass(frozen=True)
+class Case:
+    """Files to create (relative path -> text or bytes), the arguments (``{tmp}`` is
+    the case folder) and the pattern of the error line."""
+
+    files: dict[str, str | bytes]
+    argv: tuple[str, ...]
+    error: str
+    setup: Callable[[Path], None] | None = None
+
+
+def _config(**blocks: str) -> str:
+    """A config with the given top-level YAML blocks (text), CDNOW defaults otherwise."""
+    data = blocks.pop("data", "data: {source: tx.csv}")
+    rest = "\n".join(blocks.values())
+    return f"name: hostile\n{data}\nmodels: {{bgnbd: {{}}}}\n{rest}\n"
+
+
+TX = "customer_id,date,amount\n1,2020-01-01,10\n1,2020-02-01,12\n2,2020-01-05,8\n"
+
+
+def _laughs(levels: int = 13) -> str:
+    lines = ['x0: &x0 ["lol", "lol"]']
+    lines += [f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\nname: *x12\n"
+
+
+def _make_run_folder(tmp: Path) -> None:
+    (tmp / "old").mkdir()
+    manifest = {"clvmodels_run": 1, "files": ["manifest.json"], "clvmodels_version": "0.1.0"}
+    (tmp / "old" / "manifest.json").write_text(json.dumps(manifest))
+    (tmp / "old" / "notes.txt").write_text("mine")
+
+
+CASES: dict[str, Case] = {
+    # ------------------------------------------------------------------ YAML and keys
+    "billion laughs": Case({"c.yaml": _laughs()}, ("validate", "c.yaml"), r"more than 100 aliases"),
+    "duplicate key": Case(
+        {"c.yaml": "name: a\nname: b\ndata: {source: tx.csv}\n"},
+        ("validate", "c.yaml"),
+        r"key 'name' is given twice \(first on line 1\)",
+    ),
+    "huge value echoed": Case(
+        {"c.yaml": f"name: {'x/' * 50_000}\ndata: {{source: tx.csv}}\n"},
+        ("validate", "c.yaml"),
+        r"name: 'x/x/x.*\.\.\..*' must be a non-empty name without slashes",
+    ),
+    "not a mapping": Case({"c.yaml": "- a\n- b\n"}, ("validate", "c.yaml"), r"must be a mapping"),
+    "yaml syntax": Case(
+        {"c.yaml": "name: [a\n"}, ("validate", "c.yaml"), r"invalid YAML \(line \d+\)"
+    ),
+    "not utf-8": Case(
+        {"c.yaml": "name: caf\xe9\n".encode("latin-1")}, ("validate", "c.yaml"), r"not UTF-8"
+    ),
+    "unknown key": Case(
+        {"c.yaml": _config(clv="clv: {horizn: 52}"), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "run"),
+        r"clv\.horizn: unknown key",
+    ),
+    "wrong type": Case(
+        {"c.yaml": _config(clv="clv: {margin: lots}"), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "run"),
+        r"clv\.margin: expected a number, got 'lots'",
+    ),
+    "config is a folder": Case({"c.yaml/x": ""}, ("validate", "c.yaml"), r"c\.yaml: cannot read"),
+    "missing config": Case({}, ("fit", "nope.yaml"), r"nope\.yaml: no such config file"),
+    "missing data": Case(
+        {"c.yaml": _config()}, ("validate", "c.yaml"), r"data\.source: tx\.csv: no such file"
+    ),
+    "unset url variable": Case(
+        {
+            "c.yaml": _config(
+                data="data: {source: {sql: SELECT 1, url: 'postgresql://u:${NO_SUCH_VAR}@h/db'}}"
+            )
+        },
+        ("fit", "c.yaml", "--out", "run"),
+        r"NO_SUCH_VAR",
+    ),
+    # ------------------------------------------------------------------ the output folder
+    "out is a non-run folder": Case(
+        {"c.yaml": _config(), "tx.csv": TX, "mine/keep.txt": "precious"},
+        ("fit", "c.yaml", "--out", "mine"),
+        r"--out mine: is not empty and not a clvmodels run folder",
+    ),
+    "out is the working directory": Case(
+        {"c.yaml": _config(), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "{tmp}"),
+        r"is the working directory",
+    ),
+    "out is .": Case(
+        {"c.yaml": _config(), "tx.csv": TX}, ("fit", "c.yaml", "--out", "."), r"working directory"
+    ),
+    "out is ..": Case(
+        {"c.yaml": _config(), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", ".."),
+        r"holding the working directory",
+    ),
+    "out is the root": Case(
+        {"c.yaml": _config(), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "/"),
+        r"is a filesystem root",
+    ),
+    "out is the home folder": Case(
+        {"c.yaml": _config(), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "~"),
+        r"--out ~: is the home folder",
+    ),
+    "out is a file": Case(
+        {"c.yaml": _config(), "tx.csv": TX, "report.txt": "mine"},
+        ("fit", "c.yaml", "--out", "report.txt"),
+        r"--out report\.txt: is a file, not a folder",
+    ),
+    "out holds the data": Case(
+        {"c.yaml": _config(data="data: {source: input/tx.csv}"), "input/tx.csv": TX},
+        ("fit", "c.yaml", "--out", "input"),
+        r"--out input: holds input/tx\.csv, which this command reads",
+    ),
+    "out holds the config": Case(
+        {"conf/c.yaml": _config(data="data: {source: ../tx.csv}"), "tx.csv": TX},
+        ("fit", "conf/c.yaml", "--out", "conf"),
+        r"--out conf: holds conf/c\.yaml",
+    ),
+    "out inside the input folder": Case(
+        {"c.yaml": _config(data="data: {source: logs}"), "logs/part.csv": TX},
+        ("fit", "c.yaml", "--out", "logs/run"),
+        r"is inside the input folder logs",
+    ),
+    "out is the output.dir of the config and not a run": Case(
+        {"c.yaml": _config(output="output: {dir: mine}"), "tx.csv": TX, "mine/a.txt": "x"},
+        ("fit", "c.yaml"),
+        r"output\.dir mine: is not empty and not a clvmodels run folder",
+    ),
+    "run folder with a foreign file": Case(
+        {"c.yaml": _config(), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "old"),
+        r"--out old: holds files no run wrote \(notes\.txt\)",
+        setup=_make_run_folder,
+    ),
+    "summarize over its input": Case(
+        {"c.yaml": _config(data="data: {source: out/summary.csv}"), "out/summary.csv": TX},
+        ("summarize", "c.yaml", "--out", "out"),
+        r"summary\.csv: is out/summary\.csv, which this command reads",
+    ),
+    "summarize into a file": Case(
+        {"c.yaml": _config(), "tx.csv": TX, "out": "a file"},
+        ("summarize", "c.yaml", "--out", "out"),
+        r"--out out: is a file, not a folder",
+    ),
+    "predict over its data": Case(
+        {"model.json": "{}", "data.csv": "frequency,recency,T\n1,2,3\n"},
+        ("predict", "model.json", "data.csv", "--out", "data.csv"),
+        r"--out data\.csv: is data\.csv, which this command reads",
+    ),
+    "predict into a folder": Case(
+        {"model.json": "{}", "data.csv": "frequency,recency,T\n1,2,3\n", "scores/a": ""},
+        ("predict", "model.json", "data.csv", "--out", "scores"),
+        r"--out scores: is a folder",
+    ),
+    # ------------------------------------------------------------------ model files
+    "model not json": Case(
+        {"model.json": "not json", "data.csv": "frequency,recency,T\n1,2,3\n"},
+        ("predict", "model.json", "data.csv", "--out", "s.csv"),
+        r"model\.json: not a readable JSON model file",
+    ),
+    "model of another kind": Case(
+        {"model.json": json.dumps({"format": 1}), "data.csv": "frequency,recency,T\n1,2,3\n"},
+        ("predict", "model.json", "data.csv", "--out", "s.csv"),
+        r"model\.json: (not a clvmodels model file|saved by)",
+    ),
+    "missing model": Case(
+        {"data.csv": "frequency,recency,T\n1,2,3\n"},
+        ("predict", "nope.json", "data.csv", "--out", "s.csv"),
+        r"nope\.json: no such model file",
+    ),
+    "report of a non-run folder": Case(
+        {"folder/a.txt": "x"}, ("report", "folder"), r"manifest\.json: missing"
+    ),
+}
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Relative path -> checksum of every file and folder below ``folder``."""
+    tree = {}
+    for path in sorted(folder.rglob("*")):
+        key = path.relative_to(folder).as_posix()
+        tree[key] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+    return tree
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_input_is_a_one_line_error_that_touches_nothing(name, tmp_path, capsys):
+    case = CASES[name]
+    work = tmp_path / "case"
+    work.mkdir()
+    for relative, content in case.files.items():
+        path = work / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    if case.setup is not None:
+        case.setup(work)
+    before = _tree(tmp_path)
+    argv = [a.replace("{tmp}", str(work)) for a in case.argv]
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        code = main([*argv, "--quiet"] if argv[0] in ("fit", "summarize") else argv)
+    finally:
+        os.chdir(cwd)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err and len(lines[0]) < 400
+    assert re.search(case.error, lines[0]), lines[0]
+    assert _tree(tmp_path) == before
+
+
+def test_the_corpus_is_at_least_thirty_cases():
+    assert len(CASES) >= 30
