@@ -31,6 +31,7 @@ import pandas as pd
 
 from clvmodels.data.builtin import get_builtin, load_builtin
 from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource, read_sql_frame, register_sql
+from clvmodels.data.sql.types import quote_ident, quote_literal
 from clvmodels.errors import DataError
 
 Source = Union[pd.DataFrame, str, os.PathLike, SqlSource]  # noqa: UP007 (readable alias)
@@ -146,9 +147,9 @@ def parquet_scan(path: Path) -> str:
     DuckDB reads only the columns and row groups a query needs.
     """
     if not path.is_dir():
-        return f"read_parquet({_sql_string(str(path))})"
+        return f"read_parquet({quote_literal(str(path))})"
     files = parquet_dataset_files(path)
-    listed = ", ".join(_sql_string(str(f)) for f in files)
+    listed = ", ".join(quote_literal(str(f)) for f in files)
     hive = "true" if _is_hive(path, files) else "false"
     return f"read_parquet([{listed}], union_by_name = true, hive_partitioning = {hive})"
 
@@ -172,16 +173,6 @@ def _is_hive(folder: Path, files: list[Path]) -> bool:
             f"outside them, e.g. {odd.relative_to(folder)}"
         )
     return all(hive)
-
-
-def _sql_string(text: str) -> str:
-    """Quote ``text`` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    """Quote ``name`` as an SQL identifier."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 def duckdb_error_line(exc: BaseException) -> str:
@@ -228,7 +219,7 @@ def register_source(con: duckdb.DuckDBPyConnection, source: Source, view: str) -
         return name
     path = Path(str(value))
     if kind == "csv":
-        scan = f"read_csv({_sql_string(str(path))}, header=true, all_varchar=true)"
+        scan = f"read_csv({quote_literal(str(path))}, header=true, all_varchar=true)"
     else:
         scan = parquet_scan(path)
     try:
