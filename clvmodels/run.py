@@ -312,7 +312,7 @@ def input_fingerprint(source: str) -> str:
     from importlib import resources
 
     from clvmodels.data.builtin import get_builtin
-    from clvmodels.data.sources import parquet_dataset_files
+    from clvmodels.data.parquet import parquet_dataset_files
 
     if source.startswith("builtin:"):
         name = get_builtin(source.removeprefix("builtin:")).filename

@@ -30,12 +30,8 @@ from clvmodels.data.sources import (
     Source,
     describe_source,
     duckdb_error_line,
-    integer_ids,
     is_csv_source,
-    load_transactions_pandas,
-    raise_first_bad_row,
     row_label,
-    transactions_view,
 )
 from clvmodels.data.sql import FINGERPRINT_ATTR, SqlSource, rows_fingerprint
 from clvmodels.data.summary_rules import (
@@ -49,6 +45,12 @@ from clvmodels.data.summary_rules import (
     no_customers_error,
     summary_meta,
     summary_options,
+)
+from clvmodels.data.transactions import (
+    integer_ids,
+    load_transactions_pandas,
+    raise_first_bad_row,
+    transactions_view,
 )
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.machine import usable_cores

@@ -16,7 +16,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from clvmodels.data.sources import _missing_columns
+from clvmodels.data.checks import require_columns
 from clvmodels.data.summary_rules import (
     NET_TOLERANCE,
     NONPOSITIVE_PROBLEM,
@@ -29,6 +29,7 @@ from clvmodels.data.summary_rules import (
     summary_meta,
     summary_options,
 )
+from clvmodels.data.transactions import transaction_columns
 from clvmodels.errors import DataError
 from clvmodels.spark.session import (
     quiet_pandas_conversion,
@@ -176,11 +177,7 @@ def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame
     """``raw_cid, raw_d, raw_a, cid, d, a``, as :func:`clvmodels.data.sources.transactions_view`
     makes them."""
     types = dict(frame.dtypes)
-    _missing_columns(
-        name,
-        {"customer id": o["customer_id"], "date": o["date"], "amount": o["amount"]},
-        list(types),
-    )
+    require_columns(name, transaction_columns(o["customer_id"], o["date"], o["amount"]), types)
     raw_id, raw_d = F.col(quoted_name(o["customer_id"])), F.col(quoted_name(o["date"]))
     id_type, d_type = types[o["customer_id"]], types[o["date"]]
     if id_type == "string":
