@@ -17,6 +17,7 @@ import pytest
 
 import clvmodels.data.parquet as parquet
 import clvmodels.data.sources as sources
+import clvmodels.data.summary.pandas_engine as pandas_engine
 import clvmodels.data.transactions as transactions
 from clvmodels.data import summarize_transactions
 from clvmodels.data.transactions import transactions_view
@@ -203,6 +204,7 @@ def test_duckdb_engine_reads_no_log_into_pandas(tmp_path, monkeypatch):
         (sources, "_read_dataset_pandas"),
         (transactions, "read_source_pandas"),
         (transactions, "load_transactions_pandas"),
+        (pandas_engine, "load_transactions_pandas"),
     ]:
         monkeypatch.setattr(module, name, forbidden)
     lengths: list[int] = []
