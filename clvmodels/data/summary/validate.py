@@ -17,6 +17,9 @@ import pandas as pd
 from clvmodels.data.checks import fail_first_row, require_columns
 from clvmodels.errors import DataError
 
+SUMMARY_ROLES = ("customer_id", "frequency", "recency", "T", "n", "monetary_value", "count")
+"""The columns of a summary, by role: what ``columns`` of :func:`validate_summary` maps."""
+
 
 def validate_summary(
     df: pd.DataFrame, *, source_name: str = "DataFrame", columns: dict[str, str] | None = None
@@ -37,8 +40,9 @@ def validate_summary(
     source_name : str
         Name used in messages (a path or "DataFrame").
     columns : dict, optional
-        Renaming map from the frame's column names to the canonical ones,
-        e.g. ``{"x": "frequency", "t_x": "recency"}``.
+        Where each role is in the frame: role -> the frame's column name, e.g.
+        ``{"frequency": "x", "recency": "t_x"}`` (the roles of :data:`SUMMARY_ROLES`;
+        ``data.columns`` of a config with ``data.kind: summary``).
 
     Returns
     -------
@@ -49,11 +53,13 @@ def validate_summary(
     Raises
     ------
     DataError
-        Naming the column and the first offending row: missing column, non-numeric or
-        NaN value, frequency not a non-negative integer, recency < 0, T <= 0,
-        recency > T, recency != 0 when frequency == 0, count not a positive integer.
+        An unknown role in ``columns``, or a column it names that is missing or whose
+        role's name another column already has; naming the column and the first
+        offending row: missing column, non-numeric or NaN value, frequency not a
+        non-negative integer, recency < 0, T <= 0, recency > T, recency != 0 when
+        frequency == 0, count not a positive integer.
     """
-    frame = df.rename(columns=columns) if columns else df
+    frame = _by_role(df, columns or {}, source_name)
     if len(frame) == 0:
         raise DataError(f"{source_name}: no rows")
     present = list(frame.columns)
@@ -68,6 +74,26 @@ def validate_summary(
         else np.arange(len(frame), dtype="int64")
     )
     return pd.DataFrame({"customer_id": ids, **values})
+
+
+def _by_role(df: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataFrame:
+    """``df`` with the columns named in ``columns`` (role -> column) renamed to their
+    roles."""
+    unknown = [role for role in columns if role not in SUMMARY_ROLES]
+    if unknown:
+        raise DataError(
+            f"columns: {unknown[0]!r} is not a column role of a summary "
+            f"(roles: {', '.join(SUMMARY_ROLES)})"
+        )
+    require_columns(name, columns, df.columns)
+    renamed = {column: role for role, column in columns.items()}
+    for role, column in columns.items():
+        if role != column and role in df.columns and role not in renamed:
+            raise DataError(
+                f"{name}: columns maps role {role!r} to column {column!r}, but there is a "
+                f"column {role!r} too; drop or rename one of them"
+            )
+    return df.rename(columns=renamed)
 
 
 def _numbers(frame: pd.DataFrame, columns: list[str], name: str) -> dict[str, np.ndarray]:
