@@ -258,7 +258,8 @@ def summary_meta(
     counts: dict[str, int],
     daily: dict[str, list[int]],
 ) -> dict[str, Any]:
-    """The ``attrs["clvmodels"]`` mapping of a summary (see :func:`summarize_transactions`)."""
+    """The ``attrs["clvmodels"]`` mapping of a summary (see
+    :func:`clvmodels.data.summarize_transactions`)."""
     cal = options.calibration_end
     return {
         "time_unit": options.time_unit,
