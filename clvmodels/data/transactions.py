@@ -68,8 +68,9 @@ _NUMERIC_TYPES = (
 )
 
 
-# Text ids that all match this become integers (as pandas.read_csv would make them).
-_INT_PATTERN = "[+-]?[0-9]{1,18}"
+INTEGER_ID_PATTERN = "[+-]?[0-9]{1,18}"
+"""Text ids that all match this (whole) become integers, as ``pandas.read_csv`` would
+type them (:func:`integer_ids`)."""
 
 
 def transactions_view(
@@ -177,7 +178,7 @@ def integer_ids(ids: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(ids) or pd.api.types.is_bool_dtype(ids) or len(ids) == 0:
         return ids
     stripped = ids.astype(str).str.strip()
-    if not stripped.str.fullmatch(_INT_PATTERN).all():
+    if not stripped.str.fullmatch(INTEGER_ID_PATTERN).all():
         return ids
     as_int = stripped.astype("int64")
     return as_int if as_int.is_unique else ids

@@ -29,7 +29,11 @@ from clvmodels.data.summary.rules import (
     summary_counts,
     summary_meta,
 )
-from clvmodels.data.transactions import column_type_error, transaction_columns
+from clvmodels.data.transactions import (
+    INTEGER_ID_PATTERN,
+    column_type_error,
+    transaction_columns,
+)
 from clvmodels.errors import DataError
 from clvmodels.spark.session import (
     quiet_pandas_conversion,
@@ -40,7 +44,7 @@ from clvmodels.spark.session import (
 
 _INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
 _NUMERIC_TYPES = (*_INTEGER_TYPES, "float", "double", "decimal")
-_INT_PATTERN = "^[+-]?[0-9]{1,18}$"  # text ids that all match become integers
+_INT_PATTERN = f"^{INTEGER_ID_PATTERN}$"  # text ids that all match become integers
 
 
 @dataclass
