@@ -8,7 +8,7 @@ Each table has ``customer_id bigint, date date, amount numeric(10, 2)`` for rows
 customers over two years.  Every measurement (``summarize_transactions`` of ``SELECT *``,
 the query, the load into DuckDB and the summary) runs in a fresh Python process, whose
 own peak RSS is read from ``os.wait4``; the generic path is forced there by switching the
-fast path off (``clvmodels.data.pgcopy.applies``)::
+fast path off (``clvmodels.data.sql.pgcopy.applies``)::
 
     python benchmarks/bench_sql.py                     # 10^6 and 10^7 rows
     python benchmarks/bench_sql.py --rows 1e5 --rows 1e6
@@ -48,11 +48,12 @@ def create_table(url: str, rows: int) -> str:
 
 def measure(mode: str, table: str) -> dict[str, float]:
     """One measurement in this process (called in a child); the URL is in URL_ENV."""
-    from clvmodels.data import SqlSource, pgcopy, sql, summarize_transactions
+    from clvmodels.data import SqlSource, summarize_transactions
+    from clvmodels.data.sql import load, pgcopy
 
     if mode == "generic":
         pgcopy.applies = lambda url: False
-    load_sql, loading = sql.load_sql, {}
+    load_sql, loading = load.load_sql, {}
 
     def timed_load(*args):  # the query into the DuckDB table, timed apart from the summary
         start = time.perf_counter()
@@ -60,7 +61,7 @@ def measure(mode: str, table: str) -> dict[str, float]:
         loading["seconds"] = time.perf_counter() - start
         return name
 
-    sql.load_sql = timed_load
+    load.load_sql = timed_load
     source = SqlSource(sql=f"SELECT customer_id, date, amount FROM {table}", url_env=URL_ENV)
     start = time.perf_counter()
     out = summarize_transactions(

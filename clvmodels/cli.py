@@ -393,7 +393,7 @@ def _with_ids(frame: Any, values: Any) -> Any:
     """Customer ids (when given) next to the predictions, sorted by CLV."""
     table = values.copy()
     if "customer_id" in frame.columns:
-        from clvmodels.data.sources import integer_ids
+        from clvmodels.data.transactions import integer_ids
 
         ids = integer_ids(frame["customer_id"].reset_index(drop=True))
         table.insert(0, "customer_id", ids.to_numpy())

@@ -15,9 +15,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import clvmodels.data.parquet as parquet
 import clvmodels.data.sources as sources
+import clvmodels.data.summary.pandas_engine as pandas_engine
+import clvmodels.data.transactions as transactions
 from clvmodels.data import summarize_transactions
-from clvmodels.data.sources import transactions_view
+from clvmodels.data.transactions import transactions_view
 from clvmodels.errors import DataError
 
 SPLIT = {"calibration_end": "2021-06-30", "observation_end": "2021-12-31"}
@@ -102,7 +105,7 @@ def test_spark_folder_skips_markers_checksums_and_hidden_files(tmp_path, engine)
     want = _expected(tmp_path, log)
     folder = tmp_path / "spark_out"
     _spark_folder(folder, log)
-    names = [p.name[:10] for p in sources.parquet_dataset_files(folder)]
+    names = [p.name[:10] for p in parquet.parquet_dataset_files(folder)]
     assert names == ["part-00000", "part-00001", "part-00002"]
     _assert_same(summarize_transactions(folder, engine=engine, **SPLIT), want)
 
@@ -113,7 +116,7 @@ def test_hive_file_without_suffix_is_read_by_its_magic_bytes(tmp_path):
     folder.mkdir()
     log.to_parquet(folder / "000000_0", index=False)
     (folder / "000001_0").write_text("plain text without a suffix is not data")
-    assert [p.name for p in sources.parquet_dataset_files(folder)] == ["000000_0"]
+    assert [p.name for p in parquet.parquet_dataset_files(folder)] == ["000000_0"]
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "pandas"])
@@ -199,7 +202,9 @@ def test_duckdb_engine_reads_no_log_into_pandas(tmp_path, monkeypatch):
         (pq, "read_table"),
         (sources, "read_source_pandas"),
         (sources, "_read_dataset_pandas"),
-        (sources, "load_transactions_pandas"),
+        (transactions, "read_source_pandas"),
+        (transactions, "load_transactions_pandas"),
+        (pandas_engine, "load_transactions_pandas"),
     ]:
         monkeypatch.setattr(module, name, forbidden)
     lengths: list[int] = []

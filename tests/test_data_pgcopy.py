@@ -1,4 +1,4 @@
-"""The PostgreSQL ``COPY`` fast path of SQL sources (clvmodels/data/pgcopy.py).
+"""The PostgreSQL ``COPY`` fast path of SQL sources (clvmodels/data/sql/pgcopy.py).
 
 The expected values come from the generic path (SQLAlchemy rows -> Arrow batches) on the
 same server and query: the DuckDB table loaded by ``COPY ... TO STDOUT (FORMAT csv)``
@@ -13,7 +13,8 @@ import tempfile
 import duckdb
 import pytest
 
-from clvmodels.data import SqlSource, pgcopy, sql, summarize_transactions
+from clvmodels.data import SqlSource, summarize_transactions
+from clvmodels.data.sql import load, pgcopy
 from clvmodels.errors import DataError
 
 EVERY_TYPE = """
@@ -64,7 +65,7 @@ def _load(source: SqlSource, *, fast: bool, monkeypatch) -> tuple[list, list]:
             patch.setattr(pgcopy, "applies", lambda url: False)
         con = duckdb.connect()
         try:
-            sql.load_sql(con, source, "t")
+            load.load_sql(con, source, "t")
             con.execute("SET TimeZone = 'UTC'")
             rows = con.execute('SELECT * FROM "t" ORDER BY 1').fetchall()
             types = con.execute('SELECT column_name, column_type FROM (DESCRIBE "t")').fetchall()
@@ -152,7 +153,7 @@ def test_only_postgresql_on_psycopg_takes_the_copy_path():
 
 def test_a_column_without_an_exact_text_form_takes_the_generic_path(every_type, monkeypatch):
     calls = {"copy": [], "rows": 0}
-    load_by_copy, append_rows = pgcopy.load_by_copy, sql._append_rows
+    load_by_copy, append_rows = pgcopy.load_by_copy, load._append_rows
 
     def spy_copy(*args):
         calls["copy"].append(load_by_copy(*args))
@@ -163,10 +164,10 @@ def test_a_column_without_an_exact_text_form_takes_the_generic_path(every_type, 
         return append_rows(*args)
 
     monkeypatch.setattr(pgcopy, "load_by_copy", spy_copy)
-    monkeypatch.setattr(sql, "_append_rows", spy_rows)
+    monkeypatch.setattr(load, "_append_rows", spy_rows)
     query = "SELECT k, interval '1 day' AS gap FROM every_type"
     con = duckdb.connect()
-    sql.load_sql(con, SqlSource(sql=query, url=every_type.url()), "t")
+    load.load_sql(con, SqlSource(sql=query, url=every_type.url()), "t")
     # Python's str of the timedelta psycopg returns, as before the fast path existed
     assert con.execute('SELECT DISTINCT gap FROM "t"').fetchall() == [("1 day, 0:00:00",)]
     assert calls == {"copy": [False], "rows": 1}
@@ -195,11 +196,11 @@ def test_an_error_during_copy_is_one_line_and_the_temporary_folder_is_removed(
     )
     con = duckdb.connect()
     with pytest.raises(DataError) as raised:
-        sql.load_sql(con, source, "t")
+        load.load_sql(con, source, "t")
     message = str(raised.value)
     assert message == f"SqlSource ({every_type.url('***')}): query failed: division by zero"
     assert list(tmp_path.iterdir()) == []
-    sql.load_sql(con, SqlSource(sql="SELECT * FROM every_type", url=every_type.url()), "t")
+    load.load_sql(con, SqlSource(sql="SELECT * FROM every_type", url=every_type.url()), "t")
     assert con.execute('SELECT count(*) FROM "t"').fetchone() == (5,)
     assert list(tmp_path.iterdir()) == []
 
@@ -207,7 +208,7 @@ def test_an_error_during_copy_is_one_line_and_the_temporary_folder_is_removed(
 def test_repeated_column_names_are_a_data_error_on_the_copy_path(every_type):
     source = SqlSource(sql="SELECT k AS a, s AS a FROM every_type", url=every_type.url())
     with pytest.raises(DataError, match=r"the query returns column 'a' twice; alias it$"):
-        sql.load_sql(duckdb.connect(), source, "t")
+        load.load_sql(duckdb.connect(), source, "t")
 
 
 @pytest.mark.parametrize(
@@ -229,7 +230,7 @@ def test_query_errors_on_the_copy_path_are_those_of_the_query_as_written(
             if not fast:
                 patch.setattr(pgcopy, "applies", lambda url: False)
             with pytest.raises(DataError) as raised:
-                sql.load_sql(duckdb.connect(), source, "t")
+                load.load_sql(duckdb.connect(), source, "t")
             got.append(str(raised.value))
     assert got[0] == got[1] == f"SqlSource ({every_type.url('***')}): query failed: {message}"
 
@@ -261,7 +262,7 @@ def test_a_full_disk_stops_the_copy_with_one_line_and_the_connection_recovers(
     monkeypatch.setattr(pgcopy, "open", _FullDisk, raising=False)
     source = SqlSource(sql="SELECT i FROM generate_series(1, 3000000) AS i", url=every_type.url())
     with pytest.raises(DataError) as raised:
-        sql.load_sql(duckdb.connect(), source, "t")
+        load.load_sql(duckdb.connect(), source, "t")
     assert str(raised.value) == (
         f"SqlSource ({every_type.url('***')}): cannot write the rows to a temporary file in "
         f"{tmp_path} (set TMPDIR to a folder with space): No space left on device"

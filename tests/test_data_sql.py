@@ -179,11 +179,11 @@ def test_fingerprint_ignores_row_order_and_sees_a_changed_row(pg_server, shop):
 def test_rows_stream_from_a_server_side_cursor_in_batches(pg_server, shop, monkeypatch):
     """The generic path (the PostgreSQL COPY path switched off; it is tested in
     tests/test_data_pgcopy.py)."""
-    from clvmodels.data import pgcopy, sql
+    from clvmodels.data.sql import load, pgcopy
 
     monkeypatch.setattr(pgcopy, "applies", lambda url: False)
     seen: dict[str, list] = {"cursor": [], "batches": []}
-    append, batch = sql._append_rows, sql._batch
+    append, batch = load._append_rows, load.arrow_batch
 
     def spy_append(con, result, *args):
         seen["cursor"].append(type(result.cursor).__name__)
@@ -193,8 +193,8 @@ def test_rows_stream_from_a_server_side_cursor_in_batches(pg_server, shop, monke
         seen["batches"].append(len(columns[0]))
         return batch(names, kinds, columns, where)
 
-    monkeypatch.setattr(sql, "_append_rows", spy_append)
-    monkeypatch.setattr(sql, "_batch", spy_batch)
+    monkeypatch.setattr(load, "_append_rows", spy_append)
+    monkeypatch.setattr(load, "arrow_batch", spy_batch)
     query = "SELECT i % 500 AS customer_id, DATE '2024-01-01' + i % 300 AS date FROM "
     source = _source(pg_server, query + "generate_series(1, 25000) AS i", batch_rows=4000)
     summary = summarize_transactions(source, amount=None)

@@ -329,3 +329,35 @@ def test_repeat_transactions_per_day_add_up_to_the_summary_counts_cdnow():
     assert counts[days <= cal].sum() == summary["frequency"].sum() == 2457
     assert counts[days > cal].sum() == summary["frequency_holdout"].sum()
     assert np.all(np.diff(days) > 0) and np.all(counts > 0)
+
+
+def test_options_are_declared_once_and_an_unknown_keyword_is_an_error():
+    """The nine options are the fields of SummaryOptions, each documented in its
+    docstring, which summarize_transactions's docstring points to."""
+    from dataclasses import fields
+
+    from clvmodels.data import SummaryOptions
+
+    names = [f.name for f in fields(SummaryOptions)]
+    assert names == [
+        "customer_id",
+        "date",
+        "amount",
+        "time_unit",
+        "observation_end",
+        "calibration_end",
+        "merge_same_day",
+        "nonpositive",
+        "after_observation_end",
+    ]
+    doc = SummaryOptions.__doc__ or ""
+    assert all(name in doc for name in names)
+    assert "SummaryOptions" in (summarize_transactions.__doc__ or "")
+    log = _tx([(1, "2020-01-01", 1.0)])
+    with pytest.raises(TypeError, match=r"summarize_transactions\(\) .* 'calibration'.*"):
+        summarize_transactions(log, calibration="2020-01-01")
+    with pytest.raises(DataError, match="nonpositive: 'net' nets amounts within a day"):
+        SummaryOptions(merge_same_day=False)
+    options = SummaryOptions(observation_end="2020-03-01 17:30", calibration_end="2020-02-01")
+    assert options.observation_end == pd.Timestamp("2020-03-01")
+    assert options.window("2020-01-05") == (pd.Timestamp("2020-03-01"), pd.Timestamp("2020-02-01"))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import clvmodels.data.summary as summary
+import clvmodels.data.summary.duckdb_engine as duckdb_engine
 from clvmodels.data import summarize_transactions
 from clvmodels.errors import ConfigError, DataError
 
@@ -47,7 +47,7 @@ def _log(n: int = 4000, seed: int = 3) -> pd.DataFrame:
 def test_many_customer_buckets_equal_one(monkeypatch, options):
     log = _log()
     want = summarize_transactions(log, **options)
-    monkeypatch.setattr(summary, "_customer_buckets", lambda con, source: 7)
+    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, source: 7)
     got = summarize_transactions(log, **options)
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     assert got.attrs == want.attrs
@@ -61,7 +61,7 @@ def test_buckets_follow_the_memory_limit(tmp_path):
         _log(n=rows).to_parquet(path)
         con = duckdb.connect(config={"memory_limit": memory})
         con.execute(f"CREATE VIEW clv_rows_src AS SELECT * FROM read_parquet('{path}')")
-        return summary._customer_buckets(con, path)
+        return duckdb_engine._customer_buckets(con, path)
 
     assert buckets(1_000, "1GB") == 1
     assert 1 < buckets(10_000, "1MB") < buckets(100_000, "1MB")
@@ -73,7 +73,7 @@ def test_bad_row_is_reported_alike_in_buckets(monkeypatch):
     log.loc[2500, "date"] = pd.NaT
     with pytest.raises(DataError) as one:
         summarize_transactions(log)
-    monkeypatch.setattr(summary, "_customer_buckets", lambda con, source: 5)
+    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, source: 5)
     with pytest.raises(DataError) as five:
         summarize_transactions(log)
     assert str(one.value) == str(five.value)

@@ -12,9 +12,9 @@ from clvmodels.errors import DataError
 
 def test_donations_fhs2010_validate_with_renaming():
     # discrete-time summary: x, t_x and n (Fader, Hardie & Shang 2010) map onto the
-    # frequency/recency/T frame with n as T
+    # frequency/recency/T frame with n as T (columns: role -> the frame's column)
     df = load_builtin("donations_fhs2010")
-    out = validate_summary(df, columns={"n": "T"}, source_name="builtin:donations_fhs2010")
+    out = validate_summary(df, columns={"T": "n"}, source_name="builtin:donations_fhs2010")
     assert out["count"].sum() == 11104
     assert (out["T"] == 6).all()
 
@@ -108,3 +108,30 @@ def test_discrete_time_summary_with_n_is_accepted_fader_hardie_shang_2010():
 def test_discrete_time_summary_errors(row, message):
     with pytest.raises(DataError, match=message):
         validate_summary(pd.DataFrame([row]))
+
+
+def test_columns_map_each_role_to_the_frames_column():
+    """``columns`` is role -> your column name, as data.columns in a config."""
+    canonical = pd.DataFrame(
+        {"frequency": [1, 0], "recency": [1.0, 0.0], "T": [3.0, 2.0], "monetary_value": [5.0, 0]}
+    )
+    renamed = canonical.rename(columns={"frequency": "n_repeat", "T": "age"})
+    got = validate_summary(renamed, columns={"frequency": "n_repeat", "T": "age"})
+    pd.testing.assert_frame_equal(got, validate_summary(canonical))
+    swapped = canonical.rename(columns={"recency": "T", "T": "recency"})
+    got = validate_summary(swapped, columns={"recency": "T", "T": "recency"})
+    pd.testing.assert_frame_equal(got, validate_summary(canonical))
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"x": "frequency"}, r"columns: 'x' is not a column role of a summary \(roles: "),
+        ({"T": "age"}, r"data\.csv: missing column 'age' \(the T column\)"),
+        ({"frequency": "recency"}, r"maps role 'frequency' to column 'recency', but there is"),
+    ],
+)
+def test_columns_errors(columns, message):
+    df = pd.DataFrame({"frequency": [1, 2], "recency": [1.0, 2.0], "T": [3.0, 3.0]})
+    with pytest.raises(DataError, match=message):
+        validate_summary(df, source_name="data.csv", columns=columns)

@@ -202,6 +202,14 @@ def test_spark_summary_errors_name_the_column_and_problem_like_duckdb(
         assert str(duck.value).split(": ", 2)[-1] in str(got.value)
 
 
+def test_spark_summary_takes_the_summary_options_and_refuses_others():
+    """The options are those of clvmodels.data.SummaryOptions; an unknown keyword fails
+    before a session is started."""
+    assert "SummaryOptions" in (summarize_transactions_spark.__doc__ or "")
+    with pytest.raises(TypeError, match=r"summarize_transactions_spark\(\) .* 'merge'"):
+        summarize_transactions_spark("builtin:cdnow_sample", merge=False)
+
+
 @pytest.fixture(scope="module")
 def cdnow_spark(spark):
     """The CDNOW sample summarised by Spark with the Fader-Hardie-Lee split."""

@@ -2,7 +2,8 @@
 
 - :func:`load_builtin` / :data:`BUILTIN_DATASETS`: data sets shipped with clvmodels;
 - :func:`summarize_transactions`: a transaction log -> one row per customer
-  (frequency, recency, T, monetary value, holdout columns after a split);
+  (frequency, recency, T, monetary value, holdout columns after a split), with the
+  options of :class:`SummaryOptions`;
 - :func:`validate_summary`: check a frame that is already summarised;
 - :func:`survival_from_subscriptions`, :func:`validate_survival_table`,
   :func:`survival_to_individual`: cohort survival data for contractual models;
@@ -15,7 +16,7 @@ from __future__ import annotations
 from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
 from clvmodels.data.sources import describe_source, read_table, register_source
 from clvmodels.data.sql import SqlSource
-from clvmodels.data.summary import summarize_transactions, validate_summary
+from clvmodels.data.summary import SummaryOptions, summarize_transactions, validate_summary
 from clvmodels.data.survival import (
     survival_from_subscriptions,
     survival_to_individual,
@@ -26,6 +27,7 @@ __all__ = [
     "BUILTIN_DATASETS",
     "BuiltinDataset",
     "SqlSource",
+    "SummaryOptions",
     "describe_source",
     "load_builtin",
     "read_table",

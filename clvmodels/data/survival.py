@@ -19,22 +19,32 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.checks import fail_first_row, require_columns
 from clvmodels.errors import DataError
+from clvmodels.units import DAYS_PER_UNIT, TRANSACTION_UNITS
 
 TimeUnit = Literal["Y", "M", "W", "D"]
-_UNITS = ("Y", "M", "W", "D")
+_UNITS = tuple(DAYS_PER_UNIT)
+# Periods of days and weeks are counted in whole days, of months and years in calendar
+# months from the start day; how many of either a period holds comes from DAYS_PER_UNIT.
+_DAYS_PER = {unit: int(DAYS_PER_UNIT[unit]) for unit in TRANSACTION_UNITS}
+_MONTHS_PER = {
+    unit: round(DAYS_PER_UNIT[unit] / DAYS_PER_UNIT["M"])
+    for unit in _UNITS
+    if unit not in TRANSACTION_UNITS
+}
+_NEVER = np.iinfo(np.int64).max  # the horizon of a churned member: fully observed
 
 
 def _whole_periods(start: pd.Series, stop: pd.Series, unit: str) -> np.ndarray:
-    """Whole calendar periods from ``start`` to ``stop`` (dates), e.g. 2020-03-15 ->
+    """Whole periods from ``start`` to ``stop`` (dates): days and weeks are whole days
+    (7 a week), months and years whole calendar months (12 a year), e.g. 2020-03-15 ->
     2021-03-14 is 0 years and 11 months; 2020-03-15 -> 2021-03-15 is 1 year."""
-    if unit in ("W", "D"):
-        days = (stop - start).dt.days.to_numpy()
-        return days // 7 if unit == "W" else days
+    if unit in _DAYS_PER:
+        return (stop - start).dt.days.to_numpy() // _DAYS_PER[unit]
     months = (stop.dt.year - start.dt.year) * 12 + (stop.dt.month - start.dt.month)
     months = months - (stop.dt.day < start.dt.day).astype("int64")
-    months = months.to_numpy(dtype="int64")
-    return months // 12 if unit == "Y" else months
+    return months.to_numpy(dtype="int64") // _MONTHS_PER[unit]
 
 
 def _cohort_labels(start: pd.Series, unit: str) -> pd.Series:
@@ -62,14 +72,6 @@ def _dates(frame: pd.DataFrame, column: str, name: str, *, allow_missing: bool) 
             f"{name}: column {column!r} row {pos}: cannot parse {raw.iloc[pos]!r} as a date"
         )
     return parsed.dt.normalize()
-
-
-def _fail_first(mask: np.ndarray, name: str, column: str, problem: str, values: pd.Series) -> None:
-    if np.any(mask):
-        pos = int(np.flatnonzero(mask)[0])
-        raise DataError(
-            f"{name}: column {column!r} row {pos}: {problem} (value {values.iloc[pos]!r})"
-        )
 
 
 def survival_from_subscriptions(
@@ -130,108 +132,117 @@ def survival_from_subscriptions(
         observation_end, negative or non-integer tenure, missing churn flags.
     """
     name = source_name
-    if time_unit not in _UNITS:
-        raise DataError(f"time_unit: {time_unit!r} is not one of {', '.join(_UNITS)}")
-    if (start is None) == (tenure is None) or (tenure is None) != (churned is None):
-        raise DataError(f"{name}: give either start[/end] columns or tenure and churned columns")
-    needed = [c for c in (customer_id, start, end, tenure, churned, cohort) if c is not None]
-    for column in needed:
-        if column not in source_df.columns:
-            raise DataError(
-                f"{name}: missing column {column!r}; columns present: "
-                f"{', '.join(map(str, source_df.columns))}"
-            )
-    if len(source_df) == 0:
-        raise DataError(f"{name}: no rows")
+    columns = dict(
+        customer_id=customer_id, start=start, end=end, tenure=tenure, churned=churned, cohort=cohort
+    )
+    _check_layout(source_df, name, time_unit, columns)
     ids = source_df[customer_id]
-    _fail_first(ids.isna().to_numpy(), name, customer_id, "customer id is missing", ids)
+    fail_first_row(ids.isna().to_numpy(), name, customer_id, "customer id is missing", ids)
     if start is not None:
-        starts = _dates(source_df, start, name, allow_missing=False)
-        ends = (
-            _dates(source_df, end, name, allow_missing=True)
-            if end is not None
-            else pd.Series(pd.NaT, index=source_df.index, dtype=starts.dtype)
-        )
-        _fail_first(
-            (ends < starts).to_numpy(),
-            name,
-            str(end),
-            "end before start",
-            source_df[end] if end is not None else ends,
-        )
-        obs = (
-            pd.Timestamp(observation_end).normalize()
-            if observation_end is not None
-            else max(starts.max(), ends.max() if ends.notna().any() else starts.max())
-        )
-        _fail_first(
-            (starts > obs).to_numpy(),
-            name,
-            start,
-            f"after observation_end {obs.date()}",
-            source_df[start],
-        )
-        if end is not None:
-            _fail_first(
-                (ends > obs).to_numpy(),
-                name,
-                end,
-                f"after observation_end {obs.date()}",
-                source_df[end],
-            )
-        lost = ends.notna().to_numpy()
-        horizon = _whole_periods(starts, pd.Series(obs, index=starts.index), time_unit)
-        tenures = np.where(lost, _whole_periods(starts, ends.fillna(obs), time_unit), horizon)
-        labels = (
-            source_df[cohort].astype(str)
-            if cohort is not None
-            else _cohort_labels(starts, time_unit)
+        tenures, lost, horizon, labels = _dated_tenures(
+            source_df, name, start, end, time_unit, observation_end
         )
     else:
-        raw_t = pd.to_numeric(source_df[tenure], errors="coerce").to_numpy(dtype="float64")
-        _fail_first(
-            ~np.isfinite(raw_t) | (raw_t < 0) | (raw_t != np.round(raw_t)),
-            name,
-            tenure,
-            "not a non-negative integer",
-            source_df[tenure],
-        )
-        raw_c = source_df[churned]
-        # booleans, 0/1 numbers, and their text in a CSV (true/false, 1/0, 1.0/0.0)
-        text = raw_c.astype(str).str.strip().str.lower()
-        numeric = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
-        flags = np.where(text == "true", 1.0, np.where(text == "false", 0.0, numeric))
-        bad = ~np.isin(flags, (0.0, 1.0)) | raw_c.isna().to_numpy()
-        _fail_first(bad, name, churned, "not a boolean or 0/1", raw_c)
-        lost = flags == 1.0
-        tenures = raw_t.astype("int64")
-        horizon = np.where(lost, np.iinfo(np.int64).max, tenures)
-        labels = (
-            source_df[cohort].astype(str)
-            if cohort is not None
-            else pd.Series("all", index=source_df.index)
-        )
-    individual = pd.DataFrame(
-        {
-            "customer_id": ids.to_numpy(),
-            "cohort": labels.to_numpy(dtype=object).astype(str),
-            "tenure": np.asarray(tenures, dtype="int64"),
-            "churned": lost,
-        }
+        assert tenure is not None and churned is not None
+        tenures, lost, horizon = _given_tenures(source_df, name, tenure, churned)
+        labels = pd.Series("all", index=source_df.index)
+    if cohort is not None:
+        labels = source_df[cohort].astype(str)
+    individual = pd.DataFrame({"customer_id": ids.to_numpy()})
+    individual["cohort"] = labels.to_numpy(dtype=object).astype(str)
+    individual["tenure"] = np.asarray(tenures, dtype="int64")
+    individual["churned"] = lost
+    return individual, _cohort_table(individual, np.asarray(horizon))
+
+
+def _check_layout(
+    frame: pd.DataFrame, name: str, time_unit: str, columns: dict[str, str | None]
+) -> None:
+    """Raise for an unknown time unit, neither (or both) of ``start`` and ``tenure`` with
+    ``churned``, a missing column (``columns``: role -> column, None: not used), or no
+    rows."""
+    if time_unit not in _UNITS:
+        raise DataError(f"time_unit: {time_unit!r} is not one of {', '.join(_UNITS)}")
+    start, tenure, churned = columns["start"], columns["tenure"], columns["churned"]
+    if (start is None) == (tenure is None) or (tenure is None) != (churned is None):
+        raise DataError(f"{name}: give either start[/end] columns or tenure and churned columns")
+    require_columns(name, [c for c in columns.values() if c is not None], frame.columns)
+    if len(frame) == 0:
+        raise DataError(f"{name}: no rows")
+
+
+def _dated_tenures(
+    frame: pd.DataFrame,
+    name: str,
+    start: str,
+    end: str | None,
+    time_unit: str,
+    observation_end: str | pd.Timestamp | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series]:
+    """Tenures, churn flags, potential tenures (the whole periods up to
+    ``observation_end``) and cohort labels from start and end dates."""
+    starts = _dates(frame, start, name, allow_missing=False)
+    if end is not None:
+        ends = _dates(frame, end, name, allow_missing=True)
+        fail_first_row((ends < starts).to_numpy(), name, end, "end before start", frame[end])
+    else:
+        ends = pd.Series(pd.NaT, index=frame.index, dtype=starts.dtype)
+    obs = (
+        pd.Timestamp(observation_end).normalize()
+        if observation_end is not None
+        else max(starts.max(), ends.max() if ends.notna().any() else starts.max())
     )
+    for column, dates in ((start, starts), (end, ends)):
+        if column is not None:
+            late = (dates > obs).to_numpy()
+            fail_first_row(late, name, column, f"after observation_end {obs.date()}", frame[column])
+    lost = ends.notna().to_numpy()
+    horizon = _whole_periods(starts, pd.Series(obs, index=starts.index), time_unit)
+    tenures = np.where(lost, _whole_periods(starts, ends.fillna(obs), time_unit), horizon)
+    return tenures, lost, horizon, _cohort_labels(starts, time_unit)
+
+
+def _given_tenures(
+    frame: pd.DataFrame, name: str, tenure: str, churned: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tenures, churn flags and potential tenures (a churned member's is unbounded) from
+    tenure and churned columns."""
+    raw_t = _non_negative_integers(frame, tenure, name)
+    raw_c = frame[churned]
+    # booleans, 0/1 numbers, and their text in a CSV (true/false, 1/0, 1.0/0.0)
+    text = raw_c.astype(str).str.strip().str.lower()
+    numeric = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+    flags = np.where(text == "true", 1.0, np.where(text == "false", 0.0, numeric))
+    bad = ~np.isin(flags, (0.0, 1.0)) | raw_c.isna().to_numpy()
+    fail_first_row(bad, name, churned, "not a boolean or 0/1", raw_c)
+    lost = flags == 1.0
+    tenures = raw_t.astype("int64")
+    return tenures, lost, np.where(lost, _NEVER, tenures)
+
+
+def _non_negative_integers(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
+    """``column`` as floats, raising at the first value that is not a non-negative integer."""
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
+    fail_first_row(bad, name, column, "not a non-negative integer", frame[column])
+    return values
+
+
+def _cohort_table(individual: pd.DataFrame, horizon: np.ndarray) -> pd.DataFrame:
+    """``cohort, period, alive`` for the periods 0..h every member of a cohort could have
+    been observed (h: the smallest potential tenure; the largest tenure when every
+    member churned), ``alive[t] = #{tenure >= t}``."""
     rows = []
     for label, members in individual.groupby("cohort", sort=True):
-        member_horizon = np.asarray(horizon)[members.index.to_numpy()]
-        last = int(member_horizon.min())
-        if last == np.iinfo(np.int64).max:  # all churned: fully observed
+        last = int(horizon[members.index.to_numpy()].min())
+        if last == _NEVER:  # all churned: fully observed
             last = int(members["tenure"].max())
         counts = np.bincount(members["tenure"].to_numpy(), minlength=last + 1)
         at_least = counts[::-1].cumsum()[::-1]
         rows.extend((label, t, int(at_least[t])) for t in range(last + 1))
-    table = pd.DataFrame(rows, columns=["cohort", "period", "alive"]).astype(
+    return pd.DataFrame(rows, columns=["cohort", "period", "alive"]).astype(
         {"period": "int64", "alive": "int64"}
     )
-    return individual, table
 
 
 def validate_survival_table(df: pd.DataFrame, source_name: str = "DataFrame") -> pd.DataFrame:
@@ -247,24 +258,12 @@ def validate_survival_table(df: pd.DataFrame, source_name: str = "DataFrame") ->
         Naming the column, the cohort and the first offending row.
     """
     name = source_name
-    for column in ("cohort", "period", "alive"):
-        if column not in df.columns:
-            raise DataError(
-                f"{name}: missing column {column!r}; columns present: "
-                f"{', '.join(map(str, df.columns))}"
-            )
+    require_columns(name, ("cohort", "period", "alive"), df.columns)
     if len(df) == 0:
         raise DataError(f"{name}: no rows")
-    _fail_first(df["cohort"].isna().to_numpy(), name, "cohort", "missing cohort", df["cohort"])
+    fail_first_row(df["cohort"].isna().to_numpy(), name, "cohort", "missing cohort", df["cohort"])
     for column in ("period", "alive"):
-        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype="float64")
-        _fail_first(
-            ~np.isfinite(values) | (values < 0) | (values != np.round(values)),
-            name,
-            column,
-            "not a non-negative integer",
-            df[column],
-        )
+        _non_negative_integers(df, column, name)
     table = pd.DataFrame(
         {
             "cohort": df["cohort"].astype(str).to_numpy(),

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from clvmodels._version import __version__
-from clvmodels.data.sources import parquet_dataset_files
+from clvmodels.data.parquet import parquet_dataset_files
 from clvmodels.report import write_report
 from clvmodels.run.figures import draw_run
 from clvmodels.run.folder import MANIFEST, MARKER, RunFolder, written_files
@@ -122,7 +122,7 @@ def _input_record(prepared: PreparedData) -> dict[str, Any]:
 def input_fingerprint(source: str) -> str:
     """SHA-256 (16 hex digits) of every byte of the input: the built-in file, the file,
     or every data file of a Parquet dataset folder (the files the summary reads, see
-    :func:`clvmodels.data.sources.parquet_dataset_files`), each preceded by its path
+    :func:`clvmodels.data.parquet.parquet_dataset_files`), each preceded by its path
     relative to the folder and its size, in path order.
 
     Hashing runs at about 1 GB/s (a 10^8-row dataset of 0.8 GB: 1 s), so every byte is

@@ -22,8 +22,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clvmodels.data.builtin import load_builtin
-from clvmodels.data.sources import _source_kind, describe_source
+from clvmodels.data.sources import describe_source, source_kind
 from clvmodels.errors import ConfigError, DataError
+from clvmodels.machine import usable_cores
 
 # PySpark 4.x warns on every pandas conversion under pandas 3 (which works for what we use)
 _PANDAS3_NOTE = "PySpark does not yet fully support pandas"
@@ -89,7 +90,7 @@ def _local_cores(master: str) -> int | None:
         return None
     inner = text[len("local[") : -1].split(",")[0]
     if inner == "*":
-        return os.cpu_count() or 1
+        return usable_cores()
     return max(1, int(inner)) if inner.isdigit() else None
 
 
@@ -134,7 +135,7 @@ def read_spark_source(spark: SparkSession, source: Any) -> tuple[DataFrame, str]
     if isinstance(source, DataFrame):
         return source, "Spark DataFrame"
     name = describe_source(source)
-    kind, value = _source_kind(source)
+    kind, value = source_kind(source)
     if kind == "frame":
         return pandas_to_spark(spark, value), name  # type: ignore[arg-type]
     if kind == "builtin":

@@ -10,24 +10,29 @@ counts and the daily repeat-transaction series come to the driver.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from clvmodels.data.sources import _missing_columns
-from clvmodels.data.summary_rules import (
+from clvmodels.data.checks import require_columns
+from clvmodels.data.summary.rules import (
+    MONEY_COLUMNS,
     NET_TOLERANCE,
-    NONPOSITIVE_PROBLEM,
-    DateLike,
+    SummaryOptions,
     after_obs_problem,
+    bad_row_checks,
     check_window,
-    counts_template,
     daily_series,
     no_customers_error,
+    summary_counts,
     summary_meta,
-    summary_options,
+)
+from clvmodels.data.transactions import (
+    INTEGER_ID_PATTERN,
+    column_type_error,
+    transaction_columns,
 )
 from clvmodels.errors import DataError
 from clvmodels.spark.session import (
@@ -39,7 +44,7 @@ from clvmodels.spark.session import (
 
 _INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
 _NUMERIC_TYPES = (*_INTEGER_TYPES, "float", "double", "decimal")
-_INT_PATTERN = "^[+-]?[0-9]{1,18}$"  # text ids that all match become integers
+_INT_PATTERN = f"^{INTEGER_ID_PATTERN}$"  # text ids that all match become integers
 
 
 @dataclass
@@ -98,18 +103,7 @@ class SparkSummary:
 
 
 def summarize_transactions_spark(
-    source: Any,
-    *,
-    spark: SparkSession | None = None,
-    customer_id: str = "customer_id",
-    date: str = "date",
-    amount: str | None = "amount",
-    time_unit: Literal["D", "W"] = "W",
-    observation_end: DateLike = None,
-    calibration_end: DateLike = None,
-    merge_same_day: bool = True,
-    nonpositive: Literal["net", "drop", "keep", "error"] = "net",
-    after_observation_end: Literal["error", "drop"] = "error",
+    source: Any, *, spark: SparkSession | None = None, **options: Any
 ) -> SparkSummary:
     """Summarise a transaction log with Spark: one row per customer.
 
@@ -131,9 +125,11 @@ def summarize_transactions_spark(
         A Spark DataFrame or a source of :func:`clvmodels.spark.read_spark_source`.
     spark
         The session (default: the active one, or a new local session).
-    customer_id, date, amount, time_unit, observation_end, calibration_end,
-    merge_same_day, nonpositive, after_observation_end
-        As for :func:`clvmodels.data.summarize_transactions`.
+    **options
+        The keywords of the DuckDB engine's summary (``customer_id``, ``date``,
+        ``amount``, ``time_unit``, ``observation_end``, ``calibration_end``,
+        ``merge_same_day``, ``nonpositive``, ``after_observation_end``), each one
+        documented in :class:`clvmodels.data.SummaryOptions`.
 
     Returns
     -------
@@ -142,28 +138,20 @@ def summarize_transactions_spark(
 
     Raises
     ------
+    TypeError
+        A keyword that is no summary option.
     DataError
         As :func:`clvmodels.data.summarize_transactions`.
     """
-    options = summary_options(
-        customer_id=customer_id,
-        date=date,
-        amount=amount,
-        time_unit=time_unit,
-        observation_end=observation_end,
-        calibration_end=calibration_end,
-        merge_same_day=merge_same_day,
-        nonpositive=nonpositive,
-        after_observation_end=after_observation_end,
-    )
+    o = SummaryOptions.from_keywords("summarize_transactions_spark", options)
     session = spark or SparkSession.getActiveSession() or spark_session()
     frame, name = read_spark_source(session, source)
-    rows = _canonical_rows(frame, name, options)
-    days = _customer_days(rows, options).persist()
+    rows = _canonical_rows(frame, name, o)
+    days = _customer_days(rows, o).persist()
     per = None
     try:
-        per, counts, obs, daily = _aggregate(rows, days, name, options)
-        return _finish(per, name, options, obs, counts, daily)
+        per, counts, obs, daily = _aggregate(rows, days, name, o)
+        return _finish(per, name, o, obs, counts, daily)
     except BaseException:
         if per is not None:
             per.unpersist()
@@ -172,17 +160,13 @@ def summarize_transactions_spark(
         days.unpersist()
 
 
-def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame:
-    """``raw_cid, raw_d, raw_a, cid, d, a``, as :func:`clvmodels.data.sources.transactions_view`
-    makes them."""
+def _canonical_rows(frame: DataFrame, name: str, o: SummaryOptions) -> DataFrame:
+    """``raw_cid, raw_d, raw_a, cid, d, a``, as
+    :func:`clvmodels.data.transactions.transactions_view` makes them."""
     types = dict(frame.dtypes)
-    _missing_columns(
-        name,
-        {"customer id": o["customer_id"], "date": o["date"], "amount": o["amount"]},
-        list(types),
-    )
-    raw_id, raw_d = F.col(quoted_name(o["customer_id"])), F.col(quoted_name(o["date"]))
-    id_type, d_type = types[o["customer_id"]], types[o["date"]]
+    require_columns(name, transaction_columns(o.customer_id, o.date, o.amount), types)
+    raw_id, raw_d = F.col(quoted_name(o.customer_id)), F.col(quoted_name(o.date))
+    id_type, d_type = types[o.customer_id], types[o.date]
     if id_type == "string":
         cid = F.when(F.trim(raw_id) != "", raw_id)
     elif id_type in _INTEGER_TYPES:
@@ -204,21 +188,18 @@ def _canonical_rows(frame: DataFrame, name: str, o: dict[str, Any]) -> DataFrame
         iso = F.col("__clv_date_text").rlike("^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?$")
         d = F.when(iso, parsed)
     else:
-        raise DataError(
-            f"{name}: column {o['date']!r} has type {d_type}; expected dates "
-            "(ISO yyyy-mm-dd text, date or timestamp values)"
-        )
-    if o["amount"] is None:
+        raise column_type_error(name, o.date, d_type, "d")
+    if o.amount is None:
         raw_a, a = F.lit(None).cast("string"), F.lit(1.0)
     else:
-        raw_a = F.col(quoted_name(o["amount"]))
-        a_type = types[o["amount"]]
+        raw_a = F.col(quoted_name(o.amount))
+        a_type = types[o.amount]
         if a_type.startswith(_NUMERIC_TYPES):
             a = raw_a.cast("double")
         elif a_type == "string":
-            a = F.expr(f"try_cast(trim({quoted_name(o['amount'])}) AS double)")
+            a = F.expr(f"try_cast(trim({quoted_name(o.amount)}) AS double)")
         else:
-            raise DataError(f"{name}: column {o['amount']!r} has type {a_type}; expected numbers")
+            raise column_type_error(name, o.amount, a_type, "a")
     return frame.select(
         raw_id.alias("raw_cid"),
         raw_d.alias("raw_d"),
@@ -233,12 +214,21 @@ def _finite(a: Column) -> Column:
     return a.isNotNull() & ~F.isnan(a) & ~a.isin(float("inf"), float("-inf"))
 
 
-def _customer_days(rows: DataFrame, o: dict[str, Any]) -> DataFrame:
+def _bad_rows(kind: str) -> Column:
+    """The rows of a kind of bad row (:func:`clvmodels.data.summary.rules.bad_row_checks`)."""
+    cid, d, a = F.col("cid"), F.col("d"), F.col("a")
+    return {"id": cid.isNull(), "date": d.isNull(), "amount": ~_finite(a), "nonpositive": a <= 0}[
+        kind
+    ]
+
+
+def _customer_days(rows: DataFrame, o: SummaryOptions) -> DataFrame:
     """One row per customer-day: ``n_rows``, bad amounts, kept rows ``n``, their sum
     ``a`` and minimum ``lo`` (positive amounts only with ``nonpositive="drop"``), the
     gross ``sum(|a|)`` for netting, and nonpositive rows for ``nonpositive="error"``."""
     a = F.col("a")
-    kept = a if o["nonpositive"] != "drop" else F.when(a > 0, a)
+    mode = o.nonpositive_rule
+    kept = a if mode != "drop" else F.when(a > 0, a)
     aggregates = [
         F.count(F.lit(1)).alias("n_rows"),
         F.count(F.when(~_finite(a), 1)).alias("n_bad"),
@@ -246,15 +236,21 @@ def _customer_days(rows: DataFrame, o: dict[str, Any]) -> DataFrame:
         F.sum(kept).alias("a"),
         F.min(kept).alias("lo"),
     ]
-    if o["nonpositive"] == "net":
+    if mode == "net":
         aggregates.append(F.sum(F.abs(a)).alias("gross"))
-    if o["nonpositive"] == "error":
+    if mode == "error":
         aggregates.append(F.count(F.when(a <= 0, 1)).alias("n_np"))
     return rows.groupBy("cid", "d").agg(*aggregates)
 
 
 def _raise_first(
-    rows: DataFrame, name: str, condition: Column, role: str, column: str, problem: str, n: int
+    rows: DataFrame,
+    name: str,
+    condition: Column,
+    role: str,
+    column: str | None,
+    problem: str,
+    n: int,
 ) -> None:
     """Raise the DataError of one row matching ``condition`` (``role``: whose raw value
     ``{raw}`` quotes: ``cid``, ``d`` or ``a``)."""
@@ -267,8 +263,9 @@ def _raise_first(
     raise DataError(f"{name}: column {column!r}, {where}: {text}")
 
 
-def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: dict[str, Any]):
-    mode, net = o["nonpositive"], o["nonpositive"] == "net"
+def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: SummaryOptions):
+    """The per-customer aggregates (persisted), counts, observation end and daily repeat
+    purchases; raises on the first kind of bad row found."""
     c = F.col
     stats = [
         F.coalesce(F.sum("n_rows"), F.lit(0)),
@@ -276,30 +273,73 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: dict[str, Any]):
         F.coalesce(F.sum(F.when(c("d").isNull(), c("n_rows"))), F.lit(0)),
         F.coalesce(F.sum("n_bad"), F.lit(0)),
         F.max("d"),
-        F.coalesce(F.sum("n_np"), F.lit(0)) if mode == "error" else F.lit(0),
+        F.coalesce(F.sum("n_np"), F.lit(0)) if o.nonpositive_rule == "error" else F.lit(0),
     ]
     rows_in, bad_ids, bad_dates, bad_amounts, last_day, n_np = days.agg(*stats).first()
     if rows_in == 0:
         raise DataError(f"{name}: no rows")
-    checks = [
-        (bad_ids, c("cid").isNull(), "cid", o["customer_id"], "customer id is missing or blank"),
-        (bad_dates, c("d").isNull(), "d", o["date"], "cannot parse {raw!r} as a date"),
-        (bad_amounts, ~_finite(c("a")), "a", o["amount"], "amount {raw!r} is not a finite number"),
-        (n_np, c("a") <= 0, "a", o["amount"], NONPOSITIVE_PROBLEM),
-    ]
-    for count, condition, role, column, problem in checks:
-        if count:
-            _raise_first(rows, name, condition, role, column, problem, int(count))
-    obs = o["obs"] if o["obs"] is not None else pd.Timestamp(last_day)
-    cal = o["cal"] if o["cal"] is not None else obs
+    checks = bad_row_checks(o, ids=bad_ids, dates=bad_dates, amounts=bad_amounts, nonpositive=n_np)
+    for check in checks:
+        where = _bad_rows(check.kind)
+        _raise_first(rows, name, where, check.role, check.column, check.problem, check.count)
+    obs, cal = o.window(last_day)
     obs_d, cal_d = F.lit(obs.date()), F.lit(cal.date())
+    per, occ, use = _per_customer(days, o, obs_d, cal_d)
+    totals = per.agg(
+        *[
+            F.coalesce(F.sum(f"c_{k}"), F.lit(0))
+            for k in ("dropped", "after", "kept", "days", "gone")
+        ],
+        F.count(F.lit(1)),
+        F.count("first_d"),
+        F.count(F.when(c("first_d") > cal_d, 1)),
+    ).first()
+    n_dropped, n_after, n_kept, n_days, n_gone, n_customers, n_purchasers, n_late = totals
+    if n_after and o.after_observation_end == "error":
+        per.unpersist()
+        late = (c("d") > obs_d) & (c("a") > 0 if o.nonpositive_rule == "drop" else F.lit(True))
+        problem = after_obs_problem(int(n_after), obs)
+        _raise_first(rows, name, late, "d", o.date, problem, int(n_after))
+    counts = summary_counts(
+        o,
+        rows_in=rows_in,
+        rows_dropped=n_dropped,
+        rows_after=n_after,
+        rows_kept=n_kept,
+        days_kept=n_days,
+        days_gone=n_gone,
+        customers_without_purchases=n_customers - n_purchasers,
+        customers_late=n_late,
+        customers=n_purchasers - n_late,
+    )
+    kept = days.filter(use).select("cid", "d", occ.alias("occ"))
+    purchasers = per.filter(c("first_d") <= cal_d)  # with a purchase by calibration_end
+    # repeat transactions per day: every occasion but each kept customer's first one
+    repeats = (
+        kept.join(purchasers.select("cid", "first_d"), "cid")
+        .groupBy("d")
+        .agg((F.sum("occ") - F.count(F.when(c("d") == c("first_d"), 1))).alias("n"))
+        .select(F.datediff("d", F.lit("1970-01-01").cast("date")).alias("day"), "n")
+    )
+    daily = daily_series([(row["day"], row["n"]) for row in repeats.collect()])
+    return per, counts, obs, daily
+
+
+def _per_customer(
+    days: DataFrame, o: SummaryOptions, obs_d: Column, cal_d: Column
+) -> tuple[DataFrame, Column, Column]:
+    """In one pass over the customer-days: each customer's aggregates (``first_d,
+    last_d, n_cal, revenue, first_a, n_hold, rev_hold``, persisted) and their share of
+    the counts (``c_*``).  Also returns a day's purchase occasions and whether a day is
+    a purchase occasion, as columns."""
+    c = F.col
+    net = o.nonpositive_rule == "net"
     gone = (c("lo") < 0) & (c("a") <= F.lit(NET_TOLERANCE) * c("gross")) if net else F.lit(False)
     kept_day = (c("n") > 0) & (c("d") <= obs_d)
     use = kept_day & ~gone  # the purchase occasions
     # purchase occasions per day and the value of a first purchase on that day
-    occ, first_value = (F.lit(1), c("a")) if o["merge"] else (c("n"), c("lo"))
+    occ, first_value = (F.lit(1), c("a")) if o.merge_same_day else (c("n"), c("lo"))
     in_cal, in_hold = use & (c("d") <= cal_d), use & (c("d") > cal_d)
-    # one pass: each customer's aggregates and their share of the counts
     per = (
         days.groupBy("cid")
         .agg(
@@ -318,59 +358,23 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: dict[str, Any]):
         )
         .persist()
     )
-    totals = per.agg(
-        *[
-            F.coalesce(F.sum(f"c_{k}"), F.lit(0))
-            for k in ("dropped", "after", "kept", "days", "gone")
-        ],
-        F.count(F.lit(1)),
-        F.count("first_d"),
-        F.count(F.when(c("first_d") > cal_d, 1)),
-    ).first()
-    n_dropped, n_after, n_kept, n_days, n_gone, n_customers, n_purchasers, n_late = totals
-    if n_after and o["after"] == "error":
-        per.unpersist()
-        late = (c("d") > obs_d) & (c("a") > 0 if mode == "drop" else F.lit(True))
-        problem = after_obs_problem(int(n_after), obs)
-        _raise_first(rows, name, late, "d", o["date"], problem, int(n_after))
-    counts = counts_template()
-    counts.update(
-        rows_in=rows_in,
-        nonpositive_rows_dropped=n_dropped,
-        rows_after_observation_end_dropped=n_after,
-        rows_merged_same_day=(n_kept - n_days) if o["merge"] else 0,
-        nonpositive_days_dropped=n_gone,
-        customers_without_purchases=n_customers - n_purchasers,
-        customers_first_purchase_after_calibration=n_late,
-        customers=n_purchasers - n_late,
-    )
-    kept = days.filter(use).select("cid", "d", occ.alias("occ"))
-    purchasers = per.filter(c("first_d") <= cal_d)  # with a purchase by calibration_end
-    # repeat transactions per day: every occasion but each kept customer's first one
-    repeats = (
-        kept.join(purchasers.select("cid", "first_d"), "cid")
-        .groupBy("d")
-        .agg((F.sum("occ") - F.count(F.when(c("d") == c("first_d"), 1))).alias("n"))
-        .select(F.datediff("d", F.lit("1970-01-01").cast("date")).alias("day"), "n")
-    )
-    daily = daily_series([(row["day"], row["n"]) for row in repeats.collect()])
-    return per, counts, obs, daily
+    return per, occ, use
 
 
 def _finish(
     per: DataFrame,
     name: str,
-    o: dict[str, Any],
+    o: SummaryOptions,
     obs: pd.Timestamp,
     counts: dict[str, int],
     daily: dict[str, list[int]],
 ) -> SparkSummary:
-    """The summary columns from the per-customer aggregates (the arithmetic of
-    :func:`clvmodels.data.summary._finish`)."""
+    """The summary columns from the per-customer aggregates (the arithmetic of the
+    pandas-side columns of :func:`clvmodels.data.summarize_transactions`)."""
     check_window(o, obs)
     c = F.col
-    unit = float(o["unit_days"])
-    cal = o["cal"] if o["cal"] is not None else obs
+    unit = float(o.unit_days)
+    _, cal = o.window(obs)
     frequency = (c("n_cal") - 1).cast("bigint")
     columns = {
         "customer_id": c("cid"),
@@ -384,12 +388,12 @@ def _finish(
         "revenue": c("revenue").cast("double"),
         "first_purchase": c("first_d"),
     }
-    if o["cal"] is not None:
+    if o.calibration_end is not None:
         columns["frequency_holdout"] = c("n_hold").cast("bigint")
         columns["revenue_holdout"] = c("rev_hold").cast("double")
         columns["duration_holdout"] = F.lit(float((obs - cal).days) / unit)
-    if o["amount"] is None:
-        for money in ("monetary_value", "revenue", "revenue_holdout"):
+    if o.amount is None:
+        for money in MONEY_COLUMNS:
             columns.pop(money, None)
     if counts["customers"] == 0:
         raise no_customers_error(name, o, obs, {**counts, "customers": 0})
@@ -400,7 +404,7 @@ def _finish(
 
 def _integer_ids(frame: DataFrame) -> DataFrame:
     """Text ids that all look like integers (and stay distinct) as bigint, like
-    :func:`clvmodels.data.sources.integer_ids`."""
+    :func:`clvmodels.data.transactions.integer_ids`."""
     if dict(frame.dtypes)["customer_id"] != "string":
         return frame
     ids = F.trim(F.col("customer_id"))

@@ -1,17 +1,17 @@
 """PostgreSQL fast path of SQL sources: ``COPY (query) TO STDOUT`` as CSV, read by DuckDB.
 
-Used by :func:`clvmodels.data.sql.load_sql` for ``postgresql`` URLs on psycopg 3.  The
-query's columns and their type OIDs come from preparing it (not running it, so errors
-are those of the query as written); the rows then stream from the server as CSV
-(PostgreSQL's own text form of each value, no Python object per value) into a file
-in a temporary folder, and DuckDB's CSV reader loads that file with the column types of
-the generic path (the same OID map, :data:`clvmodels.data.sql._PG_KINDS`).  The folder is
-removed afterwards, also on error.  Text is identical to the generic path's because
-psycopg reads the same text form: NULL is an unquoted empty field, an empty string a
-quoted one (read with ``allow_quoted_nulls=false``), and timestamps with time zone carry
-their UTC offset, so the session's ``TimeZone`` (which the query itself may depend on)
-is left as it is.  ``DateStyle`` is set to ISO and ``client_encoding`` to UTF8 when the
-session has others.
+Used by :func:`clvmodels.data.sql.load.load_sql` for ``postgresql`` URLs on psycopg 3.
+The query's columns and their type OIDs come from preparing it (not running it, so
+errors are those of the query as written); the rows then stream from the server as CSV
+(PostgreSQL's own text form of each value, no Python object per value) into a file in a
+temporary folder, and DuckDB's CSV reader loads that file into a table of the generic
+path's column types (the same OID map and table,
+:mod:`clvmodels.data.sql.types`).  The folder is removed afterwards, also on error.
+Text is identical to the generic path's because psycopg reads the same text form: NULL
+is an unquoted empty field, an empty string a quoted one (read with
+``allow_quoted_nulls=false``), and timestamps with time zone carry their UTC offset, so
+the session's ``TimeZone`` (which the query itself may depend on) is left as it is.
+``DateStyle`` is set to ISO and ``client_encoding`` to UTF8 when the session has others.
 
 The fast path declines (the generic path runs instead, with identical results) when the
 query is not a single ``SELECT``/``WITH``/``VALUES``/``TABLE`` statement, or when a
@@ -30,7 +30,14 @@ from typing import Any
 
 import duckdb
 
-from clvmodels.data.sql import _DUCKDB_TYPES, _PG_KINDS, _create_table, _quote, check_names
+from clvmodels.data.sql.types import (
+    DUCKDB_TYPES,
+    PG_KINDS,
+    check_names,
+    create_table,
+    quote_ident,
+    quote_literal,
+)
 from clvmodels.errors import DataError
 
 # type OIDs that psycopg returns as str equal to PostgreSQL's text form:
@@ -167,8 +174,8 @@ def column_kinds(raw: Any, statement: str, where: str) -> tuple[list[str], list[
     check_names(names, where)
     kinds = []
     for oid in (described.ftype(i) for i in range(described.nfields)):
-        if oid in _PG_KINDS:
-            kinds.append(_PG_KINDS[oid])
+        if oid in PG_KINDS:
+            kinds.append(PG_KINDS[oid])
         elif oid in _TEXT_OIDS:
             kinds.append("text")
         else:
@@ -193,16 +200,15 @@ def load_by_copy(
         return False
     names, kinds = columns
     _unambiguous_text(raw)
-    _create_table(con, table, names, kinds)
-    types = ", ".join(f"'c{i}': '{_DUCKDB_TYPES[kind]}'" for i, kind in enumerate(kinds))
+    create_table(con, table, names, kinds)
+    types = ", ".join(f"'c{i}': '{DUCKDB_TYPES[kind]}'" for i, kind in enumerate(kinds))
     try:
         with tempfile.TemporaryDirectory(prefix="clvmodels-copy-") as folder:
             path = os.path.join(folder, "rows.csv")
             with open(path, "wb", buffering=_BUFFER_BYTES) as out:
                 copy_out(raw, f"COPY (\n{statement}\n) TO STDOUT (FORMAT csv)", out.write)
-            literal = "'" + path.replace("'", "''") + "'"
             con.execute(
-                f"INSERT INTO {_quote(table)} SELECT * FROM read_csv({literal}, "
+                f"INSERT INTO {quote_ident(table)} SELECT * FROM read_csv({quote_literal(path)}, "
                 f"columns = {{{types}}}, header = false, auto_detect = false, delim = ',', "
                 "quote = '\"', escape = '\"', allow_quoted_nulls = false)"
             )

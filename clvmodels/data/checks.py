@@ -1,0 +1,54 @@
+"""The messages of bad input tables: a missing column, the first offending row.
+
+Every table the data layer checks (transaction logs, summaries, survival and
+subscription tables) reports a problem the same way: the source's name, the column, and
+where the first bad value is, e.g. ``data.csv: column 'T' row 3: not positive (value
+-1.0)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.errors import DataError
+
+
+def require_columns(
+    name: str, wanted: Mapping[str, str | None] | Iterable[str], present: Iterable[str]
+) -> None:
+    """Raise a :class:`DataError` for the first column of ``wanted`` not in ``present``.
+
+    Parameters
+    ----------
+    name
+        The source's name, first in the message.
+    wanted
+        Column names, or a mapping role -> column name (``None``: the role is not used)
+        whose role the message names (``missing column 'ts' (the date column)``).
+    present
+        The columns the table has, listed in the message.
+    """
+    present = list(present)
+    pairs = wanted.items() if isinstance(wanted, Mapping) else ((None, c) for c in wanted)
+    for role, column in pairs:
+        if column is not None and column not in present:
+            which = f" (the {role} column)" if role is not None else ""
+            raise DataError(
+                f"{name}: missing column {column!r}{which}; "
+                f"columns present: {', '.join(map(str, present))}"
+            )
+
+
+def fail_first_row(
+    mask: np.ndarray, name: str, column: str, problem: str, values: pd.Series
+) -> None:
+    """Raise a :class:`DataError` at the first row where ``mask`` is true, if any:
+    ``{name}: column {column!r} row {pos}: {problem} (value {values[pos]!r})``."""
+    if np.any(mask):
+        pos = int(np.flatnonzero(mask)[0])
+        raise DataError(
+            f"{name}: column {column!r} row {pos}: {problem} (value {values.iloc[pos]!r})"
+        )

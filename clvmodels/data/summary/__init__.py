@@ -1,0 +1,188 @@
+"""Transactions -> one row per customer (frequency, recency, T, monetary value).
+
+The summary follows Fader, Hardie & Lee (2005a), "Counting your customers the easy
+way: an alternative to the Pareto/NBD model", Marketing Science 24(2), 275-284, section 2
+(the ``(X = x, t_x, T)`` of a customer): ``frequency`` is the number of *repeat*
+purchases, ``recency`` the time from the first to the last purchase, ``T`` the time from
+the first purchase to the end of the calibration window.  ``monetary_value`` is the mean
+value of the repeat purchases, the input of the Gamma-Gamma spend model (Fader, Hardie &
+Lee 2005b, "RFM and CLV: using iso-value curves for customer base analysis", Journal of
+Marketing Research 42(4), 415-430, which uses only customers with a repeat purchase).
+
+Two engines give identical results: ``"duckdb"`` (SQL over CSV/Parquet/pandas, the one to
+use; :mod:`~clvmodels.data.summary.duckdb_engine`) and ``"pandas"`` (a plain groupby
+reference for tests and the benchmark; :mod:`~clvmodels.data.summary.pandas_engine`).
+The options and the rules every engine follows, the Spark engine's included, are in
+:mod:`~clvmodels.data.summary.rules`; :func:`validate_summary` checks a table that is
+already summarised (:mod:`~clvmodels.data.summary.validate`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.data.sources import Source, describe_source
+from clvmodels.data.summary.duckdb_engine import (
+    DEFAULT_MEMORY_LIMIT,
+    duckdb_connection,
+    summarize_duckdb,
+)
+from clvmodels.data.summary.pandas_engine import summarize_pandas
+from clvmodels.data.summary.rules import (
+    MONEY_COLUMNS,
+    SummaryOptions,
+    check_window,
+    no_customers_error,
+    summary_meta,
+)
+from clvmodels.data.summary.validate import validate_summary
+from clvmodels.data.transactions import integer_ids
+from clvmodels.errors import DataError
+
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "SummaryOptions",
+    "duckdb_connection",
+    "summarize_transactions",
+    "validate_summary",
+]
+
+
+def summarize_transactions(
+    source: Source,
+    *,
+    engine: Literal["duckdb", "pandas"] = "duckdb",
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_directory: str | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Summarise a transaction log into one row per customer.
+
+    Definitions follow Fader, Hardie & Lee (2005), Marketing Science 24(2), section 2.
+    Times are whole calendar days (timestamps are truncated to dates) expressed in
+    ``time_unit``: ``"D"`` days or ``"W"`` weeks (days / 7).
+
+    Parameters
+    ----------
+    source : DataFrame, "builtin:NAME", path or SqlSource
+        See :mod:`clvmodels.data.sources`.
+    engine : {"duckdb", "pandas"}
+        ``"pandas"`` is a slower reference implementation with the same results.
+    memory_limit, threads, temp_directory
+        Resources of the DuckDB engine (see :func:`duckdb_connection`): a memory
+        limit beyond which its hash tables spill to ``temp_directory`` (default
+        ``"4GB"``, a fresh temporary folder) and its worker threads (default every
+        usable core).  The results do not depend on them.
+    **options
+        The summary options ``customer_id, date, amount, time_unit, observation_end,
+        calibration_end, merge_same_day, nonpositive, after_observation_end``, as
+        keywords: their defaults and meaning are documented once, in
+        :class:`clvmodels.data.SummaryOptions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by ``customer_id``, with columns
+
+        - ``frequency``: number of repeat purchases (purchase occasions after the first)
+          in the calibration window (first purchase, calibration_end];
+        - ``recency``: time from the first to the last purchase in that window;
+        - ``T``: time from the first purchase to ``calibration_end`` (or
+          ``observation_end`` without a split);
+        - ``monetary_value``: mean value of the repeat purchases, 0.0 when
+          ``frequency`` is 0 (the Gamma-Gamma model only uses rows with frequency > 0);
+        - ``revenue``: total spend in the window, first purchase included;
+        - ``first_purchase``: date of the first purchase;
+        - with ``calibration_end``: ``frequency_holdout`` (purchases in
+          (calibration_end, observation_end]), ``revenue_holdout`` and
+          ``duration_holdout`` (observation_end - calibration_end).
+
+        Customers whose first purchase is after ``calibration_end``, and customers left
+        without any purchase, are excluded.  ``df.attrs["clvmodels"]`` holds
+        ``time_unit``, ``observation_end``, ``calibration_end`` (ISO strings) and
+        ``counts`` of rows and customers dropped or merged by each rule, and
+        ``repeat_transactions_per_day`` (``{"day": [...], "count": [...]}``, days since
+        1970-01-01, zero days omitted): the repeat purchases of these customers per
+        calendar day up to ``observation_end``, for the tracking curve; for a SQL
+        source, ``input_fingerprint`` (:func:`clvmodels.data.sql.rows_fingerprint`).
+
+    Raises
+    ------
+    TypeError
+        A keyword that is no summary option.
+    DataError
+        Missing columns, no rows, missing ids, unparseable dates, non-numeric amounts,
+        bad options, ``calibration_end`` after ``observation_end``, transactions after
+        ``observation_end`` (with ``after_observation_end="error"``).
+    """
+    if engine not in ("duckdb", "pandas"):
+        raise DataError(f"engine: {engine!r} is not 'duckdb' or 'pandas'")
+    o = SummaryOptions.from_keywords("summarize_transactions", options)
+    if engine == "pandas":
+        aggregates = summarize_pandas(source, o)
+    else:
+        aggregates = summarize_duckdb(
+            source, o, memory_limit=memory_limit, threads=threads, temp_directory=temp_directory
+        )
+    return _summary(source, o, *aggregates)
+
+
+def _summary(
+    source: Source,
+    o: SummaryOptions,
+    per: pd.DataFrame,
+    counts: dict[str, int],
+    obs: pd.Timestamp,
+    daily: dict[str, list[int]],
+    fingerprint: str | None,
+) -> pd.DataFrame:
+    """The summary of an engine's per-customer aggregates, with its metadata."""
+    check_window(o, obs)
+    if len(per) == 0:
+        raise no_customers_error(describe_source(source), o, obs, counts)
+    frame = _summary_columns(per, o, obs)
+    counts["customers"] = len(frame)
+    frame.attrs["clvmodels"] = summary_meta(o, obs, counts, daily)
+    if fingerprint is not None:
+        frame.attrs["clvmodels"]["input_fingerprint"] = fingerprint
+    return frame
+
+
+def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) -> pd.DataFrame:
+    """Per-customer aggregates of either engine -> the summary columns, same arithmetic
+    (that of :func:`clvmodels.spark.summary.summarize_transactions_spark` too).
+
+    ``per`` has ``cid, first_day, last_day`` (days since 1970-01-01, last purchase in
+    the calibration window), ``n_cal, revenue, first_a, n_hold, rev_hold``.
+    """
+    unit = float(o.unit_days)
+    _, cal = o.window(obs)
+    cal_day = (cal - pd.Timestamp("1970-01-01")).days
+    first_day = per["first_day"].to_numpy(dtype="int64")
+    frequency = per["n_cal"].to_numpy(dtype="int64") - 1
+    revenue = per["revenue"].to_numpy(dtype="float64")
+    repeat_value = revenue - per["first_a"].to_numpy(dtype="float64")
+    out = pd.DataFrame(
+        {
+            "customer_id": integer_ids(per["cid"].reset_index(drop=True)),
+            "frequency": frequency,
+            "recency": (per["last_day"].to_numpy(dtype="int64") - first_day) / unit,
+            "T": (cal_day - first_day) / unit,
+            "monetary_value": np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0),
+            "revenue": revenue,
+            "first_purchase": (
+                np.datetime64("1970-01-01", "D") + first_day.astype("timedelta64[D]")
+            ).astype("datetime64[ns]"),
+        }
+    )
+    if o.calibration_end is not None:
+        out["frequency_holdout"] = per["n_hold"].to_numpy(dtype="int64")
+        out["revenue_holdout"] = per["rev_hold"].to_numpy(dtype="float64")
+        out["duration_holdout"] = float((obs - cal).days) / unit
+    if o.amount is None:
+        out = out.drop(columns=list(MONEY_COLUMNS), errors="ignore")
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)

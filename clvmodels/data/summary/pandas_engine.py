@@ -1,0 +1,126 @@
+"""The pandas engine of the transaction summary: a plain groupby, the reference.
+
+The log is loaded into pandas (:func:`clvmodels.data.transactions.load_transactions_pandas`)
+and summarised with the rules of :mod:`clvmodels.data.summary.rules` written as
+directly as pandas allows, so that the tests and the benchmark can hold the DuckDB and
+Spark engines to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.data.sources import Source, is_csv_source, row_label
+from clvmodels.data.sql import FINGERPRINT_ATTR
+from clvmodels.data.summary.rules import (
+    NET_TOLERANCE,
+    NONPOSITIVE_PROBLEM,
+    SummaryOptions,
+    after_obs_problem,
+    daily_series,
+    summary_counts,
+)
+from clvmodels.data.transactions import load_transactions_pandas
+from clvmodels.errors import DataError
+
+_EPOCH = pd.Timestamp("1970-01-01")
+
+
+def summarize_pandas(
+    source: Source, options: SummaryOptions
+) -> tuple[pd.DataFrame, dict[str, int], pd.Timestamp, dict[str, list[int]], str | None]:
+    """The per-customer aggregates of ``source``, as every engine returns them.
+
+    Returns
+    -------
+    (per, counts, observation_end, daily, fingerprint)
+        ``per``: one row per customer with a first purchase by the calibration end:
+        ``cid, first_day, last_day`` (days since 1970-01-01, the last purchase in the
+        calibration window), ``n_cal`` (purchase occasions in it), ``revenue``,
+        ``first_a`` (the first purchase's value), ``n_hold, rev_hold`` (holdout
+        occasions and revenue); ``counts`` (:func:`summary_counts`); the observation
+        end found; the repeat purchases per day (:func:`daily_series`); the fingerprint
+        of a SQL source's rows (else None).
+    """
+    o = options
+    name, tx = load_transactions_pandas(
+        source, customer_id=o.customer_id, date=o.date, amount=o.amount
+    )
+    is_csv = is_csv_source(source)
+
+    def fail_at(mask: pd.Series, column: str | None, problem: str) -> None:
+        pos = int(np.flatnonzero(mask.to_numpy())[0])
+        row = tx.iloc[pos]
+        text = problem.format(cid=row["cid"], d=row["d"].date(), a=row["a"])
+        where = row_label(name, pos, is_file_csv=is_csv)
+        raise DataError(f"{name}: column {column!r} {where}: {text}")
+
+    mode = o.nonpositive_rule
+    if mode == "error" and (tx["a"] <= 0).any():
+        fail_at(tx["a"] <= 0, o.amount, NONPOSITIVE_PROBLEM)
+    keep = tx["a"] > 0 if mode == "drop" else pd.Series(True, index=tx.index)
+    obs, cal = o.window(tx["d"].max())
+    after = keep & (tx["d"] > obs)
+    if after.any() and o.after_observation_end == "error":
+        fail_at(after, o.date, after_obs_problem(int(after.sum()), obs))
+    rows = tx.loc[keep & ~after]
+    occ, days_kept, days_gone = _occasions(rows, o)
+    per = _per_customer(occ, cal)
+    late = per["first_d"] > cal
+    counts = summary_counts(
+        o,
+        rows_in=len(tx),
+        rows_dropped=int((~keep).sum()),
+        rows_after=int(after.sum()),
+        rows_kept=len(rows),
+        days_kept=days_kept,
+        days_gone=days_gone,
+        customers_without_purchases=tx["cid"].nunique() - len(per),
+        customers_late=int(late.sum()),
+    )
+    per = per.loc[~late]
+    per = per.assign(
+        first_day=(per["first_d"] - _EPOCH).dt.days, last_day=(per["last_d"] - _EPOCH).dt.days
+    )
+    # repeat transactions per day: every occasion but each kept customer's first one
+    kept = occ[occ["cid"].isin(per["cid"])]
+    first_rows = ~kept["cid"].duplicated()
+    daily = kept.loc[~first_rows].groupby("d").size()
+    pairs = [((d - _EPOCH).days, int(n)) for d, n in daily.items()]
+    return per, counts, obs, daily_series(pairs), tx.attrs.get(FINGERPRINT_ATTR)
+
+
+def _occasions(rows: pd.DataFrame, o: SummaryOptions) -> tuple[pd.DataFrame, int, int]:
+    """The purchase occasions ``cid, d, a`` of the kept rows, sorted by customer, day and
+    amount (so the first of a customer is the first purchase: without merging, the
+    smallest amount of the first day), with the number of customer-days (rows without
+    merging) and of days netting to <= 0."""
+    if o.merge_same_day:
+        days = (
+            rows.assign(gross=rows["a"].abs(), has_return=rows["a"] < 0)
+            .groupby(["cid", "d"], as_index=False, sort=False)
+            .agg(a=("a", "sum"), gross=("gross", "sum"), has_return=("has_return", "any"))
+        )
+        gone = pd.Series(False, index=days.index)
+        if o.nonpositive_rule == "net":
+            gone = days["has_return"] & (days["a"] <= NET_TOLERANCE * days["gross"])
+        occ, n_days, n_gone = days.loc[~gone, ["cid", "d", "a"]], len(days), int(gone.sum())
+    else:
+        occ, n_days, n_gone = rows[["cid", "d", "a"]], len(rows), 0
+    return occ.sort_values(["cid", "d", "a"], kind="stable"), n_days, n_gone
+
+
+def _per_customer(occ: pd.DataFrame, cal: pd.Timestamp) -> pd.DataFrame:
+    """Per customer: first purchase day and value, and the calibration and holdout
+    occasions and revenue (split at ``cal``)."""
+    in_cal = occ["d"] <= cal
+    per = occ.groupby("cid", sort=True).agg(first_d=("d", "first"), first_a=("a", "first"))
+    cal_occ = occ.loc[in_cal].groupby("cid")
+    per["n_cal"] = cal_occ.size()
+    per["last_d"] = cal_occ["d"].max()
+    per["revenue"] = cal_occ["a"].sum()
+    hold = occ.loc[~in_cal].groupby("cid")
+    per["n_hold"] = hold.size()
+    per["rev_hold"] = hold["a"].sum()
+    return per.fillna({"n_hold": 0, "rev_hold": 0.0}).reset_index()

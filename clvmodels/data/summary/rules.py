@@ -1,0 +1,291 @@
+"""The rules of a transaction summary, shared by every engine (DuckDB, pandas, Spark).
+
+:class:`SummaryOptions` declares the nine options of a summary once, with their
+defaults, checks and documentation; :func:`clvmodels.data.summarize_transactions` and
+:func:`clvmodels.spark.summarize_transactions_spark` take them as keywords.  The rest is
+what every engine reports alike: the bad rows it checks for and in which order
+(:func:`bad_row_checks`), the ``counts`` of rows and customers dropped or merged
+(:func:`summary_counts`), the window check, the error of a log without customers, and
+the ``attrs["clvmodels"]`` metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import pandas as pd
+
+from clvmodels.data.transactions import ROW_PROBLEMS
+from clvmodels.errors import DataError
+from clvmodels.units import DAYS_PER_UNIT, TRANSACTION_UNITS
+
+NONPOSITIVE = ("net", "drop", "keep", "error")
+AFTER_OBSERVATION_END = ("error", "drop")
+NET_TOLERANCE = 1e-9
+"""A day holding a return is no purchase when its net is <= this fraction of its gross."""
+MONEY_COLUMNS = ("monetary_value", "revenue", "revenue_holdout")
+"""The summary columns left out without an amount column."""
+
+DateLike = str | dt.date | pd.Timestamp | None
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    """The options of a transaction summary, the same for every engine.
+
+    Definitions follow Fader, Hardie & Lee (2005), "Counting your customers the easy
+    way", Marketing Science 24(2), section 2.  Times are whole calendar days (timestamps
+    are truncated to dates, time-zone aware ones taken in UTC) expressed in
+    ``time_unit``.
+
+    Parameters
+    ----------
+    customer_id, date, amount : str
+        Column names of the log (defaults ``"customer_id"``, ``"date"``, ``"amount"``).
+        ``amount=None``: no spend data (the money columns are omitted, every row is
+        worth 1 and ``nonpositive`` has nothing to act on).
+    time_unit : {"D", "W"}
+        Unit of ``recency``, ``T`` and the holdout duration: ``"D"`` days or ``"W"``
+        weeks (days / 7, the default).
+    observation_end : date-like, optional
+        Last day of the data; default the last date in the log.  Held as a midnight
+        :class:`pandas.Timestamp` (None when not given).
+    calibration_end : date-like, optional
+        Last day of the calibration window; later purchases up to ``observation_end``
+        become the holdout columns.  Held like ``observation_end``.
+    merge_same_day : bool
+        All transactions of a customer on one day form one purchase whose amount is
+        their sum (default).  ``False``: every row is a purchase; the first purchase is
+        then the smallest amount of the first day.
+    nonpositive : {"net", "drop", "keep", "error"}
+        Amounts <= 0.  ``"net"`` (default, needs ``merge_same_day``): amounts are netted
+        within the customer-day, and a day holding a return (negative amount) whose net
+        is <= 0 (up to :data:`NET_TOLERANCE` of its gross) is not a purchase occasion.
+        A day of only zero-value lines (a free item) remains a purchase occasion of
+        value 0: the purchase-occasion counts of Fader, Hardie & Lee (2005) on CDNOW
+        include the 8 zero-dollar customers of the sample.  ``"drop"``: rows with
+        amount <= 0 are dropped first.  ``"keep"``: they are purchases like any other.
+        ``"error"``: raise on the first such row.
+    after_observation_end : {"error", "drop"}
+        What to do with transactions after ``observation_end`` (default ``"error"``).
+
+    Raises
+    ------
+    DataError
+        An option out of its choices, an unparseable date, ``nonpositive="net"``
+        without ``merge_same_day``, ``calibration_end`` after ``observation_end``.
+    """
+
+    customer_id: str = "customer_id"
+    date: str = "date"
+    amount: str | None = "amount"
+    time_unit: Literal["D", "W"] = "W"
+    observation_end: DateLike = None
+    calibration_end: DateLike = None
+    merge_same_day: bool = True
+    nonpositive: Literal["net", "drop", "keep", "error"] = "net"
+    after_observation_end: Literal["error", "drop"] = "error"
+
+    def __post_init__(self) -> None:
+        if self.time_unit not in TRANSACTION_UNITS:
+            raise DataError(f"time_unit: {self.time_unit!r} is not one of 'D' (days), 'W' (weeks)")
+        if self.nonpositive not in NONPOSITIVE:
+            raise DataError(
+                f"nonpositive: {self.nonpositive!r} is not one of {', '.join(NONPOSITIVE)}"
+            )
+        if self.nonpositive == "net" and not self.merge_same_day:
+            raise DataError(
+                "nonpositive: 'net' nets amounts within a day and needs "
+                "merge_same_day=True; use 'drop', 'keep' or 'error'"
+            )
+        if self.after_observation_end not in AFTER_OBSERVATION_END:
+            raise DataError(
+                f"after_observation_end: {self.after_observation_end!r} is not 'error' or 'drop'"
+            )
+        obs = _parse_day(self.observation_end, "observation_end")
+        cal = _parse_day(self.calibration_end, "calibration_end")
+        object.__setattr__(self, "observation_end", obs)
+        object.__setattr__(self, "calibration_end", cal)
+        if obs is not None and cal is not None and cal > obs:
+            raise DataError(f"calibration_end: {cal.date()} is after observation_end {obs.date()}")
+
+    @classmethod
+    def from_keywords(cls, caller: str, keywords: Mapping[str, Any]) -> SummaryOptions:
+        """The options given as keywords to the function ``caller``.
+
+        Raises
+        ------
+        TypeError
+            A keyword that is no summary option (the message lists the options).
+        DataError
+            As the class.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [key for key in keywords if key not in names]
+        if unknown:
+            raise TypeError(
+                f"{caller}() got an unexpected keyword argument {unknown[0]!r}; the summary "
+                f"options (clvmodels.data.SummaryOptions) are {', '.join(names)}"
+            )
+        return cls(**keywords)
+
+    @property
+    def unit_days(self) -> int:
+        """Days per ``time_unit`` (:data:`clvmodels.units.DAYS_PER_UNIT`)."""
+        return int(DAYS_PER_UNIT[self.time_unit])
+
+    @property
+    def nonpositive_rule(self) -> str:
+        """The rule applied: ``nonpositive``, or ``"keep"`` without an amount column."""
+        return self.nonpositive if self.amount is not None else "keep"
+
+    def window(self, last_date: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """``(observation_end, calibration_end)`` of a log whose last date is ``last_date``:
+        the observation end defaults to it, the calibration end to the observation end."""
+        obs = self.observation_end if self.observation_end is not None else pd.Timestamp(last_date)
+        cal = self.calibration_end if self.calibration_end is not None else obs
+        return obs, cal
+
+
+def _parse_day(value: DateLike, option: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise DataError(f"{option}: cannot parse {value!r} as a date")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.normalize()
+
+
+class RowCheck(NamedTuple):
+    """A kind of bad row found in a log: ``kind`` (``"id"``, ``"date"``, ``"amount"`` or
+    ``"nonpositive"``; each engine has its condition for it), how many rows, ``role``
+    (``cid``, ``d`` or ``a``: whose raw value the message quotes), the column and the
+    problem text."""
+
+    kind: str
+    count: int
+    role: str
+    column: str | None
+    problem: str
+
+
+def bad_row_checks(
+    options: SummaryOptions, *, ids: int, dates: int, amounts: int, nonpositive: int
+) -> list[RowCheck]:
+    """The bad rows counted in a log, in the order they are reported (only kinds with a
+    row; nonpositive amounts only with ``nonpositive="error"``)."""
+    checks = [
+        RowCheck("id", ids, "cid", options.customer_id, ROW_PROBLEMS["cid"]),
+        RowCheck("date", dates, "d", options.date, ROW_PROBLEMS["d"]),
+        RowCheck("amount", amounts, "a", options.amount, ROW_PROBLEMS["a"]),
+    ]
+    if options.nonpositive_rule == "error":
+        checks.append(
+            RowCheck("nonpositive", nonpositive, "a", options.amount, NONPOSITIVE_PROBLEM)
+        )
+    return [check for check in checks if check.count]
+
+
+def summary_counts(
+    options: SummaryOptions,
+    *,
+    rows_in: int,
+    rows_dropped: int,
+    rows_after: int,
+    rows_kept: int,
+    days_kept: int,
+    days_gone: int,
+    customers_without_purchases: int,
+    customers_late: int,
+    customers: int = 0,
+) -> dict[str, int]:
+    """The ``counts`` mapping of a summary from what every engine totals.
+
+    ``rows_dropped``: rows with amount <= 0 dropped (``nonpositive="drop"``);
+    ``rows_after``: kept rows after ``observation_end``; ``rows_kept`` and
+    ``days_kept``: kept rows up to it and the customer-days they make (their difference
+    is the rows merged, with ``merge_same_day``); ``days_gone``: customer-days netting
+    to <= 0; ``customers_late``: customers whose first purchase is after
+    ``calibration_end``.
+    """
+    counts = {
+        "rows_in": rows_in,
+        "nonpositive_rows_dropped": rows_dropped,
+        "rows_after_observation_end_dropped": rows_after,
+        "rows_merged_same_day": (rows_kept - days_kept) if options.merge_same_day else 0,
+        "nonpositive_days_dropped": days_gone,
+        "customers_without_purchases": customers_without_purchases,
+        "customers_first_purchase_after_calibration": customers_late,
+        "customers": customers,
+    }
+    return {key: int(value) for key, value in counts.items()}
+
+
+def check_window(options: SummaryOptions, obs: pd.Timestamp) -> None:
+    """Raise if ``calibration_end`` is after the observation end found in the log."""
+    cal = options.calibration_end
+    if cal is not None and cal > obs:
+        raise DataError(
+            f"calibration_end: {cal.date()} is after observation_end {obs.date()} "
+            "(the last date in the log)"
+        )
+
+
+def no_customers_error(
+    name: str, options: SummaryOptions, obs: pd.Timestamp, counts: dict[str, int]
+) -> DataError:
+    """The error of a log that leaves no customer with a purchase."""
+    _, cal = options.window(obs)
+    return DataError(
+        f"{name}: no customer is left with a purchase up to {cal.date()} "
+        f"(nonpositive={options.nonpositive!r}, observation_end {obs.date()}); "
+        f"counts: {counts}"
+    )
+
+
+def summary_meta(
+    options: SummaryOptions,
+    obs: pd.Timestamp,
+    counts: dict[str, int],
+    daily: dict[str, list[int]],
+) -> dict[str, Any]:
+    """The ``attrs["clvmodels"]`` mapping of a summary (see
+    :func:`clvmodels.data.summarize_transactions`)."""
+    cal = options.calibration_end
+    return {
+        "time_unit": options.time_unit,
+        "observation_end": obs.date().isoformat(),
+        "calibration_end": None if cal is None else cal.date().isoformat(),
+        "counts": {key: int(value) for key, value in counts.items()},
+        "repeat_transactions_per_day": daily,
+    }
+
+
+def daily_series(pairs: list[tuple[int, int]]) -> dict[str, list[int]]:
+    """Repeat transactions per calendar day (days since 1970-01-01), zero days left out."""
+    kept = sorted((int(day), int(n)) for day, n in pairs if n)
+    return {"day": [day for day, _ in kept], "count": [n for _, n in kept]}
+
+
+def after_obs_problem(n: int, obs: pd.Timestamp) -> str:
+    """The problem text of ``n`` transactions after ``observation_end`` (``{cid}``,
+    ``{d}``: the first one's customer and day)."""
+    return (
+        f"{n} transactions after observation_end {obs.date()}; first: customer {{cid}} "
+        "on {d} (after_observation_end='drop' drops them)"
+    )
+
+
+NONPOSITIVE_PROBLEM = (
+    "amount {a} <= 0 for customer {cid} on {d} (nonpositive='error'; "
+    "'net', 'drop' or 'keep' accept returns and free items)"
+)
