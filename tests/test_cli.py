@@ -102,7 +102,7 @@ def test_model_on_wrong_data_kind_is_a_config_error(tmp_path, capsys):
         "name: t\ndata: {source: builtin:retention_fh2007, kind: survival, time_unit: Y}\n"
         "models: {bgnbd: {}}\n",
     )
-    assert main(["fit", str(config), "--out", str(tmp_path), "--quiet"]) == 2
+    assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 2
     assert "models.bgnbd: needs transaction or summary data" in capsys.readouterr().err
 
 
@@ -133,8 +133,8 @@ def test_subscriptions_csv_summarize_and_fit(tmp_path, capsys):
     assert main(["summarize", str(config), "--out", str(tmp_path), "--quiet"]) == 0
     table = pd.read_csv(tmp_path / "summary.csv")
     assert table["alive"].tolist() == [6, 4, 3, 2]  # hand count per completed year
-    assert main(["fit", str(config), "--out", str(tmp_path), "--quiet"]) == 0
-    assert "sbg:2020" in json.loads((tmp_path / "params.json").read_text())
+    assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "sbg:2020" in json.loads((tmp_path / "run" / "params.json").read_text())
 
 
 def test_output_piped_into_a_closed_reader_is_not_an_internal_error():

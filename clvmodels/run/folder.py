@@ -11,8 +11,8 @@ A run replaces only what a previous run wrote.  Before any work is done,
 * a folder holding, or inside a folder holding, the configuration, the input data or a
   model file the command reads;
 
-and takes a lock (``.NAME.lock`` beside the output) so that a second command writing
-the same output at the same time is refused instead of racing the first.
+and takes a lock (:func:`output_lock`) so that a second command writing the same output
+at the same time is refused instead of racing the first.
 
 The run folder is written into a hidden temporary sibling, which replaces the previous
 run folder only once complete (:class:`clvmodels.atomic.StagedFolder`): a failed or
@@ -22,8 +22,11 @@ run.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,17 +168,22 @@ def check_output_dataset(
 
 @contextmanager
 def output_lock(out: str | Path, shown: str | None = None) -> Iterator[Path]:
-    """Hold the lock of output ``out`` (``.NAME.lock`` in its parent folder) while the
-    block runs; another holder makes it a :class:`ConfigError` naming ``out`` (as
-    ``shown``)."""
+    """Hold the lock of output ``out`` while the block runs; another holder makes it a
+    :class:`ConfigError` naming ``out`` (as ``shown``).
+
+    The lock is a file of the system's temporary folder named after the output's
+    absolute path, so nothing is created beside the output before the work is done, and
+    a killed command leaves nothing there (the lock dies with its process).
+    """
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.parent / f".{path.name}.lock"
+    key = hashlib.sha256(str(_resolved(path)).encode()).hexdigest()[:20]
+    lock = Path(tempfile.gettempdir()) / f"clvmodels-output-{key}.lock"
     handle = _acquire(lock, shown or str(out))
     try:
         yield path
     finally:
-        lock.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            lock.unlink()
         os.close(handle)
 
 
@@ -190,7 +198,7 @@ def _acquire(lock: Path, shown: str) -> int:
                 return os.open(lock, os.O_CREAT | os.O_EXCL | os.O_RDWR)
             except FileExistsError:
                 raise busy from None
-        handle = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        handle = os.open(lock, os.O_CREAT | os.O_RDONLY, 0o644)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -201,6 +209,5 @@ def _acquire(lock: Path, shown: str) -> int:
         except FileNotFoundError:
             same = False
         if same:
-            os.write(handle, f"{os.getpid()}\n".encode())
             return handle
         os.close(handle)
