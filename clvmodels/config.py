@@ -285,7 +285,7 @@ def _check_bayes(key: str, model: ModelConfig) -> None:
             f"{path}.target_accept: must be within [0.5, 1), got {model.target_accept}"
         )
     if model.priors:
-        from clvmodels.backends.bayes import check_priors
+        from clvmodels.backends.priors import check_priors
         from clvmodels.models import model_spec
 
         # coefficient names (parameter:covariate) are checked against the data at fit time

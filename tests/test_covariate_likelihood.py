@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clvmodels.backends.mle import PATTERN, _compiled
+from clvmodels.backends.design import PATTERN
+from clvmodels.backends.mle import _compiled
 from clvmodels.models import bgnbd, model_module
 from clvmodels.models.ops import numpy_ops
 
@@ -79,7 +80,7 @@ def test_zero_coefficients_give_the_plain_model():
 
 
 def test_all_zero_covariates_give_exactly_the_plain_likelihood_whatever_the_coefficients():
-    from clvmodels.backends.mle import CovariateLinks
+    from clvmodels.backends.design import CovariateLinks
     from clvmodels.errors import FitError
 
     rng = np.random.default_rng(6)
@@ -112,7 +113,8 @@ def test_mle_recovers_simulated_member_effects_within_three_standard_errors():
     """Members buy more often (α lower) and drop out less (a lower, b higher): 2 × 20,000
     simulated BG/NBD customers with known effects; every estimate, base parameters and
     coefficients alike, lies within 3 standard errors of the truth (issue 7's criterion)."""
-    from clvmodels.backends.mle import CovariateLinks, fit_mle
+    from clvmodels.backends.design import CovariateLinks
+    from clvmodels.backends.mle import fit_mle
     from clvmodels.models.links import linked_params
 
     truth = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}
@@ -164,7 +166,8 @@ def test_every_model_with_covariates_equals_its_row_by_row_likelihood(key):
     """Each process of ``spec.covariate_links`` gets two covariates; the compiled value and
     gradient equal the NumPy likelihood with every customer's own parameters."""
     from clvmodels.backends.compress import prepare_rows
-    from clvmodels.backends.mle import CovariateLinks, _objective
+    from clvmodels.backends.design import CovariateLinks
+    from clvmodels.backends.mle import _objective
 
     spec = model_module(key).SPEC
     rng = np.random.default_rng(3)
@@ -203,7 +206,7 @@ def test_every_model_with_covariates_equals_its_row_by_row_likelihood(key):
 
 
 def test_covariate_links_name_unknown_processes_and_covariates():
-    from clvmodels.backends.mle import CovariateLinks
+    from clvmodels.backends.design import CovariateLinks
     from clvmodels.errors import FitError
 
     matrix = np.array([[0.0], [1.0]])
