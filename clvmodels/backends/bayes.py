@@ -46,6 +46,10 @@ class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics say the posterior may not be trustworthy."""
 
 
+Fit = tuple[dict[str, float], dict[str, np.ndarray] | None, np.ndarray | None]
+"""What a method gives :func:`fit_bayes`: point estimates, draws and ``cov_log``."""
+
+
 @dataclass(frozen=True)
 class _Sampling:
     """The NUTS settings of :func:`fit_bayes`."""
@@ -163,11 +167,7 @@ def fit_bayes(
     started = time.perf_counter()
     rows = FitRows.of(spec, data, weights, covariates)
     coefficients = () if covariates is None else covariates.coefficient_names()
-    start = spec.initial_params(rows.model_columns, rows.weights)
-    chosen = default_priors(spec, start, coefficients)
-    if priors:
-        check_priors(spec, priors, coefficients=coefficients)
-        chosen.update({k: dict(v) for k, v in priors.items()})
+    chosen = _chosen_priors(spec, rows, coefficients, priors)
     portable = method == "nuts" and sampler == "nutpie"
     model = build_model(
         spec, rows.rows, rows.weights, chosen, portable=portable, covariates=covariates
@@ -182,7 +182,21 @@ def fit_bayes(
         fitted = _fit_nuts(model, spec, rows, covariates, settings, diagnostics)
     else:
         raise ConfigError(f"method: {method!r} is not 'nuts' or 'map'")
+    return _result(spec, rows, covariates, fitted, diagnostics, time_unit, started)
+
+
+def _result(
+    spec: ModelSpec,
+    rows: FitRows,
+    covariates: CovariateLinks | None,
+    fitted: Fit,
+    diagnostics: dict[str, Any],
+    time_unit: str | None,
+    started: float,
+) -> FitResult:
+    """The result of a Bayesian fit, with the log-likelihood at the point estimates."""
     params, draws_out, cov_log = fitted
+    coefficients = () if covariates is None else covariates.coefficient_names()
     per_row = _row_params(spec, params, covariates, rows.pattern)
     values = spec.log_likelihood(**per_row, **rows.model_columns, xp=numpy_ops)
     diagnostics["seconds"] = round(time.perf_counter() - started, 3)
@@ -203,8 +217,20 @@ def fit_bayes(
     )
 
 
-Fit = tuple[dict[str, float], dict[str, np.ndarray] | None, np.ndarray | None]
-"""What a method gives :func:`fit_bayes`: point estimates, draws and ``cov_log``."""
+def _chosen_priors(
+    spec: ModelSpec,
+    rows: FitRows,
+    coefficients: tuple[str, ...],
+    priors: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """The default priors (centred on the data-driven start) with ``priors`` applied,
+    after checking them (:mod:`clvmodels.backends.priors`)."""
+    start = spec.initial_params(rows.model_columns, rows.weights)
+    chosen = default_priors(spec, start, coefficients)
+    if priors:
+        check_priors(spec, priors, coefficients=coefficients)
+        chosen.update({k: dict(v) for k, v in priors.items()})
+    return chosen
 
 
 def _fit_map(
