@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 
 from clvmodels.backends.bayes import fit_bayes
-from clvmodels.backends.mle import CovariateLinks
+from clvmodels.backends.design import CovariateLinks
 from clvmodels.models import bgnbd, gamma_gamma
 from clvmodels.models.links import linked_params
 

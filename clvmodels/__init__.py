@@ -12,12 +12,11 @@ Quick use::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import Any
 
 import pandas as pd
 
+from clvmodels._version import __version__
 from clvmodels.errors import (
     ClvError,
     ConfigError,

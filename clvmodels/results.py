@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from clvmodels import __version__
+from clvmodels._version import __version__
 from clvmodels.errors import FitError, ModelLoadError
 
 FORMAT_VERSION = 1

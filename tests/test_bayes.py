@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 
 import clvmodels
-from clvmodels.backends import bayes
+from clvmodels.backends import bayes, nuts
 from clvmodels.backends.compress import compress_rows
 from clvmodels.backends.mle import log_likelihood_numpy
+from clvmodels.backends.priors import default_priors
 from clvmodels.config import parse_config
 from clvmodels.errors import ConfigError
 from clvmodels.models import model_spec
@@ -47,7 +48,7 @@ def test_pymc_likelihood_term_equals_the_numpy_likelihood_on_a_grid(key, portabl
     weights = np.arange(1.0, len(next(iter(data.values()))) + 1.0)
     unique, uw = compress_rows(data, weights)
     start = spec.initial_params(unique, uw)
-    priors = bayes.default_priors(spec, start)
+    priors = default_priors(spec, start)
     model = bayes.build_model(spec, unique, uw, priors, portable=portable)
     # the likelihood term with the parameters' value variables in place of the priors'
     # random variables, as PyMC's log-posterior uses it
@@ -135,7 +136,7 @@ def test_nuts_starts_from_the_laplace_approximation_and_reuses_trajectory_values
     assert cached.diagnostics["init"] == "Laplace approximation at the MLE"
     assert cached.diagnostics["mean_tree_size"] >= 1
     # the same run without the cache: bit-for-bit the same draws
-    monkeypatch.setattr(bayes, "TrajectoryCache", lambda func: func)
+    monkeypatch.setattr(nuts, "TrajectoryCache", lambda func: func)
     plain = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4).result_
     for k in ("p", "q", "gamma"):
         np.testing.assert_array_equal(cached.draws[k], plain.draws[k])
@@ -154,7 +155,7 @@ def test_trajectory_cache_answers_the_start_of_the_next_iteration_once():
         calls.append(q.copy())
         return float(q.sum()), 2 * q
 
-    cache = bayes.TrajectoryCache(func)
+    cache = nuts.TrajectoryCache(func)
     points = [np.array([0.1, 0.2]), np.array([0.3, 0.1]), np.array([0.5, 0.5])]
     for q in points:  # one trajectory
         cache(q, None)

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from clvmodels.backends import bayes
-from clvmodels.backends.mle import CovariateLinks, fit_mle
+from clvmodels.backends.design import CovariateLinks
+from clvmodels.backends.mle import fit_mle
+from clvmodels.backends.priors import check_priors
 from clvmodels.errors import ConfigError
 from clvmodels.models import bgnbd, gamma_gamma
 from clvmodels.models.links import linked_params
@@ -161,16 +163,16 @@ def test_map_with_covariates_matches_mle(members, members_mle):
 def test_bad_coefficient_priors_are_one_line_errors_naming_the_key(priors, message):
     coefficients = tuple(EFFECT)
     with pytest.raises(ConfigError, match=message) as info:
-        bayes.check_priors(bgnbd.SPEC, priors, coefficients=coefficients)
+        check_priors(bgnbd.SPEC, priors, coefficients=coefficients)
     (key,) = priors
     assert f"priors.{key}" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_coefficient_priors_before_the_data_are_read_count_any_linked_parameter():
     prior = {"dist": "normal", "mu": 0.0, "sigma": 0.5}
-    bayes.check_priors(bgnbd.SPEC, {"alpha:member": prior}, coefficients=None)
+    check_priors(bgnbd.SPEC, {"alpha:member": prior}, coefficients=None)
     with pytest.raises(ConfigError, match="has no parameter 'r:member'"):
-        bayes.check_priors(bgnbd.SPEC, {"r:member": prior}, coefficients=None)
+        check_priors(bgnbd.SPEC, {"r:member": prior}, coefficients=None)
 
 
 def test_gamma_gamma_spend_effect_with_a_slash_in_its_name_matches_mle():

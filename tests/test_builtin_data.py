@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels.backends.mle import CovariateLinks, fit_mle
+from clvmodels.backends.design import CovariateLinks
+from clvmodels.backends.mle import fit_mle
 from clvmodels.data import BUILTIN_DATASETS, load_builtin, read_table, summarize_transactions
 from clvmodels.data.builtin import LOYALTY_STORE_SEED, LOYALTY_STORE_TRUTH
 from clvmodels.data.covariates import covariate_matrix

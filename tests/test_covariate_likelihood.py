@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clvmodels.backends.mle import PATTERN, _compiled
+from clvmodels.backends.design import PATTERN
+from clvmodels.backends.mle import _compiled
 from clvmodels.models import bgnbd, model_module
 from clvmodels.models.ops import numpy_ops
 
@@ -79,7 +80,7 @@ def test_zero_coefficients_give_the_plain_model():
 
 
 def test_all_zero_covariates_give_exactly_the_plain_likelihood_whatever_the_coefficients():
-    from clvmodels.backends.mle import CovariateLinks
+    from clvmodels.backends.design import CovariateLinks
     from clvmodels.errors import FitError
 
     rng = np.random.default_rng(6)
@@ -112,7 +113,8 @@ def test_mle_recovers_simulated_member_effects_within_three_standard_errors():
     """Members buy more often (α lower) and drop out less (a lower, b higher): 2 × 20,000
     simulated BG/NBD customers with known effects; every estimate, base parameters and
     coefficients alike, lies within 3 standard errors of the truth (issue 7's criterion)."""
-    from clvmodels.backends.mle import CovariateLinks, fit_mle
+    from clvmodels.backends.design import CovariateLinks
+    from clvmodels.backends.mle import fit_mle
     from clvmodels.models.links import linked_params
 
     truth = {"r": 0.5, "alpha": 5.0, "a": 0.8, "b": 2.5}
@@ -164,7 +166,8 @@ def test_every_model_with_covariates_equals_its_row_by_row_likelihood(key):
     """Each process of ``spec.covariate_links`` gets two covariates; the compiled value and
     gradient equal the NumPy likelihood with every customer's own parameters."""
     from clvmodels.backends.compress import prepare_rows
-    from clvmodels.backends.mle import CovariateLinks, _objective
+    from clvmodels.backends.design import CovariateLinks
+    from clvmodels.backends.mle import _objective
 
     spec = model_module(key).SPEC
     rng = np.random.default_rng(3)
@@ -203,7 +206,7 @@ def test_every_model_with_covariates_equals_its_row_by_row_likelihood(key):
 
 
 def test_covariate_links_name_unknown_processes_and_covariates():
-    from clvmodels.backends.mle import CovariateLinks
+    from clvmodels.backends.design import CovariateLinks
     from clvmodels.errors import FitError
 
     matrix = np.array([[0.0], [1.0]])
@@ -211,3 +214,51 @@ def test_covariate_links_name_unknown_processes_and_covariates():
         CovariateLinks.build(bgnbd.SPEC, ("member",), matrix, {"spend": ("member",)})
     with pytest.raises(FitError, match="no covariate 'age'"):
         CovariateLinks.build(bgnbd.SPEC, ("member",), matrix, {"dropout": ("age",)})
+
+
+def _blas_ops(function) -> list[str]:
+    """The names of the matrix-product operations in a compiled PyTensor function."""
+    names = (type(node.op).__name__ for node in function.maker.fgraph.toposort())
+    return [n for n in names if any(m in n for m in ("Dot", "Gemv", "Gemm", "Ger"))]
+
+
+def test_covariate_link_is_one_expression_for_numpy_and_pytensor():
+    import pytensor
+    import pytensor.tensor as pt
+
+    from clvmodels.models.links import covariate_link
+    from clvmodels.models.ops import pytensor_ops
+
+    z = [np.array([0.0, 1.0, 2.0, 0.5]), np.array([1.0, 0.0, 1.0, 3.0])]
+    expected = 2.0 * np.exp(-(0.3 * z[0] - 0.2 * z[1]))  # θ₀ exp(−γ′z), note 019
+    np.testing.assert_allclose(covariate_link(2.0, -1.0, [0.3, -0.2], z), expected, rtol=1e-15)
+    gamma = pt.dvector("gamma")
+    symbolic = covariate_link(
+        pt.as_tensor(2.0), -1.0, [gamma[0], gamma[1]], [pt.as_tensor(c) for c in z],
+        pytensor_ops(),
+    )
+    function = pytensor.function([gamma], symbolic)
+    np.testing.assert_allclose(function([0.3, -0.2]), expected, rtol=1e-15)
+    assert _blas_ops(function) == []
+
+
+def test_the_likelihood_graphs_with_covariates_need_no_blas():
+    from clvmodels.backends import bayes
+    from clvmodels.backends.design import CovariateLinks, FitRows
+    from clvmodels.backends.priors import default_priors
+
+    fn, _ = _compiled("bgnbd", bgnbd.log_likelihood, bgnbd.SPEC.param_names,
+                      tuple(_data(np.random.default_rng(1))), LINKS)
+    assert _blas_ops(fn) == []
+    rng = np.random.default_rng(2)
+    data = {c: v for c, v in _data(rng).items() if c != PATTERN}
+    matrix = np.column_stack([rng.integers(0, 2, len(data["T"])), rng.normal(size=len(data["T"]))])
+    links = CovariateLinks.build(
+        bgnbd.SPEC, ("member", "age"), matrix, {"purchase": ("member", "age"), "dropout": ("age",)}
+    )
+    rows = FitRows.of(bgnbd.SPEC, data, None, links)
+    priors = default_priors(
+        bgnbd.SPEC, {"r": 1.0, "alpha": 5.0, "a": 1.0, "b": 3.0}, links.coefficient_names()
+    )
+    model = bayes.build_model(bgnbd.SPEC, rows.rows, rows.weights, priors, covariates=links)
+    assert _blas_ops(model.compile_logp(jacobian=False).f) == []

@@ -210,6 +210,8 @@ def test_bad_covariate_choices_are_one_line_errors():
         BGNBD(covariates={"purchase": ["age"]}).fit(data)
     with pytest.raises(DataError, match="single value"):
         BGNBD(covariates={"purchase": ["member"]}).fit(data[data["member"]])
+    with pytest.raises(FitError, match=r"covariates\.purchase: expected a list of columns"):
+        BGNBD(covariates={"purchase": "member"}).fit(data)
 
 
 def test_pareto_nbd_tracking_curve_sums_each_patterns_cohort_curve():

@@ -146,6 +146,8 @@ def test_unknown_model_and_backend_are_clear_errors():
         clvmodels.fit("sbg", frame, backend="gpu")
     with pytest.raises(FitError, match="unknown MLE option"):
         clvmodels.fit("sbg", frame, tolerance=1)
+    with pytest.raises(FitError, match="unknown Bayesian option"):
+        clvmodels.fit("sbg", frame, backend="bayes", init={"alpha": 1.0})
 
 
 def test_gamma_gamma_infinite_mean_spend_is_an_error_not_a_number():

@@ -18,19 +18,14 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 from scipy import optimize
 
-from clvmodels.backends.compress import (
-    compress_rows,
-    factorize_rows,
-    fingerprint_rows,
-    prepare_rows,
-)
+from clvmodels.backends.compress import prepare_rows
+from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows, pattern_params
 from clvmodels.backends.distinct import DistinctColumns
 from clvmodels.backends.information import Objective, hessian, invert_information
 from clvmodels.errors import FitError
@@ -39,96 +34,7 @@ from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult, from_coordinates
 
 LOG_BOUND = 23.0  # parameters are kept within exp(±23) ≈ [1e-10, 1e10]
-PATTERN = "pattern"
-"""Data column holding each row's covariate pattern (an integer code) in a fit with
-covariates; the design matrices are given per pattern."""
-
 COEF_BOUND = 30.0  # covariate coefficients within ±30 (an effect of e^30 is no estimate)
-
-
-@dataclass(frozen=True)
-class CovariateLinks:
-    """Covariates on some parameters of a model, for :func:`fit_mle`.
-
-    Parameter ``name`` of a customer with covariate pattern ``g`` is
-    ``name₀ · exp(sign · Z[g] · γ)`` (Fader & Hardie 2007, note 019: ``α_i = α₀ exp(−γ₁′z_i)``
-    on the purchase rate's scale, ``a_i = a₀ exp(γ₂′z_i)``, ``b_i = b₀ exp(γ₃′z_i)`` on
-    the BG/NBD dropout, ``β_i = β₀ exp(−γ₂′z_i)`` on the Pareto/NBD dropout).
-
-    Attributes
-    ----------
-    pattern
-        Covariate pattern (integer code) of every data row.
-    designs
-        Per linked parameter: the design matrix, one row per pattern.
-    names
-        Per linked parameter: the names of its design columns.
-    signs
-        Per linked parameter: the sign of the link (−1 for scale parameters of rates).
-    """
-
-    pattern: np.ndarray
-    designs: Mapping[str, np.ndarray]
-    names: Mapping[str, tuple[str, ...]]
-    signs: Mapping[str, float]
-
-    @classmethod
-    def build(
-        cls,
-        spec: ModelSpec,
-        names: tuple[str, ...],
-        matrix: np.ndarray,
-        processes: Mapping[str, tuple[str, ...]],
-    ) -> CovariateLinks:
-        """Links from a customer design matrix (``names`` its columns, one row per data
-        row) and the covariates chosen per process (e.g. ``{"purchase": ("member",),
-        "dropout": ("member", "age")}``); the parameters of each process and the signs
-        come from ``spec.covariate_links``.
-
-        Raises
-        ------
-        FitError
-            A process the model does not have, a covariate not among ``names``, or one
-            with the same value for every customer (an all-zero covariate, say: its
-            coefficient is not identified).
-        """
-        designs: dict[str, np.ndarray] = {}
-        chosen: dict[str, tuple[str, ...]] = {}
-        signs: dict[str, float] = {}
-        matrix = np.asarray(matrix, dtype=float)
-        pattern, distinct = factorize_rows(list(matrix.T))
-        rows = np.column_stack(distinct)
-        for process, covariates in processes.items():
-            if process not in spec.covariate_links:
-                known = ", ".join(spec.covariate_links) or "none"
-                raise FitError(
-                    f"{spec.key}: no {process!r} process takes covariates (processes: {known})"
-                )
-            unknown = [c for c in covariates if c not in names]
-            if unknown:
-                raise FitError(
-                    f"{spec.key}: no covariate {unknown[0]!r} (have: {', '.join(names)})"
-                )
-            columns = [names.index(c) for c in covariates]
-            for c, j in zip(covariates, columns, strict=True):
-                if len(matrix) and np.ptp(matrix[:, j]) == 0:
-                    raise FitError(
-                        f"{spec.key}: covariate {c!r} has the same value for every customer; "
-                        "its coefficient cannot be told apart from the baseline parameter"
-                    )
-            for param, sign in spec.covariate_links[process].items():
-                designs[param] = rows[:, columns]
-                chosen[param] = tuple(covariates)
-                signs[param] = float(sign)
-        return cls(np.asarray(pattern).reshape(-1), designs, chosen, signs)
-
-    def coefficient_names(self) -> tuple[str, ...]:
-        """``parameter:covariate`` for every coefficient, in θ order."""
-        return tuple(f"{p}:{c}" for p in self.designs for c in self.names[p])
-
-    def spec(self) -> tuple[tuple[str, float, int], ...]:
-        """The ``links`` argument of :func:`_compiled`."""
-        return tuple((p, float(self.signs[p]), len(self.names[p])) for p in self.designs)
 
 
 def fit_mle(
@@ -158,9 +64,9 @@ def fit_mle(
     time_unit
         Time unit of the data, recorded in the result.
     covariates
-        Covariates on some parameters; their coefficients join the result's
-        ``param_names`` as ``parameter:covariate`` (``FitResult.coefficients``), starting
-        from 0 at the fit without covariates.
+        Covariates on some parameters (:class:`~clvmodels.backends.design.CovariateLinks`);
+        their coefficients join the result's ``param_names`` as ``parameter:covariate``
+        (``FitResult.coefficients``), starting from 0 at the fit without covariates.
 
     Returns
     -------
@@ -173,37 +79,73 @@ def fit_mle(
         When the optimiser does not converge, or the data cannot identify the model.
     """
     started = time.perf_counter()
-    extra: tuple[str, ...] = ()
-    if covariates is not None:
-        data = {**data, PATTERN: np.asarray(covariates.pattern, dtype=float)}
-        extra = (PATTERN,)
-    arrays, w = prepare_rows(spec, data, weights, extra)
-    unique, uw = compress_rows(arrays, w)
-    n_obs = float(uw.sum())
-    if n_obs <= 0 or len(uw) == 0:
-        raise FitError(f"{spec.key}: no customers to fit on")
-    objective = _objective(spec, unique, uw, covariates)
-    coefficient_names = () if covariates is None else covariates.coefficient_names()
-    names = (*spec.param_names, *coefficient_names)
+    rows = FitRows.of(spec, data, weights, covariates)
+    objective = _objective(spec, rows.rows, rows.weights, covariates)
+    coefficients = () if covariates is None else covariates.coefficient_names()
+    names = (*spec.param_names, *coefficients)
+    first = spec.initial_params(rows.model_columns, rows.weights) if init is None else init
+    starts = [dict(first), {k: 1.0 for k in spec.param_names}]
+    best, attempts = _optimise(spec, objective, starts, coefficients, rows.n_obs, max_iter)
+    theta, hess = _polish(objective, best.x, rows.n_obs)
+    ll, grad = objective(theta)
+    grad_norm = _check_estimate(spec, names, coefficients, theta, ll, grad, rows.n_obs, best)
+    cov_log, hessian_ok = invert_information(hess)
+    diagnostics = {
+        "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
+        "iterations": int(sum(a.nit for a in attempts)),
+        "function_evaluations": int(sum(a.nfev for a in attempts)),
+        "starts": len(attempts),
+        "max_abs_gradient_per_customer": grad_norm,
+        "hessian_positive_definite": hessian_ok,
+        "converged": True,
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+    return FitResult(
+        model=spec.key,
+        backend="mle",
+        param_names=names,
+        params={k: float(v) for k, v in from_coordinates(names, coefficients, theta).items()},
+        log_likelihood=float(ll),
+        n_obs=rows.n_obs,
+        n_unique=len(rows.weights),
+        cov_log=cov_log,
+        diagnostics=diagnostics,
+        time_unit=time_unit,
+        data_fingerprint=rows.fingerprint(),
+        coefficients=coefficients,
+    )
 
-    base = {c: v for c, v in unique.items() if c != PATTERN}
-    starts = [dict(init)] if init is not None else [spec.initial_params(base, uw)]
-    starts.append({k: 1.0 for k in spec.param_names})
+
+def _bounds(spec: ModelSpec, coefficients: tuple[str, ...]) -> list[tuple[float, float]]:
+    """Box of the optimiser: log-parameters within ±LOG_BOUND, coefficients ±COEF_BOUND."""
+    return [(-LOG_BOUND, LOG_BOUND)] * len(spec.param_names) + [
+        (-COEF_BOUND, COEF_BOUND)
+    ] * len(coefficients)
+
+
+def _optimise(
+    spec: ModelSpec,
+    objective: Objective,
+    starts: list[dict[str, float]],
+    coefficients: tuple[str, ...],
+    n_obs: float,
+    max_iter: int,
+) -> tuple[optimize.OptimizeResult, list[optimize.OptimizeResult]]:
+    """L-BFGS-B from each start in turn until one converges: the best result and all
+    attempts.  Coefficients start from 0 unless a start names them."""
     best = None
     attempts = []
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(spec.param_names)
-    bounds += [(-COEF_BOUND, COEF_BOUND)] * len(coefficient_names)
     for start in starts:
         theta0 = np.log([max(float(start[k]), 1e-8) for k in spec.param_names])
-        theta0 = np.concatenate([theta0, [float(start.get(k, 0.0)) for k in coefficient_names]])
+        theta0 = np.concatenate([theta0, [float(start.get(k, 0.0)) for k in coefficients]])
         res = optimize.minimize(
             lambda th: _neg_mean(objective, th, n_obs),
             theta0,
             jac=True,
             method="L-BFGS-B",
-            bounds=bounds,
+            bounds=_bounds(spec, coefficients),
             # moderate tolerances: L-BFGS-B only has to get close, the Newton
-            # polish below finishes quadratically
+            # polish finishes quadratically
             options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
         )
         attempts.append(res)
@@ -216,9 +158,23 @@ def fit_mle(
             f"{spec.key}: the log-likelihood is not finite at any starting point; "
             "check the data (e.g. recency > T, negative values) or pass init=..."
         )
-    theta, hess = _polish(objective, best.x, n_obs)
-    ll, grad = objective(theta)
-    estimate = _fmt(names, coefficient_names, theta)
+    return best, attempts
+
+
+def _check_estimate(
+    spec: ModelSpec,
+    names: tuple[str, ...],
+    coefficients: tuple[str, ...],
+    theta: np.ndarray,
+    ll: float,
+    grad: np.ndarray,
+    n_obs: float,
+    best: optimize.OptimizeResult,
+) -> float:
+    """The largest gradient entry per customer at the estimate, after checking that the
+    estimate is inside the box and the gradient vanishes (``FitError`` otherwise)."""
+    estimate = _fmt(names, coefficients, theta)
+    bounds = _bounds(spec, coefficients)
     at_bound = [
         name
         for (name, t), (_, hi) in zip(zip(names, theta, strict=True), bounds, strict=True)
@@ -237,31 +193,7 @@ def fit_mle(
             f"customer {grad_norm:.2g} at {estimate}); try init=... near a "
             "plausible value, max_iter higher, or check the data"
         )
-    cov_log, hessian_ok = invert_information(hess)
-    diagnostics = {
-        "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
-        "iterations": int(sum(a.nit for a in attempts)),
-        "function_evaluations": int(sum(a.nfev for a in attempts)),
-        "starts": len(attempts),
-        "max_abs_gradient_per_customer": grad_norm,
-        "hessian_positive_definite": hessian_ok,
-        "converged": True,
-        "seconds": round(time.perf_counter() - started, 4),
-    }
-    return FitResult(
-        model=spec.key,
-        backend="mle",
-        param_names=names,
-        params={k: float(v) for k, v in from_coordinates(names, coefficient_names, theta).items()},
-        log_likelihood=float(ll),
-        n_obs=n_obs,
-        n_unique=len(uw),
-        cov_log=cov_log,
-        diagnostics=diagnostics,
-        time_unit=time_unit,
-        data_fingerprint=fingerprint_rows(unique, uw),
-        coefficients=coefficient_names,
-    )
+    return grad_norm
 
 
 def log_likelihood_numpy(
@@ -313,7 +245,8 @@ def _compiled(
     returned registry computes those extra inputs from a data set.
 
     ``links`` puts covariates on parameters: ``(name, sign, k)`` makes ``name`` of a row
-    with covariate pattern ``g`` equal ``exp(θ_name + sign · Z_name[g] · γ_name)``, with
+    with covariate pattern ``g`` equal ``exp(θ_name) · exp(sign · Z_name[g] · γ_name)``
+    (:func:`~clvmodels.backends.design.pattern_params`), with
     ``γ_name`` the next ``k`` entries of ``θ`` after the log-parameters and ``Z_name``
     (patterns × k) an input of the function after the data columns.  The rows then
     need a :data:`PATTERN` column, which joins every distinct key.
@@ -324,16 +257,16 @@ def _compiled(
     theta = pt.dvector("theta")
     params = {k: pt.exp(theta[i]) for i, k in enumerate(param_names)}
     inputs = {c: pt.dvector(c) for c in columns}
-    designs = []
+    designs = {name: pt.dmatrix(f"Z[{name}]") for name, _, _ in links}
     if links:
-        index = pt.cast(inputs[PATTERN], "int64")
         offset = len(param_names)
-        for name, sign, k in links:
-            design = pt.dmatrix(f"Z[{name}]")
-            shift = pt.dot(design, theta[offset : offset + k])[index]
-            params[name] = pt.exp(theta[param_names.index(name)] + sign * shift)
-            designs.append(design)
+        coefficients = {}
+        for name, _, k in links:  # γ_name: the next k entries of θ
+            coefficients[name] = [theta[offset + j] for j in range(k)]
             offset += k
+        signs = {name: sign for name, sign, _ in links}
+        index = pt.cast(inputs[PATTERN], "int64")
+        params = pattern_params(params, signs, coefficients, designs, index, pytensor_ops())
     weight = pt.dvector("weight")
     distinct = DistinctColumns(inputs, row_key=PATTERN if links else None)
     model_columns = {c: v for c, v in inputs.items() if c != PATTERN}
@@ -344,7 +277,7 @@ def _compiled(
         # The likelihood graphs are elementwise sums: no BLAS operation is involved.
         warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
         fn = pytensor.function(
-            [theta, weight, *inputs.values(), *designs, *distinct.inputs()],
+            [theta, weight, *inputs.values(), *designs.values(), *distinct.inputs()],
             [total, grad],
             on_unused_input="ignore",
             name=f"{key}_loglik_grad",

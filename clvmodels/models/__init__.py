@@ -1,4 +1,5 @@
-"""Model library: one module per model holding its math as pure functions.
+"""Model library: one module per model holding its math as pure functions, and the one
+registry that says which models there are and what kind each is.
 
 =============  ===============================================  ==========================
 key            model                                            parameters
@@ -10,32 +11,120 @@ key            model                                            parameters
 ``gamma_gamma`` Gamma-Gamma spend (Fader, Hardie & Lee 2005)    ``p, q, gamma``
 ``sbg``        shifted-beta-geometric (Fader & Hardie 2007)     ``alpha, beta``
 =============  ===============================================  ==========================
+
+Everything outside this package that needs to know "which models are purchase models,
+which are discrete, which module holds the math, which columns a customer's history
+has" asks :data:`REGISTRY` (:func:`model_info`, :func:`model_keys`) instead of keeping
+its own list of keys.  A new model is a module here plus one registry line.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Literal
 
 from clvmodels.models.spec import ModelSpec
 
-MODEL_MODULES = {
-    "bgnbd": "clvmodels.models.bgnbd",
-    "paretonbd": "clvmodels.models.paretonbd",
-    "mbgnbd": "clvmodels.models.mbgnbd",
-    "bgbb": "clvmodels.models.bgbb",
-    "gamma_gamma": "clvmodels.models.gamma_gamma",
-    "sbg": "clvmodels.models.sbg",
+Role = Literal["purchase", "spend", "retention"]
+Time = Literal["continuous", "discrete"]
+ROLES: tuple[Role, ...] = ("purchase", "spend", "retention")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What kind of model a registry key names.
+
+    Attributes
+    ----------
+    key
+        Registry key (``"bgnbd"``), as in configs and ``clvmodels.fit``.
+    module
+        The module holding the model's math (``"clvmodels.models.bgnbd"``).
+    name
+        Short display name (``"BG/NBD"``).
+    role
+        ``"purchase"`` (transaction counts, a customer's alive/dead state), ``"spend"``
+        (value per transaction) or ``"retention"`` (contract renewals).
+    time
+        ``"continuous"`` (time in a time unit) or ``"discrete"`` (opportunities or
+        renewal periods).  The Gamma-Gamma model has no time axis at all; it is listed
+        as ``"continuous"`` (it is not a model of discrete opportunities).
+    history
+        The per-customer columns the model's history-conditioned predictions read.
+    """
+
+    key: str
+    module: str
+    name: str
+    role: Role
+    time: Time
+    history: tuple[str, ...]
+
+    @property
+    def discrete(self) -> bool:
+        """Whether the model counts in discrete opportunities or periods."""
+        return self.time == "discrete"
+
+    @property
+    def is_purchase(self) -> bool:
+        """Whether the model forecasts purchases (and so can carry a CLV)."""
+        return self.role == "purchase"
+
+
+_RFM = ("frequency", "recency", "T")
+
+REGISTRY: dict[str, ModelInfo] = {
+    info.key: info
+    for info in (
+        ModelInfo("bgnbd", "clvmodels.models.bgnbd", "BG/NBD", "purchase", "continuous", _RFM),
+        ModelInfo(
+            "paretonbd", "clvmodels.models.paretonbd", "Pareto/NBD", "purchase", "continuous", _RFM
+        ),
+        ModelInfo("mbgnbd", "clvmodels.models.mbgnbd", "MBG/NBD", "purchase", "continuous", _RFM),
+        ModelInfo(
+            "bgbb", "clvmodels.models.bgbb", "BG/BB", "purchase", "discrete",
+            ("frequency", "recency", "n"),
+        ),
+        ModelInfo(
+            "gamma_gamma", "clvmodels.models.gamma_gamma", "Gamma-Gamma", "spend", "continuous",
+            ("frequency", "monetary_value"),
+        ),
+        ModelInfo(
+            "sbg", "clvmodels.models.sbg", "sBG", "retention", "discrete", ("tenure", "churned")
+        ),
+    )
 }
+"""Every model, in a fixed order (purchase models first)."""
+
+
+def model_info(key: str) -> ModelInfo:
+    """The registry entry of model ``key``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown key, naming the known ones.
+    """
+    try:
+        return REGISTRY[key]
+    except KeyError:
+        known = ", ".join(REGISTRY)
+        raise ValueError(f"unknown model {key!r}; choose from {known}") from None
+
+
+def model_keys(role: str | None = None) -> tuple[str, ...]:
+    """The registry keys, in registry order; with ``role`` only the models of that role
+    (``"purchase"``, ``"spend"``, ``"retention"``; ``ValueError`` for another)."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"unknown model role {role!r}; choose from {', '.join(ROLES)}")
+    return tuple(k for k, info in REGISTRY.items() if role is None or info.role == role)
 
 
 def model_module(key: str) -> ModuleType:
-    """The module holding the math of model ``key``."""
-    try:
-        return importlib.import_module(MODEL_MODULES[key])
-    except KeyError:
-        known = ", ".join(MODEL_MODULES)
-        raise ValueError(f"unknown model {key!r}; choose from {known}") from None
+    """The module holding the math of model ``key`` (``ValueError`` for an unknown key)."""
+    return importlib.import_module(model_info(key).module)
 
 
 def model_spec(key: str) -> ModelSpec:
@@ -43,4 +132,12 @@ def model_spec(key: str) -> ModelSpec:
     return model_module(key).SPEC
 
 
-__all__ = ["MODEL_MODULES", "ModelSpec", "model_module", "model_spec"]
+__all__ = [
+    "REGISTRY",
+    "ModelInfo",
+    "ModelSpec",
+    "model_info",
+    "model_keys",
+    "model_module",
+    "model_spec",
+]

@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
+from clvmodels.models._special import hyp2f1_unit
 from clvmodels.models.ops import Ops, as_floats, numpy_ops
-from clvmodels.models.sbg import hyp2f1_unit
 from clvmodels.models.spec import ModelSpec
 
 REFERENCE = (

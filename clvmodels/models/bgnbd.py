@@ -11,10 +11,10 @@ The data of a customer are ``frequency`` (``x``, repeat purchases), ``recency``
 purchase).
 
 All expectations of the model are averages over ``p ~ Beta(a, b)`` of the function
-``h(p) = (1 − (1 + p·t/α)^(−r)) / p`` (FHL 2005 eq. 5 integrated over λ); this module
-evaluates that average with the Gaussian hypergeometric closed form (FHL 2005 eq. 7)
-where two algebraically equivalent forms of it agree, and by adaptive quadrature of the
-Beta integral otherwise (see :func:`expected_purchases`).
+``h(p) = (1 − (1 + p·t/α)^(−r)) / p`` (FHL 2005 eq. 5 integrated over λ), evaluated by
+:func:`clvmodels.models._special.beta_average_expected` with the Gaussian hypergeometric
+closed form (FHL 2005 eq. 7) where two algebraically equivalent forms of it agree, and
+by adaptive quadrature of the Beta integral otherwise (see :func:`expected_purchases`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import integrate, special
+from scipy import special
 
 from clvmodels.models import cohort, discount, nbd
+from clvmodels.models._special import beta_average_expected
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -115,196 +116,6 @@ SPEC = ModelSpec(
 )
 
 # ---------------------------------------------------------------------------------------
-# E[X(t)] for a new customer: the Beta average of h(p)
-# ---------------------------------------------------------------------------------------
-
-_SERIES_TERMS = 40
-_SERIES_LIMIT = 0.25  # (r + 40)·t/α below this: 40-term series, error < 0.25^40 relative
-_AGREE = 1e-9  # the two hypergeometric forms must agree to this relative difference
-_CANCEL = 1e4  # reject the closed form when 1 − Q loses more than 4 digits
-_A_NEAR_ONE = 1e-4  # (a + b − 1)/(a − 1) · (1 − Q) is 0/0 at a = 1
-_R_MAX = 1e3  # beyond, SciPy's hyp2f1 loses up to 1e-6 in both forms alike (checked
-# against the quadrature on 3,000 log-uniform draws of (r, a, b, t/α))
-_INTEGER_GAP = 1e-9  # c − r − b = a − 1 − r this close to an integer: SciPy's hyp2f1 takes
-# its degenerate (logarithmic) branch near z = 1 and both forms err alike, by up to 1e-3
-# relative (e.g. r = a = 23.7, b = 100, t/α = 11.9; checked against mpmath)
-
-
-def beta_average_expected(s: Any, r: Any, a: Any, b: Any) -> np.ndarray:
-    """``E_p[(1 − (1 + p s)^(−r)) / p]`` for ``p ~ Beta(a, b)``: E[X(t)] at ``s = t/α``.
-
-    This is FHL 2005 eq. (7), ``(a+b−1)/(a−1) · [1 − (α/(α+t))^r 2F1(r, b; a+b−1;
-    t/(α+t))]``, evaluated as follows (elementwise):
-
-    1. ``(r + 40) s < 1/4``: the series ``Σ_k (−1)^(k+1) (r)_k / k! · s^k E[p^(k−1)]``
-       (40 terms; alternating, with terms shrinking at least fourfold, so truncation
-       error < 1e-24), which avoids the cancellation in ``1 − …`` for small ``t``;
-    2. otherwise the closed form twice, with ``2F1(r, b; c; z)`` (eq. 7) and with its
-       Euler transform ``(1−z)^(c−r−b) 2F1(c−r, a−1; c; z)`` (Abramowitz & Stegun 15.3.3),
-       ``c = a+b−1``, ``z = t/(α+t)``.  SciPy's ``hyp2f1`` is unreliable for large
-       parameters and ``z`` near 1 (it may overflow or return a wrong finite value), so
-       the result is used only where both forms are finite, agree to 1e-9, are not 0/0
-       (``a`` within 1e-4 of 1), do not cancel catastrophically, ``r ≤ 1000`` and
-       ``c − r − b = a − 1 − r`` is not an integer (there SciPy's degenerate branch makes
-       both forms wrong alike near ``z = 1``);
-    3. elsewhere quadrature of the Beta integral in the logit of ``p``, with the two
-       tails ``p < p_L`` (``h`` linear in ``p``) and ``p > 1 − 1e-10`` (``h`` constant)
-       integrated in closed form with incomplete Beta functions: first vectorised
-       composite Gauss–Legendre rules with 256 and 512 nodes, kept where the two agree to
-       1e-10 (the usual case, e.g. ``a`` near 1), else adaptive quadrature (QUADPACK)
-       element by element.  This is accurate to about 1e-9 relative and finite for every
-       positive input.
-
-    Parameters are broadcast against each other; ``s ≥ 0``.
-    """
-    s, r, a, b = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(s, r, a, b))
-    shape = s.shape
-    s, r, a, b = (v.ravel() for v in (s, r, a, b))
-    out = np.full(s.shape, np.nan)
-
-    small = (r + _SERIES_TERMS) * s < _SERIES_LIMIT
-    out[small] = _series(s[small], r[small], a[small], b[small])
-
-    rest = np.flatnonzero(~small)
-    value, ok = _closed_form(s[rest], r[rest], a[rest], b[rest])
-    out[rest[ok]] = value[ok]
-
-    hard = rest[~ok]
-    if hard.size:
-        value, ok = _fixed_quadrature(s[hard], r[hard], a[hard], b[hard])
-        out[hard[ok]] = value[ok]
-        for i in hard[~ok]:
-            out[i] = _quadrature(float(s[i]), float(r[i]), float(a[i]), float(b[i]))
-    return out.reshape(shape)
-
-
-def _series(s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    total = np.zeros_like(s)
-    coef = np.ones_like(s)  # (r)_k / k! · s^k · (−1)^(k+1), built up term by term
-    moment = np.ones_like(s)  # E[p^(k−1)] = (a)_(k−1) / (a+b)_(k−1)
-    for k in range(1, _SERIES_TERMS + 1):
-        coef = coef * (r + k - 1) / k * s * (1.0 if k == 1 else -1.0)
-        if k > 1:
-            moment = moment * (a + k - 2) / (a + b + k - 2)
-        total = total + coef * moment
-    return total
-
-
-def _closed_form(
-    s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    c = a + b - 1.0
-    z = s / (1.0 + s)
-    log1p_s = np.log1p(s)
-    with np.errstate(all="ignore"):  # invalid candidates are detected and rejected below
-        f_direct = special.hyp2f1(r, b, c, z)
-        f_euler = special.hyp2f1(c - r, a - 1.0, c, z)
-        q_direct = np.exp(np.log(f_direct) - r * log1p_s)
-        q_euler = np.exp(np.log(f_euler) - (a - 1.0) * log1p_s)
-        e_direct = c / (a - 1.0) * -np.expm1(np.log(q_direct))
-        e_euler = c / (a - 1.0) * -np.expm1(np.log(q_euler))
-        scale = np.maximum(np.abs(e_direct), np.abs(e_euler))
-        ok = (
-            np.isfinite(e_direct)
-            & np.isfinite(e_euler)
-            & (f_direct > 0)
-            & (f_euler > 0)
-            & (np.abs(e_direct - e_euler) <= _AGREE * scale)
-            & (np.abs(a - 1.0) > _A_NEAR_ONE)
-            & (r <= _R_MAX)
-            & (np.abs(a - 1.0 - r - np.round(a - 1.0 - r)) > _INTEGER_GAP)
-            & (q_direct < _CANCEL * np.abs(1.0 - q_direct))
-            & (e_direct > 0)
-            & (e_direct <= r * s * (1.0 + 1e-9))  # E[X(t)] ≤ E[N(t)] = r t / α
-        )
-    return np.where(ok, e_direct, np.nan), ok
-
-
-def _log_h(log_p: float, s: float, r: float) -> float:
-    """``log h(p)`` with ``h(p) = (1 − (1 + p s)^(−r)) / p``, given ``log p`` (scalar)."""
-    u = r * math.log1p(math.exp(log_p + math.log(s)))
-    # log(1 − exp(−u)) for u > 0 (Mächler 2012)
-    log1mexp = math.log(-math.expm1(-u)) if u < math.log(2.0) else math.log1p(-math.exp(-u))
-    return log1mexp - log_p
-
-
-def _log_expit(y: float) -> float:
-    """``log(1 / (1 + exp(−y)))`` without overflow (scalar)."""
-    return -math.log1p(math.exp(-y)) if y > 0 else y - math.log1p(math.exp(y))
-
-
-def _tails(s: Any, r: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
-    """The closed-form tails of the Beta integral and the logit limits between them."""
-    # Below p_L, h(p) = r s (1 − (r+1) p s / 2 + O((p s r)^2)) to 1e-12 relative.
-    p_left = np.minimum(1e-6 / ((r + 2.0) * s), 0.5)
-    tail_left = r * s * (
-        special.betainc(a, b, p_left)
-        - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
-    )
-    # Above p_R, h varies by less than 3e-10 relative (|d log h / dp| ≤ 2 near p = 1).
-    p_right = 1.0 - 1e-10
-    u_right = r * np.log1p(np.exp(np.log1p(-0.5e-10) + np.log(s)))
-    h_right = -np.expm1(-u_right) / (1.0 - 0.5e-10)
-    tail_right = special.betaincc(a, b, p_right) * h_right
-    y_left = np.log(p_left) - np.log1p(-p_left)
-    y_right = math.log(p_right) - math.log1p(-p_right)
-    return tail_left + tail_right, y_left, np.full_like(y_left, y_right)
-
-
-def _fixed_quadrature(
-    s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised version of :func:`_quadrature` with fixed composite Gauss–Legendre rules
-    (32 and 64 panels of 8 nodes in ``y = logit(p)``); returns the finer value and where
-    the two rules agree to 1e-10 relative."""
-    tails, y_left, y_right = _tails(s, r, a, b)
-    log_beta = special.betaln(a, b)
-    gx, gw = np.polynomial.legendre.leggauss(8)
-    results = []
-    for panels in (32, 64):
-        unit = ((np.arange(panels)[:, None] + (gx[None, :] + 1.0) / 2.0) / panels).ravel()
-        weights = np.tile(gw / (2.0 * panels), panels)
-        width = (y_right - y_left)[:, None]
-        y = y_left[:, None] + width * unit
-        log_p, log_q = -np.logaddexp(0.0, -y), -np.logaddexp(0.0, y)
-        u = r[:, None] * np.log1p(np.exp(log_p + np.log(s)[:, None]))
-        log1mexp = np.where(
-            u < math.log(2.0),
-            np.log(-np.expm1(-np.minimum(u, math.log(2.0)))),
-            np.log1p(-np.exp(-np.maximum(u, math.log(2.0)))),
-        )
-        log_f = log1mexp - log_p + a[:, None] * log_p + b[:, None] * log_q - log_beta[:, None]
-        results.append(tails + (np.exp(log_f) * width) @ weights)
-    coarse, fine = results
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(fine) & (np.abs(fine - coarse) <= 1e-10 * np.abs(fine)) & (fine > 0)
-    return fine, ok
-
-
-def _quadrature(s: float, r: float, a: float, b: float) -> float:
-    """The Beta integral of ``h`` by quadrature in ``y = logit(p)`` (see caller)."""
-    log_beta = float(special.betaln(a, b))
-    tails, y_lo, y_hi = _tails(np.float64(s), np.float64(r), np.float64(a), np.float64(b))
-    y_left, y_right = float(y_lo), float(y_hi)
-
-    def integrand(y: float) -> float:
-        log_p, log_q = _log_expit(y), _log_expit(-y)
-        return math.exp(_log_h(log_p, s, r) + a * log_p + b * log_q - log_beta)
-
-    mode = math.log(a / b)
-    spread = math.sqrt(1.0 / a + 1.0 / b)
-    marks = [mode - 5 * spread, mode, mode + 5 * spread, -math.log(s), -math.log(r * s)]
-    points: list[float] = []
-    for m in sorted(marks):  # break points, none closer than 1e-6 to another or an end
-        if y_left + 1e-6 < m < y_right - 1e-6 and (not points or m > points[-1] + 1e-6):
-            points.append(m)
-    middle, _ = integrate.quad(
-        integrand, y_left, y_right, points=points or None, epsabs=0.0, epsrel=1e-11, limit=500
-    )
-    return float(tails + middle)
-
-
-# ---------------------------------------------------------------------------------------
 # predictions (plain NumPy/SciPy, broadcasting over customers and parameter draws)
 # ---------------------------------------------------------------------------------------
 
@@ -334,38 +145,12 @@ def probability_of_purchases(x: Any, t: Any, *, r: Any, alpha: Any, a: Any, b: A
     )
     log_beta = special.betaln(a, b)
     x_pos = np.maximum(x, 1.0)
-    log_first = special.betaln(a, b + x) - log_beta + log_nbd_pmf(x, t, r, alpha)
+    log_first = special.betaln(a, b + x) - log_beta + nbd.log_pmf(x, t, r, alpha)
     log_second = (
-        special.betaln(a + 1.0, b + x_pos - 1.0) - log_beta + log_nbd_tail(x_pos, t, r, alpha)
+        special.betaln(a + 1.0, b + x_pos - 1.0) - log_beta + nbd.log_tail(x_pos, t, r, alpha)
     )
     log_second = np.where(x > 0, log_second, -np.inf)
     return np.minimum(np.exp(np.logaddexp(log_first, log_second)), 1.0)
-
-
-def log_nbd_pmf(x: np.ndarray, t: np.ndarray, r: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """log P(N(t) = x) for the Gamma(r, α)–Poisson mixture (negative binomial)."""
-    s = t / alpha
-    positive = s > 0
-    s_safe = np.where(positive, s, 1.0)
-    x_log_z = np.where(positive, x * (np.log(s_safe) - np.log1p(s_safe)), 0.0)
-    x_log_z = np.where(positive | (x == 0), x_log_z, -np.inf)
-    return (
-        special.gammaln(r + x)
-        - special.gammaln(r)
-        - special.gammaln(x + 1.0)
-        - r * np.log1p(s)
-        + x_log_z
-    )
-
-
-def log_nbd_tail(x: np.ndarray, t: np.ndarray, r: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """log P(N(t) ≥ x) = log I_z(x, r), ``z = t/(α+t)``, for ``x ≥ 1``."""
-    s = t / alpha
-    z = s / (1.0 + s)
-    one_minus_z = 1.0 / (1.0 + s)
-    tail = np.where(z < 0.5, special.betainc(x, r, z), special.betaincc(r, x, one_minus_z))
-    positive = tail > 0
-    return np.where(positive, np.log(np.where(positive, tail, 1.0)), -np.inf)
 
 
 def probability_alive(
@@ -492,23 +277,22 @@ def simulate(
     dict
         ``frequency``, ``recency``, ``T`` and the latent ``alive`` flag (active at ``T``).
     """
-    return simulate_customers(
-        n_customers, r=r, alpha=alpha, a=a, b=b, T=T, rng=rng, dropout_at_start=False
-    )
+    params = {"r": r, "alpha": alpha, "a": a, "b": b}
+    return simulate_customers(n_customers, params, T, rng, dropout_at_start=False)
 
 
 def simulate_customers(
     n_customers: int,
-    *,
-    r: float,
-    alpha: float,
-    a: float,
-    b: float,
+    params: Mapping[str, Any],
     T: Any,
     rng: np.random.Generator,
+    *,
     dropout_at_start: bool,
 ) -> dict[str, np.ndarray]:
-    """Shared BG/NBD and MBG/NBD simulator (MBG/NBD also drops out at time 0)."""
+    """The simulator of the BG/NBD (:func:`simulate`) and of the MBG/NBD, which also
+    drops out at time 0 (``dropout_at_start``); ``params`` holds ``r, alpha, a, b``
+    (numbers, or arrays of one value per customer)."""
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
     T = np.broadcast_to(np.asarray(T, dtype=float), (n_customers,)).copy()
     lam = rng.gamma(r, 1.0 / alpha, size=n_customers)
     p = rng.beta(a, b, size=n_customers)

@@ -10,19 +10,22 @@ BG/NBD models" (note 019), make the scale parameters customer-specific::
 and a customer's likelihood and predictions are the plain model's with her own
 parameters.  Which parameters of a model carry covariates, and with which sign, is
 declared in ``ModelSpec.covariate_links``; a fitted coefficient is named
-``parameter:covariate`` (``alpha:loyalty_member``).  This module is the prediction side
-of that link; the backends build the same expression in PyTensor.
+``parameter:covariate`` (``alpha:loyalty_member``).
+
+The link is written once, in :func:`covariate_link`, against the array namespace ``xp``
+(:mod:`clvmodels.models.ops`): the NumPy predictions (:func:`linked_params`), the
+maximum-likelihood backend's PyTensor graph and the PyMC model
+(:func:`clvmodels.backends.design.pattern_params`) all evaluate that one expression.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
 SEPARATOR = ":"
@@ -52,12 +55,49 @@ def process_of(spec: ModelSpec, parameter: str) -> str:
     raise KeyError(f"{spec.key}: parameter {parameter!r} takes no covariates")
 
 
+def covariate_link(
+    baseline: Any,
+    sign: float,
+    coefficients: Sequence[Any],
+    columns: Sequence[Any],
+    xp: Ops = numpy_ops,
+) -> Any:
+    """A parameter per customer: ``θ_i = θ₀ · exp(sign · Σ_c γ_c z_ic)``.
+
+    Fader & Hardie (2007), note 019: ``α_i = α₀ exp(−γ₁′z_i)`` (sign −1 on
+    the scale of a rate), ``a_i = a₀ exp(γ₂′z_i)`` (sign +1).  The linear predictor
+    ``γ′z_i`` is an elementwise sum (:meth:`~clvmodels.models.ops.Ops.weighted_sum`), not a
+    matrix product, so no BLAS call is involved in either array library.
+
+    Parameters
+    ----------
+    baseline
+        ``θ₀``: a scalar, an array of parameter draws of shape ``(draws, 1)``, or a
+        symbolic value.
+    sign
+        The sign of the link (``ModelSpec.covariate_links``).
+    coefficients
+        ``γ_c`` per covariate (scalars, ``(draws, 1)`` arrays or symbolic values).
+    columns
+        ``z_c`` per covariate, one value per customer (or per covariate pattern).
+    xp
+        Array namespace (:data:`~clvmodels.models.ops.numpy_ops` or PyTensor).
+
+    Returns
+    -------
+    array
+        ``θ_i`` broadcast over the customers (and draws).
+    """
+    return baseline * xp.exp(sign * xp.weighted_sum(coefficients, columns))
+
+
 def linked_params(
     spec: ModelSpec,
     params: Mapping[str, Any],
     design: Mapping[str, np.ndarray],
 ) -> dict[str, Any]:
-    """Each customer's parameters: ``θ_i = θ₀ · exp(sign · Σ_c γ_{θ:c} z_ic)``.
+    """Each customer's parameters: ``θ_i = θ₀ · exp(sign · Σ_c γ_{θ:c} z_ic)``
+    (:func:`covariate_link`, evaluated with NumPy).
 
     Parameters
     ----------
@@ -82,7 +122,7 @@ def linked_params(
     """
     signs = link_signs(spec)
     out = {k: v for k, v in params.items() if SEPARATOR not in k}
-    shift: dict[str, Any] = {}
+    terms: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     for name, gamma in params.items():
         if SEPARATOR not in name:
             continue
@@ -91,68 +131,10 @@ def linked_params(
             raise KeyError(f"{spec.key}: parameter {parameter!r} takes no covariates")
         if covariate not in design:
             raise KeyError(f"{spec.key}: no values of covariate {covariate!r}")
-        term = np.asarray(gamma, dtype=float) * np.asarray(design[covariate], dtype=float)
-        shift[parameter] = shift.get(parameter, 0.0) + term
-    for parameter, total in shift.items():
-        out[parameter] = np.asarray(out[parameter], dtype=float) * np.exp(signs[parameter] * total)
+        coefficients, columns = terms.setdefault(parameter, ([], []))
+        coefficients.append(np.asarray(gamma, dtype=float))
+        columns.append(np.asarray(design[covariate], dtype=float))
+    for parameter, (coefficients, columns) in terms.items():
+        baseline = np.asarray(out[parameter], dtype=float)
+        out[parameter] = covariate_link(baseline, signs[parameter], coefficients, columns)
     return out
-
-
-_MEAN_OF = {"purchase": "mean purchase rate", "dropout": "mean dropout rate"}
-
-
-def effects_table(spec: ModelSpec, result: Any, level: float = 0.95) -> pd.DataFrame:
-    """The covariate coefficients of a fit, with what each does to its parameter.
-
-    Columns: ``parameter``, ``covariate``, ``process``, ``estimate`` (γ), ``std_err``,
-    ``lower``/``upper`` (interval at ``level``: Wald for MLE fits, equal-tailed for
-    posterior draws), ``factor`` (``exp(sign·γ)``: what a one-unit covariate multiplies
-    the parameter by, with ``factor_lower``/``factor_upper``) and, where the parameter
-    is the scale of a rate or of the spend, ``mean_factor``: the factor on the mean of
-    that quantity (``quantity``; bounds ``mean_factor_lower``/``mean_factor_upper``).
-    A rate ``λ ~ Gamma(r, α)`` has mean ``r/α``, so ``α_i = α₀ e^(−γz)`` multiplies the
-    mean purchase rate by ``e^(γz)``; the Gamma-Gamma's mean spend per order
-    ``pγ/(q−1)`` scales with ``γ``.
-    """
-    signs = link_signs(spec)
-    interval = result.conf_int(level)
-    std_err = result.std_err
-    rows = []
-    for name in result.coefficients:
-        parameter, covariate = split_coefficient(name)
-        sign = signs[parameter]
-        process = process_of(spec, parameter)
-        gamma, lo, hi = (
-            result.params[name],
-            interval.loc[name, "lower"],
-            interval.loc[name, "upper"],
-        )
-        bounds = sorted((math.exp(sign * lo), math.exp(sign * hi)))
-        row = {
-            "parameter": parameter,
-            "covariate": covariate,
-            "process": process,
-            "estimate": gamma,
-            "std_err": std_err[name],
-            "lower": lo,
-            "upper": hi,
-            "factor": math.exp(sign * gamma),
-            "factor_lower": bounds[0],
-            "factor_upper": bounds[1],
-            "quantity": "",
-            "mean_factor": math.nan,
-            "mean_factor_lower": math.nan,
-            "mean_factor_upper": math.nan,
-        }
-        if parameter in spec.rate_params:  # the scale of a rate: the mean moves inversely
-            row["quantity"] = _MEAN_OF.get(process, f"mean {process} rate")
-            row["mean_factor"] = 1.0 / row["factor"]
-            row["mean_factor_lower"], row["mean_factor_upper"] = 1 / bounds[1], 1 / bounds[0]
-        elif process == "spend":
-            row["quantity"] = "mean spend per order"
-            row["mean_factor"] = row["factor"]
-            row["mean_factor_lower"], row["mean_factor_upper"] = bounds
-        rows.append(row)
-    table = pd.DataFrame(rows, index=pd.Index(list(result.coefficients), name="coefficient"))
-    table.attrs["level"] = level
-    return table

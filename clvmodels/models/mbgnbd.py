@@ -12,21 +12,21 @@ therefore not surely active, and the number of repeat purchases made before drop
 satisfies ``P(J ≥ j) = (1−p)^j`` instead of ``(1−p)^(j−1)``.
 
 Every MBG/NBD expectation reduces to the BG/NBD one with ``b`` shifted, so the stable
-evaluation of :func:`clvmodels.models.bgnbd.beta_average_expected` is reused.
+evaluation of :func:`clvmodels.models._special.beta_average_expected` is reused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from scipy import special
 
-from clvmodels.models import bgnbd, cohort
+from clvmodels.models import bgnbd, cohort, nbd
+from clvmodels.models._special import beta_average_expected
 from clvmodels.models.ops import Ops, numpy_ops
-from clvmodels.models.spec import ModelSpec
 
 REFERENCE = (
     "Batislam, E. P., Denizel, M. & Filiztekin, A. (2007). Empirical validation and "
@@ -91,23 +91,13 @@ def log_likelihood(
     )
 
 
-def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
-    """Same rule-of-thumb start as BG/NBD (:func:`clvmodels.models.bgnbd.initial_params`)."""
-    return bgnbd.initial_params(data, weights)
-
-
-SPEC = ModelSpec(
-    key="mbgnbd",
-    name="MBG/NBD",
-    param_names=("r", "alpha", "a", "b"),
-    rate_params=("alpha",),
-    data_columns=("frequency", "recency", "T"),
-    log_likelihood=log_likelihood,
-    initial_params=initial_params,
-    reference=REFERENCE,
-    # as the BG/NBD (Fader & Hardie 2007, note 019): α on purchases, a and b on dropout
-    covariate_links={"purchase": {"alpha": -1.0}, "dropout": {"a": 1.0, "b": 1.0}},
+SPEC = dataclasses.replace(
+    bgnbd.SPEC, key="mbgnbd", name="MBG/NBD", log_likelihood=log_likelihood, reference=REFERENCE
 )
+"""The BG/NBD's declaration with the MBG/NBD likelihood: the same parameters, rate
+parameter, data columns, starting point (:func:`clvmodels.models.bgnbd.initial_params`)
+and covariate links (Fader & Hardie 2007, note 019: ``α`` on purchases, ``a`` and ``b``
+on dropout)."""
 
 
 def expected_purchases(t: Any, *, r: Any, alpha: Any, a: Any, b: Any) -> np.ndarray:
@@ -116,11 +106,11 @@ def expected_purchases(t: Any, *, r: Any, alpha: Any, a: Any, b: Any) -> np.ndar
     BDF 2007, appendix A: ``E[X(t)] = b/(a−1) · [1 − (α/(α+t))^r 2F1(r, b+1; a+b;
     t/(α+t))]``.  Given ``λ, p`` the expectation is ``(1−p)/p · (1 − e^(−λpt))``, i.e.
     ``(1−p)`` times the BG/NBD one, so ``E[X(t)] = b/(a+b) · E_BG/NBD[X(t) | r, α, a,
-    b+1]``, evaluated stably by :func:`clvmodels.models.bgnbd.beta_average_expected`.
+    b+1]``, evaluated stably by :func:`clvmodels.models._special.beta_average_expected`.
     """
     b = np.asarray(b, dtype=float)
     s = np.asarray(t, dtype=float) / np.asarray(alpha, dtype=float)
-    return b / (np.asarray(a, dtype=float) + b) * bgnbd.beta_average_expected(s, r, a, b + 1.0)
+    return b / (np.asarray(a, dtype=float) + b) * beta_average_expected(s, r, a, b + 1.0)
 
 
 def probability_of_purchases(x: Any, t: Any, *, r: Any, alpha: Any, a: Any, b: Any) -> np.ndarray:
@@ -141,8 +131,8 @@ def probability_of_purchases(x: Any, t: Any, *, r: Any, alpha: Any, a: Any, b: A
     )
     log_beta = special.betaln(a, b)
     x_pos = np.maximum(x, 1.0)
-    log_first = special.betaln(a, b + x + 1.0) - log_beta + bgnbd.log_nbd_pmf(x, t, r, alpha)
-    log_tail = np.where(x > 0, bgnbd.log_nbd_tail(x_pos, t, r, alpha), 0.0)
+    log_first = special.betaln(a, b + x + 1.0) - log_beta + nbd.log_pmf(x, t, r, alpha)
+    log_tail = np.where(x > 0, nbd.log_tail(x_pos, t, r, alpha), 0.0)
     log_second = special.betaln(a + 1.0, b + x) - log_beta + log_tail
     return np.minimum(np.exp(np.logaddexp(log_first, log_second)), 1.0)
 
@@ -247,6 +237,5 @@ def simulate(
     dict
         ``frequency``, ``recency``, ``T`` and the latent ``alive`` flag (active at ``T``).
     """
-    return bgnbd.simulate_customers(
-        n_customers, r=r, alpha=alpha, a=a, b=b, T=T, rng=rng, dropout_at_start=True
-    )
+    params = {"r": r, "alpha": alpha, "a": a, "b": b}
+    return bgnbd.simulate_customers(n_customers, params, T, rng, dropout_at_start=True)

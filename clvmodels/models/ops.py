@@ -16,14 +16,17 @@ Rules for code written against ``xp``:
 * wrap a term that depends on the parameters and on one or two data columns only (e.g.
   ``−(r+x)·log(α+T)``) in ``xp.distinct(fn, x, T)``: the maximum-likelihood backend then
   evaluates it once per distinct ``(x, T)`` pair instead of once per customer, which is
-  what makes a fit cost grow with the number of distinct values, not of customers.
+  what makes a fit cost grow with the number of distinct values, not of customers;
+* write a linear combination (the covariate link of :mod:`clvmodels.models.links`) as
+  ``xp.weighted_sum``, never as a matrix product: no BLAS call is involved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, reduce
 from typing import Any
 
 import numpy as np
@@ -82,6 +85,14 @@ class Ops:
         """log(exp(a) − exp(b)) for a ≥ b."""
         return a + self.log1mexp(b - a)
 
+    def weighted_sum(self, weights: Sequence[Any], terms: Sequence[Any]) -> Any:
+        """``Σ_j w_j · t_j``, broadcasting each pair, as a chain of elementwise products
+        and sums rather than a matrix product: no BLAS call (PyTensor without a BLAS
+        library warns about, and then slowly emulates, every ``dot``), and the weights
+        may be scalars, arrays of parameter draws or symbolic values alike."""
+        products = [weight * term for weight, term in zip(weights, terms, strict=True)]
+        return reduce(operator.add, products) if products else 0.0
+
 
 def as_floats(*arrays: Any) -> tuple[np.ndarray, ...]:
     """The arguments as float64 NumPy arrays (for the NumPy-only prediction functions)."""
@@ -90,6 +101,20 @@ def as_floats(*arrays: Any) -> tuple[np.ndarray, ...]:
 
 def _call(fn: Callable[..., Any], *columns: Any) -> Any:
     return fn(*columns)
+
+
+_SAME_NAME = (
+    "log", "log1p", "exp", "expm1", "sqrt", "abs", "maximum", "minimum", "ones_like", "zeros_like",
+)
+"""The functions of :class:`Ops` that NumPy and PyTensor name alike."""
+
+
+def _namespace_ops(name: str, namespace: Any, **own: Callable[..., Any]) -> Ops:
+    """The :class:`Ops` of an array library: its functions named in :data:`_SAME_NAME`,
+    ``own`` for the others, and a plain call for ``distinct`` (a backend that knows
+    the distinct values replaces it, :mod:`clvmodels.backends.distinct`)."""
+    shared = {f: getattr(namespace, f) for f in _SAME_NAME}
+    return Ops(name=name, **shared, distinct=_call, **own)
 
 
 def _np_where(cond: Any, a: Any, b: Any) -> Any:
@@ -107,24 +132,14 @@ def _np_subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -
     return out.reshape(shape)
 
 
-numpy_ops = Ops(
-    name="numpy",
-    log=np.log,
-    log1p=np.log1p,
-    exp=np.exp,
-    expm1=np.expm1,
-    sqrt=np.sqrt,
-    abs=np.abs,
+numpy_ops = _namespace_ops(
+    "numpy",
+    np,
     gammaln=special.gammaln,
     hyp2f1=special.hyp2f1,
     logaddexp=np.logaddexp,
     where=_np_where,
-    maximum=np.maximum,
-    minimum=np.minimum,
-    ones_like=np.ones_like,
-    zeros_like=np.zeros_like,
     subset_apply=_np_subset_apply,
-    distinct=_call,
 )
 """NumPy/SciPy evaluation of the likelihoods."""
 
@@ -160,26 +175,16 @@ def pytensor_ops(portable: bool = False) -> Ops:
         values = fn(*(a[idx] for a in flat[2:]))
         return pt.set_subtensor(flat[1][idx], values).reshape(shape)
 
-    return Ops(
-        name="pytensor",
-        log=pt.log,
-        log1p=pt.log1p,
-        exp=pt.exp,
-        expm1=pt.expm1,
-        sqrt=pt.sqrt,
-        abs=pt.abs,
+    return _namespace_ops(
+        "pytensor",
+        pt,
         gammaln=pt.gammaln,
         hyp2f1=pt.hyp2f1,
         # pt.logaddexp forms exp(u) + exp(v) and overflows; this one is stable, with a
         # gradient that costs no second exponential (clvmodels.models.logaddexp_op)
         logaddexp=logaddexp,
         where=pt.switch,
-        maximum=pt.maximum,
-        minimum=pt.minimum,
-        ones_like=pt.ones_like,
-        zeros_like=pt.zeros_like,
         subset_apply=subset_apply,
-        distinct=_call,
     )
 
 

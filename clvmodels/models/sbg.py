@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
+from clvmodels.models._special import hyp2f1_unit
 from clvmodels.models.ops import Ops, as_floats, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -213,39 +214,6 @@ def derl(
     n, alpha, beta, d = as_floats(n_renewals, alpha, beta, discount)
     b = beta + n
     return b / (alpha + b) * hyp2f1_unit(b + 1.0, alpha, 1.0 / (1.0 + d))
-
-
-def hyp2f1_unit(b: ArrayLike, a: ArrayLike, z: ArrayLike, *, rtol: float = 1e-15) -> np.ndarray:
-    """``2F1(1, b; b + a; z)`` for ``a, b > 0`` and ``0 ≤ z < 1``.
-
-    The function behind DERL (sBG) and DERT (BG/BB): it equals ``E[1 / (1 − z U)]`` for
-    ``U ~ Beta(b, a)``, so it lies in ``[1, 1 / (1 − z)]``.  Summed directly as its
-    power series ``Σ_k (b)_k / (b + a)_k z^k``, whose term ratio is below ``z``; the
-    tail after a term ``t_k`` is therefore at most ``t_k · z / (1 − z)``.  The cost is
-    about ``log(rtol) / log(z)`` terms (≈ 370 for a 10 % discount rate).  (SciPy's
-    ``hyp2f1`` returns NaN or inf for large ``b`` or ``a``, hence this routine.)
-    """
-    b, a, z = np.broadcast_arrays(*as_floats(b, a, z))
-    shape = b.shape
-    b, a, z = (np.array(v, dtype=float).ravel() for v in (b, a, z))
-    out = np.ones(b.size)
-    term = np.ones(b.size)  # the last term summed so far
-    active = np.flatnonzero(z > 0.0)
-    log_z = np.log(np.where(z > 0.0, z, 0.5))
-    k = 0
-    block = 256
-    while active.size:
-        steps = np.arange(k, k + block, dtype=float)[:, None]
-        # log(t_{j+1} / t_j) = log((b + j) / (b + a + j)) + log z
-        log_ratio = np.log1p(-a[active] / (b[active] + a[active] + steps)) + log_z[active]
-        terms = np.exp(np.cumsum(log_ratio, axis=0) + np.log(term[active]))
-        out[active] += terms.sum(axis=0)
-        term[active] = terms[-1]
-        za = z[active]
-        done = term[active] * za / (1.0 - za) <= rtol * out[active]
-        active = active[~done]
-        k += block
-    return out.reshape(shape)
 
 
 def simulate(

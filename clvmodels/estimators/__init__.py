@@ -1,0 +1,35 @@
+"""Thin scikit-learn-shaped estimators over :class:`clvmodels.results.FitResult`.
+
+One estimator per model of the registry (:data:`clvmodels.models.REGISTRY`):
+:class:`BGNBD`, :class:`ParetoNBD`, :class:`MBGNBD` and :class:`BGBB` (purchases),
+:class:`GammaGamma` (spend), :class:`SBG` (retention).  ``fit(data)`` returns the
+estimator; fitted attributes end in ``_``; predictions are the model module's pure
+functions (:mod:`clvmodels.estimators.base`).
+"""
+
+from __future__ import annotations
+
+from clvmodels.estimators.base import ClvModelWarning, Estimator
+from clvmodels.estimators.frames import frame_arrays
+from clvmodels.estimators.purchase import BGBB, BGNBD, MBGNBD, ParetoNBD
+from clvmodels.estimators.retention import SBG
+from clvmodels.estimators.spend import GammaGamma
+from clvmodels.models import model_keys
+
+_BY_KEY = {cls.model_key: cls for cls in (BGNBD, ParetoNBD, MBGNBD, BGBB, GammaGamma, SBG)}
+
+ESTIMATORS: dict[str, type[Estimator]] = {key: _BY_KEY[key] for key in model_keys()}
+"""The estimator of every registered model, in registry order."""
+
+__all__ = [
+    "BGBB",
+    "BGNBD",
+    "ESTIMATORS",
+    "MBGNBD",
+    "SBG",
+    "ClvModelWarning",
+    "Estimator",
+    "GammaGamma",
+    "ParetoNBD",
+    "frame_arrays",
+]

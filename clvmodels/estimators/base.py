@@ -1,0 +1,265 @@
+"""The estimator base class: fitting through a backend, covariates, persistence.
+
+``fit(data)`` validates the canonical per-customer frame, hands the arrays to a
+backend and returns ``self``; fitted attributes end in ``_`` (``result_``,
+``params_``, ``log_likelihood_``, ``AIC_``, ``BIC_``).  Predictions (in the subclasses)
+delegate to the pure functions of the model's module, so an estimator rebuilt from a
+saved result predicts exactly like the one that was fitted.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.backends.design import CovariateLinks
+from clvmodels.data.covariates import Covariates, covariate_frame, covariate_frame_like
+from clvmodels.errors import FitError, ModelLoadError
+from clvmodels.estimators.effects import effects_table
+from clvmodels.estimators.frames import frame_arrays, frame_time_unit
+from clvmodels.models import ModelInfo, model_info, model_module
+from clvmodels.models.links import linked_params
+from clvmodels.results import FitResult
+
+_DATA_ARGUMENTS = {"spec", "data", "weights", "time_unit", "covariates"}
+"""Arguments of a backend's fit function that the estimator fills in itself (the
+covariates from its ``covariates`` argument)."""
+
+
+class ClvModelWarning(UserWarning):
+    """A fit succeeded but a model assumption looks violated."""
+
+
+class Estimator:
+    """Base class: one probability model, fitted by the chosen backend.
+
+    Parameters
+    ----------
+    backend
+        ``"mle"`` (maximum likelihood) or ``"bayes"`` (PyMC).
+    covariates
+        Time-invariant customer covariates per process, e.g. ``{"purchase":
+        ["loyalty_member", "channel"], "dropout": ["loyalty_member"]}``: columns of the
+        frame given to :meth:`fit` (and to the predictions), one row per customer.
+        Numeric columns enter as they are, booleans as 0/1, other columns as dummies of
+        their levels against a reference level (:mod:`clvmodels.data.covariates`).  The
+        processes of a model are the keys of its ``SPEC.covariate_links``: ``purchase``
+        and ``dropout`` (BG/NBD, MBG/NBD, Pareto/NBD), ``spend`` (Gamma-Gamma),
+        ``churn`` (sBG).  Fitted coefficients are named ``parameter:covariate``.
+    reference
+        Reference level per categorical covariate (default: first in sorted order).
+    **options
+        Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``,
+        ``method``, ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``,
+        ``target_accept``, ``seed``, ``progress``, ``ess_floor``; see
+        :func:`clvmodels.backends.bayes.fit_bayes`).
+    """
+
+    model_key: ClassVar[str]
+
+    def __init__(
+        self,
+        backend: str = "mle",
+        *,
+        covariates: Mapping[str, Sequence[str]] | None = None,
+        reference: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> None:
+        self.backend = backend
+        self.covariates = covariates
+        self.reference = reference
+        self.options = options
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def module(self) -> Any:
+        """The model's math module."""
+        return model_module(self.model_key)
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model's registry entry (:data:`clvmodels.models.REGISTRY`)."""
+        return model_info(self.model_key)
+
+    def fit(self, data: pd.DataFrame, *, time_unit: str | None = None) -> Self:
+        """Fit on the canonical per-customer frame (a ``count`` column acts as weights)."""
+        spec = self.module.SPEC
+        arrays, weights = frame_arrays(data, spec.data_columns, self.model_key)
+        self._check_data(arrays)
+        unit = time_unit if time_unit is not None else frame_time_unit(data)
+        design, links = self._covariate_links(data)
+        result = self._run_backend(spec, arrays, weights, unit, links)
+        if design is not None:
+            result.covariate_encoding = design.encoding()
+        self._set_result(result)
+        n_rows = len(arrays[spec.data_columns[0]])
+        self._after_fit(arrays, np.ones(n_rows) if weights is None else weights)
+        return self
+
+    def _covariate_links(
+        self, data: pd.DataFrame
+    ) -> tuple[Covariates | None, CovariateLinks | None]:
+        """The design of the fit's covariates and their links (``None`` without)."""
+        spec = self.module.SPEC
+        given = {p: c for p, c in (self.covariates or {}).items() if c}
+        for process, columns in given.items():
+            if process not in spec.covariate_links:
+                known = ", ".join(spec.covariate_links) or "none"
+                raise FitError(
+                    f"{self.model_key}: covariates.{process}: the model has no such process "
+                    f"taking covariates (processes: {known})"
+                )
+            if isinstance(columns, str):
+                raise FitError(
+                    f"{self.model_key}: covariates.{process}: expected a list of columns, "
+                    f"got {columns!r}"
+                )
+        chosen = {p: list(c) for p, c in given.items()}
+        if not chosen:
+            return None, None
+        columns = list(dict.fromkeys(c for cols in chosen.values() for c in cols))
+        design = covariate_frame(
+            data, columns, source_name=f"{self.model_key} covariates", reference=self.reference
+        )
+        processes = {
+            p: tuple(n for c in cols for n in design.design_names(c)) for p, cols in chosen.items()
+        }
+        return design, CovariateLinks.build(spec, design.names, design.matrix, processes)
+
+    def _run_backend(
+        self,
+        spec: Any,
+        arrays: dict[str, np.ndarray],
+        weights: np.ndarray | None,
+        unit: str | None,
+        links: CovariateLinks | None,
+    ) -> FitResult:
+        fit, label = self._backend_fit()
+        allowed = set(inspect.signature(fit).parameters) - _DATA_ARGUMENTS
+        unknown = set(self.options) - allowed
+        if unknown:
+            raise FitError(
+                f"{self.model_key}: unknown {label} option(s) {', '.join(sorted(unknown))}"
+            )
+        options = {**self.options, **({} if links is None else {"covariates": links})}
+        return fit(spec, arrays, weights, time_unit=unit, **options)
+
+    def _backend_fit(self) -> tuple[Callable[..., FitResult], str]:
+        """The fit function of the chosen backend (imported on first use) and its label."""
+        if self.backend == "mle":
+            from clvmodels.backends.mle import fit_mle
+
+            return fit_mle, "MLE"
+        if self.backend == "bayes":
+            from clvmodels.backends.bayes import fit_bayes
+
+            return fit_bayes, "Bayesian"
+        raise FitError(f"{self.model_key}: unknown backend {self.backend!r}; use 'mle' or 'bayes'")
+
+    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
+        """Model-specific data checks (overridden)."""
+
+    def _after_fit(self, arrays: dict[str, np.ndarray], weights: np.ndarray) -> None:
+        """Model-specific reporting after a fit (overridden)."""
+
+    def _set_result(self, result: FitResult) -> None:
+        if result.model != self.model_key:
+            raise ModelLoadError(
+                f"the saved model is a {result.model!r} model, not {self.model_key!r}"
+            )
+        self.result_ = result
+        self.params_ = dict(result.params)
+        self.log_likelihood_ = result.log_likelihood
+        self.AIC_ = result.aic
+        self.BIC_ = result.bic
+
+    @classmethod
+    def from_result(cls, result: FitResult) -> Self:
+        """An estimator wrapping an existing result (e.g. loaded from disk)."""
+        estimator = cls(backend=result.backend)
+        estimator._set_result(result)
+        return estimator
+
+    def _fitted(self) -> dict[str, float]:
+        """The model's parameters: with covariates, those of a customer whose covariates
+        are all zero (the reference level of every categorical covariate)."""
+        if not hasattr(self, "result_"):
+            raise FitError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
+        return {k: v for k, v in self.params_.items() if k not in self.result_.coefficients}
+
+    @property
+    def has_covariates(self) -> bool:
+        """Whether the fitted model has covariate coefficients."""
+        return bool(getattr(self, "result_", None) and self.result_.coefficients)
+
+    def customer_params(self, data: pd.DataFrame) -> dict[str, Any]:
+        """Each customer's parameters: the fitted ones, or with covariates those of the
+        customer's covariate values in ``data`` (arrays over its rows; Fader & Hardie
+        2007, note 019: ``θ_i = θ₀ exp(±γ′z_i)``)."""
+        self._fitted()
+        if not self.has_covariates:
+            return self._fitted()
+        design = self.design(data)
+        return linked_params(
+            self.module.SPEC, self.params_, dict(zip(design.names, design.matrix.T, strict=True))
+        )
+
+    def design(self, data: pd.DataFrame) -> Covariates:
+        """The fitted covariates' design columns for the customers of ``data``."""
+        encoding = self.result_.covariate_encoding
+        if encoding is None:
+            raise FitError(f"{self.model_key}: the model was fitted without covariates")
+        return covariate_frame_like(encoding, data, source_name=f"{self.model_key} covariates")
+
+    def _patterns(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The covariate patterns of ``data``'s customers: the row of the first customer
+        of each distinct pattern, and each customer's pattern code."""
+        design = self.design(data).matrix
+        _, first, codes = np.unique(design, axis=0, return_index=True, return_inverse=True)
+        return first, np.asarray(codes).reshape(-1)
+
+    def profile_params(self, profile: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Parameters of a customer with covariate values ``profile`` (a mapping of
+        covariate column to value; ``None``: the reference customer)."""
+        if profile is None or not self.has_covariates:
+            return self._fitted()
+        frame = pd.DataFrame({k: [v] for k, v in profile.items()})
+        return {
+            k: float(np.asarray(v).reshape(-1)[0]) for k, v in self.customer_params(frame).items()
+        }
+
+    def covariate_effects(self, level: float = 0.95) -> pd.DataFrame:
+        """The covariate coefficients with intervals and the factor each puts on its
+        parameter (:func:`clvmodels.estimators.effects.effects_table`)."""
+        self._fitted()
+        return effects_table(self.module.SPEC, self.result_, level)
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Parameter table with standard errors and intervals."""
+        self._fitted()
+        return self.result_.summary(level)
+
+    def save(self, path: str | Path) -> None:
+        """Save the fitted model as JSON (records version, model, time unit, data fingerprint)."""
+        self._fitted()
+        self.result_.save(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Load a model saved with :meth:`save`; a file of another model is an error."""
+        result = FitResult.load(path)
+        if result.model != cls.model_key:
+            raise ModelLoadError(f"{path}: holds a {result.model!r} model, not {cls.model_key!r}")
+        return cls.from_result(result)
+
+    def __repr__(self) -> str:
+        if hasattr(self, "params_"):
+            inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+            return f"{type(self).__name__}({inner})"
+        return f"{type(self).__name__}(backend={self.backend!r})"

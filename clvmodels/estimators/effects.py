@@ -1,0 +1,76 @@
+"""The covariate effects of a fit as a presentation table.
+
+A coefficient ``γ`` of parameter ``θ`` (``θ_i = θ₀ · exp(sign · γ z_i)``, Fader & Hardie
+2007, note 019; :mod:`clvmodels.models.links`) is reported with its interval and with
+what a one-unit change of the covariate does to the parameter and, where that parameter
+scales a rate or the spend, to the mean of that quantity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from clvmodels.models.links import link_signs, process_of, split_coefficient
+from clvmodels.models.spec import ModelSpec
+from clvmodels.results import FitResult
+
+_MEAN_OF = {"purchase": "mean purchase rate", "dropout": "mean dropout rate"}
+
+
+def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd.DataFrame:
+    """The covariate coefficients of a fit, with what each does to its parameter.
+
+    Columns: ``parameter``, ``covariate``, ``process``, ``estimate`` (γ), ``std_err``,
+    ``lower``/``upper`` (interval at ``level``: Wald for MLE fits, equal-tailed for
+    posterior draws), ``factor`` (``exp(sign·γ)``: what a one-unit covariate multiplies
+    the parameter by, with ``factor_lower``/``factor_upper``) and, where the parameter
+    is the scale of a rate or of the spend, ``mean_factor``: the factor on the mean of
+    that quantity (``quantity``; bounds ``mean_factor_lower``/``mean_factor_upper``).
+    A rate ``λ ~ Gamma(r, α)`` has mean ``r/α``, so ``α_i = α₀ e^(−γz)`` multiplies the
+    mean purchase rate by ``e^(γz)``; the Gamma-Gamma's mean spend per order
+    ``pγ/(q−1)`` scales with ``γ``.
+    """
+    signs = link_signs(spec)
+    interval = result.conf_int(level)
+    std_err = result.std_err
+    rows = []
+    for name in result.coefficients:
+        parameter, covariate = split_coefficient(name)
+        sign = signs[parameter]
+        process = process_of(spec, parameter)
+        gamma, lo, hi = (
+            result.params[name],
+            interval.loc[name, "lower"],
+            interval.loc[name, "upper"],
+        )
+        bounds = sorted((math.exp(sign * lo), math.exp(sign * hi)))
+        row = {
+            "parameter": parameter,
+            "covariate": covariate,
+            "process": process,
+            "estimate": gamma,
+            "std_err": std_err[name],
+            "lower": lo,
+            "upper": hi,
+            "factor": math.exp(sign * gamma),
+            "factor_lower": bounds[0],
+            "factor_upper": bounds[1],
+            "quantity": "",
+            "mean_factor": math.nan,
+            "mean_factor_lower": math.nan,
+            "mean_factor_upper": math.nan,
+        }
+        if parameter in spec.rate_params:  # the scale of a rate: the mean moves inversely
+            row["quantity"] = _MEAN_OF.get(process, f"mean {process} rate")
+            row["mean_factor"] = 1.0 / row["factor"]
+            row["mean_factor_lower"], row["mean_factor_upper"] = 1 / bounds[1], 1 / bounds[0]
+        elif process == "spend":
+            row["quantity"] = "mean spend per order"
+            row["mean_factor"] = row["factor"]
+            row["mean_factor_lower"], row["mean_factor_upper"] = bounds
+        rows.append(row)
+    table = pd.DataFrame(rows, index=pd.Index(list(result.coefficients), name="coefficient"))
+    table.attrs["level"] = level
+    return table

@@ -1,0 +1,135 @@
+"""Estimators of the purchase models: BG/NBD, Pareto/NBD and MBG/NBD in continuous time,
+BG/BB in discrete opportunities (the registry's ``role="purchase"`` models)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.estimators.base import Estimator
+from clvmodels.estimators.frames import check_rfm, first_bad, frame_arrays
+
+
+class _PurchaseCountModel(Estimator):
+    """Shared interface of the continuous-time purchase models (BG/NBD, Pareto/NBD, MBG/NBD)."""
+
+    def expected_purchases(self, t: Any, profile: Mapping[str, Any] | None = None) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases of a new customer in (0, t] (with
+        covariates: of a customer with covariate values ``profile``, e.g.
+        ``{"loyalty_member": True, "channel": "web"}``; default the reference customer)."""
+        params = self.profile_params(profile)
+        return self.module.expected_purchases(np.asarray(t, dtype=float), **params)
+
+    def probability_of_purchases(
+        self, x: Any, t: Any, profile: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
+        """P(X(t) = x) for a new customer (``profile``: as :meth:`expected_purchases`)."""
+        return self.module.probability_of_purchases(
+            np.asarray(x, dtype=float), np.asarray(t, dtype=float), **self.profile_params(profile)
+        )
+
+    def predict_purchases(self, data: pd.DataFrame, t: float) -> pd.Series:
+        """Expected purchases in (T, T + t] given each customer's (frequency, recency, T)."""
+        arrays, _ = frame_arrays(data, self.info.history, self.model_key)
+        values = self.module.conditional_expected_purchases(
+            float(t),
+            arrays["frequency"],
+            arrays["recency"],
+            arrays["T"],
+            **self.customer_params(data),
+        )
+        return pd.Series(values, index=data.index, name="expected_purchases")
+
+    def predict_p_alive(self, data: pd.DataFrame) -> pd.Series:
+        """P(alive | frequency, recency, T) per customer."""
+        arrays, _ = frame_arrays(data, self.info.history, self.model_key)
+        values = self.module.probability_alive(
+            arrays["frequency"], arrays["recency"], arrays["T"], **self.customer_params(data)
+        )
+        return pd.Series(values, index=data.index, name="p_alive")
+
+    def tracking_curve(
+        self,
+        t: Any,
+        join_times: Any,
+        profile: Mapping[str, Any] | None = None,
+        data: pd.DataFrame | None = None,
+    ) -> np.ndarray:
+        """Expected cumulative repeat transactions by calendar time ``t`` of a cohort
+        whose members made their first purchase at ``join_times``.
+
+        With covariates, ``data`` (one row per customer, aligned with ``join_times``)
+        gives every customer her own parameters; otherwise all customers have those of
+        ``profile`` (as :meth:`expected_purchases`).
+        """
+        t = np.asarray(t, dtype=float)
+        joins = np.asarray(join_times, dtype=float)
+        if data is None or not self.has_covariates:
+            params = self.profile_params(profile)
+            return self.module.expected_cumulative_transactions(t, joins, **params)
+        first, codes = self._patterns(data)
+        params = self.customer_params(data)
+        total = np.zeros_like(t)
+        for g, row in enumerate(first):  # one cohort curve per covariate pattern
+            mine = codes == g
+            own = {k: float(np.broadcast_to(v, joins.shape)[row]) for k, v in params.items()}
+            total += self.module.expected_cumulative_transactions(t, joins[mine], **own)
+        return total
+
+    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
+        check_rfm(arrays)
+
+
+class BGNBD(_PurchaseCountModel):
+    """BG/NBD purchase and dropout model (Fader, Hardie & Lee 2005)."""
+
+    model_key = "bgnbd"
+
+
+class ParetoNBD(_PurchaseCountModel):
+    """Pareto/NBD model (Schmittlein, Morrison & Colombo 1987)."""
+
+    model_key = "paretonbd"
+
+
+class MBGNBD(_PurchaseCountModel):
+    """MBG/NBD model (Batislam, Denizel & Filiztekin 2007)."""
+
+    model_key = "mbgnbd"
+
+
+class BGBB(Estimator):
+    """BG/BB discrete-time model (Fader, Hardie & Shang 2010); data: frequency, recency, n."""
+
+    model_key = "bgbb"
+
+    def predict_p_alive(self, data: pd.DataFrame) -> pd.Series:
+        """P(alive at opportunity n + 1 | x, t_x, n)."""
+        a, _ = frame_arrays(data, self.info.history, self.model_key)
+        values = self.module.probability_alive(
+            a["frequency"], a["recency"], a["n"], **self._fitted()
+        )
+        return pd.Series(values, index=data.index, name="p_alive")
+
+    def predict_transactions(self, data: pd.DataFrame, n_star: int) -> pd.Series:
+        """Expected transactions in the next ``n_star`` opportunities."""
+        a, _ = frame_arrays(data, self.info.history, self.model_key)
+        values = self.module.conditional_expected_transactions(
+            n_star, a["frequency"], a["recency"], a["n"], **self._fitted()
+        )
+        return pd.Series(values, index=data.index, name="expected_purchases")
+
+    def expected_transactions(self, n_star: Any) -> np.ndarray:
+        """Expected transactions of a new customer in the first ``n_star`` opportunities."""
+        return self.module.expected_transactions(np.asarray(n_star), **self._fitted())
+
+    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
+        x, tx, n = arrays["frequency"], arrays["recency"], arrays["n"]
+        first_bad(x < 0, "frequency", "is negative")
+        first_bad(x > tx + 1e-9, "frequency", "exceeds recency (the last opportunity bought)")
+        first_bad(tx > n + 1e-9, "recency", "exceeds n (the number of opportunities)")
+        first_bad((x == 0) & (tx != 0), "recency", "must be 0 when frequency is 0")
+        first_bad((x != np.round(x)) | (n != np.round(n)), "frequency/n", "must be whole numbers")

@@ -1,0 +1,69 @@
+"""The model registry (clvmodels.models.REGISTRY) agrees with the model modules."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from clvmodels.estimators import ESTIMATORS
+from clvmodels.models import REGISTRY, model_info, model_keys, model_module, model_spec
+
+# the predictions of each model that take a customer's history
+HISTORY_PREDICTIONS = {
+    "bgnbd": ("probability_alive", "conditional_expected_purchases",
+              "discounted_expected_residual_transactions"),
+    "paretonbd": ("probability_alive", "conditional_expected_purchases",
+                  "discounted_expected_residual_transactions"),
+    "mbgnbd": ("probability_alive", "conditional_expected_purchases",
+               "discounted_expected_residual_transactions"),
+    "bgbb": ("probability_alive", "conditional_expected_transactions", "dert"),
+    "gamma_gamma": ("conditional_expected_average_order_value",),
+}
+
+
+def test_registry_order_and_kinds():
+    assert tuple(REGISTRY) == ("bgnbd", "paretonbd", "mbgnbd", "bgbb", "gamma_gamma", "sbg")
+    assert model_keys("purchase") == ("bgnbd", "paretonbd", "mbgnbd", "bgbb")
+    assert model_keys("spend") == ("gamma_gamma",)
+    assert model_keys("retention") == ("sbg",)
+    assert model_keys() == tuple(REGISTRY)
+    assert [k for k, info in REGISTRY.items() if info.discrete] == ["bgbb", "sbg"]
+    assert all(info.is_purchase == (info.role == "purchase") for info in REGISTRY.values())
+
+
+@pytest.mark.parametrize("key", list(REGISTRY))
+def test_registry_entry_names_a_module_with_its_spec(key):
+    info = model_info(key)
+    module = model_module(key)
+    assert module.__name__ == info.module
+    assert module.SPEC.key == key
+    assert model_spec(key) is module.SPEC
+
+
+@pytest.mark.parametrize("key", list(HISTORY_PREDICTIONS))
+def test_registry_history_is_what_the_predictions_read(key):
+    module = model_module(key)
+    for name in HISTORY_PREDICTIONS[key]:
+        read = set(inspect.signature(getattr(module, name)).parameters)
+        assert set(model_info(key).history) <= read, (key, name)
+
+
+def test_sbg_history_is_its_data():
+    # a subscriber's history is her renewal count (derl's n_renewals) and churned flag
+    assert model_info("sbg").history == model_spec("sbg").data_columns
+    assert "n_renewals" in inspect.signature(model_module("sbg").derl).parameters
+
+
+def test_unknown_model_and_role_name_the_known_ones():
+    with pytest.raises(ValueError, match="unknown model 'nbd'; choose from bgnbd, paretonbd"):
+        model_info("nbd")
+    with pytest.raises(ValueError, match="unknown model 'nbd'"):
+        model_module("nbd")
+    with pytest.raises(ValueError, match="unknown model role 'churn'; choose from purchase"):
+        model_keys("churn")
+
+
+def test_every_model_has_an_estimator():
+    assert tuple(ESTIMATORS) == model_keys()
+    assert all(ESTIMATORS[k].model_key == k for k in ESTIMATORS)
