@@ -138,6 +138,7 @@ def _current_gb() -> float:
 def _side(model: str, with_covariates: bool, data, table, queue) -> None:
     """One side in a fresh process: a first (compile-inclusive) and a second fit, each
     timed by step (encoding, compression, compilation, likelihood evaluations)."""
+    from clvmodels.backends import design as rows_design
     from clvmodels.backends import mle
     from clvmodels.backends.compress import factorize_rows
     from clvmodels.data.covariates import covariate_matrix
@@ -152,7 +153,7 @@ def _side(model: str, with_covariates: bool, data, table, queue) -> None:
         steps = dict.fromkeys(("matrix_s", "links_s", "compress_s", "compile_s"), 0.0)
         steps.update(objective_s=0.0, evals=0, eval_s=0.0)
         plain = {name: getattr(mle, name) for name in ("_objective", "_compiled")}
-        plain.update(prepare_rows=mle.prepare_rows, compress_rows=mle.compress_rows)
+        rows = {name: getattr(rows_design, name) for name in ("prepare_rows", "compress_rows")}
 
         def timed(function, key, count=None):
             def call(*args, **kwargs):
@@ -176,8 +177,8 @@ def _side(model: str, with_covariates: bool, data, table, queue) -> None:
         # time the steps of fit_mle by wrapping the names it calls (this process only)
         mle._objective = objective
         mle._compiled = timed(plain["_compiled"], "compile_s")
-        mle.prepare_rows = timed(plain["prepare_rows"], "compress_s")
-        mle.compress_rows = timed(plain["compress_rows"], "compress_s")
+        rows_design.prepare_rows = timed(rows["prepare_rows"], "compress_s")
+        rows_design.compress_rows = timed(rows["compress_rows"], "compress_s")
         started = time.perf_counter()
         try:
             links = None
@@ -187,12 +188,16 @@ def _side(model: str, with_covariates: bool, data, table, queue) -> None:
                 )
                 assert design.names == DESIGN, design.names
                 steps["matrix_s"] = time.perf_counter() - started
-                links = mle.CovariateLinks.build(spec, design.names, design.matrix, processes)
+                links = rows_design.CovariateLinks.build(
+                    spec, design.names, design.matrix, processes
+                )
                 steps["links_s"] = time.perf_counter() - started - steps["matrix_s"]
             result = mle.fit_mle(spec, columns, covariates=links)
         finally:
             for name, function in plain.items():
                 setattr(mle, name, function)
+            for name, function in rows.items():
+                setattr(rows_design, name, function)
         steps["total_s"] = time.perf_counter() - started
         steps["index_s"] = steps.pop("objective_s") - steps["compile_s"]
         return result, steps
