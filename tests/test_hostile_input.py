@@ -1,40 +1,17 @@
-"""A corpus of malformed and hostile inputs and configs, each run through the command
-line: exit 2, one line on stderr that starts with ``error:`` and names the problem, no
-traceback, and not a byte created, changed or deleted anywhere in the case's folder
-(which holds the config, the data and the output) — the checksum of the whole tree is
-the same before and after.
-
-Each case builds its files in a fresh folder, which is also the working directory, and
-gives the command's arguments and a pattern the error line must match.
-"""
+"""A corpus of malformed and hostile configs, outputs and model files, each run through
+the command line by the harness of tests/hostile.py (exit 2, one line naming the
+problem, no traceback, nothing touched); tests/test_hostile_data.py holds the data
+files."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from clvmodels.cli import main
+from hostile import Case, check_case
 
 REPO = Path(__file__).resolve().parents[1]
-CDNOW = (REPO / "configs" / "cdnow.yaml").read_text()
-
-
-@dataclass(frozen=True)
-class Case:
-    """Files to create (relative path -> text or bytes), the arguments (``{tmp}`` is
-    the case folder) and the pattern of the error line."""
-
-    files: dict[str, str | bytes]
-    argv: tuple[str, ...]
-    error: str
-    setup: Callable[[Path], None] | None = None
 
 
 def _config(**blocks: str) -> str:
@@ -206,44 +183,9 @@ CASES: dict[str, Case] = {
 }
 
 
-def _tree(folder: Path) -> dict[str, str]:
-    """Relative path -> checksum of every file and folder below ``folder``."""
-    tree = {}
-    for path in sorted(folder.rglob("*")):
-        key = path.relative_to(folder).as_posix()
-        tree[key] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-    return tree
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_hostile_input_is_a_one_line_error_that_touches_nothing(name, tmp_path, capsys):
-    case = CASES[name]
-    work = tmp_path / "case"
-    work.mkdir()
-    for relative, content in case.files.items():
-        path = work / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-    if case.setup is not None:
-        case.setup(work)
-    before = _tree(tmp_path)
-    argv = [a.replace("{tmp}", str(work)) for a in case.argv]
-    cwd = Path.cwd()
-    os.chdir(work)
-    try:
-        code = main([*argv, "--quiet"] if argv[0] in ("fit", "summarize") else argv)
-    finally:
-        os.chdir(cwd)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err and len(lines[0]) < 400
-    assert re.search(case.error, lines[0]), lines[0]
-    assert _tree(tmp_path) == before
+    check_case(CASES[name], tmp_path, capsys)
 
 
 def test_the_corpus_is_at_least_thirty_cases():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from clvmodels.clv import ValueSettings, resolve_horizon
-from clvmodels.config import ModelConfig, RunConfig, SqlSourceConfig
+from clvmodels.config import MetricsConfig, ModelConfig, RunConfig, SparkConfig, SqlSourceConfig
 from clvmodels.data import SqlSource, describe_source
 from clvmodels.data.builtin import get_builtin
 from clvmodels.errors import ConfigError
@@ -39,17 +39,6 @@ class CovariateTable:
     columns: tuple[str, ...]
     id_column: str
     reference: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class SparkSettings:
-    """``spark:``: the session and the driver's evaluation sample."""
-
-    master: str = "local[*]"
-    app_name: str = "clvmodels"
-    config: Mapping[str, Any] = field(default_factory=dict)
-    evaluation_sample: int = 1_000_000
-    sample_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,7 +67,8 @@ class DataSettings:
     covariates
         The customer covariate table, if any.
     spark
-        The Spark settings (``engine: spark``).
+        The ``spark:`` block (``engine: spark``; its defaults when not given): a frozen
+        block of plain values, taken as it is.
     """
 
     kind: str
@@ -92,7 +82,7 @@ class DataSettings:
     observation_end: Any = None
     calibration_periods: int | None = None
     covariates: CovariateTable | None = None
-    spark: SparkSettings | None = None
+    spark: SparkConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -134,14 +124,6 @@ class Valuation:
 
 
 @dataclass(frozen=True)
-class Marketing:
-    """``metrics:`` inputs of the seed marketing metrics."""
-
-    marketing_spend: float | None = None
-    conversion_rate: float | None = None
-
-
-@dataclass(frozen=True)
 class RunSettings:
     """Everything a configured run needs, resolved once (:func:`resolve`).
 
@@ -161,7 +143,7 @@ class RunSettings:
     seed
         The seed formula's level and lifespan.
     marketing
-        Inputs of the seed marketing metrics.
+        Inputs of the seed marketing metrics (the ``metrics:`` block, plain values).
     output_dir, formats
         Where the run folder goes and the extra formats of predictions.
     record
@@ -174,7 +156,7 @@ class RunSettings:
     value: ValueSettings
     valuation: Valuation
     seed: SeedLevel
-    marketing: Marketing
+    marketing: MetricsConfig
     output_dir: Path
     formats: tuple[str, ...] = ("csv",)
     whole_window: DataSettings | None = None
@@ -201,16 +183,14 @@ class RunSettings:
 def resolve(config: RunConfig) -> RunSettings:
     """The settings of a configured run (the module docstring)."""
     unit = config.data.time_unit
-    c = config.clv
+    # clv: names ValueSettings' other fields as they are (discount_rate, margin, ...)
+    shared = {
+        f.name: getattr(config.clv, f.name)
+        for f in dataclasses.fields(ValueSettings)
+        if f.name not in ("horizon", "time_unit")
+    }
     value = ValueSettings(
-        horizon=resolve_horizon(c.horizon, unit),
-        discount_rate=c.discount_rate,
-        margin=c.margin,
-        time_unit=unit,
-        interval=c.interval,
-        draws=c.draws,
-        seed=c.seed,
-        threads=c.threads,
+        horizon=resolve_horizon(config.clv.horizon, unit), time_unit=unit, **shared
     )
     whole = None
     if config.split.refit:
@@ -223,7 +203,7 @@ def resolve(config: RunConfig) -> RunSettings:
         value=value,
         valuation=_valuation(config),
         seed=SeedLevel(config.baseline.level, config.baseline.lifespan_years),
-        marketing=Marketing(config.metrics.marketing_spend, config.metrics.conversion_rate),
+        marketing=config.metrics,
         output_dir=config.output_dir,
         formats=tuple(config.output.formats),
         whole_window=whole,
@@ -276,8 +256,7 @@ def data_settings(config: RunConfig) -> DataSettings:
         }
     spark = None
     if d.engine == "spark":
-        s = config.spark
-        spark = SparkSettings() if s is None else SparkSettings(**dataclasses.asdict(s))
+        spark = config.spark or SparkConfig()
     return DataSettings(
         kind=d.kind,
         source=where,

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from clvmodels.atomic import replace
 from clvmodels.estimators import Estimator
 from clvmodels.run.prepared import PreparedData
-from clvmodels.run.settings import DataSettings, RunSettings, SparkSettings
+from clvmodels.run.settings import DataSettings, RunSettings
 from clvmodels.spark.models import compressed_rows, score_customers, write_parquet
 from clvmodels.spark.session import spark_session
 from clvmodels.spark.summary import SparkSummary, summarize_transactions_spark
@@ -112,7 +112,8 @@ def replace_dataset(frame: DataFrame, path: Path) -> Path:
 def prepare_spark(settings: DataSettings) -> PreparedData:
     """Summarise the configured log in Spark: the run's prepared data, whose ``summary``
     is the sample and ``distributed`` the whole summary."""
-    spark = settings.spark or SparkSettings()
+    spark = settings.spark
+    assert spark is not None  # resolved with engine spark
     session = spark_session(spark.master, spark.app_name, dict(spark.config))
     source = settings.source
     assert isinstance(source, str)  # a SQL source with engine spark is a config error
