@@ -1,7 +1,8 @@
 """Step 2 of a run: fit every configured model, and render the fits as ``params.json``.
 
 Purchase and spend models are fitted on the per-customer summary (the Gamma-Gamma on the
-repeat buyers with a positive mean spend); the sBG on the weighted subscriber rows, once
+repeat buyers with a positive mean spend), without the customers whose first purchase is
+on the last day (:data:`NEW_AT_END`); the sBG on the weighted subscriber rows, once
 per cohort (``models.sbg.by_cohort``) or on all cohorts together.  With Spark, models
 are fitted on the distinct rows of the whole distributed summary, counted.
 """
@@ -19,6 +20,12 @@ from clvmodels.estimators import ESTIMATORS, Estimator
 from clvmodels.models import model_info, model_spec
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import ModelPlan
+
+NEW_AT_END = "customers_new_on_the_last_day_left_out_of_fits"
+"""The count of customers whose first purchase is on the last day of the window (``T``
+is 0): their likelihood term is 1 whatever the parameters, so the fits leave them out
+(the models refuse ``T <= 0``); they are valued as new customers (P(alive) and expected
+purchases of a customer just acquired)."""
 
 
 def fit_models(
@@ -77,7 +84,13 @@ def _model_rows(key: str, prepared: PreparedData) -> pd.DataFrame:
         return prepared.distributed.fit_rows(
             model_spec(key).data_columns, spend=spend, meta=prepared.meta
         )
-    return spend_rows(prepared) if spend else summary
+    if spend:
+        return spend_rows(prepared)
+    if "T" not in info.history:
+        return summary
+    new = (summary["T"] <= 0).to_numpy()
+    prepared.counts[NEW_AT_END] = int(new.sum())
+    return summary.loc[~new] if new.any() else summary
 
 
 def spend_rows(prepared: PreparedData) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from clvmodels.atomic import replace
 from clvmodels.estimators import Estimator
+from clvmodels.run.fit import NEW_AT_END
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import DataSettings, RunSettings
 from clvmodels.spark.models import compressed_rows, score_customers, write_parquet
@@ -48,14 +49,20 @@ class DistributedSummary:
 
         ``spend``: the Gamma-Gamma's rows, without repeat buyers whose mean repeat spend
         is not positive (counted in ``meta["counts"]["spend_fit_excluded_nonpositive"]``,
-        as :func:`clvmodels.run.fit.spend_rows` does for the other engines).
+        as :func:`clvmodels.run.fit.spend_rows` does for the other engines); with a ``T``
+        column, without the customers whose first purchase is on the last day
+        (:data:`clvmodels.run.fit.NEW_AT_END`).
         """
         where = None
+        counts = meta.setdefault("counts", {})
         if spend:
             bad = (F.col("frequency") > 0) & ~(F.col("monetary_value") > 0)
-            excluded = self.frame.filter(bad).count()
-            meta.setdefault("counts", {})["spend_fit_excluded_nonpositive"] = int(excluded)
+            counts["spend_fit_excluded_nonpositive"] = int(self.frame.filter(bad).count())
             where = ~bad
+        if "T" in columns:  # new customers on the last day tell a fit nothing
+            new = F.col("T") <= 0
+            counts[NEW_AT_END] = int(self.frame.filter(new).count())
+            where = ~new if where is None else where & ~new
         rows = compressed_rows(self.frame, columns, where=where)
         rows.attrs["clvmodels"] = {"time_unit": self.summary.meta["time_unit"]}
         return rows
