@@ -24,6 +24,7 @@ from clvmodels.run.folder import (
     check_output_dataset,
     check_output_file,
     check_run_folder,
+    is_run_folder,
     output_lock,
 )
 
@@ -406,6 +407,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.run_dir)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no such run folder")
+    if not is_run_folder(folder):
+        raise ConfigError(f"{folder}: not a clvmodels run folder (no manifest.json of a run)")
     page = write_report(folder)
     print(f"wrote {page}")
     return 0

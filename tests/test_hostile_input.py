@@ -178,7 +178,12 @@ CASES: dict[str, Case] = {
         r"nope\.json: no such model file",
     ),
     "report of a non-run folder": Case(
-        {"folder/a.txt": "x"}, ("report", "folder"), r"manifest\.json: missing"
+        {"folder/a.txt": "x"}, ("report", "folder"), r"folder: not a clvmodels run folder"
+    ),
+    "report of a folder with a foreign manifest": Case(
+        {"folder/manifest.json": '{"name": "x"}'},
+        ("report", "folder"),
+        r"folder: not a clvmodels run folder",
     ),
 }
 

@@ -63,6 +63,16 @@ def is_run_manifest(recorded: object) -> bool:
     return MARKER in recorded or {"clvmodels_version", "steps_seconds"} <= recorded.keys()
 
 
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds the ``manifest.json`` of a run."""
+    manifest = folder / MANIFEST
+    try:
+        recorded = json.loads(manifest.read_text()) if manifest.is_file() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return is_run_manifest(recorded)
+
+
 def _resolved(path: Path) -> Path:
     return Path(os.path.abspath(os.path.expanduser(path)))
 
@@ -112,17 +122,12 @@ def check_run_folder(out: str | Path, reads: Iterable[Path] = (), shown: str | N
         raise ConfigError(f"{shown}: is a file, not a folder; choose a folder for the run")
     if not out.exists() or not any(out.iterdir()):
         return
-    manifest = out / MANIFEST
-    try:
-        recorded = json.loads(manifest.read_text()) if manifest.is_file() else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        recorded = None
-    if not is_run_manifest(recorded):
+    if not is_run_folder(out):
         raise ConfigError(
             f"{shown}: is not empty and not a clvmodels run folder (no {MANIFEST} of a run); "
             "choose a new or empty folder"
         )
-    files = recorded.get("files")
+    files = json.loads((out / MANIFEST).read_text()).get("files")
     foreign = [] if not isinstance(files, list) else sorted(set(written_files(out)) - set(files))
     if foreign:
         names = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
