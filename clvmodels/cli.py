@@ -288,6 +288,8 @@ def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
         _print_table(evaluation[shown], "holdout evaluation (revenue per customer)")
     if result.verdict:
         print(result.verdict)
+    if result.choice is not None:
+        print(result.choice.sentence())
     if "predictions" not in result.tables:
         print("no purchase model configured: no per-customer predictions")
     return progress.step("write the run folder", lambda: write_run(result, out))

@@ -149,7 +149,7 @@ def test_a_categorical_counterfactual_is_refused_when_the_run_reaches_it():
     prepared = prepare_data(settings.data)
     fitted = fit_models(settings.models, prepared)
     with pytest.raises(ConfigError, match="'channel' is not a binary covariate of bgnbd"):
-        counterfactuals(settings, prepared, fitted)
+        counterfactuals(settings, prepared, fitted, "bgnbd")
 
 
 def test_covariate_table_problems_name_the_file(tmp_path):

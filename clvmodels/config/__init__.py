@@ -12,10 +12,12 @@ Modules: :mod:`~clvmodels.config.schema` (the dataclasses),
 
 from clvmodels.config.load import load_config, parse_config
 from clvmodels.config.schema import (
+    BacktestConfig,
     BaselineConfig,
     ClvConfig,
     CovariatesConfig,
     DataConfig,
+    EvaluationConfig,
     MetricsConfig,
     ModelConfig,
     OutputConfig,
@@ -26,10 +28,12 @@ from clvmodels.config.schema import (
 )
 
 __all__ = [
+    "BacktestConfig",
     "BaselineConfig",
     "ClvConfig",
     "CovariatesConfig",
     "DataConfig",
+    "EvaluationConfig",
     "MetricsConfig",
     "ModelConfig",
     "OutputConfig",

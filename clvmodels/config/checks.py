@@ -9,6 +9,7 @@ from clvmodels.backends.priors import check_priors
 from clvmodels.config.schema import ModelConfig, RunConfig, SqlSourceConfig
 from clvmodels.data.sql import SqlSource
 from clvmodels.errors import ConfigError, echo
+from clvmodels.evaluation.scores import SELECTABLE
 from clvmodels.models import model_info, model_keys, model_spec
 from clvmodels.units import TRANSACTION_UNITS
 
@@ -51,6 +52,7 @@ def check_semantics(config: RunConfig) -> None:
     if config.baseline.lifespan_years <= 0:
         raise ConfigError("baseline.lifespan_years: must be positive")
     _check_clv(config)
+    _check_backtest(config)
     _check_covariates(config)
     _check_spark(config)
     rate = config.metrics.conversion_rate
@@ -190,13 +192,48 @@ def _check_clv(config: RunConfig) -> None:
     if not clv.price > 0:
         raise ConfigError(f"clv.price: must be positive, got {clv.price}")
     purchase = model_keys("purchase")
-    if clv.purchase_model is not None:
+    if clv.select_by not in SELECTABLE:
+        raise ConfigError(
+            f"clv.select_by: {echo(clv.select_by)} is not a score of the evaluation "
+            f"(choose {', '.join(SELECTABLE)})"
+        )
+    if clv.purchase_model == "auto":
+        if not any(model_info(k).is_purchase for k in config.models):
+            raise ConfigError("clv.purchase_model: auto needs a purchase model under models:")
+    elif clv.purchase_model is not None:
         if clv.purchase_model not in purchase:
             raise ConfigError(
                 f"clv.purchase_model: {echo(clv.purchase_model)} is not a purchase model "
-                f"(choose {', '.join(purchase)})"
+                f"(choose auto, {', '.join(purchase)})"
             )
         if clv.purchase_model not in config.models:
             raise ConfigError(
                 f"clv.purchase_model: {clv.purchase_model} is not configured under models:"
             )
+
+
+def _check_backtest(config: RunConfig) -> None:
+    backtest = config.evaluation.backtest
+    if backtest is None:
+        return
+    path = "evaluation.backtest"
+    if config.data.kind != "transactions" or config.data.engine == "spark":
+        raise ConfigError(
+            f"{path}: refits on transaction logs (data.kind: transactions, engine duckdb or pandas)"
+        )
+    if isinstance(backtest.origins, int):
+        if backtest.origins < 1:
+            raise ConfigError(f"{path}.origins: must be at least 1, got {backtest.origins}")
+        if config.split.calibration_end is None:
+            raise ConfigError(
+                f"{path}.origins: a number of origins counts back from "
+                "split.calibration_end, which is not set; give a list of dates"
+            )
+    elif not backtest.origins:
+        raise ConfigError(f"{path}.origins: list at least one calibration end")
+    for name in ("step", "holdout"):
+        value = getattr(backtest, name)
+        if value is not None and not value > 0:
+            raise ConfigError(f"{path}.{name}: must be a positive number of time units")
+    if backtest.holdout is None and config.split.calibration_end is None:
+        raise ConfigError(f"{path}.holdout: needed without split.calibration_end")

@@ -125,6 +125,7 @@ class ClvConfig:
     seed: int = 0
     threads: int | None = None
     purchase_model: str | None = None
+    select_by: str = "log_score_purchases"
     price: float = 1.0
     counterfactuals: list[str] | None = None
 
@@ -138,6 +139,26 @@ class BaselineConfig:
 
 
 @dataclass(frozen=True)
+class BacktestConfig:
+    """``evaluation.backtest:`` — a rolling-origin backtest: every model refitted at
+    several calibration ends (``origins``: a number of them, the last one the split's
+    calibration end and the others ``step`` time units apart, or a list of dates), each
+    scored on a holdout of ``holdout`` time units (default: the split's)."""
+
+    origins: int | list[dt.date] = 3
+    step: float | None = None
+    holdout: float | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """``evaluation:`` — what the holdout evaluation adds to the models' scores."""
+
+    challenger: bool = True
+    backtest: BacktestConfig | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole run."""
 
@@ -148,6 +169,7 @@ class RunConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     clv: ClvConfig = field(default_factory=ClvConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     spark: SparkConfig | None = None
     base_dir: Path = field(default=Path("."), metadata={"internal": True})

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +45,44 @@ METRICS = (
 )
 """Columns of the evaluation table after ``model``."""
 
-LOWER_IS_BETTER = {"mae_purchases", "rmse_purchases", "mae_revenue", "rmse_revenue"}
+PROBABILISTIC_METRICS = (
+    "log_score_purchases",
+    "rps_purchases",
+    "brier_any_purchase",
+    "coverage90_purchases",
+    "coverage90_purchases_expected",
+    "coverage80_purchases",
+    "coverage80_purchases_expected",
+    "coverage90_revenue",
+    "coverage90_revenue_expected",
+)
+"""Columns of the evaluation table scoring the predictive distributions
+(:mod:`clvmodels.evaluation.probabilistic`)."""
+
+LOWER_IS_BETTER = {
+    "mae_purchases",
+    "rmse_purchases",
+    "mae_revenue",
+    "rmse_revenue",
+    "rps_purchases",
+    "brier_any_purchase",
+}
 CLOSER_TO_ZERO_IS_BETTER = {"total_purchases_error", "total_revenue_error"}
+SELECTABLE = tuple(m for m in (*METRICS, *PROBABILISTIC_METRICS) if "coverage" not in m)
+"""The columns a model can be chosen by (``clv.select_by``): every score with a better
+end; coverages are checks of calibration, not scores to maximise."""
+
+
+def better(metric: str, values: Any) -> Any:
+    """``values`` turned so that larger is better for ``metric`` (minus the value where
+    lower is better, minus its size where closer to zero is)."""
+    values = np.asarray(values, dtype=float)
+    if metric in LOWER_IS_BETTER:
+        return -values
+    if metric in CLOSER_TO_ZERO_IS_BETTER:
+        return -np.abs(values)
+    return values
+
 
 ZERO_FORECAST = "zero_forecast"
 """Name of the reference row that predicts no purchase for anybody."""

@@ -19,6 +19,7 @@ import pandas as pd
 
 from clvmodels.atomic import write_text
 from clvmodels.errors import DataError
+from clvmodels.evaluation.selection import ModelChoice
 from clvmodels.metrics import segment_values
 
 PLOT_TITLES = {
@@ -148,9 +149,15 @@ def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
         )
     if not verdict:
         return ""
+    selection = manifest.get("selection")
+    chosen = (
+        ""
+        if not selection
+        else f"<p class='verdict'>{_e(ModelChoice.from_record(selection).sentence())}.</p>"
+    )
     return (
         "<h2>Which model to trust</h2>"
-        f"<p class='verdict'>{_e(verdict)}</p>"
+        f"<p class='verdict'>{_e(verdict)}</p>{chosen}"
         "<p class='note'>Models are fitted on the calibration period and scored on the "
         "holdout they did not see; the seed formula (average order value × purchase "
         "frequency × lifespan) is scored the same way, at three levels.</p>"
@@ -159,7 +166,8 @@ def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
 
 def _params_section(params: dict[str, Any]) -> str:
     rows = []
-    for model, entry in params.items():
+    fits = {k: v for k, v in params.items() if isinstance(v, dict) and "params" in v}
+    for model, entry in fits.items():
         interval = entry.get("interval", {})
         for name, value in entry["params"].items():
             lo, hi = interval.get(name, [math.nan, math.nan])
@@ -180,7 +188,7 @@ def _params_section(params: dict[str, Any]) -> str:
     )
     text = "<h2>Fitted parameters</h2>" + _table(frame)
     bayes_rows = []
-    for model, entry in params.items():
+    for model, entry in fits.items():
         diag = entry.get("diagnostics", {})
         for name, values in diag.get("parameters", {}).items():
             bayes_rows.append(
@@ -205,9 +213,7 @@ def _params_section(params: dict[str, Any]) -> str:
                 columns=["model", "parameter", "R-hat", "ESS bulk", "ESS tail", "divergences"],
             )
         )
-        problems = [
-            p for e in params.values() for p in e.get("diagnostics", {}).get("problems", [])
-        ]
+        problems = [p for e in fits.values() for p in e.get("diagnostics", {}).get("problems", [])]
         if problems:
             text += f"<p class='verdict'>Convergence warnings: {_e('; '.join(problems))}</p>"
     return text

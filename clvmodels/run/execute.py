@@ -68,14 +68,17 @@ def _customer_tables(result: RunResult, timed: _Timed) -> None:
     per-customer predictions of a non-contractual run."""
     settings, prepared, fitted = result.settings, result.prepared, result.fitted
     values_from = _evaluate(result, timed) if has_holdout(prepared.summary) else prepared
-    for key, model in tables.continuous_purchase_models(fitted).items():
+    if result.choice is None:
+        result.choice = tables.model_choice(settings, None, fitted)
+    key = result.choice.model
+    for name, model in tables.continuous_purchase_models(fitted).items():
         if model.result_.draws is not None and prepared.summary is not None:
-            result.tables[f"ppc_{key}"] = timed(
-                f"posterior predictive check {key}",
+            result.tables[f"ppc_{name}"] = timed(
+                f"posterior predictive check {name}",
                 tables.posterior_predictive_table,
                 settings,
                 prepared.summary,
-                key,
+                name,
                 model,
             )
     final = result.final
@@ -89,6 +92,7 @@ def _customer_tables(result: RunResult, timed: _Timed) -> None:
             settings,
             values_from,
             final,
+            key,
         )
         if what_if is not None:
             result.tables["covariate_lift"] = what_if.lift
@@ -100,16 +104,17 @@ def _customer_tables(result: RunResult, timed: _Timed) -> None:
         settings,
         values_from,
         final,
+        key,
         extra,
     )
-    result.grids = tables.history_grids(settings, prepared, final)
+    result.grids = tables.history_grids(settings, prepared, final, key)
     if sampled:  # every customer, scored when written
         from clvmodels.run.spark import score_run
 
         result.distributed = score_run(
             settings,
             values_from.distributed,
-            tables.purchase_model(settings, final),
+            tables.purchase_model(key, final),
             tables.spend_model(final),
             tables.fallback_spend(settings, values_from),
         )
@@ -127,6 +132,7 @@ def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
     if evaluation.tracking is not None:
         result.tables["tracking"] = evaluation.tracking
     result.verdict = evaluation.verdict
+    result.choice = tables.model_choice(settings, evaluation.table, result.fitted)
     if settings.whole_window is None:
         return prepared
     whole = timed("summarize the whole window", prepare_data, settings.whole_window)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from clvmodels.clv import HistoryGrid
 from clvmodels.estimators import Estimator
+from clvmodels.evaluation.selection import ModelChoice
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import RunSettings
 
@@ -38,6 +39,8 @@ class RunResult:
         Seconds per step.
     grids
         Predictions over purchase histories, for the heat maps.
+    choice
+        Which purchase model values the customers, and how it compares with the best.
     distributed
         ``data.engine: spark``: every customer's outputs, written by Spark
         (:class:`clvmodels.run.spark.DistributedOutputs`).
@@ -53,6 +56,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     refit: dict[str, Estimator] | None = None
     grids: list[HistoryGrid] = field(default_factory=list)
+    choice: ModelChoice | None = None
     distributed: Any = None
 
     @property

@@ -111,13 +111,30 @@ class ModelPlan:
 
 @dataclass(frozen=True)
 class Valuation:
-    """How the customers are valued: the purchase model (``None`` without one), why it
-    was chosen, the price of an order without amounts (or of a subscription period),
-    the binary covariates to value on and off (``None``: every one), and the seed of the
-    posterior predictive check."""
+    """How the customers are valued.
+
+    Attributes
+    ----------
+    purchase_model
+        The configured purchase model (``clv.purchase_model``), or the first purchase
+        model under ``models:`` (``None`` without one); with ``auto`` the model used when
+        there is no holdout to choose on.
+    how
+        ``"configured"``, ``"auto"`` (the best holdout score on ``select_by``) or
+        ``"first"``.
+    select_by
+        The evaluation column models are compared on (``clv.select_by``).
+    price
+        The value of an order without amounts (or of a subscription period).
+    counterfactuals
+        The binary covariates to value on and off (``None``: every one).
+    seed
+        The seed of the posterior predictive check.
+    """
 
     purchase_model: str | None
-    reason: str
+    how: str
+    select_by: str = "log_score_purchases"
     price: float = 1.0
     counterfactuals: tuple[str, ...] | None = None
     seed: int = 0
@@ -339,14 +356,13 @@ def _backend_options(options: ModelConfig) -> dict[str, Any]:
 
 
 def _valuation(config: RunConfig) -> Valuation:
-    """The purchase model that values the customers: ``clv.purchase_model``, else the
-    first purchase model under ``models:`` (``None`` without one)."""
+    """The purchase model that values the customers (:class:`Valuation`)."""
     c = config.clv
     counterfactuals = None if c.counterfactuals is None else tuple(c.counterfactuals)
-    if c.purchase_model is not None:
-        key, reason = c.purchase_model, "as configured (clv.purchase_model)"
+    purchase = [k for k in config.models if model_info(k).is_purchase]
+    if c.purchase_model not in (None, "auto"):
+        key, how = c.purchase_model, "configured"
     else:
-        purchase = [k for k in config.models if model_info(k).is_purchase]
         key = purchase[0] if purchase else None
-        reason = "the first purchase model under models:" if purchase else "no purchase model"
-    return Valuation(key, reason, c.price, counterfactuals, c.seed)
+        how = "auto" if c.purchase_model == "auto" else "first"
+    return Valuation(key, how, c.select_by, c.price, counterfactuals, c.seed)

@@ -31,6 +31,7 @@ from clvmodels.evaluation import (
     posterior_predictive_counts,
     rfm_table,
 )
+from clvmodels.evaluation.selection import ModelChoice, choose_model
 from clvmodels.models import model_info
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import RunSettings
@@ -67,9 +68,30 @@ def _summary(prepared: PreparedData) -> pd.DataFrame:
     return prepared.summary
 
 
-def purchase_model(settings: RunSettings, fitted: dict[str, Estimator]) -> Estimator:
-    """The fitted model that values the customers (:class:`~clvmodels.run.settings.Valuation`)."""
-    key = settings.valuation.purchase_model
+def model_choice(
+    settings: RunSettings, table: pd.DataFrame | None, fitted: dict[str, Estimator]
+) -> ModelChoice:
+    """The model that values the customers: with ``auto`` the best evaluated purchase
+    model on ``clv.select_by``; otherwise the configured (or first) one, compared with the
+    best; without a holdout (``table`` ``None``) the configured or first one."""
+    valuation = settings.valuation
+    fallback = ModelChoice(str(valuation.purchase_model), valuation.how)
+    if table is None:
+        return fallback
+    spend = spend_model(fitted)
+    rows = {
+        f"{key}+gamma_gamma" if spend is not None else key: key
+        for key in continuous_purchase_models(fitted)
+    }
+    configured = None if valuation.how == "auto" else valuation.purchase_model
+    choice = choose_model(table, rows, valuation.select_by, configured, valuation.how)
+    if choice is None:
+        return ModelChoice(str(valuation.purchase_model), valuation.how, valuation.select_by)
+    return choice
+
+
+def purchase_model(key: str | None, fitted: dict[str, Estimator]) -> Estimator:
+    """The fitted model ``key`` that values the customers."""
     if key is None or key not in fitted:
         raise ConfigError(
             "clv: predicting customer value needs a purchase model under models:; "
@@ -82,6 +104,7 @@ def predictions_table(
     settings: RunSettings,
     prepared: PreparedData,
     fitted: dict[str, Estimator],
+    key: str,
     extra: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per customer: history, covariates, P(alive), expected purchases and
@@ -90,7 +113,7 @@ def predictions_table(
     split), sorted by CLV, highest first."""
     summary = _summary(prepared)
     values = customer_values(
-        purchase_model(settings, fitted),
+        purchase_model(key, fitted),
         summary,
         settings.value,
         spend=spend_model(fitted),
@@ -138,13 +161,13 @@ class Counterfactuals:
 
 
 def counterfactuals(
-    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator], key: str
 ) -> Counterfactuals | None:
     """CLV with each binary covariate on and off for every customer, and the average
     lift per group with its interval (``clv.counterfactuals``; default every binary
     covariate of the purchase and spend models; ``None`` when there is none)."""
     summary = _summary(prepared)
-    purchase, spend = purchase_model(settings, fitted), spend_model(fitted)
+    purchase, spend = purchase_model(key, fitted), spend_model(fitted)
     binary = binary_covariates([purchase, spend], summary)
     wanted = settings.valuation.counterfactuals
     if wanted is None:
@@ -216,11 +239,10 @@ def _design_columns(estimator: Estimator, summary: pd.DataFrame) -> dict[str, np
 
 
 def history_grids(
-    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator], key: str
 ) -> list[HistoryGrid]:
     """P(alive) and expected purchases over purchase histories of the valuing model, for
     a customer observed as long as the longest-observed one (continuous-time models)."""
-    key = settings.valuation.purchase_model
     summary = prepared.summary
     if key is None or key not in fitted or summary is None or "T" not in summary:
         return []

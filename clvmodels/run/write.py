@@ -38,6 +38,11 @@ from clvmodels.run.prepared import PreparedData
 from clvmodels.run.result import RunResult
 from clvmodels.run.settings import local_path
 
+SELECTION = "selection"
+"""The key of ``params.json`` and ``manifest.json`` that says which purchase model
+values the customers and how it compares with the best
+(:class:`clvmodels.evaluation.selection.ModelChoice`)."""
+
 
 def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
     """Write every file of the run folder atomically; returns the folder."""
@@ -51,7 +56,10 @@ def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
 
 
 def _write_files(result: RunResult, folder: RunFolder, plots: bool) -> None:
-    folder.file("params.json").write_text(json.dumps(result.payload, indent=2))
+    params = dict(result.payload)
+    if result.choice is not None:
+        params[SELECTION] = result.choice.record()
+    folder.file("params.json").write_text(json.dumps(params, indent=2))
     prepared = result.prepared
     # with Spark, summary and predictions of every customer are Parquet datasets
     # written by Spark; the CSVs hold the driver's sample
@@ -104,6 +112,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
         },
         "seed_metrics": result.seed_metrics,
         "verdict": result.verdict,
+        SELECTION: None if result.choice is None else result.choice.record(),
         "steps_seconds": result.timings,
     }
 
