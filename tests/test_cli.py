@@ -41,7 +41,7 @@ def test_summarize_retention_prints_cohorts(tmp_path, capsys):
 def test_fit_retention_reproduces_fader_hardie_2007(tmp_path, capsys):
     code = main(["fit", str(REPO / "configs/retention.yaml"), "--out", str(tmp_path), "--quiet"])
     assert code == 0, capsys.readouterr().err
-    params = json.loads((tmp_path / "params.json").read_text())
+    params = json.loads((tmp_path / "params.json").read_text())["models"]
     # Fader & Hardie (2007), fitted on years 1-7: regular 0.704/1.182, high end 0.668/3.806
     assert params["sbg:regular"]["params"]["alpha"] == pytest.approx(0.704, abs=6e-4)
     assert params["sbg:regular"]["params"]["beta"] == pytest.approx(1.182, abs=6e-4)
@@ -109,7 +109,7 @@ def test_model_on_wrong_data_kind_is_a_config_error(tmp_path, capsys):
 def test_fit_donations_reproduces_fader_hardie_shang_2010(tmp_path, capsys):
     code = main(["fit", str(REPO / "configs/donations.yaml"), "--out", str(tmp_path), "--quiet"])
     assert code == 0, capsys.readouterr().err
-    entry = json.loads((tmp_path / "params.json").read_text())["bgbb"]
+    entry = json.loads((tmp_path / "params.json").read_text())["models"]["bgbb"]
     # Fader, Hardie & Shang (2010), donations data: 1.204, 0.750, 0.657, 2.783; LL -33,225.6
     published = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
     for name, value in published.items():
@@ -134,7 +134,7 @@ def test_subscriptions_csv_summarize_and_fit(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "summary.csv")
     assert table["alive"].tolist() == [6, 4, 3, 2]  # hand count per completed year
     assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    assert "sbg:2020" in json.loads((tmp_path / "run" / "params.json").read_text())
+    assert "sbg:2020" in json.loads((tmp_path / "run" / "params.json").read_text())["models"]
 
 
 def test_output_piped_into_a_closed_reader_is_not_an_internal_error():

@@ -89,7 +89,7 @@ def _fit(folder: Path, data: pd.DataFrame, kind: str, columns: str, rest: str) -
 
 def _fits(run: Path) -> dict:
     fits = {}
-    for name, entry in json.loads((run / "params.json").read_text()).items():
+    for name, entry in json.loads((run / "params.json").read_text())["models"].items():
         fits[name] = {**entry["params"], "ll": entry["log_likelihood"], "n": entry["n_customers"]}
     return fits
 

@@ -255,7 +255,7 @@ def test_fit_from_a_query_reproduces_fader_hardie_lee_2005_and_writes_no_passwor
     out = tmp_path / "run"
     assert main(["fit", str(config), "--out", str(out)]) == 0
     printed = capsys.readouterr()
-    params = json.loads((out / "params.json").read_text())["bgnbd"]["params"]
+    params = json.loads((out / "params.json").read_text())["models"]["bgnbd"]["params"]
     for name, value in FHL2005_ESTIMATES.items():
         assert params[name] == pytest.approx(value, abs=2e-3), name
     manifest = json.loads((out / "manifest.json").read_text())

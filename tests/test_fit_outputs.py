@@ -93,8 +93,9 @@ def test_conditional_expectations_and_tracking_follow_the_actuals_fhl_2005(cdnow
     final = tracking.iloc[-1]
     assert final["bgnbd"] == pytest.approx(final["actual"], rel=0.06)
     params = json.loads((cdnow_run / "params.json").read_text())
-    assert set(params) == {"bgnbd", "paretonbd", "gamma_gamma", "selection"}
-    assert params["selection"]["chosen_purchase_model"] == "bgnbd"  # configs/cdnow.yaml
+    assert set(params["models"]) == {"bgnbd", "paretonbd", "gamma_gamma"}
+    assert params["chosen_purchase_model"] == "bgnbd"  # configs/cdnow.yaml
+    assert params["selection"]["chosen_purchase_model"] == "bgnbd"
 
 
 def test_retention_run_projects_years_8_to_12_within_5_percent_fader_hardie_2007(tmp_path):

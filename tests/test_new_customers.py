@@ -43,7 +43,7 @@ def test_customers_new_on_the_last_day_are_counted_and_left_out_of_the_fit(run):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["data"]["counts"][NEW_AT_END] == 2
     assert manifest["data"]["counts"]["customers"] == 2359
-    params = json.loads((run / "params.json").read_text())["bgnbd"]
+    params = json.loads((run / "params.json").read_text())["models"]["bgnbd"]
     assert params["n_customers"] == 2357  # the CDNOW fit of Fader, Hardie & Lee (2005)
     assert params["params"]["r"] == pytest.approx(0.243, abs=5e-4)
 

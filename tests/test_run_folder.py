@@ -199,7 +199,7 @@ def test_parquet_output_and_refit_on_the_whole_window(tmp_path):
     parquet = pd.read_parquet(run / "predictions.parquet")
     pd.testing.assert_series_equal(csv["clv"], parquet["clv"], check_exact=False, rtol=1e-12)
     params = json.loads((run / "params.json").read_text())
-    assert {"bgnbd", "bgnbd@whole_window", "gamma_gamma@whole_window"} <= set(params)
+    assert {"bgnbd", "bgnbd@whole_window", "gamma_gamma@whole_window"} <= set(params["models"])
     # predictions come from the whole-window fit: T runs to observation_end (>= 65 weeks)
     assert csv["T"].min() > 65 and "frequency_holdout" not in csv
     assert (run / "evaluation.csv").exists()

@@ -302,7 +302,7 @@ def test_clvmodels_fit_with_engine_spark_equals_duckdb_run(spark, tmp_path):
     duck = resolve(duck_config)
     prepared = prepare_data(duck.data)
     expected = params_payload(fit_models(duck.models, prepared))
-    params = json.loads((run / "params.json").read_text())
+    params = json.loads((run / "params.json").read_text())["models"]
     for key in ("bgnbd", "gamma_gamma"):
         for name, value in expected[key]["params"].items():
             assert params[key]["params"][name] == pytest.approx(value, rel=1e-8)

@@ -166,7 +166,7 @@ def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
 
 def _params_section(params: dict[str, Any]) -> str:
     rows = []
-    fits = {k: v for k, v in params.items() if isinstance(v, dict) and "params" in v}
+    fits = params.get("models", {})
     for model, entry in fits.items():
         interval = entry.get("interval", {})
         for name, value in entry["params"].items():

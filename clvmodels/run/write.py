@@ -55,11 +55,20 @@ def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
     return folder.commit()
 
 
+def params_file(result: RunResult) -> dict[str, Any]:
+    """``params.json``: which purchase model values the customers (``None`` for a
+    subscription run), why (:meth:`~clvmodels.evaluation.selection.ModelChoice.record`)
+    and every fitted model by name."""
+    choice = None if result.choice is None else result.choice.record()
+    return {
+        "chosen_purchase_model": None if choice is None else choice["chosen_purchase_model"],
+        SELECTION: choice,
+        "models": result.payload,
+    }
+
+
 def _write_files(result: RunResult, folder: RunFolder, plots: bool) -> None:
-    params = dict(result.payload)
-    if result.choice is not None:
-        params[SELECTION] = result.choice.record()
-    folder.file("params.json").write_text(json.dumps(params, indent=2))
+    folder.file("params.json").write_text(json.dumps(params_file(result), indent=2))
     prepared = result.prepared
     # with Spark, summary and predictions of every customer are Parquet datasets
     # written by Spark; the CSVs hold the driver's sample
