@@ -8,7 +8,7 @@ from scipy import integrate, special
 
 from clvmodels.backends.mle import fit_mle
 from clvmodels.data import load_builtin, summarize_transactions
-from clvmodels.models import bgnbd
+from clvmodels.models import bgnbd, cohort
 from clvmodels.models.ops import numpy_ops
 
 # Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing Science
@@ -65,7 +65,9 @@ def test_bgnbd_cdnow_tracking_curve_follows_actual_totals_fhl_2005_figure_3(cdno
     origin = np.datetime64("1997-01-01")
     joins = (summary["first_purchase"].to_numpy("datetime64[D]") - origin).astype(float) / 7.0
     ends = np.array([272.0, 545.0]) / 7.0  # 1997-09-30 and 1998-06-30, in weeks
-    curve = bgnbd.expected_cumulative_transactions(ends, joins, **cdnow_fit.params)
+    curve = cohort.expected_cumulative_transactions(
+        lambda age: bgnbd.expected_purchases(age, **cdnow_fit.params), ends, joins
+    )
     calibration = summary["frequency"].sum()
     assert curve[0] == pytest.approx(calibration, rel=0.02)
     assert curve[1] == pytest.approx(calibration + summary["frequency_holdout"].sum(), rel=0.05)

@@ -13,7 +13,7 @@ import pytest
 from scipy import integrate, special
 
 from clvmodels.backends.mle import fit_mle
-from clvmodels.models import bgnbd, mbgnbd
+from clvmodels.models import bgnbd, cohort, mbgnbd
 
 # MBG/NBD maximum on the CDNOW calibration data (FHL2005's data file), computed here with
 # fit_mle and equal to lifetimes 0.11.3 ModifiedBetaGeoFitter to 1e-6 (regression values).
@@ -131,7 +131,9 @@ def test_mbgnbd_loglik_broadcasts_over_parameter_draws(cdnow):
 def test_mbgnbd_tracking_curve_sums_expectations():
     p = {"r": 0.52, "alpha": 6.2, "a": 0.89, "b": 1.6}
     joins = np.array([0.0, 0.0, 3.5, 10.0])
-    curve = mbgnbd.expected_cumulative_transactions(np.array([5.0, 20.0]), joins, **p)
+    curve = cohort.expected_cumulative_transactions(
+        lambda age: mbgnbd.expected_purchases(age, **p), np.array([5.0, 20.0]), joins
+    )
     by_hand = [
         sum(float(mbgnbd.expected_purchases(t - s, **p)) for s in joins if t > s)
         for t in (5.0, 20.0)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from scipy import integrate, special
 
 from clvmodels.backends.mle import fit_mle
+from clvmodels.models import cohort
 from clvmodels.models import paretonbd as pnbd
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 
@@ -370,7 +371,10 @@ def test_paretonbd_expected_cumulative_transactions_is_cohort_sum():
     joins = np.array([0.0, 0.0, 3.5, 10.0])
     t = np.array([5.0, 20.0])
     expected = [sum(pnbd.expected_purchases(tt - j, **p) for j in joins if tt > j) for tt in t]
-    np.testing.assert_allclose(pnbd.expected_cumulative_transactions(t, joins, **p), expected)
+    curve = cohort.expected_cumulative_transactions(
+        lambda age: pnbd.expected_purchases(age, **p), t, joins
+    )
+    np.testing.assert_allclose(curve, expected)
 
 
 def test_paretonbd_tricomi_u_matches_scipy_hyperu_where_reliable():

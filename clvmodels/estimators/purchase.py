@@ -11,6 +11,7 @@ import pandas as pd
 
 from clvmodels.estimators.base import Estimator
 from clvmodels.estimators.frames import check_rfm, first_bad, frame_arrays
+from clvmodels.models import cohort
 
 
 class _PurchaseCountModel(Estimator):
@@ -69,15 +70,21 @@ class _PurchaseCountModel(Estimator):
         joins = np.asarray(join_times, dtype=float)
         if data is None or not self.has_covariates:
             params = self.profile_params(profile)
-            return self.module.expected_cumulative_transactions(t, joins, **params)
+            return self._tracking(t, joins, params)
         first, codes = self._patterns(data)
         params = self.customer_params(data)
         total = np.zeros_like(t)
         for g, row in enumerate(first):  # one cohort curve per covariate pattern
             mine = codes == g
             own = {k: float(np.broadcast_to(v, joins.shape)[row]) for k, v in params.items()}
-            total += self.module.expected_cumulative_transactions(t, joins[mine], **own)
+            total += self._tracking(t, joins[mine], own)
         return total
+
+    def _tracking(self, t: np.ndarray, joins: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        """The tracking curve of one set of parameters (:mod:`clvmodels.models.cohort`)."""
+        return cohort.expected_cumulative_transactions(
+            lambda age: self.module.expected_purchases(age, **params), t, joins
+        )
 
     def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
         check_rfm(arrays)

@@ -4,6 +4,8 @@ argument or column."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -59,6 +61,24 @@ def broadcast(**arrays: np.ndarray) -> None:
     except ValueError:
         shapes = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
         raise DataError(f"arguments have incompatible shapes: {shapes}") from None
+
+
+NONNEGATIVE: dict[str, Any] = {"minimum": 0.0}
+"""The rule of :func:`numbers` for an argument that must be >= 0."""
+POSITIVE: dict[str, Any] = {"minimum": 0.0, "strict": True}
+"""The rule for an argument that must be > 0."""
+SHARE: dict[str, Any] = {"minimum": 0.0, "maximum": 1.0}
+"""The rule for a share in [0, 1]."""
+ANY: dict[str, Any] = {}
+"""No bound: any finite number."""
+
+
+def checked(**arguments: tuple[npt.ArrayLike, dict[str, Any]]) -> tuple[np.ndarray, ...]:
+    """Every argument (name -> (value, rule of :func:`numbers`)) checked, then checked to
+    broadcast together; the arrays in the order given."""
+    arrays = {name: numbers(value, name, **rule) for name, (value, rule) in arguments.items()}
+    broadcast(**arrays)
+    return tuple(arrays.values())
 
 
 def result(value: np.ndarray) -> FloatOrArray:

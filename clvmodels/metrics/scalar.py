@@ -13,7 +13,18 @@ import numpy.typing as npt
 import pandas as pd
 
 from clvmodels.errors import DataError
-from clvmodels.metrics._checks import FloatOrArray, broadcast, numbers, result, series, whole
+from clvmodels.metrics._checks import (
+    ANY,
+    NONNEGATIVE,
+    POSITIVE,
+    SHARE,
+    FloatOrArray,
+    checked,
+    numbers,
+    result,
+    series,
+    whole,
+)
 
 
 def average_order_value(revenue: npt.ArrayLike, orders: npt.ArrayLike) -> FloatOrArray:
@@ -40,9 +51,7 @@ def average_order_value(revenue: npt.ArrayLike, orders: npt.ArrayLike) -> FloatO
     DataError
         If ``revenue`` is negative or ``orders`` is not positive.
     """
-    revenue_ = numbers(revenue, "revenue", minimum=0.0)
-    orders_ = numbers(orders, "orders", minimum=0.0, strict=True)
-    broadcast(revenue=revenue_, orders=orders_)
+    revenue_, orders_ = checked(revenue=(revenue, NONNEGATIVE), orders=(orders, POSITIVE))
     return result(revenue_ / orders_)
 
 
@@ -70,9 +79,7 @@ def purchase_frequency(orders: npt.ArrayLike, customers: npt.ArrayLike) -> Float
     DataError
         If ``orders`` is negative or ``customers`` is not positive.
     """
-    orders_ = numbers(orders, "orders", minimum=0.0)
-    customers_ = numbers(customers, "customers", minimum=0.0, strict=True)
-    broadcast(orders=orders_, customers=customers_)
+    orders_, customers_ = checked(orders=(orders, NONNEGATIVE), customers=(customers, POSITIVE))
     return result(orders_ / customers_)
 
 
@@ -101,9 +108,9 @@ def customer_value(aov: npt.ArrayLike, purchase_frequency: npt.ArrayLike) -> Flo
     DataError
         If either argument is negative.
     """
-    aov_ = numbers(aov, "aov", minimum=0.0)
-    frequency_ = numbers(purchase_frequency, "purchase_frequency", minimum=0.0)
-    broadcast(aov=aov_, purchase_frequency=frequency_)
+    aov_, frequency_ = checked(
+        aov=(aov, NONNEGATIVE), purchase_frequency=(purchase_frequency, NONNEGATIVE)
+    )
     return result(aov_ * frequency_)
 
 
@@ -136,9 +143,9 @@ def simple_clv(customer_value: npt.ArrayLike, lifespan_years: npt.ArrayLike = 3.
     DataError
         If ``customer_value`` is negative or ``lifespan_years`` is not positive.
     """
-    value_ = numbers(customer_value, "customer_value", minimum=0.0)
-    lifespan_ = numbers(lifespan_years, "lifespan_years", minimum=0.0, strict=True)
-    broadcast(customer_value=value_, lifespan_years=lifespan_)
+    value_, lifespan_ = checked(
+        customer_value=(customer_value, NONNEGATIVE), lifespan_years=(lifespan_years, POSITIVE)
+    )
     return result(value_ * lifespan_)
 
 
@@ -168,9 +175,9 @@ def customer_acquisition_cost(
     DataError
         If ``marketing_spend`` is negative or ``new_customers`` is not positive.
     """
-    spend_ = numbers(marketing_spend, "marketing_spend", minimum=0.0)
-    new_ = numbers(new_customers, "new_customers", minimum=0.0, strict=True)
-    broadcast(marketing_spend=spend_, new_customers=new_)
+    spend_, new_ = checked(
+        marketing_spend=(marketing_spend, NONNEGATIVE), new_customers=(new_customers, POSITIVE)
+    )
     return result(spend_ / new_)
 
 
@@ -198,9 +205,7 @@ def clv_minus_cac(clv: npt.ArrayLike, cac: npt.ArrayLike) -> FloatOrArray:
     DataError
         If ``cac`` is negative or an argument is not finite.
     """
-    clv_ = numbers(clv, "clv")
-    cac_ = numbers(cac, "cac", minimum=0.0)
-    broadcast(clv=clv_, cac=cac_)
+    clv_, cac_ = checked(clv=(clv, ANY), cac=(cac, NONNEGATIVE))
     return result(clv_ - cac_)
 
 
@@ -229,9 +234,7 @@ def ltv_to_cac(clv: npt.ArrayLike, cac: npt.ArrayLike) -> FloatOrArray:
     DataError
         If ``cac`` is not positive or an argument is not finite.
     """
-    clv_ = numbers(clv, "clv")
-    cac_ = numbers(cac, "cac", minimum=0.0, strict=True)
-    broadcast(clv=clv_, cac=cac_)
+    clv_, cac_ = checked(clv=(clv, ANY), cac=(cac, POSITIVE))
     return result(clv_ / cac_)
 
 
@@ -261,9 +264,7 @@ def max_cost_per_click(clv: npt.ArrayLike, conversion_rate: npt.ArrayLike) -> Fl
     DataError
         If ``conversion_rate`` is outside [0, 1] or an argument is not finite.
     """
-    clv_ = numbers(clv, "clv")
-    rate_ = numbers(conversion_rate, "conversion_rate", minimum=0.0, maximum=1.0)
-    broadcast(clv=clv_, conversion_rate=rate_)
+    clv_, rate_ = checked(clv=(clv, ANY), conversion_rate=(conversion_rate, SHARE))
     return result(clv_ * rate_)
 
 
@@ -301,10 +302,11 @@ def customer_retention_rate(
         exceeds ``customers_end`` or ``customers_end - new_customers`` exceeds
         ``customers_start``.
     """
-    end = numbers(customers_end, "customers_end", minimum=0.0)
-    new = numbers(new_customers, "new_customers", minimum=0.0)
-    start = numbers(customers_start, "customers_start", minimum=0.0, strict=True)
-    broadcast(customers_end=end, new_customers=new, customers_start=start)
+    end, new, start = checked(
+        customers_end=(customers_end, NONNEGATIVE),
+        new_customers=(new_customers, NONNEGATIVE),
+        customers_start=(customers_start, POSITIVE),
+    )
     retained = end - new
     if (retained < 0).any():
         raise DataError("new_customers must not exceed customers_end")
@@ -341,9 +343,9 @@ def churn_rate(customers_start: npt.ArrayLike, customers_lost: npt.ArrayLike) ->
         If ``customers_start`` is not positive, ``customers_lost`` is negative or
         exceeds ``customers_start``.
     """
-    start = numbers(customers_start, "customers_start", minimum=0.0, strict=True)
-    lost = numbers(customers_lost, "customers_lost", minimum=0.0)
-    broadcast(customers_start=start, customers_lost=lost)
+    start, lost = checked(
+        customers_start=(customers_start, POSITIVE), customers_lost=(customers_lost, NONNEGATIVE)
+    )
     if (lost > start).any():
         raise DataError("customers_lost must not exceed customers_start")
     return result(lost / start * 100.0)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.models import cohort, discount, nbd
+from clvmodels.models import discount, nbd
 from clvmodels.models._special import beta_average_expected
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
@@ -241,19 +241,6 @@ def discounted_expected_residual_transactions(
         frequency, T, r=r, alpha=alpha, a=a, b=b, delta=delta, horizon=horizon
     )
     return alive * active
-
-
-def expected_cumulative_transactions(
-    t: Any, join_times: Any, *, r: float, alpha: float, a: float, b: float
-) -> np.ndarray:
-    """Tracking curve: expected cumulative repeat purchases of a cohort by time ``t``.
-
-    FHL 2005 section 4 (Figure 3): the sum over customers of ``E[X(t − s_i)]``, where
-    ``s_i`` is the time of customer i's first purchase.
-    """
-    return cohort.expected_cumulative_transactions(
-        lambda age: expected_purchases(age, r=r, alpha=alpha, a=a, b=b), t, join_times
-    )
 
 
 def simulate(

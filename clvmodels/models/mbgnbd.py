@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.models import bgnbd, cohort, nbd
+from clvmodels.models import bgnbd, nbd
 from clvmodels.models._special import beta_average_expected
 from clvmodels.models.ops import Ops, numpy_ops
 
@@ -204,16 +204,6 @@ def discounted_expected_residual_transactions(
         frequency, T, r=r, alpha=alpha, a=a, b=b, delta=delta, horizon=horizon
     )
     return alive * active
-
-
-def expected_cumulative_transactions(
-    t: Any, join_times: Any, *, r: float, alpha: float, a: float, b: float
-) -> np.ndarray:
-    """Tracking curve: expected cumulative repeat purchases of a cohort by time ``t``
-    (the sum over customers of ``E[X(t − s_i)]``, ``s_i`` the first-purchase time)."""
-    return cohort.expected_cumulative_transactions(
-        lambda age: expected_purchases(age, r=r, alpha=alpha, a=a, b=b), t, join_times
-    )
 
 
 def simulate(

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.models import cohort, discount, nbd
+from clvmodels.models import discount, nbd
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -374,21 +374,6 @@ def probability_of_purchases(
     log_nb_nodes = ce + re * (np.log(ae) - np.log(ae + tau)) + np.where(xe > 0, xe * log_ratio, 0)
     dead_part = f_t * (np.exp(log_nb_nodes) @ (gw / 2.0))
     return np.clip(alive_part + dead_part, 0.0, 1.0)
-
-
-def expected_cumulative_transactions(
-    t: Any, join_times: Any, *, r: float, alpha: float, s: float, beta: float
-) -> np.ndarray:
-    """Expected cumulative repeat transactions of a cohort (tracking curve).
-
-    Sum over customers of E[X(t − join)] (Fader, Hardie & Lee 2005, "Counting your
-    customers the easy way", Figure 3; here with the Pareto/NBD E[X(t)]).
-    """
-    return cohort.expected_cumulative_transactions(
-        lambda age: expected_purchases(age, r=r, alpha=alpha, s=s, beta=beta),
-        np.asarray(t, dtype=float),
-        np.asarray(join_times, dtype=float),
-    )
 
 
 def simulate(
