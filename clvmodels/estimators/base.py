@@ -75,6 +75,13 @@ class Estimator:
         self.reference = reference
         self.options = options
 
+    def clone(self) -> Self:
+        """A new, unfitted estimator with the same settings (as scikit-learn's
+        ``clone``), e.g. to refit the same model on other data."""
+        return type(self)(
+            self.backend, covariates=self.covariates, reference=self.reference, **self.options
+        )
+
     # ------------------------------------------------------------------ fitting
     @property
     def module(self) -> Any:

@@ -39,6 +39,7 @@ from clvmodels.evaluation.survival import (
     constant_retention_rate,
     projection_summary,
     survival_projection,
+    survivor_scores,
 )
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "score_forecast",
     "spearman",
     "survival_projection",
+    "survivor_scores",
     "top_share",
     "tracking_curve",
     "tracking_table",

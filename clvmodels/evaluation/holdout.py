@@ -19,10 +19,42 @@ from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
 from clvmodels.evaluation import scores
 from clvmodels.evaluation.baseline import LEVELS, SeedBaseline
+from clvmodels.evaluation.predictive import count_forecast, revenue_draws
+from clvmodels.evaluation.probabilistic import (
+    CountForecast,
+    calibration_table,
+    count_scores,
+    interval_coverage,
+    pit_histogram,
+    randomized_pit,
+)
 from clvmodels.units import DAYS_PER_UNIT
 
 HISTORY_COLUMNS = ("frequency", "recency", "T", "n", "monetary_value")
 """The summary columns the models' predictions may read."""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One forecaster's holdout forecast of every customer.
+
+    Attributes
+    ----------
+    expected_purchases, expected_revenue
+        Expected holdout purchases and revenue (``None`` without amounts).
+    p_alive
+        The probability scored by the AUC (P(alive) of a model; ``None`` for baselines).
+    counts
+        The predictive distribution of the holdout purchases, if the forecaster has one.
+    revenue_draws
+        Simulated holdout revenue, ``(customers, draws)``, if it has them.
+    """
+
+    expected_purchases: np.ndarray
+    expected_revenue: np.ndarray | None = None
+    p_alive: np.ndarray | None = None
+    counts: CountForecast | None = None
+    revenue_draws: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -32,7 +64,8 @@ class HoldoutEvaluation:
     Attributes
     ----------
     table
-        One row per forecaster, the metrics of :data:`clvmodels.evaluation.scores.METRICS`.
+        One row per forecaster: the metrics of :data:`clvmodels.evaluation.scores.METRICS`
+        and the probabilistic scores of the forecasters with a predictive distribution.
     verdict
         The one-line verdict of :func:`clvmodels.evaluation.scores.verdict`.
     conditional_expectations
@@ -40,12 +73,19 @@ class HoldoutEvaluation:
     tracking
         Cumulative repeat transactions per period, actual and per model (``None``
         without the daily series of the log).
+    calibration
+        Predicted vs observed share buying, by decile of the predicted probability, per
+        forecaster with a predictive distribution (``model`` column first).
+    pit
+        The randomised PIT histogram of those forecasters.
     """
 
     table: pd.DataFrame
     verdict: str
     conditional_expectations: pd.DataFrame
     tracking: pd.DataFrame | None = None
+    calibration: pd.DataFrame | None = None
+    pit: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +102,77 @@ def has_holdout(summary: pd.DataFrame | None) -> bool:
     return summary is not None and {"frequency_holdout", "duration_holdout"} <= set(summary)
 
 
+def model_forecasts(
+    summary: pd.DataFrame,
+    models: Mapping[str, Estimator],
+    spend: Estimator | None,
+    fallback_spend: float,
+    time_unit: str,
+    rng: np.random.Generator,
+) -> dict[str, Forecast]:
+    """The holdout forecasts of the continuous-time purchase ``models`` (named
+    ``<key>+gamma_gamma`` with a spend model): expected purchases and P(alive), revenue
+    as expected purchases × the Gamma-Gamma spend per order of ``spend`` (or
+    ``fallback_spend`` without it), the predictive distribution of the holdout count and
+    simulated holdout revenue (:mod:`clvmodels.evaluation.predictive`)."""
+    horizon = float(summary["duration_holdout"].iloc[0])
+    data = {c: summary[c].to_numpy(float) for c in summary.columns if c in HISTORY_COLUMNS}
+    if spend is None:
+        spend_values = spend_per_order(None, data, fallback_spend)
+    else:
+        spend_values = spend_per_order(*pattern_inputs(spend, summary, data), 1.0)
+    with_revenue = "revenue_holdout" in summary
+    largest = int(summary["frequency_holdout"].max())
+    settings = ValueSettings(horizon=horizon, time_unit=time_unit, interval=None)
+    out = {}
+    for key, model in models.items():
+        params, rows = pattern_inputs(model, summary, data)
+        arrays = purchase_arrays(key, params, rows, settings, with_dert=False)
+        expected = arrays["expected_purchases"]
+        counts = count_forecast(model, summary, horizon, largest=largest, rng=rng)
+        revenue, draws = None, None
+        if with_revenue:
+            revenue = expected * spend_values
+            draws = revenue_draws(counts, summary, spend=spend, fallback=fallback_spend, rng=rng)
+        name = f"{key}+gamma_gamma" if spend is not None else key
+        out[name] = Forecast(expected, revenue, arrays["p_alive"], counts, draws)
+    return out
+
+
+def baseline_forecasts(
+    summary: pd.DataFrame, time_unit: str, seed: SeedLevel
+) -> dict[str, Forecast]:
+    """The seed formula at each level, and the all-zero reference."""
+    horizon = float(summary["duration_holdout"].iloc[0])
+    out = {}
+    if "revenue" in summary.columns:
+        for level in LEVELS:
+            baseline = SeedBaseline(level, seed.lifespan_years, time_unit).fit(summary)
+            forecast = baseline.predict(horizon)
+            out[baseline.name] = Forecast(
+                forecast["expected_purchases"].to_numpy(), forecast["expected_revenue"].to_numpy()
+            )
+    zeros = np.zeros(len(summary))
+    out[scores.ZERO_FORECAST] = Forecast(zeros, zeros if "revenue_holdout" in summary else None)
+    return out
+
+
+def score(
+    forecast: Forecast, actual_purchases: np.ndarray, actual_revenue: np.ndarray | None
+) -> dict[str, float]:
+    """Every score of one forecaster (NaN where a score does not apply)."""
+    revenue = forecast.expected_revenue if actual_revenue is not None else None
+    out = scores.score_forecast(
+        actual_purchases, actual_revenue, forecast.expected_purchases, revenue, forecast.p_alive
+    )
+    if forecast.counts is not None:
+        out.update(count_scores(forecast.counts, actual_purchases))
+    if forecast.revenue_draws is not None and actual_revenue is not None:
+        observed, expected = interval_coverage(forecast.revenue_draws, actual_revenue, 0.9)
+        out["coverage90_revenue"], out["coverage90_revenue_expected"] = observed, expected
+    return out
+
+
 def evaluate_holdout(
     summary: pd.DataFrame,
     models: Mapping[str, Estimator],
@@ -72,61 +183,65 @@ def evaluate_holdout(
     seed: SeedLevel = SeedLevel(),
     daily_repeats: Mapping[str, Any] | None = None,
     observation_end: str | None = None,
+    others: Mapping[str, Forecast] | None = None,
+    rng: np.random.Generator | None = None,
 ) -> HoldoutEvaluation:
     """Score the continuous-time purchase ``models`` (key -> fitted estimator, in the
-    order of the table) on the holdout of ``summary``.
-
-    Revenue forecasts multiply the expected purchases by the Gamma-Gamma spend per order
-    of ``spend`` or, without it, by ``average_order_value``.  ``daily_repeats`` (the
-    summary's ``repeat_transactions_per_day``) and ``observation_end`` give the tracking
-    curve.
-    """
+    order of the table), then the ``others`` (e.g. the challenger), the seed formula and
+    the zero reference on the holdout of ``summary``; ``daily_repeats`` (the summary's
+    ``repeat_transactions_per_day``) and ``observation_end`` give the tracking curve,
+    ``rng`` the randomised PIT."""
     if not has_holdout(summary):
         raise ConfigError("evaluation needs a calibration/holdout split (split.calibration_end)")
-    horizon = float(summary["duration_holdout"].iloc[0])
     actual_p = summary["frequency_holdout"].to_numpy(float)
     actual_r = summary["revenue_holdout"].to_numpy(float) if "revenue_holdout" in summary else None
-    data = {c: summary[c].to_numpy(float) for c in summary.columns if c in HISTORY_COLUMNS}
-    if spend is None:
-        aov = average_order_value if average_order_value is not None else 1.0
-        spend_values = spend_per_order(None, data, aov)
-    else:
-        spend_values = spend_per_order(*pattern_inputs(spend, summary, data), 1.0)
-    results: dict[str, dict[str, float]] = {}
-    predicted: dict[str, np.ndarray] = {}
-    settings = ValueSettings(horizon=horizon, time_unit=time_unit, interval=None)
-    for key, model in models.items():
-        params, rows = pattern_inputs(model, summary, data)
-        arrays = purchase_arrays(key, params, rows, settings, with_dert=False)
-        expected = arrays["expected_purchases"]
-        revenue = expected * spend_values if actual_r is not None else None
-        name = f"{key}+gamma_gamma" if spend is not None else key
-        results[name] = scores.score_forecast(
-            actual_p, actual_r, expected, revenue, arrays["p_alive"]
-        )
-        predicted[key] = expected
-    if "revenue" in summary.columns:
-        for level in LEVELS:
-            baseline = SeedBaseline(level, seed.lifespan_years, time_unit).fit(summary)
-            forecast = baseline.predict(horizon)
-            results[baseline.name] = scores.score_forecast(
-                actual_p,
-                actual_r,
-                forecast["expected_purchases"].to_numpy(),
-                forecast["expected_revenue"].to_numpy(),
-            )
-            if level == seed.level:
-                predicted[baseline.name] = forecast["expected_purchases"].to_numpy()
-    zeros = np.zeros(len(summary))
-    results[scores.ZERO_FORECAST] = scores.score_forecast(
-        actual_p, actual_r, zeros, None if actual_r is None else zeros
-    )
-    table = scores.evaluation_table(results)
+    rng = rng or np.random.default_rng(0)
+    fallback = average_order_value if average_order_value is not None else 1.0
+    forecasts = {
+        **model_forecasts(summary, models, spend, fallback, time_unit, rng),
+        **(others or {}),
+        **baseline_forecasts(summary, time_unit, seed),
+    }
+    table = scores.evaluation_table({n: score(f, actual_p, actual_r) for n, f in forecasts.items()})
+    shown = {
+        name.split("+")[0]: f.expected_purchases
+        for name, f in forecasts.items()
+        if name not in _baseline_names()
+    }
+    seed_name = SeedBaseline(seed.level).name
+    if seed_name in forecasts:  # the configured level of the seed formula, for scale
+        shown[seed_name] = forecasts[seed_name].expected_purchases
     conditional = scores.conditional_expectations(
-        summary["frequency"].to_numpy(float), actual_p, predicted
+        summary["frequency"].to_numpy(float), actual_p, shown
     )
     tracking = tracking_table(summary, models, time_unit, daily_repeats, observation_end)
-    return HoldoutEvaluation(table, scores.verdict(table), conditional, tracking)
+    calibration, pit = _calibration(forecasts, actual_p, rng)
+    return HoldoutEvaluation(table, scores.verdict(table), conditional, tracking, calibration, pit)
+
+
+def _baseline_names() -> set[str]:
+    return {SeedBaseline(level).name for level in LEVELS} | {scores.ZERO_FORECAST}
+
+
+def _calibration(
+    forecasts: Mapping[str, Forecast], actual: np.ndarray, rng: np.random.Generator
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Calibration tables and PIT histograms of the forecasters with a predictive
+    distribution (``None`` when none has one)."""
+    tables, histograms = [], []
+    for name, forecast in forecasts.items():
+        if forecast.counts is None:
+            continue
+        p_any = 1.0 - forecast.counts.pmf[:, 0]
+        tables.append(calibration_table(p_any, actual >= 1).assign(model=name))
+        pit = randomized_pit(forecast.counts, actual, rng)
+        histograms.append(pit_histogram(pit).assign(model=name))
+    if not tables:
+        return None, None
+    first = lambda frame: frame[["model", *[c for c in frame.columns if c != "model"]]]  # noqa: E731
+    return first(pd.concat(tables, ignore_index=True)), first(
+        pd.concat(histograms, ignore_index=True)
+    )
 
 
 def tracking_table(

@@ -183,12 +183,15 @@ def auc(score: np.ndarray, positive: np.ndarray) -> float:
 
 
 def evaluation_table(scores: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
-    """One row per forecaster (``model`` column first), metric columns in METRICS order."""
+    """One row per forecaster (``model`` column first), the columns of :data:`METRICS`
+    and then those of :data:`PROBABILISTIC_METRICS` that any forecaster has."""
+    given = {m for values in scores.values() for m in values}
+    columns = [*METRICS, *(m for m in PROBABILISTIC_METRICS if m in given)]
     rows = [
-        {"model": name, **{m: values.get(m, math.nan) for m in METRICS}}
+        {"model": name, **{m: values.get(m, math.nan) for m in columns}}
         for name, values in scores.items()
     ]
-    return pd.DataFrame(rows, columns=["model", *METRICS])
+    return pd.DataFrame(rows, columns=["model", *columns])
 
 
 def best_per_metric(

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from clvmodels.evaluation.probabilistic import CountForecast, count_scores
 
 
 def constant_retention_rate(individual: pd.DataFrame) -> float:
@@ -55,4 +58,37 @@ def projection_summary(frame: pd.DataFrame) -> dict[str, Any]:
         "holdout_periods": len(hold),
         "sbg_mape": float(hold["sbg_pct_error"].abs().mean()) if len(hold) else math.nan,
         "constant_mape": float(hold["constant_pct_error"].abs().mean()) if len(hold) else math.nan,
+    }
+
+
+def survivor_scores(
+    actual: np.ndarray, survival: np.ndarray, calibration_periods: int
+) -> dict[str, float]:
+    """Proper scores of a survival curve's forecasts of the holdout survivors.
+
+    Given ``n_k = actual[k]`` subscribers alive after the ``k`` calibration periods,
+    each survives to period ``t > k`` with probability ``S(t) / S(k)`` independently
+    (under the sBG each survivor's churn probability is ``Beta(α, β + k)``, and
+    ``B(α, β + t) / B(α, β + k) = S(t) / S(k)``; Fader & Hardie 2007, eq. 3), so the
+    survivors at ``t`` are ``Binomial(n_k, S(t) / S(k))``.  The scores of these forecasts
+    over the holdout periods (:func:`clvmodels.evaluation.probabilistic.count_scores`):
+    ``log_score_survivors``, ``rps_survivors`` and the central-interval coverages
+    ``coverage90_survivors`` with ``coverage90_survivors_expected`` (80 likewise).
+
+    ``survival`` of shape ``(draws, periods)`` (posterior draws of a Bayesian fit) gives
+    the posterior predictive distribution: the binomial pmf averaged over the draws.
+    """
+    alive = np.asarray(actual, dtype=float)
+    curves = np.atleast_2d(np.asarray(survival, dtype=float))
+    k = int(calibration_periods)
+    if len(alive) <= k + 1 or alive[k] < 1:
+        return {}
+    n = int(alive[k])
+    share = np.clip(curves[:, k + 1 :] / curves[:, k : k + 1], 0.0, 1.0)
+    pmf = stats.binom.pmf(np.arange(n + 1), n, share[..., None]).mean(axis=0)
+    scores = count_scores(CountForecast(pmf), alive[k + 1 :])
+    return {
+        name.replace("purchases", "survivors"): value
+        for name, value in scores.items()
+        if "any_purchase" not in name
     }

@@ -29,6 +29,8 @@ PLOT_TITLES = {
     "expected_purchases_heatmap.png": "Expected purchases by history",
     "clv_distribution.png": "How value is spread over customers",
     "clv_by_segment.png": "Model CLV vs the seed formula by RFM segment",
+    "calibration.png": "Are the purchase probabilities calibrated? Predicted vs observed",
+    "pit.png": "Are the predictive distributions calibrated? Randomised PIT",
     "covariate_effects.png": "Covariate effects on the model parameters",
     "covariate_lift.png": "What a binary covariate is worth: CLV with the flag on vs off",
     "survival.png": "Survival of each cohort",
@@ -82,7 +84,7 @@ def render(folder: Path) -> str:
         _data_section(manifest, folder),
         _winner_section(manifest, folder),
         _params_section(params),
-        _evaluation_section(folder),
+        _evaluation_section(manifest, folder),
         _covariates_section(folder),
         _plots_section(folder),
         _customers_section(folder),
@@ -219,11 +221,47 @@ def _params_section(params: dict[str, Any]) -> str:
     return text
 
 
-def _evaluation_section(folder: Path) -> str:
+SCORE_NOTE = (
+    "<p class='note'>The probabilistic scores judge each forecaster's whole predictive "
+    "distribution of a customer's holdout purchases, not only its mean: "
+    "log_score_purchases is the mean log probability given to the count the customer "
+    "actually made (higher is better), rps_purchases the ranked probability score and "
+    "brier_any_purchase the Brier score of buying at least once (lower is better). "
+    "coverage90_purchases is the share of customers whose count fell inside their "
+    "central 90 % predictive interval; coverage90_purchases_expected is the share the "
+    "forecaster itself expected there (counts are discrete, so above 90 %). A "
+    "calibrated forecaster has the two within a few points; observed well below "
+    "expected means overconfident intervals, well above means too wide. The revenue "
+    "pair does the same for holdout revenue, simulated from the purchase and spend "
+    "models.</p>"
+)
+BACKTEST_METRICS = (
+    "log_score_purchases",
+    "rps_purchases",
+    "total_purchases_error",
+    "total_revenue_error",
+    "spearman_revenue",
+    "coverage90_purchases",
+    "coverage90_purchases_expected",
+)
+"""The metrics the report shows of a backtest (``backtest_summary.csv`` has them all)."""
+
+
+def _evaluation_section(manifest: dict[str, Any], folder: Path) -> str:
     frame = _csv(folder, "evaluation.csv")
     if frame is None:
         return ""
-    text = "<h2>Evaluation on the holdout</h2>" + _table(frame)
+    text = "<h2>Evaluation on the holdout</h2><div class='wide'>" + _table(frame) + "</div>"
+    if "log_score_purchases" in frame:
+        text += SCORE_NOTE
+    challenger = (manifest.get("evaluation") or {}).get("challenger")
+    if challenger:
+        text += (
+            "<p class='note'>gbm_challenger: a gradient-boosted regression (scikit-learn, "
+            f"Poisson loss) on RFM and spend features, {_e(challenger)}. It forecasts "
+            "the holdout only and offers no lifetime value.</p>"
+        )
+    text += _backtest_section(manifest, folder)
     if "zero_forecast" in set(frame.get("model", [])):
         text += (
             "<p class='note'>zero_forecast predicts no purchase for anybody. Most "
@@ -232,6 +270,31 @@ def _evaluation_section(folder: Path) -> str:
             "measures.</p>"
         )
     return text
+
+
+def _backtest_section(manifest: dict[str, Any], folder: Path) -> str:
+    summary = _csv(folder, "backtest_summary.csv")
+    if summary is None:
+        return ""
+    shown = summary[summary["metric"].isin(BACKTEST_METRICS)].copy()
+    shown["cell"] = [
+        f"{_num(m)} ± {_num(s)}" if pd.notna(s) else _num(m)
+        for m, s in zip(shown["mean"], shown["sd"], strict=True)
+    ]
+    table = shown.pivot(index="model", columns="metric", values="cell")
+    table = table[[m for m in BACKTEST_METRICS if m in table.columns]]
+    table = table.loc[list(dict.fromkeys(shown["model"]))].reset_index()
+    origins = (manifest.get("evaluation") or {}).get("backtest", {}).get("origins", [])
+    return (
+        f"<h3>Rolling-origin backtest: {len(origins)} calibration ends</h3>"
+        f"<p class='note'>Every model refitted at each calibration end "
+        f"({_e(', '.join(origins))}) and scored on the same holdout length after it: mean "
+        "± standard deviation over the origins (every metric and origin in "
+        "backtest.csv and backtest_summary.csv). A ranking that holds across origins "
+        "can be trusted more than one split's.</p><div class='wide'>"
+        + _table(table)
+        + "</div>"
+    )
 
 
 def _covariates_section(folder: Path) -> str:

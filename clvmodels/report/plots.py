@@ -188,9 +188,7 @@ def retention(projection: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def posterior(
-    draws: dict[str, np.ndarray], shape: list[int], model: str, axes: Any = None
-) -> Any:
+def posterior(draws: dict[str, np.ndarray], shape: list[int], model: str, axes: Any = None) -> Any:
     """Trace (one line per chain) and posterior histogram of every parameter: ``axes`` a
     (parameters × 2) array of axes (default: a new pyplot figure); returns it."""
     names = list(draws)
@@ -281,4 +279,49 @@ def covariate_lift(lift: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylim(0, 1.25 * float(np.nanmax(np.append(on, off))))
     ax.set(ylabel="mean CLV per customer", title="Counterfactual CLV: every customer on vs off")
     ax.legend(loc="upper left", frameon=False, ncol=3, fontsize="small")
+    return ax
+
+
+def calibration(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Predicted against observed share of customers buying in the holdout, by decile
+    of the predicted probability, per forecaster (``table``: ``model``, ``predicted``,
+    ``observed``, :func:`clvmodels.evaluation.probabilistic.calibration_table`); a
+    calibrated forecaster lies on the diagonal."""
+    ax = _axes(ax)
+    top = float(np.nanmax(table[["predicted", "observed"]].to_numpy(float)))
+    ax.plot([0.0, top], [0.0, top], color="grey", lw=1, label="calibrated")
+    for color, (name, rows) in zip(COLORS, table.groupby("model", sort=False), strict=False):
+        ax.plot(rows["predicted"], rows["observed"], "o-", color=color, ms=4, label=name)
+    ax.set(
+        xlabel="predicted P(at least one purchase)",
+        ylabel="observed share buying",
+        title="Calibration by decile of the forecast",
+    )
+    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    return ax
+
+
+def pit_histogram(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """The randomised PIT histogram per forecaster (``table``: ``model``, ``bin_lower``,
+    ``bin_upper``, ``share``): flat at the dashed line when the predictive
+    distributions are calibrated; a U shape means too narrow, a hump too wide, a slope
+    a biased forecast (Czado, Gneiting & Held 2009, Biometrics 65(4))."""
+    ax = _axes(ax)
+    groups = list(table.groupby("model", sort=False))
+    width = 1.0 / max(1, len(groups))
+    for j, (color, (name, rows)) in enumerate(zip(COLORS, groups, strict=False)):
+        lower = rows["bin_lower"].to_numpy(float)
+        size = rows["bin_upper"].to_numpy(float) - lower
+        ax.bar(
+            lower + size * width * j,
+            rows["share"],
+            width=size * width,
+            align="edge",
+            color=color,
+            label=name,
+        )
+    uniform = float(np.mean(table["bin_upper"] - table["bin_lower"]))
+    ax.axhline(uniform, color="black", ls="--", lw=1)
+    ax.set(xlabel="PIT value", ylabel="share of customers", title="Randomised PIT histogram")
+    ax.legend(loc="upper center", frameon=False, fontsize="small", ncols=2)
     return ax

@@ -16,10 +16,15 @@ from clvmodels.evaluation import (
     constant_retention_rate,
     projection_summary,
     survival_projection,
+    survivor_scores,
 )
 from clvmodels.models import model_info
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import RunSettings
+
+POSTERIOR_DRAWS = 200
+"""Posterior draws the survivors' predictive distribution of a Bayesian sBG averages
+over."""
 
 
 def cohort_tables(
@@ -69,13 +74,26 @@ def _projection(
     projection = survival_projection(alive, survival, retention, k)
     errors = projection_summary(projection)
     periods = errors["holdout_periods"]
+    constant = retention ** np.arange(len(alive))
+    curves = survival
+    if model.result_.draws is not None and not model.has_covariates:
+        draws = model.result_.parameter_draws(POSTERIOR_DRAWS, np.random.default_rng(0))
+        params = {name: np.asarray(v)[:, None] for name, v in draws.items()}
+        curves = model.module.survival(np.arange(len(alive)), **params)
     rows = [
-        {"model": name, "cohort": cohort, "holdout_periods": periods, "mape": errors["sbg_mape"]},
+        {
+            "model": name,
+            "cohort": cohort,
+            "holdout_periods": periods,
+            "mape": errors["sbg_mape"],
+            **survivor_scores(alive, curves, k),
+        },
         {
             "model": f"constant_retention:{cohort}",
             "cohort": cohort,
             "holdout_periods": periods,
             "mape": errors["constant_mape"],
+            **survivor_scores(alive, constant, k),
             "retention_rate": retention,
         },
     ]

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from clvmodels.evaluation import has_holdout
+from clvmodels.evaluation.challenger import NAME as CHALLENGER
 from clvmodels.run import tables
+from clvmodels.run.backtest import run_backtest
 from clvmodels.run.cohorts import cohort_tables
 from clvmodels.run.fit import fit_models, params_payload
 from clvmodels.run.prepare import prepare_data
@@ -124,8 +126,19 @@ def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
     """The holdout evaluation's tables and verdict, and with ``split.refit`` the refit
     on the whole window; returns the data the customers are valued on."""
     settings, prepared = result.settings, result.prepared
+    others = {}
+    if settings.evaluation.challenger:
+        outcome = timed("train the challenger", tables.challenger, settings.data, prepared)
+        result.notes["challenger"] = outcome.note
+        if outcome.forecast is not None:
+            others[CHALLENGER] = outcome.forecast
     evaluation = timed(
-        "evaluate on the holdout", tables.holdout_evaluation, settings, prepared, result.fitted
+        "evaluate on the holdout",
+        tables.holdout_evaluation,
+        settings,
+        prepared,
+        result.fitted,
+        others,
     )
     result.tables["evaluation"] = evaluation.table
     result.tables["conditional_expectations"] = evaluation.conditional_expectations.reset_index()
@@ -133,6 +146,18 @@ def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
         result.tables["tracking"] = evaluation.tracking
     result.verdict = evaluation.verdict
     result.choice = tables.model_choice(settings, evaluation.table, result.fitted)
+    for name in ("calibration", "pit"):
+        table = getattr(evaluation, name)
+        if table is not None:
+            result.tables[name] = table
+    if settings.evaluation.backtest is not None:
+        backtest = run_backtest(settings, prepared, timed)
+        result.tables["backtest"] = backtest.per_origin
+        result.tables["backtest_summary"] = backtest.summary
+        result.notes["backtest"] = {
+            "origins": list(dict.fromkeys(backtest.per_origin["origin"])),
+            "holdout_ends": list(dict.fromkeys(backtest.per_origin["holdout_end"])),
+        }
     if settings.whole_window is None:
         return prepared
     whole = timed("summarize the whole window", prepare_data, settings.whole_window)

@@ -47,7 +47,7 @@ def draw_run(result: RunResult, folder: Path) -> list[Path]:
 
 
 def _table_plots(result: RunResult) -> list[Plot]:
-    """Covariate, posterior predictive and subscription plots."""
+    """Covariate, calibration, PIT, posterior predictive and subscription plots."""
     tables, out = result.tables, []
     if "covariate_effects" in tables:
         effects = tables["covariate_effects"]
@@ -61,6 +61,10 @@ def _table_plots(result: RunResult) -> list[Plot]:
         if name.startswith("ppc_"):
             draw = partial(plots.posterior_predictive, table, name[4:])
             out.append((f"{name}.png", draw, SIZE))
+    if "calibration" in tables:
+        out.append(("calibration.png", partial(plots.calibration, tables["calibration"]), SIZE))
+    if "pit" in tables:
+        out.append(("pit.png", partial(plots.pit_histogram, tables["pit"]), SIZE))
     if "survival_projection" in tables:
         projection = tables["survival_projection"]
         out.append(("survival.png", partial(plots.survival, projection), SIZE))

@@ -44,6 +44,9 @@ class RunResult:
     distributed
         ``data.engine: spark``: every customer's outputs, written by Spark
         (:class:`clvmodels.run.spark.DistributedOutputs`).
+    notes
+        What the evaluation says of itself (``manifest.json`` ``evaluation``): how the
+        challenger was trained or why it was not, the backtest's origins.
     """
 
     settings: RunSettings
@@ -58,6 +61,7 @@ class RunResult:
     grids: list[HistoryGrid] = field(default_factory=list)
     choice: ModelChoice | None = None
     distributed: Any = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final(self) -> dict[str, Estimator]:

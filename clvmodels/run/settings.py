@@ -141,6 +141,37 @@ class Valuation:
 
 
 @dataclass(frozen=True)
+class Backtest:
+    """``evaluation.backtest``: the calibration ends of a rolling-origin backtest.
+
+    Attributes
+    ----------
+    origins
+        The calibration ends (dates), or their number: the last is the split's
+        calibration end, the others ``step`` time units apart before it.
+    step
+        Time units between origins (default: the holdout length over the number of
+        origins).
+    holdout
+        The holdout length of every origin in time units (default: the split's).
+    """
+
+    origins: int | tuple[Any, ...] = 3
+    step: float | None = None
+    holdout: float | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What the holdout evaluation adds to the models' scores: the machine-learning
+    challenger (``evaluation.challenger``) and a rolling-origin backtest (``None``:
+    the single split)."""
+
+    challenger: bool = True
+    backtest: Backtest | None = None
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """Everything a configured run needs, resolved once (:func:`resolve`).
 
@@ -163,6 +194,8 @@ class RunSettings:
         Inputs of the seed marketing metrics (the ``metrics:`` block, plain values).
     output_dir, formats
         Where the run folder goes and the extra formats of predictions.
+    evaluation
+        The challenger and the backtest of the holdout evaluation.
     record
         The resolved configuration as ``config.yaml`` holds it.
     """
@@ -177,6 +210,7 @@ class RunSettings:
     output_dir: Path
     formats: tuple[str, ...] = ("csv",)
     whole_window: DataSettings | None = None
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
     record: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -224,6 +258,7 @@ def resolve(config: RunConfig) -> RunSettings:
         output_dir=config.output_dir,
         formats=tuple(config.output.formats),
         whole_window=whole,
+        evaluation=_evaluation(config),
         record=config.to_dict(),
     )
 
@@ -294,6 +329,20 @@ def data_settings(config: RunConfig) -> DataSettings:
     )
 
 
+def with_window(data: DataSettings, calibration_end: Any, observation_end: Any) -> DataSettings:
+    """The same transaction data summarised with another calibration and observation
+    end (dates), e.g. a backtest origin or the challenger's training window; the
+    transactions after the window's end are left out, as the window is meant to end
+    before the log does."""
+    options = {
+        **data.summary_options,
+        "calibration_end": calibration_end,
+        "observation_end": observation_end,
+        "after_observation_end": "drop",
+    }
+    return dataclasses.replace(data, summary_options=options, observation_end=observation_end)
+
+
 def _covariate_table(config: RunConfig) -> CovariateTable | None:
     table = config.data.covariates
     if table is None:
@@ -353,6 +402,16 @@ def _backend_options(options: ModelConfig) -> dict[str, Any]:
     if options.init is not None:
         kwargs["init"] = options.init
     return kwargs
+
+
+def _evaluation(config: RunConfig) -> EvaluationSettings:
+    """The challenger and the backtest of ``evaluation:``."""
+    block = config.evaluation.backtest
+    backtest = None
+    if block is not None:
+        origins = block.origins if isinstance(block.origins, int) else tuple(block.origins)
+        backtest = Backtest(origins, block.step, block.holdout)
+    return EvaluationSettings(config.evaluation.challenger, backtest)
 
 
 def _valuation(config: RunConfig) -> Valuation:

@@ -9,6 +9,8 @@ predictions over purchase histories behind the heat maps.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +33,13 @@ from clvmodels.evaluation import (
     posterior_predictive_counts,
     rfm_table,
 )
+from clvmodels.evaluation.challenger import ChallengerOutcome, forecast_holdout
+from clvmodels.evaluation.holdout import Forecast
 from clvmodels.evaluation.selection import ModelChoice, choose_model
 from clvmodels.models import model_info
+from clvmodels.run.prepare import prepare_data
 from clvmodels.run.prepared import PreparedData
-from clvmodels.run.settings import RunSettings
+from clvmodels.run.settings import DataSettings, RunSettings, with_window
 from clvmodels.units import TRANSACTION_UNITS, units_per_year
 
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "n", "monetary_value")
@@ -198,10 +203,14 @@ def counterfactuals(
 
 
 def holdout_evaluation(
-    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+    settings: RunSettings,
+    prepared: PreparedData,
+    fitted: dict[str, Estimator],
+    others: Mapping[str, Forecast] | None = None,
 ) -> HoldoutEvaluation:
-    """Every continuous-time purchase model, the seed formula and the zero reference
-    scored on the holdout (:func:`clvmodels.evaluation.evaluate_holdout`)."""
+    """Every continuous-time purchase model, the ``others`` (the challenger), the seed
+    formula and the zero reference scored on the holdout
+    (:func:`clvmodels.evaluation.evaluate_holdout`)."""
     return evaluate_holdout(
         _summary(prepared),
         continuous_purchase_models(fitted),
@@ -211,7 +220,29 @@ def holdout_evaluation(
         seed=settings.seed,
         daily_repeats=prepared.meta.get("repeat_transactions_per_day"),
         observation_end=prepared.meta.get("observation_end"),
+        others=others,
+        rng=np.random.default_rng(settings.valuation.seed),
     )
+
+
+def challenger(data: DataSettings, prepared: PreparedData) -> ChallengerOutcome:
+    """The machine-learning challenger trained on the run's own log before the
+    calibration end (:func:`clvmodels.evaluation.challenger.forecast_holdout`)."""
+    summary = prepared.summary
+    end = data.summary_options.get("calibration_end")
+    if data.kind != "transactions" or summary is None or end is None:
+        return ChallengerOutcome(None, "needs a transaction log with a calibration end")
+    if data.engine == "spark":
+        return ChallengerOutcome(None, "not trained with the Spark engine")
+
+    def window(calibration_end: dt.date, observation_end: dt.date) -> pd.DataFrame:
+        early = prepare_data(with_window(data, calibration_end, observation_end)).summary
+        assert early is not None
+        return early
+
+    covariates = () if data.covariates is None else data.covariates.columns
+    end_day = dt.date.fromisoformat(str(end)[:10])
+    return forecast_holdout(summary, window, end_day, data.time_unit, covariates)
 
 
 def posterior_predictive_table(

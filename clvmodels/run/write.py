@@ -122,6 +122,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "seed_metrics": result.seed_metrics,
         "verdict": result.verdict,
         SELECTION: None if result.choice is None else result.choice.record(),
+        "evaluation": result.notes,
         "steps_seconds": result.timings,
     }
 
