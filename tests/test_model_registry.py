@@ -12,12 +12,13 @@ from clvmodels.models import REGISTRY, model_info, model_keys, model_module, mod
 # the predictions of each model that take a customer's history
 HISTORY_PREDICTIONS = {
     "bgnbd": ("probability_alive", "conditional_expected_purchases",
-              "discounted_expected_residual_transactions"),
+              "discounted_expected_residual_transactions", "conditional_purchase_pmf"),
     "paretonbd": ("probability_alive", "conditional_expected_purchases",
-                  "discounted_expected_residual_transactions"),
+                  "discounted_expected_residual_transactions", "conditional_purchase_pmf"),
     "mbgnbd": ("probability_alive", "conditional_expected_purchases",
-               "discounted_expected_residual_transactions"),
-    "bgbb": ("probability_alive", "conditional_expected_transactions", "dert"),
+               "discounted_expected_residual_transactions", "conditional_purchase_pmf"),
+    "bgbb": ("probability_alive", "conditional_expected_transactions", "dert",
+             "conditional_purchase_pmf"),
     "gamma_gamma": ("conditional_expected_average_order_value",),
 }
 

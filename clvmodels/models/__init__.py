@@ -15,15 +15,21 @@ key            model                                            parameters
 Everything outside this package that needs to know "which models are purchase models,
 which are discrete, which module holds the math, which columns a customer's history
 has" asks :data:`REGISTRY` (:func:`model_info`, :func:`model_keys`) instead of keeping
-its own list of keys.  A new model is a module here plus one registry line.
+its own list of keys; :func:`conditional_purchase_pmf` calls any purchase model's
+predictive count distribution with the history columns the registry names.  A new model
+is a module here plus one registry line.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from clvmodels.models.spec import ModelSpec
 
@@ -132,10 +138,41 @@ def model_spec(key: str) -> ModelSpec:
     return model_module(key).SPEC
 
 
+def conditional_purchase_pmf(
+    key: str,
+    K: int,
+    horizon: ArrayLike,
+    history: Mapping[str, ArrayLike],
+    params: Mapping[str, ArrayLike],
+) -> np.ndarray:
+    """``P(X = k | history)`` for ``k = 0 … K−1``: the predictive distribution of each
+    customer's purchases over the next ``horizon`` (a time in continuous-time models,
+    a number of opportunities for the BG/BB), from purchase model ``key``'s
+    ``conditional_purchase_pmf``.
+
+    ``history`` maps the model's history columns (:attr:`ModelInfo.history`, e.g.
+    ``frequency, recency, T``) to arrays, ``params`` its parameters (arrays such as
+    ``(draws, 1)`` broadcast against ``(n,)`` customers).  The result has the broadcast
+    shape plus ``(K,)``; a row's missing mass is ``P(X ≥ K)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown key or a model that is not a purchase model.
+    """
+    info = model_info(key)
+    if not info.is_purchase:
+        raise ValueError(f"{info.name} is not a purchase model; choose from "
+                         f"{', '.join(model_keys('purchase'))}")
+    pmf = model_module(key).conditional_purchase_pmf
+    return pmf(K, horizon, **{c: history[c] for c in info.history}, **params)
+
+
 __all__ = [
     "REGISTRY",
     "ModelInfo",
     "ModelSpec",
+    "conditional_purchase_pmf",
     "model_info",
     "model_keys",
     "model_module",

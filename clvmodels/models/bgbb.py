@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
+from clvmodels.models import predictive
 from clvmodels.models._special import hyp2f1_unit
 from clvmodels.models.ops import Ops, as_floats, numpy_ops
 from clvmodels.models.spec import ModelSpec
@@ -178,6 +179,94 @@ def conditional_expected_transactions(
     log_p = special.betaln(a + x + 1.0, b + n - x) - special.betaln(a, b)
     log_l = _loglik(x, t_x, n, a, b, g, d)
     return np.exp(log_p - log_l + _log_alive_opportunities(n, n + n_star, g, d))
+
+
+def conditional_purchase_pmf(
+    K: int,
+    n_star: ArrayLike,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    n: ArrayLike,
+    *,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    gamma: ArrayLike,
+    delta: ArrayLike,
+) -> np.ndarray:
+    """``P(X(n, n+n*) = k | x, t_x, n)`` for ``k = 0 … K−1``: the predictive distribution
+    of a customer's transactions at opportunities ``n+1 … n+n*``.
+
+    The customer is alive through opportunity ``n`` with probability ``π = B(α+x, β+n−x)/
+    B(α,β) · B(γ, δ+n)/B(γ,δ) / L`` (the first term of the likelihood, FHS2010 eq. 5,
+    over ``L``); otherwise she has died and transacts no more.  Given alive through
+    ``n``, ``p ~ Beta(α+x, β+n−x)`` and ``θ ~ Beta(γ, δ+n)``, independent.  She dies before
+    each later opportunity with probability ``θ``, so the number ``l`` of the next ``n*``
+    opportunities at which she is alive has ``P(l) = B(γ+1, δ+n+l)/B(γ, δ+n)`` for
+    ``l < n*`` (alive at ``l``, dies before the next) and ``P(n*) = B(γ, δ+n+n*)/B(γ,
+    δ+n)``; given ``l`` her count is beta-binomial, ``C(l, k) B(α+x+k, β+n−x+l−k)/
+    B(α+x, β+n−x)``.  Hence
+
+    ``P(k) = (1 − π) 1{k = 0} + π Σ_{l=k}^{n*} P(l) · C(l, k) B(α+x+k, β+n−x+l−k)/
+    B(α+x, β+n−x)``,
+
+    the likelihood's enumeration over the opportunity of death (FHS2010 eq. 5) carried
+    past ``n``.  Every term is positive and computed in log space.  ``P(0)`` is
+    ``L(x, t_x, n+n*) / L(x, t_x, n)`` (no transaction after ``n`` is the history
+    ``(x, t_x, n+n*)``) and the mean is :func:`conditional_expected_transactions`
+    (FHS2010 eq. 13).
+
+    Parameters
+    ----------
+    K
+        Number of counts (``K = n* + 1`` covers them all).
+    n_star
+        Number of future opportunities, whole ``≥ 0``.
+    frequency, recency, n
+        ``x, t_x, n`` of each customer.
+    alpha, beta, gamma, delta
+        Model parameters: numbers or arrays, e.g. ``(draws, 1)`` against ``(n,)``
+        customers.
+
+    Returns
+    -------
+    numpy.ndarray
+        The broadcast shape of ``n_star``, the history and the parameters, plus ``(K,)``.
+    """
+    x, t_x, n, a, b, g, d = as_floats(frequency, recency, n, alpha, beta, gamma, delta)
+    log_alive = (
+        special.betaln(a + x, b + n - x) - special.betaln(a, b)
+        + special.betaln(g, d + n) - special.betaln(g, d) - _loglik(x, t_x, n, a, b, g, d)
+    )
+    k = predictive.count_grid(K)
+    n_star = np.asarray(n_star, dtype=float)
+    if np.any(n_star < 0) or np.any(n_star != np.round(n_star)):
+        raise ValueError("n_star must hold whole numbers >= 0")
+    active = predictive.per_distinct(
+        _active_pmf, k.size, n_star, a + x, b + n - x, g, d + n,
+        cells_per_row=(int(n_star.max(initial=0.0)) + 1) * k.size,
+    )
+    return predictive.with_dead(np.minimum(np.exp(log_alive), 1.0), active)
+
+
+def _active_pmf(
+    K: int, n_star: np.ndarray, a: np.ndarray, b: np.ndarray, g: np.ndarray, d: np.ndarray
+) -> np.ndarray:
+    """``P(k | alive through n)`` of :func:`conditional_purchase_pmf` for 1-d rows of
+    ``(n*, α+x, β+n−x, γ, δ+n)``: ``(m, K)``."""
+    k = np.arange(K, dtype=float)
+    lives = np.arange(int(n_star.max(initial=0.0)) + 1, dtype=float)[:, None]
+    n_star, a, b, g, d = (v[:, None, None] for v in (n_star, a, b, g, d))
+    log_lives = np.where(
+        lives < n_star, special.betaln(g + 1.0, d + lives), special.betaln(g, d + lives)
+    ) - special.betaln(g, d)
+    inside = (k <= lives) & (lives <= n_star)
+    misses = np.where(inside, lives - k, 0.0)
+    log_count = (
+        special.gammaln(lives + 1.0) - special.gammaln(k + 1.0) - special.gammaln(misses + 1.0)
+        + special.betaln(a + k, b + misses) - special.betaln(a, b)
+    )
+    terms = np.where(inside, np.exp(log_lives + log_count), 0.0)
+    return terms.sum(axis=1)
 
 
 def dert(

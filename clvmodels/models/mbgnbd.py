@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.models import bgnbd, nbd
+from clvmodels.models import bgnbd, nbd, predictive
 from clvmodels.models._special import beta_average_expected
 from clvmodels.models.ops import Ops, numpy_ops
 
@@ -178,6 +178,29 @@ def active_expected_purchases(
     return bgnbd.active_expected_purchases(
         t, frequency, T, r=r, alpha=alpha, a=a, b=np.asarray(b, dtype=float) + 1.0
     )
+
+
+def conditional_purchase_pmf(
+    K: int, t: Any, frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, a: Any,
+    b: Any,
+) -> np.ndarray:
+    """``P(X(T, T+t) = k | x, t_x, T)`` for ``k = 0 … K−1``: the predictive distribution of
+    a customer's repeat purchases in ``(T, T+t]``.
+
+    ``P = (1 − P(alive)) · 1{k = 0} + P(alive) · P(k | alive)`` with ``P(alive)`` of BDF
+    2007 appendix A (:func:`probability_alive`).  An active customer's likelihood term is
+    ``(1−p)^(x+1) λ^x e^(−λT)`` (:func:`log_likelihood`), so ``p ~ Beta(a, b+x+1)``, and
+    from ``T`` on she drops out only right after purchases, as a BG/NBD customer: ``P(k |
+    alive)`` is the BG/NBD one at ``b + 1``
+    (:func:`clvmodels.models.bgnbd.active_purchase_pmf`, which states the formula).  Its
+    mean is :func:`conditional_expected_purchases`.  Arguments and result as
+    :func:`clvmodels.models.bgnbd.conditional_purchase_pmf`.
+    """
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, a=a, b=b)
+    active = bgnbd.active_purchase_pmf(
+        K, t, frequency, T, r=r, alpha=alpha, a=a, b=np.asarray(b, dtype=float) + 1.0
+    )
+    return predictive.with_dead(alive, active)
 
 
 def discounted_active_purchases(

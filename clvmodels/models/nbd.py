@@ -9,9 +9,12 @@ Science 24(2) (FHL 2005).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy import special
+
+from clvmodels.models.predictive import CELLS_PER_CHUNK
 
 
 def moment_start(data: Mapping[str, np.ndarray], weights: np.ndarray) -> tuple[float, float]:
@@ -62,3 +65,87 @@ def log_tail(x: np.ndarray, t: np.ndarray, r: np.ndarray, alpha: np.ndarray) -> 
     tail = np.where(z < 0.5, special.betainc(x, r, z), special.betaincc(r, x, one_minus_z))
     positive = tail > 0
     return np.where(positive, np.log(np.where(positive, tail, 1.0)), -np.inf)
+
+
+def log_pmf_counts(K: int, t: Any, r: Any, alpha: Any) -> np.ndarray:
+    """``log P(N(t) = k)`` for ``k = 0 … K−1`` along a new last axis (the broadcast shape
+    of ``t, r, alpha`` plus ``(K,)``): :func:`log_pmf` on the whole count axis.
+
+    The coefficient ``Γ(r+k)/(Γ(r) k!)`` is built by its recurrence, the cumulative sum
+    of ``log((r+j)/(j+1))`` over ``j < k``, whose error grows like ``k·ε``; the difference
+    ``gammaln(r+k) − gammaln(r)`` loses ``ε·|log Γ(r)|`` instead (2e-11 at ``r = 1e4``,
+    3e-7 at ``r = 1e8``, where the NBD tends to the Poisson of a fit without
+    heterogeneity).
+    """
+    k = np.arange(K, dtype=float)
+    t, r, alpha = (np.asarray(v, dtype=float)[..., None] for v in (t, r, alpha))
+    steps = np.log(r + k[:-1]) - np.log1p(k[:-1])
+    log_coef = np.cumsum(np.concatenate([np.zeros_like(r), steps], axis=-1), axis=-1)
+    s = t / alpha
+    positive = s > 0
+    s_safe = np.where(positive, s, 1.0)
+    k_log_z = np.where(positive, k * (np.log(s_safe) - np.log1p(s_safe)), 0.0)
+    k_log_z = np.where(positive | (k == 0), k_log_z, -np.inf)  # N(0) = 0
+    return log_coef - r * np.log1p(s) + k_log_z
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
+_SURVIVAL_CUT = 40.0  # the lifetime integral stops where P(τ > u) < e^-40 (4e-18)
+
+
+def stopped_pmf(
+    K: int, t: np.ndarray, r: np.ndarray, alpha: np.ndarray, s: np.ndarray, beta: np.ndarray
+) -> np.ndarray:
+    """``P(N(min(t, τ)) = k)`` for ``k = 0 … K−1``: the NBD count of a customer whose
+    lifetime ``τ`` has ``P(τ > u) = (β/(β+u))^s`` — the Pareto/NBD count of a new customer
+    (Schmittlein, Morrison & Colombo 1987; Fader & Hardie 2005, "A note on deriving the
+    Pareto/NBD model and related expressions", eqs. 23–26).
+
+    Conditioning on the lifetime, ``P(k) = (β/(β+t))^s NB(k; t) + ∫_0^t s β^s
+    (β+u)^−(s+1) NB(k; u) du`` with ``NB(k; u) = P(N(u) = k)`` (:func:`log_pmf_counts`).
+    The integral is done by composite 8-node Gauss–Legendre quadrature in
+    ``v = log(1 + u/c)``, ``c = min(α/(r+K), β/(s+1))``: linear in ``u`` below the scale
+    on which either factor varies, logarithmic above it, where ``NB(k; u)`` is a peak of
+    width ``σ = (1/k + 1/r)^½`` in ``log u``.  The panels are no wider than ``σ`` at
+    ``k = K−1`` (nor 1), nor than ``2/g``, ``g`` the largest log-slope in ``v`` of the
+    lifetime density (``g ≤ s + 2``, and ``g ≲ 42`` for any ``s`` because the integral
+    stops where ``P(τ > u) < e^-40``).  An 8-node rule integrates a Gaussian over one
+    standard deviation, or ``e^(−g v)`` over ``2/g``, to ~1e-15 relative.  Checked against
+    adaptive quadrature (SciPy's ``quad_vec``, rel. 1e-13, with break points) on 300
+    draws of every argument log-uniform on ``[e^-3, e^7]``, ``K`` up to 200: largest
+    absolute error 3e-15 (``tests/test_predictive_pmf.py``, a ``slow`` test).
+
+    Parameters
+    ----------
+    K
+        Number of counts.
+    t, r, alpha, s, beta
+        1-d arrays of equal length ``m`` (``t ≥ 0`` finite, the others positive).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m, K)``.
+    """
+    c = np.minimum(alpha / (r + K), beta / (s + 1.0))
+    u_end = np.minimum(t, beta * np.expm1(np.minimum(_SURVIVAL_CUT / s, 700.0)))
+    v_end = np.log1p(u_end / c)
+    sigma = np.minimum(np.sqrt(1.0 / max(K - 1, 1) + 1.0 / r), 1.0)
+    slope = (s + 1.0) * (c + u_end) / (beta + u_end)
+    width = np.minimum(sigma, 2.0 / slope)
+    panels = 2 ** np.ceil(np.log2(np.maximum(np.ceil(v_end / width), 1.0))).astype(np.int64)
+    out = np.exp(-s[:, None] * np.log1p(t / beta)[:, None] + log_pmf_counts(K, t, r, alpha))
+    for n_panels in np.unique(panels):
+        unit = ((np.arange(n_panels)[:, None] + (_GL_NODES + 1.0) / 2.0) / n_panels).ravel()
+        weights = np.tile(_GL_WEIGHTS / (2.0 * n_panels), n_panels)
+        group = np.flatnonzero(panels == n_panels)
+        chunk = max(1, CELLS_PER_CHUNK // (unit.size * K))
+        for rows in (group[i : i + chunk] for i in range(0, group.size, chunk)):
+            cr, sr, br = c[rows, None], s[rows, None], beta[rows, None]
+            u = cr * np.expm1(v_end[rows, None] * unit)
+            # lifetime density times du/dv = c + u, in logs; the panel widths in ``weights``
+            log_density = np.log(sr / br) - (sr + 1.0) * np.log1p(u / br) + np.log(cr + u)
+            log_nb = log_pmf_counts(K, u, r[rows, None], alpha[rows, None])
+            terms = np.exp(log_density[..., None] + log_nb)
+            out[rows] += v_end[rows, None] * np.einsum("mnk,n->mk", terms, weights)
+    return out

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.models import discount, nbd
+from clvmodels.models import discount, nbd, predictive
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -374,6 +374,45 @@ def probability_of_purchases(
     log_nb_nodes = ce + re * (np.log(ae) - np.log(ae + tau)) + np.where(xe > 0, xe * log_ratio, 0)
     dead_part = f_t * (np.exp(log_nb_nodes) @ (gw / 2.0))
     return np.clip(alive_part + dead_part, 0.0, 1.0)
+
+
+def conditional_purchase_pmf(
+    K: int, t: Any, frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, s: Any,
+    beta: Any,
+) -> np.ndarray:
+    """``P(X(T, T+t) = k | x, t_x, T)`` for ``k = 0 … K−1``: the predictive distribution of
+    a customer's repeat purchases in ``(T, T+t]``.
+
+    Fader & Hardie (2014), "Deriving the conditional PMF of the Pareto/NBD model" (note
+    028): ``P = (1 − P(alive)) · 1{k = 0} + P(alive) · P(X(t) = k | r+x, α+T, s, β+T)``.
+    Given alive at ``T`` the customer's rates are independent, ``λ ~ Gamma(r+x, α+T)``
+    and ``μ ~ Gamma(s, β+T)`` (the alive term of the likelihood, Fader & Hardie 2005
+    note eq. 18, is ``λ^x e^(−λT) · e^(−μT)``), and her remaining lifetime is again
+    exponential: she buys like a new customer with those parameters, whose count
+    :func:`active_purchase_pmf` gives.  ``P(alive)`` is eq. (34) (:func:`probability_alive`).
+    Its mean is eq. (41) (:func:`conditional_expected_purchases`).  Arguments and result
+    as :func:`clvmodels.models.bgnbd.conditional_purchase_pmf`, with ``s, beta`` in place
+    of ``a, b`` (``t`` finite).
+    """
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, s=s, beta=beta)
+    active = active_purchase_pmf(K, t, frequency, T, r=r, alpha=alpha, s=s, beta=beta)
+    return predictive.with_dead(alive, active)
+
+
+def active_purchase_pmf(
+    K: int, t: Any, frequency: Any, T: Any, *, r: Any, alpha: Any, s: Any, beta: Any
+) -> np.ndarray:
+    """``P(X(T, T+t) = k | alive at T, x, T)`` for ``k = 0 … K−1``: the count of a new
+    customer with parameters ``(r+x, α+T, s, β+T)`` (Fader & Hardie 2005 note, eqs.
+    23–26), by the quadrature of :func:`clvmodels.models.nbd.stopped_pmf` (absolute
+    error ~1e-15), once per distinct ``(t, r+x, α+T, s, β+T)``.  Depends on ``(x, T)``,
+    not on ``t_x``."""
+    k = predictive.count_grid(K)
+    x, T_ = (np.asarray(v, dtype=float) for v in (frequency, T))
+    return predictive.per_distinct(
+        nbd.stopped_pmf, k.size, t, np.asarray(r) + x, np.asarray(alpha) + T_, s,
+        np.asarray(beta) + T_, cells_per_row=k.size,
+    )
 
 
 def simulate(
