@@ -94,8 +94,41 @@ def test_conditional_expectations_and_tracking_follow_the_actuals_fhl_2005(cdnow
     assert final["bgnbd"] == pytest.approx(final["actual"], rel=0.06)
     params = json.loads((cdnow_run / "params.json").read_text())
     assert set(params["models"]) == {"bgnbd", "paretonbd", "gamma_gamma"}
-    assert params["chosen_purchase_model"] == "bgnbd"  # configs/cdnow.yaml
-    assert params["selection"]["chosen_purchase_model"] == "bgnbd"
+
+
+def test_auto_values_customers_with_the_best_log_score_on_the_cdnow_holdout(cdnow_run):
+    table = pd.read_csv(cdnow_run / "evaluation.csv").set_index("model")
+    params = json.loads((cdnow_run / "params.json").read_text())
+    manifest = json.loads((cdnow_run / "manifest.json").read_text())
+    selection = params["selection"]
+    assert selection == manifest["selection"]
+    assert selection["how"] == "auto" and selection["criterion"] == "log_score_purchases"
+    models = {"bgnbd+gamma_gamma": "bgnbd", "paretonbd+gamma_gamma": "paretonbd"}
+    scores = table.loc[list(models), "log_score_purchases"]
+    best, second = scores.sort_values(ascending=False).index[:2]
+    assert params["chosen_purchase_model"] == models[best] == selection["chosen_purchase_model"]
+    assert selection["runner_up"] == models[second]
+    assert selection["margin"] == pytest.approx(scores[best] - scores[second])
+    assert selection["value"] == pytest.approx(scores[best])
+
+
+def test_chosen_models_count_intervals_cover_as_often_as_it_says_on_cdnow(cdnow_run):
+    table = pd.read_csv(cdnow_run / "evaluation.csv").set_index("model")
+    chosen = json.loads((cdnow_run / "params.json").read_text())["chosen_purchase_model"]
+    row = table.loc[f"{chosen}+gamma_gamma"]
+    for level in (90, 80):
+        gap = row[f"coverage{level}_purchases"] - row[f"coverage{level}_purchases_expected"]
+        assert abs(gap) < 0.03
+    assert abs(row["coverage90_revenue"] - row["coverage90_revenue_expected"]) < 0.03
+    # every forecaster with a predictive distribution is scored, the challenger too
+    scored = table["log_score_purchases"].dropna().index
+    assert set(scored) == {"bgnbd+gamma_gamma", "paretonbd+gamma_gamma", "gbm_challenger"}
+    assert (table.loc[scored, "log_score_purchases"] < 0).all()
+    calibration = pd.read_csv(cdnow_run / "calibration.csv")
+    assert calibration.groupby("model")["customers"].sum().eq(2357).all()
+    pit = pd.read_csv(cdnow_run / "pit.csv")
+    assert pit.groupby("model")["share"].sum().round(12).eq(1.0).all()
+    assert {"calibration.png", "pit.png"} <= {p.name for p in (cdnow_run / "plots").iterdir()}
 
 
 def test_retention_run_projects_years_8_to_12_within_5_percent_fader_hardie_2007(tmp_path):

@@ -15,11 +15,12 @@ import pytest
 from scipy import stats
 
 from clvmodels.errors import ConfigError
-from clvmodels.estimators import GammaGamma
+from clvmodels.estimators import BGNBD, GammaGamma
 from clvmodels.evaluation import survivor_scores
 from clvmodels.evaluation.backtest import origin_dates, rolling_backtest, summarize_backtest
-from clvmodels.evaluation.predictive import revenue_draws, sample_counts
+from clvmodels.evaluation.predictive import count_forecast, revenue_draws, sample_counts
 from clvmodels.evaluation.probabilistic import CountForecast
+from clvmodels.models import bgnbd
 from clvmodels.results import FitResult
 
 
@@ -117,3 +118,40 @@ def test_a_backtest_origin_whose_holdout_outruns_the_log_is_refused():
             time_unit="W",
             log_end=dt.date(2020, 1, 10),
         )
+
+
+def test_a_bayesian_count_forecast_is_the_pmf_averaged_over_posterior_draws():
+    draws = {
+        "r": np.array([0.24, 0.3, 0.2]),
+        "alpha": np.array([4.4, 5.0, 4.0]),
+        "a": np.array([0.79, 0.7, 0.9]),
+        "b": np.array([2.4, 2.0, 2.8]),
+    }
+    result = FitResult(
+        model="bgnbd",
+        backend="bayes",
+        param_names=("r", "alpha", "a", "b"),
+        params={k: float(v.mean()) for k, v in draws.items()},
+        log_likelihood=0.0,
+        n_obs=3,
+        n_unique=3,
+        draws=draws,
+    )
+    model = BGNBD.from_result(result)
+    summary = pd.DataFrame({"frequency": [0.0, 2.0, 2.0], "recency": [0.0, 20.0, 20.0]})
+    summary["T"] = 39.0
+    # three draws asked of three: a permutation, so the average is over all of them
+    got = count_forecast(model, summary, 39.0, draws=3, rng=np.random.default_rng(0))
+    by_draw = [
+        bgnbd.conditional_purchase_pmf(
+            got.pmf.shape[1],
+            39.0,
+            summary["frequency"],
+            summary["recency"],
+            39.0,
+            **{k: v[j] for k, v in draws.items()},
+        )
+        for j in range(3)
+    ]
+    np.testing.assert_allclose(got.pmf, np.mean(by_draw, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(got.pmf.sum(axis=1), 1.0, atol=1e-9)

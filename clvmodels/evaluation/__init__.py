@@ -6,9 +6,15 @@ Modules: :mod:`~clvmodels.evaluation.scores` (the metrics and the verdict),
 :mod:`~clvmodels.evaluation.baseline` (the seed formula AOV × frequency × lifespan),
 :mod:`~clvmodels.evaluation.holdout` (scoring fitted purchase models on a holdout),
 :mod:`~clvmodels.evaluation.survival` (sBG vs constant retention),
-:mod:`~clvmodels.evaluation.ppc` (posterior predictive counts).
+:mod:`~clvmodels.evaluation.ppc` (posterior predictive counts),
+:mod:`~clvmodels.evaluation.probabilistic` (proper scores of count forecasts),
+:mod:`~clvmodels.evaluation.predictive` (the models' count forecasts and simulated
+revenue), :mod:`~clvmodels.evaluation.challenger` (the machine-learning challenger),
+:mod:`~clvmodels.evaluation.selection` (which model values the customers) and
+:mod:`~clvmodels.evaluation.backtest` (rolling-origin backtests).
 """
 
+from clvmodels.evaluation.backtest import BacktestResult, backtest
 from clvmodels.evaluation.baseline import LEVELS, SeedBaseline, rfm_table
 from clvmodels.evaluation.holdout import (
     HoldoutEvaluation,
@@ -48,10 +54,12 @@ __all__ = [
     "LOWER_IS_BETTER",
     "METRICS",
     "ZERO_FORECAST",
+    "BacktestResult",
     "HoldoutEvaluation",
     "SeedBaseline",
     "SeedLevel",
     "auc",
+    "backtest",
     "best_per_metric",
     "conditional_expectations",
     "constant_retention_rate",
