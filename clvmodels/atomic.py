@@ -5,7 +5,8 @@ hidden temporary name next to its destination and only then put in place — a f
 one atomic rename over the old one, a folder by two renames (the old folder aside, the
 new one in) after which the old one is deleted.  If the process dies before that, the
 destination is untouched and the hidden temporary is removed by the next write to the
-same destination; a folder left aside by a crash between the two renames is put back.
+same destination (unless another command holds its lock, :mod:`clvmodels.locks`); a
+folder left aside by a crash between the two renames is put back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from clvmodels.locks import unclaimed
+
 
 def temporary_name(path: Path, kind: str = "tmp") -> Path:
     """A hidden, unique sibling of ``path``: ``.NAME.<kind>-<pid>-<ns>``."""
@@ -26,14 +29,21 @@ def temporary_name(path: Path, kind: str = "tmp") -> Path:
 
 def recover(path: Path) -> None:
     """Undo what a crashed write to ``path`` left: put back a folder set aside (when
-    ``path`` is missing) and remove hidden temporaries and older folders set aside."""
-    parent, name = path.parent, path.name
-    aside = sorted(parent.glob(f".{name}.old-*"))
-    if aside and not path.exists():
-        aside[-1].rename(path)
-        aside = aside[:-1]
-    for stale in [*aside, *parent.glob(f".{name}.tmp-*")]:
-        _remove(stale)
+    ``path`` is missing) and remove hidden temporaries and older folders set aside.
+
+    Only when no other holder of the lock of ``path`` is writing it now
+    (:func:`clvmodels.locks.unclaimed`): their temporaries are theirs, not a crash's.
+    """
+    with unclaimed(path) as free:
+        if not free:
+            return
+        parent, name = path.parent, path.name
+        aside = sorted(parent.glob(f".{name}.old-*"))
+        if aside and not path.exists():
+            aside[-1].rename(path)
+            aside = aside[:-1]
+        for stale in [*aside, *parent.glob(f".{name}.tmp-*")]:
+            _remove(stale)
 
 
 def replace(path: str | Path, write: Callable[[Path], Any]) -> Path:

@@ -19,14 +19,9 @@ from clvmodels._version import __version__
 from clvmodels.atomic import replace
 from clvmodels.config import RunConfig, SqlSourceConfig, load_config
 from clvmodels.errors import ClvError, ConfigError
+from clvmodels.locks import output_lock
 from clvmodels.models import model_info, model_keys
-from clvmodels.run.folder import (
-    check_output_dataset,
-    check_output_file,
-    check_run_folder,
-    is_run_folder,
-    output_lock,
-)
+from clvmodels.run.folder import COMMAND, check_output_file, check_run_folder, run_manifest
 
 
 class Progress:
@@ -93,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.set_defaults(handler=_cmd_validate)
 
-    p = sub.add_parser("summarize", help="write summary.csv and print the seed metrics")
+    p = sub.add_parser(
+        "summarize",
+        help="write summary.csv (and manifest.json) into its own folder and print the seed metrics",
+    )
     p.add_argument("config")
     p.add_argument("--out", help="output folder (default: output.dir of the config)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -117,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
         "T (n for BG/BB)[, monetary_value][, customer_id]",
     )
     p.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists (default: refuse)"
+    )
     p.add_argument("--spend-model", help="a saved gamma_gamma model for the spend per order")
     p.add_argument("--horizon", help="time units, or lifetime (default: one year)")
     p.add_argument("--discount-rate", type=float, default=0.10, help="per year (0.10)")
@@ -188,58 +189,54 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
     from clvmodels.run.settings import resolve
 
     settings = resolve(load_config(args.config))
-    folder, shown = _output(args, settings.output_dir)
-    spark = settings.data.engine == "spark"  # every customer's summary, by Spark
-    written = folder / ("summary.parquet" if spark else "summary.csv")
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"{shown}: is a file, not a folder")
+    out, shown = _output(args, settings.output_dir)
     reads = [*settings.read_paths(), Path(args.config)]
-    if spark:
-        check_output_dataset(written, reads, f"{shown}: {written.name}")
-    else:
-        check_output_file(written, reads, f"{shown}: {written.name}")
-    with output_lock(written, f"{shown}: {written.name}"):
-        _summarize(settings, args, written)
+    check_run_folder(out, reads, shown, command="summarize")
+    with output_lock(out, shown):
+        written = _summarize(settings, args, out)
     print(f"wrote {written}")
     return 0
 
 
-def _summarize(settings: Any, args: argparse.Namespace, written: Path) -> None:
-    """Summarise the data, write the summary and print its seed metrics."""
+def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
+    """Summarise the data, write the folder of ``summarize`` and print the seed metrics;
+    returns the summary's path (with Spark the dataset ``summary.parquet``)."""
     from clvmodels.run.prepare import prepare_data
     from clvmodels.run.tables import seed_metric_series
+    from clvmodels.run.write import write_summary
 
     progress = Progress(args.quiet)
     prepared = progress.step("load and summarize data", lambda: prepare_data(settings.data))
     summary = prepared.summary
-    if summary is not None:  # the metrics first: nothing is written if they fail
-        seed = seed_metric_series(settings, prepared) if "revenue" in summary else None
-        if prepared.distributed is not None:
-            from clvmodels.run.spark import replace_dataset
-
-            replace_dataset(prepared.distributed.frame, written)
-            customers = prepared.distributed.summary.customers
-        else:
-            replace(written, lambda p: summary.to_csv(p, index=False))
-            customers = len(summary)
-        print(f"{prepared.source}: {customers:,} customers")
-        if seed is None:
-            print("no amounts in the data: no seed metrics")
-        else:
-            _print_metrics(seed)
-        _print_counts(prepared.counts)
+    seed = None  # the metrics first: nothing is written if they fail
+    if summary is not None and "revenue" in summary:
+        seed = seed_metric_series(settings, prepared)
+    folder = write_summary(settings, prepared, out)
+    if summary is None:
+        _print_cohorts(prepared.source, prepared.survival_table)
+        return folder / "summary.csv"
+    distributed = prepared.distributed
+    customers = len(summary) if distributed is None else distributed.summary.customers
+    print(f"{prepared.source}: {customers:,} customers")
+    if seed is None:
+        print("no amounts in the data: no seed metrics")
     else:
-        table = prepared.survival_table
-        replace(written, lambda p: table.to_csv(p, index=False))
-        print(f"{prepared.source}: {table['cohort'].nunique()} cohort(s)")
-        for cohort, rows in table.groupby("cohort", sort=False):
-            alive = rows.sort_values("period")["alive"].to_numpy()
-            retention = alive[1:] / alive[:-1]
-            print(
-                f"  {cohort}: {int(alive[0]):,} at start, {int(alive[-1]):,} after "
-                f"{len(alive) - 1} periods; mean retention rate {retention.mean():.3f}, "
-                f"churn rate {1 - retention.mean():.3f}"
-            )
+        _print_metrics(seed)
+    _print_counts(prepared.counts)
+    return folder / ("summary.csv" if distributed is None else "summary.parquet")
+
+
+def _print_cohorts(source: str, table: Any) -> None:
+    """The cohorts of a survival table: size, survivors, mean retention and churn."""
+    print(f"{source}: {table['cohort'].nunique()} cohort(s)")
+    for cohort, rows in table.groupby("cohort", sort=False):
+        alive = rows.sort_values("period")["alive"].to_numpy()
+        retention = alive[1:] / alive[:-1]
+        print(
+            f"  {cohort}: {int(alive[0]):,} at start, {int(alive[-1]):,} after "
+            f"{len(alive) - 1} periods; mean retention rate {retention.mean():.3f}, "
+            f"churn rate {1 - retention.mean():.3f}"
+        )
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -258,10 +255,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _output(args: argparse.Namespace, default: Path) -> tuple[Path, str]:
-    """The output folder of ``fit`` and ``summarize`` and how messages name it."""
+    """The output folder of ``fit`` and ``summarize`` (``~`` expanded, as the checks
+    read it) and how messages name it."""
     if args.out:
-        return Path(args.out), f"--out {args.out}"
-    return default, f"output.dir {default}"
+        return Path(args.out).expanduser(), f"--out {args.out}"
+    return default.expanduser(), f"output.dir {default}"
 
 
 def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
@@ -296,10 +294,10 @@ def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    out, shown = Path(args.out).expanduser(), f"--out {args.out}"
     reads = [Path(p) for p in (args.model, args.spend_model, args.data, args.covariates) if p]
-    check_output_file(out, reads, f"--out {out}")
-    with output_lock(out, f"--out {out}"):
+    check_output_file(out, reads, shown, overwrite=args.overwrite)
+    with output_lock(out, shown):
         table = _predict(args)
         if out.suffix == ".parquet":
             replace(out, lambda p: table.to_parquet(p, index=False))
@@ -409,9 +407,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.run_dir)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no such run folder")
-    if not is_run_folder(folder):
+    recorded = run_manifest(folder)
+    if recorded is None:
         raise ConfigError(f"{folder}: not a clvmodels run folder (no manifest.json of a run)")
-    page = write_report(folder)
+    if recorded.get(COMMAND) == "summarize":
+        raise ConfigError(f"{folder}: written by clvmodels summarize, which makes no report")
+    with output_lock(folder / "report.html", str(folder)):  # not while a run replaces it
+        page = write_report(folder)
     print(f"wrote {page}")
     return 0
 

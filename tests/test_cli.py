@@ -130,8 +130,8 @@ def test_subscriptions_csv_summarize_and_fit(tmp_path, capsys):
         f"name: s\ndata: {{source: {data}, kind: subscriptions, time_unit: Y}}\n"
         "split: {observation_end: 2023-06-30}\nmodels: {sbg: {}}\n",
     )
-    assert main(["summarize", str(config), "--out", str(tmp_path), "--quiet"]) == 0
-    table = pd.read_csv(tmp_path / "summary.csv")
+    assert main(["summarize", str(config), "--out", str(tmp_path / "sum"), "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "sum" / "summary.csv")
     assert table["alive"].tolist() == [6, 4, 3, 2]  # hand count per completed year
     assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert "sbg:2020" in json.loads((tmp_path / "run" / "params.json").read_text())["models"]

@@ -5,7 +5,10 @@ files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,11 +33,50 @@ def _laughs(levels: int = 13) -> str:
     return "\n".join(lines) + "\nname: *x12\n"
 
 
-def _make_run_folder(tmp: Path) -> None:
+RUN_MANIFEST = {"clvmodels_run": 1, "files": ["manifest.json"], "clvmodels_version": "0.1.0"}
+
+
+def _make_run_folder(tmp: Path, manifest: dict[str, object] | None = None) -> None:
+    """``old/``: a run folder (with ``manifest`` as its manifest.json) holding notes.txt,
+    a file its manifest does not list unless ``manifest`` says so."""
     (tmp / "old").mkdir()
-    manifest = {"clvmodels_run": 1, "files": ["manifest.json"], "clvmodels_version": "0.1.0"}
-    (tmp / "old" / "manifest.json").write_text(json.dumps(manifest))
+    (tmp / "old" / "manifest.json").write_text(json.dumps(manifest or RUN_MANIFEST))
     (tmp / "old" / "notes.txt").write_text("mine")
+
+
+def _link(name: str, target: str) -> Callable[[Path], None]:
+    """A setup making ``name`` a symbolic link to ``target`` (both in the case folder)."""
+    return lambda tmp: (tmp / name).symlink_to(tmp / target)
+
+
+def _summarize_case(
+    out: str,
+    error: str,
+    files: dict[str, str | bytes] | None = None,
+    data: str = "tx.csv",
+    engine: str = "duckdb",
+    setup: Callable[[Path], None] | None = None,
+) -> Case:
+    """``clvmodels summarize c.yaml --out OUT`` (the config reads ``data`` with
+    ``engine``): refused before the data is read, with ``--out OUT: <error>``."""
+    config = _config(data=f"data: {{source: {data}, engine: {engine}}}")
+    files = {"c.yaml": config, "tx.csv": TX, **(files or {})}
+    argv = ("summarize", "c.yaml", "--out", out)
+    return Case(files, argv, f"--out {re.escape(out)}: {error}", setup)
+
+
+def _predict_case(
+    out: str,
+    error: str,
+    files: dict[str, str | bytes] | None = None,
+    options: tuple[str, ...] = (),
+    setup: Callable[[Path], None] | None = None,
+) -> Case:
+    """``clvmodels predict model.json data.csv --out OUT``: refused before the model is
+    read (an empty model file), with ``--out OUT: <error>``."""
+    files = {"model.json": "{}", "data.csv": "frequency,recency,T\n1,2,3\n", **(files or {})}
+    argv = ("predict", "model.json", "data.csv", "--out", out, *options)
+    return Case(files, argv, f"--out {re.escape(out)}: {error}", setup)
 
 
 CASES: dict[str, Case] = {
@@ -81,7 +123,10 @@ CASES: dict[str, Case] = {
         ("fit", "c.yaml", "--out", "run"),
         r"NO_SUCH_VAR",
     ),
-    # ------------------------------------------------------------------ the output folder
+}
+
+# ---------------------------------------------------------------------- the output folder
+OUTPUT_FOLDER: dict[str, Case] = {
     "out is a non-run folder": Case(
         {"c.yaml": _config(), "tx.csv": TX, "mine/keep.txt": "precious"},
         ("fit", "c.yaml", "--out", "mine"),
@@ -141,26 +186,83 @@ CASES: dict[str, Case] = {
         r"--out old: holds files no run wrote \(notes\.txt\)",
         setup=_make_run_folder,
     ),
-    "summarize over its input": Case(
-        {"c.yaml": _config(data="data: {source: out/summary.csv}"), "out/summary.csv": TX},
-        ("summarize", "c.yaml", "--out", "out"),
-        r"summary\.csv: is out/summary\.csv, which this command reads",
+    "run folder whose manifest lists no files": Case(
+        {"c.yaml": _config(), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "old"),
+        r"--out old: its manifest\.json has no valid list of the files a run wrote",
+        setup=lambda tmp: _make_run_folder(tmp, {"clvmodels_run": 1}),
     ),
-    "summarize into a file": Case(
-        {"c.yaml": _config(), "tx.csv": TX, "out": "a file"},
-        ("summarize", "c.yaml", "--out", "out"),
-        r"--out out: is a file, not a folder",
+    "run folder whose manifest files are not a list": Case(
+        {"c.yaml": _config(), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "old"),
+        r"--out old: its manifest\.json has no valid list of the files a run wrote",
+        setup=lambda tmp: _make_run_folder(tmp, {"clvmodels_run": 1, "files": "notes.txt"}),
     ),
-    "predict over its data": Case(
-        {"model.json": "{}", "data.csv": "frequency,recency,T\n1,2,3\n"},
-        ("predict", "model.json", "data.csv", "--out", "data.csv"),
-        r"--out data\.csv: is data\.csv, which this command reads",
+    "out is a symbolic link": Case(
+        {"c.yaml": _config(), "tx.csv": TX, "real/.keep": ""},
+        ("fit", "c.yaml", "--out", "link"),
+        r"--out link: is a symbolic link",
+        setup=_link("link", "real"),
     ),
-    "predict into a folder": Case(
-        {"model.json": "{}", "data.csv": "frequency,recency,T\n1,2,3\n", "scores/a": ""},
-        ("predict", "model.json", "data.csv", "--out", "scores"),
-        r"--out scores: is a folder",
+}
+"""The rules of the output folder, run with ``fit``; the corpus runs each with
+``summarize`` too (named ``summarize: <case>``), whose folder follows the same rules."""
+
+CASES |= {
+    **OUTPUT_FOLDER,
+    **{
+        f"summarize: {name}": dataclasses.replace(case, argv=("summarize", *case.argv[1:]))
+        for name, case in OUTPUT_FOLDER.items()
+    },
+    "summarize over its input": _summarize_case(
+        "out",
+        r"holds out/summary\.csv, which this command reads",
+        files={"out/summary.csv": TX},
+        data="out/summary.csv",
     ),
+    "summarize over a summary.csv of the user's": _summarize_case(
+        "mine", r"is not empty and not a clvmodels run folder", files={"mine/summary.csv": "x"}
+    ),
+    "summarize over the run of a fit": _summarize_case(
+        "old",
+        r"holds a run of clvmodels fit",
+        setup=lambda tmp: _make_run_folder(
+            tmp, {"clvmodels_run": 1, "files": ["manifest.json", "notes.txt"]}
+        ),
+    ),
+    "spark summarize into ..": _summarize_case(
+        "..", r"is a folder holding the working directory", engine="spark"
+    ),
+    "spark summarize over a folder of the user's with a dataset": _summarize_case(
+        "mine",
+        r"is not empty and not a clvmodels run folder",
+        files={"mine/notes.txt": "x", "mine/summary.parquet/_SUCCESS": ""},
+        engine="spark",
+    ),
+    # ------------------------------------------------------------------ the output file
+    "predict over its data": _predict_case("data.csv", r"is data\.csv, which this command reads"),
+    "predict over its data with --overwrite": _predict_case(
+        "data.csv", r"is data\.csv, which this command reads", options=("--overwrite",)
+    ),
+    "predict into a folder": _predict_case("scores", r"is a folder", files={"scores/a": ""}),
+    "predict over a csv of the user's": _predict_case(
+        "notes.csv",
+        r"exists; predict replaces an existing file only with --overwrite",
+        files={"notes.csv": "a\n"},
+    ),
+    "predict over a file in a folder of the user's": _predict_case(
+        "mine/s.csv", r"exists", files={"mine/s.csv": "a\n"}
+    ),
+    "predict over the config": _predict_case(
+        "c.yaml", r"give a file name ending in \.csv or \.parquet", files={"c.yaml": _config()}
+    ),
+    "predict into a symbolic link": _predict_case(
+        "s.csv",
+        r"is a symbolic link",
+        files={"notes.csv": "a\n"},
+        setup=_link("s.csv", "notes.csv"),
+    ),
+    "predict into the root": _predict_case("/scores.csv", r"is in a filesystem root"),
     # ------------------------------------------------------------------ model files
     "model not json": Case(
         {"model.json": "not json", "data.csv": "frequency,recency,T\n1,2,3\n"},
@@ -179,6 +281,15 @@ CASES: dict[str, Case] = {
     ),
     "report of a non-run folder": Case(
         {"folder/a.txt": "x"}, ("report", "folder"), r"folder: not a clvmodels run folder"
+    ),
+    "report of a summarize folder": Case(
+        {
+            "folder/manifest.json": json.dumps(
+                {"clvmodels_run": 1, "command": "summarize", "files": ["manifest.json"]}
+            )
+        },
+        ("report", "folder"),
+        r"folder: written by clvmodels summarize, which makes no report",
     ),
     "report of a folder with a foreign manifest": Case(
         {"folder/manifest.json": '{"name": "x"}'},

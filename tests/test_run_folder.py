@@ -1,5 +1,6 @@
 """The run folder of ``clvmodels fit``: every file, atomic replacement, a killed run,
-``clvmodels predict`` and ``clvmodels report``."""
+``clvmodels predict`` and ``clvmodels report``; the folder of ``clvmodels summarize`` and
+the lock every command holds on its output."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +18,10 @@ import pytest
 from runs import cdnow_config
 
 from clvmodels.cli import main
+from clvmodels.errors import ConfigError
+from clvmodels.locks import output_lock
 from clvmodels.run import write
-from clvmodels.run.folder import RunFolder
+from clvmodels.run.folder import RunFolder, check_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_FILES = {
@@ -106,6 +110,21 @@ def test_predict_with_saved_models_equals_the_run_predictions(run_dir, tmp_path)
     joined = run[["clv"]].join(scored[["clv"]].add_suffix("_predict"))
     assert len(joined) == 2357
     assert (joined["clv"] - joined["clv_predict"]).abs().max() < 1e-9 * joined["clv"].max()
+
+
+def test_predict_replaces_an_existing_file_only_with_overwrite(run_dir, tmp_path, capsys):
+    (tmp_path / "c.csv").write_text("frequency,recency,T\n1,2,3\n")
+    scores = tmp_path / "scores.csv"
+    argv = ["predict", str(run_dir / "models/bgnbd.json"), str(tmp_path / "c.csv")]
+    assert main([*argv, "--out", str(scores)]) == 0
+    scores.write_text("edited by hand")
+    assert main([*argv, "--out", str(scores)]) == 2
+    assert "exists; predict replaces an existing file only with --overwrite" in (
+        capsys.readouterr().err
+    )
+    assert scores.read_text() == "edited by hand"
+    assert main([*argv, "--out", str(scores), "--overwrite"]) == 0
+    assert len(pd.read_csv(scores)) == 1
 
 
 @pytest.mark.parametrize(
@@ -203,3 +222,83 @@ def test_parquet_output_and_refit_on_the_whole_window(tmp_path):
     # predictions come from the whole-window fit: T runs to observation_end (>= 65 weeks)
     assert csv["T"].min() > 65 and "frequency_holdout" not in csv
     assert (run / "evaluation.csv").exists()
+
+
+TX = "customer_id,date,amount\n1,2020-01-01,10\n1,2020-02-01,12\n2,2020-01-05,8\n"
+BUSY = "another clvmodels command is writing"
+
+
+def _small_config(folder: Path) -> Path:
+    """A config on three transactions (summarised in well under a second)."""
+    (folder / "tx.csv").write_text(TX)
+    config = folder / "c.yaml"
+    config.write_text("name: small\ndata: {source: tx.csv}\nmodels: {bgnbd: {}}\n")
+    return config
+
+
+def test_summarize_writes_a_run_folder_that_summarize_and_fit_may_replace(tmp_path):
+    config, out = _small_config(tmp_path), tmp_path / "out"
+    assert main(["summarize", str(config), "--out", str(out), "--quiet"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "summarize"
+    assert manifest["files"] == ["manifest.json", "summary.csv"]
+    assert manifest["input"]["source"].endswith("tx.csv")
+    assert main(["summarize", str(config), "--out", str(out), "--quiet"]) == 0
+    check_run_folder(out)  # fit may replace it: no error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "out", "tx.csv"]
+
+
+def _symlinked(tmp_path: Path) -> tuple[Path, Path]:
+    """``real/`` and ``link``, a symbolic link to it."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    return tmp_path / "real", tmp_path / "link"
+
+
+def test_a_folder_reached_through_a_symlinked_parent_has_the_same_lock(tmp_path):
+    real, link = _symlinked(tmp_path)
+    with output_lock(real / "out"):
+        with pytest.raises(ConfigError, match=BUSY), output_lock(link / "out"):
+            pass
+        with pytest.raises(ConfigError, match=BUSY), output_lock(tmp_path / "link/../real/out"):
+            pass
+
+
+def test_fit_summarize_and_predict_writing_one_folder_share_its_lock(tmp_path, capsys):
+    config = _small_config(tmp_path)
+    real, link = _symlinked(tmp_path)
+    (tmp_path / "model.json").write_text("{}")
+    (tmp_path / "d.csv").write_text("frequency,recency,T\n1,2,3\n")
+    predict = ["predict", str(tmp_path / "model.json"), str(tmp_path / "d.csv"), "--out"]
+    with output_lock(real / "out"):  # as a running fit or summarize holds it
+        for argv in (
+            ["fit", str(config), "--out", str(link / "out"), "--quiet"],
+            ["summarize", str(config), "--out", str(link / "out"), "--quiet"],
+            [*predict, str(link / "out/scores.csv")],
+        ):
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert BUSY in err and len(err.splitlines()) == 1, argv
+    assert list(real.iterdir()) == []
+    with output_lock(real / "out" / "scores.csv"):  # as a running predict holds it
+        assert main(["summarize", str(config), "--out", str(link / "out"), "--quiet"]) == 2
+        assert BUSY in capsys.readouterr().err
+
+
+def test_commands_writing_different_files_of_one_folder_run_together(tmp_path):
+    with output_lock(tmp_path / "scores/a.csv"), output_lock(tmp_path / "scores/b.csv"):
+        pass
+
+
+def test_a_temporary_is_removed_only_when_no_other_writer_holds_the_lock(tmp_path):
+    real, link = _symlinked(tmp_path)
+    with output_lock(real / "out"):
+        writing = RunFolder(real / "out")  # the temporary folder of a running command
+        other = threading.Thread(target=lambda: RunFolder(link / "out").abort())
+        other.start()
+        other.join()
+        assert writing.tmp.is_dir()
+        writing.abort()
+    leftover = RunFolder(real / "out").tmp  # left by a command that died
+    RunFolder(link / "out").abort()
+    assert not leftover.exists() and list(real.iterdir()) == []

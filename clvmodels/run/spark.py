@@ -19,7 +19,6 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from clvmodels.atomic import replace
 from clvmodels.estimators import Estimator
 from clvmodels.run.fit import NEW_AT_END
 from clvmodels.run.prepared import PreparedData
@@ -43,6 +42,11 @@ class DistributedSummary:
     def frame(self) -> DataFrame:
         """The distributed per-customer frame."""
         return self.summary.frame
+
+    def write(self, path: Path) -> Path:
+        """Write the whole summary as the Parquet dataset ``path`` (which must not
+        exist; ``clvmodels summarize`` writes it into its staged folder)."""
+        return write_parquet(self.frame, path)
 
     def fit_rows(self, columns: tuple[str, ...], *, spend: bool, meta: dict[str, Any]):
         """Unique rows of ``columns`` with ``count``, for a fit on the driver.
@@ -108,12 +112,6 @@ class DistributedOutputs:
             write_parquet(frame, folder / f"{name}.parquet")
             timings[f"write {name}.parquet (spark)"] = round(time.perf_counter() - started, 3)
         return timings
-
-
-def replace_dataset(frame: DataFrame, path: Path) -> Path:
-    """Write ``frame`` as the Parquet dataset ``path``, replacing an older one only once
-    the new one is complete (:func:`clvmodels.atomic.replace`)."""
-    return replace(path, lambda tmp: write_parquet(frame, tmp))
 
 
 def prepare_spark(settings: DataSettings) -> PreparedData:

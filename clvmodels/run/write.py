@@ -1,6 +1,6 @@
 """Step 4 of a run: the run folder (``output.dir``, default ``reports/<name>``).
 
-::
+:func:`write_run` writes the folder of ``clvmodels fit``::
 
     predictions.csv[, predictions.parquet]   per customer (see README "Outputs")
     summary.csv                              the per-customer summary (cohort table for sBG)
@@ -14,8 +14,10 @@
     plots/*.png                              see :mod:`clvmodels.run.figures`
     report.html                              see :mod:`clvmodels.report`
 
-Everything is written into a temporary folder that replaces the old one only once
-complete (:class:`clvmodels.run.folder.RunFolder`).
+and :func:`write_summary` that of ``clvmodels summarize``: ``summary.csv`` (with Spark the
+dataset ``summary.parquet/`` of every customer) and its ``manifest.json`` (``command:
+summarize``).  Everything is written into a temporary folder that replaces the old one
+only once complete (:class:`clvmodels.run.folder.RunFolder`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +36,10 @@ from clvmodels._version import __version__
 from clvmodels.data.parquet import parquet_dataset_files
 from clvmodels.report import write_report
 from clvmodels.run.figures import draw_run
-from clvmodels.run.folder import MANIFEST, MARKER, RunFolder, written_files
+from clvmodels.run.folder import COMMAND, MANIFEST, MARKER, RunFolder, written_files
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.result import RunResult
-from clvmodels.run.settings import local_path
+from clvmodels.run.settings import RunSettings, local_path
 
 SELECTION = "selection"
 """The key of ``params.json`` and ``manifest.json`` that says which purchase model
@@ -46,9 +49,33 @@ values the customers and how it compares with the best
 
 def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
     """Write every file of the run folder atomically; returns the folder."""
+    return _staged(out, lambda folder: _write_files(result, folder, plots))
+
+
+def write_summary(settings: RunSettings, prepared: PreparedData, out: str | Path) -> Path:
+    """Write the folder of ``clvmodels summarize`` atomically: the per-customer summary
+    (the cohort table for survival data; with Spark the Parquet dataset
+    ``summary.parquet/`` of every customer) and ``manifest.json``; returns the folder."""
+
+    def fill(folder: RunFolder) -> None:
+        if prepared.distributed is not None:
+            prepared.distributed.write(folder.file("summary.parquet"))
+        else:
+            table = prepared.summary if prepared.summary is not None else prepared.survival_table
+            table.to_csv(folder.file("summary.csv"), index=False)
+        record = _manifest_head(settings, prepared, "summarize")
+        record["files"] = sorted({*written_files(folder.tmp), MANIFEST})
+        folder.file(MANIFEST).write_text(json.dumps(record, indent=2))
+
+    return _staged(out, fill)
+
+
+def _staged(out: str | Path, fill: Callable[[RunFolder], None]) -> Path:
+    """The folder ``out`` written by ``fill`` into a :class:`RunFolder` and put in place
+    once complete; nothing changes when ``fill`` fails."""
     folder = RunFolder(out)
     try:
-        _write_files(result, folder, plots)
+        fill(folder)
     except BaseException:
         folder.abort()
         raise
@@ -106,15 +133,8 @@ def manifest(result: RunResult) -> dict[str, Any]:
     """``manifest.json``: what ran, on what, how long each step took, what was dropped
     (the run folder's mark, :data:`clvmodels.run.folder.MARKER`; :func:`write_run` adds
     ``files``, every file the run wrote)."""
-    prepared = result.prepared
-    meta = {k: v for k, v in prepared.meta.items() if k != "repeat_transactions_per_day"}
     return {
-        MARKER: 1,
-        "clvmodels_version": __version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "name": result.settings.name,
-        "input": {**_input_record(prepared), "engine": result.settings.data.engine},
-        "data": meta,
+        **_manifest_head(result.settings, result.prepared, "fit"),
         "models": {
             name: {"backend": est.result_.backend, "data_fingerprint": est.result_.data_fingerprint}
             for name, est in result.fitted.items()
@@ -124,6 +144,21 @@ def manifest(result: RunResult) -> dict[str, Any]:
         SELECTION: None if result.choice is None else result.choice.record(),
         "evaluation": result.notes,
         "steps_seconds": result.timings,
+    }
+
+
+def _manifest_head(settings: RunSettings, prepared: PreparedData, command: str) -> dict[str, Any]:
+    """What every ``manifest.json`` starts with: the mark of a run folder, the command
+    that wrote it, version, time, name, input and what the data layer recorded."""
+    meta = {k: v for k, v in prepared.meta.items() if k != "repeat_transactions_per_day"}
+    return {
+        MARKER: 1,
+        COMMAND: command,
+        "clvmodels_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "name": settings.name,
+        "input": {**_input_record(prepared), "engine": settings.data.engine},
+        "data": meta,
     }
 
 
