@@ -31,6 +31,8 @@ RUN_FILES = {
     "evaluation.csv",
     "conditional_expectations.csv",
     "tracking.csv",
+    "calibration.csv",
+    "pit.csv",
     "config.yaml",
     "manifest.json",
     "report.html",
@@ -38,6 +40,8 @@ RUN_FILES = {
     "models/paretonbd.json",
     "models/gamma_gamma.json",
     "plots/tracking.png",
+    "plots/calibration.png",
+    "plots/pit.png",
     "plots/conditional_expectations.png",
     "plots/p_alive_heatmap.png",
     "plots/expected_purchases_heatmap.png",
@@ -74,7 +78,7 @@ def test_run_folder_holds_every_documented_file(run_dir):
     )
     page = (run_dir / "report.html").read_text()
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert page.count("data:image/png;base64,") == 6
+    assert page.count("data:image/png;base64,") == 8
 
 
 def test_report_command_rebuilds_the_same_page(run_dir, capsys):
