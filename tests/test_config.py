@@ -68,6 +68,20 @@ def test_cdnow_config_dates_are_parsed():
             "data.nonpositive: 'net'",
         ),
         ({**MINIMAL, "metrics": {"conversion_rate": 2}}, "metrics.conversion_rate"),
+        (
+            {**MINIMAL, "data": {"source": "a", "timezone": "Mars/Base"}},
+            "data.timezone: 'Mars/Base' is not an IANA time zone name",
+        ),
+        (
+            {**MINIMAL, "data": {"source": "a", "date_format": "%b %d %Y"}},
+            "data.date_format: '%b %d %Y': %b is not supported",
+        ),
+        ({**MINIMAL, "data": {"source": "a", "decimal": ";"}}, "data.decimal: ';' is not"),
+        ({**MINIMAL, "data": {"source": "a", "delimiter": ";;"}}, "data.delimiter: ';;' is not"),
+        (
+            {**MINIMAL, "data": {"source": "a", "kind": "survival", "decimal": ","}},
+            "data.decimal: reads transaction logs; data.kind is 'survival'",
+        ),
         ({**MINIMAL, "clv": {"threads": 0}}, "clv.threads: must be at least 1"),
         ({**MINIMAL, "output": {"formats": ["xlsx"]}}, "output.formats[0]"),
         ({**MINIMAL, "name": "a/b"}, "name:"),

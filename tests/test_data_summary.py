@@ -332,7 +332,7 @@ def test_repeat_transactions_per_day_add_up_to_the_summary_counts_cdnow():
 
 
 def test_options_are_declared_once_and_an_unknown_keyword_is_an_error():
-    """The nine options are the fields of SummaryOptions, each documented in its
+    """The thirteen options are the fields of SummaryOptions, each documented in its
     docstring, which summarize_transactions's docstring points to."""
     from dataclasses import fields
 
@@ -349,6 +349,10 @@ def test_options_are_declared_once_and_an_unknown_keyword_is_an_error():
         "merge_same_day",
         "nonpositive",
         "after_observation_end",
+        "timezone",
+        "date_format",
+        "decimal",
+        "delimiter",
     ]
     doc = SummaryOptions.__doc__ or ""
     assert all(name in doc for name in names)

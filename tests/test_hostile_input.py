@@ -123,6 +123,35 @@ CASES: dict[str, Case] = {
         ("fit", "c.yaml", "--out", "run"),
         r"NO_SUCH_VAR",
     ),
+    # ------------------------------------------------------------------ dates and amounts
+    "date before 1677": Case(
+        {"c.yaml": _config(), "tx.csv": TX.replace("2020-01-01", "1600-01-01")},
+        ("fit", "c.yaml", "--out", "run"),
+        r"tx\.csv: column 'date' line 2: date '1600-01-01' is outside 1677-09-22\.\.2262-04-11",
+    ),
+    "date after 2262": Case(
+        {"c.yaml": _config(), "tx.csv": TX.replace("2020-01-05", "2300-01-05")},
+        ("fit", "c.yaml", "--out", "run"),
+        r"tx\.csv: column 'date' line 4: date '2300-01-05' is outside 1677-09-22\.\.2262-04-11",
+    ),
+    "unknown time zone": Case(
+        {"c.yaml": _config(data="data: {source: tx.csv, timezone: Mars/Base}"), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "run"),
+        r"data\.timezone: 'Mars/Base' is not an IANA time zone name",
+    ),
+    "date not matching date_format": Case(
+        {"c.yaml": _config(data="data: {source: tx.csv, date_format: '%d/%m/%Y'}"), "tx.csv": TX},
+        ("fit", "c.yaml", "--out", "run"),
+        r"tx\.csv: column 'date' line 2: cannot parse '2020-01-01' as a date with date_format",
+    ),
+    "bad decimal amount": Case(
+        {
+            "c.yaml": _config(data="data: {source: tx.csv, decimal: ','}"),
+            "tx.csv": TX.replace(",", ";").replace(";12", ";12.5"),
+        },
+        ("fit", "c.yaml", "--out", "run"),
+        r"tx\.csv: column 'amount' line 3: amount '12\.5' is not a finite number with a decimal",
+    ),
 }
 
 # ---------------------------------------------------------------------- the output folder

@@ -50,9 +50,10 @@ def random_log(seed: int, n_rows: int, ids: str, dates: str) -> pd.DataFrame:
     """A seeded log over 60 days: same-day duplicates, returns, zero amounts.
 
     ``ids``: ``int``, ``text`` (``c<n>``) or ``digits`` (integer-looking text).
-    ``dates``: ``datetime`` (with times of day), ``text`` (ISO, some with times) or
-    ``utc`` (time-zone aware).  Amounts are multiples of 0.25, so every sum is exact
-    and both engines decide "net <= 0" alike whatever their summation order.
+    ``dates``: ``datetime`` (with times of day, naive), ``text`` (ISO, some with times,
+    some with a +09:00 offset) or ``utc`` (time-zone aware).  Amounts are multiples of
+    0.25, so every sum is exact and both engines decide "net <= 0" alike whatever their
+    summation order.
     """
     rng = np.random.default_rng(seed)
     customer = rng.integers(1, 40, size=n_rows)
@@ -74,7 +75,7 @@ def random_log(seed: int, n_rows: int, ids: str, dates: str) -> pd.DataFrame:
         text = pd.Series(stamp.astype("datetime64[s]").astype(str)).str.replace("T", " ")
         form = rng.random(n_rows)
         date = text.where(form < 0.5, text.str[:10])  # with and without a time of day
-        date = date.where(form < 0.9, text + "+09:00")  # an offset: the wall-clock date
+        date = date.where(form < 0.9, text + "+09:00")  # an instant: its date in the zone
         date = date.where(form < 0.95, text.str[:10].str.replace("-", "/"))
     if ids == "int":
         cid = pd.Series(customer, dtype="int64")
@@ -117,6 +118,11 @@ CASES = [
         },
     ),
     (7, 250, "digits", "datetime", "parquet", {"amount": None, "calibration_end": "2021-04-01"}),
+    # data.timezone: offsets and aware timestamps converted to it, naive ones as written
+    (8, 300, "text", "text", "csv", {"timezone": "America/New_York", "time_unit": "D"}),
+    (9, 300, "int", "utc", "parquet", {"timezone": "Asia/Kolkata"}),
+    (10, 250, "digits", "datetime", "parquet", {"timezone": "Pacific/Kiritimati"}),
+    (11, 200, "text", "datetime", "frame", {"timezone": "America/St_Johns", "time_unit": "D"}),
 ]
 
 
@@ -181,6 +187,8 @@ def test_spark_summary_of_cent_amounts_matches_duckdb_to_rounding(cdnow_spark):
         ({"amount": "abc"}, {}, "column 'amount', one row: amount 'abc' is not a finite number"),
         ({"customer_id": " "}, {}, "column 'customer_id', one row: customer id is missing"),
         ({"amount": "-1"}, {"nonpositive": "error"}, "amount -1.0 <= 0 for customer"),
+        ({"date": "1600-01-01"}, {}, "date '1600-01-01' is outside 1677-09-22..2262-04-11"),
+        ({"date": "2262-04-12 10:00"}, {}, "date '2262-04-12 10:00' is outside 1677-09-22"),
         ({}, {"observation_end": "2021-03-05"}, "transactions after observation_end 2021-03-05"),
     ],
 )
@@ -200,6 +208,34 @@ def test_spark_summary_errors_name_the_column_and_problem_like_duckdb(
     assert message in str(got.value)
     if "observation_end" not in options:  # one bad row: the problem is worded alike
         assert str(duck.value).split(": ", 2)[-1] in str(got.value)
+
+
+def test_spark_reads_date_format_decimal_comma_and_semicolons_like_duckdb(spark, tmp_path):
+    """A European export: ``31.12.2021 23:30 +0530`` dates, ``1.234,50`` amounts, ``;``."""
+    log = random_log(12, 300, "text", "datetime")
+    rng = np.random.default_rng(12)
+    offsets = rng.choice(["+0530", "-0800", "Z", "+0100"], size=len(log))
+    amounts = log["amount"] * 100  # up to 5,000: thousands separators, sums still exact
+    log = log.assign(
+        date=log["date"].dt.strftime("%d.%m.%Y %H:%M ") + offsets,
+        amount=[f"{a:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for a in amounts],
+    )
+    path = tmp_path / "export.csv"
+    log.to_csv(path, sep=";", index=False)
+    options = {
+        "date_format": "%d.%m.%Y %H:%M %z",
+        "decimal": ",",
+        "timezone": "Europe/Berlin",
+        "calibration_end": "2021-04-10",
+    }
+    expected = summarize_transactions(str(path), **options)
+    got = summarize_transactions_spark(str(path), spark=spark, **options)
+    pd.testing.assert_frame_equal(got.to_pandas(), expected, check_exact=True)
+    assert expected["revenue"].max() > 1000
+    bad = log.assign(amount=log["amount"].where(log.index != 5, "12.5"))
+    bad.to_csv(path, sep=";", index=False)
+    with pytest.raises(DataError, match=r"amount '12\.5' is not a finite number with a decimal"):
+        summarize_transactions_spark(str(path), spark=spark, **options)
 
 
 def test_spark_summary_takes_the_summary_options_and_refuses_others():

@@ -1,14 +1,16 @@
 """What a run configuration must satisfy beyond its types: choices that depend on each
 other (a lifetime horizon needs discounting, covariates need a customer table, Spark
-reads files), model keys, priors and SQL source keys.  Every error names the key path.
+reads files), model keys, priors, SQL source keys and how a log's text is read (time
+zone, date format, decimal separator, delimiter).  Every error names the key path.
 """
 
 from __future__ import annotations
 
 from clvmodels.backends.priors import check_priors
-from clvmodels.config.schema import ModelConfig, RunConfig, SqlSourceConfig
+from clvmodels.config.schema import DataConfig, ModelConfig, RunConfig, SqlSourceConfig
+from clvmodels.data.parsing import ValueFormats
 from clvmodels.data.sql import SqlSource
-from clvmodels.errors import ConfigError, echo
+from clvmodels.errors import ConfigError, DataError, echo
 from clvmodels.evaluation.scores import SELECTABLE
 from clvmodels.models import model_info, model_keys, model_spec
 from clvmodels.units import TRANSACTION_UNITS
@@ -29,6 +31,7 @@ def check_semantics(config: RunConfig) -> None:
     if data.kind == "transactions" and data.time_unit not in TRANSACTION_UNITS:
         units = " or ".join(TRANSACTION_UNITS)
         raise ConfigError(f"data.time_unit: transactions need {units}, got {echo(data.time_unit)}")
+    _check_reading(data)
     if data.nonpositive == "net" and not data.merge_same_day:
         raise ConfigError(
             "data.nonpositive: 'net' nets returns within a day and needs "
@@ -66,6 +69,23 @@ def _check_sql_source(value: str | SqlSourceConfig, path: str) -> None:
     """The keys of a SQL source (sql, exactly one of url and url_env); nothing connects."""
     if isinstance(value, SqlSourceConfig):
         SqlSource(sql=value.sql, url=value.url, url_env=value.url_env, key=path)
+
+
+def _check_reading(data: DataConfig) -> None:
+    """``data.timezone``, ``date_format``, ``decimal``, ``delimiter``: valid values
+    (:class:`clvmodels.data.parsing.ValueFormats`), set only for a transaction log."""
+    try:
+        ValueFormats(data.timezone, data.date_format, data.decimal, data.delimiter)
+    except DataError as exc:  # its message starts with the key
+        raise ConfigError(f"data.{exc}") from None
+    if data.kind == "transactions":
+        return
+    defaults = ValueFormats()
+    for key in ("timezone", "date_format", "decimal", "delimiter"):
+        if getattr(data, key) != getattr(defaults, key):
+            raise ConfigError(
+                f"data.{key}: reads transaction logs; data.kind is {echo(data.kind)}"
+            )
 
 
 def _check_bayes(key: str, model: ModelConfig) -> None:

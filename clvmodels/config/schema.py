@@ -49,6 +49,10 @@ class DataConfig:
     merge_same_day: bool = True
     nonpositive: Literal["net", "drop", "keep", "error"] = "net"
     after_observation_end: Literal["error", "drop"] = "error"
+    timezone: str = "UTC"
+    date_format: str | None = None
+    decimal: str = "."
+    delimiter: str | None = None
     engine: Literal["duckdb", "pandas", "spark"] = "duckdb"
     covariates: CovariatesConfig | None = None
     duckdb_memory_limit: str | None = None

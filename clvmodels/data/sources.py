@@ -106,11 +106,14 @@ def duckdb_error_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def register_source(con: duckdb.DuckDBPyConnection, source: Source, view: str) -> str:
+def register_source(
+    con: duckdb.DuckDBPyConnection, source: Source, view: str, *, delimiter: str | None = None
+) -> str:
     """Make ``source`` queryable on ``con`` as the view ``view``.
 
-    Files are scanned by DuckDB (``read_csv`` with ``header=true, all_varchar=true``;
-    ``read_parquet``); DataFrames and built-in data sets are registered in place.
+    Files are scanned by DuckDB (``read_csv`` with ``header=true, all_varchar=true``, and
+    ``delim=delimiter`` when given, else DuckDB's detection; ``read_parquet``);
+    DataFrames and built-in data sets are registered in place.
 
     Parameters
     ----------
@@ -144,7 +147,8 @@ def register_source(con: duckdb.DuckDBPyConnection, source: Source, view: str) -
         return name
     path = Path(str(value))
     if kind == "csv":
-        scan = f"read_csv({quote_literal(str(path))}, header=true, all_varchar=true)"
+        delim = "" if delimiter is None else f", delim={quote_literal(delimiter)}"
+        scan = f"read_csv({quote_literal(str(path))}, header=true, all_varchar=true{delim})"
     else:
         scan = parquet_scan(path)
     try:
@@ -161,8 +165,11 @@ def source_columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
     return {str(row[0]): str(row[1]) for row in rows}
 
 
-def read_source_pandas(source: Source) -> tuple[pd.DataFrame, str]:
-    """Load ``source`` into pandas; CSV columns are read as strings.
+def read_source_pandas(
+    source: Source, *, delimiter: str | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Load ``source`` into pandas; CSV columns are read as strings, split at
+    ``delimiter`` (default ``","``).
 
     Returns
     -------
@@ -185,7 +192,7 @@ def read_source_pandas(source: Source) -> tuple[pd.DataFrame, str]:
     path = Path(str(value))
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=delimiter or ",")
         elif path.is_dir():
             frame = _read_dataset_pandas(path)
         else:

@@ -2,11 +2,12 @@
 
 Every engine reads a transaction log into the same three columns before summarising
 it: ``cid`` the customer id (missing for a missing or blank id), ``d`` the calendar day
-of the transaction (missing for an unparseable date; time-zone aware timestamps are
-taken in UTC) and ``a`` its amount (1.0 without an amount column).  DuckDB builds them as
-a view over the source (:func:`transactions_view`, no scan); the pandas reference engine
-as a frame (:func:`load_transactions_pandas`); the Spark engine as Spark columns
-(:mod:`clvmodels.spark.summary`).  All report a bad row with the texts of
+of the transaction (missing for an unparseable date; read by the rules of
+:mod:`clvmodels.data.parsing`: an instant's date in the chosen time zone, a naive
+timestamp's date as written) and ``a`` its amount (1.0 without an amount column).
+DuckDB builds them as a view over the source (:func:`transactions_view`, no scan); the
+pandas reference engine as a frame (:func:`load_transactions_pandas`); the Spark engine
+as Spark columns (:mod:`clvmodels.spark.summary`).  All report a bad row with the texts of
 :data:`ROW_PROBLEMS` and :func:`column_type_error`.
 """
 
@@ -17,6 +18,19 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.checks import require_columns
+from clvmodels.data.parsing import (
+    DECIMAL_COMMA,
+    DEFAULT_FORMATS,
+    EARLIEST_DAY,
+    LATEST_DAY,
+    RANGE_PROBLEM,
+    ZONE_GAP,
+    ZONE_NAME_TEXT,
+    ZONED_TEXT,
+    DateFormat,
+    ValueFormats,
+    csv_delimiter,
+)
 from clvmodels.data.sources import (
     Source,
     is_csv_source,
@@ -26,7 +40,7 @@ from clvmodels.data.sources import (
     source_columns,
 )
 from clvmodels.data.sql import FINGERPRINT_ATTR
-from clvmodels.data.sql.types import quote_ident
+from clvmodels.data.sql.types import quote_ident, quote_literal
 from clvmodels.errors import DataError
 
 ROW_PROBLEMS = {
@@ -68,6 +82,12 @@ _NUMERIC_TYPES = (
 )
 
 
+OUT_OF_RANGE_SQL = f"(d < DATE '{EARLIEST_DAY}' OR d > DATE '{LATEST_DAY}')"
+"""The rows of :func:`transactions_view` whose day a summary cannot hold."""
+
+_NAIVE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
+
+
 INTEGER_ID_PATTERN = "[+-]?[0-9]{1,18}"
 """Text ids that all match this (whole) become integers, as ``pandas.read_csv`` would
 type them (:func:`integer_ids`)."""
@@ -81,15 +101,18 @@ def transactions_view(
     date: str,
     amount: str | None,
     view: str = "clv_rows",
+    formats: ValueFormats = DEFAULT_FORMATS,
 ) -> str:
     """Create the view ``view(raw_cid, raw_d, raw_a, cid, d, a)`` over ``source`` (no scan).
 
     ``cid`` is NULL for a missing or blank id, ``d`` NULL for an unparseable date (DATE
     or TIMESTAMP values, or text DuckDB parses as a timestamp, e.g. ISO
-    ``yyyy-mm-dd[ hh:mm:ss]``; time-zone aware values in UTC), ``a`` NULL or non-finite
-    for a bad amount (``amount=None`` gives 1.0).  Callers count those while
-    aggregating and call :func:`raise_first_bad_row` on the error path, so that a valid
-    log is read once.
+    ``yyyy-mm-dd[ hh:mm:ss]``, or text of ``formats.date_format``; days in
+    ``formats.timezone`` by the rules of :mod:`clvmodels.data.parsing`; a day outside
+    its range is counted by :data:`OUT_OF_RANGE_SQL`), ``a`` NULL or non-finite for a
+    bad amount (``amount=None`` gives 1.0; text read with ``formats.decimal``).  Callers
+    count those while aggregating and call :func:`raise_first_bad_row` on the error
+    path, so that a valid log is read once.
 
     Returns
     -------
@@ -102,7 +125,8 @@ def transactions_view(
         Unreadable source, missing column, a date or amount column of a wrong type.
     """
     raw = view + "_src"
-    name = register_source(con, source, raw)
+    delimiter = csv_delimiter(source, formats.delimiter) if is_csv_source(source) else None
+    name = register_source(con, source, raw, delimiter=delimiter)
     types = source_columns(con, raw)
     require_columns(name, transaction_columns(customer_id, date, amount), types)
     id_type, d_type = types[customer_id], types[date]
@@ -111,21 +135,16 @@ def transactions_view(
         if con.execute(f"SELECT count(*) FROM {quote_ident(raw)}").fetchone()[0] == 0:
             raise DataError(f"{name}: no rows")
     q_id, q_d = quote_ident(customer_id), quote_ident(date)
-    if d_type in ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S"):
-        d_expr = f"CAST({q_d} AS DATE)"
-    elif d_type == "TIMESTAMP WITH TIME ZONE":
-        con.execute("SET TimeZone = 'UTC'")
-        d_expr = f"CAST({q_d} AS DATE)"
-    elif d_type == "VARCHAR":
-        d_expr = f"CAST(TRY_CAST(trim({q_d}) AS TIMESTAMP) AS DATE)"
-    else:
+    day = _day_sql(q_d, d_type, formats)
+    if day is None:
         raise column_type_error(name, date, d_type, "d")
+    d_expr, day_text = day
     if amount is None:
         a_expr = "1.0::DOUBLE"
     elif types[amount].startswith(_NUMERIC_TYPES):
         a_expr = f"CAST({quote_ident(amount)} AS DOUBLE)"
     elif types[amount] == "VARCHAR":
-        a_expr = f"TRY_CAST(trim({quote_ident(amount)}) AS DOUBLE)"
+        a_expr = _amount_sql(f"trim({quote_ident(amount)})", formats.decimal)
     else:
         raise column_type_error(name, amount, types[amount], "a")
     # a blank text id is missing; other ids are used as they are (NULL stays NULL)
@@ -134,9 +153,60 @@ def transactions_view(
         f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS SELECT "
         f"{q_id} AS raw_cid, {q_d} AS raw_d, "
         f"{quote_ident(amount) if amount is not None else 'NULL'} AS raw_a, "
-        f"{cid} AS cid, {d_expr} AS d, {a_expr} AS a FROM {quote_ident(raw)}"
+        f"{cid} AS cid, {d_expr} AS d, {a_expr} AS a "
+        f"FROM (SELECT *{day_text} FROM {quote_ident(raw)})"
     )
     return name
+
+
+def _day_sql(q_d: str, d_type: str, formats: ValueFormats) -> tuple[str, str] | None:
+    """The SQL of the day of the date column ``q_d`` (DuckDB type ``d_type``) and of the
+    extra column it reads from (``""`` or ``", <text> AS clv_day_text"``); None for a
+    type that holds no dates."""
+    zone = quote_literal(formats.timezone)
+    if d_type in _NAIVE_TYPES:
+        return f"CAST({q_d} AS DATE)", ""
+    if d_type == "TIMESTAMP WITH TIME ZONE":
+        return f"CAST(timezone({zone}, {q_d}) AS DATE)", ""
+    if d_type != "VARCHAR":
+        return None
+    text = f"trim({q_d})"
+    if formats.dates is not None:
+        text = _iso_sql(text, formats.dates)
+    t = "clv_day_text"
+    gapless = f"regexp_replace({t}, {quote_literal(ZONE_GAP)}, '\\1')"
+    day = (
+        f"CASE WHEN regexp_matches({t}, {quote_literal(ZONED_TEXT)}) "
+        f"THEN CAST(timezone({zone}, TRY_CAST({gapless} AS TIMESTAMPTZ)) AS DATE) "
+        f"WHEN regexp_matches({t}, {quote_literal(ZONE_NAME_TEXT)}) THEN NULL "
+        f"ELSE CAST(TRY_CAST({t} AS TIMESTAMP) AS DATE) END"
+    )
+    return day, f", {text} AS {t}"
+
+
+def _iso_sql(text: str, fmt: DateFormat) -> str:
+    """SQL of the ISO text of ``text`` read with ``fmt`` (NULL when it does not match)."""
+    pattern = quote_literal(fmt.pattern)
+    parts = []
+    for piece in fmt.iso:
+        if isinstance(piece, str):
+            parts.append(quote_literal(piece))
+            continue
+        group, width = piece
+        found = f"regexp_extract({text}, {pattern}, {group})"
+        parts.append(f"lpad({found}, {width}, '0')" if width else found)
+    return f"CASE WHEN regexp_full_match({text}, {pattern}) THEN concat({', '.join(parts)}) END"
+
+
+def _amount_sql(text: str, decimal: str) -> str:
+    """SQL of the amount of the trimmed text ``text`` (NULL when it is no number)."""
+    if decimal == ".":
+        return f"TRY_CAST({text} AS DOUBLE)"
+    point = f"replace(replace({text}, '.', ''), ',', '.')"
+    return (
+        f"CASE WHEN regexp_full_match({text}, {quote_literal(DECIMAL_COMMA)}) "
+        f"THEN TRY_CAST({point} AS DOUBLE) END"
+    )
 
 
 def raise_first_bad_row(
@@ -185,13 +255,19 @@ def integer_ids(ids: pd.Series) -> pd.Series:
 
 
 def load_transactions_pandas(
-    source: Source, *, customer_id: str, date: str, amount: str | None
+    source: Source,
+    *,
+    customer_id: str,
+    date: str,
+    amount: str | None,
+    formats: ValueFormats = DEFAULT_FORMATS,
 ) -> tuple[str, pd.DataFrame]:
     """Pandas twin of :func:`transactions_view`: a frame ``cid, d, a``.
 
     Same rules and messages; ``d`` is datetime64 at midnight.
     """
-    frame, name = read_source_pandas(source)
+    delimiter = csv_delimiter(source, formats.delimiter) if is_csv_source(source) else None
+    frame, name = read_source_pandas(source, delimiter=delimiter)
     require_columns(name, transaction_columns(customer_id, date, amount), frame.columns)
     if len(frame) == 0:
         raise DataError(f"{name}: no rows")
@@ -211,18 +287,13 @@ def load_transactions_pandas(
         bad = bad | (ids.astype(str).str.strip() == "").to_numpy()
     fail(bad, customer_id, ROW_PROBLEMS["cid"])
 
-    raw_d = frame[date]
-    if isinstance(raw_d.dtype, pd.DatetimeTZDtype):
-        days = raw_d.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif pd.api.types.is_datetime64_dtype(raw_d):
-        days = raw_d
-    elif pd.api.types.is_string_dtype(raw_d) or raw_d.dtype == object:
-        days = pd.to_datetime(raw_d.astype(str).str.strip(), errors="coerce", format="ISO8601")
-        days = days.where(raw_d.notna())
-    else:
-        raise column_type_error(name, date, raw_d.dtype, "d")
+    days = _days_pandas(frame[date], formats)
+    if days is None:
+        raise column_type_error(name, date, frame[date].dtype, "d")
     days = days.dt.normalize()
-    fail(days.isna().to_numpy(), date, ROW_PROBLEMS["d"])
+    fail(days.isna().to_numpy(), date, formats.date_problem(ROW_PROBLEMS["d"]))
+    early, late = pd.Timestamp(EARLIEST_DAY), pd.Timestamp(LATEST_DAY)
+    fail(((days < early) | (days > late)).to_numpy(), date, RANGE_PROBLEM)
 
     if amount is None:
         values = pd.Series(1.0, index=frame.index)
@@ -233,15 +304,11 @@ def load_transactions_pandas(
         if pd.api.types.is_numeric_dtype(raw_a):
             values = raw_a.astype("float64")
         else:
-            values = (
-                pd.to_numeric(raw_a.astype(str).str.strip(), errors="coerce")
-                .where(raw_a.notna())
-                .astype("float64")
-            )
+            values = _amounts_pandas(raw_a, formats.decimal)
         fail(
             ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan)),
             amount,
-            ROW_PROBLEMS["a"],
+            formats.amount_problem(ROW_PROBLEMS["a"]),
         )
 
     tx = pd.DataFrame(
@@ -250,3 +317,49 @@ def load_transactions_pandas(
     if FINGERPRINT_ATTR in frame.attrs:
         tx.attrs[FINGERPRINT_ATTR] = frame.attrs[FINGERPRINT_ATTR]
     return name, tx
+
+
+def _days_pandas(raw: pd.Series, formats: ValueFormats) -> pd.Series | None:
+    """The naive local timestamps of a date column, as :func:`_day_sql` reads them (NaT
+    where unreadable); None for a type that holds no dates."""
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert(formats.timezone).dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(raw):
+        return raw
+    if not (pd.api.types.is_string_dtype(raw) or raw.dtype == object):
+        return None
+    text = raw.astype(str).str.strip()
+    # date objects (a Parquet date column) are ISO text; date_format reads strings only
+    if formats.dates is not None and pd.api.types.infer_dtype(raw, skipna=True) != "date":
+        text = _iso_text(text, formats.dates)
+    zoned = text.str.contains(ZONED_TEXT, regex=True, na=False)
+    named = text.str.contains(ZONE_NAME_TEXT, regex=True, na=False) & ~zoned
+
+    def parse(values: pd.Series) -> pd.Series:
+        return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+
+    local = parse(text.where(~zoned & ~named)).dt.tz_localize(None)
+    instants = parse(text.where(zoned)).dt.tz_convert(formats.timezone).dt.tz_localize(None)
+    return local.where(~zoned, instants).where(raw.notna())
+
+
+def _iso_text(text: pd.Series, fmt: DateFormat) -> pd.Series:
+    """The ISO text of ``text`` read with ``fmt`` (missing where it does not match)."""
+    groups = text.str.extract(fmt.pattern)
+    out = pd.Series("", index=text.index, dtype=object)
+    for piece in fmt.iso:
+        if isinstance(piece, str):
+            out = out + piece
+        else:
+            found = groups[piece[0] - 1]
+            out = out + (found.str.zfill(piece[1]) if piece[1] else found)
+    return out
+
+
+def _amounts_pandas(raw: pd.Series, decimal: str) -> pd.Series:
+    """The amounts of a text column, as :func:`_amount_sql` reads them (NaN where bad)."""
+    text = raw.astype(str).str.strip()
+    if decimal == ",":
+        point = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        text = point.where(text.str.fullmatch(DECIMAL_COMMA, na=False))
+    return pd.to_numeric(text, errors="coerce").where(raw.notna()).astype("float64")

@@ -305,6 +305,10 @@ def data_settings(config: RunConfig) -> DataSettings:
             "merge_same_day": d.merge_same_day,
             "nonpositive": d.nonpositive,
             "after_observation_end": d.after_observation_end,
+            "timezone": d.timezone,
+            "date_format": d.date_format,
+            "decimal": d.decimal,
+            "delimiter": d.delimiter,
         }
     spark = None
     if d.engine == "spark":

@@ -18,10 +18,11 @@ from typing import Any
 
 import pandas as pd
 from pyspark.errors import AnalysisException, PySparkRuntimeError
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clvmodels.data.builtin import load_builtin
+from clvmodels.data.parsing import csv_delimiter
 from clvmodels.data.sources import describe_source, source_kind
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.machine import usable_cores
@@ -115,7 +116,9 @@ def quiet_pandas_conversion() -> Iterator[None]:
         yield
 
 
-def read_spark_source(spark: SparkSession, source: Any) -> tuple[DataFrame, str]:
+def read_spark_source(
+    spark: SparkSession, source: Any, *, delimiter: str | None = None
+) -> tuple[DataFrame, str]:
     """A source as a Spark DataFrame, with its name for messages.
 
     Parameters
@@ -126,6 +129,9 @@ def read_spark_source(spark: SparkSession, source: Any) -> tuple[DataFrame, str]
         A Spark DataFrame, a pandas DataFrame, ``"builtin:NAME"``, or a path to a CSV
         (``.csv``, ``.csv.gz``; header row, every column read as text) or Parquet file,
         or a directory of Parquet files.
+    delimiter
+        The CSV delimiter; default :func:`clvmodels.data.parsing.csv_delimiter`'s choice
+        from the header line, as the other engines read it.
 
     Raises
     ------
@@ -143,7 +149,8 @@ def read_spark_source(spark: SparkSession, source: Any) -> tuple[DataFrame, str]
     path = str(Path(str(value)).resolve())
     try:
         if kind == "csv":
-            frame = spark.read.csv(path, header=True, inferSchema=False)
+            sep = csv_delimiter(path, delimiter)
+            frame = spark.read.csv(path, header=True, inferSchema=False, sep=sep)
         elif kind == "parquet":
             frame = _nanosecond_timestamps(spark, spark.read.parquet(path), path, name)
         else:
@@ -161,42 +168,57 @@ def _nanosecond_timestamps(
     spark: SparkSession, frame: DataFrame, path: str, name: str
 ) -> DataFrame:
     """Nanosecond Parquet timestamps (what pandas writes), which Spark reads as longs
-    with ``spark.sql.legacy.parquet.nanosAsLong``, as Spark timestamps (microseconds)."""
+    with ``spark.sql.legacy.parquet.nanosAsLong``, as Spark timestamps (microseconds):
+    ``timestamp`` (an instant) when the file says they are in UTC, ``timestamp_ntz``
+    (a wall-clock time, naive in pandas) when not."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     files = sorted(Path(path).glob("*.parquet")) if Path(path).is_dir() else [Path(path)]
     schema = pq.read_schema(files[0])
-    nanos = [
-        f.name
+    nanos = {
+        f.name: f.type.tz is not None
         for f in schema
         if pa.types.is_timestamp(f.type) and f.type.unit == "ns" and f.name in frame.columns
-    ]
+    }
     if not nanos:
         return frame
     if spark.conf.get("spark.sql.legacy.parquet.nanosAsLong", "false").lower() != "true":
         raise DataError(
-            f"{name}: column {nanos[0]!r} holds nanosecond timestamps, which Spark reads only "
+            f"{name}: column {next(iter(nanos))!r} holds nanosecond timestamps, which Spark "
+            "reads only "
             "with spark.sql.legacy.parquet.nanosAsLong=true (set by clvmodels' spark_session)"
         )
-    for column in nanos:
-        micros = F.floor(F.col(quoted_name(column)) / 1000)
-        frame = frame.withColumn(column, F.timestamp_micros(micros))
+    for column, is_instant in nanos.items():
+        micros = f"floor({quoted_name(column)} / 1000)"
+        stamp = F.timestamp_micros(F.expr(micros)) if is_instant else _wall_clock(micros)
+        frame = frame.withColumn(column, stamp)
     return frame
 
 
+def _wall_clock(micros: str) -> Column:
+    """The ``timestamp_ntz`` ``micros`` (SQL) microseconds after 1970-01-01 00:00, whatever
+    the session's time zone."""
+    return F.expr(f"timestampadd(MICROSECOND, {micros}, TIMESTAMP_NTZ'1970-01-01 00:00:00')")
+
+
 def pandas_to_spark(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
-    """A pandas frame as a Spark DataFrame; naive datetimes are read as UTC, whatever the
-    session's time zone (so the same calendar dates come out)."""
+    """A pandas frame as a Spark DataFrame; naive datetimes become ``timestamp_ntz``
+    (the same wall-clock times, whatever the session's time zone), time-zone aware ones
+    ``timestamp`` instants."""
     if len(frame) == 0:
         raise DataError("DataFrame: no rows")
-    columns = {}
+    columns, naive = {}, []
     for column in frame.columns:
         values = frame[column]
         if pd.api.types.is_datetime64_dtype(values) and not isinstance(
             values.dtype, pd.DatetimeTZDtype
         ):
-            values = values.dt.tz_localize("UTC")
+            values = values.dt.tz_localize("UTC")  # as an instant, then its UTC wall clock
+            naive.append(column)
         columns[column] = values
     with quiet_pandas_conversion():
-        return spark.createDataFrame(pd.DataFrame(columns, index=frame.index))
+        out = spark.createDataFrame(pd.DataFrame(columns, index=frame.index))
+    for column in naive:
+        out = out.withColumn(column, _wall_clock(f"unix_micros({quoted_name(column)})"))
+    return out

@@ -17,6 +17,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from clvmodels.data.checks import require_columns
+from clvmodels.data.parsing import EARLIEST_DAY, LATEST_DAY
 from clvmodels.data.summary.rules import (
     MONEY_COLUMNS,
     NET_TOLERANCE,
@@ -35,6 +36,7 @@ from clvmodels.data.transactions import (
     transaction_columns,
 )
 from clvmodels.errors import DataError
+from clvmodels.spark.parsing import amount_column, day_column
 from clvmodels.spark.session import (
     quiet_pandas_conversion,
     quoted_name,
@@ -109,10 +111,11 @@ def summarize_transactions_spark(
 
     Options, rules, counts and results are those of
     :func:`clvmodels.data.summarize_transactions` (see its documentation), so the
-    collected frame equals the DuckDB engine's summary.  Text dates are read as DuckDB
-    reads them (ISO ``yyyy-mm-dd[ hh:mm:ss]`` or ``yyyy/mm/dd``; a time-zone offset in
-    the text is ignored: the wall-clock date); time-zone aware timestamps become UTC
-    dates.  Neither depends on the session's time zone.
+    collected frame equals the DuckDB engine's summary.  Dates, time zones and amounts
+    are read by the rules of :mod:`clvmodels.data.parsing`, as DuckDB reads them (ISO
+    ``yyyy-mm-dd[ hh:mm:ss]`` or ``yyyy/mm/dd`` text or ``date_format``; an instant's
+    date in ``timezone``, a naive timestamp's date as written), whatever the session's
+    time zone.
 
     A Spark DataFrame keeps no row order, so errors about a row cannot say which line
     of the file it is: they quote one offending row and say how many there are
@@ -128,8 +131,9 @@ def summarize_transactions_spark(
     **options
         The keywords of the DuckDB engine's summary (``customer_id``, ``date``,
         ``amount``, ``time_unit``, ``observation_end``, ``calibration_end``,
-        ``merge_same_day``, ``nonpositive``, ``after_observation_end``), each one
-        documented in :class:`clvmodels.data.SummaryOptions`.
+        ``merge_same_day``, ``nonpositive``, ``after_observation_end``, ``timezone``,
+        ``date_format``, ``decimal``, ``delimiter``), each one documented in
+        :class:`clvmodels.data.SummaryOptions`.
 
     Returns
     -------
@@ -145,7 +149,7 @@ def summarize_transactions_spark(
     """
     o = SummaryOptions.from_keywords("summarize_transactions_spark", options)
     session = spark or SparkSession.getActiveSession() or spark_session()
-    frame, name = read_spark_source(session, source)
+    frame, name = read_spark_source(session, source, delimiter=o.delimiter)
     rows = _canonical_rows(frame, name, o)
     days = _customer_days(rows, o).persist()
     per = None
@@ -173,22 +177,10 @@ def _canonical_rows(frame: DataFrame, name: str, o: SummaryOptions) -> DataFrame
         cid = raw_id.cast("bigint")
     else:
         cid = raw_id
-    if d_type == "date":
-        d = raw_d
-    elif d_type == "timestamp":  # an instant: its UTC date, whatever the session time zone
-        d = F.date_from_unix_date(F.floor(F.unix_micros(raw_d) / 86_400_000_000).cast("int"))
-    elif d_type == "timestamp_ntz":
-        d = F.to_date(raw_d)
-    elif d_type == "string":
-        # as DuckDB's TRY_CAST(... AS TIMESTAMP): ISO date[ time], yyyy/mm/dd too, a
-        # time-zone offset ignored (the wall-clock date), whatever the session time zone
-        text = F.regexp_replace(F.trim(raw_d), r"^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", "$1-$2-$3")
-        frame = frame.withColumn("__clv_date_text", text)
-        parsed = F.to_date(F.expr("try_cast(`__clv_date_text` AS timestamp_ntz)"))
-        iso = F.col("__clv_date_text").rlike("^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?$")
-        d = F.when(iso, parsed)
-    else:
+    day = day_column(frame, quoted_name(o.date), d_type, o.formats)
+    if day is None:
         raise column_type_error(name, o.date, d_type, "d")
+    frame, d = day
     if o.amount is None:
         raw_a, a = F.lit(None).cast("string"), F.lit(1.0)
     else:
@@ -197,7 +189,7 @@ def _canonical_rows(frame: DataFrame, name: str, o: SummaryOptions) -> DataFrame
         if a_type.startswith(_NUMERIC_TYPES):
             a = raw_a.cast("double")
         elif a_type == "string":
-            a = F.expr(f"try_cast(trim({quoted_name(o.amount)}) AS double)")
+            a = amount_column(quoted_name(o.amount), o.decimal)
         else:
             raise column_type_error(name, o.amount, a_type, "a")
     return frame.select(
@@ -217,9 +209,18 @@ def _finite(a: Column) -> Column:
 def _bad_rows(kind: str) -> Column:
     """The rows of a kind of bad row (:func:`clvmodels.data.summary.rules.bad_row_checks`)."""
     cid, d, a = F.col("cid"), F.col("d"), F.col("a")
-    return {"id": cid.isNull(), "date": d.isNull(), "amount": ~_finite(a), "nonpositive": a <= 0}[
-        kind
-    ]
+    return {
+        "id": cid.isNull(),
+        "date": d.isNull(),
+        "range": _out_of_range(d),
+        "amount": ~_finite(a),
+        "nonpositive": a <= 0,
+    }[kind]
+
+
+def _out_of_range(d: Column) -> Column:
+    """Days a summary cannot hold (:data:`clvmodels.data.parsing.EARLIEST_DAY` ..)."""
+    return (d < F.lit(EARLIEST_DAY)) | (d > F.lit(LATEST_DAY))
 
 
 def _customer_days(rows: DataFrame, o: SummaryOptions) -> DataFrame:
@@ -271,14 +272,17 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: SummaryOptions):
         F.coalesce(F.sum("n_rows"), F.lit(0)),
         F.coalesce(F.sum(F.when(c("cid").isNull(), c("n_rows"))), F.lit(0)),
         F.coalesce(F.sum(F.when(c("d").isNull(), c("n_rows"))), F.lit(0)),
+        F.coalesce(F.sum(F.when(_out_of_range(c("d")), c("n_rows"))), F.lit(0)),
         F.coalesce(F.sum("n_bad"), F.lit(0)),
         F.max("d"),
         F.coalesce(F.sum("n_np"), F.lit(0)) if o.nonpositive_rule == "error" else F.lit(0),
     ]
-    rows_in, bad_ids, bad_dates, bad_amounts, last_day, n_np = days.agg(*stats).first()
+    rows_in, bad_ids, bad_dates, far, bad_amounts, last_day, n_np = days.agg(*stats).first()
     if rows_in == 0:
         raise DataError(f"{name}: no rows")
-    checks = bad_row_checks(o, ids=bad_ids, dates=bad_dates, amounts=bad_amounts, nonpositive=n_np)
+    checks = bad_row_checks(
+        o, ids=bad_ids, dates=bad_dates, amounts=bad_amounts, nonpositive=n_np, out_of_range=far
+    )
     for check in checks:
         where = _bad_rows(check.kind)
         _raise_first(rows, name, where, check.role, check.column, check.problem, check.count)

@@ -63,8 +63,9 @@ def summarize_transactions(
     """Summarise a transaction log into one row per customer.
 
     Definitions follow Fader, Hardie & Lee (2005), Marketing Science 24(2), section 2.
-    Times are whole calendar days (timestamps are truncated to dates) expressed in
-    ``time_unit``: ``"D"`` days or ``"W"`` weeks (days / 7).
+    Times are whole calendar days expressed in ``time_unit``: ``"D"`` days or ``"W"``
+    weeks (days / 7); a timestamp's day is its date in ``timezone`` (instants converted,
+    naive timestamps as written; :mod:`clvmodels.data.parsing`).
 
     Parameters
     ----------
@@ -79,9 +80,9 @@ def summarize_transactions(
         usable core).  The results do not depend on them.
     **options
         The summary options ``customer_id, date, amount, time_unit, observation_end,
-        calibration_end, merge_same_day, nonpositive, after_observation_end``, as
-        keywords: their defaults and meaning are documented once, in
-        :class:`clvmodels.data.SummaryOptions`.
+        calibration_end, merge_same_day, nonpositive, after_observation_end, timezone,
+        date_format, decimal, delimiter``, as keywords: their defaults and meaning are
+        documented once, in :class:`clvmodels.data.SummaryOptions`.
 
     Returns
     -------
@@ -115,7 +116,8 @@ def summarize_transactions(
     TypeError
         A keyword that is no summary option.
     DataError
-        Missing columns, no rows, missing ids, unparseable dates, non-numeric amounts,
+        Missing columns, no rows, missing ids, unparseable dates (or not matching
+        ``date_format``), days outside 1677-09-22..2262-04-11, non-numeric amounts,
         bad options, ``calibration_end`` after ``observation_end``, transactions after
         ``observation_end`` (with ``after_observation_end="error"``).
     """

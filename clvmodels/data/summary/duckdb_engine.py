@@ -29,7 +29,11 @@ from clvmodels.data.summary.rules import (
     daily_series,
     summary_counts,
 )
-from clvmodels.data.transactions import raise_first_bad_row, transactions_view
+from clvmodels.data.transactions import (
+    OUT_OF_RANGE_SQL,
+    raise_first_bad_row,
+    transactions_view,
+)
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.machine import usable_cores
 
@@ -44,6 +48,7 @@ _TOTALS = (
     "rows_in",
     "ids",
     "dates",
+    "range",
     "amounts",
     "nonpositive",
     "dropped",
@@ -57,6 +62,7 @@ _TOTALS = (
 _BAD_ROWS = {
     "id": "cid IS NULL",
     "date": "d IS NULL",
+    "range": OUT_OF_RANGE_SQL,
     "amount": "a IS NULL OR NOT isfinite(a)",
     "nonpositive": "a <= 0",
 }
@@ -139,6 +145,7 @@ def summarize_duckdb(
                 customer_id=options.customer_id,
                 date=options.date,
                 amount=options.amount,
+                formats=options.formats,
             )
             per, counts, obs, daily = _aggregate(con, source, name, options)
             fingerprint = None
@@ -193,6 +200,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str, o: Sum
         dates=totals["dates"],
         amounts=totals["amounts"],
         nonpositive=totals["nonpositive"],
+        out_of_range=totals["range"],
     )
     for check in checks:
         raise_first_bad_row(
@@ -301,7 +309,7 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: SummaryOptions, where: 
     )
     *totals, last_day = con.execute(
         "SELECT coalesce(sum(n_rows), 0), count_if(cid IS NULL), count_if(d IS NULL), "
-        "coalesce(sum(n_bad), 0), "
+        f"count_if({OUT_OF_RANGE_SQL}), coalesce(sum(n_bad), 0), "
         + ("count_if(lo <= 0)" if with_lo else "0")
         + ", coalesce(sum(n_rows - n), 0), "
         f"coalesce(sum(n) FILTER (WHERE NOT {obs_sql}), 0), "

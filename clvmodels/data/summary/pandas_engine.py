@@ -45,7 +45,7 @@ def summarize_pandas(
     """
     o = options
     name, tx = load_transactions_pandas(
-        source, customer_id=o.customer_id, date=o.date, amount=o.amount
+        source, customer_id=o.customer_id, date=o.date, amount=o.amount, formats=o.formats
     )
     is_csv = is_csv_source(source)
 

@@ -1,6 +1,6 @@
 """The rules of a transaction summary, shared by every engine (DuckDB, pandas, Spark).
 
-:class:`SummaryOptions` declares the nine options of a summary once, with their
+:class:`SummaryOptions` declares the options of a summary once, with their
 defaults, checks and documentation; :func:`clvmodels.data.summarize_transactions` and
 :func:`clvmodels.spark.summarize_transactions_spark` take them as keywords.  The rest is
 what every engine reports alike: the bad rows it checks for and in which order
@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 
+from clvmodels.data.parsing import EARLIEST_DAY, LATEST_DAY, RANGE_PROBLEM, ValueFormats
 from clvmodels.data.transactions import ROW_PROBLEMS
 from clvmodels.errors import DataError
 from clvmodels.units import DAYS_PER_UNIT, TRANSACTION_UNITS
@@ -38,9 +39,11 @@ class SummaryOptions:
     """The options of a transaction summary, the same for every engine.
 
     Definitions follow Fader, Hardie & Lee (2005), "Counting your customers the easy
-    way", Marketing Science 24(2), section 2.  Times are whole calendar days (timestamps
-    are truncated to dates, time-zone aware ones taken in UTC) expressed in
-    ``time_unit``.
+    way", Marketing Science 24(2), section 2.  Times are whole calendar days expressed
+    in ``time_unit``: a timestamp with an offset is converted to ``timezone`` and its
+    date taken there; a naive timestamp or a date is taken as written (local to
+    ``timezone``); days outside 1677-09-22..2262-04-11 are errors
+    (:mod:`clvmodels.data.parsing`).
 
     Parameters
     ----------
@@ -72,6 +75,21 @@ class SummaryOptions:
         ``"error"``: raise on the first such row.
     after_observation_end : {"error", "drop"}
         What to do with transactions after ``observation_end`` (default ``"error"``).
+    timezone : str
+        IANA time zone whose calendar days count (default ``"UTC"``): timestamps with an
+        offset (text ending in ``Z`` or ``+hh:mm``, time-zone aware values) are
+        converted to it; naive timestamps and dates are taken as already local to it.
+    date_format : str, optional
+        strptime-style format of text dates, e.g. ``"%d/%m/%Y"`` (``%Y %m %d %H %M %S
+        %f %z %%`` and literal text; :class:`clvmodels.data.parsing.DateFormat`).
+        Default: ISO ``yyyy-mm-dd[ hh:mm:ss]`` text.
+    decimal : {".", ","}
+        Decimal separator of text amounts.  ``","``: ``10,5`` and ``1.234,50`` (``.``
+        only as a thousands separator between groups of three digits) are 10.5 and
+        1234.5; ``10.5`` is then an error, never 105.
+    delimiter : str, optional
+        CSV delimiter (one character); default: the one of ``, ; TAB |`` the header line
+        holds most often.
 
     Raises
     ------
@@ -89,6 +107,10 @@ class SummaryOptions:
     merge_same_day: bool = True
     nonpositive: Literal["net", "drop", "keep", "error"] = "net"
     after_observation_end: Literal["error", "drop"] = "error"
+    timezone: str = "UTC"
+    date_format: str | None = None
+    decimal: Literal[".", ","] = "."
+    delimiter: str | None = None
 
     def __post_init__(self) -> None:
         if self.time_unit not in TRANSACTION_UNITS:
@@ -106,8 +128,9 @@ class SummaryOptions:
             raise DataError(
                 f"after_observation_end: {self.after_observation_end!r} is not 'error' or 'drop'"
             )
-        obs = _parse_day(self.observation_end, "observation_end")
-        cal = _parse_day(self.calibration_end, "calibration_end")
+        zone = self.formats.timezone  # checks the reading options
+        obs = _parse_day(self.observation_end, "observation_end", zone)
+        cal = _parse_day(self.calibration_end, "calibration_end", zone)
         object.__setattr__(self, "observation_end", obs)
         object.__setattr__(self, "calibration_end", cal)
         if obs is not None and cal is not None and cal > obs:
@@ -134,6 +157,12 @@ class SummaryOptions:
         return cls(**keywords)
 
     @property
+    def formats(self) -> ValueFormats:
+        """How the log's text is read: ``timezone``, ``date_format``, ``decimal``,
+        ``delimiter``."""
+        return ValueFormats(self.timezone, self.date_format, self.decimal, self.delimiter)
+
+    @property
     def unit_days(self) -> int:
         """Days per ``time_unit`` (:data:`clvmodels.units.DAYS_PER_UNIT`)."""
         return int(DAYS_PER_UNIT[self.time_unit])
@@ -151,7 +180,8 @@ class SummaryOptions:
         return obs, cal
 
 
-def _parse_day(value: DateLike, option: str) -> pd.Timestamp | None:
+def _parse_day(value: DateLike, option: str, timezone: str) -> pd.Timestamp | None:
+    """The day of ``value`` (an aware timestamp's date in ``timezone``) at midnight."""
     if value is None:
         return None
     try:
@@ -161,15 +191,17 @@ def _parse_day(value: DateLike, option: str) -> pd.Timestamp | None:
     if pd.isna(stamp):
         raise DataError(f"{option}: cannot parse {value!r} as a date")
     if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
+        stamp = stamp.tz_convert(timezone).tz_localize(None)
+    if not EARLIEST_DAY <= stamp.date() <= LATEST_DAY:
+        raise DataError(f"{option}: {RANGE_PROBLEM.format(raw=value)}")
     return stamp.normalize()
 
 
 class RowCheck(NamedTuple):
-    """A kind of bad row found in a log: ``kind`` (``"id"``, ``"date"``, ``"amount"`` or
-    ``"nonpositive"``; each engine has its condition for it), how many rows, ``role``
-    (``cid``, ``d`` or ``a``: whose raw value the message quotes), the column and the
-    problem text."""
+    """A kind of bad row found in a log: ``kind`` (``"id"``, ``"date"``, ``"range"``,
+    ``"amount"`` or ``"nonpositive"``; each engine has its condition for it), how many
+    rows, ``role`` (``cid``, ``d`` or ``a``: whose raw value the message quotes), the
+    column and the problem text."""
 
     kind: str
     count: int
@@ -179,14 +211,26 @@ class RowCheck(NamedTuple):
 
 
 def bad_row_checks(
-    options: SummaryOptions, *, ids: int, dates: int, amounts: int, nonpositive: int
+    options: SummaryOptions,
+    *,
+    ids: int,
+    dates: int,
+    amounts: int,
+    nonpositive: int,
+    out_of_range: int = 0,
 ) -> list[RowCheck]:
     """The bad rows counted in a log, in the order they are reported (only kinds with a
-    row; nonpositive amounts only with ``nonpositive="error"``)."""
+    row; nonpositive amounts only with ``nonpositive="error"``; ``out_of_range``: days
+    outside :data:`~clvmodels.data.parsing.EARLIEST_DAY` ..
+    :data:`~clvmodels.data.parsing.LATEST_DAY`)."""
+    formats = options.formats
     checks = [
         RowCheck("id", ids, "cid", options.customer_id, ROW_PROBLEMS["cid"]),
-        RowCheck("date", dates, "d", options.date, ROW_PROBLEMS["d"]),
-        RowCheck("amount", amounts, "a", options.amount, ROW_PROBLEMS["a"]),
+        RowCheck("date", dates, "d", options.date, formats.date_problem(ROW_PROBLEMS["d"])),
+        RowCheck("range", out_of_range, "d", options.date, RANGE_PROBLEM),
+        RowCheck(
+            "amount", amounts, "a", options.amount, formats.amount_problem(ROW_PROBLEMS["a"])
+        ),
     ]
     if options.nonpositive_rule == "error":
         checks.append(
