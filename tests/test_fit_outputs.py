@@ -139,6 +139,11 @@ def test_retention_run_projects_years_8_to_12_within_5_percent_fader_hardie_2007
         sbg_mape = table.loc[f"sbg:{cohort}", "mape"]
         constant = table.loc[f"constant_retention:{cohort}", "mape"]
         assert sbg_mape < 5.0 and constant > 3 * sbg_mape
+    # README "Which forecast to trust": log scores of the yearly survivors
+    scores = table["log_score_survivors"].round(1)
+    assert (scores["sbg:high_end"], scores["sbg:regular"]) == (-3.8, -2.7)
+    assert scores["constant_retention:high_end"] == -34.5
+    assert scores["constant_retention:regular"] == -62.5
     value = pd.read_csv(tmp_path / "predictions.csv")
     assert set(value["cohort"]) == {"high_end", "regular"}
     assert (value["value"] > 0).all()
@@ -183,3 +188,53 @@ def test_bad_clv_settings_are_one_line_config_errors(tmp_path, capsys, clv_block
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_readme_which_forecast_to_trust_figures(cdnow_run):
+    """Every figure of README "Which forecast to trust", at the precision it is stated."""
+    table = pd.read_csv(cdnow_run / "evaluation.csv").set_index("model")
+    bg, pnbd, gbm = "bgnbd+gamma_gamma", "paretonbd+gamma_gamma", "gbm_challenger"
+    stated = {
+        bg: (-0.984, 0.510, 0.947, 0.960, -0.121, -0.156, 72.30, 0.43, 0.32),
+        pnbd: (-0.987, 0.511, 0.951, 0.966, -0.115, -0.148, 72.18, 0.45, 0.73),
+        gbm: (-1.034, 0.587, 0.966, 0.966, -0.074, -0.182, 75.48, 0.37, 0.73),
+    }
+    columns = [
+        "log_score_purchases",
+        "rps_purchases",
+        "coverage90_purchases",
+        "coverage90_purchases_expected",
+        "total_purchases_error",
+        "total_revenue_error",
+        "rmse_revenue",
+        "spearman_revenue",
+        "auc_alive",
+    ]
+    for model, values in stated.items():
+        for column, value in zip(columns, values, strict=True):
+            decimals = len(f"{value}".split(".")[1])
+            assert round(table.loc[model, column], decimals) == value, (model, column)
+    seed = table.loc["seed_customer"]
+    assert (round(seed["total_purchases_error"], 3), round(seed["total_revenue_error"], 3)) == (
+        0.557,
+        0.628,
+    )
+    assert round(seed["rmse_revenue"], 2) == 199.23 and round(seed["spearman_revenue"], 2) == 0.48
+    assert round(table.loc["zero_forecast", "rmse_revenue"], 2) == 91.74
+    assert round(table.loc["zero_forecast", "mae_revenue"], 2) == 30.11
+    assert round(table.loc["seed_base", "total_purchases_error"], 3) == 0.556
+    shares = table["top20_revenue_share"].round(3)
+    assert (shares[pnbd], shares["seed_customer"], shares[bg]) == (0.672, 0.670, 0.663)
+    assert table.loc["seed_customer", "spearman_revenue"] == table["spearman_revenue"].max()
+    totals = table[["total_purchases_error", "total_revenue_error"]]
+    forecasters = totals.loc[[bg, pnbd, gbm]].to_numpy()
+    assert round(-forecasters.max(), 2) == 0.07 and round(-forecasters.min(), 2) == 0.18
+    seeds = totals.loc[["seed_base", "seed_segment", "seed_customer"]].to_numpy()
+    assert (round(seeds.min(), 2), round(seeds.max(), 2)) == (0.48, 0.63)
+    gap = table.loc[bg, "coverage90_purchases_expected"] - table.loc[bg, "coverage90_purchases"]
+    assert round(gap, 3) == 0.014
+    summary = pd.read_csv(cdnow_run / "summary.csv")
+    assert round((summary["frequency"] == 0).mean(), 2) == 0.60
+    choice = json.loads((cdnow_run / "params.json").read_text())["selection"]
+    assert (choice["chosen_purchase_model"], choice["runner_up"]) == ("bgnbd", "paretonbd")
+    assert round(choice["margin"], 3) == 0.003

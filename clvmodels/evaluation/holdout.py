@@ -19,12 +19,11 @@ from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
 from clvmodels.evaluation import scores
 from clvmodels.evaluation.baseline import LEVELS, SeedBaseline
-from clvmodels.evaluation.predictive import count_forecast, revenue_draws
+from clvmodels.evaluation.predictive import count_forecast, revenue_coverage
 from clvmodels.evaluation.probabilistic import (
     CountForecast,
     calibration_table,
     count_scores,
-    interval_coverage,
     pit_histogram,
     randomized_pit,
 )
@@ -46,15 +45,17 @@ class Forecast:
         The probability scored by the AUC (P(alive) of a model; ``None`` for baselines).
     counts
         The predictive distribution of the holdout purchases, if the forecaster has one.
-    revenue_draws
-        Simulated holdout revenue, ``(customers, draws)``, if it has them.
+    revenue_coverage
+        ``(observed, expected)`` coverage of the central 90 % intervals of simulated
+        holdout revenue (:func:`clvmodels.evaluation.predictive.revenue_coverage`), if
+        the forecaster simulates revenue.
     """
 
     expected_purchases: np.ndarray
     expected_revenue: np.ndarray | None = None
     p_alive: np.ndarray | None = None
     counts: CountForecast | None = None
-    revenue_draws: np.ndarray | None = None
+    revenue_coverage: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,12 +131,14 @@ def model_forecasts(
         arrays = purchase_arrays(key, params, rows, settings, with_dert=False)
         expected = arrays["expected_purchases"]
         counts = count_forecast(model, summary, horizon, largest=largest, rng=rng)
-        revenue, draws = None, None
+        revenue, coverage = None, None
         if with_revenue:
             revenue = expected * spend_values
-            draws = revenue_draws(counts, summary, spend=spend, fallback=fallback_spend, rng=rng)
+            coverage = revenue_coverage(
+                counts, summary, spend=spend, fallback=fallback_spend, level=0.9, rng=rng
+            )
         name = f"{key}+gamma_gamma" if spend is not None else key
-        out[name] = Forecast(expected, revenue, arrays["p_alive"], counts, draws)
+        out[name] = Forecast(expected, revenue, arrays["p_alive"], counts, coverage)
     return out
 
 
@@ -167,8 +170,8 @@ def score(
     )
     if forecast.counts is not None:
         out.update(count_scores(forecast.counts, actual_purchases))
-    if forecast.revenue_draws is not None and actual_revenue is not None:
-        observed, expected = interval_coverage(forecast.revenue_draws, actual_revenue, 0.9)
+    if forecast.revenue_coverage is not None and actual_revenue is not None:
+        observed, expected = forecast.revenue_coverage
         out["coverage90_revenue"], out["coverage90_revenue_expected"] = observed, expected
     return out
 

@@ -28,7 +28,7 @@ import pandas as pd
 from clvmodels.backends.compress import factorize_rows
 from clvmodels.clv.arrays import PatternLink, at_patterns
 from clvmodels.estimators import Estimator
-from clvmodels.evaluation.probabilistic import CountForecast
+from clvmodels.evaluation.probabilistic import CountForecast, interval_coverage
 
 TAIL = 1e-9
 """The support of a count forecast grows (doubling) until every customer's tail mass
@@ -148,3 +148,34 @@ def revenue_draws(
     rate = gamma + np.where(repeat, (x * np.where(m > 0, m, 0.0))[:, None], 0.0)
     nu = rng.gamma(shape, 1.0 / rate, size=counts.shape)
     return rng.gamma(counts * p, 1.0 / nu)
+
+
+def revenue_coverage(
+    forecast: CountForecast,
+    summary: pd.DataFrame,
+    *,
+    spend: Estimator | None,
+    fallback: float,
+    level: float = 0.9,
+    n_draws: int = 200,
+    rng: np.random.Generator | None = None,
+    chunk: int = 20_000,
+) -> tuple[float, float]:
+    """``(observed, expected)`` coverage of every customer's central ``level`` interval
+    of simulated holdout revenue (:func:`revenue_draws`; ``summary`` holds
+    ``revenue_holdout``), simulated ``chunk`` customers at a time so that memory stays
+    bounded (:func:`clvmodels.evaluation.probabilistic.interval_coverage`)."""
+    rng = rng or np.random.default_rng(0)
+    actual = summary["revenue_holdout"].to_numpy(float)
+    n = len(actual)
+    observed = expected = 0.0
+    for start in range(0, n, chunk):
+        rows = slice(start, min(n, start + chunk))
+        part = CountForecast(forecast.pmf[rows])
+        draws = revenue_draws(
+            part, summary.iloc[rows], spend=spend, fallback=fallback, n_draws=n_draws, rng=rng
+        )
+        seen, mass = interval_coverage(draws, actual[rows], level)
+        observed += seen * len(draws)
+        expected += mass * len(draws)
+    return observed / n, expected / n
