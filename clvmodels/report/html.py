@@ -60,6 +60,7 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
 th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}
 th{background:#f0f4f8}td:first-child,th:first-child{text-align:left}
 .verdict{background:#eef6ee;border-left:4px solid #548235;padding:.6rem 1rem}
+.warning{background:#fdf1e7;border-left-color:#c55a11}
 .note{color:#555;font-size:.9rem}.grid{display:flex;flex-wrap:wrap;gap:1rem}
 figure{margin:0;flex:1 1 480px}figure img{max-width:100%;border:1px solid #e1e4e8}
 figcaption{font-weight:600;margin-bottom:.3rem}.wide{overflow-x:auto}
@@ -81,6 +82,7 @@ def render(folder: Path) -> str:
         f"<p class='note'>clvmodels {_e(manifest.get('clvmodels_version', '?'))}, "
         f"{_e(manifest.get('created', ''))}; data {_e(manifest['input']['source'])} "
         f"(fingerprint {_e(manifest['input']['fingerprint'])}).</p>",
+        _choice_lead(manifest),
         _data_section(manifest, folder),
         _winner_section(manifest, folder),
         _params_section(params),
@@ -140,6 +142,17 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
     return text
 
 
+def _choice_lead(manifest: dict[str, Any]) -> str:
+    """The report's opening line: which model values the customers and whether it is the
+    best on the holdout (said plainly when a configured model is not)."""
+    selection = manifest.get("selection")
+    if not selection:
+        return ""
+    choice = ModelChoice.from_record(selection)
+    style = "verdict" if choice.is_best else "verdict warning"
+    return f"<p class='{style}'>{_e(choice.sentence())}.</p>"
+
+
 def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
     verdict = manifest.get("verdict")
     table = None if verdict else _csv(folder, "evaluation.csv")
@@ -151,15 +164,9 @@ def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
         )
     if not verdict:
         return ""
-    selection = manifest.get("selection")
-    chosen = (
-        ""
-        if not selection
-        else f"<p class='verdict'>{_e(ModelChoice.from_record(selection).sentence())}.</p>"
-    )
     return (
         "<h2>Which model to trust</h2>"
-        f"<p class='verdict'>{_e(verdict)}</p>{chosen}"
+        f"<p class='verdict'>{_e(verdict)}</p>"
         "<p class='note'>Models are fitted on the calibration period and scored on the "
         "holdout they did not see; the seed formula (average order value × purchase "
         "frequency × lifespan) is scored the same way, at three levels.</p>"
