@@ -227,6 +227,8 @@ def forecast_holdout(
     if days < 1:
         return ChallengerOutcome(None, "the log is too short for a training window")
     early = window(calibration_end - dt.timedelta(days=days), calibration_end)
+    # scikit-learn's OpenMP runtime must be loaded for threadpoolctl to limit it
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     # OpenMP threads cost more than they give on small data, and on a busy machine a
