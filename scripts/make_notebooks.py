@@ -22,7 +22,6 @@ QUICKSTART = [
     ),
     new_code_cell(
         "import clvmodels\n"
-        "from clvmodels.evaluation import SeedBaseline\n"
         "from clvmodels.clv import ValueSettings, customer_values\n"
         "from clvmodels.data import load_builtin, summarize_transactions\n"
         "from clvmodels import evaluation\n\n"
@@ -63,30 +62,32 @@ QUICKSTART = [
         "## 4. Did it beat the seed formula on the holdout?\n"
         "The seed formula forecasts each customer at the calibration purchase rate and "
         "order value of their RFM segment. Both are scored on what customers actually did "
-        "in the 39 holdout weeks."
+        "in the 39 holdout weeks: errors of the mean forecast, and proper scores of the "
+        "model's whole predictive distribution (log score, RPS, and whether its 90 % "
+        "intervals cover as often as it says)."
     ),
     new_code_cell(
-        "horizon = float(summary['duration_holdout'].iloc[0])\n"
-        "actual_p = summary['frequency_holdout'].to_numpy()\n"
-        "actual_r = summary['revenue_holdout'].to_numpy()\n"
-        "purchases = bgnbd.predict_purchases(summary, t=horizon).to_numpy()\n"
-        "scores = {'bgnbd+gamma_gamma': evaluation.score_forecast(\n"
-        "    actual_p, actual_r, purchases, purchases * value['expected_spend'].to_numpy(),\n"
-        "    bgnbd.predict_p_alive(summary).to_numpy())}\n"
-        "for level in ('base', 'segment', 'customer'):\n"
-        "    seed = SeedBaseline(level, lifespan_years=3, time_unit='W').fit(summary)\n"
-        "    forecast = seed.predict(horizon)\n"
-        "    scores[seed.name] = evaluation.score_forecast(\n"
-        "        actual_p, actual_r, forecast['expected_purchases'].to_numpy(),\n"
-        "        forecast['expected_revenue'].to_numpy())\n"
-        "table = evaluation.evaluation_table(scores)\n"
-        "table[['model', 'mae_revenue', 'rmse_revenue', 'total_revenue_error',\n"
-        "       'top10_revenue_share']]"
+        "result = evaluation.evaluate_holdout(summary, {'bgnbd': bgnbd}, time_unit='W',\n"
+        "                                     spend=spend)\n"
+        "result.table[['model', 'log_score_purchases', 'coverage90_purchases',\n"
+        "              'coverage90_purchases_expected', 'rmse_revenue', 'total_revenue_error']]"
     ),
-    new_code_cell("print(evaluation.verdict(table))"),
+    new_code_cell("print(result.verdict)"),
     new_markdown_cell(
-        "The whole job — these steps, the plots and an HTML report — is one command: "
-        "`clvmodels fit configs/cdnow.yaml`."
+        "## 5. Does the verdict hold at another calibration end?\n"
+        "A rolling-origin backtest refits every model at each calibration end and scores it "
+        "on the 39 weeks after it."
+    ),
+    new_code_cell(
+        "backtest = evaluation.backtest(\n"
+        "    log, {'bgnbd': clvmodels.BGNBD(), 'paretonbd': clvmodels.ParetoNBD()},\n"
+        "    origins=['1997-08-05', '1997-09-30'], holdout=39, time_unit='W',\n"
+        "    spend=clvmodels.GammaGamma(), challenger=False)\n"
+        "backtest.summary[backtest.summary['metric'] == 'log_score_purchases']"
+    ),
+    new_markdown_cell(
+        "The whole job — these steps, the challenger, the plots and an HTML report — is "
+        "one command: `clvmodels fit configs/cdnow.yaml`."
     ),
 ]
 
