@@ -117,6 +117,15 @@ CASES = [
         },
     ),
     (7, 250, "digits", "datetime", "parquet", {"amount": None, "calibration_end": "2021-04-01"}),
+    (
+        8,
+        300,
+        "int",
+        "text",
+        "csv",
+        {"nonpositive": "net_across_days", "calibration_end": "2021-04-01"},
+    ),
+    (12, 300, "text", "datetime", "frame", {"nonpositive": "net_across_days", "time_unit": "D"}),
 ]
 
 
@@ -181,6 +190,7 @@ def test_spark_summary_of_cent_amounts_matches_duckdb_to_rounding(cdnow_spark):
         ({"amount": "abc"}, {}, "column 'amount', one row: amount 'abc' is not a finite number"),
         ({"customer_id": " "}, {}, "column 'customer_id', one row: customer id is missing"),
         ({"amount": "-1"}, {"nonpositive": "error"}, "amount -1.0 <= 0 for customer"),
+        ({"amount": "1e308"}, {}, "column 'amount', one row: amount '1e308' is beyond ±1e15"),
         ({}, {"observation_end": "2021-03-05"}, "transactions after observation_end 2021-03-05"),
     ],
 )
