@@ -18,7 +18,7 @@ from typing import Any
 from clvmodels._version import __version__
 from clvmodels.atomic import replace
 from clvmodels.config import RunConfig, SqlSourceConfig, load_config
-from clvmodels.errors import ClvError, ConfigError
+from clvmodels.errors import ClvError, ConfigError, clip
 from clvmodels.locks import output_lock
 from clvmodels.models import model_info, model_keys
 from clvmodels.run.folder import COMMAND, check_output_file, check_run_folder, run_manifest
@@ -154,8 +154,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.config}: data.source: SQL query on {_checked_sql_url(args.config, config)}")
     elif not source.startswith("builtin:"):
         resolved = config.resolve_path(source)
-        if not Path(resolved).exists():
-            raise ConfigError(f"{args.config}: data.source: {source}: no such file or folder")
+        try:
+            problem = None if Path(resolved).exists() else "no such file or folder"
+        except OSError as exc:  # e.g. a name too long for the file system
+            problem = exc.strerror
+        if problem:
+            raise ConfigError(f"{args.config}: data.source: {clip(source)}: {problem}")
     else:
         from clvmodels.data import BUILTIN_DATASETS
 

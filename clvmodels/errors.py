@@ -40,5 +40,29 @@ def echo(value: object, limit: int = 80) -> str:
     """``value`` as an error message shows it: its ``repr``, bounded in depth and
     length (nested or aliased YAML values never expand into a huge message) and cut to
     ``limit`` characters."""
-    text = _ECHO.repr(value)
+    return clip(_ECHO.repr(value), limit)
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters (the last three ``...`` when cut)."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Echoed:
+    """A value to put into a message template: ``{x!r}`` shows :func:`echo` of it,
+    ``{x}`` its ``str`` cut by :func:`clip`, so that a 5 MB cell never becomes a 5 MB
+    error line."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return echo(self.value)
+
+    def __str__(self) -> str:
+        return clip(str(self.value))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

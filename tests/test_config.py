@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,13 @@ def test_cdnow_config_dates_are_parsed():
             {**MINIMAL, "data": {"source": "a", "merge_same_day": False}},
             "data.nonpositive: 'net'",
         ),
+        (
+            {
+                **MINIMAL,
+                "data": {"source": "a", "merge_same_day": False, "nonpositive": "net_across_days"},
+            },
+            "data.nonpositive: 'net_across_days' nets returns within a day and needs",
+        ),
         ({**MINIMAL, "metrics": {"conversion_rate": 2}}, "metrics.conversion_rate"),
         (
             {**MINIMAL, "data": {"source": "a", "timezone": "Mars/Base"}},
@@ -98,6 +106,67 @@ def test_invalid_yaml_reports_line(tmp_path):
     path.write_text("name: x\ndata: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: invalid YAML \(line"):
         load_config(path)
+
+
+def _nested_aliases(levels: int, per_level: int = 9) -> str:
+    """``levels`` anchors, each a list of ``per_level`` aliases of the previous one,
+    under models.bgnbd.priors.r.mu (``per_level ** levels`` values written out)."""
+    lines = ["name: x", "data: {source: builtin:cdnow_sample}", "models:", "  bgnbd:"]
+    lines += ["    backend: bayes", "    priors:", "      r: {dist: lognormal, sigma: 1, mu: {"]
+    lines.append(f"        a0: &a0 [{', '.join(['lol'] * per_level)}],")
+    for i in range(1, levels):
+        lines.append(f"        a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * per_level)}],")
+    return "\n".join(lines) + "\n      }}\n"
+
+
+def test_aliases_standing_for_over_10000_values_are_refused_at_once(tmp_path):
+    """81 aliases (under the cap of 100) standing for 9^9 values: refused while the
+    YAML is composed, not after minutes of printing or checking the value."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_nested_aliases(9))
+    started = time.perf_counter()
+    with pytest.raises(
+        ConfigError, match=r"invalid YAML \(line \d+\): the aliases \(\*name\) stand for more"
+    ):
+        load_config(path)
+    assert time.perf_counter() - started < 2
+
+
+def test_a_few_small_aliases_are_read_and_an_alias_inside_its_value_is_not(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(_nested_aliases(3, per_level=3))
+    with pytest.raises(ConfigError, match=r"models\.bgnbd\.priors\.r\.mu: expected a number"):
+        load_config(path)  # composed (40 values), then refused as no number
+    path.write_text("name: &n x\ndata: {source: builtin:cdnow_sample}\nx: &x [1, *x]\n")
+    with pytest.raises(ConfigError, match=r"an alias \(\*name\) inside the value it names"):
+        load_config(path)
+
+
+def test_a_huge_prior_value_is_echoed_in_80_characters():
+    raw = {
+        **MINIMAL,
+        "models": {"bgnbd": {"backend": "bayes", "priors": {"r": {"dist": "gamma", "beta": 1}}}},
+    }
+    raw["models"]["bgnbd"]["priors"]["r"]["alpha"] = ["x" * 100_000] * 1000
+    with pytest.raises(ConfigError, match=r"priors\.r\.alpha: expected a number, got \[") as error:
+        parse_config(raw, source="c.yaml")
+    assert len(str(error.value)) < 160
+
+
+@pytest.mark.parametrize("key", ["source", "covariates"])
+def test_a_path_the_system_refuses_is_a_config_error_echoed_bounded(key):
+    path = "a" * 200_000 + ".csv"
+    data = (
+        {"source": path}
+        if key == "source"
+        else {
+            "source": "builtin:cdnow_sample",
+            "covariates": {"source": path, "columns": ["x"]},
+        }
+    )
+    with pytest.raises(ConfigError, match=r": 'a{20,}\.\.\.a*\.csv': File name too long$") as error:
+        parse_config({**MINIMAL, "data": data}, source="c.yaml")
+    assert len(str(error.value)) < 160
 
 
 def test_missing_config_file(tmp_path):

@@ -133,6 +133,7 @@ def test_hand_worked_example(engine):
         "rows_after_observation_end_dropped": 0,
         "rows_merged_same_day": 2,
         "nonpositive_days_dropped": 1,
+        "refund_days_netted": 0,
         "customers_without_purchases": 0,
         "customers_first_purchase_after_calibration": 1,
         "customers": 2,

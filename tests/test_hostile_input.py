@@ -1,7 +1,8 @@
-"""A corpus of malformed and hostile configs, outputs and model files, each run through
-the command line by the harness of tests/hostile.py (exit 2, one line naming the
-problem, no traceback, nothing touched); tests/test_hostile_data.py holds the data
-files."""
+"""A corpus of malformed and hostile configs, data files, outputs and model files, each
+run through the command line by the harness of tests/hostile.py (exit 2, one line
+naming the problem, no traceback, nothing touched).  Data files that are no UTF-8 CSV
+(other encodings, binary content, huge lines, a header naming a column twice) and
+amounts beyond ±1e15 are run through both summary engines, DuckDB and pandas."""
 
 from __future__ import annotations
 
@@ -34,6 +35,34 @@ def _laughs(levels: int = 13) -> str:
 
 
 RUN_MANIFEST = {"clvmodels_run": 1, "files": ["manifest.json"], "clvmodels_version": "0.1.0"}
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """A config with 9 aliases per level under models.bgnbd.priors.r.mu, well under the
+    100-alias cap: 9^9 values written out."""
+    anchors = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    anchors += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    head = "name: bomb\ndata: {source: tx.csv}\nmodels:\n  bgnbd:\n    backend: bayes\n"
+    prior = "    priors:\n      r:\n        dist: lognormal\n        sigma: 1\n        mu:\n"
+    return head + prior + "".join(f"          {line}\n" for line in anchors)
+
+
+def _file_cases(name: str, content: str | bytes, error: str) -> dict[str, Case]:
+    """``clvmodels fit`` of ``tx.csv`` holding ``content``, once per summary engine."""
+    return {
+        f"{name} ({engine})": Case(
+            {
+                "c.yaml": _config(data=f"data: {{source: tx.csv, engine: {engine}}}"),
+                "tx.csv": content,
+            },
+            ("fit", "c.yaml", "--out", "run"),
+            error,
+        )
+        for engine in ("duckdb", "pandas")
+    }
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 
 
 def _make_run_folder(tmp: Path, manifest: dict[str, object] | None = None) -> None:
@@ -81,7 +110,39 @@ def _predict_case(
 
 CASES: dict[str, Case] = {
     # ------------------------------------------------------------------ YAML and keys
-    "billion laughs": Case({"c.yaml": _laughs()}, ("validate", "c.yaml"), r"more than 100 aliases"),
+    "billion laughs": Case(
+        {"c.yaml": _laughs()},
+        ("validate", "c.yaml"),
+        r"aliases \(\*name\) stand for more than 10,000 values",
+    ),
+    "alias bomb under the alias cap": Case(
+        {"c.yaml": _alias_bomb()},
+        ("validate", "c.yaml"),
+        r"invalid YAML \(line \d+\): the aliases \(\*name\) stand for more than 10,000 values",
+    ),
+    "over 100 aliases": Case(
+        {"c.yaml": "name: &n a\ndata: {source: tx.csv}\nx: [" + ", ".join(["*n"] * 101) + "]\n"},
+        ("validate", "c.yaml"),
+        r"more than 100 aliases",
+    ),
+    "alias inside its own value": Case(
+        {"c.yaml": "name: a\ndata: {source: tx.csv}\nx: &x [1, *x]\n"},
+        ("validate", "c.yaml"),
+        r"an alias \(\*name\) inside the value it names",
+    ),
+    "huge data.source": Case(
+        {"c.yaml": f"name: a\ndata: {{source: {'a' * 200_000}.csv}}\n"},
+        ("validate", "c.yaml"),
+        r"data\.source: 'a{20,}\.\.\.a*\.csv': File name too long",
+    ),
+    "huge prior value": Case(
+        {
+            "c.yaml": "name: a\ndata: {source: tx.csv}\nmodels:\n  bgnbd:\n    backend: bayes\n"
+            f"    priors: {{r: {{dist: gamma, beta: 1, alpha: {'9' * 100_000}x}}}}\n"
+        },
+        ("validate", "c.yaml"),
+        r"models\.bgnbd\.priors\.r\.alpha: expected a number, got '9{20,}\.\.\.",
+    ),
     "duplicate key": Case(
         {"c.yaml": "name: a\nname: b\ndata: {source: tx.csv}\n"},
         ("validate", "c.yaml"),
@@ -151,6 +212,73 @@ CASES: dict[str, Case] = {
         },
         ("fit", "c.yaml", "--out", "run"),
         r"tx\.csv: column 'amount' line 3: amount '12\.5' is not a finite number with a decimal",
+    ),
+    # ------------------------------------------------------------------ data files
+    **_file_cases(
+        "header names a column twice",
+        "customer_id,date,amount,amount\n1,2020-01-01,10,1\n1,2020-02-01,12,1\n",
+        r"tx\.csv: column 'amount' is in the header twice \(columns 3 and 4\)",
+    ),
+    **_file_cases(
+        "header names the customer id twice",
+        "customer_id,date,customer_id,amount\n1,2020-01-01,1,10\n",
+        r"tx\.csv: column 'customer_id' is in the header twice \(columns 1 and 3\)",
+    ),
+    **_file_cases(
+        "UTF-16 file", TX.encode("utf-16"), r"tx\.csv: the file is UTF-16 encoded; save it as UTF-8"
+    ),
+    **_file_cases(
+        "UTF-16 file without a byte-order mark",
+        TX.encode("utf-16-le"),
+        r"tx\.csv: the file is UTF-16 encoded; save it as UTF-8",
+    ),
+    **_file_cases(
+        "UTF-32 file", TX.encode("utf-32"), r"tx\.csv: the file is UTF-32 encoded; save it as UTF-8"
+    ),
+    **_file_cases("PNG named .csv", PNG, r"tx\.csv: not a text file \(a PNG image\)"),
+    **_file_cases(
+        "NUL bytes", TX.encode() + b"3,2020-01-0\x00\x00\x007,1\n", r"tx\.csv: not a text file"
+    ),
+    **_file_cases(
+        "latin-1 file",
+        TX.encode() + "4,2020-01-09,caf\xe9\n".encode("latin-1"),
+        r"not UTF-8 text \(line 5\)",
+    ),
+    **_file_cases(
+        "huge first line",
+        "customer_id,date,amount," + "x" * 2_500_000 + "\n",
+        r"tx\.csv: line 1 is over 2,000,000 bytes",
+    ),
+    **_file_cases(
+        "huge cell",
+        TX + "4,2020-01-09," + "9x" * 100_000 + "\n",
+        r"tx\.csv: column 'amount' line 5: amount '9x9x.*\.\.\..*' is not a finite number",
+    ),
+    **_file_cases(
+        "amount 1e308",
+        TX.replace(",12\n", ",1e308\n"),
+        r"tx\.csv: column 'amount' line 3: amount '1e308' is beyond ±1e15",
+    ),
+    **_file_cases(
+        "two amounts of 1e308",
+        TX.replace(",12\n", ",1e308\n").replace(",10\n", ",1e308\n"),
+        r"tx\.csv: column 'amount' line 2: amount '1e308' is beyond ±1e15",
+    ),
+    "huge line past the first (duckdb)": Case(
+        {"c.yaml": _config(), "tx.csv": TX + "4,2020-01-09," + "9" * 2_500_000 + "\n"},
+        ("fit", "c.yaml", "--out", "run"),
+        r"tx\.csv: line 5 is over 2,000,000 bytes",
+    ),
+    "covariate table in UTF-16": Case(
+        {
+            "c.yaml": _config(
+                data="data: {source: tx.csv, covariates: {source: people.csv, columns: [member]}}"
+            ),
+            "tx.csv": TX,
+            "people.csv": "customer_id,member\n1,1\n2,0\n".encode("utf-16"),
+        },
+        ("fit", "c.yaml", "--out", "run"),
+        r"people\.csv: the file is UTF-16 encoded",
     ),
 }
 

@@ -123,6 +123,15 @@ CASES = [
     (9, 300, "int", "utc", "parquet", {"timezone": "Asia/Kolkata"}),
     (10, 250, "digits", "datetime", "parquet", {"timezone": "Pacific/Kiritimati"}),
     (11, 200, "text", "datetime", "frame", {"timezone": "America/St_Johns", "time_unit": "D"}),
+    (
+        13,
+        300,
+        "int",
+        "text",
+        "csv",
+        {"nonpositive": "net_across_days", "calibration_end": "2021-04-01"},
+    ),
+    (12, 300, "text", "datetime", "frame", {"nonpositive": "net_across_days", "time_unit": "D"}),
 ]
 
 
@@ -189,6 +198,7 @@ def test_spark_summary_of_cent_amounts_matches_duckdb_to_rounding(cdnow_spark):
         ({"amount": "-1"}, {"nonpositive": "error"}, "amount -1.0 <= 0 for customer"),
         ({"date": "1600-01-01"}, {}, "date '1600-01-01' is outside 1677-09-22..2262-04-11"),
         ({"date": "2262-04-12 10:00"}, {}, "date '2262-04-12 10:00' is outside 1677-09-22"),
+        ({"amount": "1e308"}, {}, "column 'amount', one row: amount '1e308' is beyond ±1e15"),
         ({}, {"observation_end": "2021-03-05"}, "transactions after observation_end 2021-03-05"),
     ],
 )

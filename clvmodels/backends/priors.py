@@ -33,7 +33,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from clvmodels.errors import ConfigError
+from clvmodels.errors import ConfigError, clip, echo
 from clvmodels.models.links import SEPARATOR, link_signs
 from clvmodels.models.spec import ModelSpec
 
@@ -105,12 +105,12 @@ def check_priors(
         return name in coefficients
 
     for name, prior in priors.items():
-        path = f"{where}.{name}"
+        path = f"{where}.{clip(str(name), 40)}"
         coefficient = is_coefficient(name)
         if name not in spec.param_names and not coefficient:
             known = (*spec.param_names, *(coefficients or ()))
             raise ConfigError(
-                f"{path}: {spec.key} has no parameter {name!r} (parameters: {', '.join(known)})"
+                f"{path}: {spec.key} has no parameter {echo(name)} (parameters: {', '.join(known)})"
             )
         if not isinstance(prior, Mapping) or "dist" not in prior:
             example = "normal, mu: 0, sigma: 1" if coefficient else "lognormal, mu: 0, sigma: 1"
@@ -124,7 +124,7 @@ def _check_family(path: str, name: str, dist: Any, coefficient: bool) -> str:
     family = str(dist).lower()
     if family not in PRIOR_FAMILIES:
         raise ConfigError(
-            f"{path}.dist: unknown distribution {dist!r} (choose {', '.join(PRIOR_FAMILIES)})"
+            f"{path}.dist: unknown distribution {echo(dist)} (choose {', '.join(PRIOR_FAMILIES)})"
         )
     if coefficient and family not in COEFFICIENT_FAMILIES:
         raise ConfigError(
@@ -134,7 +134,7 @@ def _check_family(path: str, name: str, dist: Any, coefficient: bool) -> str:
     if not coefficient and family in COEFFICIENT_FAMILIES:
         positive = [f for f in PRIOR_FAMILIES if f not in COEFFICIENT_FAMILIES]
         raise ConfigError(
-            f"{path}.dist: {family} is for covariate coefficients; {name} is positive "
+            f"{path}.dist: {family} is for covariate coefficients; {clip(name, 40)} is positive "
             f"(choose {', '.join(positive)})"
         )
     return family
@@ -147,13 +147,13 @@ def _check_values(path: str, family: str, prior: Mapping[str, Any]) -> None:
     if given != set(expected):
         raise ConfigError(
             f"{path}: {family} takes {', '.join(expected)}; "
-            f"got {', '.join(sorted(given)) or 'none'}"
+            f"got {clip(', '.join(sorted(map(str, given))), 80) or 'none'}"
         )
     for key in expected:
         value = prior[key]
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or not math.isfinite(value):
-            raise ConfigError(f"{path}.{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{path}.{key}: expected a number, got {echo(value)}")
         if key not in ("mu", "lower") and value <= 0:
             raise ConfigError(f"{path}.{key}: must be positive, got {value}")
     if family == "uniform" and not 0 <= prior["lower"] < prior["upper"]:

@@ -6,6 +6,8 @@ zone, date format, decimal separator, delimiter).  Every error names the key pat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from clvmodels.backends.priors import check_priors
 from clvmodels.config.schema import DataConfig, ModelConfig, RunConfig, SqlSourceConfig
 from clvmodels.data.parsing import ValueFormats
@@ -28,13 +30,14 @@ def check_semantics(config: RunConfig) -> None:
     _check_sql_source(data.source, "data.source")
     if data.covariates is not None:
         _check_sql_source(data.covariates.source, "data.covariates.source")
+    _check_paths(config)
     if data.kind == "transactions" and data.time_unit not in TRANSACTION_UNITS:
         units = " or ".join(TRANSACTION_UNITS)
         raise ConfigError(f"data.time_unit: transactions need {units}, got {echo(data.time_unit)}")
     _check_reading(data)
-    if data.nonpositive == "net" and not data.merge_same_day:
+    if data.nonpositive in ("net", "net_across_days") and not data.merge_same_day:
         raise ConfigError(
-            "data.nonpositive: 'net' nets returns within a day and needs "
+            f"data.nonpositive: {data.nonpositive!r} nets returns within a day and needs "
             "data.merge_same_day: true; use 'drop', 'keep' or 'error' instead"
         )
     if (
@@ -63,6 +66,21 @@ def check_semantics(config: RunConfig) -> None:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
     if not config.name or any(c in config.name for c in "/\\"):
         raise ConfigError(f"name: {echo(config.name)} must be a non-empty name without slashes")
+
+
+def _check_paths(config: RunConfig) -> None:
+    """The file paths of the config are ones the system accepts (no name too long for
+    it), so that no command fails on them later with an internal error."""
+    paths = {"data.source": config.data.source, "output.dir": config.output.dir}
+    if config.data.covariates is not None:
+        paths["data.covariates.source"] = config.data.covariates.source
+    for key, value in paths.items():
+        if not isinstance(value, str) or value.startswith("builtin:"):
+            continue
+        try:
+            Path(value).exists()
+        except OSError as exc:
+            raise ConfigError(f"{key}: {echo(value)}: {exc.strerror}") from None
 
 
 def _check_sql_source(value: str | SqlSourceConfig, path: str) -> None:

@@ -47,7 +47,7 @@ class DataConfig:
     columns: dict[str, str] = field(default_factory=dict)
     time_unit: Literal["D", "W", "M", "Y"] = "W"
     merge_same_day: bool = True
-    nonpositive: Literal["net", "drop", "keep", "error"] = "net"
+    nonpositive: Literal["net", "net_across_days", "drop", "keep", "error"] = "net"
     after_observation_end: Literal["error", "drop"] = "error"
     timezone: str = "UTC"
     date_format: str | None = None
@@ -189,15 +189,24 @@ class RunConfig:
         it is)."""
         if isinstance(value, SqlSourceConfig):
             return value
-        if value.startswith("builtin:") or Path(value).is_absolute() or Path(value).exists():
+        if value.startswith("builtin:") or Path(value).is_absolute() or _exists(Path(value)):
             return value
         candidate = self.base_dir / value
-        return str(candidate) if candidate.exists() else value
+        return str(candidate) if _exists(candidate) else value
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping of the resolved configuration (for ``config.yaml`` in a run); a
         password in a SQL source URL becomes ``***`` unless it is a ``${NAME}`` reference."""
         return to_plain(self)
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; False for a path the system refuses (a name too long),
+    which the data layer then reports."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def to_plain(value: Any) -> Any:

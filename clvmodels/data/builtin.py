@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from clvmodels.errors import DataError
+from clvmodels.errors import DataError, clip
 
 DatasetKind = Literal["transactions", "survival", "summary", "customers"]
 
@@ -193,7 +193,8 @@ def get_builtin(name: str) -> BuiltinDataset:
         return BUILTIN_DATASETS[name]
     except KeyError:
         known = ", ".join(builtin_names())
-        raise DataError(f"builtin:{name}: unknown built-in data set; known: {known}") from None
+        message = f"builtin:{clip(name)}: unknown built-in data set; known: {known}"
+        raise DataError(message) from None
 
 
 def load_builtin(name: str) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import DataError
+from clvmodels.errors import DataError, clip, echo
 
 
 def require_columns(
@@ -37,9 +37,19 @@ def require_columns(
         if column is not None and column not in present:
             which = f" (the {role} column)" if role is not None else ""
             raise DataError(
-                f"{name}: missing column {column!r}{which}; "
-                f"columns present: {', '.join(map(str, present))}"
+                f"{name}: missing column {echo(column)}{which}; "
+                f"columns present: {column_list(present)}"
             )
+
+
+def column_list(columns: Iterable[object], limit: int = 160) -> str:
+    """Column names for a message, ``a, b, c``: each name cut to 40 characters, and the
+    list cut after ``limit`` characters with how many columns there are in all."""
+    names = [clip(str(column), 40) for column in columns]
+    text = ", ".join(names)
+    if len(text) <= limit:
+        return text
+    return f"{clip(text, limit)} ({len(names):,} columns)"
 
 
 def fail_first_row(
@@ -50,5 +60,5 @@ def fail_first_row(
     if np.any(mask):
         pos = int(np.flatnonzero(mask)[0])
         raise DataError(
-            f"{name}: column {column!r} row {pos}: {problem} (value {values.iloc[pos]!r})"
+            f"{name}: column {echo(column)} row {pos}: {problem} (value {echo(values.iloc[pos])})"
         )

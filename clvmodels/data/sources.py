@@ -28,25 +28,29 @@ import duckdb
 import pandas as pd
 
 from clvmodels.data.builtin import get_builtin, load_builtin
+from clvmodels.data.csvfile import MAX_LINE_BYTES, check_csv_file, csv_line_problem
 from clvmodels.data.parquet import parquet_dataset_files, parquet_scan
 from clvmodels.data.sql import SqlSource, read_sql_frame, register_sql
 from clvmodels.data.sql.types import quote_ident, quote_literal
-from clvmodels.errors import DataError
+from clvmodels.errors import DataError, clip
 
 Source = Union[pd.DataFrame, str, os.PathLike, SqlSource]  # noqa: UP007 (readable alias)
 
 _BUILTIN_PREFIX = "builtin:"
+_NAME_LIMIT = 100  # a longer path is named by its end in messages
 
 
 def describe_source(source: Source) -> str:
-    """Name a source for messages: the path as given, ``"builtin:NAME"``, ``"DataFrame"``,
-    or for SQL its key and masked URL (``data.source (postgresql://u:***@host/db)``)."""
+    """Name a source for messages: the path as given (its last 100 characters, after
+    ``...``, when longer), ``"builtin:NAME"``, ``"DataFrame"``, or for SQL its key and
+    masked URL (``data.source (postgresql://u:***@host/db)``)."""
     if isinstance(source, pd.DataFrame):
         return "DataFrame"
     if isinstance(source, SqlSource):
         return source.describe()
     if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
+        text = str(os.fspath(source))
+        return text if len(text) <= _NAME_LIMIT else "..." + text[3 - _NAME_LIMIT :]
     return type(source).__name__
 
 
@@ -65,7 +69,10 @@ def source_kind(source: Source) -> tuple[str, object]:
     DataError
         Another type of source (a :class:`SqlSource` is not classified here), an
         unknown built-in name, an unsupported file type, a missing or empty file, a
-        folder without Parquet files.
+        path the system refuses (too long), a folder without Parquet files, a CSV file
+        that is not UTF-8 text, has a line 1 over
+        :data:`~clvmodels.data.csvfile.MAX_LINE_BYTES` or a header name given twice
+        (:func:`~clvmodels.data.csvfile.check_csv_file`).
     """
     if isinstance(source, pd.DataFrame):
         return "frame", source
@@ -79,8 +86,12 @@ def source_kind(source: Source) -> tuple[str, object]:
         name = text[len(_BUILTIN_PREFIX) :]
         get_builtin(name)  # raises DataError listing the known names
         return "builtin", name
-    path = Path(text)
-    if path.is_dir():
+    path, name = Path(text), describe_source(source)
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise DataError(f"{name}: cannot read: {exc.strerror}") from None
+    if is_dir:
         parquet_dataset_files(path)  # raises DataError when it holds no Parquet file
         return "parquet", path
     lower = path.name.lower()
@@ -90,20 +101,23 @@ def source_kind(source: Source) -> tuple[str, object]:
         kind = "parquet"
     else:
         raise DataError(
-            f"{text}: unsupported file type; expected .csv, .csv.gz, .parquet "
+            f"{name}: unsupported file type; expected .csv, .csv.gz, .parquet "
             "or a directory of .parquet files"
         )
     if not path.exists():
-        raise DataError(f"{text}: file not found")
+        raise DataError(f"{name}: file not found")
     if path.stat().st_size == 0:
-        raise DataError(f"{text}: file is empty")
+        raise DataError(f"{name}: file is empty")
+    if kind == "csv":
+        check_csv_file(path, name)
     return kind, path
 
 
 def duckdb_error_line(exc: BaseException) -> str:
-    """First line of a DuckDB error message, for a one-line DataError."""
+    """First line of a DuckDB error message (at most 200 characters), for a one-line
+    DataError."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return clip(text.splitlines()[0], 200) if text else type(exc).__name__
 
 
 def register_source(
@@ -148,14 +162,19 @@ def register_source(
     path = Path(str(value))
     if kind == "csv":
         delim = "" if delimiter is None else f", delim={quote_literal(delimiter)}"
-        scan = f"read_csv({quote_literal(str(path))}, header=true, all_varchar=true{delim})"
+        scan = (
+            f"read_csv({quote_literal(str(path))}, header=true, all_varchar=true, "
+            f"max_line_size={MAX_LINE_BYTES}{delim})"
+        )
     else:
         scan = parquet_scan(path)
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS SELECT * FROM {scan}")
         con.execute(f"SELECT * FROM {quote_ident(view)} LIMIT 0")
     except duckdb.Error as exc:
-        raise DataError(f"{name}: cannot read {kind}: {duckdb_error_line(exc)}") from None
+        problem = csv_line_problem(path, exc) if kind == "csv" else None
+        problem = problem or f"cannot read {kind}: {duckdb_error_line(exc)}"
+        raise DataError(f"{name}: {problem}") from None
     return name
 
 
@@ -197,8 +216,11 @@ def read_source_pandas(
             frame = _read_dataset_pandas(path)
         else:
             frame = pd.read_parquet(path)
+    except UnicodeDecodeError as exc:  # past the first bytes check_csv_file looked at
+        raise DataError(f"{name}: {csv_line_problem(path, exc)}") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{name}: cannot read {kind}: {str(exc).splitlines()[0]}") from None
+        first = clip((str(exc).splitlines() or [type(exc).__name__])[0], 200)
+        raise DataError(f"{name}: cannot read {kind}: {first}") from None
     return frame, name
 
 

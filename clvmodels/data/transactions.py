@@ -41,7 +41,7 @@ from clvmodels.data.sources import (
 )
 from clvmodels.data.sql import FINGERPRINT_ATTR
 from clvmodels.data.sql.types import quote_ident, quote_literal
-from clvmodels.errors import DataError
+from clvmodels.errors import DataError, Echoed, echo
 
 ROW_PROBLEMS = {
     "cid": "customer id is missing or blank",
@@ -49,7 +49,15 @@ ROW_PROBLEMS = {
     "a": "amount {raw!r} is not a finite number",
 }
 """What is wrong with a row whose ``cid``, ``d`` or ``a`` is bad (``{raw}``: the value as
-it stands in the source)."""
+it stands in the source, shown bounded by :class:`clvmodels.errors.Echoed`)."""
+
+MAX_AMOUNT = 1e15
+"""The largest amount (in absolute value) of a row: beyond any transaction, and small
+enough that the sums of a log's amounts (up to 2**63 rows) and the squares the spend
+model's moments take stay finite; a larger amount is a bad row (:data:`HUGE_AMOUNT`)."""
+
+HUGE_AMOUNT = "amount {raw!r} is beyond ±1e15, larger than any transaction (sums would overflow)"
+"""The problem of a row whose amount is beyond :data:`MAX_AMOUNT`."""
 
 _EXPECTED = {"d": "dates (ISO yyyy-mm-dd text, date or timestamp values)", "a": "numbers"}
 
@@ -57,7 +65,7 @@ _EXPECTED = {"d": "dates (ISO yyyy-mm-dd text, date or timestamp values)", "a": 
 def column_type_error(name: str, column: str, found: object, role: str) -> DataError:
     """The error of a date (``role="d"``) or amount (``"a"``) column whose type ``found``
     cannot hold dates or numbers."""
-    return DataError(f"{name}: column {column!r} has type {found}; expected {_EXPECTED[role]}")
+    return DataError(f"{name}: column {echo(column)} has type {found}; expected {_EXPECTED[role]}")
 
 
 def transaction_columns(customer_id: str, date: str, amount: str | None) -> dict[str, str | None]:
@@ -235,8 +243,8 @@ def raise_first_bad_row(
         return
     pos, raw, cid, d, a = found
     where = row_label(name, int(pos), is_file_csv=is_csv_source(source))
-    text = problem.format(raw=raw, cid=cid, d=d, a=a)
-    raise DataError(f"{name}: column {column!r} {where}: {text}")
+    text = problem.format(raw=Echoed(raw), cid=Echoed(cid), d=d, a=Echoed(a))
+    raise DataError(f"{name}: column {echo(column)} {where}: {text}")
 
 
 def integer_ids(ids: pd.Series) -> pd.Series:
@@ -276,9 +284,9 @@ def load_transactions_pandas(
     def fail(mask: np.ndarray, column: str, problem: str) -> None:
         if mask.any():
             pos = int(np.flatnonzero(mask)[0])
-            raw = frame[column].iloc[pos]
+            raw = Echoed(frame[column].iloc[pos])
             where = row_label(name, pos, is_file_csv=is_csv)
-            raise DataError(f"{name}: column {column!r} {where}: {problem.format(raw=raw)}")
+            raise DataError(f"{name}: column {echo(column)} {where}: {problem.format(raw=raw)}")
 
     ids = frame[customer_id]
     textual_ids = not pd.api.types.is_numeric_dtype(ids) and not pd.api.types.is_bool_dtype(ids)
@@ -310,6 +318,7 @@ def load_transactions_pandas(
             amount,
             formats.amount_problem(ROW_PROBLEMS["a"]),
         )
+        fail((values.abs() > MAX_AMOUNT).to_numpy(), amount, HUGE_AMOUNT)
 
     tx = pd.DataFrame(
         {"cid": ids.to_numpy(), "d": days.to_numpy(), "a": values.to_numpy(dtype="float64")}

@@ -25,11 +25,16 @@ from clvmodels.metrics.scalar import (
 #: RFM segment labels, from lowest to highest RFM score.
 RFM_SEGMENTS: tuple[str, str, str] = ("low", "middle", "top")
 
+#: Summary columns that may be negative: a customer's revenue is net of the refunds
+#: (``data.nonpositive``: ``net_across_days`` or ``keep``) and may be below zero.
+SIGNED_COLUMNS = ("revenue",)
+
 
 def _check_summary(summary: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Validate the summary-frame ``columns`` used by a frame-level metric.
 
-    Returns the numeric columns (all of ``columns`` but ``customer_id``) as floats.
+    Returns the numeric columns (all of ``columns`` but ``customer_id``) as floats; only
+    those of :data:`SIGNED_COLUMNS` may be negative.
     """
     if not isinstance(summary, pd.DataFrame):
         raise DataError(f"summary must be a pandas DataFrame; got {type(summary).__name__}")
@@ -55,7 +60,8 @@ def _check_summary(summary: pd.DataFrame, columns: Sequence[str]) -> pd.DataFram
             raise DataError(f"column {column!r} contains NaN")
         if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
             raise DataError(f"column {column!r} must be numeric; got dtype {series.dtype}")
-        values[column] = numbers(series.to_numpy(), f"column {column!r}", minimum=0.0)
+        minimum = None if column in SIGNED_COLUMNS else 0.0
+        values[column] = numbers(series.to_numpy(), f"column {column!r}", minimum=minimum)
     if "frequency" in values:
         whole(pd.Series(values["frequency"]), "column 'frequency'")
     if "recency" in values and "T" in values:
@@ -111,8 +117,9 @@ def seed_metrics(
     Raises
     ------
     DataError
-        If a column is missing, NaN, negative or (``frequency``) fractional, the frame
-        is empty, ids repeat, or ``window_years`` / ``lifespan_years`` is not positive.
+        If a column is missing, NaN, negative (``revenue`` may be, per customer, but not
+        in total) or (``frequency``) fractional, the frame is empty, ids repeat, or
+        ``window_years`` / ``lifespan_years`` is not positive.
     """
     window = float(numbers(window_years, "window_years", minimum=0.0, strict=True))
     lifespan = float(numbers(lifespan_years, "lifespan_years", minimum=0.0, strict=True))
@@ -152,6 +159,11 @@ def seed_metrics_from_totals(
     window = float(numbers(window_years, "window_years", minimum=0.0, strict=True))
     lifespan = float(numbers(lifespan_years, "lifespan_years", minimum=0.0, strict=True))
     customers, orders, revenue = float(customers), float(orders), float(revenue)
+    if revenue < 0:
+        raise DataError(
+            f"the customers' total revenue is {revenue:,.2f}: their refunds exceed their "
+            "purchases, and the seed metrics need a total of at least 0"
+        )
     aov = average_order_value(revenue, orders)
     frequency = purchase_frequency(orders, customers)
     frequency_per_year = frequency / window
@@ -258,8 +270,8 @@ def rfm_scores(
     ------
     DataError
         If ``method`` is unknown, ``bins`` is not an integer >= 2, or a column is
-        missing, NaN, negative or inconsistent (``recency > T``, fractional
-        ``frequency``, duplicate ``customer_id``).
+        missing, NaN, negative (``revenue`` may be) or inconsistent (``recency > T``,
+        fractional ``frequency``, duplicate ``customer_id``).
     """
     if method not in ("range", "quantile"):
         raise DataError(f"method must be 'range' or 'quantile'; got {method!r}")

@@ -96,11 +96,11 @@ def _model_rows(key: str, prepared: PreparedData) -> pd.DataFrame:
 def spend_rows(prepared: PreparedData) -> pd.DataFrame:
     """The summary without repeat buyers whose mean repeat spend is not positive.
 
-    Refunds netted against purchases (``data.nonpositive: net`` or ``keep``) can leave a
-    repeat buyer with a mean repeat spend of zero or less, outside the Gamma-Gamma's
-    support.  Such customers are left out of the spend fit (counted in
-    ``meta["counts"]["spend_fit_excluded_nonpositive"]``) and valued at the population
-    mean spend per order, as customers without repeat purchases are.
+    Refunds netted against purchases (``data.nonpositive``: ``net``, ``net_across_days``
+    or ``keep``) can leave a repeat buyer with a mean repeat spend of zero or less,
+    outside the Gamma-Gamma's support.  Such customers are left out of the spend fit
+    (counted in ``meta["counts"]["spend_fit_excluded_nonpositive"]``) and valued at the
+    population mean spend per order, as customers without repeat purchases are.
     """
     summary = prepared.summary
     assert summary is not None

@@ -21,6 +21,7 @@ from clvmodels.data.parsing import EARLIEST_DAY, LATEST_DAY
 from clvmodels.data.summary.rules import (
     MONEY_COLUMNS,
     NET_TOLERANCE,
+    NETTING,
     SummaryOptions,
     after_obs_problem,
     bad_row_checks,
@@ -32,10 +33,11 @@ from clvmodels.data.summary.rules import (
 )
 from clvmodels.data.transactions import (
     INTEGER_ID_PATTERN,
+    MAX_AMOUNT,
     column_type_error,
     transaction_columns,
 )
-from clvmodels.errors import DataError
+from clvmodels.errors import DataError, Echoed, echo
 from clvmodels.spark.parsing import amount_column, day_column
 from clvmodels.spark.session import (
     quiet_pandas_conversion,
@@ -214,6 +216,7 @@ def _bad_rows(kind: str) -> Column:
         "date": d.isNull(),
         "range": _out_of_range(d),
         "amount": ~_finite(a),
+        "huge": F.abs(a) > F.lit(MAX_AMOUNT),
         "nonpositive": a <= 0,
     }[kind]
 
@@ -233,11 +236,12 @@ def _customer_days(rows: DataFrame, o: SummaryOptions) -> DataFrame:
     aggregates = [
         F.count(F.lit(1)).alias("n_rows"),
         F.count(F.when(~_finite(a), 1)).alias("n_bad"),
+        F.count(F.when(_bad_rows("huge"), 1)).alias("n_huge"),
         F.count(kept).alias("n"),
         F.sum(kept).alias("a"),
         F.min(kept).alias("lo"),
     ]
-    if mode == "net":
+    if mode in NETTING:
         aggregates.append(F.sum(F.abs(a)).alias("gross"))
     if mode == "error":
         aggregates.append(F.count(F.when(a <= 0, 1)).alias("n_np"))
@@ -260,8 +264,8 @@ def _raise_first(
         return
     raw, cid, d, a = found
     where = f"one of {n:,} such rows" if n > 1 else "one row"
-    text = problem.format(raw=raw, cid=cid, d=d, a=a)
-    raise DataError(f"{name}: column {column!r}, {where}: {text}")
+    text = problem.format(raw=Echoed(raw), cid=Echoed(cid), d=d, a=Echoed(a))
+    raise DataError(f"{name}: column {echo(column)}, {where}: {text}")
 
 
 def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: SummaryOptions):
@@ -276,12 +280,20 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: SummaryOptions):
         F.coalesce(F.sum("n_bad"), F.lit(0)),
         F.max("d"),
         F.coalesce(F.sum("n_np"), F.lit(0)) if o.nonpositive_rule == "error" else F.lit(0),
+        F.coalesce(F.sum("n_huge"), F.lit(0)),
     ]
-    rows_in, bad_ids, bad_dates, far, bad_amounts, last_day, n_np = days.agg(*stats).first()
+    stats_row = days.agg(*stats).first()
+    rows_in, bad_ids, bad_dates, far, bad_amounts, last_day, n_np, n_huge = stats_row
     if rows_in == 0:
         raise DataError(f"{name}: no rows")
     checks = bad_row_checks(
-        o, ids=bad_ids, dates=bad_dates, amounts=bad_amounts, nonpositive=n_np, out_of_range=far
+        o,
+        ids=bad_ids,
+        dates=bad_dates,
+        amounts=bad_amounts,
+        nonpositive=n_np,
+        out_of_range=far,
+        huge=n_huge,
     )
     for check in checks:
         where = _bad_rows(check.kind)
@@ -333,14 +345,16 @@ def _per_customer(
     days: DataFrame, o: SummaryOptions, obs_d: Column, cal_d: Column
 ) -> tuple[DataFrame, Column, Column]:
     """In one pass over the customer-days: each customer's aggregates (``first_d,
-    last_d, n_cal, revenue, first_a, n_hold, rev_hold``, persisted) and their share of
-    the counts (``c_*``).  Also returns a day's purchase occasions and whether a day is
-    a purchase occasion, as columns."""
+    last_d, n_cal, revenue, first_a, n_hold, rev_hold, refunds, refunds_hold``,
+    persisted) and their share of the counts (``c_*``).  Also returns a day's purchase
+    occasions and whether a day is a purchase occasion, as columns."""
     c = F.col
-    net = o.nonpositive_rule == "net"
+    net = o.nonpositive_rule in NETTING
     gone = (c("lo") < 0) & (c("a") <= F.lit(NET_TOLERANCE) * c("gross")) if net else F.lit(False)
     kept_day = (c("n") > 0) & (c("d") <= obs_d)
     use = kept_day & ~gone  # the purchase occasions
+    # the refund days, whose amounts nonpositive="net_across_days" subtracts
+    refund = kept_day & gone if o.nonpositive_rule == "net_across_days" else F.lit(False)
     # purchase occasions per day and the value of a first purchase on that day
     occ, first_value = (F.lit(1), c("a")) if o.merge_same_day else (c("n"), c("lo"))
     in_cal, in_hold = use & (c("d") <= cal_d), use & (c("d") > cal_d)
@@ -354,6 +368,12 @@ def _per_customer(
             F.min_by(F.when(use, first_value), F.when(use, c("d"))).alias("first_a"),
             F.coalesce(F.sum(F.when(in_hold, occ)), F.lit(0)).alias("n_hold"),
             F.coalesce(F.sum(F.when(in_hold, c("a"))), F.lit(0.0)).alias("rev_hold"),
+            F.coalesce(F.sum(F.when(refund & (c("d") <= cal_d), c("a"))), F.lit(0.0)).alias(
+                "refunds"
+            ),
+            F.coalesce(F.sum(F.when(refund & (c("d") > cal_d), c("a"))), F.lit(0.0)).alias(
+                "refunds_hold"
+            ),
             F.sum(c("n_rows") - c("n")).alias("c_dropped"),
             F.coalesce(F.sum(F.when(c("d") > obs_d, c("n"))), F.lit(0)).alias("c_after"),
             F.coalesce(F.sum(F.when(c("d") <= obs_d, c("n"))), F.lit(0)).alias("c_kept"),
@@ -380,6 +400,11 @@ def _finish(
     unit = float(o.unit_days)
     _, cal = o.window(obs)
     frequency = (c("n_cal") - 1).cast("bigint")
+    purchases, refunds = c("revenue").cast("double"), c("refunds").cast("double")
+    # the refunds spread over the window's purchases in proportion to their value
+    share = F.when((refunds < 0) & (purchases > 0), (purchases + refunds) / purchases).otherwise(
+        1.0
+    )
     columns = {
         "customer_id": c("cid"),
         "frequency": frequency,
@@ -387,14 +412,14 @@ def _finish(
         "T": F.datediff(F.lit(cal.date()), "first_d").cast("double") / unit,
         "monetary_value": F.when(
             frequency > 0,
-            (c("revenue") - c("first_a")) / F.greatest(frequency, F.lit(1)).cast("double"),
+            (purchases - c("first_a")) * share / F.greatest(frequency, F.lit(1)).cast("double"),
         ).otherwise(0.0),
-        "revenue": c("revenue").cast("double"),
+        "revenue": purchases + refunds,
         "first_purchase": c("first_d"),
     }
     if o.calibration_end is not None:
         columns["frequency_holdout"] = c("n_hold").cast("bigint")
-        columns["revenue_holdout"] = c("rev_hold").cast("double")
+        columns["revenue_holdout"] = c("rev_hold").cast("double") + c("refunds_hold")
         columns["duration_holdout"] = F.lit(float((obs - cal).days) / unit)
     if o.amount is None:
         for money in MONEY_COLUMNS:

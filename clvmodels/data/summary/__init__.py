@@ -159,15 +159,23 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
     (that of :func:`clvmodels.spark.summary.summarize_transactions_spark` too).
 
     ``per`` has ``cid, first_day, last_day`` (days since 1970-01-01, last purchase in
-    the calibration window), ``n_cal, revenue, first_a, n_hold, rev_hold``.
+    the calibration window), ``n_cal, revenue, first_a, n_hold, rev_hold`` and
+    ``refunds, refunds_hold`` (<= 0; ``nonpositive="net_across_days"``).  Refunds are
+    added to the revenue of their period and scale the mean repeat purchase by the
+    window's net revenue over its purchases (:class:`SummaryOptions`).
     """
     unit = float(o.unit_days)
     _, cal = o.window(obs)
     cal_day = (cal - pd.Timestamp("1970-01-01")).days
     first_day = per["first_day"].to_numpy(dtype="int64")
     frequency = per["n_cal"].to_numpy(dtype="int64") - 1
-    revenue = per["revenue"].to_numpy(dtype="float64")
-    repeat_value = revenue - per["first_a"].to_numpy(dtype="float64")
+    purchases = per["revenue"].to_numpy(dtype="float64")
+    refunds = per["refunds"].to_numpy(dtype="float64")
+    revenue = purchases + refunds
+    # the refunds spread over the window's purchases in proportion to their value
+    scaled = (refunds < 0) & (purchases > 0)
+    share = np.divide(revenue, purchases, out=np.ones_like(revenue), where=scaled)
+    repeat_value = (purchases - per["first_a"].to_numpy(dtype="float64")) * share
     out = pd.DataFrame(
         {
             "customer_id": integer_ids(per["cid"].reset_index(drop=True)),
@@ -183,7 +191,7 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
     )
     if o.calibration_end is not None:
         out["frequency_holdout"] = per["n_hold"].to_numpy(dtype="int64")
-        out["revenue_holdout"] = per["rev_hold"].to_numpy(dtype="float64")
+        out["revenue_holdout"] = (per["rev_hold"] + per["refunds_hold"]).to_numpy(dtype="float64")
         out["duration_holdout"] = float((obs - cal).days) / unit
     if o.amount is None:
         out = out.drop(columns=list(MONEY_COLUMNS), errors="ignore")

@@ -14,15 +14,18 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.csvfile import csv_line_problem
 from clvmodels.data.sources import Source, describe_source, duckdb_error_line, is_csv_source
 from clvmodels.data.sql import SqlSource, rows_fingerprint
 from clvmodels.data.summary.rules import (
     NET_TOLERANCE,
+    NETTING,
     SummaryOptions,
     after_obs_problem,
     bad_row_checks,
@@ -30,6 +33,7 @@ from clvmodels.data.summary.rules import (
     summary_counts,
 )
 from clvmodels.data.transactions import (
+    MAX_AMOUNT,
     OUT_OF_RANGE_SQL,
     raise_first_bad_row,
     transactions_view,
@@ -50,6 +54,7 @@ _TOTALS = (
     "dates",
     "range",
     "amounts",
+    "huge",
     "nonpositive",
     "dropped",
     "after",
@@ -64,6 +69,7 @@ _BAD_ROWS = {
     "date": "d IS NULL",
     "range": OUT_OF_RANGE_SQL,
     "amount": "a IS NULL OR NOT isfinite(a)",
+    "huge": f"abs(a) > {MAX_AMOUNT}",
     "nonpositive": "a <= 0",
 }
 
@@ -158,7 +164,10 @@ def summarize_duckdb(
                 "or give temp_directory a disk with more room)"
             ) from None
         except duckdb.Error as exc:
-            raise DataError(f"{describe_source(source)}: {duckdb_error_line(exc)}") from None
+            # a CSV line past those check_csv_file looked at: too long, or not UTF-8
+            path = Path(os.fspath(source)) if is_csv_source(source) else None
+            problem = (path and csv_line_problem(path, exc)) or duckdb_error_line(exc)
+            raise DataError(f"{describe_source(source)}: {problem}") from None
 
 
 def _customer_buckets(con: duckdb.DuckDBPyConnection, source: Source) -> int:
@@ -201,6 +210,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str, o: Sum
         amounts=totals["amounts"],
         nonpositive=totals["nonpositive"],
         out_of_range=totals["range"],
+        huge=totals["huge"],
     )
     for check in checks:
         raise_first_bad_row(
@@ -288,7 +298,7 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: SummaryOptions, where: 
     ``(day, n)`` pairs counting the purchase days of the customers whose first purchase
     is in the calibration window.
     """
-    mode, net = o.nonpositive_rule, o.nonpositive_rule == "net"
+    mode, net = o.nonpositive_rule, o.nonpositive_rule in NETTING
     obs, cal = o.observation_end, o.calibration_end
     kept = " FILTER (WHERE a > 0)" if mode == "drop" else ""
     # Without observation_end it is the last date, so no day is after it; without
@@ -301,15 +311,19 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: SummaryOptions, where: 
     with_lo = net or mode == "error" or not o.merge_same_day
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE clv_days AS SELECT *, n > 0 AND {obs_sql} "
-        f"AND NOT {gone} AS k, {cal_sql} AS c FROM (SELECT cid, d, count(*) AS n_rows, "
-        f"{bad} AS n_bad, count(*){kept} AS n, sum(a){kept} AS a"
+        f"AND NOT {gone} AS k, {cal_sql} AS c"
+        # the refund days, whose amount nonpositive="net_across_days" subtracts
+        + (f", n > 0 AND {obs_sql} AND {gone} AS r" if mode == "net_across_days" else "")
+        + " FROM (SELECT cid, d, count(*) AS n_rows, "
+        f"{bad} AS n_bad, count(*) FILTER (WHERE {_BAD_ROWS['huge']}) AS n_huge, "
+        f"count(*){kept} AS n, sum(a){kept} AS a"
         + (f", min(a){kept} AS lo" if with_lo else "")
         + (", sum(abs(a)) AS gross" if net else "")
         + f" FROM clv_rows{where} GROUP BY cid, d)"
     )
     *totals, last_day = con.execute(
         "SELECT coalesce(sum(n_rows), 0), count_if(cid IS NULL), count_if(d IS NULL), "
-        f"count_if({OUT_OF_RANGE_SQL}), coalesce(sum(n_bad), 0), "
+        f"count_if({OUT_OF_RANGE_SQL}), coalesce(sum(n_bad), 0), coalesce(sum(n_huge), 0), "
         + ("count_if(lo <= 0)" if with_lo else "0")
         + ", coalesce(sum(n_rows - n), 0), "
         f"coalesce(sum(n) FILTER (WHERE NOT {obs_sql}), 0), "
@@ -337,8 +351,10 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: SummaryOptions, where: 
 
 def _customers_table(con: duckdb.DuckDBPyConnection, o: SummaryOptions) -> str:
     """Aggregate the purchase days (``k``) of ``clv_days`` into the table ``clv_per`` of
-    customers (``cid, first_day, last_day, n_cal, revenue, first_a, n_hold, rev_hold``);
-    returns the SQL of a day's purchase occasions (1, or its rows without merging)."""
+    customers (``cid, first_day, last_day, n_cal, revenue, first_a, n_hold, rev_hold,
+    refunds, refunds_hold``: the refund days ``r`` of ``nonpositive="net_across_days"``
+    in and after the calibration window, else 0); returns the SQL of a day's purchase
+    occasions (1, or its rows without merging)."""
     occ, first_value = ("1", "a") if o.merge_same_day else ("n", "lo")
     holdout = (
         f", sum(CASE WHEN c THEN 0 ELSE {occ} END) AS n_hold, "
@@ -347,11 +363,23 @@ def _customers_table(con: duckdb.DuckDBPyConnection, o: SummaryOptions) -> str:
         else ", 0 AS n_hold, 0.0 AS rev_hold"
     )
     # CASE rather than FILTER: one aggregate pass with fewer selection vectors
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE clv_per AS SELECT cid, "
-        "min(d) - DATE '1970-01-01' AS first_day, "
+    purchases = (
+        "SELECT cid, min(d) - DATE '1970-01-01' AS first_day, "
         "max(CASE WHEN c THEN d END) - DATE '1970-01-01' AS last_day, "
         f"sum(CASE WHEN c THEN {occ} END) AS n_cal, sum(CASE WHEN c THEN a END) AS revenue, "
         f"arg_min({first_value}, d) AS first_a{holdout} FROM clv_days WHERE k GROUP BY cid"
     )
+    if o.nonpositive_rule != "net_across_days":
+        table = f"SELECT *, 0.0::DOUBLE AS refunds, 0.0::DOUBLE AS refunds_hold FROM ({purchases})"
+    else:
+        refunds = (
+            "SELECT cid, sum(CASE WHEN c THEN a ELSE 0.0 END) AS refunds, "
+            "sum(CASE WHEN c THEN 0.0 ELSE a END) AS refunds_hold FROM clv_days WHERE r "
+            "GROUP BY cid"
+        )
+        table = (
+            "SELECT p.*, coalesce(f.refunds, 0.0) AS refunds, coalesce(f.refunds_hold, 0.0) "
+            f"AS refunds_hold FROM ({purchases}) p LEFT JOIN ({refunds}) f ON p.cid = f.cid"
+        )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE clv_per AS {table}")
     return occ

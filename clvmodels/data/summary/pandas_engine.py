@@ -15,6 +15,7 @@ from clvmodels.data.sources import Source, is_csv_source, row_label
 from clvmodels.data.sql import FINGERPRINT_ATTR
 from clvmodels.data.summary.rules import (
     NET_TOLERANCE,
+    NETTING,
     NONPOSITIVE_PROBLEM,
     SummaryOptions,
     after_obs_problem,
@@ -22,7 +23,7 @@ from clvmodels.data.summary.rules import (
     summary_counts,
 )
 from clvmodels.data.transactions import load_transactions_pandas
-from clvmodels.errors import DataError
+from clvmodels.errors import DataError, Echoed, echo
 
 _EPOCH = pd.Timestamp("1970-01-01")
 
@@ -52,9 +53,9 @@ def summarize_pandas(
     def fail_at(mask: pd.Series, column: str | None, problem: str) -> None:
         pos = int(np.flatnonzero(mask.to_numpy())[0])
         row = tx.iloc[pos]
-        text = problem.format(cid=row["cid"], d=row["d"].date(), a=row["a"])
+        text = problem.format(cid=Echoed(row["cid"]), d=row["d"].date(), a=Echoed(row["a"]))
         where = row_label(name, pos, is_file_csv=is_csv)
-        raise DataError(f"{name}: column {column!r} {where}: {text}")
+        raise DataError(f"{name}: column {echo(column)} {where}: {text}")
 
     mode = o.nonpositive_rule
     if mode == "error" and (tx["a"] <= 0).any():
@@ -65,8 +66,8 @@ def summarize_pandas(
     if after.any() and o.after_observation_end == "error":
         fail_at(after, o.date, after_obs_problem(int(after.sum()), obs))
     rows = tx.loc[keep & ~after]
-    occ, days_kept, days_gone = _occasions(rows, o)
-    per = _per_customer(occ, cal)
+    occ, refunds, days_kept = _occasions(rows, o)
+    per = _per_customer(occ, cal, refunds if mode == "net_across_days" else refunds.iloc[:0])
     late = per["first_d"] > cal
     counts = summary_counts(
         o,
@@ -75,7 +76,7 @@ def summarize_pandas(
         rows_after=int(after.sum()),
         rows_kept=len(rows),
         days_kept=days_kept,
-        days_gone=days_gone,
+        days_gone=len(refunds),
         customers_without_purchases=tx["cid"].nunique() - len(per),
         customers_late=int(late.sum()),
     )
@@ -91,11 +92,12 @@ def summarize_pandas(
     return per, counts, obs, daily_series(pairs), tx.attrs.get(FINGERPRINT_ATTR)
 
 
-def _occasions(rows: pd.DataFrame, o: SummaryOptions) -> tuple[pd.DataFrame, int, int]:
+def _occasions(rows: pd.DataFrame, o: SummaryOptions) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """The purchase occasions ``cid, d, a`` of the kept rows, sorted by customer, day and
     amount (so the first of a customer is the first purchase: without merging, the
-    smallest amount of the first day), with the number of customer-days (rows without
-    merging) and of days netting to <= 0."""
+    smallest amount of the first day), the refund days ``cid, d, a`` (holding a return
+    and netting to <= 0, with ``nonpositive`` ``"net"`` or ``"net_across_days"``) and the
+    number of customer-days (rows without merging)."""
     if o.merge_same_day:
         days = (
             rows.assign(gross=rows["a"].abs(), has_return=rows["a"] < 0)
@@ -103,17 +105,20 @@ def _occasions(rows: pd.DataFrame, o: SummaryOptions) -> tuple[pd.DataFrame, int
             .agg(a=("a", "sum"), gross=("gross", "sum"), has_return=("has_return", "any"))
         )
         gone = pd.Series(False, index=days.index)
-        if o.nonpositive_rule == "net":
+        if o.nonpositive_rule in NETTING:
             gone = days["has_return"] & (days["a"] <= NET_TOLERANCE * days["gross"])
-        occ, n_days, n_gone = days.loc[~gone, ["cid", "d", "a"]], len(days), int(gone.sum())
+        occ, n_days = days.loc[~gone, ["cid", "d", "a"]], len(days)
+        refunds = days.loc[gone, ["cid", "d", "a"]]
     else:
-        occ, n_days, n_gone = rows[["cid", "d", "a"]], len(rows), 0
-    return occ.sort_values(["cid", "d", "a"], kind="stable"), n_days, n_gone
+        occ, n_days = rows[["cid", "d", "a"]], len(rows)
+        refunds = occ.iloc[:0]
+    return occ.sort_values(["cid", "d", "a"], kind="stable"), refunds, n_days
 
 
-def _per_customer(occ: pd.DataFrame, cal: pd.Timestamp) -> pd.DataFrame:
-    """Per customer: first purchase day and value, and the calibration and holdout
-    occasions and revenue (split at ``cal``)."""
+def _per_customer(occ: pd.DataFrame, cal: pd.Timestamp, refunds: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: first purchase day and value, the calibration and holdout
+    occasions and revenue (split at ``cal``), and the sums of the ``refunds`` days in
+    and after the calibration window (0 without)."""
     in_cal = occ["d"] <= cal
     per = occ.groupby("cid", sort=True).agg(first_d=("d", "first"), first_a=("a", "first"))
     cal_occ = occ.loc[in_cal].groupby("cid")
@@ -123,4 +128,8 @@ def _per_customer(occ: pd.DataFrame, cal: pd.Timestamp) -> pd.DataFrame:
     hold = occ.loc[~in_cal].groupby("cid")
     per["n_hold"] = hold.size()
     per["rev_hold"] = hold["a"].sum()
-    return per.fillna({"n_hold": 0, "rev_hold": 0.0}).reset_index()
+    in_window = refunds["d"] <= cal
+    per["refunds"] = refunds.loc[in_window].groupby("cid")["a"].sum().reindex(per.index)
+    per["refunds_hold"] = refunds.loc[~in_window].groupby("cid")["a"].sum().reindex(per.index)
+    filled = {"n_hold": 0, "rev_hold": 0.0, "refunds": 0.0, "refunds_hold": 0.0}
+    return per.fillna(filled).reset_index()

@@ -20,11 +20,13 @@ from typing import Any, Literal, NamedTuple
 import pandas as pd
 
 from clvmodels.data.parsing import EARLIEST_DAY, LATEST_DAY, RANGE_PROBLEM, ValueFormats
-from clvmodels.data.transactions import ROW_PROBLEMS
+from clvmodels.data.transactions import HUGE_AMOUNT, ROW_PROBLEMS
 from clvmodels.errors import DataError
 from clvmodels.units import DAYS_PER_UNIT, TRANSACTION_UNITS
 
-NONPOSITIVE = ("net", "drop", "keep", "error")
+NONPOSITIVE = ("net", "net_across_days", "drop", "keep", "error")
+NETTING = ("net", "net_across_days")
+"""The policies that net amounts within the customer-day (they need ``merge_same_day``)."""
 AFTER_OBSERVATION_END = ("error", "drop")
 NET_TOLERANCE = 1e-9
 """A day holding a return is no purchase when its net is <= this fraction of its gross."""
@@ -64,15 +66,25 @@ class SummaryOptions:
         All transactions of a customer on one day form one purchase whose amount is
         their sum (default).  ``False``: every row is a purchase; the first purchase is
         then the smallest amount of the first day.
-    nonpositive : {"net", "drop", "keep", "error"}
-        Amounts <= 0.  ``"net"`` (default, needs ``merge_same_day``): amounts are netted
-        within the customer-day, and a day holding a return (negative amount) whose net
-        is <= 0 (up to :data:`NET_TOLERANCE` of its gross) is not a purchase occasion.
-        A day of only zero-value lines (a free item) remains a purchase occasion of
-        value 0: the purchase-occasion counts of Fader, Hardie & Lee (2005) on CDNOW
-        include the 8 zero-dollar customers of the sample.  ``"drop"``: rows with
-        amount <= 0 are dropped first.  ``"keep"``: they are purchases like any other.
-        ``"error"``: raise on the first such row.
+    nonpositive : {"net", "net_across_days", "drop", "keep", "error"}
+        Amounts <= 0 (returns, refunds, free items).  ``"net"`` (default, needs
+        ``merge_same_day``): amounts are netted within the customer-day, and a *refund
+        day*, a day holding a return (negative amount) whose net is <= 0 (up to
+        :data:`NET_TOLERANCE` of its gross), is not a purchase occasion; its amount is
+        left out.  A day of only zero-value lines (a free item) remains a purchase
+        occasion of value 0: the purchase-occasion counts of Fader, Hardie & Lee (2005)
+        on CDNOW include the 8 zero-dollar customers of the sample.
+        ``"net_across_days"`` (needs ``merge_same_day``): the purchase occasions of
+        ``"net"``, and the net amount of every refund day is subtracted from the
+        customer's spend in the period it falls in (``revenue`` up to the calibration
+        end, ``revenue_holdout`` after it) without removing a purchase occasion;
+        ``monetary_value`` is the mean repeat purchase scaled by the calibration
+        window's net revenue over its purchases (refunds spread over the window's
+        purchases in proportion to their value).  A customer whose refunds reach their
+        purchases has ``revenue`` and ``monetary_value`` <= 0 (the Gamma-Gamma fit
+        leaves such repeat buyers out).  ``"drop"``: rows with amount <= 0 are dropped
+        first.  ``"keep"``: they are purchases like any other (``revenue`` may then be
+        negative, ``monetary_value`` too).  ``"error"``: raise on the first such row.
     after_observation_end : {"error", "drop"}
         What to do with transactions after ``observation_end`` (default ``"error"``).
     timezone : str
@@ -119,9 +131,9 @@ class SummaryOptions:
             raise DataError(
                 f"nonpositive: {self.nonpositive!r} is not one of {', '.join(NONPOSITIVE)}"
             )
-        if self.nonpositive == "net" and not self.merge_same_day:
+        if self.nonpositive in NETTING and not self.merge_same_day:
             raise DataError(
-                "nonpositive: 'net' nets amounts within a day and needs "
+                f"nonpositive: {self.nonpositive!r} nets amounts within a day and needs "
                 "merge_same_day=True; use 'drop', 'keep' or 'error'"
             )
         if self.after_observation_end not in AFTER_OBSERVATION_END:
@@ -199,7 +211,8 @@ def _parse_day(value: DateLike, option: str, timezone: str) -> pd.Timestamp | No
 
 class RowCheck(NamedTuple):
     """A kind of bad row found in a log: ``kind`` (``"id"``, ``"date"``, ``"range"``,
-    ``"amount"`` or ``"nonpositive"``; each engine has its condition for it), how many
+    ``"amount"``, ``"huge"`` or ``"nonpositive"``; each engine has its condition for it),
+    how many
     rows, ``role`` (``cid``, ``d`` or ``a``: whose raw value the message quotes), the
     column and the problem text."""
 
@@ -218,11 +231,13 @@ def bad_row_checks(
     amounts: int,
     nonpositive: int,
     out_of_range: int = 0,
+    huge: int = 0,
 ) -> list[RowCheck]:
     """The bad rows counted in a log, in the order they are reported (only kinds with a
     row; nonpositive amounts only with ``nonpositive="error"``; ``out_of_range``: days
     outside :data:`~clvmodels.data.parsing.EARLIEST_DAY` ..
-    :data:`~clvmodels.data.parsing.LATEST_DAY`)."""
+    :data:`~clvmodels.data.parsing.LATEST_DAY`; ``huge``: amounts beyond
+    :data:`~clvmodels.data.transactions.MAX_AMOUNT`)."""
     formats = options.formats
     checks = [
         RowCheck("id", ids, "cid", options.customer_id, ROW_PROBLEMS["cid"]),
@@ -231,6 +246,7 @@ def bad_row_checks(
         RowCheck(
             "amount", amounts, "a", options.amount, formats.amount_problem(ROW_PROBLEMS["a"])
         ),
+        RowCheck("huge", huge, "a", options.amount, HUGE_AMOUNT),
     ]
     if options.nonpositive_rule == "error":
         checks.append(
@@ -257,16 +273,19 @@ def summary_counts(
     ``rows_dropped``: rows with amount <= 0 dropped (``nonpositive="drop"``);
     ``rows_after``: kept rows after ``observation_end``; ``rows_kept`` and
     ``days_kept``: kept rows up to it and the customer-days they make (their difference
-    is the rows merged, with ``merge_same_day``); ``days_gone``: customer-days netting
-    to <= 0; ``customers_late``: customers whose first purchase is after
-    ``calibration_end``.
+    is the rows merged, with ``merge_same_day``); ``days_gone``: the refund days
+    (holding a return and netting to <= 0), dropped with ``nonpositive="net"`` and
+    subtracted from the spend with ``"net_across_days"``; ``customers_late``: customers
+    whose first purchase is after ``calibration_end``.
     """
+    across = options.nonpositive_rule == "net_across_days"
     counts = {
         "rows_in": rows_in,
         "nonpositive_rows_dropped": rows_dropped,
         "rows_after_observation_end_dropped": rows_after,
         "rows_merged_same_day": (rows_kept - days_kept) if options.merge_same_day else 0,
-        "nonpositive_days_dropped": days_gone,
+        "nonpositive_days_dropped": 0 if across else days_gone,
+        "refund_days_netted": days_gone if across else 0,
         "customers_without_purchases": customers_without_purchases,
         "customers_first_purchase_after_calibration": customers_late,
         "customers": customers,
@@ -331,5 +350,5 @@ def after_obs_problem(n: int, obs: pd.Timestamp) -> str:
 
 NONPOSITIVE_PROBLEM = (
     "amount {a} <= 0 for customer {cid} on {d} (nonpositive='error'; "
-    "'net', 'drop' or 'keep' accept returns and free items)"
+    "'net', 'net_across_days', 'drop' or 'keep' accept returns and free items)"
 )

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.checks import fail_first_row, require_columns
+from clvmodels.data.transactions import MAX_AMOUNT
 from clvmodels.errors import DataError
 
 SUMMARY_ROLES = ("customer_id", "frequency", "recency", "T", "n", "monetary_value", "count")
@@ -57,7 +58,8 @@ def validate_summary(
         role's name another column already has; naming the column and the first
         offending row: missing column, non-numeric or NaN value, frequency not a
         non-negative integer, recency < 0, T <= 0, recency > T, recency != 0 when
-        frequency == 0, count not a positive integer.
+        frequency == 0, a monetary value beyond ±1e15
+        (:data:`~clvmodels.data.transactions.MAX_AMOUNT`), count not a positive integer.
     """
     frame = _by_role(df, columns or {}, source_name)
     if len(frame) == 0:
@@ -133,6 +135,9 @@ def _checked(
         fail(freq > rec, "frequency", "greater than recency (the last opportunity bought)")
         values["n"] = big_t.astype("int64")
     fail((freq == 0) & (rec != 0), "recency", "must be 0 when frequency is 0")
+    if "monetary_value" in values:
+        huge = np.abs(values["monetary_value"]) > MAX_AMOUNT
+        fail(huge, "monetary_value", "beyond ±1e15, larger than any transaction")
     if "count" in values:
         count = values["count"]
         fail((count <= 0) | (count != np.round(count)), "count", "not a positive integer")
