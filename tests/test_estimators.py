@@ -119,10 +119,10 @@ def test_loading_a_file_of_another_version_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"recency": 50.0}, "'recency': row 0 exceeds T"),
-        ({"frequency": -1.0}, "'frequency': row 0 is negative"),
-        ({"frequency": 1.5}, "whole number"),
-        ({"T": np.nan}, "'T': row 0 is nan, expected a finite number"),
+        ({"recency": 50.0}, r"'recency' row 0: greater than T \(value 50\)"),
+        ({"frequency": -1.0}, r"'frequency' row 0: not a non-negative integer"),
+        ({"frequency": 1.5}, r"'frequency' row 0: not a non-negative integer"),
+        ({"T": np.nan}, r"'T' row 0: not a finite number \(value nan\)"),
     ],
 )
 def test_bad_summary_rows_are_named(change, message):
@@ -134,7 +134,7 @@ def test_bad_summary_rows_are_named(change, message):
 
 
 def test_missing_column_is_named():
-    with pytest.raises(DataError, match="column 'T' is missing"):
+    with pytest.raises(DataError, match="DataFrame: missing column 'T'"):
         clvmodels.fit("paretonbd", pd.DataFrame({"frequency": [1], "recency": [1]}))
 
 
