@@ -164,7 +164,10 @@ def test_gamma_gamma_infinite_mean_spend_is_an_error_not_a_number():
 def test_gamma_gamma_warns_when_frequency_and_spend_correlate():
     rng = np.random.default_rng(0)
     frequency = rng.integers(1, 12, size=800).astype(float)
-    spend = 5.0 * frequency * rng.gamma(20.0, 1 / 20.0, size=800)  # spend grows with x
+    # spend grows with x; customers differ in taste, so that the heterogeneity of the
+    # spend scale (q, gamma) is pinned down (without it q and gamma run off together)
+    taste = rng.gamma(4.0, 1 / 4.0, size=800)
+    spend = 5.0 * frequency * taste * rng.gamma(20.0, 1 / 20.0, size=800)
     frame = pd.DataFrame({"frequency": frequency, "monetary_value": spend})
     with pytest.warns(ClvModelWarning, match="correlated"):
         model = clvmodels.fit("gamma_gamma", frame)
