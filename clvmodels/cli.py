@@ -328,7 +328,10 @@ def _predict(args: argparse.Namespace) -> Any:
         raise ConfigError(f"{args.spend_model}: not a gamma_gamma model")
     raw = read_table(args.data)
     frame = _with_covariate_columns(
-        validate_summary(raw, source_name=args.data), raw, [model, spend], args
+        validate_summary(raw, source_name=args.data, new_customers=True),
+        raw,
+        [model, spend],
+        args,
     )
     unit = model.result_.time_unit or args.time_unit
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,18 +188,24 @@ class FitResult:
         the asymptotic normal distribution of the log-parameters (parametric
         bootstrap), so every draw is positive; covariate coefficients are drawn on their
         own scale.
+
+        Raises
+        ------
+        FitError
+            An MLE result without a finite covariance (:func:`undetermined_error`).
         """
         if self.draws is not None:
             total = len(next(iter(self.draws.values())))
             idx = rng.choice(total, size=n_draws, replace=n_draws > total)
             return {k: np.asarray(self.draws[k])[idx] for k in self.param_names}
         if self.cov_log is None or not np.all(np.isfinite(self.cov_log)):
-            raise FitError(
-                f"{self.model}: the observed information is not positive definite at the "
-                "estimate (the data do not pin down every parameter: see std_err), so there "
-                "are no parameter draws for intervals; set clv.interval: null (predict: "
-                "leave out --interval), simplify the model, or fit it with backend: bayes"
+            finite = (
+                np.zeros(self.n_params, dtype=bool)
+                if self.cov_log is None
+                else np.all(np.isfinite(self.cov_log), axis=1)
             )
+            loose = [k for k, ok in zip(self.param_names, finite, strict=True) if not ok]
+            raise undetermined_error(self.model, loose, intervals=True)
         sample = rng.multivariate_normal(
             self._coordinates(), self.cov_log, size=n_draws, method="eigh"
         )
@@ -356,6 +363,33 @@ class FitResult:
         result = cls.from_dict(payload, source=str(path))
         result.draws = {k: v.reshape(-1) for k, v in draws.items()}
         return result
+
+
+def undetermined_error(
+    model: str, names: Sequence[str], *, intervals: bool = False
+) -> FitError:
+    """The one error of a fit whose data do not pin down every parameter.
+
+    Raised by the MLE backend when a fit's observed information is singular or
+    ill-conditioned or an estimate runs to the edge of the parameter space
+    (:func:`clvmodels.backends.information.undetermined`), and — ``intervals`` — when
+    parameter draws are asked of a result without a finite covariance (built by hand,
+    or saved before fits were checked so).  Names the model and the parameters and
+    says what to do.
+    """
+    if intervals:
+        why = "the observed information is not positive definite at the estimate"
+        then = "so there are no parameter draws for intervals; set clv.interval: null "
+        then += "(predict: leave out --interval), "
+    else:
+        them = "them" if len(names) > 1 else "it"
+        why = f"the log-likelihood is flat along {them} or rises to the edge of the parameter space"
+        then = f"so the fit has no estimate of {them}; "
+    return FitError(
+        f"{model}: the data do not pin down {', '.join(names)} ({why}), {then}give more "
+        "varied histories, simplify the model, or fit it with backend: bayes, whose priors "
+        "keep every parameter finite"
+    )
 
 
 def from_coordinates(

@@ -396,6 +396,18 @@ CASES |= {
         files={"mine/notes.txt": "x", "mine/summary.parquet/_SUCCESS": ""},
         engine="spark",
     ),
+    # ------------------------------------------------------------------ models
+    "identical histories": Case(
+        {
+            "c.yaml": "name: same\ndata: {source: same.csv, kind: summary, time_unit: W}\n"
+            "models: {paretonbd: {}}\n",
+            "same.csv": "customer_id,frequency,recency,T\n"
+            + "".join(f"{i},2,20.0,39.0\n" for i in range(300)),
+        },
+        ("fit", "c.yaml", "--out", "run"),
+        r"paretonbd: the data do not pin down [a-z, ]*\bs\b[a-z, ]* \(the log-likelihood is "
+        r"flat .*backend: bayes",
+    ),
     # ------------------------------------------------------------------ the output file
     "predict over its data": _predict_case("data.csv", r"is data\.csv, which this command reads"),
     "predict over its data with --overwrite": _predict_case(

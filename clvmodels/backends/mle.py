@@ -27,11 +27,16 @@ from scipy import optimize
 from clvmodels.backends.compress import prepare_rows
 from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows, pattern_params
 from clvmodels.backends.distinct import DistinctColumns
-from clvmodels.backends.information import Objective, hessian, invert_information
+from clvmodels.backends.information import (
+    Objective,
+    hessian,
+    invert_information,
+    undetermined,
+)
 from clvmodels.errors import FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
-from clvmodels.results import FitResult, from_coordinates
+from clvmodels.results import FitResult, from_coordinates, undetermined_error
 
 LOG_BOUND = 23.0  # parameters are kept within exp(±23) ≈ [1e-10, 1e10]
 COEF_BOUND = 30.0  # covariate coefficients within ±30 (an effect of e^30 is no estimate)
@@ -76,7 +81,11 @@ def fit_mle(
     Raises
     ------
     FitError
-        When the optimiser does not converge, or the data cannot identify the model.
+        When the data do not pin down every parameter — an estimate at the edge of the
+        parameter space, or an observed information that is singular, ill-conditioned
+        or not positive definite (:func:`~clvmodels.backends.information.undetermined`;
+        one message for every model, :func:`~clvmodels.results.undetermined_error`) —
+        or when the optimiser does not converge.
     """
     started = time.perf_counter()
     rows = FitRows.of(spec, data, weights, covariates)
@@ -88,7 +97,10 @@ def fit_mle(
     best, attempts = _optimise(spec, objective, starts, coefficients, rows.n_obs, max_iter)
     theta, hess = _polish(objective, best.x, rows.n_obs)
     ll, grad = objective(theta)
-    grad_norm = _check_estimate(spec, names, coefficients, theta, ll, grad, rows.n_obs, best)
+    loose = undetermined(-hess, theta, np.array([hi for _, hi in _bounds(spec, coefficients)]))
+    if loose:
+        raise undetermined_error(spec.key, [names[i] for i in loose])
+    grad_norm = _check_convergence(spec, names, coefficients, theta, ll, grad, rows.n_obs, best)
     cov_log, hessian_ok = invert_information(hess)
     diagnostics = {
         "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
@@ -161,7 +173,7 @@ def _optimise(
     return best, attempts
 
 
-def _check_estimate(
+def _check_convergence(
     spec: ModelSpec,
     names: tuple[str, ...],
     coefficients: tuple[str, ...],
@@ -172,26 +184,13 @@ def _check_estimate(
     best: optimize.OptimizeResult,
 ) -> float:
     """The largest gradient entry per customer at the estimate, after checking that the
-    estimate is inside the box and the gradient vanishes (``FitError`` otherwise)."""
-    estimate = _fmt(names, coefficients, theta)
-    bounds = _bounds(spec, coefficients)
-    at_bound = [
-        name
-        for (name, t), (_, hi) in zip(zip(names, theta, strict=True), bounds, strict=True)
-        if abs(t) > hi - 1e-3
-    ]
-    if at_bound:
-        raise FitError(
-            f"{spec.key}: parameter(s) {', '.join(at_bound)} ran to the edge of the "
-            f"parameter space (estimate {estimate}); the data do not identify "
-            "the model — try another model, more data, or the Bayesian backend with priors"
-        )
+    gradient vanishes there (``FitError`` otherwise)."""
     grad_norm = float(np.max(np.abs(grad)) / n_obs)
     if not np.isfinite(ll) or grad_norm > 1e-4:
         raise FitError(
             f"{spec.key}: the optimiser did not converge ({best.message}; max |gradient| per "
-            f"customer {grad_norm:.2g} at {estimate}); try init=... near a "
-            "plausible value, max_iter higher, or check the data"
+            f"customer {grad_norm:.2g} at {_fmt(names, coefficients, theta)}); try init=... "
+            "near a plausible value, max_iter higher, or check the data"
         )
     return grad_norm
 

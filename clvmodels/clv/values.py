@@ -19,8 +19,11 @@ from clvmodels.backends.compress import factorize_rows
 from clvmodels.clv.arrays import PatternLink, history_values
 from clvmodels.clv.draws import draw_summaries
 from clvmodels.clv.settings import ValueSettings
-from clvmodels.errors import ConfigError, DataError
+from clvmodels.data.checks import require_columns
+from clvmodels.data.summary.validate import check_histories
+from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
+from clvmodels.estimators.frames import SOURCE
 from clvmodels.models import model_info, model_keys
 
 COLUMN_ORDER = (
@@ -72,6 +75,15 @@ def customer_values(
         ``_upper`` credible bounds for ``p_alive``, ``expected_purchases`` and ``clv``
         (over ``settings.draws`` posterior draws).  An MLE fit gives plug-in estimates
         and the CLV interval over parametric draws.
+
+    Raises
+    ------
+    DataError
+        A missing column or a bad history, in the words of the command line's
+        ``predict`` (:func:`clvmodels.data.summary.validate.check_histories`).
+    FitError
+        An interval from a fit without parameter draws
+        (:meth:`clvmodels.results.FitResult.parameter_draws`).
     """
     key = purchase.model_key
     if not model_info(key).is_purchase:
@@ -107,14 +119,17 @@ def _distinct_histories(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, PatternLink | None]]:
     """Each customer's row among the distinct histories of ``summary`` (the purchase
     model's history columns, ``monetary_value`` with a spend model, and the covariate
-    patterns of both models), those distinct rows, and the patterns."""
+    patterns of both models), those distinct rows, and the patterns.
+
+    The histories are checked as by the command line's ``predict``
+    (:func:`~clvmodels.data.summary.validate.check_histories`; ``T = 0`` is a customer
+    new on the last day, valued as a new customer).
+    """
     columns = list(model_info(purchase.model_key).history)
     if spend is not None:
         columns.append("monetary_value")
-    missing = [c for c in columns if c not in summary.columns]
-    if missing:
-        raise DataError(f"clv: the summary lacks column(s) {', '.join(missing)}")
-    data = {c: summary[c].to_numpy(dtype=float) for c in columns}
+    require_columns(SOURCE, columns, summary.columns)
+    data = check_histories(summary, columns, source_name=SOURCE, new_customers=True)
     links = {
         "pattern": PatternLink.of(purchase, summary),
         "spend_pattern": PatternLink.of(spend, summary),

@@ -5,6 +5,8 @@
   (frequency, recency, T, monetary value, holdout columns after a split), with the
   options of :class:`SummaryOptions`;
 - :func:`validate_summary`: check a frame that is already summarised;
+  :func:`check_histories`: the checks of per-customer histories it applies, which
+  every estimator and :func:`clvmodels.clv.customer_values` apply too;
 - :func:`survival_from_subscriptions`, :func:`validate_survival_table`,
   :func:`survival_to_individual`: cohort survival data for contractual models;
 - :func:`describe_source`, :func:`register_source`: sources (DataFrame, "builtin:NAME",
@@ -16,7 +18,12 @@ from __future__ import annotations
 from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
 from clvmodels.data.sources import describe_source, read_table, register_source
 from clvmodels.data.sql import SqlSource
-from clvmodels.data.summary import SummaryOptions, summarize_transactions, validate_summary
+from clvmodels.data.summary import (
+    SummaryOptions,
+    check_histories,
+    summarize_transactions,
+    validate_summary,
+)
 from clvmodels.data.survival import (
     survival_from_subscriptions,
     survival_to_individual,
@@ -28,6 +35,7 @@ __all__ = [
     "BuiltinDataset",
     "SqlSource",
     "SummaryOptions",
+    "check_histories",
     "describe_source",
     "load_builtin",
     "read_table",

@@ -53,12 +53,32 @@ def column_list(columns: Iterable[object], limit: int = 160) -> str:
 
 
 def fail_first_row(
-    mask: np.ndarray, name: str, column: str, problem: str, values: pd.Series
+    mask: np.ndarray,
+    name: str,
+    column: str,
+    problem: str,
+    values: pd.Series,
+    ids: pd.Series | None = None,
 ) -> None:
     """Raise a :class:`DataError` at the first row where ``mask`` is true, if any:
-    ``{name}: column {column!r} row {pos}: {problem} (value {values[pos]!r})``."""
+    ``{name}: column {column!r} row {pos}: {problem} (value {values[pos]!r})``, with
+    ``(customer_id '{ids[pos]}')`` after the row when ``ids`` (the customer ids, aligned
+    with ``values``) are given: an id as text, so that an id read from a file and the
+    same id in a DataFrame read alike."""
     if np.any(mask):
         pos = int(np.flatnonzero(mask)[0])
+        who = "" if ids is None else f" (customer_id {echo(str(_plain(ids.iloc[pos])))})"
         raise DataError(
-            f"{name}: column {echo(column)} row {pos}: {problem} (value {echo(values.iloc[pos])})"
+            f"{name}: column {echo(column)} row {pos}{who}: {problem} "
+            f"(value {echo(_plain(values.iloc[pos]))})"
         )
+
+
+def _plain(value: object) -> object:
+    """A NumPy scalar as the Python number it holds (``-5.0``, not ``np.float64(-5.0)``),
+    a whole float as an integer (``-2``, whether read from text or an integer column)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    return value

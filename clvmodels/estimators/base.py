@@ -94,10 +94,15 @@ class Estimator:
         return model_info(self.model_key)
 
     def fit(self, data: pd.DataFrame, *, time_unit: str | None = None) -> Self:
-        """Fit on the canonical per-customer frame (a ``count`` column acts as weights)."""
+        """Fit on the canonical per-customer frame (a ``count`` column acts as weights).
+
+        The histories are checked as everywhere
+        (:func:`clvmodels.data.summary.validate.check_histories`), with ``T > 0``:
+        customers new on the last day carry no information for a fit.
+        """
         spec = self.module.SPEC
         arrays, weights = frame_arrays(data, spec.data_columns, self.model_key)
-        self._check_data(arrays)
+        self._check_data(data, arrays)
         unit = time_unit if time_unit is not None else frame_time_unit(data)
         design, links = self._covariate_links(data)
         result = self._run_backend(spec, arrays, weights, unit, links)
@@ -168,8 +173,8 @@ class Estimator:
             return fit_bayes, "Bayesian"
         raise FitError(f"{self.model_key}: unknown backend {self.backend!r}; use 'mle' or 'bayes'")
 
-    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
-        """Model-specific data checks (overridden)."""
+    def _check_data(self, data: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
+        """Model-specific data checks of a fit's ``data`` (overridden)."""
 
     def _after_fit(self, arrays: dict[str, np.ndarray], weights: np.ndarray) -> None:
         """Model-specific reporting after a fit (overridden)."""

@@ -1,7 +1,8 @@
 """From a canonical per-customer frame to the arrays a model reads, with the data checks.
 
-Every check names the column and the first offending row, so that a bad summary fails
-with one line that says what to fix.
+Every check names the column and the first offending row (and its customer id), so that
+a bad summary fails with one line that says what to fix — the line the command line's
+``predict`` prints for the same row of a file.
 """
 
 from __future__ import annotations
@@ -9,62 +10,64 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.checks import fail_first_row, require_columns
+from clvmodels.data.summary.validate import SUMMARY_ROLES, check_histories
 from clvmodels.errors import DataError
+
+SOURCE = "DataFrame"
+"""How messages name a frame given to the Python API (a file on the command line is
+named by its path)."""
 
 
 def frame_arrays(
-    data: pd.DataFrame, columns: tuple[str, ...], model_key: str
+    data: pd.DataFrame, columns: tuple[str, ...], model_key: str, *, new_customers: bool = False
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """Numeric arrays of ``columns`` (plus ``count`` weights if present), validated.
+
+    The per-customer histories (``frequency, recency, T`` or ``n``,
+    ``monetary_value``, ``count``) are checked by
+    :func:`clvmodels.data.summary.validate.check_histories`, the check of the command
+    line's ``predict``, with its messages; other columns (the sBG's ``tenure,
+    churned``) must hold finite numbers (booleans count as 0/1).
+
+    Parameters
+    ----------
+    data
+        One row per customer (or per identical customers, with ``count``).
+    columns
+        The columns the model reads.
+    model_key
+        The model, named when ``data`` is no DataFrame.
+    new_customers
+        Accept ``T = 0`` (predictions: customers new on the last day) rather than
+        require ``T > 0`` (fits).
 
     Raises
     ------
     DataError
-        Not a DataFrame, no rows, a missing column, a value that is not a finite
-        number, or a ``count`` that is not positive.
+        Not a DataFrame, a missing column, no rows, or the first bad row.
     """
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"{model_key}: expected a pandas DataFrame, got {type(data).__name__}")
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        have = ", ".join(map(str, data.columns))
-        raise DataError(f"{model_key}: column {missing[0]!r} is missing (have: {have})")
+    require_columns(SOURCE, columns, data.columns)
     if len(data) == 0:
-        raise DataError(f"{model_key}: the data frame has no rows")
-    arrays = {}
-    for column in columns:
-        values = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            row = int(np.argmax(bad))
-            raw = data[column].iloc[row]
-            shown = repr(raw) if isinstance(raw, str) else str(raw)
-            raise DataError(f"column {column!r}: row {row} is {shown}, expected a finite number")
+        raise DataError(f"{SOURCE}: no rows")
+    weighted = [*columns, "count"] if "count" in data.columns else list(columns)
+    history = [c for c in weighted if c in SUMMARY_ROLES]
+    arrays = check_histories(data, history, source_name=SOURCE, new_customers=new_customers)
+    for column in (c for c in columns if c not in SUMMARY_ROLES):
+        values = pd.to_numeric(data[column], errors="coerce").to_numpy(float, na_value=np.nan)
+        fail_row(data, ~np.isfinite(values), column, "not a finite number")
         arrays[column] = values
-    weights = None
-    if "count" in data.columns:
-        weights = pd.to_numeric(data["count"], errors="coerce").to_numpy(dtype=float)
-        bad = ~(np.isfinite(weights) & (weights > 0))
-        if bad.any():
-            raise DataError(f"column 'count': row {int(np.argmax(bad))} must be a positive number")
-    return arrays, weights
+    weights = arrays.pop("count", None)
+    return {c: arrays[c] for c in columns}, weights
 
 
-def check_rfm(arrays: dict[str, np.ndarray]) -> None:
-    """The ``(frequency, recency, T)`` of the continuous-time purchase models: whole
-    non-negative repeat purchases, ``0 ≤ recency ≤ T``, ``T > 0``."""
-    x, tx, big_t = arrays["frequency"], arrays["recency"], arrays["T"]
-    first_bad(x < 0, "frequency", "is negative")
-    first_bad(x != np.round(x), "frequency", "must be a whole number of repeat purchases")
-    first_bad(tx < 0, "recency", "is negative")
-    first_bad(big_t <= 0, "T", "must be positive")
-    first_bad(tx > big_t * (1 + 1e-9) + 1e-12, "recency", "exceeds T")
-
-
-def first_bad(mask: np.ndarray, column: str, problem: str) -> None:
-    """``DataError`` naming ``column`` and the first row where ``mask`` holds."""
-    if np.any(mask):
-        raise DataError(f"column {column!r}: row {int(np.argmax(mask))} {problem}")
+def fail_row(data: pd.DataFrame, mask: np.ndarray, column: str, problem: str) -> None:
+    """A model's own check of ``data``: ``DataError`` at the first row where ``mask``
+    holds, worded as :func:`~clvmodels.data.summary.validate.check_histories` words it."""
+    ids = data["customer_id"] if "customer_id" in data.columns else None
+    fail_first_row(mask, SOURCE, column, problem, data[column], ids)
 
 
 def frame_time_unit(data: pd.DataFrame) -> str | None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.estimators.base import Estimator
-from clvmodels.estimators.frames import check_rfm, first_bad, frame_arrays
+from clvmodels.estimators.frames import frame_arrays
 from clvmodels.models import cohort
 
 
@@ -34,7 +34,7 @@ class _PurchaseCountModel(Estimator):
 
     def predict_purchases(self, data: pd.DataFrame, t: float) -> pd.Series:
         """Expected purchases in (T, T + t] given each customer's (frequency, recency, T)."""
-        arrays, _ = frame_arrays(data, self.info.history, self.model_key)
+        arrays, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.conditional_expected_purchases(
             float(t),
             arrays["frequency"],
@@ -46,7 +46,7 @@ class _PurchaseCountModel(Estimator):
 
     def predict_p_alive(self, data: pd.DataFrame) -> pd.Series:
         """P(alive | frequency, recency, T) per customer."""
-        arrays, _ = frame_arrays(data, self.info.history, self.model_key)
+        arrays, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.probability_alive(
             arrays["frequency"], arrays["recency"], arrays["T"], **self.customer_params(data)
         )
@@ -86,9 +86,6 @@ class _PurchaseCountModel(Estimator):
             lambda age: self.module.expected_purchases(age, **params), t, joins
         )
 
-    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
-        check_rfm(arrays)
-
 
 class BGNBD(_PurchaseCountModel):
     """BG/NBD purchase and dropout model (Fader, Hardie & Lee 2005)."""
@@ -115,7 +112,7 @@ class BGBB(Estimator):
 
     def predict_p_alive(self, data: pd.DataFrame) -> pd.Series:
         """P(alive at opportunity n + 1 | x, t_x, n)."""
-        a, _ = frame_arrays(data, self.info.history, self.model_key)
+        a, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.probability_alive(
             a["frequency"], a["recency"], a["n"], **self._fitted()
         )
@@ -123,7 +120,7 @@ class BGBB(Estimator):
 
     def predict_transactions(self, data: pd.DataFrame, n_star: int) -> pd.Series:
         """Expected transactions in the next ``n_star`` opportunities."""
-        a, _ = frame_arrays(data, self.info.history, self.model_key)
+        a, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.conditional_expected_transactions(
             n_star, a["frequency"], a["recency"], a["n"], **self._fitted()
         )
@@ -132,11 +129,3 @@ class BGBB(Estimator):
     def expected_transactions(self, n_star: Any) -> np.ndarray:
         """Expected transactions of a new customer in the first ``n_star`` opportunities."""
         return self.module.expected_transactions(np.asarray(n_star), **self._fitted())
-
-    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
-        x, tx, n = arrays["frequency"], arrays["recency"], arrays["n"]
-        first_bad(x < 0, "frequency", "is negative")
-        first_bad(x > tx + 1e-9, "frequency", "exceeds recency (the last opportunity bought)")
-        first_bad(tx > n + 1e-9, "recency", "exceeds n (the number of opportunities)")
-        first_bad((x == 0) & (tx != 0), "recency", "must be 0 when frequency is 0")
-        first_bad((x != np.round(x)) | (n != np.round(n)), "frequency/n", "must be whole numbers")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.estimators.base import Estimator
-from clvmodels.estimators.frames import first_bad
+from clvmodels.estimators.frames import fail_row
 
 
 class SBG(Estimator):
@@ -60,8 +60,8 @@ class SBG(Estimator):
             np.asarray(n_renewals, dtype=float), discount=discount, **self.profile_params(profile)
         )
 
-    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
+    def _check_data(self, data: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
         tenure, churned = arrays["tenure"], arrays["churned"]
-        first_bad(tenure < 0, "tenure", "is negative")
-        first_bad(tenure != np.round(tenure), "tenure", "must be a whole number of periods")
-        first_bad(~np.isin(churned, (0.0, 1.0)), "churned", "must be 0/1 or true/false")
+        bad_tenure = (tenure < 0) | (tenure != np.round(tenure))
+        fail_row(data, bad_tenure, "tenure", "not a whole number of periods >= 0")
+        fail_row(data, ~np.isin(churned, (0.0, 1.0)), "churned", "not 0/1 or true/false")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from clvmodels.errors import DataError, FitError
 from clvmodels.estimators.base import ClvModelWarning, Estimator
-from clvmodels.estimators.frames import first_bad, frame_arrays
+from clvmodels.estimators.frames import SOURCE, fail_row, frame_arrays
 
 CORRELATION_WARNING = 0.3
 """A larger |correlation| of frequency and spend per order warns (FH2013 report 0.11 on
@@ -22,15 +22,19 @@ class GammaGamma(Estimator):
 
     model_key = "gamma_gamma"
 
-    def _check_data(self, arrays: dict[str, np.ndarray]) -> None:
+    def _check_data(self, data: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
         repeat = arrays["frequency"] > 0
-        first_bad(
+        fail_row(
+            data,
             repeat & ~(arrays["monetary_value"] > 0),
             "monetary_value",
-            "must be positive for customers with repeat purchases",
+            "not positive for a customer with repeat purchases",
         )
         if not repeat.any():
-            raise DataError("frequency: no customer has a repeat purchase; Gamma-Gamma needs some")
+            raise DataError(
+                f"{SOURCE}: column 'frequency': no customer has a repeat purchase; "
+                "Gamma-Gamma needs some"
+            )
 
     def _after_fit(self, arrays: dict[str, np.ndarray], weights: np.ndarray) -> None:
         repeat = arrays["frequency"] > 0
@@ -49,13 +53,13 @@ class GammaGamma(Estimator):
     def predict_spend(self, data: pd.DataFrame) -> pd.Series:
         """Conditional expected average order value per customer (population mean for
         customers without repeat purchases)."""
+        a, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         params = self.customer_params(data)
         if np.min(params["q"]) <= 1:
             raise FitError(
                 f"gamma_gamma: q = {float(np.min(params['q'])):.3g} <= 1, so the expected "
                 "spend per order is infinite; the spend data are too heavy-tailed for this model"
             )
-        a, _ = frame_arrays(data, self.info.history, self.model_key)
         values = self.module.conditional_expected_average_order_value(
             a["frequency"], a["monetary_value"], **params
         )

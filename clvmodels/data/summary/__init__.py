@@ -38,13 +38,14 @@ from clvmodels.data.summary.rules import (
     no_customers_error,
     summary_meta,
 )
-from clvmodels.data.summary.validate import validate_summary
+from clvmodels.data.summary.validate import check_histories, validate_summary
 from clvmodels.data.transactions import integer_ids
 from clvmodels.errors import DataError
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "SummaryOptions",
+    "check_histories",
     "duckdb_connection",
     "summarize_transactions",
     "validate_summary",

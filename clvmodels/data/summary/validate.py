@@ -7,9 +7,17 @@ Lee (2005), "Counting your customers the easy way", Marketing Science 24(2), sec
 setting", Marketing Science 29(6)) is ``frequency, recency, n`` with ``n`` the number of
 transaction opportunities.  Both may carry ``monetary_value`` and a ``count`` of
 identical customers.
+
+:func:`check_histories` is the one check of such histories: :func:`validate_summary`
+(the command line's ``predict`` and a run on ``data.kind: summary``), every estimator's
+``fit`` and ``predict_*`` methods and :func:`clvmodels.clv.customer_values` call it, so a
+bad row fails everywhere with the same line, e.g. ``DataFrame: column 'T' row 3
+(customer_id 'C7'): not positive (value -5)``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,12 +26,20 @@ from clvmodels.data.checks import fail_first_row, require_columns
 from clvmodels.data.transactions import MAX_AMOUNT
 from clvmodels.errors import DataError
 
+Fail = Callable[[np.ndarray, str, str], None]
+"""``fail(mask, column, problem)``: raise at the first row of ``mask`` (the rules'
+reporter)."""
+
 SUMMARY_ROLES = ("customer_id", "frequency", "recency", "T", "n", "monetary_value", "count")
 """The columns of a summary, by role: what ``columns`` of :func:`validate_summary` maps."""
 
 
 def validate_summary(
-    df: pd.DataFrame, *, source_name: str = "DataFrame", columns: dict[str, str] | None = None
+    df: pd.DataFrame,
+    *,
+    source_name: str = "DataFrame",
+    columns: dict[str, str] | None = None,
+    new_customers: bool = False,
 ) -> pd.DataFrame:
     """Check a pre-summarised frame ``frequency, recency, T[, monetary_value][, count]``.
 
@@ -44,6 +60,9 @@ def validate_summary(
         Where each role is in the frame: role -> the frame's column name, e.g.
         ``{"frequency": "x", "recency": "t_x"}`` (the roles of :data:`SUMMARY_ROLES`;
         ``data.columns`` of a config with ``data.kind: summary``).
+    new_customers : bool
+        Accept ``T = 0``, customers whose first purchase is on the last day (scored as
+        new customers; fits leave them out), as :func:`check_histories`.
 
     Returns
     -------
@@ -55,11 +74,8 @@ def validate_summary(
     ------
     DataError
         An unknown role in ``columns``, or a column it names that is missing or whose
-        role's name another column already has; naming the column and the first
-        offending row: missing column, non-numeric or NaN value, frequency not a
-        non-negative integer, recency < 0, T <= 0, recency > T, recency != 0 when
-        frequency == 0, a monetary value beyond ±1e15
-        (:data:`~clvmodels.data.transactions.MAX_AMOUNT`), count not a positive integer.
+        role's name another column already has; no rows; a bad history
+        (:func:`check_histories`).
     """
     frame = _by_role(df, columns or {}, source_name)
     if len(frame) == 0:
@@ -68,14 +84,117 @@ def validate_summary(
     span = "n" if "n" in present and "T" not in present else "T"
     require_columns(source_name, ("frequency", "recency", span), present)
     optional = [c for c in ("monetary_value", "count") if c in present]
-    values = _numbers(frame, ["frequency", "recency", span, *optional], source_name)
-    values = _checked(frame, values, span, source_name)
+    values = check_histories(
+        frame,
+        ["frequency", "recency", span, *optional],
+        source_name=source_name,
+        new_customers=new_customers,
+    )
+    for column in ("frequency", "n", "count"):
+        if column in values:
+            values[column] = values[column].astype("int64")
     ids = (
         frame["customer_id"].to_numpy()
         if "customer_id" in present
         else np.arange(len(frame), dtype="int64")
     )
     return pd.DataFrame({"customer_id": ids, **values})
+
+
+def check_histories(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    source_name: str = "DataFrame",
+    new_customers: bool = False,
+) -> dict[str, np.ndarray]:
+    """Check the per-customer histories in ``columns`` of ``frame``; return them as floats.
+
+    The rules of a history (Fader, Hardie & Lee 2005, section 2: x repeat purchases, the
+    last at t_x, in (0, T]; Fader, Hardie & Shang 2010 for ``n`` opportunities), each
+    applied when its columns are among ``columns``: every value a finite number (not a
+    boolean); ``frequency`` a whole number ≥ 0; ``0 ≤ recency ≤ T``; ``T > 0`` — or
+    ``T ≥ 0`` with ``new_customers``, the customers whose first purchase is on the last
+    day, which predictions value as new customers and fits leave out (their likelihood
+    term is 1 whatever the parameters); ``recency`` 0 when ``frequency`` is 0; ``n`` a
+    positive whole number with ``frequency ≤ recency ≤ n`` whole; ``count`` a positive
+    whole number.
+
+    Parameters
+    ----------
+    frame
+        One row per customer (or per identical customers); an optional
+        ``customer_id`` column names the customer in messages.
+    columns
+        The columns to check and return, all present in ``frame``: some of
+        ``frequency, recency, T`` (or ``n``), ``monetary_value``, ``count``.
+    source_name
+        First in messages: a path, or "DataFrame".
+    new_customers
+        Accept ``T = 0`` (predictions) rather than require ``T > 0`` (fits).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Float arrays of ``columns``.
+
+    Raises
+    ------
+    DataError
+        At the first offending row: ``{source_name}: column 'T' row 3 (customer_id 'C7'):
+        not positive (value -5)``.
+    """
+    ids = frame["customer_id"] if "customer_id" in frame.columns else None
+    values: dict[str, np.ndarray] = {}
+    for column in columns:
+        raw = frame[column]
+        numeric = (
+            pd.to_numeric(raw, errors="coerce")
+            if not pd.api.types.is_bool_dtype(raw)
+            else pd.Series(np.nan, index=raw.index)
+        )
+        array = numeric.to_numpy(dtype="float64", na_value=np.nan)
+        fail_first_row(~np.isfinite(array), source_name, column, "not a finite number", raw, ids)
+        values[column] = array
+
+    def fail(mask: np.ndarray, column: str, problem: str) -> None:
+        # the number read, not its text: a file and a DataFrame give the same line
+        fail_first_row(mask, source_name, column, problem, pd.Series(values[column]), ids)
+
+    _check_rules(values, fail, new_customers)
+    return values
+
+
+def _check_rules(values: dict[str, np.ndarray], fail: Fail, new_customers: bool) -> None:
+    """The rules of :func:`check_histories` on its finite ``values``."""
+    freq, rec = values.get("frequency"), values.get("recency")
+    span = "n" if "n" in values else "T"
+    big_t = values.get(span)
+    if freq is not None:
+        fail((freq < 0) | (freq != np.round(freq)), "frequency", "not a non-negative integer")
+    if rec is not None:
+        fail(rec < 0, "recency", "negative")
+    if big_t is not None:
+        if new_customers and span == "T":
+            fail(big_t < 0, span, "negative")
+        else:
+            fail(big_t <= 0, span, "not positive")
+    if rec is not None and big_t is not None:
+        fail(rec > big_t + 1e-9, "recency", f"greater than {span}")
+    if span == "n" and big_t is not None:
+        fail(big_t != np.round(big_t), "n", "not a whole number of opportunities")
+    if span == "n" and rec is not None:
+        fail(rec != np.round(rec), "recency", "not a whole opportunity number")
+    if span == "n" and rec is not None and freq is not None:
+        fail(freq > rec, "frequency", "greater than recency (the last opportunity bought)")
+    if freq is not None and rec is not None:
+        fail((freq == 0) & (rec != 0), "recency", "must be 0 when frequency is 0")
+    if "monetary_value" in values:
+        huge = np.abs(values["monetary_value"]) > MAX_AMOUNT
+        fail(huge, "monetary_value", "beyond ±1e15, larger than any transaction")
+    if "count" in values:
+        count = values["count"]
+        fail((count <= 0) | (count != np.round(count)), "count", "not a positive integer")
 
 
 def _by_role(df: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataFrame:
@@ -96,51 +215,3 @@ def _by_role(df: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataFra
                 f"column {role!r} too; drop or rename one of them"
             )
     return df.rename(columns=renamed)
-
-
-def _numbers(frame: pd.DataFrame, columns: list[str], name: str) -> dict[str, np.ndarray]:
-    """``columns`` as float arrays; raises at the first value that is not a finite number
-    (booleans included)."""
-    values: dict[str, np.ndarray] = {}
-    for column in columns:
-        raw = frame[column]
-        numeric = (
-            pd.to_numeric(raw, errors="coerce")
-            if not pd.api.types.is_bool_dtype(raw)
-            else pd.Series(np.nan, index=raw.index)
-        )
-        array = numeric.to_numpy(dtype="float64", na_value=np.nan)
-        fail_first_row(~np.isfinite(array), name, column, "not a finite number", raw)
-        values[column] = array
-    return values
-
-
-def _checked(
-    frame: pd.DataFrame, values: dict[str, np.ndarray], span: str, name: str
-) -> dict[str, np.ndarray]:
-    """The values after the checks of a summary (``span``: ``T``, or ``n`` for the
-    discrete-time form), with ``frequency``, ``count`` and ``n`` as int64."""
-
-    def fail(mask: np.ndarray, column: str, problem: str) -> None:
-        fail_first_row(mask, name, column, problem, frame[column])
-
-    freq, rec, big_t = values["frequency"], values["recency"], values[span]
-    fail((freq < 0) | (freq != np.round(freq)), "frequency", "not a non-negative integer")
-    fail(rec < 0, "recency", "negative")
-    fail(big_t <= 0, span, "not positive")
-    fail(rec > big_t + 1e-9, "recency", f"greater than {span}")
-    if span == "n":
-        fail(big_t != np.round(big_t), "n", "not a whole number of opportunities")
-        fail(rec != np.round(rec), "recency", "not a whole opportunity number")
-        fail(freq > rec, "frequency", "greater than recency (the last opportunity bought)")
-        values["n"] = big_t.astype("int64")
-    fail((freq == 0) & (rec != 0), "recency", "must be 0 when frequency is 0")
-    if "monetary_value" in values:
-        huge = np.abs(values["monetary_value"]) > MAX_AMOUNT
-        fail(huge, "monetary_value", "beyond ±1e15, larger than any transaction")
-    if "count" in values:
-        count = values["count"]
-        fail((count <= 0) | (count != np.round(count)), "count", "not a positive integer")
-        values["count"] = count.astype("int64")
-    values["frequency"] = freq.astype("int64")
-    return values
