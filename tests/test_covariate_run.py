@@ -93,6 +93,9 @@ def test_loyalty_run_writes_effects_lift_and_counterfactual_columns(run):
     assert "Counterfactual CLV" in html
     saved = json.loads((folder / "models" / "bgnbd.json").read_text())
     assert saved["covariate_encoding"]["reference"] == {"channel": "app"}
+    # the challenger learns from the covariates too (a categorical one as categories)
+    evaluation = pd.read_csv(folder / "evaluation.csv").set_index("model")
+    assert np.isfinite(evaluation.loc["gbm_challenger", "log_score_purchases"])
 
 
 def test_loyalty_run_finds_the_simulated_member_effects_within_three_standard_errors(run):

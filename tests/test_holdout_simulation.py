@@ -155,3 +155,21 @@ def test_a_bayesian_count_forecast_is_the_pmf_averaged_over_posterior_draws():
     ]
     np.testing.assert_allclose(got.pmf, np.mean(by_draw, axis=0), rtol=1e-12)
     np.testing.assert_allclose(got.pmf.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_challenger_features_keep_a_categorical_covariate_as_categories():
+    from clvmodels.evaluation.challenger import features
+
+    summary = pd.DataFrame(
+        {
+            "frequency": [1.0, 0.0],
+            "recency": [3.0, 0.0],
+            "T": [5.0, 5.0],
+            "channel": ["app", "web"],
+            "member": [True, False],
+        }
+    )
+    frame = features(summary, ["channel", "member"])
+    assert isinstance(frame["cov:channel"].dtype, pd.CategoricalDtype)
+    assert list(frame["cov:channel"].cat.categories) == ["app", "web"]
+    assert frame["cov:member"].tolist() == [1.0, 0.0]

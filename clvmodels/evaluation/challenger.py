@@ -96,7 +96,9 @@ def features(summary: pd.DataFrame, covariates: Sequence[str] = ()) -> pd.DataFr
         if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             out[f"cov:{column}"] = values.astype(float).to_numpy()
         else:
-            out[f"cov:{column}"] = values.astype(str).astype("category").to_numpy()
+            # a Categorical (not .to_numpy(), which gives strings): the regressor's
+            # categorical_features="from_dtype" needs the category dtype
+            out[f"cov:{column}"] = pd.Categorical(values.astype(str).to_numpy())
     return out
 
 
