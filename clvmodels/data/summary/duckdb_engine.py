@@ -306,7 +306,10 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: SummaryOptions, where: 
     obs_sql = "true" if obs is None else f"d <= DATE '{obs.date().isoformat()}'"
     cal_sql = "true" if cal is None else f"d <= DATE '{cal.date().isoformat()}'"
     gone = f"(lo < 0 AND a <= {NET_TOLERANCE} * gross)" if net else "false"
-    # a missing amount: count(a) < count(*); a non-finite one makes the sum non-finite
+    # a missing amount: count(a) < count(*); a non-finite one makes the sum non-finite.
+    # Amounts are added with fsum (compensated, Kahan-Babuska): a plain sum depends on
+    # the order DuckDB's threads meet a customer's rows and changed the last bits of
+    # revenue from run to run
     bad = "count(*) - count(a) + CASE WHEN isfinite(sum(a)) THEN 0 ELSE 1 END"
     with_lo = net or mode == "error" or not o.merge_same_day
     con.execute(
@@ -316,7 +319,7 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: SummaryOptions, where: 
         + (f", n > 0 AND {obs_sql} AND {gone} AS r" if mode == "net_across_days" else "")
         + " FROM (SELECT cid, d, count(*) AS n_rows, "
         f"{bad} AS n_bad, count(*) FILTER (WHERE {_BAD_ROWS['huge']}) AS n_huge, "
-        f"count(*){kept} AS n, sum(a){kept} AS a"
+        f"count(*){kept} AS n, fsum(a){kept} AS a"
         + (f", min(a){kept} AS lo" if with_lo else "")
         + (", sum(abs(a)) AS gross" if net else "")
         + f" FROM clv_rows{where} GROUP BY cid, d)"
@@ -358,7 +361,7 @@ def _customers_table(con: duckdb.DuckDBPyConnection, o: SummaryOptions) -> str:
     occ, first_value = ("1", "a") if o.merge_same_day else ("n", "lo")
     holdout = (
         f", sum(CASE WHEN c THEN 0 ELSE {occ} END) AS n_hold, "
-        "coalesce(sum(CASE WHEN c THEN NULL ELSE a END), 0.0) AS rev_hold"
+        "coalesce(fsum(CASE WHEN c THEN NULL ELSE a END), 0.0) AS rev_hold"
         if o.calibration_end is not None
         else ", 0 AS n_hold, 0.0 AS rev_hold"
     )
@@ -366,15 +369,15 @@ def _customers_table(con: duckdb.DuckDBPyConnection, o: SummaryOptions) -> str:
     purchases = (
         "SELECT cid, min(d) - DATE '1970-01-01' AS first_day, "
         "max(CASE WHEN c THEN d END) - DATE '1970-01-01' AS last_day, "
-        f"sum(CASE WHEN c THEN {occ} END) AS n_cal, sum(CASE WHEN c THEN a END) AS revenue, "
+        f"sum(CASE WHEN c THEN {occ} END) AS n_cal, fsum(CASE WHEN c THEN a END) AS revenue, "
         f"arg_min({first_value}, d) AS first_a{holdout} FROM clv_days WHERE k GROUP BY cid"
     )
     if o.nonpositive_rule != "net_across_days":
         table = f"SELECT *, 0.0::DOUBLE AS refunds, 0.0::DOUBLE AS refunds_hold FROM ({purchases})"
     else:
         refunds = (
-            "SELECT cid, sum(CASE WHEN c THEN a ELSE 0.0 END) AS refunds, "
-            "sum(CASE WHEN c THEN 0.0 ELSE a END) AS refunds_hold FROM clv_days WHERE r "
+            "SELECT cid, fsum(CASE WHEN c THEN a ELSE 0.0 END) AS refunds, "
+            "fsum(CASE WHEN c THEN 0.0 ELSE a END) AS refunds_hold FROM clv_days WHERE r "
             "GROUP BY cid"
         )
         table = (
