@@ -96,9 +96,10 @@ OUT_OF_RANGE_SQL = f"(d < DATE '{EARLIEST_DAY}' OR d > DATE '{LATEST_DAY}')"
 _NAIVE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 
 
-INTEGER_ID_PATTERN = "[+-]?[0-9]{1,18}"
-"""Text ids that all match this (whole) become integers, as ``pandas.read_csv`` would
-type them (:func:`integer_ids`)."""
+INTEGER_ID_PATTERN = "(0|-?[1-9][0-9]{0,17})"
+"""Text ids that all match this (whole) become integers (:func:`integer_ids`): integers
+written the one way Python writes them back, so that the conversion loses nothing —
+``007``, ``+7`` or ``-0`` keep a whole column of ids text, as written."""
 
 
 def transactions_view(
@@ -248,10 +249,12 @@ def raise_first_bad_row(
 
 
 def integer_ids(ids: pd.Series) -> pd.Series:
-    """Text ids that all look like integers (and stay distinct) as int64, else as given.
+    """Text ids that are all integers as Python writes them (:data:`INTEGER_ID_PATTERN`)
+    as int64, else as given: a zero-padded id (``007``) keeps every id text, so an id is
+    never changed, only typed.
 
-    Applied to the distinct ids of a summary by both engines, like ``pandas.read_csv``
-    would type an id column.
+    Applied to the distinct ids of a summary by every engine and to the ids of a
+    customer table, so that the two always match.
     """
     if pd.api.types.is_numeric_dtype(ids) or pd.api.types.is_bool_dtype(ids) or len(ids) == 0:
         return ids

@@ -432,7 +432,7 @@ def _finish(
 
 
 def _integer_ids(frame: DataFrame) -> DataFrame:
-    """Text ids that all look like integers (and stay distinct) as bigint, like
+    """Text ids that are all integers as Python writes them as bigint, like
     :func:`clvmodels.data.transactions.integer_ids`."""
     if dict(frame.dtypes)["customer_id"] != "string":
         return frame
