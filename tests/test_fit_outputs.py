@@ -157,6 +157,7 @@ def test_full_cdnow_log_with_zero_dollar_and_refunds_gives_finite_clv(tmp_path, 
         "split: {calibration_end: 1997-09-30, observation_end: 1998-06-30}\n"
         "models: {bgnbd: {}, gamma_gamma: {}}\n"
         "clv: {interval: null}\n"
+        "evaluation: {challenger: false}\n"
     )
     assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     out = capsys.readouterr().out
