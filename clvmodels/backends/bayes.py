@@ -18,7 +18,10 @@ coefficient.
 
 Samplers: PyMC's NUTS (default; started from the Laplace approximation at the MLE,
 :mod:`clvmodels.backends.nuts`), nutpie when installed (``sampler="nutpie"``), or
-``method="map"`` (posterior mode with a Laplace covariance — fast, no draws).
+``method="map"`` (posterior mode with a Laplace covariance — fast, no draws).  NUTS
+moves in the log of each parameter, except where a model declares a lifetime's (shape,
+rate) pair identified only along a ridge (the Pareto/NBD's ``(s, β)``), which it
+samples as ``(log s, log(−log S(t*)))`` (:mod:`clvmodels.backends.coordinates`).
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows, pattern_params
 from clvmodels.backends.distinct import DistinctColumns
 from clvmodels.backends.nuts import laplace_cov_log, nuts_start
-from clvmodels.backends.priors import check_priors, default_priors, prior_variable, pymc_name
+from clvmodels.backends.priors import check_priors, default_priors, pymc_name
 from clvmodels.errors import ConfigError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
@@ -73,9 +77,12 @@ def build_model(
     *,
     portable: bool = False,
     covariates: CovariateLinks | None = None,
+    coordinates: Coordinates | None = None,
 ) -> Any:
     """The PyMC model: priors and the weighted log-likelihood of the compressed rows
-    (``portable``: PyTensor's own operations only, for nutpie's Numba compilation).
+    (``portable``: PyTensor's own operations only, for nutpie's Numba compilation), in
+    the sampling ``coordinates`` (default: the log of each parameter, the coefficients
+    as they are; :mod:`clvmodels.backends.coordinates`).
 
     With ``covariates``, the rows carry their covariate pattern in a :data:`PATTERN`
     column (``covariates.pattern`` is not used), ``priors`` name every coefficient too,
@@ -92,10 +99,12 @@ def build_model(
     row_key = None if covariates is None else PATTERN
     distinct = DistinctColumns(columns, constants=unique, row_key=row_key)
     coefficients = {} if covariates is None else covariates.coefficients_by_parameter()
-    names = [*spec.param_names, *(c for group in coefficients.values() for c in group)]
+    if coordinates is None:  # the log scale
+        linked = () if covariates is None else covariates.coefficient_names()
+        coordinates = Coordinates.of(spec, coefficients=linked)
     xp = pytensor_ops(portable)
     with pm.Model() as model:
-        variables = {k: prior_variable(pm, k, priors[k]) for k in names}
+        variables = coordinates.variables(pm, priors)
         params = {k: variables[k] for k in spec.param_names}
         if covariates is not None:
             designs = {
@@ -161,25 +170,29 @@ def fit_bayes(
     FitResult
         ``params`` = posterior means (MAP: the mode), ``draws`` per parameter (flattened
         over chains; ``diagnostics["draws_shape"]`` = (chains, draws)), R-hat, ESS and
-        divergences in ``diagnostics``; ``cov_log`` in the coordinates of the sampler
-        (log of each positive parameter, coefficients as they are).
+        divergences in ``diagnostics``; ``cov_log`` of the log of each positive
+        parameter and the coefficients as they are (NUTS may move in other coordinates,
+        ``diagnostics["hazard_coordinates"]``, :mod:`clvmodels.backends.coordinates`).
     """
     started = time.perf_counter()
     rows = FitRows.of(spec, data, weights, covariates)
     coefficients = () if covariates is None else covariates.coefficient_names()
     chosen = _chosen_priors(spec, rows, coefficients, priors)
     portable = method == "nuts" and sampler == "nutpie"
+    # NUTS moves in straightened coordinates; the mode of ``map`` stays the log-scale one
+    coordinates = Coordinates.of(spec, rows if method == "nuts" else None, coefficients, chosen)
     model = build_model(
-        spec, rows.rows, rows.weights, chosen, portable=portable, covariates=covariates
+        spec, rows.rows, rows.weights, chosen, portable=portable, covariates=covariates,
+        coordinates=coordinates,
     )
-    diagnostics: dict[str, Any] = {"method": method, "priors": chosen}
+    diagnostics: dict[str, Any] = {"method": method, "priors": chosen, **coordinates.describe()}
     if method == "map":
         fitted = _fit_map(model, spec, coefficients, seed, progress, diagnostics)
     elif method == "nuts":
         settings = _Sampling(
             sampler, draws, tune, chains, cores, target_accept, seed, progress, ess_floor
         )
-        fitted = _fit_nuts(model, spec, rows, covariates, settings, diagnostics)
+        fitted = _fit_nuts(model, spec, rows, covariates, coordinates, settings, diagnostics)
     else:
         raise ConfigError(f"method: {method!r} is not 'nuts' or 'map'")
     return _result(spec, rows, covariates, fitted, diagnostics, time_unit, started)
@@ -261,6 +274,7 @@ def _fit_nuts(
     spec: ModelSpec,
     rows: FitRows,
     covariates: CovariateLinks | None,
+    coordinates: Coordinates,
     settings: _Sampling,
     diagnostics: dict[str, Any],
 ) -> Fit:
@@ -273,7 +287,7 @@ def _fit_nuts(
     if settings.sampler == "pymc":
         start_kwargs, diagnostics["init"] = nuts_start(
             pm, model, spec, rows, settings.chains, settings.target_accept, settings.seed,
-            covariates,
+            covariates, coordinates,
         )
     chains = settings.chains
     cores = settings.cores if settings.cores is not None else min(chains, os.cpu_count() or 1)

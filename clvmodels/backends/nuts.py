@@ -2,11 +2,13 @@
 
 The maximum-likelihood fit gives the mode and the covariance of the log-parameters (and
 of the covariate coefficients, on their own scale), which are exactly PyMC's sampling
-coordinates for log-transformed priors and normal priors of coefficients.  This module
-uses that approximation twice: to start NUTS (:func:`nuts_start`, with the integrator's
-repeated evaluations answered by :class:`TrajectoryCache`) and to give a posterior mode
-its covariance (:func:`laplace_cov_log`).  PyMC is passed in or imported inside the
-functions, as everywhere in the backends.
+coordinates for log-transformed priors and normal priors of coefficients (a hazard
+pair's straightened coordinates are reached by the delta method,
+:mod:`clvmodels.backends.coordinates`).  This module uses that approximation twice: to
+start NUTS (:func:`nuts_start`, with the integrator's repeated evaluations answered by
+:class:`TrajectoryCache`) and to give a posterior mode its covariance
+(:func:`laplace_cov_log`).  PyMC is passed in or imported inside the functions, as
+everywhere in the backends.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import CovariateLinks, FitRows
 from clvmodels.backends.information import hessian, invert_information
 from clvmodels.backends.mle import fit_mle
@@ -66,11 +69,14 @@ def nuts_start(
     target_accept: float,
     seed: int | None,
     covariates: CovariateLinks | None = None,
+    coordinates: Coordinates | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Start PyMC's NUTS from the Laplace approximation of the likelihood.
 
     The maximum-likelihood fit (a fraction of a second even on 1e6 customers) gives the
-    mode and the covariance in PyMC's sampling coordinates (module docstring).  Each
+    mode and the covariance of the log-parameters (module docstring), carried into the
+    sampler's ``coordinates`` (default: those very ones; a hazard pair's, by the delta
+    method, :mod:`clvmodels.backends.coordinates`).  Each
     chain starts at its own draw from that normal approximation (over-dispersed starts
     keep R-hat meaningful), and the dense mass matrix starts from the covariance instead
     of the identity, then keeps adapting (weight 10, as PyMC's own
@@ -85,7 +91,8 @@ def nuts_start(
     """
     fallback = {"init": "jitter+adapt_full", "target_accept": target_accept}
     coefficients = () if covariates is None else covariates.coefficient_names()
-    value_vars = sampling_value_vars(model, spec, coefficients)
+    coordinates = coordinates or Coordinates.of(spec, coefficients=coefficients)
+    value_vars = sampling_value_vars(model, coordinates)
     if value_vars is None:
         return fallback, "jitter+adapt_full (a prior is not sampled on the log scale)"
     try:
@@ -93,21 +100,16 @@ def nuts_start(
         mle = fit_mle(spec, rows.model_columns, rows.weights, covariates=links)
     except FitError:
         return fallback, "jitter+adapt_full (no maximum-likelihood start)"
-    names = mle.param_names
-    mean = np.array(
+    names = coordinates.names
+    theta = np.array(
         [mle.params[k] if k in coefficients else math.log(mle.params[k]) for k in names]
     )
-    cov = np.asarray(mle.cov_log, dtype=float)
+    mean, jacobian = coordinates.from_log(theta)
+    cov = jacobian @ np.asarray(mle.cov_log, dtype=float) @ jacobian.T
     if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
         return fallback, "jitter+adapt_full (singular information matrix)"
     rng = np.random.default_rng(None if seed is None else [seed, 7])
-    initvals = [
-        {
-            pymc_name(k): float(v) if k in coefficients else math.exp(v)
-            for k, v in zip(names, row, strict=True)
-        }
-        for row in rng.multivariate_normal(mean, cov, size=chains)
-    ]
+    initvals = [coordinates.initvals(row) for row in rng.multivariate_normal(mean, cov, chains)]
     step = _nuts_step(pm, model, value_vars, mean, cov, rng, target_accept)
     return {"step": step, "initvals": initvals}, "Laplace approximation at the MLE"
 
@@ -136,20 +138,16 @@ def _nuts_step(
     return step
 
 
-def sampling_value_vars(
-    model: Any, spec: ModelSpec, coefficients: tuple[str, ...] = ()
-) -> list[Any] | None:
+def sampling_value_vars(model: Any, coordinates: Coordinates) -> list[Any] | None:
     """The value variables of the parameters and then the coefficients, when PyMC samples
-    them in the coordinates of ``FitResult.cov_log`` — the log of each parameter
-    (``<name>_log__``), each coefficient as it is — else None (e.g. a uniform prior)."""
-    value_vars = []
-    for name in (*spec.param_names, *coefficients):
-        variable = model.rvs_to_values[model[pymc_name(name)]]
-        expected = pymc_name(name) if name in coefficients else f"{pymc_name(name)}_log__"
-        if variable.name != expected:
-            return None
-        value_vars.append(variable)
-    return value_vars
+    them in ``coordinates`` — by default those of ``FitResult.cov_log``, the log of each
+    parameter (``<name>_log__``), each coefficient as it is — else None (e.g. a uniform
+    prior)."""
+    by_name = {v.name: v for v in model.value_vars}
+    names = coordinates.value_names()
+    if not all(n in by_name for n in names):
+        return None
+    return [by_name[n] for n in names]
 
 
 def laplace_cov_log(
@@ -158,10 +156,10 @@ def laplace_cov_log(
     """Covariance at the mode of the log-parameters and the coefficients (as they are):
     the inverse negative Hessian of the log posterior in the sampler's coordinates; None
     if a parameter's prior is not log-transformed (e.g. uniform)."""
-    value_vars = sampling_value_vars(model, spec, coefficients)
+    names = (*spec.param_names, *coefficients)
+    value_vars = sampling_value_vars(model, Coordinates.of(spec, coefficients=coefficients))
     if value_vars is None:
         return None
-    names = (*spec.param_names, *coefficients)
     dlogp = model.compile_dlogp(vars=[model[pymc_name(k)] for k in names])
     value_names = [v.name for v in value_vars]
 

@@ -173,6 +173,24 @@ def pymc_name(name: str) -> str:
 def prior_variable(pm: Any, name: str, prior: Mapping[str, Any]) -> Any:
     """The PyMC random variable of a checked prior, inside the current model (``pm``:
     the PyMC module, passed in so that this module does not import it)."""
-    family = str(prior["dist"]).lower()
-    kwargs = {k: float(prior[k]) for k in PRIOR_FAMILIES[family]}
+    family, kwargs = _pymc_arguments(prior)
     return getattr(pm, _PYMC_CLASSES[family])(pymc_name(name), **kwargs)
+
+
+def prior_dist(pm: Any, prior: Mapping[str, Any]) -> Any:
+    """The unnamed PyMC distribution of a checked prior (for ``pm.logp`` of a
+    deterministic, :mod:`clvmodels.backends.coordinates`)."""
+    family, kwargs = _pymc_arguments(prior)
+    return getattr(pm, _PYMC_CLASSES[family]).dist(**kwargs)
+
+
+def _pymc_arguments(prior: Mapping[str, Any]) -> tuple[str, dict[str, float]]:
+    """The family of a checked prior and its parameters as PyMC's keywords."""
+    family = str(prior["dist"]).lower()
+    return family, {k: float(prior[k]) for k in PRIOR_FAMILIES[family]}
+
+
+def on_log_scale(prior: Mapping[str, Any]) -> bool:
+    """Whether PyMC samples a parameter with this prior on the log scale: every family
+    of a positive parameter but ``uniform`` (sampled through its interval)."""
+    return str(prior["dist"]).lower() not in ("uniform", *COEFFICIENT_FAMILIES)

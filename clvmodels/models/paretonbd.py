@@ -469,4 +469,6 @@ SPEC = ModelSpec(
     ),
     # Fader & Hardie (2007), note 019: α_i = α₀ e^(−γ₁′z), β_i = β₀ e^(−γ₂′z)
     covariate_links={"purchase": {"alpha": -1.0}, "dropout": {"beta": -1.0}},
+    # lifetime ~ Pareto(s, β): the data pin down its survival to about T, not s and β
+    hazard_pairs=(("s", "beta", "T"),),
 )

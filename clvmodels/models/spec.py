@@ -42,6 +42,12 @@ class ModelSpec:
         ``dropout``, ``spend``, ``churn``): ``{process: {parameter: sign}}``, the parameter
         of a customer with covariates ``z`` being ``θ₀ · exp(sign · γ′z)`` (Fader & Hardie
         2007, note 019, for the purchase and dropout processes).
+    hazard_pairs
+        ``(shape, rate, time column)`` of each Gamma mixture of exponential rates whose
+        shape and rate the data identify only along a ridge (the Pareto/NBD dropout;
+        the shape precedes the rate in ``param_names``);
+        the Bayesian backend samples them in straighter coordinates
+        (:mod:`clvmodels.backends.coordinates`).
     """
 
     key: str
@@ -54,4 +60,5 @@ class ModelSpec:
     reference: str
     row_mask: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None
     covariate_links: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    hazard_pairs: tuple[tuple[str, str, str], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
