@@ -33,8 +33,9 @@ is shortened to ``W < H`` (:func:`training_window`) and the forecasts are scaled
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from scipy import optimize, stats
 
 from clvmodels.errors import DataError
 from clvmodels.evaluation.holdout import Forecast
+from clvmodels.evaluation.predictive import CHUNK, MAX_SUPPORT, TAIL, Chunk
 from clvmodels.evaluation.probabilistic import CountForecast
 from clvmodels.machine import usable_cores
 from clvmodels.units import days_per_unit
@@ -135,12 +137,29 @@ def negative_binomial_forecast(
     mean: np.ndarray, size: float, max_count: int | None = None
 ) -> CountForecast:
     """Count forecasts ``NB(mean_i, size)``, over ``0 … K−1`` with ``K`` large enough
-    that every tail is below 1e-10 (or ``max_count + 1``)."""
+    that every tail is below :data:`~clvmodels.evaluation.predictive.TAIL` (at most
+    :data:`~clvmodels.evaluation.predictive.MAX_SUPPORT` counts), or ``max_count + 1``."""
     p = size / (size + np.asarray(mean, dtype=float))
     if max_count is None:
-        max_count = int(stats.nbinom.ppf(1.0 - 1e-10, size, p.min())) + 1
+        tail = int(stats.nbinom.ppf(1.0 - TAIL, size, p.min())) + 1
+        max_count = min(tail, MAX_SUPPORT)
     k = np.arange(max_count + 1)
     return CountForecast(stats.nbinom.pmf(k[None, :], size, p[:, None]))
+
+
+def negative_binomial_chunks(
+    mean: np.ndarray, size: float, actual: np.ndarray, chunk: int = CHUNK
+) -> Iterator[Chunk]:
+    """:func:`negative_binomial_forecast` of ``chunk`` customers at a time, each chunk's
+    support holding its largest ``actual`` count (the chunks of
+    :data:`clvmodels.evaluation.predictive.Chunk`, without revenue)."""
+    for start in range(0, len(mean), chunk):
+        rows = np.arange(start, min(len(mean), start + chunk))
+        counts = negative_binomial_forecast(mean[rows], size)
+        largest = int(actual[rows].max())
+        if counts.pmf.shape[1] <= largest:
+            counts = negative_binomial_forecast(mean[rows], size, largest)
+        yield rows, counts, None
 
 
 def _regressor(seed: int, loss: str = "poisson") -> Any:
@@ -245,12 +264,11 @@ def forecast_holdout(
         mean, revenue, _ = model.predict(summary, covariates)
     scale = holdout / days
     expected = mean * scale
-    largest = int(summary["frequency_holdout"].max())  # every actual count in the support
-    counts = negative_binomial_forecast(expected, model.size)
-    if counts.pmf.shape[1] <= largest:
-        counts = negative_binomial_forecast(expected, model.size, largest)
     revenue = None if revenue is None else revenue * scale
-    forecast = Forecast(expected, revenue, 1.0 - counts.pmf[:, 0], counts)
+    actual = summary["frequency_holdout"].to_numpy(float)
+    counts = partial(negative_binomial_chunks, expected, model.size, actual)
+    p_any = 1.0 - stats.nbinom.pmf(0, model.size, model.size / (model.size + expected))
+    forecast = Forecast(expected, revenue, p_any, counts)
     note = f"trained on {model.training_customers:,} customers, target window {days} days"
     if days < holdout:
         note += f", scaled to the {holdout}-day holdout"

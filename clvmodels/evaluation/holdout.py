@@ -7,8 +7,9 @@ the conditional expectations and the tracking curve of Fader, Hardie & Lee (2005
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,12 @@ from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
 from clvmodels.evaluation import scores
 from clvmodels.evaluation.baseline import LEVELS, SeedBaseline
-from clvmodels.evaluation.predictive import count_forecast, revenue_coverage
+from clvmodels.evaluation.predictive import Chunk, count_chunks
 from clvmodels.evaluation.probabilistic import (
-    CountForecast,
+    ScoredCounts,
     calibration_table,
-    count_scores,
     pit_histogram,
-    randomized_pit,
+    score_chunks,
 )
 from clvmodels.units import DAYS_PER_UNIT
 
@@ -44,18 +44,15 @@ class Forecast:
     p_alive
         The probability scored by the AUC (P(alive) of a model; ``None`` for baselines).
     counts
-        The predictive distribution of the holdout purchases, if the forecaster has one.
-    revenue_coverage
-        ``(observed, expected)`` coverage of the central 90 % intervals of simulated
-        holdout revenue (:func:`clvmodels.evaluation.predictive.revenue_coverage`), if
-        the forecaster simulates revenue.
+        The predictive distribution of the holdout purchases, if the forecaster has one:
+        called, it gives the chunks of customers with their count forecasts (and
+        simulated holdout revenue), :data:`clvmodels.evaluation.predictive.Chunk`.
     """
 
     expected_purchases: np.ndarray
     expected_revenue: np.ndarray | None = None
     p_alive: np.ndarray | None = None
-    counts: CountForecast | None = None
-    revenue_coverage: tuple[float, float] | None = None
+    counts: Callable[[], Iterable[Chunk]] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,22 +120,17 @@ def model_forecasts(
     else:
         spend_values = spend_per_order(*pattern_inputs(spend, summary, data), 1.0)
     with_revenue = "revenue_holdout" in summary
-    largest = int(summary["frequency_holdout"].max())
     settings = ValueSettings(horizon=horizon, time_unit=time_unit, interval=None)
     out = {}
     for key, model in models.items():
         params, rows = pattern_inputs(model, summary, data)
         arrays = purchase_arrays(key, params, rows, settings, with_dert=False)
         expected = arrays["expected_purchases"]
-        counts = count_forecast(model, summary, horizon, largest=largest, rng=rng)
-        revenue, coverage = None, None
-        if with_revenue:
-            revenue = expected * spend_values
-            coverage = revenue_coverage(
-                counts, summary, spend=spend, fallback=fallback_spend, level=0.9, rng=rng
-            )
+        simulate = {"spend": spend, "fallback": fallback_spend} if with_revenue else None
+        counts = partial(count_chunks, model, summary, horizon, rng=rng, revenue=simulate)
+        revenue = expected * spend_values if with_revenue else None
         name = f"{key}+gamma_gamma" if spend is not None else key
-        out[name] = Forecast(expected, revenue, arrays["p_alive"], counts, coverage)
+        out[name] = Forecast(expected, revenue, arrays["p_alive"], counts)
     return out
 
 
@@ -161,19 +153,22 @@ def baseline_forecasts(
 
 
 def score(
-    forecast: Forecast, actual_purchases: np.ndarray, actual_revenue: np.ndarray | None
-) -> dict[str, float]:
-    """Every score of one forecaster (NaN where a score does not apply)."""
+    forecast: Forecast,
+    actual_purchases: np.ndarray,
+    actual_revenue: np.ndarray | None,
+    rng: np.random.Generator,
+) -> tuple[dict[str, float], ScoredCounts | None]:
+    """Every score of one forecaster (NaN where a score does not apply), and the scores
+    of its count forecasts with what the calibration table and PIT need (``None``
+    without count forecasts)."""
     revenue = forecast.expected_revenue if actual_revenue is not None else None
     out = scores.score_forecast(
         actual_purchases, actual_revenue, forecast.expected_purchases, revenue, forecast.p_alive
     )
-    if forecast.counts is not None:
-        out.update(count_scores(forecast.counts, actual_purchases))
-    if forecast.revenue_coverage is not None and actual_revenue is not None:
-        observed, expected = forecast.revenue_coverage
-        out["coverage90_revenue"], out["coverage90_revenue_expected"] = observed, expected
-    return out
+    if forecast.counts is None:
+        return out, None
+    scored = score_chunks(forecast.counts(), actual_purchases, rng, actual_revenue)
+    return out | scored.scores, scored
 
 
 def evaluate_holdout(
@@ -205,7 +200,8 @@ def evaluate_holdout(
         **(others or {}),
         **baseline_forecasts(summary, time_unit, seed),
     }
-    table = scores.evaluation_table({n: score(f, actual_p, actual_r) for n, f in forecasts.items()})
+    scored = {n: score(f, actual_p, actual_r, rng) for n, f in forecasts.items()}
+    table = scores.evaluation_table({n: values for n, (values, _) in scored.items()})
     shown = {
         name.split("+")[0]: f.expected_purchases
         for name, f in forecasts.items()
@@ -218,7 +214,8 @@ def evaluate_holdout(
         summary["frequency"].to_numpy(float), actual_p, shown
     )
     tracking = tracking_table(summary, models, time_unit, daily_repeats, observation_end)
-    calibration, pit = _calibration(forecasts, actual_p, rng)
+    counted = {n: c for n, (_, c) in scored.items() if c is not None}
+    calibration, pit = _calibration(counted, actual_p)
     return HoldoutEvaluation(table, scores.verdict(table), conditional, tracking, calibration, pit)
 
 
@@ -227,18 +224,14 @@ def _baseline_names() -> set[str]:
 
 
 def _calibration(
-    forecasts: Mapping[str, Forecast], actual: np.ndarray, rng: np.random.Generator
+    counted: Mapping[str, ScoredCounts], actual: np.ndarray
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Calibration tables and PIT histograms of the forecasters with a predictive
     distribution (``None`` when none has one)."""
     tables, histograms = [], []
-    for name, forecast in forecasts.items():
-        if forecast.counts is None:
-            continue
-        p_any = 1.0 - forecast.counts.pmf[:, 0]
-        tables.append(calibration_table(p_any, actual >= 1).assign(model=name))
-        pit = randomized_pit(forecast.counts, actual, rng)
-        histograms.append(pit_histogram(pit).assign(model=name))
+    for name, scored in counted.items():
+        tables.append(calibration_table(scored.p_any, actual >= 1).assign(model=name))
+        histograms.append(pit_histogram(scored.pit).assign(model=name))
     if not tables:
         return None, None
     first = lambda frame: frame[["model", *[c for c in frame.columns if c != "model"]]]  # noqa: E731

@@ -19,7 +19,7 @@ a positive repeat spend), and the revenue ``Gamma(K p, ν)``, the sum of ``K`` s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,14 +28,68 @@ import pandas as pd
 from clvmodels.backends.compress import factorize_rows
 from clvmodels.clv.arrays import PatternLink, at_patterns
 from clvmodels.estimators import Estimator
-from clvmodels.evaluation.probabilistic import CountForecast, interval_coverage
+from clvmodels.evaluation.probabilistic import CountForecast
 
-TAIL = 1e-9
+TAIL = 1e-6
 """The support of a count forecast grows (doubling) until every customer's tail mass
-``P(X ≥ K)`` is below this, or :data:`MAX_SUPPORT` is reached."""
+``P(X ≥ K)`` is below this, or :data:`MAX_SUPPORT` is reached: the scores need the
+support to hold the actual counts and the central intervals, and what the tail adds to
+the ranked probability score, ``Σ_{k≥K} (1 − F(k))²``, is below the tail mass times the
+expected excess count."""
 MAX_SUPPORT = 4096
 CELLS = 4_000_000
 """Draws × distinct histories × counts evaluated at once (memory bound of a batch)."""
+
+
+Chunk = tuple[np.ndarray, CountForecast, "np.ndarray | None"]
+"""One chunk of a forecaster's holdout forecasts: the customers' positions, their count
+forecasts and their simulated holdout revenue ``(customers, draws)`` (``None`` when the
+forecaster does not simulate revenue)."""
+CHUNK = 20_000
+"""Customers per chunk: the forecasts of a chunk are ``CHUNK × K`` probabilities (``K``
+the support, often 50–250), and a whole forecast of 10^6 customers would not fit."""
+
+
+def count_chunks(
+    model: Estimator,
+    summary: pd.DataFrame,
+    horizon: float,
+    *,
+    draws: int = 200,
+    rng: np.random.Generator | None = None,
+    revenue: Mapping[str, Any] | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[Chunk]:
+    """The predictive distribution of every customer's purchases in the ``horizon`` time
+    units after the calibration end (module docstring), ``chunk`` customers at a time.
+
+    Customers are visited in the order of their histories, so that each is evaluated
+    once per distinct history in its chunk; the support of a chunk holds its largest
+    ``frequency_holdout`` (when ``summary`` has one) and grows until every tail is below
+    :data:`TAIL`.  A Bayesian fit averages the pmf over ``draws`` posterior draws (drawn
+    once, with ``rng``).  With ``revenue`` (the keywords ``spend`` and ``fallback`` of
+    :func:`revenue_draws`) each chunk carries simulated holdout revenue.
+    """
+    rng = rng or np.random.default_rng(0)
+    info = model.info
+    link = PatternLink.of(model, summary)
+    columns = [summary[c].to_numpy(float) for c in info.history]
+    if link is not None:
+        columns.append(link.codes.astype(float))
+    params = _parameters(model, draws, rng)
+    linked = params if link is None else link.params(params)
+    actual = (
+        summary["frequency_holdout"].to_numpy(float) if "frequency_holdout" in summary else None
+    )
+    order = np.lexsort(columns[::-1])
+    for start in range(0, len(order), chunk):
+        rows = order[start : start + chunk]
+        largest = 0 if actual is None else int(actual[rows].max())
+        counts = _chunk_forecast(model, [c[rows] for c in columns], linked, horizon, largest)
+        draws_r = None
+        if revenue is not None:
+            draws_r = revenue_draws(counts, summary.iloc[rows], rng=rng, **revenue)
+        yield rows, counts, draws_r
 
 
 def count_forecast(
@@ -43,31 +97,36 @@ def count_forecast(
     summary: pd.DataFrame,
     horizon: float,
     *,
-    largest: int = 0,
     draws: int = 200,
     rng: np.random.Generator | None = None,
 ) -> CountForecast:
-    """The predictive distribution of every customer's purchases in the ``horizon``
-    time units after the calibration end (module docstring).
+    """The count forecasts of :func:`count_chunks` for every customer at once, in the
+    order of ``summary`` (for a few customers: the matrix is ``customers × K``)."""
+    parts = list(count_chunks(model, summary, horizon, draws=draws, rng=rng))
+    support = max(c.pmf.shape[1] for _, c, _ in parts)
+    pmf = np.zeros((len(summary), support))
+    for rows, counts, _ in parts:
+        pmf[rows, : counts.pmf.shape[1]] = counts.pmf
+    return CountForecast(pmf)
 
-    ``largest`` (the largest count to be scored) is kept inside the support; a Bayesian
-    fit averages the pmf over ``draws`` posterior draws (drawn with ``rng``).
-    """
-    info = model.info
-    data = {c: summary[c].to_numpy(float) for c in info.history}
-    link = PatternLink.of(model, summary)
-    columns = [data[c] for c in info.history]
-    if link is not None:
-        columns.append(link.codes.astype(float))
+
+def _chunk_forecast(
+    model: Estimator,
+    columns: list[np.ndarray],
+    params: dict[str, Any],
+    horizon: float,
+    largest: int,
+) -> CountForecast:
+    """The count forecasts of one chunk (``columns``: the history, then the covariate
+    pattern), evaluated once per distinct row."""
+    history = model.info.history
     codes, distinct = factorize_rows(columns)
-    rows = dict(zip(info.history, distinct[: len(info.history)], strict=True))
-    pattern = None if link is None else distinct[-1].astype(np.int64)
-    params = _parameters(model, draws, rng or np.random.default_rng(0))
-    linked = params if link is None else link.params(params)
-    linked = at_patterns(linked, pattern)
+    rows = dict(zip(history, distinct[: len(history)], strict=True))
+    pattern = distinct[-1].astype(np.int64) if len(distinct) > len(history) else None
+    at = at_patterns(params, pattern)
     support = max(16, largest + 2)
     while True:
-        pmf = _mean_pmf(model.module.conditional_purchase_pmf, support, horizon, rows, linked)
+        pmf = _mean_pmf(model.module.conditional_purchase_pmf, support, horizon, rows, at)
         if support >= MAX_SUPPORT or 1.0 - pmf.sum(axis=1).min() <= TAIL:
             break
         support *= 2
@@ -148,34 +207,3 @@ def revenue_draws(
     rate = gamma + np.where(repeat, (x * np.where(m > 0, m, 0.0))[:, None], 0.0)
     nu = rng.gamma(shape, 1.0 / rate, size=counts.shape)
     return rng.gamma(counts * p, 1.0 / nu)
-
-
-def revenue_coverage(
-    forecast: CountForecast,
-    summary: pd.DataFrame,
-    *,
-    spend: Estimator | None,
-    fallback: float,
-    level: float = 0.9,
-    n_draws: int = 200,
-    rng: np.random.Generator | None = None,
-    chunk: int = 20_000,
-) -> tuple[float, float]:
-    """``(observed, expected)`` coverage of every customer's central ``level`` interval
-    of simulated holdout revenue (:func:`revenue_draws`; ``summary`` holds
-    ``revenue_holdout``), simulated ``chunk`` customers at a time so that memory stays
-    bounded (:func:`clvmodels.evaluation.probabilistic.interval_coverage`)."""
-    rng = rng or np.random.default_rng(0)
-    actual = summary["revenue_holdout"].to_numpy(float)
-    n = len(actual)
-    observed = expected = 0.0
-    for start in range(0, n, chunk):
-        rows = slice(start, min(n, start + chunk))
-        part = CountForecast(forecast.pmf[rows])
-        draws = revenue_draws(
-            part, summary.iloc[rows], spend=spend, fallback=fallback, n_draws=n_draws, rng=rng
-        )
-        seen, mass = interval_coverage(draws, actual[rows], level)
-        observed += seen * len(draws)
-        expected += mass * len(draws)
-    return observed / n, expected / n

@@ -23,6 +23,7 @@ model assessment for count data", Biometrics 65(4)):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,3 +202,50 @@ def count_scores(
         name = f"coverage{round(level * 100)}_purchases"
         out[name], out[f"{name}_expected"] = observed, expected
     return out
+
+
+@dataclass(frozen=True)
+class ScoredCounts:
+    """The scores of a forecaster's count forecasts over every customer, with what the
+    calibration table and the PIT histogram need.
+
+    Attributes
+    ----------
+    scores
+        :func:`count_scores`, and with simulated revenue ``coverage90_revenue`` and
+        ``coverage90_revenue_expected`` (:func:`interval_coverage`).
+    p_any
+        ``P(X_i ≥ 1)`` of every customer.
+    pit
+        The randomised PIT of every customer (:func:`randomized_pit`).
+    """
+
+    scores: dict[str, float]
+    p_any: np.ndarray
+    pit: np.ndarray
+
+
+def score_chunks(
+    chunks: Iterable[tuple[np.ndarray, CountForecast, np.ndarray | None]],
+    counts: np.ndarray,
+    rng: np.random.Generator,
+    revenue: np.ndarray | None = None,
+) -> ScoredCounts:
+    """Score count forecasts given chunk by chunk of customers (``(positions, forecasts,
+    simulated revenue or None)``, every customer once), against the actual ``counts``
+    (and ``revenue``): every score is a mean over customers, so the chunks' means
+    weighted by their sizes give it exactly."""
+    y = np.asarray(counts, dtype=float)
+    n = len(y)
+    p_any, pit = np.full(n, np.nan), np.full(n, np.nan)
+    sums: dict[str, float] = {}
+    for rows, forecast, draws in chunks:
+        found = count_scores(forecast, y[rows])
+        if draws is not None and revenue is not None:
+            seen, mass = interval_coverage(draws, revenue[rows], 0.9)
+            found |= {"coverage90_revenue": seen, "coverage90_revenue_expected": mass}
+        for name, value in found.items():
+            sums[name] = sums.get(name, 0.0) + value * len(rows)
+        p_any[rows] = 1.0 - forecast.pmf[:, 0]
+        pit[rows] = randomized_pit(forecast, y[rows], rng)
+    return ScoredCounts({k: v / n for k, v in sums.items()}, p_any, pit)
