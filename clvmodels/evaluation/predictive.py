@@ -93,16 +93,12 @@ def count_chunks(
 
 
 def count_forecast(
-    model: Estimator,
-    summary: pd.DataFrame,
-    horizon: float,
-    *,
-    draws: int = 200,
-    rng: np.random.Generator | None = None,
+    model: Estimator, summary: pd.DataFrame, horizon: float, **options: Any
 ) -> CountForecast:
-    """The count forecasts of :func:`count_chunks` for every customer at once, in the
-    order of ``summary`` (for a few customers: the matrix is ``customers × K``)."""
-    parts = list(count_chunks(model, summary, horizon, draws=draws, rng=rng))
+    """The count forecasts of :func:`count_chunks` (``options``: its keywords) for every
+    customer at once, in the order of ``summary`` (for a few customers: the matrix is
+    ``customers × K``)."""
+    parts = list(count_chunks(model, summary, horizon, **options))
     support = max(c.pmf.shape[1] for _, c, _ in parts)
     pmf = np.zeros((len(summary), support))
     for rows, counts, _ in parts:

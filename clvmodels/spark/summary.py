@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from clvmodels.data.checks import require_columns
 from clvmodels.data.parsing import EARLIEST_DAY, LATEST_DAY
 from clvmodels.data.summary.rules import (
+    BAD_ROW_KINDS,
     MONEY_COLUMNS,
     NET_TOLERANCE,
     NETTING,
@@ -272,30 +273,20 @@ def _aggregate(rows: DataFrame, days: DataFrame, name: str, o: SummaryOptions):
     """The per-customer aggregates (persisted), counts, observation end and daily repeat
     purchases; raises on the first kind of bad row found."""
     c = F.col
-    stats = [
+    stats = [  # the rows, the last day, then the bad rows in BAD_ROW_KINDS order
         F.coalesce(F.sum("n_rows"), F.lit(0)),
+        F.max("d"),
         F.coalesce(F.sum(F.when(c("cid").isNull(), c("n_rows"))), F.lit(0)),
         F.coalesce(F.sum(F.when(c("d").isNull(), c("n_rows"))), F.lit(0)),
         F.coalesce(F.sum(F.when(_out_of_range(c("d")), c("n_rows"))), F.lit(0)),
         F.coalesce(F.sum("n_bad"), F.lit(0)),
-        F.max("d"),
-        F.coalesce(F.sum("n_np"), F.lit(0)) if o.nonpositive_rule == "error" else F.lit(0),
         F.coalesce(F.sum("n_huge"), F.lit(0)),
+        F.coalesce(F.sum("n_np"), F.lit(0)) if o.nonpositive_rule == "error" else F.lit(0),
     ]
-    stats_row = days.agg(*stats).first()
-    rows_in, bad_ids, bad_dates, far, bad_amounts, last_day, n_np, n_huge = stats_row
+    rows_in, last_day, *bad = days.agg(*stats).first()
     if rows_in == 0:
         raise DataError(f"{name}: no rows")
-    checks = bad_row_checks(
-        o,
-        ids=bad_ids,
-        dates=bad_dates,
-        amounts=bad_amounts,
-        nonpositive=n_np,
-        out_of_range=far,
-        huge=n_huge,
-    )
-    for check in checks:
+    for check in bad_row_checks(o, dict(zip(BAD_ROW_KINDS, bad, strict=True))):
         where = _bad_rows(check.kind)
         _raise_first(rows, name, where, check.role, check.column, check.problem, check.count)
     obs, cal = o.window(last_day)

@@ -24,6 +24,7 @@ from clvmodels.data.csvfile import csv_line_problem
 from clvmodels.data.sources import Source, describe_source, duckdb_error_line, is_csv_source
 from clvmodels.data.sql import SqlSource, rows_fingerprint
 from clvmodels.data.summary.rules import (
+    BAD_ROW_KINDS,
     NET_TOLERANCE,
     NETTING,
     SummaryOptions,
@@ -50,12 +51,7 @@ _BYTES_PER_ROW = 150
 # What _aggregate_bucket totals over the customer-days, in its order.
 _TOTALS = (
     "rows_in",
-    "ids",
-    "dates",
-    "range",
-    "amounts",
-    "huge",
-    "nonpositive",
+    *BAD_ROW_KINDS,
     "dropped",
     "after",
     "kept",
@@ -203,16 +199,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str, o: Sum
     totals, last_day, without, purchases = _bucket_totals(con, o, _customer_buckets(con, source))
     if totals["rows_in"] == 0:
         raise DataError(f"{name}: no rows")
-    checks = bad_row_checks(
-        o,
-        ids=totals["ids"],
-        dates=totals["dates"],
-        amounts=totals["amounts"],
-        nonpositive=totals["nonpositive"],
-        out_of_range=totals["range"],
-        huge=totals["huge"],
-    )
-    for check in checks:
+    for check in bad_row_checks(o, totals):
         raise_first_bad_row(
             con,
             source,

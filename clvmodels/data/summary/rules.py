@@ -223,34 +223,36 @@ class RowCheck(NamedTuple):
     problem: str
 
 
-def bad_row_checks(
-    options: SummaryOptions,
-    *,
-    ids: int,
-    dates: int,
-    amounts: int,
-    nonpositive: int,
-    out_of_range: int = 0,
-    huge: int = 0,
-) -> list[RowCheck]:
-    """The bad rows counted in a log, in the order they are reported (only kinds with a
-    row; nonpositive amounts only with ``nonpositive="error"``; ``out_of_range``: days
-    outside :data:`~clvmodels.data.parsing.EARLIEST_DAY` ..
-    :data:`~clvmodels.data.parsing.LATEST_DAY`; ``huge``: amounts beyond
-    :data:`~clvmodels.data.transactions.MAX_AMOUNT`)."""
+BAD_ROW_KINDS = ("id", "date", "range", "amount", "huge", "nonpositive")
+"""The kinds of bad row, in the order they are reported: a missing id, a date that does
+not parse, a day outside :data:`~clvmodels.data.parsing.EARLIEST_DAY` ..
+:data:`~clvmodels.data.parsing.LATEST_DAY`, an amount that is not a finite number, one
+beyond :data:`~clvmodels.data.transactions.MAX_AMOUNT`, an amount <= 0."""
+
+
+def bad_row_checks(options: SummaryOptions, counts: Mapping[str, int]) -> list[RowCheck]:
+    """The bad rows counted in a log (``counts``: kind of :data:`BAD_ROW_KINDS` ->
+    rows), in the order they are reported: only kinds with a row, nonpositive amounts
+    only with ``nonpositive="error"``."""
     formats = options.formats
     checks = [
-        RowCheck("id", ids, "cid", options.customer_id, ROW_PROBLEMS["cid"]),
-        RowCheck("date", dates, "d", options.date, formats.date_problem(ROW_PROBLEMS["d"])),
-        RowCheck("range", out_of_range, "d", options.date, RANGE_PROBLEM),
+        RowCheck("id", counts["id"], "cid", options.customer_id, ROW_PROBLEMS["cid"]),
         RowCheck(
-            "amount", amounts, "a", options.amount, formats.amount_problem(ROW_PROBLEMS["a"])
+            "date", counts["date"], "d", options.date, formats.date_problem(ROW_PROBLEMS["d"])
         ),
-        RowCheck("huge", huge, "a", options.amount, HUGE_AMOUNT),
+        RowCheck("range", counts["range"], "d", options.date, RANGE_PROBLEM),
+        RowCheck(
+            "amount",
+            counts["amount"],
+            "a",
+            options.amount,
+            formats.amount_problem(ROW_PROBLEMS["a"]),
+        ),
+        RowCheck("huge", counts["huge"], "a", options.amount, HUGE_AMOUNT),
     ]
     if options.nonpositive_rule == "error":
         checks.append(
-            RowCheck("nonpositive", nonpositive, "a", options.amount, NONPOSITIVE_PROBLEM)
+            RowCheck("nonpositive", counts["nonpositive"], "a", options.amount, NONPOSITIVE_PROBLEM)
         )
     return [check for check in checks if check.count]
 
