@@ -173,3 +173,18 @@ def test_challenger_features_keep_a_categorical_covariate_as_categories():
     assert isinstance(frame["cov:channel"].dtype, pd.CategoricalDtype)
     assert list(frame["cov:channel"].cat.categories) == ["app", "web"]
     assert frame["cov:member"].tolist() == [1.0, 0.0]
+
+
+def test_scores_from_chunks_of_customers_equal_the_scores_of_the_whole(cdnow_summary, monkeypatch):
+    from clvmodels.evaluation import predictive
+    from clvmodels.evaluation.probabilistic import count_scores, score_chunks
+
+    model = BGNBD().fit(cdnow_summary)
+    actual = cdnow_summary["frequency_holdout"].to_numpy(float)
+    whole = count_scores(count_forecast(model, cdnow_summary, 39.0, chunk=10**6), actual)
+    monkeypatch.setattr(predictive, "CELLS", 2_000)  # parts of ~40 customers
+    chunks = predictive.count_chunks(model, cdnow_summary, 39.0, chunk=500)
+    scored = score_chunks(chunks, actual, np.random.default_rng(0))
+    for name, value in whole.items():
+        assert scored.scores[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
+    assert np.isfinite(scored.pit).all() and np.isfinite(scored.p_any).all()

@@ -44,7 +44,7 @@ from scipy import optimize, stats
 
 from clvmodels.errors import DataError
 from clvmodels.evaluation.holdout import Forecast
-from clvmodels.evaluation.predictive import CHUNK, MAX_SUPPORT, TAIL, Chunk
+from clvmodels.evaluation.predictive import CHUNK, MAX_SUPPORT, TAIL, Chunk, bounded_parts
 from clvmodels.evaluation.probabilistic import CountForecast
 from clvmodels.machine import usable_cores
 from clvmodels.units import days_per_unit
@@ -153,13 +153,17 @@ def negative_binomial_chunks(
     """:func:`negative_binomial_forecast` of ``chunk`` customers at a time, each chunk's
     support holding its largest ``actual`` count (the chunks of
     :data:`clvmodels.evaluation.predictive.Chunk`, without revenue)."""
-    for start in range(0, len(mean), chunk):
-        rows = np.arange(start, min(len(mean), start + chunk))
-        counts = negative_binomial_forecast(mean[rows], size)
-        largest = int(actual[rows].max())
-        if counts.pmf.shape[1] <= largest:
-            counts = negative_binomial_forecast(mean[rows], size, largest)
-        yield rows, counts, None
+    order = np.argsort(mean, kind="stable")  # customers of alike means share a support
+    for start in range(0, len(order), chunk):
+        rows = order[start : start + chunk]
+        p = size / (size + mean[rows].max())
+        support = max(int(stats.nbinom.ppf(1.0 - TAIL, size, p)), int(actual[rows].max())) + 1
+        for part in bounded_parts(len(rows), min(support, MAX_SUPPORT)):
+            counts = negative_binomial_forecast(mean[rows[part]], size)
+            largest = int(actual[rows[part]].max())
+            if counts.pmf.shape[1] <= largest:
+                counts = negative_binomial_forecast(mean[rows[part]], size, largest)
+            yield rows[part], counts, None
 
 
 def _regressor(seed: int, loss: str = "poisson") -> Any:

@@ -38,7 +38,8 @@ the ranked probability score, ``Σ_{k≥K} (1 − F(k))²``, is below the tail m
 expected excess count."""
 MAX_SUPPORT = 4096
 CELLS = 4_000_000
-"""Draws × distinct histories × counts evaluated at once (memory bound of a batch)."""
+"""Draws × distinct histories × counts evaluated at once, and customers × counts of a
+forecast handed on at once (the memory bound of a batch: 32 MB)."""
 
 
 Chunk = tuple[np.ndarray, CountForecast, "np.ndarray | None"]
@@ -85,11 +86,20 @@ def count_chunks(
     for start in range(0, len(order), chunk):
         rows = order[start : start + chunk]
         largest = 0 if actual is None else int(actual[rows].max())
-        counts = _chunk_forecast(model, [c[rows] for c in columns], linked, horizon, largest)
-        draws_r = None
-        if revenue is not None:
-            draws_r = revenue_draws(counts, summary.iloc[rows], rng=rng, **revenue)
-        yield rows, counts, draws_r
+        pmf, codes = _chunk_pmf(model, [c[rows] for c in columns], linked, horizon, largest)
+        for part in bounded_parts(len(rows), pmf.shape[1]):  # heavy buyers: a wide support
+            counts = CountForecast(pmf[codes[part]])
+            draws_r = None
+            if revenue is not None:
+                draws_r = revenue_draws(counts, summary.iloc[rows[part]], rng=rng, **revenue)
+            yield rows[part], counts, draws_r
+
+
+def bounded_parts(n: int, support: int) -> list[slice]:
+    """Slices of ``n`` customers holding at most :data:`CELLS` probabilities each at a
+    support of ``support`` counts."""
+    size = max(1, CELLS // max(1, support))
+    return [slice(start, min(n, start + size)) for start in range(0, n, size)]
 
 
 def count_forecast(
@@ -106,15 +116,15 @@ def count_forecast(
     return CountForecast(pmf)
 
 
-def _chunk_forecast(
+def _chunk_pmf(
     model: Estimator,
     columns: list[np.ndarray],
     params: dict[str, Any],
     horizon: float,
     largest: int,
-) -> CountForecast:
-    """The count forecasts of one chunk (``columns``: the history, then the covariate
-    pattern), evaluated once per distinct row."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pmfs of one chunk's distinct rows (``columns``: the history, then the
+    covariate pattern) and each customer's row."""
     history = model.info.history
     codes, distinct = factorize_rows(columns)
     rows = dict(zip(history, distinct[: len(history)], strict=True))
@@ -126,7 +136,7 @@ def _chunk_forecast(
         if support >= MAX_SUPPORT or 1.0 - pmf.sum(axis=1).min() <= TAIL:
             break
         support *= 2
-    return CountForecast(pmf[codes])
+    return pmf, codes
 
 
 def _parameters(model: Estimator, draws: int, rng: np.random.Generator) -> dict[str, Any]:
