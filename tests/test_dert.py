@@ -145,9 +145,10 @@ def test_discounted_purchases_of_a_poisson_stream_is_rate_over_delta():
 
 
 @pytest.mark.parametrize("horizon", [13.0, 52.0, 260.0, 2000.0, math.inf])
-def test_discounted_purchases_adaptive_panels_match_48_node_rule(monkeypatch, horizon):
-    """The panel count grows with δ·t_end; on random BG/NBD inputs (weekly data, 10 % a
-    year) the adaptive rule agrees with the fixed 6-panel (48-node) rule to 1e-10."""
+def test_discounted_purchases_node_rule_matches_a_200_node_rule(monkeypatch, horizon):
+    """The node count grows with the range of log time and with δ·t_end; on random
+    BG/NBD inputs (weekly data, 10 % a year) the rule agrees with a 200-node rule to
+    1e-10."""
     rng = np.random.default_rng(7)
     n = 2000
     x = rng.integers(0, 60, n).astype(float)
@@ -160,7 +161,7 @@ def test_discounted_purchases_adaptive_panels_match_48_node_rule(monkeypatch, ho
     }
     delta = discount.continuous_rate(0.10, "W")
     got = bgnbd.discounted_active_purchases(x, T, **params, delta=delta, horizon=horizon)
-    monkeypatch.setattr(discount, "quadrature_panels", lambda delta, horizon: 6)
+    monkeypatch.setattr(discount, "quadrature_nodes", lambda span, spread, discounting: 200)
     reference = bgnbd.discounted_active_purchases(x, T, **params, delta=delta, horizon=horizon)
     np.testing.assert_allclose(got, reference, rtol=1e-10)
 

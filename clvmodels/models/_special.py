@@ -5,7 +5,7 @@ reliable.
   b)``, the Gauss hypergeometric expression behind every expectation of the BG/NBD and
   MBG/NBD models (Fader, Hardie & Lee 2005, "Counting your customers the easy way",
   Marketing Science 24(2), eq. 7; cited as FHL 2005), with series, closed-form and
-  quadrature branches;
+  quadrature branches, to 1e-10 relative for every positive input;
 * :func:`hyp2f1_unit` — ``2F1(1, b; b + a; z)`` on ``0 ≤ z < 1``, behind the sBG's DERL
   and the BG/BB's DERT.
 """
@@ -26,41 +26,54 @@ from clvmodels.models.ops import as_floats
 # ---------------------------------------------------------------------------------------
 
 _SERIES_TERMS = 40
-_SERIES_LIMIT = 0.25  # (r + 40)·t/α below this: 40-term series, error < 0.25^40 relative
+_SERIES_RATIO = 0.5  # series only where each term is at most half the one before
+_SERIES_ERROR = 1e-17  # ... and the terms left out are below this, relative
 _AGREE = 1e-9  # the two hypergeometric forms must agree to this relative difference
-_CANCEL = 1e4  # reject the closed form when 1 − Q loses more than 4 digits
+_CANCEL = 1e3  # reject the closed form when (a+b−1)/(a−1) · (1 − Q) loses 3 digits
+_S_MAX, _B_MAX = 999.0, 100.0  # closed form only for z = s/(1+s) ≤ 0.999 and b ≤ 100
 _A_NEAR_ONE = 1e-4  # (a + b − 1)/(a − 1) · (1 − Q) is 0/0 at a = 1
-_R_MAX = 1e3  # beyond, SciPy's hyp2f1 loses up to 1e-6 in both forms alike (checked
-# against the quadrature on 3,000 log-uniform draws of (r, a, b, t/α))
+_R_MAX = 300.0  # beyond, SciPy's hyp2f1 loses up to 1e-10 in both forms alike (and up to
+# 1e-6 for r > 1000; checked against the quadrature on 300,000 log-uniform draws)
 _INTEGER_GAP = 1e-9  # c − r − b = a − 1 − r this close to an integer: SciPy's hyp2f1 takes
 # its degenerate (logarithmic) branch near z = 1 and both forms err alike, by up to 1e-3
 # relative (e.g. r = a = 23.7, b = 100, t/α = 11.9; checked against mpmath)
+_NARROW = 100.0  # ab/(a+b) above this (sd of logit p below 0.1): quadrature, no hyp2f1
+_DROP = 50.0  # the quadrature covers the logits where the Beta density is ≥ e^−50 × its mode
+_PANELS = (4, 8, 16, 32, 64, 128)  # composite 8-node rules tried in turn
+_QUAD_AGREE = 1e-11  # two successive rules must agree to this relative difference
+_CHUNK = 1 << 21  # rows × nodes evaluated at once (16 MB per array)
 
 
 def beta_average_expected(s: Any, r: Any, a: Any, b: Any) -> np.ndarray:
     """``E_p[(1 − (1 + p s)^(−r)) / p]`` for ``p ~ Beta(a, b)``: E[X(t)] at ``s = t/α``.
 
     This is FHL 2005 eq. (7), ``(a+b−1)/(a−1) · [1 − (α/(α+t))^r 2F1(r, b; a+b−1;
-    t/(α+t))]``, evaluated as follows (elementwise):
+    t/(α+t))]``, evaluated to 1e-10 relative or better for every positive input
+    (elementwise):
 
-    1. ``(r + 40) s < 1/4``: the series ``Σ_k (−1)^(k+1) (r)_k / k! · s^k E[p^(k−1)]``
-       (40 terms; alternating, with terms shrinking at least fourfold, so truncation
-       error < 1e-24), which avoids the cancellation in ``1 − …`` for small ``t``;
-    2. otherwise the closed form twice, with ``2F1(r, b; c; z)`` (eq. 7) and with its
-       Euler transform ``(1−z)^(c−r−b) 2F1(c−r, a−1; c; z)`` (Abramowitz & Stegun 15.3.3),
-       ``c = a+b−1``, ``z = t/(α+t)``.  SciPy's ``hyp2f1`` is unreliable for large
-       parameters and ``z`` near 1 (it may overflow or return a wrong finite value), so
-       the result is used only where both forms are finite, agree to 1e-9, are not 0/0
-       (``a`` within 1e-4 of 1), do not cancel catastrophically, ``r ≤ 1000`` and
-       ``c − r − b = a − 1 − r`` is not an integer (there SciPy's degenerate branch makes
-       both forms wrong alike near ``z = 1``);
-    3. elsewhere quadrature of the Beta integral in the logit of ``p``, with the two
-       tails ``p < p_L`` (``h`` linear in ``p``) and ``p > 1 − 1e-10`` (``h`` constant)
-       integrated in closed form with incomplete Beta functions: first vectorised
-       composite Gauss–Legendre rules with 256 and 512 nodes, kept where the two agree to
-       1e-10 (the usual case, e.g. ``a`` near 1), else adaptive quadrature (QUADPACK)
-       element by element.  This is accurate to about 1e-9 relative and finite for every
-       positive input.
+    1. the series ``Σ_k (−1)^(k+1) (r)_k / k! · s^k E[p^(k−1)]`` (40 terms) where each
+       term is at most half the one before and the terms left out are below 1e-17 of
+       the sum (``s ≲ 1/r``), which avoids the cancellation in ``1 − …`` for small ``t``;
+    2. the closed form twice, with ``2F1(r, b; c; z)`` (eq. 7) and with its Euler
+       transform ``(1−z)^(c−r−b) 2F1(c−r, a−1; c; z)`` (Abramowitz & Stegun 15.3.3),
+       ``c = a+b−1``, ``z = t/(α+t)``, but only where SciPy's ``hyp2f1`` was found
+       accurate: ``z ≤ 0.999``, ``b ≤ 100``, ``r ≤ 300``, ``ab/(a+b) < 100``, both forms
+       finite and agreeing to 1e-9, ``a`` not within 1e-4 of 1, ``a − 1 − r`` not an
+       integer (SciPy's degenerate branch) and the factor ``(a+b−1)/(a−1) · (1 − Q)``
+       losing fewer than 3 digits.  Outside these limits both forms can be wrong alike
+       (by up to 2.6e-6 at ``z → 1`` and large ``b``; 1e-7 where they agree to 1e-9);
+       inside, they are within 2e-11 of the quadrature on 300,000 log-uniform draws of
+       ``(s, r, a, b)`` (``s`` up to 1e5, ``r`` to 5,000, ``a, b`` to 1e8);
+    3. elsewhere — e.g. wherever ``a`` and ``b`` both exceed ~200 and the Beta is
+       narrow — quadrature of the Beta integral in ``y = logit(p)`` over the window
+       where the density is within ``e^−50`` of its mode, with the density computed
+       relative to its mode (:func:`_log_density_drop`) and normalised by its own
+       quadrature, never through ``a log p + b log q − log B(a, b)`` (whose rounding,
+       ~1e-16 × 1e8, set a 5e-7 floor at ``a, b ~ 1e8``); the parts below ``p_L`` and
+       above ``1 − 1e-10`` in closed form (``h`` linear in ``p`` there); composite
+       8-node Gauss–Legendre rules of 4, 8, … 128 panels until two agree to 1e-11,
+       vectorised; adaptive quadrature (QUADPACK) element by element if none do.  About
+       1e-13 relative against mpmath (``tests/test_numerics_stress.py``).
 
     Parameters are broadcast against each other; ``s ≥ 0``.
     """
@@ -69,20 +82,42 @@ def beta_average_expected(s: Any, r: Any, a: Any, b: Any) -> np.ndarray:
     s, r, a, b = (v.ravel() for v in (s, r, a, b))
     out = np.full(s.shape, np.nan)
 
-    small = (r + _SERIES_TERMS) * s < _SERIES_LIMIT
+    small = _series_converges(s, r)
     out[small] = _series(s[small], r[small], a[small], b[small])
 
     rest = np.flatnonzero(~small)
-    value, ok = _closed_form(s[rest], r[rest], a[rest], b[rest])
-    out[rest[ok]] = value[ok]
+    tame = (
+        (a[rest] * b[rest] / (a[rest] + b[rest]) < _NARROW)
+        & (s[rest] <= _S_MAX)
+        & (b[rest] <= _B_MAX)
+    )
+    wide = rest[tame]
+    value, ok = _closed_form(s[wide], r[wide], a[wide], b[wide])
+    out[wide[ok]] = value[ok]
 
-    hard = rest[~ok]
+    hard = np.concatenate([rest[~tame], wide[~ok]])
     if hard.size:
-        value, ok = _fixed_quadrature(s[hard], r[hard], a[hard], b[hard])
+        value, ok = _logit_quadrature(s[hard], r[hard], a[hard], b[hard])
         out[hard[ok]] = value[ok]
         for i in hard[~ok]:
             out[i] = _quadrature(float(s[i]), float(r[i]), float(a[i]), float(b[i]))
     return out.reshape(shape)
+
+
+def _series_converges(s: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Where the 40-term series is accurate: term ratios ``(r+k)/(k+1) · s · E[p^k] /
+    E[p^(k−1)] ≤ s · max((r+1)/2, 1) ≤ 1/2`` (so the sum is at least half its first term)
+    and the first term left out, at most ``(r+1)_40 / 41! · s^40`` times the first,
+    below 1e-17 / 2."""
+    n = _SERIES_TERMS
+    with np.errstate(divide="ignore"):
+        log_tail = (
+            special.gammaln(r + n + 1.0) - special.gammaln(r + 1.0) - math.lgamma(n + 2.0)
+            + n * np.log(s) + math.log(2.0)
+        )
+    return (s * np.maximum((r + 1.0) / 2.0, 1.0) <= _SERIES_RATIO) & (
+        log_tail <= math.log(_SERIES_ERROR)
+    )
 
 
 def _series(s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -111,6 +146,7 @@ def _closed_form(
         e_direct = c / (a - 1.0) * -np.expm1(np.log(q_direct))
         e_euler = c / (a - 1.0) * -np.expm1(np.log(q_euler))
         scale = np.maximum(np.abs(e_direct), np.abs(e_euler))
+        abs_gap = np.abs(1.0 - q_direct)
         ok = (
             np.isfinite(e_direct)
             & np.isfinite(e_euler)
@@ -120,95 +156,177 @@ def _closed_form(
             & (np.abs(a - 1.0) > _A_NEAR_ONE)
             & (r <= _R_MAX)
             & (np.abs(a - 1.0 - r - np.round(a - 1.0 - r)) > _INTEGER_GAP)
-            & (q_direct < _CANCEL * np.abs(1.0 - q_direct))
+            & (q_direct * np.maximum(1.0, 0.01 / np.abs(a - 1.0)) < _CANCEL * abs_gap)
             & (e_direct > 0)
             & (e_direct <= r * s * (1.0 + 1e-9))  # E[X(t)] ≤ E[N(t)] = r t / α
         )
     return np.where(ok, e_direct, np.nan), ok
 
 
-def _log_h(log_p: float, s: float, r: float) -> float:
-    """``log h(p)`` with ``h(p) = (1 − (1 + p s)^(−r)) / p``, given ``log p`` (scalar)."""
-    u = r * math.log1p(math.exp(log_p + math.log(s)))
-    # log(1 − exp(−u)) for u > 0 (Mächler 2012)
-    log1mexp = math.log(-math.expm1(-u)) if u < math.log(2.0) else math.log1p(-math.exp(-u))
-    return log1mexp - log_p
-
-
-def _log_expit(y: float) -> float:
-    """``log(1 / (1 + exp(−y)))`` without overflow (scalar)."""
-    return -math.log1p(math.exp(-y)) if y > 0 else y - math.log1p(math.exp(y))
-
-
-def _tails(s: Any, r: Any, a: Any, b: Any) -> tuple[Any, Any, Any]:
-    """The closed-form tails of the Beta integral and the logit limits between them."""
+def _tails(s: Any, r: Any, a: Any, b: Any) -> tuple[Any, Any, Any, Any]:
+    """The Beta integral of ``h`` below ``p_L`` and above ``p_R`` in closed form, the
+    Beta mass there, and the logits of ``p_L`` and ``p_R``."""
     # Below p_L, h(p) = r s (1 − (r+1) p s / 2 + O((p s r)^2)) to 1e-12 relative.
     p_left = np.minimum(1e-6 / ((r + 2.0) * s), 0.5)
+    mass_left = special.betainc(a, b, p_left)
     tail_left = r * s * (
-        special.betainc(a, b, p_left)
-        - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
+        mass_left - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
     )
-    # Above p_R, h varies by less than 3e-10 relative (|d log h / dp| ≤ 2 near p = 1).
-    p_right = 1.0 - 1e-10
-    u_right = r * np.log1p(np.exp(np.log1p(-0.5e-10) + np.log(s)))
-    h_right = -np.expm1(-u_right) / (1.0 - 0.5e-10)
-    tail_right = special.betaincc(a, b, p_right) * h_right
+    # Above p_R = 1 − q_R: h(1 − q) = h(1) − h'(1) q + O(q²), q_R = 1e-10 exactly.
+    q_right = 1e-10
+    log1p_s = np.log1p(s)
+    h_one = -np.expm1(-r * log1p_s)
+    slope = r * s * np.exp(-(r + 1.0) * log1p_s) - h_one  # h'(1)
+    mass_right = special.betainc(b, a, q_right)
+    tail_right = h_one * mass_right - slope * b / (a + b) * special.betainc(b + 1.0, a, q_right)
     y_left = np.log(p_left) - np.log1p(-p_left)
-    y_right = math.log(p_right) - math.log1p(-p_right)
-    return tail_left + tail_right, y_left, np.full_like(y_left, y_right)
+    y_right = np.full_like(y_left, math.log1p(-q_right) - math.log(q_right))
+    return tail_left + tail_right, mass_left + mass_right, y_left, y_right
 
 
-def _fixed_quadrature(
+def _log_density_drop(d: Any, a: Any, b: Any) -> Any:
+    """``Λ(d) = log f(y_m) − log f(y_m + d) ≥ 0`` for the density ``f(y) ∝ p^a q^b`` of
+    ``y = logit(p)``, ``p ~ Beta(a, b)``, around its mode ``y_m = log(a/b)``.
+
+    ``Λ = (a+b) log(q̄ + p̄ e^d) − a d`` with ``p̄ = a/(a+b)``, ``q̄ = b/(a+b)``, evaluated as
+    ``(a+b) log1p(p̄ expm1(d)) − a d`` or as the equal ``(a+b) log1p(q̄ expm1(−d)) + b d``,
+    whichever has the smaller ``log1p`` argument.  Nothing of size ``a log p`` is formed,
+    so for ``a, b ~ 1e8`` the error is ``~1e-16 · a|d|`` (below 1e-11 over the bulk)
+    rather than the ``~1e-8`` of ``a log p + b log q − log B(a, b)``.
+    """
+    total = a + b
+    forward = a / total * np.expm1(d)
+    backward = b / total * np.expm1(-d)
+    use_forward = np.abs(forward) <= np.abs(backward)
+    return np.where(
+        use_forward,
+        total * np.log1p(np.where(use_forward, forward, 0.0)) - a * d,
+        total * np.log1p(np.where(use_forward, 0.0, backward)) + b * d,
+    )
+
+
+def _reach(direction: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The logit offset ``d`` on the side ``direction`` (±1) of the mode where
+    ``Λ(d) = 50``: Newton's method on the convex ``Λ`` from five Gaussian standard
+    deviations (after the first step the iterates approach the root from outside, so a
+    stopped iteration errs on the wide side); ``|y_m + d| ≤ 200``."""
+    total = a + b
+    y_mode = np.log(a) - np.log(b)
+    low, high = -200.0 - y_mode, 200.0 - y_mode
+    d = np.clip(direction * 5.0 * np.sqrt(total / (a * b)), low, high)
+    for _ in range(12):
+        slope = a * b / total * np.expm1(d) / (1.0 + a / total * np.expm1(d))  # Λ'(d)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = (_log_density_drop(d, a, b) - _DROP) / slope
+        d = np.clip(np.where(np.isfinite(step), d - step, d), low, high)
+    return d
+
+
+def _logit_window(s: Any, r: Any, a: Any, b: Any) -> dict[str, np.ndarray]:
+    """Where :func:`_logit_quadrature` integrates: offsets ``d_lo ≤ d_hi`` from the mode
+    ``y_m`` of ``logit(p)`` covering the Beta density down to ``e^−50`` of its mode, cut
+    to ``[logit p_L, logit p_R]``; and the closed-form tails beyond the cuts (zero where
+    the Beta's range ends inside them)."""
+    tails, mass, y_left, y_right = _tails(s, r, a, b)
+    y_mode = np.log(a) - np.log(b)
+    reach_lo, reach_hi = _reach(-1.0, a, b), _reach(1.0, a, b)
+    d_lo = np.maximum(reach_lo, y_left - y_mode)
+    d_hi = np.minimum(reach_hi, y_right - y_mode)
+    clipped = (reach_lo < y_left - y_mode) | (reach_hi > y_right - y_mode)
+    return {
+        "y_mode": y_mode,
+        "d_lo": d_lo,
+        "d_hi": np.maximum(d_hi, d_lo),
+        "tails": np.where(clipped, tails, 0.0),
+        "mass": np.where(clipped, mass, 0.0),
+    }
+
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
+
+
+def _panel_rule(panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """``panels`` composite 8-node Gauss–Legendre panels on ``[0, 1]``."""
+    nodes = ((np.arange(panels)[:, None] + (_GL_X[None, :] + 1.0) / 2.0) / panels).ravel()
+    return nodes, np.tile(_GL_W / (2.0 * panels), panels)
+
+
+def _body_average(
+    s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray, window: dict[str, np.ndarray],
+    panels: int,
+) -> np.ndarray:
+    """``E[h(p) | logit p − y_m ∈ [d_lo, d_hi]]`` with ``panels`` composite 8-node
+    Gauss–Legendre panels in ``d``, the density weights ``e^−Λ(d)`` normalised by their
+    own sum (no ``log B(a, b)``)."""
+    unit_x, unit_w = _panel_rule(panels)
+    out = np.empty(s.size)
+    step = max(1, _CHUNK // unit_x.size)
+    for lo in range(0, s.size, step):
+        sl = slice(lo, lo + step)
+        width = (window["d_hi"][sl] - window["d_lo"][sl])[:, None]
+        d = window["d_lo"][sl, None] + width * unit_x
+        density = np.exp(-_log_density_drop(d, a[sl, None], b[sl, None]))
+        p = special.expit(window["y_mode"][sl, None] + d)
+        h = -np.expm1(-r[sl, None] * np.log1p(p * s[sl, None])) / p
+        with np.errstate(invalid="ignore"):  # an empty window (all mass in the tails)
+            out[sl] = ((density * h) @ unit_w) / (density @ unit_w)
+    return np.where(window["d_hi"] > window["d_lo"], out, 0.0)
+
+
+def _logit_quadrature(
     s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised version of :func:`_quadrature` with fixed composite Gauss–Legendre rules
-    (32 and 64 panels of 8 nodes in ``y = logit(p)``); returns the finer value and where
-    the two rules agree to 1e-10 relative."""
-    tails, y_left, y_right = _tails(s, r, a, b)
-    log_beta = special.betaln(a, b)
-    gx, gw = np.polynomial.legendre.leggauss(8)
-    results = []
-    for panels in (32, 64):
-        unit = ((np.arange(panels)[:, None] + (gx[None, :] + 1.0) / 2.0) / panels).ravel()
-        weights = np.tile(gw / (2.0 * panels), panels)
-        width = (y_right - y_left)[:, None]
-        y = y_left[:, None] + width * unit
-        log_p, log_q = -np.logaddexp(0.0, -y), -np.logaddexp(0.0, y)
-        u = r[:, None] * np.log1p(np.exp(log_p + np.log(s)[:, None]))
-        log1mexp = np.where(
-            u < math.log(2.0),
-            np.log(-np.expm1(-np.minimum(u, math.log(2.0)))),
-            np.log1p(-np.exp(-np.maximum(u, math.log(2.0)))),
-        )
-        log_f = log1mexp - log_p + a[:, None] * log_p + b[:, None] * log_q - log_beta[:, None]
-        results.append(tails + (np.exp(log_f) * width) @ weights)
-    coarse, fine = results
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(fine) & (np.abs(fine - coarse) <= 1e-10 * np.abs(fine)) & (fine > 0)
-    return fine, ok
+    """The Beta integral of ``h`` by composite Gauss–Legendre rules in ``y = logit(p)``
+    over the window of :func:`_logit_window` plus its closed-form tails.  Rules of 4, 8,
+    … 128 panels (each at most one logit unit wide to start with) are tried in turn; a
+    row is done when two successive rules agree to 1e-11 relative.  Returns the values
+    and where they were accepted."""
+    window = _logit_window(s, r, a, b)
+    length = window["d_hi"] - window["d_lo"]
+    first = np.searchsorted(np.array(_PANELS), np.ceil(length), side="left")
+    first = np.minimum(first, len(_PANELS) - 2)
+    out = np.full(s.size, np.nan)
+    done = np.zeros(s.size, dtype=bool)
+    previous = np.full(s.size, np.nan)
+    for level, panels in enumerate(_PANELS):
+        rows = np.flatnonzero(~done & (first <= level))
+        if not rows.size:
+            continue
+        sub = {k: v[rows] for k, v in window.items()}
+        body = _body_average(s[rows], r[rows], a[rows], b[rows], sub, panels)
+        value = sub["tails"] + (1.0 - sub["mass"]) * body
+        with np.errstate(invalid="ignore"):
+            agree = np.abs(value - previous[rows]) <= _QUAD_AGREE * np.abs(value)
+        agree &= np.isfinite(value) & (value > 0)
+        out[rows] = value
+        done[rows[agree]] = True
+        previous[rows] = value
+    return out, done
 
 
 def _quadrature(s: float, r: float, a: float, b: float) -> float:
-    """The Beta integral of ``h`` by quadrature in ``y = logit(p)`` (see caller)."""
-    log_beta = float(special.betaln(a, b))
-    tails, y_lo, y_hi = _tails(np.float64(s), np.float64(r), np.float64(a), np.float64(b))
-    y_left, y_right = float(y_lo), float(y_hi)
+    """The Beta integral of ``h`` by adaptive quadrature (QUADPACK) over the window of
+    :func:`_logit_window` (scalar; the last resort of :func:`beta_average_expected`)."""
+    arrays = (np.array([v], dtype=float) for v in (s, r, a, b))
+    window = {k: float(v[0]) for k, v in _logit_window(*arrays).items()}
+    d_lo, d_hi, y_mode = window["d_lo"], window["d_hi"], window["y_mode"]
+    if not d_hi > d_lo:
+        return window["tails"]
 
-    def integrand(y: float) -> float:
-        log_p, log_q = _log_expit(y), _log_expit(-y)
-        return math.exp(_log_h(log_p, s, r) + a * log_p + b * log_q - log_beta)
+    def density(d: float) -> float:
+        return math.exp(-float(_log_density_drop(np.float64(d), a, b)))
 
-    mode = math.log(a / b)
-    spread = math.sqrt(1.0 / a + 1.0 / b)
-    marks = [mode - 5 * spread, mode, mode + 5 * spread, -math.log(s), -math.log(r * s)]
-    points: list[float] = []
-    for m in sorted(marks):  # break points, none closer than 1e-6 to another or an end
-        if y_left + 1e-6 < m < y_right - 1e-6 and (not points or m > points[-1] + 1e-6):
-            points.append(m)
-    middle, _ = integrate.quad(
-        integrand, y_left, y_right, points=points or None, epsabs=0.0, epsrel=1e-11, limit=500
-    )
-    return float(tails + middle)
+    def h(d: float) -> float:
+        p = float(special.expit(y_mode + d))
+        return -math.expm1(-r * math.log1p(p * s)) / p
+
+    spread = math.sqrt((a + b) / (a * b))
+    marks = [0.0, -3 * spread, 3 * spread, -math.log(s) - y_mode, -math.log(r * s) - y_mode]
+    points = sorted(m for m in marks if d_lo + 1e-9 < m < d_hi - 1e-9)
+    options = {"points": points or None, "epsabs": 0.0, "epsrel": 1e-12, "limit": 500}
+    top, _ = integrate.quad(lambda d: density(d) * h(d), d_lo, d_hi, **options)
+    bottom, _ = integrate.quad(density, d_lo, d_hi, **options)
+    return float(window["tails"] + (1.0 - window["mass"]) * top / bottom)
 
 
 # ---------------------------------------------------------------------------------------
