@@ -26,38 +26,50 @@ from clvmodels.errors import (
 )
 from clvmodels.estimators import (
     BGBB,
+    BGCNBD,
     BGNBD,
     ESTIMATORS,
+    MBGCNBD,
     MBGNBD,
+    NBD,
     SBG,
     Estimator,
     GammaGamma,
+    GGompertzNBD,
+    ParetoGGG,
     ParetoNBD,
 )
 from clvmodels.results import FitResult
 
 
-def fit(model: str, data: pd.DataFrame, backend: str = "mle", **options: Any) -> Estimator:
+def fit(
+    model: str, data: pd.DataFrame, backend: str | None = None, **options: Any
+) -> Estimator:
     """Fit model ``model`` on a canonical per-customer frame and return the fitted estimator.
 
     Parameters
     ----------
     model
-        One of ``bgnbd, paretonbd, mbgnbd, bgbb, gamma_gamma, sbg``.
+        One of ``bgnbd, paretonbd, mbgnbd, bgbb, nbd, bgcnbd, mbgcnbd, ggompertz,
+        paretoggg, gamma_gamma, sbg`` (:data:`clvmodels.models.REGISTRY`).
     data
         Per-customer frame (``frequency, recency, T[, monetary_value][, count]`` for the
-        purchase models; ``frequency, recency, n[, count]`` for BG/BB;
-        ``tenure, churned[, count]`` for sBG).
+        purchase models, plus ``litt`` for the BG/CNBD-k, MBG/CNBD-k and Pareto/GGG;
+        ``frequency, recency, n[, count]`` for BG/BB; ``tenure, churned[, count]`` for sBG).
     backend
-        ``"mle"`` or ``"bayes"``.
+        ``"mle"`` or ``"bayes"``; default the model's own (``"bayes"`` for the
+        Pareto/GGG, which has no closed-form likelihood; ``"mle"`` otherwise).
     **options
-        Backend options (MLE: ``init``, ``max_iter``).
+        Backend options (MLE: ``init``, ``max_iter``) and model options (BG/CNBD-k,
+        MBG/CNBD-k: ``k`` or ``max_k``).
     """
     try:
         cls = ESTIMATORS[model]
     except KeyError:
         raise FitError(f"unknown model {model!r}; choose from {', '.join(ESTIMATORS)}") from None
-    return cls(backend=backend, **options).fit(data)
+    if backend is not None:
+        options["backend"] = backend
+    return cls(**options).fit(data)
 
 
 def load_model(path: str) -> Estimator:
@@ -70,8 +82,11 @@ def load_model(path: str) -> Estimator:
 
 __all__ = [
     "BGBB",
+    "BGCNBD",
     "BGNBD",
+    "MBGCNBD",
     "MBGNBD",
+    "NBD",
     "SBG",
     "ClvError",
     "ConfigError",
@@ -79,8 +94,10 @@ __all__ = [
     "Estimator",
     "FitError",
     "FitResult",
+    "GGompertzNBD",
     "GammaGamma",
     "ModelLoadError",
+    "ParetoGGG",
     "ParetoNBD",
     "__version__",
     "fit",

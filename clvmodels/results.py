@@ -66,6 +66,13 @@ class FitResult:
         How the fit's covariates were built from a customer table
         (:meth:`clvmodels.data.covariates.Covariates.encoding`), so that customers can
         be scored with the same design columns; ``None`` without covariates.
+    fixed
+        Names of parameters held fixed during the fit, with their values in ``params``
+        but not among ``param_names``: a discrete parameter chosen by profile likelihood
+        (the ``k`` of the BG/CNBD-k, estimated by fitting the others at each ``k``).  They
+        count as parameters in AIC and BIC, carry no sampling uncertainty (every draw of
+        :meth:`parameter_draws` holds their value) and appear in :meth:`summary` with a
+        zero-width interval.
     """
 
     model: str
@@ -83,6 +90,7 @@ class FitResult:
     version: str = __version__
     coefficients: tuple[str, ...] = ()
     covariate_encoding: dict[str, Any] | None = None
+    fixed: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ coordinates
     def _coordinates(self) -> np.ndarray:
@@ -102,8 +110,9 @@ class FitResult:
     # ------------------------------------------------------------------ statistics
     @property
     def n_params(self) -> int:
-        """Number of free parameters."""
-        return len(self.param_names)
+        """Number of parameters: the estimated ones and those chosen by profiling
+        (``fixed``)."""
+        return len(self.param_names) + len(self.fixed)
 
     @property
     def aic(self) -> float:
@@ -146,7 +155,7 @@ class FitResult:
         else:
             z = stats.norm.ppf(1.0 - tail)
             sd_log = (
-                np.full(self.n_params, np.nan)
+                np.full(len(self.param_names), np.nan)
                 if self.cov_log is None
                 else np.sqrt(np.clip(np.diag(self.cov_log), 0.0, np.inf))
             )
@@ -178,6 +187,13 @@ class FitResult:
             per = self.diagnostics.get("parameters", {})
             for column in ("r_hat", "ess_bulk", "ess_tail"):
                 table[column] = [per.get(k, {}).get(column, math.nan) for k in self.param_names]
+        if self.fixed:
+            profiled = pd.DataFrame(
+                {c: [self.params[k] for k in self.fixed] for c in ("estimate", "lower", "upper")}
+                | {"std_err": 0.0},
+                index=pd.Index(self.fixed, name="parameter"),
+            )
+            table = pd.concat([table, profiled[["estimate", "std_err", "lower", "upper"]]])
         table.attrs["level"] = level
         return table
 
@@ -197,10 +213,10 @@ class FitResult:
         if self.draws is not None:
             total = len(next(iter(self.draws.values())))
             idx = rng.choice(total, size=n_draws, replace=n_draws > total)
-            return {k: np.asarray(self.draws[k])[idx] for k in self.param_names}
+            return self._with_fixed({k: np.asarray(self.draws[k])[idx] for k in self.param_names})
         if self.cov_log is None or not np.all(np.isfinite(self.cov_log)):
             finite = (
-                np.zeros(self.n_params, dtype=bool)
+                np.zeros(len(self.param_names), dtype=bool)
                 if self.cov_log is None
                 else np.all(np.isfinite(self.cov_log), axis=1)
             )
@@ -209,7 +225,12 @@ class FitResult:
         sample = rng.multivariate_normal(
             self._coordinates(), self.cov_log, size=n_draws, method="eigh"
         )
-        return self._from_coordinates(sample)
+        return self._with_fixed(self._from_coordinates(sample))
+
+    def _with_fixed(self, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``draws`` plus a constant draw of every ``fixed`` parameter."""
+        n = len(next(iter(draws.values())))
+        return {**draws, **{k: np.full(n, float(self.params[k])) for k in self.fixed}}
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -230,6 +251,7 @@ class FitResult:
             "data_fingerprint": self.data_fingerprint,
             "coefficients": list(self.coefficients),
             "covariate_encoding": self.covariate_encoding,
+            "fixed": list(self.fixed),
         }
 
     @classmethod
@@ -263,6 +285,7 @@ class FitResult:
                 version=saved,
                 coefficients=tuple(payload.get("coefficients", ())),
                 covariate_encoding=payload.get("covariate_encoding"),
+                fixed=tuple(payload.get("fixed", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelLoadError):

@@ -44,8 +44,9 @@ def purchase_arrays(
     ``expected_purchases`` is undiscounted over ``settings.horizon``, or over one year of
     time units when the horizon is the whole lifetime (a lifetime count can be
     infinite without discounting).  For the continuous-time models both are
-    ``P(alive) ×`` a quantity of an active customer that depends on ``(x, T)`` only;
-    that quantity is evaluated once per distinct pair.
+    ``P(alive) ×`` a quantity of an active customer that depends on a few history
+    columns only (``x, T`` for the BG/NBD family); that quantity is evaluated once per
+    distinct combination.
 
     ``data`` holds 1-d columns (``rows``); ``params`` holds scalars, giving arrays of
     shape ``(rows,)``, or arrays of shape ``(draws, 1)``, giving ``(draws, rows)``.
@@ -54,25 +55,32 @@ def purchase_arrays(
     (:meth:`PatternLink.params`); the ``(x, T)`` quantities are then evaluated once per
     distinct ``(x, T, pattern)``.
     """
-    if model_info(key).discrete:
+    info = model_info(key)
+    if info.discrete:
         return _discrete_arrays(key, params, data, settings, with_dert)
     module = model_module(key)
-    x = np.asarray(data["frequency"], dtype=float)
-    t_x = np.asarray(data["recency"], dtype=float)
-    T = np.asarray(data["T"], dtype=float)
+    history = {c: np.asarray(data[c], dtype=float) for c in info.history}
+    if info.active is None:  # a latent-variable model: everything from one pass
+        return module.customer_predictions(
+            settings.count_horizon, **history, **params, delta=settings.delta,
+            horizon=settings.horizon, with_dert=with_dert,
+        )
     pattern = data.get("pattern")
-    alive = module.probability_alive(x, t_x, T, **at_patterns(params, pattern))
-    group, distinct = factorize_rows([x, T] if pattern is None else [x, T, pattern])
-    x_u, T_u = distinct[0], distinct[1]
-    pair_params = at_patterns(params, None if pattern is None else distinct[2])
-    future = module.active_expected_purchases(settings.count_horizon, x_u, T_u, **pair_params)
+    alive = module.probability_alive(**history, **at_patterns(params, pattern))
+    columns = [history[c] for c in info.active]
+    group, distinct = factorize_rows(columns if pattern is None else [*columns, pattern])
+    active = dict(zip(info.active, distinct, strict=False))
+    pair_params = at_patterns(params, None if pattern is None else distinct[-1])
+    future = module.active_expected_purchases(settings.count_horizon, **active, **pair_params)
     expected = alive * future[..., group]
     if not with_dert:
         return {"p_alive": alive, "expected_purchases": expected}
-    active = module.discounted_active_purchases(
-        x_u, T_u, **pair_params, delta=settings.delta, horizon=settings.horizon
+    discounted = module.discounted_active_purchases(
+        **active, **pair_params, delta=settings.delta, horizon=settings.horizon
     )
-    return {"p_alive": alive, "expected_purchases": expected, "dert": alive * active[..., group]}
+    return {
+        "p_alive": alive, "expected_purchases": expected, "dert": alive * discounted[..., group]
+    }
 
 
 def _discrete_arrays(

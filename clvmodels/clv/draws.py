@@ -85,8 +85,9 @@ def draw_summaries(
     n_draws = int(settings.draws)
     purchase_draws = purchase.result_.parameter_draws(n_draws, rng)
     spend_draws = None if spend is None else spend.result_.parameter_draws(n_draws, rng)
-    history_columns = model_info(key).history
-    pair = ["frequency", history_columns[-1], *(["pattern"] if "pattern" in rows else [])]
+    info = model_info(key)
+    active = info.active or info.history  # the columns the DERT integral is evaluated per
+    pair = [*active, *(["pattern"] if "pattern" in rows else [])]
     spend_keys = ("monetary_value", "spend_pattern")
     history = pair + [c for c in rows if c not in pair and c not in spend_keys]
     job = _Draws(key, rows, settings, fallback, links, purchase_draws, spend_draws, history, pair)

@@ -54,6 +54,7 @@ def check_semantics(config: RunConfig) -> None:
     for key, model in config.models.items():
         if model.max_iter < 1:
             raise ConfigError(f"models.{key}.max_iter: must be positive")
+        _check_model_options(key, model)
         _check_bayes(key, model)
     if config.baseline.lifespan_years <= 0:
         raise ConfigError("baseline.lifespan_years: must be positive")
@@ -106,9 +107,47 @@ def _check_reading(data: DataConfig) -> None:
             )
 
 
+def model_backend(key: str, model: ModelConfig) -> str:
+    """The backend of ``models.<key>``: as configured, else the model's default (``mle``;
+    ``bayes`` for the Pareto/GGG, which has no closed-form likelihood)."""
+    return model.backend or model_info(key).backends[0]
+
+
+SAMPLER_KEYS = ("draws", "tune", "chains", "seed", "ess_floor", "thin")
+"""The ``models.paretoggg`` keys of its Gibbs sampler (it takes no PyMC option)."""
+
+
+def _check_model_options(key: str, model: ModelConfig) -> None:
+    """A model's own keys (``k``, ``max_k``, ``thin``) only where the model has them,
+    within range; a backend the model can be fitted with."""
+    path = f"models.{key}"
+    info = model_info(key)
+    backend = model_backend(key, model)
+    if backend not in info.backends:
+        raise ConfigError(
+            f"{path}.backend: the {info.name} has no closed-form likelihood and is fitted "
+            f"with backend: {' or '.join(info.backends)} only"
+        )
+    defaults = ModelConfig()
+    for name in ("k", "max_k", "thin"):
+        value = getattr(model, name)
+        if value != getattr(defaults, name) and name not in info.options:
+            owners = [k for k in model_keys() if name in model_info(k).options]
+            raise ConfigError(f"{path}.{name}: only {', '.join(owners)} take {name}")
+        if value is not None and not 1 <= value <= 100:
+            raise ConfigError(f"{path}.{name}: must be a whole number from 1 to 100")
+    if "thin" in info.options:  # the Pareto/GGG's own sampler takes no PyMC option
+        for name in ("priors", "method", "sampler", "target_accept", "init"):
+            if getattr(model, name) != getattr(defaults, name):
+                raise ConfigError(
+                    f"{path}.{name}: the {info.name}'s sampler takes "
+                    f"{', '.join(SAMPLER_KEYS)} only"
+                )
+
+
 def _check_bayes(key: str, model: ModelConfig) -> None:
     path = f"models.{key}"
-    if model.backend != "bayes":
+    if model_backend(key, model) != "bayes":
         if model.priors is not None:
             raise ConfigError(f"{path}.priors: priors need backend: bayes")
         return

@@ -85,7 +85,8 @@ class SplitConfig:
 class ModelConfig:
     """``models.<key>:`` — options of one model."""
 
-    backend: Literal["mle", "bayes"] = "mle"
+    backend: Literal["mle", "bayes"] | None = None  # None: the model's default (mle; bayes
+    # for the Pareto/GGG, which has no closed-form likelihood)
     init: dict[str, float] | None = None
     max_iter: int = 1000
     by_cohort: bool = True
@@ -99,6 +100,9 @@ class ModelConfig:
     seed: int = 0
     ess_floor: float = 400.0
     covariates: dict[str, list[str]] | None = None
+    k: int | None = None  # bgcnbd, mbgcnbd: fixed Erlang order (None: profile likelihood)
+    max_k: int = 10  # bgcnbd, mbgcnbd: largest Erlang order the profile tries
+    thin: int = 1  # paretoggg: keep every thin-th draw of its Gibbs sampler
 
 
 @dataclass(frozen=True)

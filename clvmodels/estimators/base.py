@@ -151,27 +151,47 @@ class Estimator:
         unit: str | None,
         links: CovariateLinks | None,
     ) -> FitResult:
-        fit, label = self._backend_fit()
+        return self._call_backend(
+            self.backend, self._backend_options(), spec, arrays, weights, unit, links
+        )
+
+    def _call_backend(
+        self,
+        backend: str,
+        given: Mapping[str, Any],
+        spec: Any,
+        arrays: dict[str, np.ndarray],
+        weights: np.ndarray | None,
+        unit: str | None,
+        links: CovariateLinks | None,
+    ) -> FitResult:
+        """Fit ``spec`` with ``backend`` and its options ``given`` (checked by name)."""
+        fit, label = self._backend_fit(backend)
         allowed = set(inspect.signature(fit).parameters) - _DATA_ARGUMENTS
-        unknown = set(self.options) - allowed
+        unknown = set(given) - allowed
         if unknown:
             raise FitError(
                 f"{self.model_key}: unknown {label} option(s) {', '.join(sorted(unknown))}"
             )
-        options = {**self.options, **({} if links is None else {"covariates": links})}
+        options = {**given, **({} if links is None else {"covariates": links})}
         return fit(spec, arrays, weights, time_unit=unit, **options)
 
-    def _backend_fit(self) -> tuple[Callable[..., FitResult], str]:
-        """The fit function of the chosen backend (imported on first use) and its label."""
-        if self.backend == "mle":
+    def _backend_options(self) -> dict[str, Any]:
+        """The options handed to the backend (a model with options of its own, such as
+        the BG/CNBD-k's ``k``, takes those out)."""
+        return dict(self.options)
+
+    def _backend_fit(self, backend: str) -> tuple[Callable[..., FitResult], str]:
+        """The fit function of ``backend`` (imported on first use) and its label."""
+        if backend == "mle":
             from clvmodels.backends.mle import fit_mle
 
             return fit_mle, "MLE"
-        if self.backend == "bayes":
+        if backend == "bayes":
             from clvmodels.backends.bayes import fit_bayes
 
             return fit_bayes, "Bayesian"
-        raise FitError(f"{self.model_key}: unknown backend {self.backend!r}; use 'mle' or 'bayes'")
+        raise FitError(f"{self.model_key}: unknown backend {backend!r}; use 'mle' or 'bayes'")
 
     def _check_data(self, data: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
         """Model-specific data checks of a fit's ``data`` (overridden)."""

@@ -1,5 +1,6 @@
-"""Estimators of the purchase models: BG/NBD, Pareto/NBD and MBG/NBD in continuous time,
-BG/BB in discrete opportunities (the registry's ``role="purchase"`` models)."""
+"""Estimators of the purchase models: BG/NBD, Pareto/NBD, MBG/NBD, NBD and GGompertz/NBD in
+continuous time, BG/BB in discrete opportunities (the registry's ``role="purchase"``
+models; the regularity models are in :mod:`clvmodels.estimators.regularity`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from clvmodels.estimators.frames import frame_arrays
 from clvmodels.models import cohort
 
 
-class _PurchaseCountModel(Estimator):
-    """Shared interface of the continuous-time purchase models (BG/NBD, Pareto/NBD, MBG/NBD)."""
+class PurchaseCountModel(Estimator):
+    """Shared interface of the continuous-time purchase models: predictions from each
+    customer's history (the registry's ``history`` columns: ``frequency, recency, T``,
+    and ``litt`` for the Pareto/GGG)."""
 
     def expected_purchases(self, t: Any, profile: Mapping[str, Any] | None = None) -> np.ndarray:
         """E[X(t)]: expected repeat purchases of a new customer in (0, t] (with
@@ -36,20 +39,14 @@ class _PurchaseCountModel(Estimator):
         """Expected purchases in (T, T + t] given each customer's (frequency, recency, T)."""
         arrays, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.conditional_expected_purchases(
-            float(t),
-            arrays["frequency"],
-            arrays["recency"],
-            arrays["T"],
-            **self.customer_params(data),
+            float(t), **arrays, **self.customer_params(data)
         )
         return pd.Series(values, index=data.index, name="expected_purchases")
 
     def predict_p_alive(self, data: pd.DataFrame) -> pd.Series:
         """P(alive | frequency, recency, T) per customer."""
         arrays, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
-        values = self.module.probability_alive(
-            arrays["frequency"], arrays["recency"], arrays["T"], **self.customer_params(data)
-        )
+        values = self.module.probability_alive(**arrays, **self.customer_params(data))
         return pd.Series(values, index=data.index, name="p_alive")
 
     def tracking_curve(
@@ -87,22 +84,35 @@ class _PurchaseCountModel(Estimator):
         )
 
 
-class BGNBD(_PurchaseCountModel):
+class BGNBD(PurchaseCountModel):
     """BG/NBD purchase and dropout model (Fader, Hardie & Lee 2005)."""
 
     model_key = "bgnbd"
 
 
-class ParetoNBD(_PurchaseCountModel):
+class ParetoNBD(PurchaseCountModel):
     """Pareto/NBD model (Schmittlein, Morrison & Colombo 1987)."""
 
     model_key = "paretonbd"
 
 
-class MBGNBD(_PurchaseCountModel):
+class MBGNBD(PurchaseCountModel):
     """MBG/NBD model (Batislam, Denizel & Filiztekin 2007)."""
 
     model_key = "mbgnbd"
+
+
+class NBD(PurchaseCountModel):
+    """NBD model without dropout (Ehrenberg 1959): every customer stays active."""
+
+    model_key = "nbd"
+
+
+class GGompertzNBD(PurchaseCountModel):
+    """GGompertz/NBD model (Bemmaor & Glady 2012): Gompertz lifetimes with gamma
+    heterogeneity, Poisson purchases."""
+
+    model_key = "ggompertz"
 
 
 class BGBB(Estimator):

@@ -29,7 +29,7 @@ from clvmodels.evaluation.probabilistic import (
 )
 from clvmodels.units import DAYS_PER_UNIT
 
-HISTORY_COLUMNS = ("frequency", "recency", "T", "n", "monetary_value")
+HISTORY_COLUMNS = ("frequency", "recency", "T", "n", "litt", "monetary_value")
 """The summary columns the models' predictions may read."""
 
 

@@ -10,6 +10,11 @@ key            model                                            parameters
 ``bgbb``       BG/BB (Fader, Hardie & Shang 2010)               ``alpha, beta, gamma, delta``
 ``gamma_gamma`` Gamma-Gamma spend (Fader, Hardie & Lee 2005)    ``p, q, gamma``
 ``sbg``        shifted-beta-geometric (Fader & Hardie 2007)     ``alpha, beta``
+``nbd``        NBD, no dropout (Ehrenberg 1959)                 ``r, alpha``
+``bgcnbd``     BG/CNBD-k (Reutterer, Platzer & Schröder 2021)   ``k, r, alpha, a, b``
+``mbgcnbd``    MBG/CNBD-k (same)                                ``k, r, alpha, a, b``
+``ggompertz``  GGompertz/NBD (Bemmaor & Glady 2012)             ``r, alpha, b, s, beta``
+``paretoggg``  Pareto/GGG (Platzer & Reutterer 2016)            ``t, gamma, r, alpha, s, beta``
 =============  ===============================================  ==========================
 
 Everything outside this package that needs to know "which models are purchase models,
@@ -59,6 +64,20 @@ class ModelInfo:
         as ``"continuous"`` (it is not a model of discrete opportunities).
     history
         The per-customer columns the model's history-conditioned predictions read.
+    active
+        The history columns on which the expected (discounted) purchases of a customer
+        known to be active depend — ``frequency, T`` for the BG/NBD family (whose
+        active customer's future ignores when she last bought), ``frequency, recency,
+        T`` for the CNBD-k models (the Erlang phase at ``T`` depends on ``T − t_x``);
+        each is evaluated once per distinct combination.  ``None`` for a model whose
+        predictions come from a latent-variable pass over the customers
+        (``customer_predictions``: the Pareto/GGG) or a discrete-time model.
+    backends
+        The backends that can fit the model, the default first (the Pareto/GGG, without
+        a closed-form likelihood, only by its sampler: ``bayes``).
+    options
+        The model's own options beyond its backend's (the Erlang order ``k`` and
+        ``max_k`` of the CNBD-k models, the sampler's ``thin`` of the Pareto/GGG).
     """
 
     key: str
@@ -67,6 +86,9 @@ class ModelInfo:
     role: Role
     time: Time
     history: tuple[str, ...]
+    active: tuple[str, ...] | None = ("frequency", "T")
+    backends: tuple[str, ...] = ("mle", "bayes")
+    options: tuple[str, ...] = ()
 
     @property
     def discrete(self) -> bool:
@@ -91,14 +113,32 @@ REGISTRY: dict[str, ModelInfo] = {
         ModelInfo("mbgnbd", "clvmodels.models.mbgnbd", "MBG/NBD", "purchase", "continuous", _RFM),
         ModelInfo(
             "bgbb", "clvmodels.models.bgbb", "BG/BB", "purchase", "discrete",
-            ("frequency", "recency", "n"),
+            ("frequency", "recency", "n"), None,
+        ),
+        ModelInfo("nbd", "clvmodels.models.nbd", "NBD", "purchase", "continuous", _RFM),
+        ModelInfo(
+            "bgcnbd", "clvmodels.models.bgcnbd", "BG/CNBD-k", "purchase", "continuous",
+            _RFM, _RFM, options=("k", "max_k"),
+        ),
+        ModelInfo(
+            "mbgcnbd", "clvmodels.models.mbgcnbd", "MBG/CNBD-k", "purchase", "continuous",
+            _RFM, _RFM, options=("k", "max_k"),
+        ),
+        ModelInfo(
+            "ggompertz", "clvmodels.models.ggompertz", "GGompertz/NBD", "purchase",
+            "continuous", _RFM,
+        ),
+        ModelInfo(
+            "paretoggg", "clvmodels.models.paretoggg", "Pareto/GGG", "purchase", "continuous",
+            (*_RFM, "litt"), None, backends=("bayes",), options=("thin",),
         ),
         ModelInfo(
             "gamma_gamma", "clvmodels.models.gamma_gamma", "Gamma-Gamma", "spend", "continuous",
-            ("frequency", "monetary_value"),
+            ("frequency", "monetary_value"), None,
         ),
         ModelInfo(
-            "sbg", "clvmodels.models.sbg", "sBG", "retention", "discrete", ("tenure", "churned")
+            "sbg", "clvmodels.models.sbg", "sBG", "retention", "discrete",
+            ("tenure", "churned"), None,
         ),
     )
 }

@@ -19,6 +19,7 @@ from typing import Any
 
 from clvmodels.clv import ValueSettings, resolve_horizon
 from clvmodels.config import MetricsConfig, ModelConfig, RunConfig, SparkConfig, SqlSourceConfig
+from clvmodels.config.checks import SAMPLER_KEYS, model_backend
 from clvmodels.data import SqlSource, describe_source
 from clvmodels.data.builtin import get_builtin
 from clvmodels.errors import ConfigError
@@ -378,17 +379,29 @@ def model_plan(config: RunConfig, key: str) -> ModelPlan:
     used = {c for columns in processes.values() for c in columns}
     return ModelPlan(
         key=key,
-        backend=options.backend,
-        options=_backend_options(options),
+        backend=model_backend(key, options),
+        options=_backend_options(key, options),
         covariates=processes,
         reference={c: v for c, v in reference.items() if c in used},
         by_cohort=options.by_cohort,
     )
 
 
-def _backend_options(options: ModelConfig) -> dict[str, Any]:
-    """The backend keyword arguments of a ``models.<key>`` block."""
-    if options.backend == "bayes":
+def _backend_options(key: str, options: ModelConfig) -> dict[str, Any]:
+    """The estimator's keyword arguments of a ``models.<key>`` block: the backend's
+    options and the model's own (``k``, ``max_k``; the Pareto/GGG sampler's)."""
+    info = model_info(key)
+    own: dict[str, Any] = {}
+    if "max_k" in info.options:
+        own = {"max_k": options.max_k} if options.k is None else {"k": options.k}
+    if "thin" in info.options:
+        return {name: getattr(options, name) for name in SAMPLER_KEYS}
+    return own | _fit_options(options, model_backend(key, options))
+
+
+def _fit_options(options: ModelConfig, backend: str) -> dict[str, Any]:
+    """The options of the MLE or PyMC backend in a ``models.<key>`` block."""
+    if backend == "bayes":
         kwargs: dict[str, Any] = {
             "method": options.method,
             "sampler": options.sampler,

@@ -42,7 +42,9 @@ from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import DataSettings, RunSettings, with_window
 from clvmodels.units import TRANSACTION_UNITS, units_per_year
 
-SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "n", "monetary_value")
+SUMMARY_COLUMNS = (
+    "customer_id", "frequency", "recency", "T", "n", "litt", "monetary_value"
+)
 HOLDOUT_COLUMNS = ("frequency_holdout", "revenue_holdout")
 
 
