@@ -76,7 +76,11 @@ def fit_mle(
     Returns
     -------
     FitResult
-        With ``cov_log`` the inverse observed information of the log-parameters.
+        With ``cov_log`` the inverse observed information of the log-parameters.  When
+        the log-likelihood rises toward a limit the model declares
+        (``spec.extra["edge_limits"]``, e.g. the GGompertz/NBD's Pareto/NBD limit
+        ``b → 0``), the vanishing parameter is held at its lower edge, with no variance,
+        and ``diagnostics["held_at_edge"]`` says so (:func:`_hold_at_edge`).
 
     Raises
     ------
@@ -98,10 +102,15 @@ def fit_mle(
     theta, hess = _polish(objective, best.x, rows.n_obs)
     ll, grad = objective(theta)
     loose = undetermined(-hess, theta, np.array([hi for _, hi in _bounds(spec, coefficients)]))
+    held: dict[str, str] = {}
+    to_log = np.eye(len(theta))
     if loose:
-        raise undetermined_error(spec.key, [names[i] for i in loose])
+        theta, hess, to_log, held = _hold_at_edge(spec, names, objective, theta, loose, rows.n_obs)
+        ll, grad = objective(theta)
+        grad = to_log.T @ grad  # the gradient in the coordinates of the fit at the edge
     grad_norm = _check_convergence(spec, names, coefficients, theta, ll, grad, rows.n_obs, best)
     cov_log, hessian_ok = invert_information(hess)
+    cov_log = to_log @ cov_log @ to_log.T
     diagnostics = {
         "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
         "iterations": int(sum(a.nit for a in attempts)),
@@ -110,6 +119,7 @@ def fit_mle(
         "max_abs_gradient_per_customer": grad_norm,
         "hessian_positive_definite": hessian_ok,
         "converged": True,
+        **({"held_at_edge": held} if held else {}),
         "seconds": round(time.perf_counter() - started, 4),
     }
     return FitResult(
@@ -126,6 +136,79 @@ def fit_mle(
         data_fingerprint=rows.fingerprint(),
         coefficients=coefficients,
     )
+
+
+def _hold_at_edge(
+    spec: ModelSpec,
+    names: tuple[str, ...],
+    objective: Objective,
+    theta: np.ndarray,
+    loose: list[int],
+    n_obs: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, str]]:
+    """Refit with the parameters the model declares vanishable held at their lower edge.
+
+    ``spec.extra["edge_limits"]`` maps a parameter ``h`` to partners ``q`` such that the
+    model has a limit as ``h → 0`` with every ``q/h`` fixed (GGompertz/NBD: ``b → 0``
+    with ``β/b`` fixed is the Pareto/NBD).  When the undetermined coordinates (``loose``)
+    are such parameters and their partners only, the log-likelihood rises along that
+    ridge to the limit model: ``h`` is held at ``exp(−LOG_BOUND)``, where the model
+    equals its limit to ~1e-10 relative, and the others, with ``log(q/h)`` in place of
+    ``log q``, are estimated.  Returns the estimate in log-parameters, the Hessian in
+    the coordinates of the refit, the linear map from those to the log-parameters (for
+    the gradient and the covariance: ``h`` has no variance, ``log q`` that of
+    ``log(q/h)``) and, per held parameter, a note for the diagnostics.
+
+    Raises
+    ------
+    FitError
+        :func:`~clvmodels.results.undetermined_error` when the model declares no such
+        limit for the loose coordinates or the refit is not well determined either.
+    """
+    limits = dict(spec.extra.get("edge_limits", {}))
+    held = [names.index(h) for h in limits if names.index(h) in loose]
+    partners = {names.index(q): names.index(h) for h in limits for q in limits[h]}
+    if not held or not set(loose) <= {*held, *partners}:
+        raise undetermined_error(spec.key, [names[i] for i in loose])
+    free = [i for i in range(len(theta)) if i not in held]
+    to_log = np.eye(len(theta))[:, free]  # θ = to_log @ φ + offset
+    offset = np.zeros(len(theta))
+    offset[held] = -LOG_BOUND
+    for q, h in partners.items():
+        if h in held:
+            offset[q] = -LOG_BOUND
+    phi0 = theta[free] - offset[free]
+
+    def reduced(phi: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = objective(to_log @ phi + offset)
+        return value, to_log.T @ gradient
+
+    res = optimize.minimize(
+        lambda phi: _neg_mean(reduced, phi, n_obs),
+        phi0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-2 * LOG_BOUND, 2 * LOG_BOUND)] * len(free),
+        options={"ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
+    )
+    phi, hess = _polish(reduced, res.x, n_obs)
+    interior = objective(theta)[0]
+    if undetermined(-hess, phi, np.full(len(free), 2 * LOG_BOUND)) or reduced(phi)[0] < (
+        interior - 1e-9 * abs(interior)
+    ):  # not a ridge to the limit: the edge fits worse than the interior estimate
+        raise undetermined_error(spec.key, [names[i] for i in loose])
+    theta = to_log @ phi + offset
+    notes = {
+        names[h]: f"held at exp(-{LOG_BOUND:g}): the log-likelihood rises toward its limit "
+        f"{names[h]} -> 0 with "
+        + ", ".join(
+            f"{names[q]}/{names[h]} = {math.exp(theta[q] - theta[h]):.6g}"
+            for q, hq in partners.items()
+            if hq == h
+        )
+        for h in held
+    }
+    return theta, hess, to_log, notes
 
 
 def _bounds(spec: ModelSpec, coefficients: tuple[str, ...]) -> list[tuple[float, float]]:

@@ -4,6 +4,8 @@
 - :func:`summarize_transactions`: a transaction log -> one row per customer
   (frequency, recency, T, monetary value, holdout columns after a split), with the
   options of :class:`SummaryOptions`;
+- :func:`estimate_regularity`: how regular the purchase timings are (Wheat & Morrison
+  1990), a :class:`Regularity` with a verdict for choosing an Erlang-k model;
 - :func:`validate_summary`: check a frame that is already summarised;
   :func:`check_histories`: the checks of per-customer histories it applies, which
   every estimator and :func:`clvmodels.clv.customer_values` apply too;
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
+from clvmodels.data.regularity import Regularity, estimate_regularity
 from clvmodels.data.sources import describe_source, read_table, register_source
 from clvmodels.data.sql import SqlSource
 from clvmodels.data.summary import (
@@ -33,10 +36,12 @@ from clvmodels.data.survival import (
 __all__ = [
     "BUILTIN_DATASETS",
     "BuiltinDataset",
+    "Regularity",
     "SqlSource",
     "SummaryOptions",
     "check_histories",
     "describe_source",
+    "estimate_regularity",
     "load_builtin",
     "read_table",
     "register_source",

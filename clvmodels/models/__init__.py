@@ -112,33 +112,71 @@ REGISTRY: dict[str, ModelInfo] = {
         ),
         ModelInfo("mbgnbd", "clvmodels.models.mbgnbd", "MBG/NBD", "purchase", "continuous", _RFM),
         ModelInfo(
-            "bgbb", "clvmodels.models.bgbb", "BG/BB", "purchase", "discrete",
-            ("frequency", "recency", "n"), None,
+            "bgbb",
+            "clvmodels.models.bgbb",
+            "BG/BB",
+            "purchase",
+            "discrete",
+            ("frequency", "recency", "n"),
+            None,
         ),
         ModelInfo("nbd", "clvmodels.models.nbd", "NBD", "purchase", "continuous", _RFM),
         ModelInfo(
-            "bgcnbd", "clvmodels.models.bgcnbd", "BG/CNBD-k", "purchase", "continuous",
-            _RFM, _RFM, options=("k", "max_k"),
+            "bgcnbd",
+            "clvmodels.models.bgcnbd",
+            "BG/CNBD-k",
+            "purchase",
+            "continuous",
+            _RFM,
+            _RFM,
+            options=("k", "max_k"),
         ),
         ModelInfo(
-            "mbgcnbd", "clvmodels.models.mbgcnbd", "MBG/CNBD-k", "purchase", "continuous",
-            _RFM, _RFM, options=("k", "max_k"),
+            "mbgcnbd",
+            "clvmodels.models.mbgcnbd",
+            "MBG/CNBD-k",
+            "purchase",
+            "continuous",
+            _RFM,
+            _RFM,
+            options=("k", "max_k"),
         ),
         ModelInfo(
-            "ggompertz", "clvmodels.models.ggompertz", "GGompertz/NBD", "purchase",
-            "continuous", _RFM,
+            "ggompertz",
+            "clvmodels.models.ggompertz",
+            "GGompertz/NBD",
+            "purchase",
+            "continuous",
+            _RFM,
         ),
         ModelInfo(
-            "paretoggg", "clvmodels.models.paretoggg", "Pareto/GGG", "purchase", "continuous",
-            (*_RFM, "litt"), None, backends=("bayes",), options=("thin",),
+            "paretoggg",
+            "clvmodels.models.paretoggg",
+            "Pareto/GGG",
+            "purchase",
+            "continuous",
+            (*_RFM, "litt"),
+            None,
+            backends=("bayes",),
+            options=("thin",),
         ),
         ModelInfo(
-            "gamma_gamma", "clvmodels.models.gamma_gamma", "Gamma-Gamma", "spend", "continuous",
-            ("frequency", "monetary_value"), None,
+            "gamma_gamma",
+            "clvmodels.models.gamma_gamma",
+            "Gamma-Gamma",
+            "spend",
+            "continuous",
+            ("frequency", "monetary_value"),
+            None,
         ),
         ModelInfo(
-            "sbg", "clvmodels.models.sbg", "sBG", "retention", "discrete",
-            ("tenure", "churned"), None,
+            "sbg",
+            "clvmodels.models.sbg",
+            "sBG",
+            "retention",
+            "discrete",
+            ("tenure", "churned"),
+            None,
         ),
     )
 }
@@ -202,8 +240,9 @@ def conditional_purchase_pmf(
     """
     info = model_info(key)
     if not info.is_purchase:
-        raise ValueError(f"{info.name} is not a purchase model; choose from "
-                         f"{', '.join(model_keys('purchase'))}")
+        raise ValueError(
+            f"{info.name} is not a purchase model; choose from {', '.join(model_keys('purchase'))}"
+        )
     pmf = model_module(key).conditional_purchase_pmf
     return pmf(K, horizon, **{c: history[c] for c in info.history}, **params)
 

@@ -1,20 +1,43 @@
-"""The NBD purchase-count building block shared by BG/NBD, MBG/NBD and Pareto/NBD.
+"""NBD model (Ehrenberg 1959): purchases without dropout, and the NBD purchase-count
+building block shared by BG/NBD, MBG/NBD, Pareto/NBD and GGompertz/NBD.
 
-``N(t)``, the repeat purchases in ``(0, t]`` of a customer who never drops out, is
-Poisson with a rate ``λ ~ Gamma(r, α)``: negative binomial (Ehrenberg 1959).  Cited
-below: Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing
-Science 24(2) (FHL 2005).
+Ehrenberg, A. S. C. (1959), "The pattern of consumer purchases", Journal of the Royal
+Statistical Society C (Applied Statistics) 8(1), 26–41.  A customer buys as a Poisson
+process with rate ``λ ~ Gamma(r, rate α)`` and never drops out, so ``N(t)``, the repeat
+purchases in ``(0, t]``, is negative binomial.  It is the "no churn" reference of the
+dropout models: the BG/NBD tends to it as ``b → ∞`` (``p → 0``), the Pareto/NBD as
+``s/β → 0``.  Data per customer: ``frequency`` x and ``T``; the recency of the last
+purchase carries no information (given ``x``, the purchase times of a Poisson process
+on ``(0, T]`` are uniform whatever ``λ``).
+
+Likelihood of the purchase times (no ``1/x!``, as for the other models of the package;
+Fader, Hardie & Lee 2005, "Counting your customers the easy way", Marketing Science
+24(2) (FHL 2005), eq. 3 with ``p = 0``)::
+
+    L = Γ(r+x) α^r / (Γ(r) (α+T)^(r+x)).
+
+An active customer's rate is ``λ | x, T ~ Gamma(r+x, α+T)``, so every prediction is the
+NBD of a new customer at the posterior parameters, with ``P(alive) ≡ 1``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from scipy import special
 
+from clvmodels.models import predictive
+from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.predictive import CELLS_PER_CHUNK
+from clvmodels.models.spec import ModelSpec
+
+REFERENCE = (
+    "Ehrenberg, A. S. C. (1959). The pattern of consumer purchases. Journal of the Royal "
+    "Statistical Society C (Applied Statistics) 8(1), 26-41."
+)
 
 
 def moment_start(data: Mapping[str, np.ndarray], weights: np.ndarray) -> tuple[float, float]:
@@ -149,3 +172,190 @@ def stopped_pmf(
             terms = np.exp(log_density[..., None] + log_nb)
             out[rows] += v_end[rows, None] * np.einsum("mnk,n->mk", terms, weights)
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# the NBD model: likelihood (written once against ``xp``: NumPy and PyTensor)
+# ---------------------------------------------------------------------------------------
+
+
+def log_likelihood(r: Any, alpha: Any, *, frequency: Any, T: Any, xp: Ops = numpy_ops) -> Any:
+    """Per-customer NBD log-likelihood of the purchase times (module docstring):
+    ``log Γ(r+x) − log Γ(r) + r log α − (r+x) log(α+T)`` (FHL 2005 eq. 3 with ``p = 0``,
+    integrated over ``λ ~ Gamma(r, α)``).  Evaluated once per distinct ``(x, T)``.
+
+    Parameters
+    ----------
+    r, alpha
+        Shape and rate of the Gamma distribution of purchase rates λ.
+    frequency, T
+        x and T of every customer.
+    xp
+        Array namespace (:data:`~clvmodels.models.ops.numpy_ops` or ``pytensor_ops()``).
+    """
+
+    def per_pair(x: Any, t: Any) -> Any:
+        return xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha) - (r + x) * xp.log(alpha + t)
+
+    return xp.distinct(per_pair, frequency, T)
+
+
+def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
+    """Start: the method-of-moments ``r, α`` of :func:`moment_start` (unbiased here: no
+    dropout)."""
+    r, alpha = moment_start(data, weights)
+    return {"r": r, "alpha": alpha}
+
+
+SPEC = ModelSpec(
+    key="nbd",
+    name="NBD",
+    param_names=("r", "alpha"),
+    rate_params=("alpha",),
+    data_columns=("frequency", "T"),
+    log_likelihood=log_likelihood,
+    initial_params=initial_params,
+    reference=REFERENCE,
+    # as the purchase process of the BG/NBD (Fader & Hardie 2007, note 019): α_i = α₀ e^(−γ′z)
+    covariate_links={"purchase": {"alpha": -1.0}},
+)
+
+# ---------------------------------------------------------------------------------------
+# predictions (plain NumPy/SciPy, broadcasting over customers and parameter draws)
+# ---------------------------------------------------------------------------------------
+
+
+def _floats(*values: Any) -> tuple[np.ndarray, ...]:
+    return tuple(np.asarray(v, dtype=float) for v in values)
+
+
+def expected_purchases(t: Any, *, r: Any, alpha: Any) -> np.ndarray:
+    """``E[X(t)] = r t / α`` for a new customer (the NBD mean, Ehrenberg 1959)."""
+    t, r, alpha = _floats(t, r, alpha)
+    return r * t / alpha
+
+
+def probability_of_purchases(x: Any, t: Any, *, r: Any, alpha: Any) -> np.ndarray:
+    """``P(X(t) = x)`` for a new customer: the negative binomial pmf of :func:`log_pmf`."""
+    x, t, r, alpha = _floats(x, t, r, alpha)
+    return np.exp(log_pmf(x, t, r, alpha))
+
+
+def probability_alive(frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any) -> np.ndarray:
+    """``P(alive) ≡ 1``: NBD customers never drop out (broadcast shape of the arguments)."""
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (frequency, recency, T, r, alpha)))
+    return np.ones(shape)
+
+
+def active_expected_purchases(t: Any, frequency: Any, T: Any, *, r: Any, alpha: Any) -> np.ndarray:
+    """Expected purchases in ``(T, T+t]`` given ``(x, T)``: ``(r+x) t/(α+T)``, the mean of
+    ``λ | x, T ~ Gamma(r+x, α+T)`` times ``t`` (Morrison & Schmittlein 1988, "Generalizing
+    the NBD model for customer purchases", JBES 6(2), eq. 4)."""
+    t, x, T_, r, alpha = _floats(t, frequency, T, r, alpha)
+    return (r + x) / (alpha + T_) * t
+
+
+def conditional_expected_purchases(
+    t: Any, frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any
+) -> np.ndarray:
+    """``E[X(T, T+t) | x, t_x, T] = (r+x) t/(α+T)``: :func:`active_expected_purchases`
+    (``P(alive) = 1``), broadcast with ``recency``, which it does not depend on."""
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha)
+    return alive * active_expected_purchases(t, frequency, T, r=r, alpha=alpha)
+
+
+def conditional_purchase_pmf(
+    K: int, t: Any, frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any
+) -> np.ndarray:
+    """``P(X(T, T+t) = k | x, t_x, T)`` for ``k = 0 … K−1``: the negative binomial at the
+    posterior ``(r+x, α+T)`` (:func:`log_pmf_counts`).  Arguments and result as
+    :func:`clvmodels.models.bgnbd.conditional_purchase_pmf` (without ``a, b``)."""
+    predictive.count_grid(K)
+    x, T_ = _floats(frequency, T)
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha) * np.ones(np.shape(t))
+    active = np.exp(log_pmf_counts(K, t, np.asarray(r) + x, np.asarray(alpha) + T_))
+    return predictive.with_dead(alive, active)
+
+
+def discounted_active_purchases(
+    frequency: Any, T: Any, *, r: Any, alpha: Any, delta: float, horizon: float = math.inf
+) -> np.ndarray:
+    """Discounted expected purchases after ``T``: ``(r+x)/(α+T) · ∫_0^H e^(−δt) dt =
+    (r+x)/(α+T) · (1 − e^(−δH))/δ`` (``H`` at ``δ = 0``), in closed form (exact; the
+    lifetime cut of :mod:`clvmodels.models.discount` is not needed).
+
+    Raises
+    ------
+    ValueError
+        As :func:`clvmodels.models.discount.discounted_purchases`: ``δ < 0``, ``H ≤ 0``,
+        or an infinite horizon without discounting (infinitely many purchases).
+    """
+    if not delta >= 0:
+        raise ValueError(f"delta must be >= 0, got {delta}")
+    if math.isinf(horizon) and delta == 0:
+        raise ValueError("an infinite horizon needs a positive discount rate")
+    if not horizon > 0:
+        raise ValueError(f"horizon must be > 0, got {horizon}")
+    window = horizon if delta == 0 else -math.expm1(-delta * horizon) / delta
+    return active_expected_purchases(window, frequency, T, r=r, alpha=alpha)
+
+
+def discounted_expected_residual_transactions(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    r: Any,
+    alpha: Any,
+    delta: float,
+    horizon: float = math.inf,
+) -> np.ndarray:
+    """DERT (Fader, Hardie & Lee 2005, "RFM and CLV", JMR 42(4), section DERT) of the NBD:
+    :func:`discounted_active_purchases` (``P(alive) = 1``), broadcast with ``recency``."""
+    alive = probability_alive(frequency, recency, T, r=r, alpha=alpha)
+    return alive * discounted_active_purchases(
+        frequency, T, r=r, alpha=alpha, delta=delta, horizon=horizon
+    )
+
+
+def simulate(
+    n_customers: int, *, r: float, alpha: float, T: Any, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Draw customers from the NBD: ``λ ~ Gamma(r, rate α)``, ``x ~ Poisson(λT)`` and the
+    last of ``x`` uniform purchase times on ``(0, T]``, ``T·U^(1/x)``.
+
+    Returns
+    -------
+    dict
+        ``frequency``, ``recency``, ``T`` and ``alive`` (always true).
+    """
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n_customers,)).copy()
+    lam = rng.gamma(r, 1.0 / alpha, size=n_customers)
+    frequency = rng.poisson(lam * T).astype(float)
+    last = T * rng.uniform(size=n_customers) ** (1.0 / np.maximum(frequency, 1.0))
+    recency = np.where(frequency > 0, last, 0.0)
+    return {"frequency": frequency, "recency": recency, "T": T, "alive": np.ones(n_customers, bool)}
+
+
+def simulate_purchase_times(
+    *, r: Any, alpha: Any, T: Any, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat purchase times of customers, each with her own ``r, alpha`` (covariate
+    links): ``λ_i ~ Gamma(r_i, rate α_i)``, ``x_i ~ Poisson(λ_i T_i)`` purchases at sorted
+    uniform times on ``(0, T_i]`` (a Poisson process given its count).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``customer`` index (int64) and ``time`` of every repeat purchase, sorted by
+        customer, then time (as :func:`clvmodels.models.bgnbd.simulate_purchase_times`).
+    """
+    T_arr = np.atleast_1d(np.asarray(T, dtype=float))
+    r, alpha, T_arr = (
+        np.broadcast_to(np.asarray(v, dtype=float), T_arr.shape).ravel() for v in (r, alpha, T_arr)
+    )
+    counts = rng.poisson(rng.gamma(r, 1.0 / alpha) * T_arr)
+    customer = np.repeat(np.arange(T_arr.size), counts).astype(np.int64)
+    time = T_arr[customer] * (1.0 - rng.random(customer.size))  # uniform on (0, T]
+    order = np.lexsort((time, customer))
+    return customer[order], time[order]

@@ -66,6 +66,11 @@ class Ops:
     the distinct value combinations of those columns (see
     :class:`clvmodels.backends.distinct.DistinctColumns`) evaluates ``fn`` once per
     combination and gathers the result to the rows; otherwise it is a plain call."""
+    sum: Callable[..., Any] = np.sum
+    """``sum(a, axis=None, keepdims=False)``: reduction of an array by addition."""
+    max: Callable[..., Any] = np.max
+    """``max(a, axis=None, keepdims=False)``: reduction of an array to its largest value
+    (the gradient flows to the largest element)."""
 
     def betaln(self, a: Any, b: Any) -> Any:
         """log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b)."""
@@ -85,6 +90,29 @@ class Ops:
         """log(exp(a) − exp(b)) for a ≥ b."""
         return a + self.log1mexp(b - a)
 
+    def logsumexp(self, a: Any, axis: int = -1) -> Any:
+        """``log Σ exp(a)`` along ``axis``, shifted by the largest element (no overflow);
+        the elements must be finite or ``−inf`` with at least one finite."""
+        top = self.max(a, axis=axis, keepdims=True)
+        return self.sum(top, axis=axis) + self.log(self.sum(self.exp(a - top), axis=axis))
+
+    def composite_gauss_legendre(
+        self, log_f: Callable[[Any], Any], lo: Any, hi: Any, panels: int = 16, order: int = 8
+    ) -> Any:
+        """``log ∫_lo^hi exp(log_f(u)) du`` by the composite Gauss–Legendre rule: ``panels``
+        equal panels of ``order`` nodes each (exact for polynomials of degree
+        ``2·order − 1`` on every panel; Abramowitz & Stegun 25.4.29), summed in log space
+        by :meth:`logsumexp`.  ``lo, hi`` broadcast (``hi > lo``; a row with
+        ``hi = lo`` must be masked out by the caller, its value being finite but
+        meaningless); ``log_f`` gets the nodes on a new last axis and must return finite
+        values or ``−inf`` there."""
+        unit, weights = _composite_rule(panels, order)
+        width = hi - lo
+        nodes = lo[..., None] + width[..., None] * unit
+        log_terms = log_f(nodes) + np.log(weights)
+        safe_width = self.where(width > 0, width, 1.0)
+        return self.logsumexp(log_terms, axis=-1) + self.log(safe_width)
+
     def weighted_sum(self, weights: Sequence[Any], terms: Sequence[Any]) -> Any:
         """``Σ_j w_j · t_j``, broadcasting each pair, as a chain of elementwise products
         and sums rather than a matrix product: no BLAS call (PyTensor without a BLAS
@@ -92,6 +120,15 @@ class Ops:
         may be scalars, arrays of parameter draws or symbolic values alike."""
         products = [weight * term for weight, term in zip(weights, terms, strict=True)]
         return reduce(operator.add, products) if products else 0.0
+
+
+@cache
+def _composite_rule(panels: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights on [0, 1] of ``panels`` equal panels of an ``order``-node
+    Gauss–Legendre rule each."""
+    x, w = np.polynomial.legendre.leggauss(order)
+    unit = ((np.arange(panels)[:, None] + (x + 1.0) / 2.0) / panels).ravel()
+    return unit, np.tile(w / (2.0 * panels), panels)
 
 
 def as_floats(*arrays: Any) -> tuple[np.ndarray, ...]:
@@ -104,7 +141,16 @@ def _call(fn: Callable[..., Any], *columns: Any) -> Any:
 
 
 _SAME_NAME = (
-    "log", "log1p", "exp", "expm1", "sqrt", "abs", "maximum", "minimum", "ones_like", "zeros_like",
+    "log",
+    "log1p",
+    "exp",
+    "expm1",
+    "sqrt",
+    "abs",
+    "maximum",
+    "minimum",
+    "ones_like",
+    "zeros_like",
 )
 """The functions of :class:`Ops` that NumPy and PyTensor name alike."""
 
@@ -166,7 +212,8 @@ def pytensor_ops(portable: bool = False) -> Ops:
 
     def subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
         arrays = pt.broadcast_arrays(
-            pt.as_tensor_variable(mask), pt.as_tensor_variable(base),
+            pt.as_tensor_variable(mask),
+            pt.as_tensor_variable(base),
             *(pt.as_tensor_variable(a) for a in args),
         )
         shape = arrays[0].shape
@@ -185,6 +232,8 @@ def pytensor_ops(portable: bool = False) -> Ops:
         logaddexp=logaddexp,
         where=pt.switch,
         subset_apply=subset_apply,
+        sum=pt.sum,
+        max=pt.max,
     )
 
 

@@ -33,6 +33,7 @@ PLOT_TITLES = {
     "pit.png": "Are the predictive distributions calibrated? Randomised PIT",
     "covariate_effects.png": "Covariate effects on the model parameters",
     "covariate_lift.png": "What a binary covariate is worth: CLV with the flag on vs off",
+    "regularity.png": "How regular is the purchase timing? Wheat-Morrison ratio of two gaps",
     "survival.png": "Survival of each cohort",
     "retention.png": "Retention rates",
 }
@@ -133,6 +134,9 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
                 )
             )
         text += _pairs(lines)
+    regularity = manifest.get("data", {}).get("regularity")
+    if regularity:
+        text += f"<p>Purchase timing. {_e(regularity['verdict'])}.</p>"
     if handled:
         text += (
             "<p class='note'>Data handling: "

@@ -19,7 +19,7 @@ a busy machine), warns, which made a run fail under warnings-as-errors.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,9 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from clvmodels.clv import HistoryGrid
+
+if TYPE_CHECKING:
+    from clvmodels.data.regularity import Regularity
 
 COLORS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
 
@@ -324,4 +327,27 @@ def pit_histogram(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.axhline(uniform, color="black", ls="--", lw=1)
     ax.set(xlabel="PIT value", ylabel="share of customers", title="Randomised PIT histogram")
     ax.legend(loc="upper center", frameon=False, fontsize="small", ncols=2)
+    return ax
+
+
+def regularity_plot(result: Regularity, ax: Axes | None = None) -> Axes:
+    """Histogram of Wheat & Morrison's ``M = ITT1 / (ITT1 + ITT2)`` with the Beta(k̂, k̂)
+    density it follows under Gamma(k̂) gaps and the flat Beta(1, 1) of exponential gaps
+    (a Poisson process); Wheat & Morrison (1990), Journal of Marketing Research 27(1).
+    ``result``: :class:`clvmodels.data.regularity.Regularity`."""
+    from scipy.stats import beta
+
+    ax = _axes(ax)
+    ax.hist(result.m, bins=20, range=(0.0, 1.0), density=True, color="#d9d9d9", label="M")
+    grid = np.linspace(0.0025, 0.9975, 200)
+    k = result.k
+    ax.plot(grid, beta.pdf(grid, k, k), color=COLORS[0], lw=2, label=f"Beta({k:.2f}, {k:.2f})")
+    ax.axhline(1.0, color=COLORS[1], ls="--", lw=1, label="Beta(1, 1): Poisson")
+    ax.set(
+        xlim=(0.0, 1.0),
+        xlabel="M = ITT1 / (ITT1 + ITT2)",
+        ylabel="density",
+        title=f"Purchase regularity: k = {k:.2f} ({result.n_customers:,} customers)",
+    )
+    ax.legend(loc="upper right", frameon=False, fontsize="small")
     return ax

@@ -6,7 +6,8 @@ Non-contractual runs: ``tracking.png``, ``conditional_expectations.png``,
 ``p_alive_heatmap.png`` and ``expected_purchases_heatmap.png``, ``clv_distribution.png``
 and ``clv_by_segment.png``; subscription runs: ``survival.png`` and ``retention.png``;
 Bayesian fits: ``posterior_<model>.png`` and ``ppc_<model>.png``; covariates:
-``covariate_effects.png`` and ``covariate_lift.png``.
+``covariate_effects.png`` and ``covariate_lift.png``; purchase timings more regular
+than a Poisson process: ``regularity.png``.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def _customer_plots(result: RunResult) -> list[Plot]:
         for what in ("p_alive", "expected_purchases"):
             draw = partial(plots.history_heatmap, grid, what)
             out.append((f"{what}_heatmap.png", draw, (6.5, 4.6)))
+    regularity = result.prepared.regularity
+    if regularity is not None and regularity.regular:
+        out.append(("regularity.png", partial(plots.regularity_plot, regularity), SIZE))
     predictions = tables.get("predictions")
     if predictions is not None and "clv" in predictions:
         draw = partial(plots.clv_distribution, predictions)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from clvmodels import data as clvdata
 from clvmodels.data import covariates
+from clvmodels.data.regularity import Regularity
 from clvmodels.data.sql import FINGERPRINT_ATTR
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.run.prepared import PreparedData, average_order_value
@@ -57,7 +58,43 @@ def _transactions(settings: DataSettings) -> PreparedData:
     )
     meta = dict(summary.attrs.get("clvmodels", {}))
     record = _sql_record(settings.source, meta.pop("input_fingerprint", None))
-    return _customers(settings, summary, meta, record)
+    prepared = _customers(settings, summary, meta, record)
+    prepared.regularity = _regularity(settings, meta)
+    if prepared.regularity is not None:
+        meta["regularity"] = regularity_record(prepared.regularity)
+    return prepared
+
+
+REGULARITY_MAX_ROWS = 5_000_000
+"""The largest transaction log whose purchase regularity a run estimates (it reads the
+log a second time, in pandas); beyond it call
+:func:`clvmodels.data.estimate_regularity` directly."""
+
+
+def _regularity(settings: DataSettings, meta: dict[str, Any]) -> Regularity | None:
+    """Wheat & Morrison's regularity of the log's purchase timings
+    (:func:`clvmodels.data.estimate_regularity`) on the calibration window, for a file
+    or built-in log of at most :data:`REGULARITY_MAX_ROWS` rows (a SQL query is not
+    run twice); ``None`` when skipped or with too few customers of 3+ purchases."""
+    rows = meta.get("counts", {}).get("rows_in")
+    if isinstance(settings.source, clvdata.SqlSource) or not rows or rows > REGULARITY_MAX_ROWS:
+        return None
+    try:
+        return clvdata.estimate_regularity(settings.source, **settings.summary_options)
+    except DataError:  # fewer than 3 customers with 3 purchases: nothing to say
+        return None
+
+
+def regularity_record(result: Regularity) -> dict[str, Any]:
+    """``manifest.json``'s ``data.regularity``: the estimate, its interval and verdict."""
+    return {
+        "k": round(float(result.k), 4),
+        "k_interval": [round(float(v), 4) for v in result.k_interval],
+        "level": result.level,
+        "customers": int(result.n_customers),
+        "regular": bool(result.regular),
+        "verdict": result.verdict,
+    }
 
 
 def _customers(

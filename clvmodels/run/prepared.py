@@ -38,6 +38,10 @@ class PreparedData:
         With ``data.engine: spark``, the whole per-customer summary kept in Spark
         (:class:`clvmodels.run.spark.DistributedSummary`); ``summary`` is then a
         uniform random sample of it (``spark.evaluation_sample`` customers).
+    regularity
+        Wheat & Morrison's regularity of the purchase timings
+        (:class:`clvmodels.data.Regularity`) of a transaction log, ``None`` when not
+        estimated (:func:`clvmodels.run.prepare.prepare_data`).
     """
 
     kind: str
@@ -49,6 +53,7 @@ class PreparedData:
     input: dict[str, str] = field(default_factory=dict)
     average_order_value: float | None = None
     distributed: Any = None
+    regularity: Any = None
 
     @property
     def counts(self) -> dict[str, Any]:

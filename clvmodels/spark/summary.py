@@ -9,17 +9,19 @@ counts and the daily repeat-transaction series come to the driver.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from clvmodels.data.checks import require_columns
 from clvmodels.data.parsing import EARLIEST_DAY, LATEST_DAY
 from clvmodels.data.summary.rules import (
     BAD_ROW_KINDS,
+    LOG_GAP_SCALE,
     MONEY_COLUMNS,
     NET_TOLERANCE,
     NETTING,
@@ -336,9 +338,12 @@ def _per_customer(
     days: DataFrame, o: SummaryOptions, obs_d: Column, cal_d: Column
 ) -> tuple[DataFrame, Column, Column]:
     """In one pass over the customer-days: each customer's aggregates (``first_d,
-    last_d, n_cal, revenue, first_a, n_hold, rev_hold, refunds, refunds_hold``,
-    persisted) and their share of the counts (``c_*``).  Also returns a day's purchase
-    occasions and whether a day is a purchase occasion, as columns."""
+    last_d, n_cal, revenue, first_a, log_gaps, n_gaps, n_hold, rev_hold, refunds,
+    refunds_hold``, persisted) and their share of the counts (``c_*``).  Also returns a
+    day's purchase occasions and whether a day is a purchase occasion, as columns.
+    ``log_gaps``/``n_gaps``: the sum of ln(days between consecutive purchase days in the
+    calibration window, fixed point :data:`LOG_GAP_SCALE`) and their number (zero gaps
+    of same-day rows cannot occur: the rows are customer-days)."""
     c = F.col
     net = o.nonpositive_rule in NETTING
     gone = (c("lo") < 0) & (c("a") <= F.lit(NET_TOLERANCE) * c("gross")) if net else F.lit(False)
@@ -349,14 +354,19 @@ def _per_customer(
     # purchase occasions per day and the value of a first purchase on that day
     occ, first_value = (F.lit(1), c("a")) if o.merge_same_day else (c("n"), c("lo"))
     in_cal, in_hold = use & (c("d") <= cal_d), use & (c("d") > cal_d)
+    gap = F.datediff(c("d"), c("prev_d"))  # days since the previous purchase day (> 0)
+    fixed_log = F.floor(F.ln(gap) * F.lit(float(LOG_GAP_SCALE))).cast("bigint")
     per = (
-        days.groupBy("cid")
+        _previous_purchase_day(days, use)
+        .groupBy("cid")
         .agg(
             F.min(F.when(use, c("d"))).alias("first_d"),
             F.max(F.when(in_cal, c("d"))).alias("last_d"),
             F.sum(F.when(in_cal, occ)).alias("n_cal"),
             F.sum(F.when(in_cal, c("a"))).alias("revenue"),
             F.min_by(F.when(use, first_value), F.when(use, c("d"))).alias("first_a"),
+            F.coalesce(F.sum(F.when(in_cal & (gap > 0), fixed_log)), F.lit(0)).alias("log_gaps"),
+            F.count(F.when(in_cal & (gap > 0), 1)).alias("n_gaps"),
             F.coalesce(F.sum(F.when(in_hold, occ)), F.lit(0)).alias("n_hold"),
             F.coalesce(F.sum(F.when(in_hold, c("a"))), F.lit(0.0)).alias("rev_hold"),
             F.coalesce(F.sum(F.when(refund & (c("d") <= cal_d), c("a"))), F.lit(0.0)).alias(
@@ -374,6 +384,14 @@ def _per_customer(
         .persist()
     )
     return per, occ, use
+
+
+def _previous_purchase_day(days: DataFrame, use: Column) -> DataFrame:
+    """``days`` with ``prev_d``, the customer's last purchase day (``use``) before the
+    row's day (null for the first): one window pass over each customer's days."""
+    before = Window.partitionBy("cid").orderBy("d").rowsBetween(Window.unboundedPreceding, -1)
+    previous = F.last(F.when(use, F.col("d")), ignorenulls=True).over(before)
+    return days.withColumn("prev_d", previous)
 
 
 def _finish(
@@ -406,6 +424,9 @@ def _finish(
             (purchases - c("first_a")) * share / F.greatest(frequency, F.lit(1)).cast("double"),
         ).otherwise(0.0),
         "revenue": purchases + refunds,
+        # litt_from_gaps: Σ ln(gap / unit) = Σ ln(gap days) - n ln(unit)
+        "litt": c("log_gaps").cast("double") / float(LOG_GAP_SCALE)
+        - c("n_gaps").cast("double") * math.log(unit),
         "first_purchase": c("first_d"),
     }
     if o.calibration_end is not None:

@@ -35,6 +35,7 @@ from clvmodels.data.summary.rules import (
     MONEY_COLUMNS,
     SummaryOptions,
     check_window,
+    litt_from_gaps,
     no_customers_error,
     summary_meta,
 )
@@ -98,6 +99,12 @@ def summarize_transactions(
         - ``monetary_value``: mean value of the repeat purchases, 0.0 when
           ``frequency`` is 0 (the Gamma-Gamma model only uses rows with frequency > 0);
         - ``revenue``: total spend in the window, first purchase included;
+        - ``litt``: the sum of the logs of the inter-transaction times (in
+          ``time_unit``) of the repeat purchases in the window, 0 when ``frequency``
+          is 0 (the ``litt`` of BTYDplus ``elog2cbs``; the sufficient statistic of the
+          Erlang-k gaps of the BG/CNBD-k, MBG/CNBD-k and Pareto/GGG).  Times are whole
+          days, so without ``merge_same_day`` the zero gaps of purchases on one day are
+          skipped (their log is -inf); with it there are none;
         - ``first_purchase``: date of the first purchase;
         - with ``calibration_end``: ``frequency_holdout`` (purchases in
           (calibration_end, observation_end]), ``revenue_holdout`` and
@@ -161,9 +168,11 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
 
     ``per`` has ``cid, first_day, last_day`` (days since 1970-01-01, last purchase in
     the calibration window), ``n_cal, revenue, first_a, n_hold, rev_hold`` and
-    ``refunds, refunds_hold`` (<= 0; ``nonpositive="net_across_days"``).  Refunds are
-    added to the revenue of their period and scale the mean repeat purchase by the
-    window's net revenue over its purchases (:class:`SummaryOptions`).
+    ``refunds, refunds_hold`` (<= 0; ``nonpositive="net_across_days"``), ``log_gaps,
+    n_gaps`` (sum of ln(days between consecutive purchase days in the calibration
+    window), their number).  Refunds are added to the revenue of their period and scale
+    the mean repeat purchase by the window's net revenue over its purchases
+    (:class:`SummaryOptions`).  ``litt`` is ``log_gaps - n_gaps·ln(days per unit)``.
     """
     unit = float(o.unit_days)
     _, cal = o.window(obs)
@@ -185,6 +194,7 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
             "T": (cal_day - first_day) / unit,
             "monetary_value": np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0),
             "revenue": revenue,
+            "litt": litt_from_gaps(per["log_gaps"], per["n_gaps"], unit),
             "first_purchase": (
                 np.datetime64("1970-01-01", "D") + first_day.astype("timedelta64[D]")
             ).astype("datetime64[ns]"),

@@ -25,6 +25,7 @@ from clvmodels.data.sources import Source, describe_source, duckdb_error_line, i
 from clvmodels.data.sql import SqlSource, rows_fingerprint
 from clvmodels.data.summary.rules import (
     BAD_ROW_KINDS,
+    LOG_GAP_SCALE,
     NET_TOLERANCE,
     NETTING,
     SummaryOptions,
@@ -342,9 +343,15 @@ def _aggregate_bucket(con: duckdb.DuckDBPyConnection, o: SummaryOptions, where: 
 def _customers_table(con: duckdb.DuckDBPyConnection, o: SummaryOptions) -> str:
     """Aggregate the purchase days (``k``) of ``clv_days`` into the table ``clv_per`` of
     customers (``cid, first_day, last_day, n_cal, revenue, first_a, n_hold, rev_hold,
-    refunds, refunds_hold``: the refund days ``r`` of ``nonpositive="net_across_days"``
-    in and after the calibration window, else 0); returns the SQL of a day's purchase
-    occasions (1, or its rows without merging)."""
+    log_gaps, n_gaps, refunds, refunds_hold``: the refund days ``r`` of
+    ``nonpositive="net_across_days"`` in and after the calibration window, else 0);
+    returns the SQL of a day's purchase occasions (1, or its rows without merging).
+
+    ``log_gaps`` is the sum of ln(days between consecutive purchase days) in the
+    calibration window (fixed point, :data:`LOG_GAP_SCALE`) and ``n_gaps`` their
+    number (one window pass, ``lag`` over each customer's purchase days): ``clv_days``
+    has one row per customer-day, so the zero gaps of same-day purchases without
+    ``merge_same_day`` are skipped."""
     occ, first_value = ("1", "a") if o.merge_same_day else ("n", "lo")
     holdout = (
         f", sum(CASE WHEN c THEN 0 ELSE {occ} END) AS n_hold, "
@@ -357,7 +364,12 @@ def _customers_table(con: duckdb.DuckDBPyConnection, o: SummaryOptions) -> str:
         "SELECT cid, min(d) - DATE '1970-01-01' AS first_day, "
         "max(CASE WHEN c THEN d END) - DATE '1970-01-01' AS last_day, "
         f"sum(CASE WHEN c THEN {occ} END) AS n_cal, fsum(CASE WHEN c THEN a END) AS revenue, "
-        f"arg_min({first_value}, d) AS first_a{holdout} FROM clv_days WHERE k GROUP BY cid"
+        f"arg_min({first_value}, d) AS first_a{holdout}, "
+        f"coalesce(sum(CASE WHEN c THEN floor(ln(gap) * {LOG_GAP_SCALE})::BIGINT END), 0)"
+        "::BIGINT AS log_gaps, "
+        "count(CASE WHEN c THEN gap END) AS n_gaps "
+        "FROM (SELECT *, d - lag(d) OVER (PARTITION BY cid ORDER BY d) AS gap "
+        "FROM clv_days WHERE k) GROUP BY cid"
     )
     if o.nonpositive_rule != "net_across_days":
         table = f"SELECT *, 0.0::DOUBLE AS refunds, 0.0::DOUBLE AS refunds_hold FROM ({purchases})"

@@ -14,6 +14,7 @@ import pandas as pd
 from clvmodels.data.sources import Source, is_csv_source, row_label
 from clvmodels.data.sql import FINGERPRINT_ATTR
 from clvmodels.data.summary.rules import (
+    LOG_GAP_SCALE,
     NET_TOLERANCE,
     NETTING,
     NONPOSITIVE_PROBLEM,
@@ -40,31 +41,15 @@ def summarize_pandas(
         ``cid, first_day, last_day`` (days since 1970-01-01, the last purchase in the
         calibration window), ``n_cal`` (purchase occasions in it), ``revenue``,
         ``first_a`` (the first purchase's value), ``n_hold, rev_hold`` (holdout
-        occasions and revenue); ``counts`` (:func:`summary_counts`); the observation
+        occasions and revenue), ``log_gaps, n_gaps`` (the sum of ln(days between
+        consecutive purchase days in the calibration window) and their number, zero
+        gaps skipped); ``counts`` (:func:`summary_counts`); the observation
         end found; the repeat purchases per day (:func:`daily_series`); the fingerprint
         of a SQL source's rows (else None).
     """
     o = options
-    name, tx = load_transactions_pandas(
-        source, customer_id=o.customer_id, date=o.date, amount=o.amount, formats=o.formats
-    )
-    is_csv = is_csv_source(source)
-
-    def fail_at(mask: pd.Series, column: str | None, problem: str) -> None:
-        pos = int(np.flatnonzero(mask.to_numpy())[0])
-        row = tx.iloc[pos]
-        text = problem.format(cid=Echoed(row["cid"]), d=row["d"].date(), a=Echoed(row["a"]))
-        where = row_label(name, pos, is_file_csv=is_csv)
-        raise DataError(f"{name}: column {echo(column)} {where}: {text}")
-
+    tx, keep, after, obs, cal = _kept_rows(source, o)
     mode = o.nonpositive_rule
-    if mode == "error" and (tx["a"] <= 0).any():
-        fail_at(tx["a"] <= 0, o.amount, NONPOSITIVE_PROBLEM)
-    keep = tx["a"] > 0 if mode == "drop" else pd.Series(True, index=tx.index)
-    obs, cal = o.window(tx["d"].max())
-    after = keep & (tx["d"] > obs)
-    if after.any() and o.after_observation_end == "error":
-        fail_at(after, o.date, after_obs_problem(int(after.sum()), obs))
     rows = tx.loc[keep & ~after]
     occ, refunds, days_kept = _occasions(rows, o)
     per = _per_customer(occ, cal, refunds if mode == "net_across_days" else refunds.iloc[:0])
@@ -90,6 +75,56 @@ def summarize_pandas(
     daily = kept.loc[~first_rows].groupby("d").size()
     pairs = [((d - _EPOCH).days, int(n)) for d, n in daily.items()]
     return per, counts, obs, daily_series(pairs), tx.attrs.get(FINGERPRINT_ATTR)
+
+
+def purchase_occasions(
+    source: Source, options: SummaryOptions
+) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """The purchase occasions of ``source`` by the rules of the summary.
+
+    Returns
+    -------
+    (occasions, observation_end, calibration_end)
+        ``occasions``: ``cid, d, a`` (customer, day as a midnight timestamp, amount) of
+        every purchase occasion up to the observation end, sorted by customer, day and
+        amount: the rows a summary counts (``merge_same_day``, ``nonpositive``,
+        ``after_observation_end`` applied).
+
+    Raises
+    ------
+    DataError
+        As :func:`clvmodels.data.summarize_transactions`.
+    """
+    tx, keep, after, obs, cal = _kept_rows(source, options)
+    occ, _, _ = _occasions(tx.loc[keep & ~after], options)
+    return occ.reset_index(drop=True), obs, cal
+
+
+def _kept_rows(source: Source, o: SummaryOptions):
+    """The loaded log ``tx`` (``cid, d, a``), the rows ``keep`` by ``nonpositive``, the
+    kept rows ``after`` the observation end, and ``(observation_end, calibration_end)``;
+    raises on the first bad row."""
+    name, tx = load_transactions_pandas(
+        source, customer_id=o.customer_id, date=o.date, amount=o.amount, formats=o.formats
+    )
+    is_csv = is_csv_source(source)
+
+    def fail_at(mask: pd.Series, column: str | None, problem: str) -> None:
+        pos = int(np.flatnonzero(mask.to_numpy())[0])
+        row = tx.iloc[pos]
+        text = problem.format(cid=Echoed(row["cid"]), d=row["d"].date(), a=Echoed(row["a"]))
+        where = row_label(name, pos, is_file_csv=is_csv)
+        raise DataError(f"{name}: column {echo(column)} {where}: {text}")
+
+    mode = o.nonpositive_rule
+    if mode == "error" and (tx["a"] <= 0).any():
+        fail_at(tx["a"] <= 0, o.amount, NONPOSITIVE_PROBLEM)
+    keep = tx["a"] > 0 if mode == "drop" else pd.Series(True, index=tx.index)
+    obs, cal = o.window(tx["d"].max())
+    after = keep & (tx["d"] > obs)
+    if after.any() and o.after_observation_end == "error":
+        fail_at(after, o.date, after_obs_problem(int(after.sum()), obs))
+    return tx, keep, after, obs, cal
 
 
 def _occasions(rows: pd.DataFrame, o: SummaryOptions) -> tuple[pd.DataFrame, pd.DataFrame, int]:
@@ -125,6 +160,7 @@ def _per_customer(occ: pd.DataFrame, cal: pd.Timestamp, refunds: pd.DataFrame) -
     per["n_cal"] = cal_occ.size()
     per["last_d"] = cal_occ["d"].max()
     per["revenue"] = cal_occ["a"].sum()
+    per["log_gaps"], per["n_gaps"] = _log_gaps(occ.loc[in_cal])
     hold = occ.loc[~in_cal].groupby("cid")
     per["n_hold"] = hold.size()
     per["rev_hold"] = hold["a"].sum()
@@ -132,4 +168,22 @@ def _per_customer(occ: pd.DataFrame, cal: pd.Timestamp, refunds: pd.DataFrame) -
     per["refunds"] = refunds.loc[in_window].groupby("cid")["a"].sum().reindex(per.index)
     per["refunds_hold"] = refunds.loc[~in_window].groupby("cid")["a"].sum().reindex(per.index)
     filled = {"n_hold": 0, "rev_hold": 0.0, "refunds": 0.0, "refunds_hold": 0.0}
+    filled.update(log_gaps=0, n_gaps=0)
     return per.fillna(filled).reset_index()
+
+
+def _log_gaps(occ: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per customer of the sorted occasions ``occ``: the sum of ln(days between
+    consecutive purchase days) (fixed point, :data:`LOG_GAP_SCALE`) and the number of
+    such gaps.  Zero gaps (same-day
+    purchases without ``merge_same_day``) are skipped; customers without a gap get 0."""
+    days = (occ["d"] - _EPOCH).dt.days.astype("float64")
+    gap = days.groupby(occ["cid"], sort=False).diff()
+    positive = (gap > 0).to_numpy()
+    ids = occ["cid"].to_numpy()
+    everyone = pd.Index(pd.unique(ids))
+    fixed = np.floor(np.log(gap.to_numpy()[positive]) * LOG_GAP_SCALE).astype("int64")
+    log_gaps = pd.Series(fixed, index=ids[positive]).groupby(level=0).sum()
+    log_gaps = log_gaps.reindex(everyone, fill_value=0).astype("int64")
+    n_gaps = pd.Series(1, index=ids[positive]).groupby(level=0).sum()
+    return log_gaps, n_gaps.reindex(everyone, fill_value=0).astype("int64")

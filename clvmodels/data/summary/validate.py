@@ -17,6 +17,7 @@ bad row fails everywhere with the same line, e.g. ``DataFrame: column 'T' row 3
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,7 +31,16 @@ Fail = Callable[[np.ndarray, str, str], None]
 """``fail(mask, column, problem)``: raise at the first row of ``mask`` (the rules'
 reporter)."""
 
-SUMMARY_ROLES = ("customer_id", "frequency", "recency", "T", "n", "monetary_value", "count")
+SUMMARY_ROLES = (
+    "customer_id",
+    "frequency",
+    "recency",
+    "T",
+    "n",
+    "monetary_value",
+    "litt",
+    "count",
+)
 """The columns of a summary, by role: what ``columns`` of :func:`validate_summary` maps."""
 
 
@@ -41,7 +51,8 @@ def validate_summary(
     columns: dict[str, str] | None = None,
     new_customers: bool = False,
 ) -> pd.DataFrame:
-    """Check a pre-summarised frame ``frequency, recency, T[, monetary_value][, count]``.
+    """Check a pre-summarised frame ``frequency, recency, T[, monetary_value][, litt][,
+    count]``.
 
     The discrete-time form of the BG/BB (Fader, Hardie & Shang 2010) is accepted too:
     ``frequency, recency, n[, count]`` with ``n`` the number of transaction
@@ -83,7 +94,7 @@ def validate_summary(
     present = list(frame.columns)
     span = "n" if "n" in present and "T" not in present else "T"
     require_columns(source_name, ("frequency", "recency", span), present)
-    optional = [c for c in ("monetary_value", "count") if c in present]
+    optional = [c for c in ("monetary_value", "litt", "count") if c in present]
     values = check_histories(
         frame,
         ["frequency", "recency", span, *optional],
@@ -118,7 +129,9 @@ def check_histories(
     day, which predictions value as new customers and fits leave out (their likelihood
     term is 1 whatever the parameters); ``recency`` 0 when ``frequency`` is 0; ``n`` a
     positive whole number with ``frequency ≤ recency ≤ n`` whole; ``count`` a positive
-    whole number.
+    whole number; ``litt`` (sum of the logs of the inter-transaction times, BTYDplus
+    ``elog2cbs``) 0 when ``frequency`` is 0 and at most :func:`litt_bound` (Jensen's
+    ``x·ln(t_x/x)``) plus ``1e-6·(1 + x)`` for rounding.
 
     Parameters
     ----------
@@ -127,7 +140,7 @@ def check_histories(
         ``customer_id`` column names the customer in messages.
     columns
         The columns to check and return, all present in ``frame``: some of
-        ``frequency, recency, T`` (or ``n``), ``monetary_value``, ``count``.
+        ``frequency, recency, T`` (or ``n``), ``monetary_value``, ``litt``, ``count``.
     source_name
         First in messages: a path, or "DataFrame".
     new_customers
@@ -195,6 +208,34 @@ def _check_rules(values: dict[str, np.ndarray], fail: Fail, new_customers: bool)
     if "count" in values:
         count = values["count"]
         fail((count <= 0) | (count != np.round(count)), "count", "not a positive integer")
+    if "litt" in values and freq is not None:
+        litt = values["litt"]
+        fail((freq == 0) & (litt != 0), "litt", "must be 0 when frequency is 0")
+        if rec is not None and span == "T":
+            tolerance = 1e-6 * (1.0 + freq)
+            fail(
+                litt > litt_bound(freq, rec) + tolerance,
+                "litt",
+                "greater than frequency·ln(recency/frequency), the largest sum of the logs "
+                "of inter-transaction times adding up to recency (Jensen)",
+            )
+
+
+def litt_bound(frequency: np.ndarray, recency: np.ndarray) -> np.ndarray:
+    """The largest ``litt`` a history ``(x, t_x)`` allows.
+
+    ``x`` positive gaps adding up to ``t_x`` have ``Σ ln g ≤ x·ln(t_x/x)`` (Jensen's
+    inequality, equality for equal gaps).  Without ``merge_same_day`` the zero gaps of
+    same-day purchases are left out of ``litt``, so only ``m ≤ x`` gaps count and the
+    bound is ``max_{1≤m≤x} m·ln(t_x/m)``: ``x·ln(t_x/x)`` while ``x ≤ t_x/e`` (mean gap
+    at least e time units; ``m·ln(t_x/m)`` grows with ``m`` up to ``t_x/e``), else at
+    most ``t_x/e``.  0 when ``x`` is 0.
+    """
+    x = np.asarray(frequency, dtype="float64")
+    t_x = np.asarray(recency, dtype="float64")
+    regular = (x > 0) & (x <= t_x / math.e)
+    jensen = x * np.log(np.where(regular, t_x, 1.0) / np.where(regular, x, 1.0))
+    return np.where(x > 0, np.where(regular, jensen, np.maximum(t_x, 0.0) / math.e), 0.0)
 
 
 def _by_role(df: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataFrame:

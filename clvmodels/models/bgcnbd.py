@@ -1,0 +1,484 @@
+"""BG/CNBD-k model of Reutterer, Platzer & Schröder (2021).
+
+"Leveraging purchase regularity for predicting customer behavior the easy way",
+International Journal of Research in Marketing 38(1), 194–215 (cited as RPS 2021),
+building on Platzer & Reutterer (2016), "Ticking away the moments: timing regularity
+helps to better predict customer activity", Marketing Science 35(5), 779–799.
+
+The BG/NBD (:mod:`clvmodels.models.bgnbd`) with Erlang-k inter-purchase times: while
+active a customer's purchase gaps are sums of ``k`` exponential phases of rate ``λ ~
+Gamma(r, alpha)`` (mean gap ``k/λ``; the convention of RPS 2021 and BTYDplus, so
+``k = 1`` is exactly the BG/NBD), and after every repeat purchase she drops out for good
+with probability ``p ~ Beta(a, b)``.  The data are ``frequency`` (``x``), ``recency``
+(``t_x``), ``T`` and ``litt`` (Σ log of the ``x`` inter-purchase times, the first from
+time 0), in the time unit of ``1/alpha``.
+
+``k`` is a whole number held fixed: :func:`spec_for` declares the model at one ``k``;
+the estimator profiles the likelihood over ``k``.  Predictions take the fitted
+parameters including ``k`` (a float such as ``2.0``).  At ``k = 1`` every prediction is
+the BG/NBD's own function; for ``k > 1`` they are exact sums and quadratures over the
+active customer's posterior (:mod:`clvmodels.models._erlang`, which states them), to
+1e-10 relative (the lifetime DERT) or better.  BTYDplus approximates the conditional
+expectation for ``k > 1``; these do not.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from clvmodels.models import _erlang, bgnbd, discount, mbgnbd, predictive
+from clvmodels.models.ops import Ops, numpy_ops
+from clvmodels.models.spec import ModelSpec
+
+REFERENCE = (
+    "Reutterer, T., Platzer, M. & Schröder, N. (2021). Leveraging purchase regularity for "
+    "predicting customer behavior the easy way. International Journal of Research in "
+    "Marketing 38(1), 194-215."
+)
+
+
+def log_likelihood(
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+    *,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    litt: Any,
+    k: int = 1,
+    xp: Ops = numpy_ops,
+) -> Any:
+    """Per-customer log-likelihood of the BG/CNBD-k model (RPS 2021, appendix):
+    :func:`clvmodels.models._erlang.log_likelihood` without dropout at time 0.  At
+    ``k = 1`` it is the BG/NBD's (FHL 2005 eq. 6)."""
+    return _erlang.log_likelihood(
+        k,
+        r,
+        alpha,
+        a,
+        b,
+        frequency=frequency,
+        recency=recency,
+        T=T,
+        litt=litt,
+        dropout_at_zero=False,
+        xp=xp,
+    )
+
+
+def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
+    """The BG/NBD's start (:func:`clvmodels.models.bgnbd.initial_params`); the fitted
+    ``spec_for(k)`` divides ``alpha`` by ``k`` (mean purchase rate ``r/(kα)``)."""
+    return bgnbd.initial_params(data, weights)
+
+
+def cnbd_spec(k: int, key: str, name: str, log_lik: Any, reference: str) -> ModelSpec:
+    """The declaration of a CNBD-k model at Erlang order ``k``."""
+    k = _erlang.order(k)
+
+    def start(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
+        first = bgnbd.initial_params(data, weights)
+        return {**first, "alpha": first["alpha"] / k}
+
+    return ModelSpec(
+        key=key,
+        name=name if k == 1 else name.replace("-k", f"-{k}"),
+        param_names=("r", "alpha", "a", "b"),
+        rate_params=("alpha",),
+        data_columns=("frequency", "recency", "T", "litt"),
+        log_likelihood=functools.partial(log_lik, k=k),
+        initial_params=start,
+        reference=reference,
+        extra={"k": k},
+    )
+
+
+@functools.cache
+def spec_for(k: int) -> ModelSpec:
+    """The BG/CNBD-k model at Erlang order ``k`` (one object per ``k``: the MLE backend
+    caches its compiled graph per spec); ``extra={"k": k}``."""
+    return cnbd_spec(k, "bgcnbd", "BG/CNBD-k", log_likelihood, REFERENCE)
+
+
+SPEC = spec_for(1)
+
+# ---------------------------------------------------------------------------------------
+# predictions shared with the MBG/CNBD-k (``dropout_at_zero``)
+# ---------------------------------------------------------------------------------------
+
+
+def _base(dropout_at_zero: bool) -> ModuleType:
+    """The ``k = 1`` model: BG/NBD, or MBG/NBD with dropout at time 0."""
+    return mbgnbd if dropout_at_zero else bgnbd
+
+
+def _new(
+    k: int, r: Any, alpha: Any, a: Any, b: Any, dropout_at_zero: bool, **columns: Any
+) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
+    """The posterior of a new customer (``x = t_x = T = 0``) who is active at time 0
+    (``p ~ Beta(a, b+1)`` for the MBG variant, given she did not drop out at 0)."""
+    extra = 1.0 if dropout_at_zero else 0.0
+    return _erlang.posterior(k, 0.0, 0.0, 0.0, r, alpha, a, b, extra=extra, **columns)
+
+
+def expected_purchases_of(
+    t: Any, *, k: Any, r: Any, alpha: Any, a: Any, b: Any, dropout_at_zero: bool
+) -> np.ndarray:
+    """``E[X(t)]`` of a new customer: the active one's (:func:`_erlang.active_expected`)
+    times ``P(active after time 0) = b/(a+b)`` for the MBG variant."""
+    k = _erlang.order(k)
+    if k == 1:
+        return _base(dropout_at_zero).expected_purchases(t, r=r, alpha=alpha, a=a, b=b)
+    shape, post = _new(k, r, alpha, a, b, dropout_at_zero, t=t)
+    out = _erlang.active_expected(k, post).reshape(shape)
+    return out * _start_alive(a, b, dropout_at_zero)
+
+
+def _start_alive(a: Any, b: Any, dropout_at_zero: bool) -> Any:
+    """``P(no dropout at time 0)``: ``b/(a+b)`` for the MBG variant, else 1."""
+    if not dropout_at_zero:
+        return 1.0
+    return np.asarray(b, dtype=float) / (np.asarray(a, dtype=float) + np.asarray(b, dtype=float))
+
+
+def probability_of_purchases_of(
+    x: Any, t: Any, *, k: Any, r: Any, alpha: Any, a: Any, b: Any, dropout_at_zero: bool
+) -> np.ndarray:
+    """``P(X(t) = x)`` of a new customer: the active customer's count distribution
+    (:func:`_erlang.active_pmf`), mixed with the dropout at time 0 for the MBG variant
+    (``P = b/(a+b) · P(x | active) + a/(a+b) · 1{x = 0}``)."""
+    k = _erlang.order(k)
+    if k == 1:
+        return _base(dropout_at_zero).probability_of_purchases(x, t, r=r, alpha=alpha, a=a, b=b)
+    shape, post = _new(k, r, alpha, a, b, dropout_at_zero, t=t, count=x)
+    count = post["count"].astype(np.int64)
+    pmf = _erlang.active_pmf(int(count.max(initial=0)) + 1, k, post)
+    active = np.take_along_axis(pmf, count[:, None], axis=1)[:, 0].reshape(shape)
+    alive = _start_alive(a, b, dropout_at_zero)
+    return alive * active + (1.0 - alive) * (np.asarray(x) == 0)
+
+
+def probability_alive_of(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+    dropout_at_zero: bool,
+) -> np.ndarray:
+    """``P(alive | x, t_x, T)`` (:func:`_erlang.probability_alive`)."""
+    k = _erlang.order(k)
+    if k == 1:
+        return _base(dropout_at_zero).probability_alive(
+            frequency, recency, T, r=r, alpha=alpha, a=a, b=b
+        )
+    return _erlang.probability_alive(k, frequency, recency, T, r, alpha, a, b, dropout_at_zero)
+
+
+def active_expected_purchases_of(
+    t: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+    dropout_at_zero: bool,
+) -> np.ndarray:
+    """Expected purchases in ``(T, T+t]`` of a customer known to be active at ``T``
+    (:func:`_erlang.active_expected` over her posterior)."""
+    k = _erlang.order(k)
+    if k == 1:
+        return _base(dropout_at_zero).active_expected_purchases(
+            t, frequency, T, r=r, alpha=alpha, a=a, b=b
+        )
+    shape, post = _erlang.posterior(
+        k, frequency, recency, T, r, alpha, a, b, extra=float(dropout_at_zero), t=t
+    )
+    return _erlang.active_expected(k, post).reshape(shape)
+
+
+def conditional_purchase_pmf_of(
+    K: int,
+    t: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+    dropout_at_zero: bool,
+) -> np.ndarray:
+    """``P(X(T, T+t) = n | x, t_x, T)``, ``n = 0 … K−1``: ``(1 − P(alive)) 1{n=0} +
+    P(alive) P(n | alive)`` (:func:`_erlang.active_pmf`); shapes as
+    :func:`clvmodels.models.bgnbd.conditional_purchase_pmf`."""
+    k = _erlang.order(k)
+    if k == 1:
+        return _base(dropout_at_zero).conditional_purchase_pmf(
+            K, t, frequency, recency, T, r=r, alpha=alpha, a=a, b=b
+        )
+    predictive.count_grid(K)
+    alive = probability_alive_of(
+        frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b, dropout_at_zero=dropout_at_zero
+    )
+    shape, post = _erlang.posterior(
+        k, frequency, recency, T, r, alpha, a, b, extra=float(dropout_at_zero), t=t
+    )
+    active = _erlang.active_pmf(K, k, post).reshape(*shape, K)
+    return predictive.with_dead(alive, active)
+
+
+def discounted_active_purchases_of(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+    delta: float,
+    horizon: float = math.inf,
+    dropout_at_zero: bool,
+) -> np.ndarray:
+    """``∫_0^H e^(−δt) dE[X(t) | alive]`` for a customer known to be active at ``T``.
+
+    A lifetime (or a horizon past the discount module's lifetime cut, ``δH ≥ 50``) is
+    :func:`_erlang.active_discounted_lifetime`: closed form over the purchases, one
+    quadrature over the rate, vectorised over customers.  A shorter horizon is
+    integrated over time by :func:`clvmodels.models.discount.discounted_purchases` with
+    the exact ``E[X(t) | alive]`` (:func:`_erlang.active_expected`), on the time scale
+    of the BG/NBD with ``r + kx + k − 1`` (the earliest bend: one phase to go).
+    """
+    k = _erlang.order(k)
+    if k == 1:
+        return _base(dropout_at_zero).discounted_active_purchases(
+            frequency, T, r=r, alpha=alpha, a=a, b=b, delta=delta, horizon=horizon
+        )
+    shape, post = _erlang.posterior(
+        k, frequency, recency, T, r, alpha, a, b, extra=float(dropout_at_zero)
+    )
+    if not delta >= 0:
+        raise ValueError(f"delta must be >= 0, got {delta}")
+    if (math.isinf(horizon) and delta > 0) or delta * horizon >= discount.LIFETIME_CUT:
+        return _erlang.active_discounted_lifetime(k, delta, post).reshape(shape)
+
+    def expected(t: np.ndarray) -> np.ndarray:
+        grid = _erlang.repeat_rows(post, t.shape[1])
+        grid["t"] = t.ravel()
+        return _erlang.active_expected(k, grid).reshape(t.shape)
+
+    bend, _ = bgnbd.bend_time(r=post["s"] + k - 1.0, alpha=post["scale"], a=post["a"], b=post["b1"])
+    return discount.discounted_purchases(expected, bend, delta, horizon).reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------
+# the BG/CNBD-k's predictions
+# ---------------------------------------------------------------------------------------
+
+
+def expected_purchases(t: Any, *, k: Any, r: Any, alpha: Any, a: Any, b: Any) -> np.ndarray:
+    """Expected repeat purchases of a new customer in ``(0, t]`` (RPS 2021; BTYDplus's
+    ``bgcnbd.Expectation``), exact: :func:`expected_purchases_of`."""
+    return expected_purchases_of(t, k=k, r=r, alpha=alpha, a=a, b=b, dropout_at_zero=False)
+
+
+def probability_of_purchases(
+    x: Any, t: Any, *, k: Any, r: Any, alpha: Any, a: Any, b: Any
+) -> np.ndarray:
+    """``P(X(t) = x)`` of a new customer (BTYDplus's ``bgcnbd.pmf``):
+    :func:`probability_of_purchases_of`."""
+    return probability_of_purchases_of(x, t, k=k, r=r, alpha=alpha, a=a, b=b, dropout_at_zero=False)
+
+
+def probability_alive(
+    frequency: Any, recency: Any, T: Any, *, k: Any, r: Any, alpha: Any, a: Any, b: Any
+) -> np.ndarray:
+    """``P(alive)`` (RPS 2021; BTYDplus's ``bgcnbd.PAlive``); 1 for ``x = 0``."""
+    return probability_alive_of(
+        frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b, dropout_at_zero=False
+    )
+
+
+def active_expected_purchases(
+    t: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+) -> np.ndarray:
+    """Expected purchases in ``(T, T+t]`` of a customer known to be active at ``T``
+    (:func:`active_expected_purchases_of`); depends on ``t_x`` through the Erlang phase."""
+    return active_expected_purchases_of(
+        t, frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b, dropout_at_zero=False
+    )
+
+
+def conditional_expected_purchases(
+    t: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+) -> np.ndarray:
+    """Expected purchases in ``(T, T+t]`` given ``(x, t_x, T)``: ``P(alive) ×``
+    :func:`active_expected_purchases` (exact, where BTYDplus's
+    ``bgcnbd.ConditionalExpectedTransactions`` approximates for ``k > 1``)."""
+    alive = probability_alive(frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b)
+    return alive * active_expected_purchases(
+        t, frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b
+    )
+
+
+def conditional_purchase_pmf(
+    K: int,
+    t: Any,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+) -> np.ndarray:
+    """``P(X(T, T+t) = n | x, t_x, T)`` for ``n = 0 … K−1``
+    (:func:`conditional_purchase_pmf_of`)."""
+    return conditional_purchase_pmf_of(
+        K, t, frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b, dropout_at_zero=False
+    )
+
+
+def discounted_active_purchases(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+    delta: float,
+    horizon: float = math.inf,
+) -> np.ndarray:
+    """Discounted expected purchases after ``T`` of a customer known to be active
+    (:func:`discounted_active_purchases_of`)."""
+    return discounted_active_purchases_of(
+        frequency,
+        recency,
+        T,
+        k=k,
+        r=r,
+        alpha=alpha,
+        a=a,
+        b=b,
+        delta=delta,
+        horizon=horizon,
+        dropout_at_zero=False,
+    )
+
+
+def discounted_expected_residual_transactions(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    *,
+    k: Any,
+    r: Any,
+    alpha: Any,
+    a: Any,
+    b: Any,
+    delta: float,
+    horizon: float = math.inf,
+) -> np.ndarray:
+    """DERT: ``P(alive) ×`` :func:`discounted_active_purchases`."""
+    alive = probability_alive(frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b)
+    return alive * discounted_active_purchases(
+        frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b, delta=delta, horizon=horizon
+    )
+
+
+def simulate(
+    n_customers: int,
+    *,
+    k: Any,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: Any,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Draw customers from the BG/CNBD-k model (:func:`_erlang.simulate_purchase_times`).
+
+    Returns
+    -------
+    dict
+        ``frequency``, ``recency``, ``T``, ``litt`` and the latent ``alive`` flag.
+    """
+    return simulate_customers(
+        n_customers, k=k, r=r, alpha=alpha, a=a, b=b, T=T, rng=rng, dropout_at_zero=False
+    )
+
+
+def simulate_customers(
+    n_customers: int,
+    *,
+    k: Any,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: Any,
+    rng: np.random.Generator,
+    dropout_at_zero: bool,
+) -> dict[str, np.ndarray]:
+    """The simulator of :func:`simulate` and of the MBG/CNBD-k (``dropout_at_zero``)."""
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n_customers,)).copy()
+    customer, time, alive = _erlang.simulate_purchase_times(
+        _erlang.order(k), r, alpha, a, b, T, rng, dropout_at_zero
+    )
+    return {**_erlang.summarise(customer, time, T), "alive": alive}
+
+
+def simulate_purchase_times(
+    *, k: Any, r: Any, alpha: Any, a: Any, b: Any, T: Any, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The repeat purchase times of customers, each with her own parameters
+    (:func:`_erlang.simulate_purchase_times`; as
+    :func:`clvmodels.models.bgnbd.simulate_purchase_times`): ``(customer, time)``."""
+    customer, time, _ = _erlang.simulate_purchase_times(
+        _erlang.order(k), r, alpha, a, b, T, rng, False
+    )
+    return customer, time
