@@ -234,7 +234,7 @@ def test_timestamps_truncated_and_amount_none(engine):
     s = summarize_transactions(
         tx, customer_id="cid", date="ts", amount=None, time_unit="W", engine=engine
     )
-    assert list(s.columns) == ["customer_id", "frequency", "recency", "T", "first_purchase"]
+    assert list(s.columns) == ["customer_id", "frequency", "recency", "T", "litt", "first_purchase"]
     assert s["recency"].tolist() == [1.0, 0.0]
     assert s["T"].tolist() == [1.0, 6 / 7]
 

@@ -112,11 +112,8 @@ def _series_converges(s: np.ndarray, r: np.ndarray) -> np.ndarray:
     n = _SERIES_TERMS
     with np.errstate(divide="ignore"):
         log_tail = (
-            special.gammaln(r + n + 1.0)
-            - special.gammaln(r + 1.0)
-            - math.lgamma(n + 2.0)
-            + n * np.log(s)
-            + math.log(2.0)
+            special.gammaln(r + n + 1.0) - special.gammaln(r + 1.0) - math.lgamma(n + 2.0)
+            + n * np.log(s) + math.log(2.0)
         )
     return (s * np.maximum((r + 1.0) / 2.0, 1.0) <= _SERIES_RATIO) & (
         log_tail <= math.log(_SERIES_ERROR)
@@ -172,10 +169,8 @@ def _tails(s: Any, r: Any, a: Any, b: Any) -> tuple[Any, Any, Any, Any]:
     # Below p_L, h(p) = r s (1 − (r+1) p s / 2 + O((p s r)^2)) to 1e-12 relative.
     p_left = np.minimum(1e-6 / ((r + 2.0) * s), 0.5)
     mass_left = special.betainc(a, b, p_left)
-    tail_left = (
-        r
-        * s
-        * (mass_left - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left))
+    tail_left = r * s * (
+        mass_left - (r + 1.0) * s / 2.0 * a / (a + b) * special.betainc(a + 1.0, b, p_left)
     )
     # Above p_R = 1 − q_R: h(1 − q) = h(1) − h'(1) q + O(q²), q_R = 1e-10 exactly.
     q_right = 1e-10
@@ -257,11 +252,7 @@ def _panel_rule(panels: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _body_average(
-    s: np.ndarray,
-    r: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    window: dict[str, np.ndarray],
+    s: np.ndarray, r: np.ndarray, a: np.ndarray, b: np.ndarray, window: dict[str, np.ndarray],
     panels: int,
 ) -> np.ndarray:
     """``E[h(p) | logit p − y_m ∈ [d_lo, d_hi]]`` with ``panels`` composite 8-node

@@ -234,24 +234,15 @@ def conditional_purchase_pmf(
     """
     x, t_x, n, a, b, g, d = as_floats(frequency, recency, n, alpha, beta, gamma, delta)
     log_alive = (
-        special.betaln(a + x, b + n - x)
-        - special.betaln(a, b)
-        + special.betaln(g, d + n)
-        - special.betaln(g, d)
-        - _loglik(x, t_x, n, a, b, g, d)
+        special.betaln(a + x, b + n - x) - special.betaln(a, b)
+        + special.betaln(g, d + n) - special.betaln(g, d) - _loglik(x, t_x, n, a, b, g, d)
     )
     k = predictive.count_grid(K)
     n_star = np.asarray(n_star, dtype=float)
     if np.any(n_star < 0) or np.any(n_star != np.round(n_star)):
         raise ValueError("n_star must hold whole numbers >= 0")
     active = predictive.per_distinct(
-        _active_pmf,
-        k.size,
-        n_star,
-        a + x,
-        b + n - x,
-        g,
-        d + n,
+        _active_pmf, k.size, n_star, a + x, b + n - x, g, d + n,
         cells_per_row=(int(n_star.max(initial=0.0)) + 1) * k.size,
     )
     return predictive.with_dead(np.minimum(np.exp(log_alive), 1.0), active)
@@ -271,11 +262,8 @@ def _active_pmf(
     inside = (k <= lives) & (lives <= n_star)
     misses = np.where(inside, lives - k, 0.0)
     log_count = (
-        special.gammaln(lives + 1.0)
-        - special.gammaln(k + 1.0)
-        - special.gammaln(misses + 1.0)
-        + special.betaln(a + k, b + misses)
-        - special.betaln(a, b)
+        special.gammaln(lives + 1.0) - special.gammaln(k + 1.0) - special.gammaln(misses + 1.0)
+        + special.betaln(a + k, b + misses) - special.betaln(a, b)
     )
     terms = np.where(inside, np.exp(log_lives + log_count), 0.0)
     return terms.sum(axis=1)
@@ -313,10 +301,7 @@ def dert(
         rows = np.broadcast_arrays(*as_floats(frequency, recency, n))
         params = {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta}
         cumulative = conditional_expected_transactions(
-            steps,
-            rows[0][..., None],
-            rows[1][..., None],
-            rows[2][..., None],
+            steps, rows[0][..., None], rows[1][..., None], rows[2][..., None],
             **{k: np.asarray(v, dtype=float)[..., None] for k, v in params.items()},
         )
         increments = np.diff(cumulative, axis=-1, prepend=0.0)

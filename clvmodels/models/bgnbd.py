@@ -91,7 +91,9 @@ def log_likelihood(
         return at_t(x, t_x) + xp.log(a) - xp.log(b + x_pos - 1.0)
 
     head = xp.distinct(at_t, frequency, T)
-    return xp.where(frequency > 0, xp.logaddexp(head, xp.distinct(at_tx, frequency, recency)), head)
+    return xp.where(
+        frequency > 0, xp.logaddexp(head, xp.distinct(at_tx, frequency, recency)), head
+    )
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
@@ -201,15 +203,7 @@ def active_expected_purchases(
 
 
 def conditional_purchase_pmf(
-    K: int,
-    t: Any,
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
+    K: int, t: Any, frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, a: Any,
     b: Any,
 ) -> np.ndarray:
     """``P(X(T, T+t) = k | x, t_x, T)`` for ``k = 0 … K−1``: the predictive distribution of
@@ -284,14 +278,7 @@ def active_purchase_pmf(
 
 
 def discounted_active_purchases(
-    frequency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
-    b: Any,
-    delta: float,
+    frequency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any, delta: float,
     horizon: float = math.inf,
 ) -> np.ndarray:
     """Discounted expected purchases after ``T`` of a customer known to be active.
@@ -343,16 +330,8 @@ def bend_time(*, r: Any, alpha: Any, a: Any, b: Any) -> tuple[np.ndarray, np.nda
 
 
 def discounted_expected_residual_transactions(
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
-    b: Any,
-    delta: float,
-    horizon: float = math.inf,
+    frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any,
+    delta: float, horizon: float = math.inf,
 ) -> np.ndarray:
     """DERT: expected purchases after ``T``, discounted at continuous rate ``δ`` per time
     unit, over ``horizon`` time units (the whole lifetime by default).

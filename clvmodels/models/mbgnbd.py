@@ -79,18 +79,16 @@ def log_likelihood(
 
     def at_t(x: Any, t: Any) -> Any:  # A1 + A2 + A3: depends on (x, T) only
         a1 = xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha)
-        a2 = (
-            xp.gammaln(a + b)
-            + xp.gammaln(b + x + 1.0)
-            - xp.gammaln(b)
-            - xp.gammaln(a + b + x + 1.0)
-        )
+        a2 = (xp.gammaln(a + b) + xp.gammaln(b + x + 1.0) - xp.gammaln(b)
+              - xp.gammaln(a + b + x + 1.0))
         return a1 + a2 - (r + x) * xp.log(alpha + t)
 
     def at_tx(x: Any, t_x: Any) -> Any:  # A1 + A2 + A4: depends on (x, t_x) only
         return at_t(x, t_x) + xp.log(a) - xp.log(b + x)
 
-    return xp.logaddexp(xp.distinct(at_t, frequency, T), xp.distinct(at_tx, frequency, recency))
+    return xp.logaddexp(
+        xp.distinct(at_t, frequency, T), xp.distinct(at_tx, frequency, recency)
+    )
 
 
 SPEC = dataclasses.replace(
@@ -183,15 +181,7 @@ def active_expected_purchases(
 
 
 def conditional_purchase_pmf(
-    K: int,
-    t: Any,
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
+    K: int, t: Any, frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, a: Any,
     b: Any,
 ) -> np.ndarray:
     """``P(X(T, T+t) = k | x, t_x, T)`` for ``k = 0 … K−1``: the predictive distribution of
@@ -214,42 +204,21 @@ def conditional_purchase_pmf(
 
 
 def discounted_active_purchases(
-    frequency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
-    b: Any,
-    delta: float,
+    frequency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any, delta: float,
     horizon: float = math.inf,
 ) -> np.ndarray:
     """Discounted expected purchases after ``T`` of an active customer: the BG/NBD one at
     ``b + 1`` (her posterior is a new BG/NBD customer at ``(r+x, α+T, a, b+x+1)``, see
     :func:`conditional_expected_purchases`).  Depends on ``(x, T)`` only."""
     return bgnbd.discounted_active_purchases(
-        frequency,
-        T,
-        r=r,
-        alpha=alpha,
-        a=a,
-        b=np.asarray(b, dtype=float) + 1.0,
-        delta=delta,
-        horizon=horizon,
+        frequency, T, r=r, alpha=alpha, a=a, b=np.asarray(b, dtype=float) + 1.0,
+        delta=delta, horizon=horizon,
     )
 
 
 def discounted_expected_residual_transactions(
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    a: Any,
-    b: Any,
-    delta: float,
-    horizon: float = math.inf,
+    frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, a: Any, b: Any,
+    delta: float, horizon: float = math.inf,
 ) -> np.ndarray:
     """DERT at continuous rate ``δ`` over ``horizon``: ``P(alive) ·``
     :func:`discounted_active_purchases` (numerical; no closed form)."""
