@@ -221,7 +221,9 @@ def test_lifetime_dert_is_the_limit_of_the_finite_horizon_quadrature(model, k):
     """Two different computations: the rate quadrature with the purchases summed in
     closed form (lifetime) and the time quadrature of the exact E[X(t)] (finite)."""
     p = {**PARAMS, "k": float(k)}
-    h = [v[1:5] for v in HISTORY.values()]
+    # the history rows plus a heavy, regular buyer (a narrow posterior rate)
+    heavy = (200.0, 38.0, 40.0)
+    h = [np.append(v[1:5], e) for v, e in zip(HISTORY.values(), heavy, strict=True)]
     delta = 0.1
     lifetime = model.discounted_expected_residual_transactions(*h, **p, delta=delta)
     finite = model.discounted_expected_residual_transactions(
@@ -244,6 +246,42 @@ def test_probabilities_are_probabilities_and_expectations_grow(r, alpha, a, b, h
         assert np.all(pmf >= 0.0) and pmf.sum() <= 1.0 + 1e-12
         e = model.conditional_expected_purchases(np.array([1.0, 5.0, 25.0]), x, t_x, T, **p)
         assert np.all(np.diff(e) >= 0.0)
+
+
+@pytest.mark.parametrize("model", [bgcnbd, mbgcnbd])
+def test_predictions_broadcast_over_parameter_draws(model):
+    rng = np.random.default_rng(3)
+    draws = {n: v * rng.uniform(0.8, 1.2, (3, 1)) for n, v in PARAMS.items()}
+    p = {**draws, "k": 2.0}
+    h = tuple(HISTORY.values())
+    rows = len(h[0])
+    one = {**{n: v[1, 0] for n, v in draws.items()}, "k": 2.0}
+    calls = [
+        lambda q: model.conditional_expected_purchases(10.0, *h, **q),
+        lambda q: model.probability_alive(*h, **q),
+        lambda q: model.probability_of_purchases(h[0], 10.0, **q),
+        lambda q: model.discounted_expected_residual_transactions(*h, **q, delta=0.01),
+        lambda q: model.discounted_active_purchases(*h, **q, delta=0.01, horizon=20.0),
+    ]
+    for call in calls:
+        out = call(p)
+        assert out.shape == (3, rows)
+        np.testing.assert_allclose(out[1], call(one), rtol=1e-12)
+    assert model.conditional_purchase_pmf(5, 10.0, *h, **p).shape == (3, rows, 5)
+
+
+@pytest.mark.parametrize("model", [bgcnbd, mbgcnbd])
+def test_new_customer_pmf_sums_to_one_as_in_btydplus_unit_tests(model):
+    """BTYDplus's tests/testthat/test-(m)bg-cnbd-k.R: ``sum(pmf(params, 2, 0:100)) == 1``
+    at ``k = 3, r = 0.85, alpha = 1.45, a = 0.79, b = 2.42``."""
+    p = {**PARAMS, "k": 3.0}
+    assert model.probability_of_purchases(np.arange(101), 2.0, **p).sum() == pytest.approx(
+        1.0, abs=1e-12
+    )
+    assert model.probability_of_purchases(np.arange(10)[:, None], [28.0, 56.0], **p).shape == (
+        10,
+        2,
+    )
 
 
 # ---- predictions against simulation ----------------------------------------------------
@@ -333,8 +371,20 @@ def test_simulated_litt_is_the_sum_of_log_gaps():
 
 # ---- fitting -------------------------------------------------------------------------------
 
+# Fader, Hardie & Lee (2005), "Counting your customers the easy way", Marketing Science
+# 24(2): BG/NBD on the CDNOW calibration data, r = 0.243, alpha = 4.414, a = 0.793,
+# b = 2.426, log-likelihood -9582.4 — the BG/CNBD-k at k = 1.
+FHL2005_CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+FHL2005_CDNOW_LOGLIK = -9582.4
 
-@pytest.mark.slow
+
+def test_bgcnbd_k1_cdnow_loglik_matches_fhl2005_published(cdnow):
+    litt = np.zeros_like(cdnow["frequency"])  # multiplied by k − 1 = 0
+    ll = bgcnbd.log_likelihood(**FHL2005_CDNOW, **cdnow, litt=litt, k=1).sum()
+    assert ll == pytest.approx(FHL2005_CDNOW_LOGLIK, abs=0.05)
+
+
+@pytest.mark.slow  # ~6 s per model, most of it compiling the likelihood graph
 @pytest.mark.parametrize("model", [bgcnbd, mbgcnbd])
 def test_parameter_recovery_at_k2_from_simulated_customers(model):
     rng = np.random.default_rng(20210101)
@@ -344,6 +394,28 @@ def test_parameter_recovery_at_k2_from_simulated_customers(model):
     result = fit_mle(spec, {c: sim[c] for c in spec.data_columns})
     for name, value in PARAMS.items():
         assert abs(result.params[name] - value) < 3.5 * result.std_err[name], name
-    # the profile over k picks the true one
-    lower = fit_mle(model.spec_for(1), {c: sim[c] for c in spec.data_columns})
-    assert result.log_likelihood > lower.log_likelihood
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [bgcnbd, mbgcnbd])
+def test_profile_likelihood_over_k_finds_the_simulated_k(model):
+    rng = np.random.default_rng(7)
+    n = 10_000
+    sim = model.simulate(n, k=3, **PARAMS, T=rng.uniform(24.0, 32.0, n), rng=rng)
+    data = {c: sim[c] for c in model.SPEC.data_columns}
+    profile = [fit_mle(model.spec_for(k), data).log_likelihood for k in (1, 2, 3, 4, 5)]
+    assert int(np.argmax(profile)) + 1 == 3
+
+
+@pytest.mark.slow
+def test_cdnow_profile_picks_k1_as_btydplus_demo_and_k1_is_fhl2005(cdnow_summary):
+    """BTYDplus's demo("cdnow") fits ``bgcnbd.EstimateParameters`` to the CDNOW sample
+    and notes "k=1 -> no regularity detected for CDNow"; at k = 1 the estimates are the
+    BG/NBD's published by FHL 2005."""
+    data = {c: cdnow_summary[c].to_numpy(float) for c in bgcnbd.SPEC.data_columns}
+    fits = [fit_mle(bgcnbd.spec_for(k), data) for k in (1, 2, 3)]
+    profile = [f.log_likelihood for f in fits]
+    assert profile[0] > profile[1] > profile[2]
+    for name, value in FHL2005_CDNOW.items():
+        assert round(fits[0].params[name], 3) == pytest.approx(value), name
+    assert fits[0].log_likelihood == pytest.approx(FHL2005_CDNOW_LOGLIK, abs=0.05)

@@ -441,3 +441,82 @@ def test_ggompertz_covariates_recovered_clvtools_convention():
     result = fit_mle(gg.SPEC, data, covariates=links)
     for name, value in {**P, **effect}.items():
         assert abs(result.params[name] - value) < 3 * result.std_err[name], name
+
+
+@pytest.mark.slow
+def test_ggompertz_survival_integral_equals_adaptive_quadrature_300_cells():
+    """The accuracy statement of ``ggompertz._survival_integral`` (E[X(t)], DERT)."""
+    rng = np.random.default_rng(4)
+    worst = 0.0
+    for i in range(300):
+        b = math.exp(rng.uniform(-8, 1))
+        s, beta = np.exp(rng.uniform(-3, 3, 2))
+        t = math.exp(rng.uniform(-2, 6))
+        delta = 0.0 if i % 2 else math.exp(rng.uniform(-6, 0))
+
+        def integrand(u, b=b, s=s, beta=beta, delta=delta):
+            log_bracket = math.log(beta + math.expm1(min(b * u, 700.0)))
+            return math.exp(-delta * u + s * (math.log(beta) - log_bracket))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # quad's roundoff notes at 1e-13
+            reference = integrate.quad(
+                integrand,
+                0,
+                t,
+                epsrel=1e-13,
+                epsabs=0,
+                limit=2000,
+                points=np.geomspace(1e-3, t, 30)[:-1],
+            )[0]
+        ours = float(gg._survival_integral(t, b, s, beta, delta))
+        worst = max(worst, abs(ours - reference) / reference)
+    assert worst < 1e-13
+
+
+@pytest.mark.slow
+def test_ggompertz_new_customer_pmf_equals_adaptive_quadrature_100_cells():
+    """The accuracy statement of ``ggompertz._stopped_pmf`` (pmf of the counts)."""
+    rng = np.random.default_rng(6)
+    worst = 0.0
+    for _ in range(100):
+        r, alpha = np.exp(rng.uniform(-3, 3, 2))
+        b = math.exp(rng.uniform(-8, 0))
+        s, beta = np.exp(rng.uniform(-3, 3, 2))
+        t = math.exp(rng.uniform(-1, 5))
+        p = {"r": r, "alpha": alpha, "b": b, "s": s, "beta": beta}
+        ours = gg.probability_of_purchases(np.array([0.0, 1.0, 5.0, 29.0]), t, **p)
+        for k, value in zip((0, 1, 5, 29), ours, strict=True):
+
+            def integrand(u, k=k, p=p):
+                log_f = gg.log_density(numpy_ops, p["b"], p["s"], p["beta"], u)
+                nb = special.gammaln(p["r"] + k) - special.gammaln(p["r"]) - special.gammaln(k + 1)
+                nb += p["r"] * math.log(p["alpha"] / (p["alpha"] + u))
+                nb += k * math.log(u / (p["alpha"] + u)) if k > 0 else 0.0
+                return math.exp(log_f + nb)
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                body = integrate.quad(
+                    integrand,
+                    1e-300,
+                    t,
+                    epsrel=1e-12,
+                    epsabs=1e-15,
+                    limit=2000,
+                    points=np.geomspace(1e-4, t, 20)[:-1],
+                )[0]
+            alive = math.exp(gg.log_survival(numpy_ops, b, s, beta, t))
+            reference = (
+                alive
+                * math.exp(
+                    special.gammaln(r + k)
+                    - special.gammaln(r)
+                    - special.gammaln(k + 1)
+                    + r * math.log(alpha / (alpha + t))
+                    + k * math.log(t / (alpha + t))
+                )
+                + body
+            )
+            worst = max(worst, abs(value - reference))
+    assert worst < 1e-13

@@ -118,6 +118,11 @@ def fit_paretoggg(
         raise FitError(f"{spec.key}: the Gibbs sampler needs whole-number weights")
     index = np.repeat(np.arange(len(counts)), np.round(counts).astype(np.int64))
     columns = {c: np.asarray(rows.model_columns[c], dtype=float)[index] for c in spec.data_columns}
+    if not np.all(np.isfinite(columns["litt"])):
+        raise FitError(
+            f"{spec.key}: litt must be finite (a zero inter-transaction time has log -inf: "
+            "merge purchases of the same time stamp)"
+        )
     rng = np.random.default_rng(seed)
     sampler = _Chains(columns, spec.initial_params(rows.model_columns, counts), chains, rng)
     kept = {p: np.empty((chains, draws)) for p in spec.param_names}

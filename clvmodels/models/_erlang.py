@@ -323,7 +323,8 @@ def hyp2f1_one(b: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
     evaluated by the modified Lentz method until a step changes it by less than 1e-15
     relative.  Its coefficients tend to 1/4, so it needs about ``8/sqrt(1−y)`` steps,
     where the power series (:func:`clvmodels.models._special.hyp2f1_unit`) needs
-    ``35/(1−y)``.
+    ``35/(1−y)``; the two agree to 3e-14 relative for ``y ≤ 0.999`` and to 8e-11 for
+    ``1 − y`` down to 1e-6 (2,000 random draws, ``a`` e^−2…e^3, ``b`` e^−2…e^5).
     """
     b, a, y = (np.asarray(v, dtype=float).ravel() for v in np.broadcast_arrays(b, a, y))
     tiny = 1e-300
@@ -373,16 +374,24 @@ def active_discounted_lifetime(k: int, delta: float, post: dict[str, np.ndarray]
     quadrature in ``v = log(scale·λ)`` over the range where the density (times ``q``
     at small ``λ``) is within ``e^−45`` of its peak, in panels no wider than 1 nor
     ``1/sqrt(s+k)`` (the width of the density's bulk in ``v``); every factor is a
-    smooth step or exponential of unit width in ``v``.  Within 1e-10 relative of a
-    rule with twice the panels over the grid of ``tests/test_bgcnbd.py``.
+    smooth step or exponential of unit width in ``v``.  Within 3e-12 relative of a rule
+    with four times the panels on 400 random cells (``k`` 2–7, ``δ`` 1e-4–0.1, ``x`` to
+    60, ``r`` e^±3, ``α, a, b`` up to e^5), and within 5e-13 of the finite-horizon time
+    quadrature (:func:`clvmodels.models.bgcnbd.discounted_active_purchases_of`, with six
+    times its nodes) at ``δH = 49.95`` on 60 random cells (``k`` 2–5, ``x`` to 150).
     """
     s, scale, w, a, b1 = (post[c] for c in ("s", "scale", "w", "a", "b1"))
     j = np.arange(k, dtype=float)
     top = s + k - 1.0
     log_c = np.log(scale * delta)  # q = g/(g + c) with g = scale·λ
     v_hi = np.log(top + 12.0 * np.sqrt(top) + _DENSITY_DROP)
+    # below the mode log s the log-density s·v − e^v falls by s(d − 1 + e^−d) at depth d:
+    # ≥ 45 at d = 45/s + 1, and (as d − 1 + e^−d ≥ d²/3 for d ≤ 1) at d = sqrt(135/s)
+    depth = np.where(
+        s < 3.0 * _DENSITY_DROP, _DENSITY_DROP / s + 1.0, np.sqrt(3.0 * _DENSITY_DROP / s)
+    )
     v_lo = np.maximum(
-        np.log(s) - _DENSITY_DROP / s,
+        np.log(s) - depth,
         np.minimum(np.log(s), log_c) - _DENSITY_DROP / (s + 1.0),
     )
     width = np.minimum(_WIDTH, _WIDTH / np.sqrt(top))

@@ -75,19 +75,20 @@ def log_likelihood(
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
-    """The BG/NBD's start (:func:`clvmodels.models.bgnbd.initial_params`); the fitted
-    ``spec_for(k)`` divides ``alpha`` by ``k`` (mean purchase rate ``r/(kα)``)."""
+    """The BG/NBD's start (:func:`clvmodels.models.bgnbd.initial_params`), the start of
+    ``spec_for(1)``; ``spec_for(k)`` divides ``alpha`` by ``k`` (:func:`_start`)."""
     return bgnbd.initial_params(data, weights)
+
+
+def _start(data: Mapping[str, np.ndarray], weights: np.ndarray, *, k: int) -> dict[str, float]:
+    """The BG/NBD's start with ``alpha / k``: the same mean purchase rate ``r/(kα)``."""
+    first = bgnbd.initial_params(data, weights)
+    return {**first, "alpha": first["alpha"] / k}
 
 
 def cnbd_spec(k: int, key: str, name: str, log_lik: Any, reference: str) -> ModelSpec:
     """The declaration of a CNBD-k model at Erlang order ``k``."""
     k = _erlang.order(k)
-
-    def start(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
-        first = bgnbd.initial_params(data, weights)
-        return {**first, "alpha": first["alpha"] / k}
-
     return ModelSpec(
         key=key,
         name=name if k == 1 else name.replace("-k", f"-{k}"),
@@ -95,7 +96,7 @@ def cnbd_spec(k: int, key: str, name: str, log_lik: Any, reference: str) -> Mode
         rate_params=("alpha",),
         data_columns=("frequency", "recency", "T", "litt"),
         log_likelihood=functools.partial(log_lik, k=k),
-        initial_params=start,
+        initial_params=functools.partial(_start, k=k),
         reference=reference,
         extra={"k": k},
     )
@@ -267,7 +268,11 @@ def discounted_active_purchases_of(
     quadrature over the rate, vectorised over customers.  A shorter horizon is
     integrated over time by :func:`clvmodels.models.discount.discounted_purchases` with
     the exact ``E[X(t) | alive]`` (:func:`_erlang.active_expected`), on the time scale
-    of the BG/NBD with ``r + kx + k − 1`` (the earliest bend: one phase to go).
+    of the BG/NBD with ``r + kx + k − 1`` (the earliest bend: one phase to go).  That
+    rule was fitted to the BG/NBD's smooth ``E[X(t)]``; an Erlang customer's has
+    ripples (regular purchases), so it holds 1e-9 relative up to ``k = 5`` but only
+    ~1e-7 for very regular heavy buyers (4e-7 at ``k = 10``, ``x = 200``), against a
+    rule with six times the nodes.
     """
     k = _erlang.order(k)
     if k == 1:

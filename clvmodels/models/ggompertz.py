@@ -7,12 +7,13 @@ BG 2012).
 While alive a customer buys as a Poisson process with rate ``λ ~ Gamma(r, rate α)``.  Her
 lifetime ``τ`` has the Gompertz hazard ``b η e^(bt)`` with ``b > 0`` common to all
 customers and ``η ~ Gamma(s, rate β)``, so the population survival is the Gamma/Gompertz
-(BG 2012 eq. 3)
+(BG 2012; Gompertz hazard integrated over ``η``)
 
     S(t) = (β / (β + e^(bt) − 1))^s,   f(t) = s b e^(bt) β^s (β + e^(bt) − 1)^−(s+1).
 
 Data per customer: ``frequency`` x, ``recency`` t_x and ``T``.  As for the Pareto/NBD
-(conditioning on whether the customer is alive at ``T``, BG 2012 appendix)::
+(conditioning on whether the customer is alive at ``T``; derived here from the
+model's definition as Fader & Hardie's 2005 Pareto/NBD note derives its eq. 18)::
 
     L = Γ(r+x) α^r / Γ(r) · [ (α+T)^−(r+x) S(T) + ∫_{t_x}^{T} (α+τ)^−(r+x) f(τ) dτ ].
 
@@ -23,12 +24,21 @@ exponential), in log space (:meth:`clvmodels.models.ops.Ops.composite_gauss_lege
 The Pareto/NBD limit.  With ``β = b β'`` and ``b → 0``, ``(e^(bt) − 1)/b → t`` and
 ``S(t) → (β'/(β' + t))^s``: the Pareto/NBD ``(r, α, s, β')`` (Schmittlein, Morrison &
 Colombo 1987).  On data such as CDNOW the likelihood rises toward this edge along the
-ridge ``β/b ≈ const`` (BG 2012 Table 2: ``b = 0.0002, β = 0.0026``), which
-:data:`SPEC` declares (``extra["ridge"]``) so that the MLE backend can report the
-edge instead of failing (see :func:`clvmodels.backends.mle.fit_mle`).
+ridge ``β/b ≈ const`` (BG 2012 Table 2: ``b = 0.0002, β = 0.0026``, LL −9594.98).
+Profiled over the other parameters, CDNOW's log-likelihood is −9596.294 at
+``b = 0.1``, −9595.057 at 0.01, −9594.984 at 0.001, −9594.977 at 1e-4 and tends to the
+Pareto/NBD's −9594.976 as ``b → 0``: the maximum is the edge itself.  :data:`SPEC`
+declares the limit (``extra["edge_limits"]``) so that the MLE backend reports the
+edge, ``b`` held at its lower bound, instead of failing
+(:func:`clvmodels.backends.mle.fit_mle`).
 
-Covariates (CLVTools' and BG 2012's convention, as for the Pareto/NBD of Fader & Hardie
-2007, note 019): ``α_i = α₀ e^(−γ₁′z)`` (purchase), ``β_i = β₀ e^(−γ₂′z)`` (dropout).
+Covariates (CLVTools' static covariates: transaction ones on ``α``, lifetime ones on
+``β``; signs as for the Pareto/NBD of Fader & Hardie 2007, note 019):
+``α_i = α₀ e^(−γ₁′z)`` (purchase), ``β_i = β₀ e^(−γ₂′z)`` (dropout).
+
+Equation numbers of BG 2012 are not cited: every expression below is derived from
+the model's definition (and checked against brute-force integration and simulation
+in ``tests/test_ggompertz.py``).
 """
 
 from __future__ import annotations
@@ -65,7 +75,7 @@ def log_bracket(xp: Ops, beta: Any, y: Any) -> Any:
 
 
 def log_survival(xp: Ops, b: Any, s: Any, beta: Any, t: Any) -> Any:
-    """``log S(t) = s (log β − log(β + e^(bt) − 1))`` (BG 2012 eq. 3)."""
+    """``log S(t) = s (log β − log(β + e^(bt) − 1))`` (module docstring)."""
     return s * (xp.log(beta) - log_bracket(xp, beta, b * t))
 
 
@@ -87,7 +97,7 @@ def log_likelihood(
     T: Any,
     xp: Ops = numpy_ops,
 ) -> Any:
-    """Per-customer GGompertz/NBD log-likelihood (module docstring; BG 2012 appendix).
+    """Per-customer GGompertz/NBD log-likelihood (module docstring).
 
     The integral over the death time ``τ ∈ [t_x, T]`` is a composite Gauss–Legendre rule
     (:data:`PANELS` × :data:`ORDER` nodes) in ``u = log(1 + τ/α)``, whose integrand is
@@ -188,7 +198,7 @@ def _floats(*values: Any) -> list[np.ndarray]:
 def survival_at(T: Any, b: Any, beta: Any) -> np.ndarray:
     """``β_T = β e^(−bT) + 1 − e^(−bT)``: a customer alive at ``T`` has the remaining
     lifetime of a new customer with ``β_T`` in place of ``β`` (``η | τ > T ~ Gamma(s,
-    β + e^(bT) − 1)`` and ``e^(b(T+t)) − e^(bT) = e^(bT)(e^(bt) − 1)``, BG 2012 eq. 3)."""
+    β + e^(bT) − 1)`` and ``e^(b(T+t)) − e^(bT) = e^(bT)(e^(bt) − 1)``)."""
     T, b, beta = _floats(T, b, beta)
     decay = np.exp(-b * T)
     return beta * decay - np.expm1(-b * T)
@@ -205,8 +215,10 @@ def _survival_integral(t: Any, b: Any, s: Any, beta: Any, delta: float = 0.0) ->
 
     Gauss–Legendre (:data:`_NODES` nodes, :func:`clvmodels.models.discount.unit_rule`) in
     ``v = log(1 + u/c)``, ``c`` the time scale of :func:`_time_scale`, up to where
-    ``S < e^-50`` or ``e^(−δu) < e^-50``: relative error below 1e-10 against adaptive
-    quadrature on the grid of ``tests/test_ggompertz.py``.
+    ``S < e^-50`` or ``e^(−δu) < e^-50``.  Against adaptive quadrature (rel. 1e-13) on
+    300 random draws (``b`` log-uniform on ``[e^-8, e]``, ``s, β`` on ``[e^-3, e^3]``,
+    ``t`` on ``[e^-2, e^6]``, ``δ`` 0 or on ``[e^-6, 1]``) the relative error is at most
+    2e-15 (``tests/test_ggompertz.py``, slow).
     """
     arrays = np.broadcast_arrays(*_floats(t, b, s, beta))
     shape = arrays[0].shape
@@ -231,7 +243,8 @@ def _survival_integral(t: Any, b: Any, s: Any, beta: Any, delta: float = 0.0) ->
 
 
 def expected_purchases(t: Any, *, r: Any, alpha: Any, b: Any, s: Any, beta: Any) -> np.ndarray:
-    """``E[X(t)] = (r/α) ∫_0^t S(u) du`` for a new customer (BG 2012 eq. 6), by the
+    """``E[X(t)] = (r/α) ∫_0^t S(u) du`` for a new customer (``E[λ]`` times the expected
+    time alive in ``(0, t]``), by the
     quadrature of :func:`_survival_integral`."""
     r, alpha = _floats(r, alpha)
     return r / alpha * _survival_integral(t, b, s, beta)
@@ -247,7 +260,7 @@ def probability_alive(
     frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, b: Any, s: Any, beta: Any
 ) -> np.ndarray:
     """``P(τ > T | x, t_x, T)``: the first term of the likelihood over the likelihood
-    (BG 2012 appendix; as Fader & Hardie's 2005 Pareto/NBD note eq. 34)."""
+    (as Fader & Hardie's 2005 Pareto/NBD note eq. 34)."""
     b, s, beta = _floats(b, s, beta)
     log_l = log_likelihood(
         *_floats(r, alpha),
@@ -286,7 +299,7 @@ def conditional_expected_purchases(
     beta: Any,
 ) -> np.ndarray:
     """``E[X(T, T+t) | x, t_x, T] = P(alive) ·`` :func:`active_expected_purchases`
-    (BG 2012 eq. 8)."""
+    (as Fader & Hardie's 2005 Pareto/NBD note eq. 41)."""
     p = {"r": r, "alpha": alpha, "b": b, "s": s, "beta": beta}
     alive = probability_alive(frequency, recency, T, **p)
     return alive * active_expected_purchases(t, frequency, T, **p)
@@ -307,7 +320,7 @@ def discounted_active_purchases(
     """Discounted expected purchases after ``T`` of a customer alive at ``T``:
     ``(r+x)/(α+T) ∫_0^H e^(−δu) S_T(u) du`` (the Stieltjes integral of
     :mod:`clvmodels.models.discount` with ``dE = (r+x)/(α+T) S_T(u) du``), by the
-    quadrature of :func:`_survival_integral` (relative error below 1e-10), cut where
+    quadrature of :func:`_survival_integral` (relative error ~1e-15), cut where
     ``δu = 50`` as :func:`clvmodels.models.discount.discounted_purchases` cuts.
 
     Raises
@@ -359,7 +372,10 @@ def _stopped_pmf(
     """``P(N(min(t, τ)) = k)``, ``k < K``, for 1-d rows: ``S(t) NB(k; t) + ∫_0^t f(τ)
     NB(k; τ) dτ`` (conditioning on the death time, as Fader & Hardie's 2005 Pareto/NBD
     note eqs. 23–26), Gauss–Legendre in ``v = log(1 + τ/c)`` with ``c`` the smaller of
-    the survival's time scale and ``α/(r+K)``; ``(m, K)``."""
+    the survival's time scale and ``α/(r+K)``; ``(m, K)``.  Absolute error at most 5e-15
+    against adaptive quadrature on 100 random draws (``r, α, s, β`` log-uniform on
+    ``[e^-3, e^3]``, ``b`` on ``[e^-8, 1]``, ``t`` on ``[e^-1, e^5]``, ``k < 30``;
+    ``tests/test_ggompertz.py``, slow)."""
     c = np.minimum(_time_scale(b, s, beta), alpha / (r + K))
     c = np.minimum(c, np.maximum(t, 1e-300))
     out = np.exp(
@@ -384,7 +400,7 @@ def _new_customer_pmf(K: int, t: Any, r: Any, alpha: Any, b: Any, s: Any, beta: 
 def probability_of_purchases(
     x: Any, t: Any, *, r: Any, alpha: Any, b: Any, s: Any, beta: Any
 ) -> np.ndarray:
-    """``P(X(t) = x)`` for a new customer (BG 2012 eq. 7, by quadrature over the death
+    """``P(X(t) = x)`` for a new customer (by quadrature over the death
     time; :func:`_stopped_pmf`)."""
     x = np.asarray(x, dtype=float)
     K = int(np.max(x, initial=0.0)) + 1
@@ -441,7 +457,7 @@ def simulate(
     T: Any,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Draw customers from the GGompertz/NBD (BG 2012 section 2): ``λ ~ Gamma(r, rate
+    """Draw customers from the GGompertz/NBD (the model's definition): ``λ ~ Gamma(r, rate
     α)``, lifetime by :func:`_lifetimes`, Poisson purchases on ``(0, min(τ, T)]``; the
     last of ``x`` uniform times on ``(0, m]`` is ``m U^(1/x)``.
 

@@ -249,8 +249,8 @@ def probability_alive(frequency: Any, recency: Any, T: Any, *, r: Any, alpha: An
 
 def active_expected_purchases(t: Any, frequency: Any, T: Any, *, r: Any, alpha: Any) -> np.ndarray:
     """Expected purchases in ``(T, T+t]`` given ``(x, T)``: ``(r+x) t/(α+T)``, the mean of
-    ``λ | x, T ~ Gamma(r+x, α+T)`` times ``t`` (Morrison & Schmittlein 1988, "Generalizing
-    the NBD model for customer purchases", JBES 6(2), eq. 4)."""
+    ``λ | x, T ~ Gamma(r+x, α+T)`` (the Gamma prior times the likelihood ``λ^x e^(−λT)``)
+    times ``t``."""
     t, x, T_, r, alpha = _floats(t, frequency, T, r, alpha)
     return (r + x) / (alpha + T_) * t
 
