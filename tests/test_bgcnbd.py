@@ -95,7 +95,7 @@ def test_erlang_sums_at_k1_match_bgnbd_closed_forms(r, alpha, a, b, history, t):
         assert _erlang.active_expected(1, post)[0] == pytest.approx(ref, rel=1e-9, abs=1e-14)
         ref_pmf = bgnbd.active_purchase_pmf(6, t, x, T, r=r, alpha=alpha, a=a, b=b + mbg)
         np.testing.assert_allclose(_erlang.active_pmf(6, 1, post)[0], ref_pmf, atol=1e-12)
-        alive = _erlang.probability_alive(1, x, t_x, T, r, alpha, a, b, mbg)
+        alive = _erlang.erlang_probability_alive(1, x, t_x, T, r, alpha, a, b, mbg)
         ref_alive = base.probability_alive(x, t_x, T, **_params(r, alpha, a, b))
         assert alive == pytest.approx(ref_alive, rel=1e-12)
         lifetime = _erlang.active_discounted_lifetime(1, 0.01, post)[0]

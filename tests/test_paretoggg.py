@@ -54,17 +54,8 @@ def test_simulate_matches_purchase_times_of_the_same_draws():
 def test_simulate_regular_customers_buy_every_mean_gap():
     """Very regular customers (k ≈ 10^4) who never leave buy every 1/λ exactly:
     ``x = floor(λT)`` (PR 2016: as k → ∞ the timing becomes a clock)."""
-    sim = ggg.simulate(
-        200,
-        t=1e6,
-        gamma=100.0,
-        r=50.0,
-        alpha=100.0,
-        s=1.0,
-        beta=1e9,
-        T=20.0,
-        rng=np.random.default_rng(1),
-    )
+    clock = {"t": 1e6, "gamma": 100.0, "r": 50.0, "alpha": 100.0, "s": 1.0, "beta": 1e9}
+    sim = ggg.simulate(200, **clock, T=20.0, rng=np.random.default_rng(1))
     expected = np.floor(20.0 * sim["lambda"])
     assert np.mean(sim["frequency"] == expected) > 0.9
     assert np.all(np.abs(sim["frequency"] - expected) <= 1)
@@ -129,15 +120,9 @@ def _brute_force_posterior(x, t_x, T, litt, *, t, gamma, r, alpha, s, beta):
     log_k = np.linspace(-5.0, 4.5, 150)[:, None, None]
     log_l = np.linspace(-8.0, 3.0, 150)[None, :, None]
     k, lam = np.exp(log_k), np.exp(log_l)
-    weight = (
-        stats.gamma.logpdf(k, t, scale=1 / gamma)
-        + log_k
-        + stats.gamma.logpdf(lam, r, scale=1 / alpha)
-        + log_l
-        + x * (k * np.log(k * lam) - special.gammaln(k))
-        + (k - 1) * litt
-        - k * lam * t_x
-    )
+    prior = stats.gamma.logpdf(k, t, scale=1 / gamma) + stats.gamma.logpdf(lam, r, scale=1 / alpha)
+    gaps = x * (k * np.log(k * lam) - special.gammaln(k)) + (k - 1) * litt - k * lam * t_x
+    weight = prior + log_k + log_l + gaps
     nodes, w = np.polynomial.legendre.leggauss(40)
     tau = t_x + (T - t_x) * (nodes + 1) / 2
     density = s * beta**s / (beta + tau) ** (s + 1) * (T - t_x) / 2 * w
@@ -268,10 +253,8 @@ def test_predictions_match_simulated_holdout():
     x = np.bincount(customer[calibration], minlength=n).astype(float)
     t_x = np.zeros(n)
     t_x[customer[calibration]] = times[calibration]
-    gaps = np.diff(times, prepend=0.0)
-    gaps[np.r_[True, customer[1:] != customer[:-1]]] = times[
-        np.r_[True, customer[1:] != customer[:-1]]
-    ]
+    first = np.r_[True, customer[1:] != customer[:-1]]  # a customer's first repeat purchase
+    gaps = np.where(first, times, np.diff(times, prepend=0.0))
     log_gaps = np.log(np.maximum(gaps[calibration], 1e-300))
     litt = np.bincount(customer[calibration], weights=log_gaps, minlength=n)
     future = ~calibration
@@ -439,14 +422,7 @@ def test_rescaling_time_rescales_only_alpha_and_beta():
     assert ratio == pytest.approx(1.0, abs=0.02)
 
 
-BTYDPLUS_GENERATE_DATA_EXAMPLE = {
-    "t": 4.5,
-    "gamma": 1.5,
-    "r": 5.0,
-    "alpha": 10.0,
-    "s": 0.8,
-    "beta": 12.0,
-}
+BTYDPLUS_GENERATE_DATA_EXAMPLE = dict(t=4.5, gamma=1.5, r=5.0, alpha=10.0, s=0.8, beta=12.0)
 """The parameters of BTYDplus's ``pggg.GenerateData`` example (T.cal = 32)."""
 
 FHL_2005_PARETO_NBD_CDNOW = {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}

@@ -70,7 +70,7 @@ def order(k: Any) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def log_likelihood(
+def erlang_log_likelihood(
     k: int,
     r: Any,
     alpha: Any,
@@ -136,7 +136,7 @@ def log_likelihood(
 def log_phase_weights(k: int, s: Any, gap: Any, scale: Any) -> np.ndarray:
     """Unnormalised ``log P(j)``, ``j = 0 … k−1``, on a new last axis: ``log Γ(s+j) −
     log Γ(s) − log j! + j log(Δ/scale)`` (module docstring; ``scale = α + T``).  Their
-    ``logsumexp`` is ``log S`` of :func:`log_likelihood`."""
+    ``logsumexp`` is ``log S`` of :func:`erlang_log_likelihood`."""
     j = np.arange(k, dtype=float)
     s, gap, scale = (np.asarray(v, dtype=float)[..., None] for v in (s, gap, scale))
     log_ratio = np.log(np.where(gap > 0, gap, 1.0)) - np.log(scale)
@@ -144,7 +144,7 @@ def log_phase_weights(k: int, s: Any, gap: Any, scale: Any) -> np.ndarray:
     return special.gammaln(s + j) - special.gammaln(s) - special.gammaln(j + 1.0) + powers
 
 
-def probability_alive(
+def erlang_probability_alive(
     k: int,
     x: Any,
     t_x: Any,
@@ -155,7 +155,7 @@ def probability_alive(
     b: Any,
     dropout_at_zero: bool,
 ) -> np.ndarray:
-    """``P(alive)``: the share of the alive term in :func:`log_likelihood`'s bracket,
+    """``P(alive)``: the share of the alive term in :func:`erlang_log_likelihood`'s bracket,
     ``S (α+T)^(−s) / (S (α+T)^(−s) + a/(b+x−1+m) (α+t_x)^(−s))`` (RPS 2021; BTYDplus's
     ``xbgcnbd.PAlive``), as a logistic function of the log-odds."""
     x, t_x, T, r, alpha, a, b = np.broadcast_arrays(
@@ -423,7 +423,7 @@ def active_discounted_lifetime(k: int, delta: float, post: dict[str, np.ndarray]
 # ---------------------------------------------------------------------------------------
 
 
-def simulate_purchase_times(
+def erlang_purchase_times(
     k: int,
     r: Any,
     alpha: Any,

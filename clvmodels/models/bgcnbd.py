@@ -32,7 +32,19 @@ from typing import Any
 
 import numpy as np
 
-from clvmodels.models import _erlang, bgnbd, discount, mbgnbd, predictive
+from clvmodels.models import bgnbd, discount, mbgnbd, predictive
+from clvmodels.models._erlang import (
+    active_discounted_lifetime,
+    active_expected,
+    active_pmf,
+    erlang_log_likelihood,
+    erlang_probability_alive,
+    erlang_purchase_times,
+    order,
+    posterior,
+    repeat_rows,
+    summarise,
+)
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -57,9 +69,9 @@ def log_likelihood(
     xp: Ops = numpy_ops,
 ) -> Any:
     """Per-customer log-likelihood of the BG/CNBD-k model (RPS 2021, appendix):
-    :func:`clvmodels.models._erlang.log_likelihood` without dropout at time 0.  At
+    :func:`erlang_log_likelihood` without dropout at time 0.  At
     ``k = 1`` it is the BG/NBD's (FHL 2005 eq. 6)."""
-    return _erlang.log_likelihood(
+    return erlang_log_likelihood(
         k,
         r,
         alpha,
@@ -88,7 +100,7 @@ def _start(data: Mapping[str, np.ndarray], weights: np.ndarray, *, k: int) -> di
 
 def cnbd_spec(k: int, key: str, name: str, log_lik: Any, reference: str) -> ModelSpec:
     """The declaration of a CNBD-k model at Erlang order ``k``."""
-    k = _erlang.order(k)
+    k = order(k)
     return ModelSpec(
         key=key,
         name=name if k == 1 else name.replace("-k", f"-{k}"),
@@ -127,19 +139,19 @@ def _new(
     """The posterior of a new customer (``x = t_x = T = 0``) who is active at time 0
     (``p ~ Beta(a, b+1)`` for the MBG variant, given she did not drop out at 0)."""
     extra = 1.0 if dropout_at_zero else 0.0
-    return _erlang.posterior(k, 0.0, 0.0, 0.0, r, alpha, a, b, extra=extra, **columns)
+    return posterior(k, 0.0, 0.0, 0.0, r, alpha, a, b, extra=extra, **columns)
 
 
 def expected_purchases_of(
     t: Any, *, k: Any, r: Any, alpha: Any, a: Any, b: Any, dropout_at_zero: bool
 ) -> np.ndarray:
-    """``E[X(t)]`` of a new customer: the active one's (:func:`_erlang.active_expected`)
+    """``E[X(t)]`` of a new customer: the active one's (:func:`active_expected`)
     times ``P(active after time 0) = b/(a+b)`` for the MBG variant."""
-    k = _erlang.order(k)
+    k = order(k)
     if k == 1:
         return _base(dropout_at_zero).expected_purchases(t, r=r, alpha=alpha, a=a, b=b)
     shape, post = _new(k, r, alpha, a, b, dropout_at_zero, t=t)
-    out = _erlang.active_expected(k, post).reshape(shape)
+    out = active_expected(k, post).reshape(shape)
     return out * _start_alive(a, b, dropout_at_zero)
 
 
@@ -154,14 +166,14 @@ def probability_of_purchases_of(
     x: Any, t: Any, *, k: Any, r: Any, alpha: Any, a: Any, b: Any, dropout_at_zero: bool
 ) -> np.ndarray:
     """``P(X(t) = x)`` of a new customer: the active customer's count distribution
-    (:func:`_erlang.active_pmf`), mixed with the dropout at time 0 for the MBG variant
+    (:func:`active_pmf`), mixed with the dropout at time 0 for the MBG variant
     (``P = b/(a+b) · P(x | active) + a/(a+b) · 1{x = 0}``)."""
-    k = _erlang.order(k)
+    k = order(k)
     if k == 1:
         return _base(dropout_at_zero).probability_of_purchases(x, t, r=r, alpha=alpha, a=a, b=b)
     shape, post = _new(k, r, alpha, a, b, dropout_at_zero, t=t, count=x)
     count = post["count"].astype(np.int64)
-    pmf = _erlang.active_pmf(int(count.max(initial=0)) + 1, k, post)
+    pmf = active_pmf(int(count.max(initial=0)) + 1, k, post)
     active = np.take_along_axis(pmf, count[:, None], axis=1)[:, 0].reshape(shape)
     alive = _start_alive(a, b, dropout_at_zero)
     return alive * active + (1.0 - alive) * (np.asarray(x) == 0)
@@ -179,13 +191,13 @@ def probability_alive_of(
     b: Any,
     dropout_at_zero: bool,
 ) -> np.ndarray:
-    """``P(alive | x, t_x, T)`` (:func:`_erlang.probability_alive`)."""
-    k = _erlang.order(k)
+    """``P(alive | x, t_x, T)`` (:func:`erlang_probability_alive`)."""
+    k = order(k)
     if k == 1:
         return _base(dropout_at_zero).probability_alive(
             frequency, recency, T, r=r, alpha=alpha, a=a, b=b
         )
-    return _erlang.probability_alive(k, frequency, recency, T, r, alpha, a, b, dropout_at_zero)
+    return erlang_probability_alive(k, frequency, recency, T, r, alpha, a, b, dropout_at_zero)
 
 
 def active_expected_purchases_of(
@@ -202,16 +214,16 @@ def active_expected_purchases_of(
     dropout_at_zero: bool,
 ) -> np.ndarray:
     """Expected purchases in ``(T, T+t]`` of a customer known to be active at ``T``
-    (:func:`_erlang.active_expected` over her posterior)."""
-    k = _erlang.order(k)
+    (:func:`active_expected` over her posterior)."""
+    k = order(k)
     if k == 1:
         return _base(dropout_at_zero).active_expected_purchases(
             t, frequency, T, r=r, alpha=alpha, a=a, b=b
         )
-    shape, post = _erlang.posterior(
+    shape, post = posterior(
         k, frequency, recency, T, r, alpha, a, b, extra=float(dropout_at_zero), t=t
     )
-    return _erlang.active_expected(k, post).reshape(shape)
+    return active_expected(k, post).reshape(shape)
 
 
 def conditional_purchase_pmf_of(
@@ -229,9 +241,9 @@ def conditional_purchase_pmf_of(
     dropout_at_zero: bool,
 ) -> np.ndarray:
     """``P(X(T, T+t) = n | x, t_x, T)``, ``n = 0 … K−1``: ``(1 − P(alive)) 1{n=0} +
-    P(alive) P(n | alive)`` (:func:`_erlang.active_pmf`); shapes as
+    P(alive) P(n | alive)`` (:func:`active_pmf`); shapes as
     :func:`clvmodels.models.bgnbd.conditional_purchase_pmf`."""
-    k = _erlang.order(k)
+    k = order(k)
     if k == 1:
         return _base(dropout_at_zero).conditional_purchase_pmf(
             K, t, frequency, recency, T, r=r, alpha=alpha, a=a, b=b
@@ -240,10 +252,10 @@ def conditional_purchase_pmf_of(
     alive = probability_alive_of(
         frequency, recency, T, k=k, r=r, alpha=alpha, a=a, b=b, dropout_at_zero=dropout_at_zero
     )
-    shape, post = _erlang.posterior(
+    shape, post = posterior(
         k, frequency, recency, T, r, alpha, a, b, extra=float(dropout_at_zero), t=t
     )
-    active = _erlang.active_pmf(K, k, post).reshape(*shape, K)
+    active = active_pmf(K, k, post).reshape(*shape, K)
     return predictive.with_dead(alive, active)
 
 
@@ -264,33 +276,31 @@ def discounted_active_purchases_of(
     """``∫_0^H e^(−δt) dE[X(t) | alive]`` for a customer known to be active at ``T``.
 
     A lifetime (or a horizon past the discount module's lifetime cut, ``δH ≥ 50``) is
-    :func:`_erlang.active_discounted_lifetime`: closed form over the purchases, one
+    :func:`active_discounted_lifetime`: closed form over the purchases, one
     quadrature over the rate, vectorised over customers.  A shorter horizon is
     integrated over time by :func:`clvmodels.models.discount.discounted_purchases` with
-    the exact ``E[X(t) | alive]`` (:func:`_erlang.active_expected`), on the time scale
+    the exact ``E[X(t) | alive]`` (:func:`active_expected`), on the time scale
     of the BG/NBD with ``r + kx + k − 1`` (the earliest bend: one phase to go).  That
     rule was fitted to the BG/NBD's smooth ``E[X(t)]``; an Erlang customer's has
     ripples (regular purchases), so it holds 1e-9 relative up to ``k = 5`` but only
     ~1e-7 for very regular heavy buyers (4e-7 at ``k = 10``, ``x = 200``), against a
     rule with six times the nodes.
     """
-    k = _erlang.order(k)
+    k = order(k)
     if k == 1:
         return _base(dropout_at_zero).discounted_active_purchases(
             frequency, T, r=r, alpha=alpha, a=a, b=b, delta=delta, horizon=horizon
         )
-    shape, post = _erlang.posterior(
-        k, frequency, recency, T, r, alpha, a, b, extra=float(dropout_at_zero)
-    )
+    shape, post = posterior(k, frequency, recency, T, r, alpha, a, b, extra=float(dropout_at_zero))
     if not delta >= 0:
         raise ValueError(f"delta must be >= 0, got {delta}")
     if (math.isinf(horizon) and delta > 0) or delta * horizon >= discount.LIFETIME_CUT:
-        return _erlang.active_discounted_lifetime(k, delta, post).reshape(shape)
+        return active_discounted_lifetime(k, delta, post).reshape(shape)
 
     def expected(t: np.ndarray) -> np.ndarray:
-        grid = _erlang.repeat_rows(post, t.shape[1])
+        grid = repeat_rows(post, t.shape[1])
         grid["t"] = t.ravel()
-        return _erlang.active_expected(k, grid).reshape(t.shape)
+        return active_expected(k, grid).reshape(t.shape)
 
     bend, _ = bgnbd.bend_time(r=post["s"] + k - 1.0, alpha=post["scale"], a=post["a"], b=post["b1"])
     return discount.discounted_purchases(expected, bend, delta, horizon).reshape(shape)
@@ -445,7 +455,7 @@ def simulate(
     T: Any,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Draw customers from the BG/CNBD-k model (:func:`_erlang.simulate_purchase_times`).
+    """Draw customers from the BG/CNBD-k model (:func:`erlang_purchase_times`).
 
     Returns
     -------
@@ -471,19 +481,15 @@ def simulate_customers(
 ) -> dict[str, np.ndarray]:
     """The simulator of :func:`simulate` and of the MBG/CNBD-k (``dropout_at_zero``)."""
     T = np.broadcast_to(np.asarray(T, dtype=float), (n_customers,)).copy()
-    customer, time, alive = _erlang.simulate_purchase_times(
-        _erlang.order(k), r, alpha, a, b, T, rng, dropout_at_zero
-    )
-    return {**_erlang.summarise(customer, time, T), "alive": alive}
+    customer, time, alive = erlang_purchase_times(order(k), r, alpha, a, b, T, rng, dropout_at_zero)
+    return {**summarise(customer, time, T), "alive": alive}
 
 
 def simulate_purchase_times(
     *, k: Any, r: Any, alpha: Any, a: Any, b: Any, T: Any, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """The repeat purchase times of customers, each with her own parameters
-    (:func:`_erlang.simulate_purchase_times`; as
+    (:func:`erlang_purchase_times`; as
     :func:`clvmodels.models.bgnbd.simulate_purchase_times`): ``(customer, time)``."""
-    customer, time, _ = _erlang.simulate_purchase_times(
-        _erlang.order(k), r, alpha, a, b, T, rng, False
-    )
+    customer, time, _ = erlang_purchase_times(order(k), r, alpha, a, b, T, rng, False)
     return customer, time

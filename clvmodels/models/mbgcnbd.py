@@ -21,7 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from clvmodels.models import _erlang, bgcnbd
+from clvmodels.models import bgcnbd
+from clvmodels.models._erlang import (
+    erlang_log_likelihood,
+    erlang_purchase_times,
+    order,
+)
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -42,10 +47,10 @@ def log_likelihood(
     xp: Ops = numpy_ops,
 ) -> Any:
     """Per-customer log-likelihood of the MBG/CNBD-k model (RPS 2021, appendix):
-    :func:`clvmodels.models._erlang.log_likelihood` with dropout at time 0 (``B(a,
+    :func:`erlang_log_likelihood` with dropout at time 0 (``B(a,
     b+x+1)`` and the dead term ``a/(b+x)`` also at ``x = 0``).  At ``k = 1`` it is the
     MBG/NBD's (BDF 2007, appendix A)."""
-    return _erlang.log_likelihood(
+    return erlang_log_likelihood(
         k,
         r,
         alpha,
@@ -229,7 +234,5 @@ def simulate_purchase_times(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The repeat purchase times of customers (dropout also at time 0):
     ``(customer, time)`` as :func:`clvmodels.models.bgcnbd.simulate_purchase_times`."""
-    customer, time, _ = _erlang.simulate_purchase_times(
-        _erlang.order(k), r, alpha, a, b, T, rng, True
-    )
+    customer, time, _ = erlang_purchase_times(order(k), r, alpha, a, b, T, rng, True)
     return customer, time

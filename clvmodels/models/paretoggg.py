@@ -217,21 +217,15 @@ def customer_predictions(
     """P(alive), expected purchases in ``(T, T + count_horizon]`` and DERT per customer.
 
     Each customer's latent ``(λ, k, g, τ)`` is sampled given the hyperparameters
-    (:func:`clvmodels.models.paretoggg_latent.sweep`, vectorised over customers and
-    draws) and the future quantities of its states are averaged
-    (:func:`~clvmodels.models.paretoggg_latent.future_given_state`: P(alive | g)
-    exactly; the future count along one Gamma renewal path with each purchase weighted
-    by the Pareto survival to it; lifetime DERT in closed form given the first future
-    gap, ``E_μ[e^(−(δ+μ)g₁) / (1 − (kλ/(kλ+δ+μ))^k)]``).  At one set of
-    hyperparameters the chain runs ``n_latent`` sweeps (default 200) and averages the
-    second half: P(alive) of a customer then has a Monte Carlo standard deviation of
-    about 0.03 (the mean over customers far less; 400 chains of 400 sweeps match a
-    brute-force integration of the model to 0.003, ``tests/test_paretoggg.py``).  Over
-    ``(draws, 1)`` hyperparameters, :data:`GROUPS` chains per customer walk through
-    the draws (``n_latent`` sweeps, default 24, for the first, then 1 + :data:`PER_DRAW`
-    per draw), so a single draw's values are noisy (sd ≈ 0.1 for P(alive)) but their
-    average over draws is accurate: use the draws for posterior means, not for the
-    spread of a customer's P(alive).
+    (:func:`~clvmodels.models.paretoggg_latent.sweep`) and the future quantities of its
+    states averaged (:func:`~clvmodels.models.paretoggg_latent.future_given_state`).
+    At one set of hyperparameters the chain runs ``n_latent`` sweeps (default 200) and
+    averages the second half: a customer's P(alive) has a Monte Carlo sd of about 0.03.
+    Over ``(draws, 1)`` hyperparameters, :data:`GROUPS` chains per customer walk
+    through the draws (``n_latent`` sweeps, default 24, for the first, then
+    1 + :data:`PER_DRAW` per draw): one draw's values are noisy (sd ≈ 0.1 for
+    P(alive)), their average over draws is accurate — use the draws for posterior
+    means, not for the spread of a customer's values.
 
     Parameters
     ----------

@@ -25,8 +25,14 @@ draw or a cheap one-dimensional slice:
   ``(t_x, ∞)`` otherwise (inverse CDF).
 
 Integrating ``g`` out again gives the model's likelihood, so the chain targets the
-posterior of Platzer & Reutterer.  State arrays are flat (one element per customer and
-chain, or per customer and hyperparameter draw); hyperparameters broadcast against them.
+posterior of Platzer & Reutterer.  As ``g`` ties λ and τ to its last value, each sweep
+also moves λ and τ with ``g`` integrated out (independence Metropolis–Hastings from
+their complete-gap and prior conditionals, accepted with the ratio of the censored
+gap's survival ``Q(k, kλ(min(τ,T) − t_x))``).  The last section gives the future
+purchases of a customer in a given latent state (:func:`future_given_state`).
+
+State arrays are flat (one element per customer and chain, or per customer and
+hyperparameter draw); hyperparameters broadcast against them.
 """
 
 from __future__ import annotations
@@ -317,7 +323,11 @@ def future_given_state(
     n_counts: int,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """P(alive) and the future quantities of one latent state, per element: expected
+    """P(alive) and the future quantities of one latent state, per element (P(alive | g)
+    exactly; the count along one Gamma renewal path, each purchase weighted by the
+    Pareto survival to it; lifetime DERT in closed form given the first future gap,
+    ``E_μ[e^(−(δ+μ)g₁) / (1 − (kλ/(kλ+δ+μ))^k)]``, a geometric sum of Gamma Laplace
+    transforms with ``μ ~ Gamma(s, β+T)`` sampled :data:`MU_SAMPLES` times): expected
     purchases in ``(T, T + count_horizon]``, DERT (``dert_horizon`` not ``None``) and the
     count pmf of the alive part (``n_counts > 0``); see
     :func:`clvmodels.models.paretoggg.customer_predictions`."""
