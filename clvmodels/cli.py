@@ -276,6 +276,8 @@ def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     for name, estimator in result.fitted.items():
         params = ", ".join(f"{k} = {v:.4g}" for k, v in estimator.params_.items())
         print(f"{name}: {params}; log-likelihood {estimator.log_likelihood_:.1f}")
+        for parameter, note in estimator.result_.diagnostics.get("held_at_edge", {}).items():
+            print(f"  {name}: {parameter} {note} (the fit is its limit model's)")
     evaluation = result.tables.get("evaluation")
     if evaluation is not None and "mape" in evaluation:
         _print_table(evaluation, "holdout survival, mean absolute % error")
