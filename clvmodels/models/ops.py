@@ -243,3 +243,64 @@ def _numba_by_default() -> bool:
     from pytensor.compile.mode import get_default_mode
 
     return "numba" in type(get_default_mode().linker).__module__
+
+
+CHECKED_TOLERANCE = 1e-10
+"""Largest difference of the logs of the two Gauss–Legendre rules of
+:func:`checked_gauss_legendre` at which the finer one is accepted."""
+
+
+def checked_gauss_legendre(
+    log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    span: np.ndarray,
+    *,
+    rules: tuple[int, int] = (16, 24),
+    fallback: tuple[int, int] = (32, 16),
+    cells: int = 1 << 20,
+) -> np.ndarray:
+    """``log ∫_0^span exp(log_f(v)) dv`` per row of the 1-d ``span`` (NumPy only).
+
+    Every row is integrated by the Gauss–Legendre rules of ``rules[0]`` and ``rules[1]``
+    nodes; the finer one is kept where the logs of the two differ by at most
+    :data:`CHECKED_TOLERANCE` (the coarse rule's error, an upper bound of the fine
+    one's for an integrand analytic around the range), and the other rows are
+    integrated again by the composite rule of ``fallback`` (panels, order).  ``log_f(i,
+    v)`` gets the row indices ``i`` (``(m,)``) and nodes ``v`` (``(m, n)``) and returns
+    the log of the integrand there (finite or ``−inf``).  Rows are processed in chunks
+    of at most ``cells`` nodes; ``span = 0`` gives ``−inf``.
+    """
+    span = np.asarray(span, dtype=float)
+    out = np.full(span.shape, -np.inf)
+    todo = np.flatnonzero(span > 0)
+    results = []
+    for panels, order in ((1, rules[0]), (1, rules[1])):
+        results.append(_log_rule(log_f, span, todo, panels, order, cells))
+    redo = todo[~(np.abs(results[1] - results[0]) <= CHECKED_TOLERANCE)]
+    out[todo] = results[1]
+    if redo.size:
+        out[redo] = _log_rule(log_f, span, redo, *fallback, cells)
+    return out
+
+
+def _log_rule(
+    log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    span: np.ndarray,
+    rows: np.ndarray,
+    panels: int,
+    order: int,
+    cells: int,
+) -> np.ndarray:
+    """``log Σ w exp(log_f)`` by the composite rule, in chunks (:func:`checked_gauss_legendre`)."""
+    unit, weights = _composite_rule(panels, order)
+    log_w = np.log(weights)
+    out = np.empty(rows.size)
+    chunk = max(1, cells // unit.size)
+    for start in range(0, rows.size, chunk):
+        idx = rows[start : start + chunk]
+        terms = log_f(idx, span[idx, None] * unit) + log_w
+        top = np.max(terms, axis=1)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore"):  # an integrand that is 0 at every node
+            total = np.log(np.sum(np.exp(terms - safe[:, None]), axis=1))
+        out[start : start + chunk] = safe + total + np.log(span[idx])
+    return out
