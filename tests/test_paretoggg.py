@@ -280,17 +280,20 @@ def test_predictions_match_simulated_holdout():
 )
 def test_pmf_is_a_distribution_with_the_predicted_mean(x, gap, extra, horizon):
     """Property: P(alive) in [0, 1]; the count pmf is non-negative, sums to at most 1 and
-    (with enough counts) has the expected purchases as its mean."""
+    (with enough counts) has the expected purchases as its mean, up to Monte Carlo error
+    (the pmf Rao-Blackwellises the renewal times, the expectation counts along paths:
+    two estimates of one quantity)."""
     t_x = x * gap
     T = t_x + extra + 0.1
     args = (np.array([float(x)]), np.array([t_x]), np.array([T]), np.array([x * math.log(gap)]))
     out = ggg.customer_predictions(
-        horizon, *args, **HYPER, with_dert=False, n_counts=200, n_latent=10
+        horizon, *args, **HYPER, with_dert=False, n_counts=200, n_latent=400
     )
     assert 0.0 <= out["p_alive"][0] <= 1.0
     pmf = out["count_pmf"][0]
     assert np.all(pmf >= -1e-12) and pmf.sum() <= 1.0 + 1e-9
-    assert np.sum(np.arange(200) * pmf) == pytest.approx(out["expected_purchases"][0], rel=1e-6)
+    mean = np.sum(np.arange(200) * pmf)
+    assert mean == pytest.approx(out["expected_purchases"][0], rel=0.15, abs=0.03)
 
 
 def test_prediction_shapes_and_reproducibility():

@@ -136,3 +136,29 @@ def test_profile_likelihood_acceptance_on_10000_simulated_customers(k):
         assert log_score["bgcnbd"] > log_score["bgnbd"]
         total = table["total_purchases_error"].abs()
         assert total["bgcnbd"] < total["bgnbd"]
+
+
+@pytest.fixture(scope="module")
+def ggg_fit(erlang4):
+    small = erlang4.head(800).copy()
+    small.attrs = erlang4.attrs
+    with pytest.warns(Warning):  # 60 draws are too few for the ESS floor: it says so
+        model = clv.fit("paretoggg", small, draws=60, tune=60, chains=2)
+    return small, model
+
+
+def test_pareto_ggg_scores_on_the_holdout_next_to_bgnbd(ggg_fit):
+    small, model = ggg_fit
+    models = {"paretoggg": model, "bgnbd": clv.fit("bgnbd", small)}
+    table = scores_of(small, models)
+    assert {"paretoggg", "bgnbd"} <= set(table.index)
+    assert np.isfinite(table.loc["paretoggg", "log_score_purchases"])
+    assert table.loc["paretoggg", "total_purchases_error"] > -1.0
+
+
+def test_pareto_ggg_tracking_curve_counts_the_same_simulated_customers(ggg_fit):
+    small, model = ggg_fit
+    curve = model.expected_purchases(np.array([5.0, 10.0, 20.0, 40.0]))
+    assert np.all(np.diff(curve) > 0)
+    single = model.expected_purchases(20.0)
+    assert curve[2] == pytest.approx(float(single), rel=0.05)

@@ -17,20 +17,20 @@ model's definition as Fader & Hardie's 2005 Pareto/NBD note derives its eq. 18):
 
     L = Γ(r+x) α^r / Γ(r) · [ (α+T)^−(r+x) S(T) + ∫_{t_x}^{T} (α+τ)^−(r+x) f(τ) dτ ].
 
-The integral has no closed form; it is computed by composite Gauss–Legendre quadrature
-in ``u = log(1 + τ/α)`` (in which the purchase factor ``(α+τ)^−(r+x)`` is an
-exponential), in log space (:meth:`clvmodels.models.ops.Ops.composite_gauss_legendre`).
+The integral has no closed form.  The likelihood computes it by composite Gauss–Legendre
+quadrature in ``u = log(1 + τ/α)``, in log space (32 × 8 nodes); the predictions, which
+are evaluated for many parameter draws, by a rule of 24 nodes checked per row
+(:func:`_log_death_ratio`).
 
 The Pareto/NBD limit.  With ``β = b β'`` and ``b → 0``, ``(e^(bt) − 1)/b → t`` and
 ``S(t) → (β'/(β' + t))^s``: the Pareto/NBD ``(r, α, s, β')`` (Schmittlein, Morrison &
 Colombo 1987).  On data such as CDNOW the likelihood rises toward this edge along the
 ridge ``β/b ≈ const`` (BG 2012 Table 2: ``b = 0.0002, β = 0.0026``, LL −9594.98).
-Profiled over the other parameters, CDNOW's log-likelihood is −9596.294 at
-``b = 0.1``, −9595.057 at 0.01, −9594.984 at 0.001, −9594.977 at 1e-4 and tends to the
-Pareto/NBD's −9594.976 as ``b → 0``: the maximum is the edge itself.  :data:`SPEC`
-declares the limit (``extra["edge_limits"]``) so that the MLE backend reports the
-edge, ``b`` held at its lower bound, instead of failing
-(:func:`clvmodels.backends.mle.fit_mle`).
+Profiled over the other parameters, CDNOW's log-likelihood is −9596.294 at ``b = 0.1``,
+−9595.057 at 0.01, −9594.984 at 0.001, −9594.977 at 1e-4 and tends to the Pareto/NBD's
+−9594.976 as ``b → 0``: the maximum is the edge itself.  :data:`SPEC` declares the
+limit (``extra["edge_limits"]``) so that the MLE backend reports the edge, ``b`` held at
+its lower bound, instead of failing (:func:`clvmodels.backends.mle.fit_mle`).
 
 Covariates (CLVTools' static covariates: transaction ones on ``α``, lifetime ones on
 ``β``; signs as for the Pareto/NBD of Fader & Hardie 2007, note 019):
@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.models import discount, nbd, predictive
-from clvmodels.models.ops import Ops, as_floats, checked_gauss_legendre, numpy_ops
+from clvmodels.models import nbd, ops, predictive
+from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
 REFERENCE = (
@@ -187,7 +187,6 @@ scales inversely (a Gompertz scale parameter)."""
 # predictions (plain NumPy/SciPy, broadcasting over customers and parameter draws)
 # ---------------------------------------------------------------------------------------
 
-_NODES = 256  # Gauss–Legendre nodes of the survival integrals (discount.unit_rule)
 _CUT = 50.0  # survival integrals stop where S(t) < e^-50 (or e^(−δt) < e^-50)
 
 
@@ -195,9 +194,8 @@ def survival_at(T: Any, b: Any, beta: Any) -> np.ndarray:
     """``β_T = β e^(−bT) + 1 − e^(−bT)``: a customer alive at ``T`` has the remaining
     lifetime of a new customer with ``β_T`` in place of ``β`` (``η | τ > T ~ Gamma(s,
     β + e^(bT) − 1)`` and ``e^(b(T+t)) − e^(bT) = e^(bT)(e^(bt) − 1)``)."""
-    T, b, beta = as_floats(T, b, beta)
-    decay = np.exp(-b * T)
-    return beta * decay - np.expm1(-b * T)
+    T, b, beta = ops.as_floats(T, b, beta)
+    return beta * np.exp(-b * T) - np.expm1(-b * T)
 
 
 def _time_scale(b: np.ndarray, s: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -206,20 +204,24 @@ def _time_scale(b: np.ndarray, s: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return np.minimum(beta, 1.0) / (b * (s + 1.0))
 
 
+def _lifetime_end(b: np.ndarray, s: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``t`` with ``S(t) = e^-50``: ``log(1 + β(e^z − 1))/b``, ``z = 50/s``, overflow-free."""
+    z = _CUT / s
+    return np.logaddexp(0.0, np.log(beta) + z + np.log(-np.expm1(-z))) / b
+
+
 def _survival_integral(t: Any, b: Any, s: Any, beta: Any, delta: float = 0.0) -> np.ndarray:
     """``∫_0^t e^(−δu) S(u) du`` with ``S`` of (``b, s, β``), elementwise.
 
-    Gauss–Legendre in ``v = log(1 + u/c)``, ``c`` the time scale of :func:`_time_scale`,
-    up to where ``S < e^-50`` or ``e^(−δu) < e^-50``: 24 nodes where they agree with 16
-    to 1e-10 in log, else 32 panels of 16 (:func:`clvmodels.models.ops.checked_gauss_legendre`).
+    Gauss–Legendre in ``v = log(1 + u/c)``, ``c`` of :func:`_time_scale`, up to where ``S
+    < e^-50`` or ``e^(−δu) < e^-50`` (:func:`clvmodels.models.ops.checked_gauss_legendre`).
     Against adaptive quadrature (rel. 1e-13) on 300 random draws (``b`` log-uniform on
     ``[e^-8, e]``, ``s, β`` on ``[e^-3, e^3]``, ``t`` on ``[e^-2, e^6]``, ``δ`` 0 or on
-    ``[e^-6, 1]``) the relative error is below 1e-10 (``tests/test_ggompertz.py``, slow).
-    """
-    arrays = np.broadcast_arrays(*as_floats(t, b, s, beta))
+    ``[e^-6, 1]``) the relative error is below 1e-10 (``tests/test_ggompertz.py``, slow)."""
+    arrays = np.broadcast_arrays(*ops.as_floats(t, b, s, beta))
     shape = arrays[0].shape
     t, b, s, beta = (a.ravel() for a in arrays)
-    ends = np.log1p(beta * np.expm1(np.minimum(_CUT / s, 700.0))) / b  # S(end) = e^-50
+    ends = _lifetime_end(b, s, beta)  # S(end) = e^-50
     if delta > 0:
         ends = np.minimum(ends, _CUT / delta)
     t_end = np.minimum(t, ends)
@@ -230,45 +232,45 @@ def _survival_integral(t: Any, b: Any, s: Any, beta: Any, delta: float = 0.0) ->
         log_s = log_survival(numpy_ops, b[i, None], s[i, None], beta[i, None], u)
         return log_s - delta * u + np.log(c[i, None]) + v
 
-    return np.exp(checked_gauss_legendre(log_f, np.log1p(t_end / c))).reshape(shape)
+    return np.exp(ops.checked_gauss_legendre(log_f, np.log1p(t_end / c))).reshape(shape)
 
 
 def expected_purchases(t: Any, *, r: Any, alpha: Any, b: Any, s: Any, beta: Any) -> np.ndarray:
     """``E[X(t)] = (r/α) ∫_0^t S(u) du`` for a new customer (``E[λ]`` times the expected
-    time alive in ``(0, t]``), by the
-    quadrature of :func:`_survival_integral`."""
-    r, alpha = as_floats(r, alpha)
+    time alive in ``(0, t]``), by the quadrature of :func:`_survival_integral`."""
+    r, alpha = ops.as_floats(r, alpha)
     return r / alpha * _survival_integral(t, b, s, beta)
 
 
-def _log_death_ratio(x, t_x, T, r, alpha, b, s, beta) -> np.ndarray:  # noqa: ANN001
+def _log_death_ratio(*rows: np.ndarray) -> np.ndarray:
     """``log(I/A)`` for 1-d rows: ``I = ∫_{t_x}^T (α+τ)^−(r+x) f(τ) dτ`` over ``A =
     (α+T)^−(r+x) S(T)`` (the likelihood's two terms without their common factor).
 
-    Gauss–Legendre in ``v = log(1 + (τ − t_x)/c)``, ``c`` the smallest of the
-    purchase factor's scale ``(α+t_x)/(r+x)``, the residual lifetime's
-    (:func:`_time_scale` with ``β_{t_x}``) and ``T − t_x``, up to where ``S(τ)/S(t_x) <
-    e^-50`` (which bounds the dropped tail by ``e^-50 I``):
-    :func:`clvmodels.models.ops.checked_gauss_legendre` (24 nodes checked against 16
-    to 1e-10 in log, else 32 panels of 16).  The error of ``log(I/A)``, which bounds the
-    relative errors of both ``P(alive)`` and ``1 − P(alive)``, is below 1e-10 against
-    adaptive quadrature on a stress grid (``tests/test_ggompertz.py``)."""
+    Gauss–Legendre in ``v = log(1 + (τ − t_x)/c)``, ``c`` the least of ``(α+t_x)/(r+x)``,
+    :func:`_time_scale` at ``β_{t_x}`` and ``T − t_x``, up to where ``S(τ)/S(t_x) <
+    e^-50`` (the dropped tail is below ``e^-50 I``), by
+    :func:`clvmodels.models.ops.checked_gauss_legendre` (24 nodes checked against 16).
+    The error of ``log(I/A)``, a bound on the relative errors of ``P(alive)`` and ``1 −
+    P(alive)``, is below 1e-10 (relative where ``|log(I/A)| > 1``) against adaptive
+    quadrature on stress cells far beyond CDNOW's (6e-11 at most on 6,000;
+    ``tests/test_ggompertz.py``).  ``rows``: 1-d ``x, t_x, T, r, α, b, s, β``."""
+    x, t_x, T, r, alpha, b, s, beta = rows
     k = r + x
     beta_tx = survival_at(t_x, b, beta)
-    ends = np.log1p(beta_tx * np.expm1(np.minimum(_CUT / s, 700.0))) / b
+    ends = _lifetime_end(b, s, beta_tx)
     length = np.minimum(T - t_x, ends)
     c = np.minimum(np.minimum(_time_scale(b, s, beta_tx), (alpha + t_x) / k), length)
     c = np.maximum(c, 1e-300)
-    row = k * np.log(alpha + T) + np.log(s * b * c) + s * log_bracket(numpy_ops, beta, b * T)
+    row = k * np.log(alpha + T) + np.log(s) + np.log(b) + np.log(c)
+    row = row + s * log_bracket(numpy_ops, beta, b * T)
 
     def log_f(i: np.ndarray, v: np.ndarray) -> np.ndarray:
         tau = np.minimum(t_x[i, None] + c[i, None] * np.expm1(v), T[i, None])
         y = b[i, None] * tau
-        log_bracket_tau = y + np.log(beta[i, None] * np.exp(-y) - np.expm1(-y))
-        log_tau = y - (s[i, None] + 1.0) * log_bracket_tau - k[i, None] * np.log(alpha[i, None] + tau)
-        return row[i, None] + log_tau + v
+        log_death = y - (s[i, None] + 1.0) * log_bracket(numpy_ops, beta[i, None], y)
+        return row[i, None] + log_death - k[i, None] * np.log(alpha[i, None] + tau) + v
 
-    return checked_gauss_legendre(log_f, np.log1p(length / c))
+    return ops.checked_gauss_legendre(log_f, np.log1p(length / c))
 
 
 def probability_alive(
@@ -277,7 +279,7 @@ def probability_alive(
     """``P(τ > T | x, t_x, T) = A/(A + I) = 1/(1 + I/A)``: the first term of the
     likelihood over the likelihood (as Fader & Hardie's 2005 Pareto/NBD note eq. 34),
     with ``I/A`` by :func:`_log_death_ratio` (relative error below 1e-10)."""
-    arrays = np.broadcast_arrays(*as_floats(frequency, recency, T, r, alpha, b, s, beta))
+    arrays = np.broadcast_arrays(*ops.as_floats(frequency, recency, T, r, alpha, b, s, beta))
     log_ratio = _log_death_ratio(*(a.ravel() for a in arrays))
     return special.expit(-log_ratio).reshape(arrays[0].shape)
 
@@ -288,7 +290,7 @@ def active_expected_purchases(
     """Expected purchases in ``(T, T+t]`` of a customer alive at ``T``: ``(r+x)/(α+T) ·
     ∫_0^t S_T(u) du``, ``S_T`` the survival with ``β_T`` (:func:`survival_at`).  Depends
     on ``(x, T)`` only."""
-    x, T_, r, alpha = as_floats(frequency, T, r, alpha)
+    x, T_, r, alpha = ops.as_floats(frequency, T, r, alpha)
     beta_t = survival_at(T_, b, beta)
     return (r + x) / (alpha + T_) * _survival_integral(t, b, s, beta_t)
 
@@ -327,7 +329,7 @@ def discounted_active_purchases(
     """Discounted expected purchases after ``T`` of a customer alive at ``T``:
     ``(r+x)/(α+T) ∫_0^H e^(−δu) S_T(u) du`` (the Stieltjes integral of
     :mod:`clvmodels.models.discount` with ``dE = (r+x)/(α+T) S_T(u) du``), by the
-    quadrature of :func:`_survival_integral` (relative error ~1e-15), cut where
+    quadrature of :func:`_survival_integral` (relative error below 1e-10), cut where
     ``δu = 50`` as :func:`clvmodels.models.discount.discounted_purchases` cuts.
 
     Raises
@@ -342,7 +344,7 @@ def discounted_active_purchases(
         raise ValueError("an infinite horizon needs a positive discount rate")
     if not horizon > 0:
         raise ValueError(f"horizon must be > 0, got {horizon}")
-    x, T_, r, alpha = as_floats(frequency, T, r, alpha)
+    x, T_, r, alpha = ops.as_floats(frequency, T, r, alpha)
     beta_t = survival_at(T_, b, beta)
     return (r + x) / (alpha + T_) * _survival_integral(horizon, b, s, beta_t, float(delta))
 
@@ -367,41 +369,35 @@ def discounted_expected_residual_transactions(
     return alive * discounted_active_purchases(frequency, T, **p, delta=delta, horizon=horizon)
 
 
-def _stopped_pmf(
-    K: int,
-    t: np.ndarray,
-    r: np.ndarray,
-    alpha: np.ndarray,
-    b: np.ndarray,
-    s: np.ndarray,
-    beta: np.ndarray,
-) -> np.ndarray:
-    """``P(N(min(t, τ)) = k)``, ``k < K``, for 1-d rows: ``S(t) NB(k; t) + ∫_0^t f(τ)
-    NB(k; τ) dτ`` (conditioning on the death time, as Fader & Hardie's 2005 Pareto/NBD
-    note eqs. 23–26), Gauss–Legendre in ``v = log(1 + τ/c)`` with ``c`` the smaller of
-    the survival's time scale and ``α/(r+K)``; ``(m, K)``.  Absolute error at most 5e-15
-    against adaptive quadrature on 100 random draws (``r, α, s, β`` log-uniform on
-    ``[e^-3, e^3]``, ``b`` on ``[e^-8, 1]``, ``t`` on ``[e^-1, e^5]``, ``k < 30``;
-    ``tests/test_ggompertz.py``, slow)."""
+def _stopped_pmf(K: int, *rows: np.ndarray) -> np.ndarray:
+    """``P(N(min(t, τ)) = k)``, ``k < K``, for 1-d rows ``t, r, α, b, s, β``: ``S(t)
+    NB(k; t) + ∫_0^t f(τ) NB(k; τ) dτ`` (conditioning on the death time, as Fader &
+    Hardie's 2005 Pareto/NBD note eqs. 23–26) in ``v = log(1 + τ/c)``, ``c`` the smaller
+    of :func:`_time_scale` and ``α/(r+K)``, up to where ``S < e^-50`` (24 nodes checked
+    to 1e-12: :func:`clvmodels.models.ops.checked_gauss_legendre_vector`); ``(m, K)``.  Absolute
+    error below 1e-12 against adaptive quadrature on 100 random draws (``r, α, s, β``
+    log-uniform on ``[e^-3, e^3]``, ``b`` on ``[e^-8, 1]``, ``t`` on ``[e^-1, e^5]``,
+    ``k < 30``; ``tests/test_ggompertz.py``, slow)."""
+    t, r, alpha, b, s, beta = rows
+    t_end = np.minimum(t, _lifetime_end(b, s, beta))  # S(end) = e^-50
     c = np.minimum(_time_scale(b, s, beta), alpha / (r + K))
-    c = np.minimum(c, np.maximum(t, 1e-300))
+    c = np.maximum(np.minimum(c, t_end), 1e-300)
     out = np.exp(
         log_survival(numpy_ops, b, s, beta, t)[:, None] + nbd.log_pmf_counts(K, t, r, alpha)
     )
-    unit_x, unit_w = discount.unit_rule(_NODES)
-    span = np.log1p(t / c)
-    tau = c[:, None] * np.expm1(span[:, None] * unit_x)
-    col = (v[:, None] for v in (b, s, beta))
-    log_weight = log_density(numpy_ops, *col, tau) + np.log(c[:, None] + tau)
-    log_nb = nbd.log_pmf_counts(K, tau, r[:, None], alpha[:, None])
-    terms = np.exp(log_weight[..., None] + log_nb)
-    return out + span[:, None] * np.einsum("mnk,n->mk", terms, unit_w)
+
+    def f(i: np.ndarray, v: np.ndarray) -> np.ndarray:
+        tau = c[i, None] * np.expm1(v)
+        col = (a[i, None] for a in (b, s, beta))
+        log_weight = log_density(numpy_ops, *col, tau) + np.log(c[i, None]) + v
+        log_nb = nbd.log_pmf_counts(K, tau, r[i, None], alpha[i, None])
+        return np.exp(log_weight[..., None] + log_nb)
+
+    return out + ops.checked_gauss_legendre_vector(f, np.log1p(t_end / c), K, tolerance=1e-12)
 
 
 def _new_customer_pmf(K: int, t: Any, r: Any, alpha: Any, b: Any, s: Any, beta: Any):
-    return predictive.per_distinct(
-        _stopped_pmf, K, t, r, alpha, b, s, beta, cells_per_row=_NODES * K
-    )
+    return predictive.per_distinct(_stopped_pmf, K, t, r, alpha, b, s, beta, cells_per_row=24 * K)
 
 
 def probability_of_purchases(
@@ -438,7 +434,7 @@ def conditional_purchase_pmf(
     k = predictive.count_grid(K)
     p = {"r": r, "alpha": alpha, "b": b, "s": s, "beta": beta}
     alive = probability_alive(frequency, recency, T, **p)
-    x, T_ = as_floats(frequency, T)
+    x, T_ = ops.as_floats(frequency, T)
     active = _new_customer_pmf(
         k.size, t, np.asarray(r) + x, np.asarray(alpha) + T_, b, s, survival_at(T_, b, beta)
     )

@@ -29,10 +29,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from clvmodels.models import nbd, predictive
 from clvmodels.models.paretoggg_latent import (
     Histories,
+    alive_given_gap,
     future_given_state,
     initial_state,
     sweep,
@@ -318,13 +320,48 @@ def _chain(
     """``burn`` + ``keep`` latent sweeps; the average of :func:`_future` over the last
     ``keep``."""
     sums: dict[str, np.ndarray] = {}
+    count_horizon, n_counts = horizons[0], horizons[3]
     for index in range(burn + keep):
         sweep(state, data, flat, rng)
         if index < burn:
             continue
-        for key, value in future_given_state(state, data, flat, *horizons, rng).items():
+        future = future_given_state(state, data, flat, *horizons[:3], 0, rng)
+        if n_counts:
+            future["count_pmf"] = _count_pmf(state, data, flat, count_horizon, n_counts, rng)
+        for key, value in future.items():
             sums[key] = sums.get(key, 0.0) + value / keep
     return sums
+
+
+def _count_pmf(
+    state: Any,
+    data: Histories,
+    flat: Mapping[str, np.ndarray],
+    count_horizon: float,
+    n_counts: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """P(alive, X(T, T + count_horizon] = j | latent state), ``j < n_counts``: the
+    renewal times Rao–Blackwellised.  Given the state, the next purchase comes ``f``
+    after ``T`` and the later ones Gamma(k, kλ) apart, so the j-th future purchase falls
+    at ``f + Gamma((j−1)k, kλ)``; with the remaining lifetime ``ρ`` drawn once
+    (``μ ~ Gamma(s, β+T)``, ``ρ ~ Exp(μ)``: the lifetime of a customer alive at ``T``),
+    ``P(X ≥ j) = P(f + Gamma((j−1)k, kλ) ≤ min(ρ, horizon))``, a regularised incomplete
+    Gamma function.  Unlike counting along one simulated path, every count up to the
+    end of the support gets its (possibly tiny) positive probability, so the log score
+    of an observed count is finite."""
+    s, beta = flat["s"], flat["beta"]
+    alive = alive_given_gap(state, data, s, beta)
+    first = np.maximum(data.t_x + state.gap - data.T, 0.0)
+    mu = rng.gamma(s, 1.0) / (beta + data.T)
+    room = np.minimum(count_horizon, rng.exponential(size=mu.size) / mu) - first
+    j = np.arange(1, n_counts + 1, dtype=float)
+    shape = (j - 1.0) * state.k[:, None]
+    rate_room = (state.k * state.lam * np.maximum(room, 0.0))[:, None]
+    later = special.gammainc(np.maximum(shape, 1e-300), rate_room)
+    at_least = np.where(room[:, None] > 0, np.where(j == 1.0, 1.0, later), 0.0)
+    at_least = np.concatenate([np.ones((first.size, 1)), at_least], axis=1)
+    return alive[:, None] * (at_least[:, :-1] - at_least[:, 1:])
 
 
 def probability_alive(frequency: Any, recency: Any, T: Any, litt: Any, **params: Any) -> np.ndarray:
@@ -398,8 +435,25 @@ def expected_purchases(
 ) -> np.ndarray:
     """E[X(t)] of a new customer by simulation (fixed seed by default): the standard
     error is ``sd(X)/√n_customers``, about 1 % of the mean at CDNOW-like estimates
-    and the default :data:`N_NEW`.  Hyperparameters scalars or ``(draws, 1)``."""
-    return _new_customer_counts(horizon_t, params, rng, n_customers).mean(axis=-1)
+    and the default :data:`N_NEW`.  Hyperparameters scalars or ``(draws, 1)``; an
+    array of horizons (a tracking curve's ages) counts the purchases of the same
+    simulated customers up to each, giving shape ``(draws..., *horizon_t.shape)``."""
+    horizons = np.asarray(horizon_t, dtype=float)
+    if horizons.ndim == 0:
+        return _new_customer_counts(horizon_t, params, rng, n_customers).mean(axis=-1)
+    rng = np.random.default_rng(0) if rng is None else rng
+    values = {p: np.asarray(params[p], dtype=float) for p in PARAMS}
+    shape = np.broadcast_shapes(*(v.shape for v in values.values()), (n_customers,))
+    flat = {p: np.broadcast_to(v, shape).ravel() for p, v in values.items()}
+    size = int(np.prod(shape))
+    end = float(horizons.max(initial=0.0))
+    customer, time = simulate_purchase_times(**flat, T=np.full(size, end), rng=rng)
+    draw = customer // n_customers  # the hyperparameter draw of each purchase
+    out = np.empty((size // n_customers, horizons.size))
+    for d in range(out.shape[0]):
+        times = np.sort(time[draw == d])
+        out[d] = np.searchsorted(times, horizons.ravel(), side="right") / n_customers
+    return out.reshape(*shape[:-1], *horizons.shape)
 
 
 def probability_of_purchases(
