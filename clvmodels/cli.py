@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "data",
         help="per-customer summary (.csv or .parquet): frequency, recency, "
-        "T (n for BG/BB)[, monetary_value][, customer_id]",
+        "T (n for BG/BB; also litt for the Pareto/GGG)[, monetary_value][, customer_id]",
     )
     p.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     p.add_argument(

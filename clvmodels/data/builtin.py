@@ -90,6 +90,21 @@ Coefficient names are those of a fit (``parameter:covariate``, categorical level
 of ``ModelSpec.covariate_links`` (:func:`clvmodels.models.links.linked_params`), so a
 fit's ``params`` can be compared with these values key by key."""
 
+REGULAR_STORE_SEED = 20240102
+"""Seed of ``scripts/make_regular_store.py`` for the shipped ``regular_store`` file."""
+
+REGULAR_STORE_TRUTH: dict[str, Any] = {
+    "time_unit": "W",
+    "observation_end": "2025-06-29",
+    # BG/CNBD-k (Reutterer, Platzer & Schröder 2021): Erlang-k gaps of k phases of rate
+    # λ ~ Gamma(r, alpha) (mean gap k/λ: 2.5 weeks at the mean rate), dropout after each
+    # repeat purchase with p ~ Beta(a, b) (mean 0.06)
+    "bgcnbd": {"k": 3, "r": 6.0, "alpha": 5.0, "a": 1.2, "b": 18.8},
+    "gamma_gamma": {"p": 8.0, "q": 5.0, "gamma": 12.0},  # mean spend per order 24.00
+}
+"""True parameters of the synthetic ``regular_store`` data (time unit weeks): a store
+whose customers buy regularly, about every two and a half weeks (groceries, pet food)."""
+
 _LOYALTY_STORE_CITATION = (
     f"synthetic: scripts/make_loyalty_store.py (seed {LOYALTY_STORE_SEED}), BG/NBD + "
     "Gamma-Gamma with covariate links of Fader & Hardie (2007, note 019)"
@@ -171,6 +186,20 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
                 "customer of the log; the true effects are in LOYALTY_STORE_TRUTH."
             ),
             citation=_LOYALTY_STORE_CITATION,
+        ),
+        BuiltinDataset(
+            name="regular_store",
+            filename="regular_store.csv.gz",
+            kind="transactions",
+            description=(
+                "SYNTHETIC log of a store of regular buyers: 3,000 customers joining "
+                "2024-01-01..2024-03-24, observed to 2025-06-29, Erlang-3 gaps between "
+                "purchases (BG/CNBD-k, k = 3); true parameters in REGULAR_STORE_TRUTH."
+            ),
+            citation=(
+                f"synthetic: scripts/make_regular_store.py (seed {REGULAR_STORE_SEED}), "
+                "BG/CNBD-k + Gamma-Gamma"
+            ),
         ),
     )
 }

@@ -254,7 +254,7 @@ def checked_gauss_legendre(
     log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
     span: np.ndarray,
     *,
-    rules: tuple[int, int] = (16, 24),
+    rules: tuple[int, int] = (12, 20),
     fallback: tuple[int, int] = (32, 16),
     cells: int = 1 << 20,
 ) -> np.ndarray:

@@ -38,7 +38,7 @@ hyperparameter draw); hyperparameters broadcast against them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -303,6 +303,53 @@ def sweep(
     if finish:
         draw_lambda(state, data, hyper["r"], hyper["alpha"], rng)
         draw_lifetime(state, data, hyper["s"], hyper["beta"], rng)
+
+
+def latent_log_likelihood(
+    state: LatentState, data: Histories, latent: str, grid: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``(values, chains) ↦ Σ_i ℓ_i(values_i)`` per chain, ``ℓ_i`` the log-likelihood of
+    customer ``i``'s ``x+1`` gaps as a function of her λ (``latent="lam"``) or k, the
+    other held at its current value."""
+    n = grid(data.x + 1.0)
+    total = grid(data.t_x + state.gap)
+    k, lam = grid(state.k), grid(state.lam)
+    log_sum = grid(data.litt + np.log(state.gap))
+    if latent == "lam":
+        return lambda v, where: (n[where] * k[where] * np.log(v) - k[where] * v * total[where]).sum(
+            axis=1
+        )
+
+    def value(v: np.ndarray, where: np.ndarray) -> np.ndarray:
+        ll = lam[where]
+        terms = n[where] * (v * np.log(v * ll) - special.gammaln(v)) + v * log_sum[where]
+        return (terms - v * ll * total[where]).sum(axis=1)
+
+    return value
+
+
+def scaled_log_likelihood(
+    state: LatentState, data: Histories, latent: str, grid: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``ε ↦ Σ_i ℓ_i(e^ε x_i) − ℓ_i(x_i)`` per chain, ``ℓ_i`` the log-likelihood of the
+    ``x+1`` gaps of customer ``i`` as a function of her λ (``latent="lam"``) or k."""
+    n = grid(data.x + 1.0)
+    total = grid(data.t_x + state.gap)
+    k, lam = grid(state.k), grid(state.lam)
+    if latent == "lam":
+        a = (n * k).sum(axis=1)
+        b = (k * lam * total).sum(axis=1)
+        return lambda eps, where: a[where] * eps - b[where] * np.expm1(eps)
+    log_sum = grid(data.litt + np.log(state.gap))
+    base = n * (k * np.log(k * lam) - special.gammaln(k)) + k * log_sum - k * lam * total
+
+    def term(eps: np.ndarray, where: np.ndarray) -> np.ndarray:
+        kk = k[where] * np.exp(eps)[:, None]
+        nn, ll, tt = n[where], lam[where], total[where]
+        value = nn * (kk * np.log(kk * ll) - special.gammaln(kk)) + kk * log_sum[where]
+        return (value - kk * ll * tt - base[where]).sum(axis=1)
+
+    return term
 
 
 def alive_given_gap(state: LatentState, data: Histories, s: Any, beta: Any) -> np.ndarray:
