@@ -69,6 +69,12 @@ def _model_rows(key: str, prepared: PreparedData) -> pd.DataFrame:
             f"models.{key}: needs transaction or summary data (data.kind: transactions "
             "or summary), not subscriptions"
         )
+    if "litt" in model_spec(key).data_columns and "litt" not in summary.columns:
+        raise ConfigError(
+            f"models.{key}: the {info.name} needs the summary column 'litt' (the sum of the "
+            f"log gaps between purchases), which {prepared.source} lacks; give the "
+            "transaction log (data.kind: transactions) or add litt to the summary"
+        )
     missing = [c for c in info.history if c not in summary.columns]
     if missing and info.discrete:
         raise ConfigError(
@@ -78,12 +84,6 @@ def _model_rows(key: str, prepared: PreparedData) -> pd.DataFrame:
     if missing:
         raise ConfigError(
             f"models.{key}: needs columns {', '.join(info.history)} ({missing[0]!r} is missing)"
-        )
-    if "litt" in model_spec(key).data_columns and "litt" not in summary.columns:
-        raise ConfigError(
-            f"models.{key}: the {info.name} needs the summary column 'litt' (the sum of the "
-            f"log gaps between purchases), which {prepared.source} lacks; give the "
-            "transaction log (data.kind: transactions) or add litt to the summary"
         )
     spend = info.role == "spend"
     if prepared.distributed is not None:  # unique rows of the whole summary, counted

@@ -1,0 +1,110 @@
+"""The regularity models in configured runs (issue 16): the built-in regular store's run
+recovers its simulation truth (clvmodels.data.builtin.REGULAR_STORE_TRUTH), reports the
+regularity and values customers with the CNBD-k model that wins the holdout; the
+model library side by side on CDNOW (configs/cdnow_models.yaml); clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clvmodels.cli import main
+from clvmodels.data.builtin import REGULAR_STORE_TRUTH
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config_copy(name: str, folder: Path, **replace: str) -> Path:
+    """``configs/<name>`` with text replaced (fewer draws, fewer models), in ``folder``."""
+    text = (REPO / "configs" / name).read_text()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def regular_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("regular")
+    fewer = {"  margin: 0.3": "  margin: 0.3\n  draws: 20"}
+    config = config_copy("regular_store.yaml", folder, **fewer)
+    out = folder / "run"
+    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_regular_store_run_recovers_the_simulated_erlang_order(regular_run):
+    params = json.loads((regular_run / "params.json").read_text())
+    truth = REGULAR_STORE_TRUTH["bgcnbd"]
+    fit = params["models"]["bgcnbd"]
+    assert fit["params"]["k"] == truth["k"]
+    assert set(fit["diagnostics"]["k_profile"]) >= {"1", "2", "3", "4"}
+    for name in ("r", "alpha", "a", "b"):
+        low, high = fit["interval"][name]
+        assert low <= truth[name] <= high, name
+    assert params["chosen_purchase_model"] in ("bgcnbd", "mbgcnbd")
+
+
+def test_regular_store_report_says_the_timings_are_regular(regular_run):
+    manifest = json.loads((regular_run / "manifest.json").read_text())
+    regularity = manifest["data"]["regularity"]
+    assert regularity["regular"] is True and regularity["k_interval"][0] > 1.5
+    report = (regular_run / "report.html").read_text()
+    assert "Purchase timing. Wheat-Morrison regularity k = " in report
+    assert "regular purchase timing; consider the BG/CNBD-k" in report
+    assert "bgcnbd: k chosen by profile likelihood (k = 1: " in report
+    assert (regular_run / "plots" / "regularity.png").stat().st_size > 10_000
+
+
+def test_regular_store_evaluation_rows_and_predictions_carry_litt(regular_run):
+    evaluation = pd.read_csv(regular_run / "evaluation.csv")
+    rows = set(evaluation["model"])
+    assert {"bgcnbd+gamma_gamma", "mbgcnbd+gamma_gamma", "bgnbd+gamma_gamma"} <= rows
+    scores = evaluation.set_index("model")["log_score_purchases"]
+    assert scores["bgcnbd+gamma_gamma"] > scores["bgnbd+gamma_gamma"]
+    predictions = pd.read_csv(regular_run / "predictions.csv", dtype={"customer_id": str})
+    assert "litt" in predictions.columns and (predictions["litt"] >= 0).mean() > 0.5
+
+
+def test_pareto_ggg_with_a_summary_without_litt_is_a_one_line_error(tmp_path, capsys):
+    pd.DataFrame(
+        {"customer_id": ["a", "b"], "frequency": [1, 0], "recency": [2.0, 0.0], "T": [5.0, 4.0]}
+    ).to_csv(tmp_path / "s.csv", index=False)
+    (tmp_path / "c.yaml").write_text(
+        "name: t\ndata: {source: s.csv, kind: summary}\nmodels:\n  paretoggg: {draws: 20}\n"
+        "output: {dir: out}\n"
+    )
+    code = main(["fit", str(tmp_path / "c.yaml"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith(
+        "error: models.paretoggg: the Pareto/GGG needs the summary column 'litt' (the sum "
+        "of the log gaps between purchases), which "
+    )
+    assert err[-1].endswith(
+        "s.csv lacks; give the transaction log (data.kind: transactions) or add litt to the "
+        "summary"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_cdnow_evaluation_has_a_row_for_every_purchase_model(tmp_path):
+    """Issue 16 acceptance: on CDNOW the new models' rows appear in evaluation.csv next
+    to BG/NBD and Pareto/NBD (configs/cdnow_models.yaml)."""
+    fewer = {"  margin: 1.0": "  margin: 1.0\n  draws: 20"}
+    config = config_copy("cdnow_models.yaml", tmp_path, **fewer)
+    out = tmp_path / "run"
+    assert main(["fit", str(config), "--out", str(out), "--quiet"]) == 0
+    rows = set(pd.read_csv(out / "evaluation.csv")["model"])
+    keys = ("bgnbd", "paretonbd", "mbgnbd", "nbd", "ggompertz", "bgcnbd", "mbgcnbd", "paretoggg")
+    for key in keys:
+        assert f"{key}+gamma_gamma" in rows, key
+    params = json.loads((out / "params.json").read_text())["models"]
+    assert params["ggompertz"]["log_likelihood"] == pytest.approx(-9594.976, abs=1e-3)
+    assert params["bgcnbd"]["params"]["k"] == 1.0
