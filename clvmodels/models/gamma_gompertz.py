@@ -69,22 +69,25 @@ def _log1p_exp(xp: Ops, y: Any) -> Any:
 def log_death_integral(
     xp: Ops, k: Any, alpha: Any, b: Any, s: Any, beta: Any, t_x: Any, T: Any
 ) -> Any:
-    """``log ∫_{t_x}^T (α+τ)^−k f(τ) dτ`` per row (``T > t_x``; other rows finite but
-    meaningless), the likelihood's death-time integral with ``k = r + x``.
+    """``log ∫_{t_x}^T (α+τ)^−k f(τ) dτ`` per row, the likelihood's death-time integral
+    with ``k = r + x``; every row needs ``T > t_x`` (the caller gives the other rows a
+    larger ``T`` and masks them, as ``clvmodels.models.ggompertz.log_likelihood``).
 
     One Gauss–Legendre rule of :data:`NODES` nodes in ``v = log(1 + (τ − t_x)/c)``, ``c``
     the least of the integrand's time scales at ``t_x``: ``(α+t_x)/k`` (the power
-    factor) and :func:`time_scale` at :func:`beta_after` ``(t_x)`` (the death density),
-    and ``T − t_x``.  ``v`` runs up to where ``S(τ)/S(t_x) = e^-50`` (the dropped tail
-    is below ``e^-50`` of the integral: the power factor is decreasing) or where the
-    power factor ``((α+t_x)/(α+τ))^k = e^-50``, whichever comes first.  Rows
-    are scaled each to its own time scales, so one fixed rule serves all; the
-    parameters enter the nodes smoothly (``xp.minimum`` only), so the gradient is that
-    of the rule.  Accuracy: ``clvmodels.models.ggompertz.log_likelihood``.
+    factor) and :func:`time_scale` at ``β_{t_x}`` (:func:`beta_after`; the death
+    density), and ``T − t_x``.  ``v`` runs up to where ``S(τ)/S(t_x) = e^-50`` (the
+    dropped tail is below ``e^-50`` of the integral, the power factor being decreasing)
+    or where the power factor ``((α+t_x)/(α+τ))^k`` is ``e^-50``, whichever comes
+    first (no bound: the density may still rise beyond, by at most ``e^(b(τ−t_x))``;
+    checked on stress cells).  Each row is thus scaled to its own time scales and one
+    fixed rule serves all (as the checked rules of the predictions); the parameters
+    move the nodes smoothly (``xp.minimum`` only), so the gradient is that of the
+    rule.  Accuracy: ``clvmodels.models.ggompertz.log_likelihood``.
     """
-    length = xp.minimum(T - t_x, lifetime_end(xp, b, s, beta_after(xp, b, beta, t_x)))
-    scale = time_scale(xp, b, s, beta_after(xp, b, beta, t_x))
-    c = xp.minimum(xp.minimum(scale, (alpha + t_x) / k), length)
+    beta_tx = beta_after(xp, b, beta, t_x)
+    length = xp.minimum(T - t_x, lifetime_end(xp, b, s, beta_tx))
+    c = xp.minimum(xp.minimum(time_scale(xp, b, s, beta_tx), (alpha + t_x) / k), length)
     log_c = xp.log(c)
     # v where the power factor is e^-50: log(1 + (α+t_x)(e^(50/k) − 1)/c), in logs
     power_end = xp.log(alpha + t_x) + xp.log(xp.expm1(xp.minimum(CUT / k, 700.0))) - log_c
