@@ -242,15 +242,21 @@ def log_tail(shape: np.ndarray, rate: np.ndarray, lower: np.ndarray) -> np.ndarr
 
 
 def draw_lambda_marginal(
-    state: LatentState, data: Histories, r: Any, alpha: Any, rng: np.random.Generator
+    state: LatentState,
+    data: Histories,
+    r: Any,
+    alpha: Any,
+    rng: np.random.Generator,
+    current: np.ndarray | None = None,
 ) -> np.ndarray:
     """λ | k, τ with the gap integrated out: an independence Metropolis–Hastings step
     proposing from Gamma(r + xk, α + k t_x) (the complete gaps), accepted with the ratio
-    of the censored gap's survival ``P(G > min(τ,T) − t_x)``.  Returns the current
-    censored-gap log survival."""
+    of the censored gap's survival ``P(G > min(τ,T) − t_x)`` (``current``: its log at the
+    present state, computed if not given).  Returns its log after the step."""
     lower = np.minimum(state.tau, data.T) - data.t_x
     proposal = rng.gamma(r + data.x * state.k, 1.0) / (alpha + state.k * data.t_x)
-    current = log_tail(state.k, state.k * state.lam, lower)
+    if current is None:
+        current = log_tail(state.k, state.k * state.lam, lower)
     proposed = log_tail(state.k, state.k * proposal, lower)
     accept = np.log(rng.random(lower.shape)) < proposed - current
     state.lam = np.where(accept, proposal, state.lam)
@@ -264,10 +270,11 @@ def draw_lifetime_marginal(
     beta: Any,
     rng: np.random.Generator,
     current: np.ndarray | None = None,
-) -> None:
+) -> np.ndarray:
     """τ | k, λ with the gap integrated out: independence Metropolis–Hastings from the
     Pareto truncated to ``(t_x, ∞)``, accepted with the ratio of the censored gap's
-    survival (``current``: its log at the present τ, computed if not given)."""
+    survival (``current``: its log at the present τ, computed if not given).  Returns
+    its log after the step."""
     rate = state.k * state.lam
     if current is None:
         current = log_tail(state.k, rate, np.minimum(state.tau, data.T) - data.t_x)
@@ -278,6 +285,7 @@ def draw_lifetime_marginal(
     accept = np.log(rng.random(lower.shape)) < proposed - current
     state.tau = np.where(accept, np.maximum(proposal, data.t_x), state.tau)
     state.alive = state.tau > data.T
+    return np.where(accept, proposed, current)
 
 
 def sweep(
