@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from clvmodels.backends.mle import fit_mle
-from clvmodels.models import _erlang, bgcnbd, bgnbd, mbgcnbd, mbgnbd
+from clvmodels.models import _erlang, _erlang_lifetime, bgcnbd, bgnbd, mbgcnbd, mbgnbd
 
 MODELS = [(bgcnbd, bgnbd, False), (mbgcnbd, mbgnbd, True)]
 PARAMS = {"r": 0.85, "alpha": 1.45, "a": 0.79, "b": 2.42}  # BTYDplus's bg-cnbd-k demo
@@ -98,9 +98,78 @@ def test_erlang_sums_at_k1_match_bgnbd_closed_forms(r, alpha, a, b, history, t):
         alive = _erlang.erlang_probability_alive(1, x, t_x, T, r, alpha, a, b, mbg)
         ref_alive = base.probability_alive(x, t_x, T, **_params(r, alpha, a, b))
         assert alive == pytest.approx(ref_alive, rel=1e-12)
-        lifetime = _erlang.active_discounted_lifetime(1, 0.01, post)[0]
+        lifetime = _erlang_lifetime.active_discounted_lifetime(1, 0.01, post)[0]
         ref_dert = base.discounted_active_purchases(x, T, **_params(r, alpha, a, b), delta=0.01)
         assert lifetime == pytest.approx(ref_dert, rel=1e-8)
+
+
+# ---- the phase sums against the textbook sums ---------------------------------------------
+
+
+def _incomplete_beta_expectation(k, s, scale, w, a, b1, t, terms=400):
+    """``Σ_n B(a, b1+n−1)/B(a, b1) Σ_j w_j I_z(nk−j, s+j)`` term by term (the module
+    docstring's formula; the implementation before issue 16's speed-up)."""
+    n = np.arange(1.0, terms + 1.0)[:, None]
+    j = np.arange(k, dtype=float)
+    z = t / (scale + t)
+    tails = special.betainc(n * k - j, s + j, z) @ w
+    stay = np.exp(special.betaln(a, b1 + n[:, 0] - 1.0) - special.betaln(a, b1))
+    return float(stay @ tails)
+
+
+def _random_posteriors(rng, n, k, t):
+    x = np.floor(rng.exponential(10.0, n)) * (rng.random(n) < 0.8)
+    T = rng.uniform(1.0, 100.0, n)
+    t_x = np.where(x > 0, T * rng.random(n) ** 0.3, 0.0)
+    r, alpha = np.exp(rng.uniform(-2, 2, n)), np.exp(rng.uniform(-1, 4, n))
+    a, b = np.exp(rng.uniform(-1.5, 3, n)), np.exp(rng.uniform(-1.5, 3, n))
+    return _erlang.posterior(k, x, t_x, T, r, alpha, a, b, extra=float(k % 2), t=t)[1]
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_phase_count_sums_match_incomplete_beta_sums_to_1e10(k):
+    """``E[X(t) | alive]`` summed over the phase count (one pass, truncated by a
+    Chernoff bound) against the per-purchase incomplete Beta sum, on random posteriors
+    and windows from 1e-5 to 100 time units (tiny windows: relative accuracy too)."""
+    rng = np.random.default_rng(k)
+    t = np.exp(rng.uniform(np.log(1e-5), np.log(100.0), 60))
+    post = _random_posteriors(rng, 60, k, t)
+    new = _erlang.active_expected(k, post)
+    for i in range(60):
+        cell = [post[c][i] for c in ("s", "scale", "w", "a", "b1")]
+        ref = _incomplete_beta_expectation(k, *cell, t[i])
+        assert new[i] == pytest.approx(ref, rel=1e-10, abs=1e-300)
+    grid = _erlang.active_expected_grid(k, post, np.stack([t, 2.0 * t, t / 3.0], axis=1))
+    np.testing.assert_allclose(grid[:, 0], new, rtol=1e-13)
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_tail_bound_bounds_what_the_phase_sums_leave_out(k):
+    """The Chernoff bound of the truncation is at least the left-out ``E[M 1{M > L}]/k``
+    of the largest phase count (``j = k−1`` plus a negative binomial), summed exactly."""
+    s, z = np.array([0.5, 4.0, 30.0]), np.array([0.3, 0.8, 0.95])
+    for L in (40, 120, 400):
+        bound = _erlang._log_tail_bound(k, np.full(3, float(L)), s, z)
+        m = np.arange(0, 200_000)
+        for i in range(3):
+            pmf = stats.nbinom.pmf(m, s[i] + k - 1, 1.0 - z[i])
+            left_out = np.sum(np.where(m + k - 1 > L, (m + k - 1) * pmf, 0.0)) / k
+            assert left_out <= math.exp(bound[i]) * (1 + 1e-9) or left_out < 1e-300
+
+
+def test_lifetime_rows_sharing_rate_nodes_equal_rows_alone():
+    """The lifetime quadrature shares its rate nodes among rows alike in ``(s, a, b1)``;
+    a row's value does not depend on the others (to the rule's accuracy)."""
+    rng = np.random.default_rng(7)
+    x = np.repeat([0.0, 3.0, 25.0], 4)
+    T = rng.uniform(1.0, 150.0, 12)
+    t_x = np.where(x > 0, T * rng.random(12), 0.0)
+    _, post = _erlang.posterior(3, x, t_x, T, 2.0, 5.0, 1.1, 16.0, extra=0.0)
+    together = _erlang_lifetime.active_discounted_lifetime(3, 0.002, post)
+    for i in range(12):
+        alone = {c: v[i : i + 1] for c, v in post.items()}
+        value = _erlang_lifetime.active_discounted_lifetime(3, 0.002, alone)[0]
+        assert together[i] == pytest.approx(value, rel=1e-10)
 
 
 # ---- likelihood ------------------------------------------------------------------------

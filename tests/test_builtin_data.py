@@ -79,6 +79,7 @@ def test_catalogue_describes_every_dataset():
         "donations_fhs2010",
         "loyalty_store",
         "loyalty_store_customers",
+        "regular_store",
     }
     kinds = {name: d.kind for name, d in BUILTIN_DATASETS.items()}
     assert kinds["cdnow_sample"] == "transactions"

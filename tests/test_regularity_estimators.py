@@ -77,7 +77,7 @@ def erlang4() -> pd.DataFrame:
 
 
 def test_profile_likelihood_recovers_erlang_order_4_from_simulated_log(erlang4):
-    model = clv.fit("bgcnbd", erlang4, max_k=6)
+    model = clv.fit("bgcnbd", erlang4, max_k=5)
     profile = model.result_.diagnostics["k_profile"]
     assert model.params_["k"] == 4.0
     assert max(profile, key=profile.get) == "4"
