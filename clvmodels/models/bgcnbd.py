@@ -34,17 +34,17 @@ import numpy as np
 
 from clvmodels.models import bgnbd, discount, mbgnbd, predictive
 from clvmodels.models._erlang import (
-    active_discounted_lifetime,
     active_expected,
+    active_expected_grid,
     active_pmf,
     erlang_log_likelihood,
     erlang_probability_alive,
     erlang_purchase_times,
     order,
     posterior,
-    repeat_rows,
     summarise,
 )
+from clvmodels.models._erlang_lifetime import active_discounted_lifetime
 from clvmodels.models.ops import Ops, numpy_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -279,7 +279,9 @@ def discounted_active_purchases_of(
     :func:`active_discounted_lifetime`: closed form over the purchases, one
     quadrature over the rate, vectorised over customers.  A shorter horizon is
     integrated over time by :func:`clvmodels.models.discount.discounted_purchases` with
-    the exact ``E[X(t) | alive]`` (:func:`active_expected`), on the time scale
+    the exact ``E[X(t) | alive]`` at all nodes at once (:func:`active_expected_grid`:
+    within 1e-10 of the per-purchase incomplete Beta sums it replaced, at ~1/10 of
+    their cost), on the time scale
     of the BG/NBD with ``r + kx + k − 1`` (the earliest bend: one phase to go).  That
     rule was fitted to the BG/NBD's smooth ``E[X(t)]``; an Erlang customer's has
     ripples (regular purchases), so it holds 1e-9 relative up to ``k = 5`` but only
@@ -298,9 +300,7 @@ def discounted_active_purchases_of(
         return active_discounted_lifetime(k, delta, post).reshape(shape)
 
     def expected(t: np.ndarray) -> np.ndarray:
-        grid = repeat_rows(post, t.shape[1])
-        grid["t"] = t.ravel()
-        return active_expected(k, grid).reshape(t.shape)
+        return active_expected_grid(k, post, t)
 
     bend, _ = bgnbd.bend_time(r=post["s"] + k - 1.0, alpha=post["scale"], a=post["a"], b=post["b1"])
     return discount.discounted_purchases(expected, bend, delta, horizon).reshape(shape)
