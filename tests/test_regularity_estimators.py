@@ -157,7 +157,7 @@ def test_pareto_ggg_scores_on_the_holdout_next_to_bgnbd(ggg_fit):
 
 
 def test_pareto_ggg_tracking_curve_counts_the_same_simulated_customers(ggg_fit):
-    small, model = ggg_fit
+    _, model = ggg_fit
     curve = model.expected_purchases(np.array([5.0, 10.0, 20.0, 40.0]))
     assert np.all(np.diff(curve) > 0)
     single = model.expected_purchases(20.0)

@@ -189,7 +189,7 @@ def _tail(m: np.ndarray, s: np.ndarray, z: np.ndarray) -> np.ndarray:
     return special.betainc(m, s, z)
 
 
-def _chunks(reach: np.ndarray, width: int) -> list[np.ndarray]:
+def row_chunks(reach: np.ndarray, width: int) -> list[np.ndarray]:
     """Indices of the rows in chunks of at most :data:`_CELLS` cells (``reach × width``
     per row; a row alone may exceed it), rows of similar ``reach`` together."""
     order_ = np.argsort(reach, kind="stable")
@@ -315,7 +315,7 @@ def active_expected_grid(k: int, post: dict[str, np.ndarray], t: np.ndarray) -> 
         if not todo.size:
             break
         reach = _phase_reach(k, s[todo], z[todo].max(axis=1), log_tol[todo])
-        parts = [todo[part] for part in _chunks(reach + 1, _CELLS // _GRID_CELLS)]
+        parts = [todo[part] for part in row_chunks(reach + 1, _CELLS // _GRID_CELLS)]
         top = np.array([[s[rows].max(), log_tol[rows].min()] for rows in parts])
         z_top = np.stack([z[rows].max(axis=0) for rows in parts])
         nodes = _phase_reach(k, top[:, :1] + 0.0 * z_top, z_top, top[:, 1:] + 0.0 * z_top)
@@ -379,7 +379,7 @@ def active_pmf(K: int, k: int, post: dict[str, np.ndarray]) -> np.ndarray:
     j = np.arange(k, dtype=float)
     n = np.arange(K, dtype=float)
     out = np.empty((s.size, K))
-    for rows in _chunks(np.full(s.size, K * k), k):
+    for rows in row_chunks(np.full(s.size, K * k), k):
         tr, sr, cr = t[rows, None], s[rows, None], scale[rows, None]
         phases = np.exp(nbd.log_pmf_counts(K * k, tr, sr + j, cr))  # (R, k, Kk)
         now = np.zeros((rows.size, K))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from clvmodels.models._erlang import _chunks
+from clvmodels.models._erlang import row_chunks
 
 _CF_TOL = 1e-15  # continued fraction: stop when a step changes the value by less
 _CF_MAX = 200_000
@@ -121,7 +121,7 @@ def active_discounted_lifetime(k: int, delta: float, post: dict[str, np.ndarray]
     panels = np.ceil((hi - lo) / width).astype(np.int64)
     out = np.zeros(s.size)
     sizes = np.bincount(group, minlength=lo.size)
-    for groups in _chunks(panels * sizes, 8 * k):
+    for groups in row_chunks(panels * sizes, 8 * k):
         count = int(panels[groups].max())
         unit = ((np.arange(count)[:, None] + (_GL_NODES + 1.0) / 2.0) / count).ravel()
         weights = np.tile(_GL_WEIGHTS / (2.0 * count), count)
