@@ -162,3 +162,17 @@ def test_pareto_ggg_tracking_curve_counts_the_same_simulated_customers(ggg_fit):
     assert np.all(np.diff(curve) > 0)
     single = model.expected_purchases(20.0)
     assert curve[2] == pytest.approx(float(single), rel=0.05)
+
+
+def test_bayesian_erlang_model_samples_the_others_at_the_profiled_k(erlang4):
+    """With the Bayesian backend ``k`` is profiled by maximum likelihood and the other
+    parameters sampled at it (module docstring of clvmodels.estimators.regularity)."""
+    small = erlang4.head(600).copy()
+    small.attrs = erlang4.attrs
+    with pytest.warns(Warning):  # 50 draws are too few for the ESS floor
+        model = clv.fit("bgcnbd", small, backend="bayes", max_k=5, draws=50, tune=50, chains=2)
+    assert model.result_.backend == "bayes" and model.result_.fixed == ("k",)
+    assert model.params_["k"] == 4.0
+    assert len(model.result_.diagnostics["k_profile"]) >= 4
+    draws = model.result_.parameter_draws(10, np.random.default_rng(1))
+    assert np.all(draws["k"] == 4.0) and np.all(draws["r"] > 0)
