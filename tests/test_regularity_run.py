@@ -99,6 +99,7 @@ def test_pareto_ggg_with_a_summary_without_litt_is_a_one_line_error(tmp_path, ca
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::clvmodels.backends.bayes.ConvergenceWarning")
 def test_cdnow_evaluation_has_a_row_for_every_purchase_model(tmp_path):
     """Issue 16 acceptance: on CDNOW the new models' rows appear in evaluation.csv next
     to BG/NBD and Pareto/NBD (configs/cdnow_models.yaml)."""
