@@ -18,7 +18,7 @@ from typing import Any
 from clvmodels._version import __version__
 from clvmodels.atomic import replace
 from clvmodels.config import RunConfig, SqlSourceConfig, load_config
-from clvmodels.errors import ClvError, ConfigError, clip
+from clvmodels.errors import ClvError, ConfigError, DataError, clip
 from clvmodels.locks import output_lock
 from clvmodels.models import model_info, model_keys
 from clvmodels.run.folder import COMMAND, check_output_file, check_run_folder, run_manifest
@@ -329,6 +329,12 @@ def _predict(args: argparse.Namespace) -> Any:
     if spend is not None and not isinstance(spend, GammaGamma):
         raise ConfigError(f"{args.spend_model}: not a gamma_gamma model")
     raw = read_table(args.data)
+    info = model_info(model.model_key)
+    if "litt" in info.history and "litt" not in raw.columns:
+        raise DataError(
+            f"{args.data}: the {info.name} needs the column 'litt' (the sum of the log gaps "
+            "between purchases, which clvmodels summarize writes)"
+        )
     frame = _with_covariate_columns(
         validate_summary(raw, source_name=args.data, new_customers=True),
         raw,

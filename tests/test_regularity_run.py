@@ -114,3 +114,22 @@ def test_cdnow_evaluation_has_a_row_for_every_purchase_model(tmp_path):
     params = json.loads((out / "params.json").read_text())["models"]
     assert params["ggompertz"]["log_likelihood"] == pytest.approx(-9594.976, abs=1e-3)
     assert params["bgcnbd"]["params"]["k"] == 1.0
+
+
+def test_predict_scores_a_saved_erlang_model_with_its_k(regular_run, tmp_path):
+    out = tmp_path / "scores.csv"
+    code = main(
+        [
+            "predict", str(regular_run / "models" / "bgcnbd.json"),
+            str(regular_run / "summary.csv"),
+            "--spend-model", str(regular_run / "models" / "gamma_gamma.json"),
+            "--out", str(out), "--draws", "20", "--horizon", "52",
+        ]
+    )
+    assert code == 0
+    scores = pd.read_csv(out, dtype={"customer_id": str})
+    predictions = pd.read_csv(regular_run / "predictions.csv", dtype={"customer_id": str})
+    merged = scores.merge(predictions, on="customer_id", suffixes=("", "_run"))
+    assert len(merged) == len(predictions)
+    assert (merged["p_alive"] - merged["p_alive_run"]).abs().max() < 1e-9
+    assert (merged["dert"] - merged["dert_run"]).abs().max() < 1e-9
