@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.handler(args) or 0)
     except ClvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -71,6 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("CLVMODELS_DEBUG"):
             raise
         return 1
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+    """Our own warnings (a fit's convergence, a model's caveat) as one ``warning:`` line,
+    without Python's file and source line; others as Python shows them."""
+    if category.__module__.startswith("clvmodels"):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, *args[:2]).rstrip(), file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

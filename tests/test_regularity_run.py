@@ -82,7 +82,7 @@ def test_pareto_ggg_with_a_summary_without_litt_is_a_one_line_error(tmp_path, ca
     ).to_csv(tmp_path / "s.csv", index=False)
     (tmp_path / "c.yaml").write_text(
         "name: t\ndata: {source: s.csv, kind: summary}\nmodels:\n  paretoggg: {draws: 20}\n"
-        "output: {dir: out}\n"
+        f"output: {{dir: {tmp_path / 'out'}}}\n"
     )
     code = main(["fit", str(tmp_path / "c.yaml"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
@@ -133,3 +133,23 @@ def test_predict_scores_a_saved_erlang_model_with_its_k(regular_run, tmp_path):
     assert len(merged) == len(predictions)
     assert (merged["p_alive"] - merged["p_alive_run"]).abs().max() < 1e-9
     assert (merged["dert"] - merged["dert_run"]).abs().max() < 1e-9
+
+
+@pytest.mark.filterwarnings("ignore::clvmodels.backends.bayes.ConvergenceWarning")
+def test_run_valued_by_pareto_ggg_writes_predictions_without_history_heatmaps(
+    regular_run, tmp_path
+):
+    """A run whose customers are valued by the Pareto/GGG (its predictions read ``litt``
+    too, so there is no frequency × recency heat map of them)."""
+    summary = pd.read_csv(regular_run / "summary.csv").head(400)
+    summary.to_csv(tmp_path / "s.csv", index=False)
+    (tmp_path / "c.yaml").write_text(
+        "name: g\ndata: {source: s.csv, kind: summary}\n"
+        "models:\n  paretoggg: {draws: 40, tune: 40, chains: 2}\n"
+        f"clv: {{draws: 20}}\noutput: {{dir: {tmp_path / 'out'}}}\n"
+    )
+    assert main(["fit", str(tmp_path / "c.yaml"), "--quiet"]) == 0
+    predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert len(predictions) == 400 and predictions["p_alive"].between(0, 1).all()
+    assert (tmp_path / "out" / "models" / "paretoggg.nc").exists()
+    assert not (tmp_path / "out" / "plots" / "p_alive_heatmap.png").exists()

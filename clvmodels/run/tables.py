@@ -275,11 +275,13 @@ def history_grids(
     settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator], key: str
 ) -> list[HistoryGrid]:
     """P(alive) and expected purchases over purchase histories of the valuing model, for
-    a customer observed as long as the longest-observed one (continuous-time models)."""
+    a customer observed as long as the longest-observed one (continuous-time models whose
+    predictions read ``frequency, recency, T`` only: the Pareto/GGG's also read the
+    customer's regularity, ``litt``, which a frequency × recency grid does not fix)."""
     summary = prepared.summary
     if key is None or key not in fitted or summary is None or "T" not in summary:
         return []
-    if model_info(key).discrete:
+    if model_info(key).discrete or model_info(key).history != ("frequency", "recency", "T"):
         return []
     T = float(summary["T"].max())
     return [history_grid(fitted[key], T, settings.value.count_horizon)]
