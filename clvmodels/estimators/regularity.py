@@ -54,8 +54,8 @@ class _ErlangModel(PurchaseCountModel):
         unit: str | None,
         links: CovariateLinks | None,
     ) -> FitResult:
-        if links is not None:
-            raise FitError(f"{self.model_key}: the {self.info.name} takes no covariates")
+        # no covariates reach here: the spec declares no covariate process, so
+        # Estimator._covariate_links refuses any before the fit
         fixed = self.options.get("k")
         if fixed is not None:
             k = _order(fixed, "k", self.model_key)
@@ -157,15 +157,3 @@ class ParetoGGG(PurchaseCountModel):
         from clvmodels.backends.ggg_mcmc import fit_paretoggg
 
         return fit_paretoggg, "Pareto/GGG sampler"
-
-    def _run_backend(
-        self,
-        spec: Any,
-        arrays: dict[str, np.ndarray],
-        weights: np.ndarray | None,
-        unit: str | None,
-        links: CovariateLinks | None,
-    ) -> FitResult:
-        if links is not None:
-            raise FitError(f"{self.model_key}: the {self.info.name} takes no covariates")
-        return super()._run_backend(spec, arrays, weights, unit, None)

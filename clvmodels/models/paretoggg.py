@@ -90,6 +90,17 @@ SPEC = ModelSpec(
 # ----------------------------------------------------------------------------- simulation
 
 
+def _draw_latents(
+    n: int, t: Any, gamma: Any, r: Any, alpha: Any, s: Any, beta: Any, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` customers' regularity ``k ~ Gamma(t, γ)``, rate ``λ ~ Gamma(r, α)``, dropout
+    rate ``μ ~ Gamma(s, β)`` and lifetime ``τ ~ Exp(μ)`` (PR 2016 model assumptions)."""
+    k = rng.gamma(np.broadcast_to(t, (n,)), 1.0) / gamma
+    lam = rng.gamma(np.broadcast_to(r, (n,)), 1.0) / alpha
+    mu = rng.gamma(np.broadcast_to(s, (n,)), 1.0) / beta
+    return k, lam, mu, rng.exponential(size=n) / mu
+
+
 def simulate(
     n_customers: int,
     *,
@@ -112,10 +123,7 @@ def simulate(
         plus the latent ``k``, ``lambda`` and ``mu``.
     """
     T = np.broadcast_to(np.asarray(T, dtype=float), (n_customers,)).copy()
-    k = rng.gamma(np.broadcast_to(t, (n_customers,)), 1.0) / gamma
-    lam = rng.gamma(np.broadcast_to(r, (n_customers,)), 1.0) / alpha
-    mu = rng.gamma(np.broadcast_to(s, (n_customers,)), 1.0) / beta
-    tau = rng.exponential(size=n_customers) / mu
+    k, lam, mu, tau = _draw_latents(n_customers, t, gamma, r, alpha, s, beta, rng)
     frequency, recency, litt = _renewal_summary(k, lam, np.minimum(tau, T), rng)
     return {
         "frequency": frequency,
@@ -184,11 +192,7 @@ def simulate_purchase_times(
         sorted by customer, then time.
     """
     T = np.atleast_1d(np.asarray(T, dtype=float))
-    n = T.size
-    k = rng.gamma(np.broadcast_to(t, (n,)), 1.0) / gamma
-    lam = rng.gamma(np.broadcast_to(r, (n,)), 1.0) / alpha
-    mu = rng.gamma(np.broadcast_to(s, (n,)), 1.0) / beta
-    tau = rng.exponential(size=n) / mu
+    k, lam, _, tau = _draw_latents(T.size, t, gamma, r, alpha, s, beta, rng)
     customer, time, _ = _renewals(k, lam, np.minimum(tau, T), rng)
     return customer, time
 
@@ -418,12 +422,19 @@ def _new_customer_counts(
     """Repeat-purchase counts in ``(0, horizon_t]`` of ``n`` simulated new customers per
     hyperparameter draw: shape ``(draws..., n)``."""
     rng = np.random.default_rng(0) if rng is None else rng
+    shape, flat = _per_new_customer(params, n)
+    sim = simulate(int(np.prod(shape)), **flat, T=float(horizon_t), rng=rng)
+    return sim["frequency"].reshape(shape)
+
+
+def _per_new_customer(
+    params: Mapping[str, Any], n: int
+) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
+    """The shape ``(draws..., n)`` of ``n`` simulated new customers per hyperparameter
+    draw, and each hyperparameter broadcast to it and raveled."""
     values = {p: np.asarray(params[p], dtype=float) for p in PARAMS}
     shape = np.broadcast_shapes(*(v.shape for v in values.values()), (n,))
-    flat = {p: np.broadcast_to(v, shape).ravel() for p, v in values.items()}
-    size = int(np.prod(shape))
-    sim = simulate(size, **flat, T=float(horizon_t), rng=rng)
-    return sim["frequency"].reshape(shape)
+    return shape, {p: np.broadcast_to(v, shape).ravel() for p, v in values.items()}
 
 
 def expected_purchases(
@@ -442,9 +453,7 @@ def expected_purchases(
     if horizons.ndim == 0:
         return _new_customer_counts(horizon_t, params, rng, n_customers).mean(axis=-1)
     rng = np.random.default_rng(0) if rng is None else rng
-    values = {p: np.asarray(params[p], dtype=float) for p in PARAMS}
-    shape = np.broadcast_shapes(*(v.shape for v in values.values()), (n_customers,))
-    flat = {p: np.broadcast_to(v, shape).ravel() for p, v in values.items()}
+    shape, flat = _per_new_customer(params, n_customers)
     size = int(np.prod(shape))
     end = float(horizons.max(initial=0.0))
     customer, time = simulate_purchase_times(**flat, T=np.full(size, end), rng=rng)
