@@ -73,6 +73,11 @@ class FitResult:
         count as parameters in AIC and BIC, carry no sampling uncertainty (every draw of
         :meth:`parameter_draws` holds their value) and appear in :meth:`summary` with a
         zero-width interval.
+    dynamic_covariates
+        Time-varying covariates per process (``{"purchase": [...], "dropout": [...]}``)
+        of a fit of :mod:`clvmodels.models.paretonbd_dynamic` or
+        :mod:`clvmodels.models.bgnbd_dynamic`, whose coefficients are named
+        ``process:covariate``; ``None`` for every other fit.
     """
 
     model: str
@@ -91,6 +96,7 @@ class FitResult:
     coefficients: tuple[str, ...] = ()
     covariate_encoding: dict[str, Any] | None = None
     fixed: tuple[str, ...] = ()
+    dynamic_covariates: dict[str, list[str]] | None = None
 
     # ------------------------------------------------------------------ coordinates
     def _coordinates(self) -> np.ndarray:
@@ -252,6 +258,7 @@ class FitResult:
             "coefficients": list(self.coefficients),
             "covariate_encoding": self.covariate_encoding,
             "fixed": list(self.fixed),
+            "dynamic_covariates": self.dynamic_covariates,
         }
 
     @classmethod
@@ -286,6 +293,7 @@ class FitResult:
                 coefficients=tuple(payload.get("coefficients", ())),
                 covariate_encoding=payload.get("covariate_encoding"),
                 fixed=tuple(payload.get("fixed", ())),
+                dynamic_covariates=payload.get("dynamic_covariates"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelLoadError):

@@ -317,7 +317,7 @@ def _fit_nuts(
     coordinates = np.column_stack(
         [draws_out[k] if k in coefficients else np.log(draws_out[k]) for k in names]
     )
-    diagnostics.update(_sampler_diagnostics(idata, spec, settings.ess_floor, names))
+    diagnostics.update(sampler_diagnostics(idata, spec, settings.ess_floor, names))
     diagnostics["draws_shape"] = [int(posterior.sizes["chain"]), int(posterior.sizes["draw"])]
     diagnostics["sampler"] = f"NUTS ({settings.sampler})"
     params = {k: float(v.mean()) for k, v in draws_out.items()}
@@ -368,7 +368,7 @@ def _map_seed(pm: Any, seed: int | None) -> dict[str, Any]:
     return {"seed": seed}
 
 
-def _sampler_diagnostics(
+def sampler_diagnostics(
     idata: Any, spec: ModelSpec, ess_floor: float, names: tuple[str, ...] | None = None
 ) -> dict[str, Any]:
     """R-hat, bulk/tail ESS (ArviZ) of ``names`` (default: the model's parameters) and

@@ -98,17 +98,17 @@ def fit_mle(
     names = (*spec.param_names, *coefficients)
     first = spec.initial_params(rows.model_columns, rows.weights) if init is None else init
     starts = [dict(first), {k: 1.0 for k in spec.param_names}]
-    best, attempts = _optimise(spec, objective, starts, coefficients, rows.n_obs, max_iter)
-    theta, hess = _polish(objective, best.x, rows.n_obs)
+    best, attempts = optimise(spec, objective, starts, coefficients, rows.n_obs, max_iter)
+    theta, hess = polish(objective, best.x, rows.n_obs)
     ll, grad = objective(theta)
-    loose = undetermined(-hess, theta, np.array([hi for _, hi in _bounds(spec, coefficients)]))
+    loose = undetermined(-hess, theta, np.array([hi for _, hi in bounds(spec, coefficients)]))
     held: dict[str, str] = {}
     to_log = np.eye(len(theta))
     if loose:
         theta, hess, to_log, held = _hold_at_edge(spec, names, objective, theta, loose, rows.n_obs)
         ll, grad = objective(theta)
         grad = to_log.T @ grad  # the gradient in the coordinates of the fit at the edge
-    grad_norm = _check_convergence(spec, names, coefficients, theta, ll, grad, rows.n_obs, best)
+    grad_norm = check_convergence(spec, names, coefficients, theta, ll, grad, rows.n_obs, best)
     cov_log, hessian_ok = invert_information(hess)
     cov_log = to_log @ cov_log @ to_log.T
     diagnostics = {
@@ -191,7 +191,7 @@ def _hold_at_edge(
         bounds=[(-2 * LOG_BOUND, 2 * LOG_BOUND)] * len(free),
         options={"ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
     )
-    phi, hess = _polish(reduced, res.x, n_obs)
+    phi, hess = polish(reduced, res.x, n_obs)
     interior = objective(theta)[0]
     if undetermined(-hess, phi, np.full(len(free), 2 * LOG_BOUND)) or reduced(phi)[0] < (
         interior - 1e-9 * abs(interior)
@@ -211,14 +211,14 @@ def _hold_at_edge(
     return theta, hess, to_log, notes
 
 
-def _bounds(spec: ModelSpec, coefficients: tuple[str, ...]) -> list[tuple[float, float]]:
+def bounds(spec: ModelSpec, coefficients: tuple[str, ...]) -> list[tuple[float, float]]:
     """Box of the optimiser: log-parameters within ±LOG_BOUND, coefficients ±COEF_BOUND."""
     return [(-LOG_BOUND, LOG_BOUND)] * len(spec.param_names) + [
         (-COEF_BOUND, COEF_BOUND)
     ] * len(coefficients)
 
 
-def _optimise(
+def optimise(
     spec: ModelSpec,
     objective: Objective,
     starts: list[dict[str, float]],
@@ -238,7 +238,7 @@ def _optimise(
             theta0,
             jac=True,
             method="L-BFGS-B",
-            bounds=_bounds(spec, coefficients),
+            bounds=bounds(spec, coefficients),
             # moderate tolerances: L-BFGS-B only has to get close, the Newton
             # polish finishes quadratically
             options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
@@ -256,7 +256,7 @@ def _optimise(
     return best, attempts
 
 
-def _check_convergence(
+def check_convergence(
     spec: ModelSpec,
     names: tuple[str, ...],
     coefficients: tuple[str, ...],
@@ -378,7 +378,7 @@ def _converged(res: optimize.OptimizeResult) -> bool:
     return bool(res.success) and np.isfinite(res.fun)
 
 
-def _polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.ndarray, np.ndarray]:
+def polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.ndarray, np.ndarray]:
     """Newton steps on the exact gradient to remove L-BFGS-B's last slack.
 
     Returns the parameters and the Hessian there; the Hessian is recomputed only after

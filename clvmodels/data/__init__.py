@@ -13,11 +13,16 @@
   :func:`survival_to_individual`: cohort survival data for contractual models;
 - :func:`describe_source`, :func:`register_source`: sources (DataFrame, "builtin:NAME",
   CSV/Parquet paths, :class:`SqlSource` for the rows of a SQL query).
+- :func:`read_dynamic_covariates`, :func:`calendar_covariates`, :func:`build_panel`,
+  :func:`panel_from_log`: time-varying covariates per calendar period, a :class:`DynamicPanel`.
 """
 
 from __future__ import annotations
 
 from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
+from clvmodels.data.calendar import calendar_covariates, calendar_table_for
+from clvmodels.data.dynamic import DynamicPanel, build_panel, panel_from_log
+from clvmodels.data.dynamic_table import read_dynamic_covariates
 from clvmodels.data.regularity import Regularity, estimate_regularity
 from clvmodels.data.sources import describe_source, read_table, register_source
 from clvmodels.data.sql import SqlSource
@@ -36,13 +41,19 @@ from clvmodels.data.survival import (
 __all__ = [
     "BUILTIN_DATASETS",
     "BuiltinDataset",
+    "DynamicPanel",
     "Regularity",
     "SqlSource",
     "SummaryOptions",
+    "build_panel",
+    "calendar_covariates",
+    "calendar_table_for",
     "check_histories",
     "describe_source",
     "estimate_regularity",
     "load_builtin",
+    "panel_from_log",
+    "read_dynamic_covariates",
     "read_table",
     "register_source",
     "summarize_transactions",

@@ -19,7 +19,9 @@ import pandas as pd
 
 from clvmodels.backends.design import CovariateLinks
 from clvmodels.data.covariates import Covariates, covariate_frame, covariate_frame_like
+from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import FitError, ModelLoadError
+from clvmodels.estimators.dynamic import fit_dynamic
 from clvmodels.estimators.effects import effects_table
 from clvmodels.estimators.frames import frame_arrays, frame_time_unit
 from clvmodels.models import ModelInfo, model_info, model_module
@@ -53,6 +55,14 @@ class Estimator:
         ``churn`` (sBG).  Fitted coefficients are named ``parameter:covariate``.
     reference
         Reference level per categorical covariate (default: first in sorted order).
+    dynamic_covariates
+        Time-varying covariates per process (Pareto/NBD: ``purchase`` and ``dropout``;
+        BG/NBD: ``purchase``), e.g. ``{"purchase": ["high_season", "spring_sale"]}``:
+        columns of the :class:`~clvmodels.data.dynamic.DynamicPanel` given to :meth:`fit`
+        and the predictions as ``dynamic=`` (Bachmann, Meierer & Näf 2021;
+        :mod:`clvmodels.estimators.dynamic`).  Coefficients are named
+        ``process:covariate``; a one-unit covariate multiplies that process's rate by
+        ``exp(coefficient)``.
     **options
         Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``,
         ``method``, ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``,
@@ -68,18 +78,24 @@ class Estimator:
         *,
         covariates: Mapping[str, Sequence[str]] | None = None,
         reference: Mapping[str, str] | None = None,
+        dynamic_covariates: Mapping[str, Sequence[str]] | None = None,
         **options: Any,
     ) -> None:
         self.backend = backend
         self.covariates = covariates
         self.reference = reference
+        self.dynamic_covariates = dynamic_covariates
         self.options = options
 
     def clone(self) -> Self:
         """A new, unfitted estimator with the same settings (as scikit-learn's
         ``clone``), e.g. to refit the same model on other data."""
         return type(self)(
-            self.backend, covariates=self.covariates, reference=self.reference, **self.options
+            self.backend,
+            covariates=self.covariates,
+            reference=self.reference,
+            dynamic_covariates=self.dynamic_covariates,
+            **self.options,
         )
 
     # ------------------------------------------------------------------ fitting
@@ -93,13 +109,23 @@ class Estimator:
         """The model's registry entry (:data:`clvmodels.models.REGISTRY`)."""
         return model_info(self.model_key)
 
-    def fit(self, data: pd.DataFrame, *, time_unit: str | None = None) -> Self:
+    def fit(
+        self,
+        data: pd.DataFrame,
+        *,
+        time_unit: str | None = None,
+        dynamic: DynamicPanel | None = None,
+    ) -> Self:
         """Fit on the canonical per-customer frame (a ``count`` column acts as weights).
 
         The histories are checked as everywhere
         (:func:`clvmodels.data.summary.validate.check_histories`), with ``T > 0``:
-        customers new on the last day carry no information for a fit.
+        customers new on the last day carry no information for a fit.  With
+        ``dynamic_covariates``, ``dynamic`` is the customers' panel of time-varying
+        covariates (:func:`clvmodels.estimators.dynamic.fit_dynamic`).
         """
+        if self.dynamic_covariates or dynamic is not None:
+            return self._fit_dynamic(data, time_unit, dynamic)
         spec = self.module.SPEC
         arrays, weights = frame_arrays(data, spec.data_columns, self.model_key)
         self._check_data(data, arrays)
@@ -112,6 +138,32 @@ class Estimator:
         n_rows = len(arrays[spec.data_columns[0]])
         self._after_fit(arrays, np.ones(n_rows) if weights is None else weights)
         return self
+
+    def _fit_dynamic(
+        self, data: pd.DataFrame, time_unit: str | None, dynamic: DynamicPanel | None
+    ) -> Self:
+        if not self.dynamic_covariates:
+            raise FitError(
+                f"{self.model_key}: a dynamic covariate panel was given but no "
+                "dynamic_covariates={'purchase': [...], ...} say which covariates to use"
+            )
+        if any(self.covariates.values() if self.covariates else ()):
+            raise FitError(
+                f"{self.model_key}: covariates and dynamic_covariates together are not "
+                "supported; put customer-level covariates in the dynamic covariate table"
+            )
+        unit = time_unit if time_unit is not None else frame_time_unit(data)
+        result = fit_dynamic(
+            self.model_key, self.backend, self.options, data, dynamic,
+            self.dynamic_covariates, unit,
+        )
+        self._set_result(result)
+        return self
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether the fitted model has time-varying covariates."""
+        return bool(getattr(self, "result_", None) and self.result_.dynamic_covariates)
 
     def _covariate_links(
         self, data: pd.DataFrame

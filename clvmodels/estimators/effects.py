@@ -31,15 +31,22 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
     A rate ``λ ~ Gamma(r, α)`` has mean ``r/α``, so ``α_i = α₀ e^(−γz)`` multiplies the
     mean purchase rate by ``e^(γz)``; the Gamma-Gamma's mean spend per order
     ``pγ/(q−1)`` scales with ``γ``.
+
+    Time-varying coefficients (``result.dynamic_covariates``, named
+    ``process:covariate``) act on the rate itself: while the covariate is one unit
+    higher the purchase (dropout) rate is ``e^γ`` times higher (Bachmann, Meierer & Näf
+    2021), so ``factor`` and ``mean_factor`` are both ``e^γ`` and ``parameter`` names
+    the rate.
     """
-    signs = link_signs(spec)
+    signs = {**link_signs(spec), **{p: 1.0 for p in result.dynamic_covariates or {}}}
     interval = result.conf_int(level)
     std_err = result.std_err
     rows = []
     for name in result.coefficients:
         parameter, covariate = split_coefficient(name)
         sign = signs[parameter]
-        process = process_of(spec, parameter)
+        dynamic = parameter in (result.dynamic_covariates or {})
+        process = parameter if dynamic else process_of(spec, parameter)
         gamma, lo, hi = (
             result.params[name],
             interval.loc[name, "lower"],
@@ -62,7 +69,12 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
             "mean_factor_lower": math.nan,
             "mean_factor_upper": math.nan,
         }
-        if parameter in spec.rate_params:  # the scale of a rate: the mean moves inversely
+        if dynamic:
+            row["parameter"] = f"{parameter} rate"
+            row["quantity"] = f"{parameter} rate (while the covariate is 1)"
+            row["mean_factor"] = row["factor"]
+            row["mean_factor_lower"], row["mean_factor_upper"] = bounds
+        elif parameter in spec.rate_params:  # the scale of a rate: the mean moves inversely
             row["quantity"] = _MEAN_OF.get(process, f"mean {process} rate")
             row["mean_factor"] = 1.0 / row["factor"]
             row["mean_factor_lower"], row["mean_factor_upper"] = 1 / bounds[1], 1 / bounds[0]

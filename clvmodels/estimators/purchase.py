@@ -10,7 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.dynamic import DynamicPanel
+from clvmodels.errors import FitError
 from clvmodels.estimators.base import Estimator
+from clvmodels.estimators.dynamic import predict_dynamic
 from clvmodels.estimators.frames import frame_arrays
 from clvmodels.models import cohort
 
@@ -35,19 +38,53 @@ class PurchaseCountModel(Estimator):
             np.asarray(x, dtype=float), np.asarray(t, dtype=float), **self.profile_params(profile)
         )
 
-    def predict_purchases(self, data: pd.DataFrame, t: float) -> pd.Series:
-        """Expected purchases in (T, T + t] given each customer's (frequency, recency, T)."""
+    def predict_purchases(
+        self, data: pd.DataFrame, t: float, *, dynamic: DynamicPanel | None = None
+    ) -> pd.Series:
+        """Expected purchases in (T, T + t] given each customer's (frequency, recency, T)
+        (with time-varying covariates: and the panel ``dynamic`` holding their future
+        values, :meth:`predict_dynamic`)."""
+        if self.is_dynamic:
+            return self.predict_dynamic(data, t, dynamic=dynamic)["expected_purchases"]
         arrays, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.conditional_expected_purchases(
             float(t), **arrays, **self.customer_params(data)
         )
         return pd.Series(values, index=data.index, name="expected_purchases")
 
-    def predict_p_alive(self, data: pd.DataFrame) -> pd.Series:
-        """P(alive | frequency, recency, T) per customer."""
+    def predict_p_alive(
+        self, data: pd.DataFrame, *, dynamic: DynamicPanel | None = None
+    ) -> pd.Series:
+        """P(alive | frequency, recency, T) per customer (with time-varying covariates:
+        given the panel ``dynamic``)."""
+        if self.is_dynamic:
+            return self.predict_dynamic(data, 0.0, dynamic=dynamic)["p_alive"]
         arrays, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.probability_alive(**arrays, **self.customer_params(data))
         return pd.Series(values, index=data.index, name="p_alive")
+
+    def predict_dynamic(
+        self,
+        data: pd.DataFrame,
+        horizon: float,
+        *,
+        dynamic: DynamicPanel | None,
+        discount_rate: float = 0.0,
+    ) -> pd.DataFrame:
+        """P(alive), expected purchases in ``(T, T + horizon]`` and DECT (discounted at
+        ``discount_rate`` per time unit, continuously) of a model fitted with time-varying
+        covariates, with the future covariate values of the panel ``dynamic``
+        (Bachmann, Meierer & Näf 2021; :func:`clvmodels.estimators.dynamic.predict_dynamic`).
+        """
+        self._fitted()
+        if not self.is_dynamic:
+            raise FitError(f"{self.model_key}: the model was fitted without dynamic_covariates")
+        if dynamic is None:
+            raise FitError(
+                f"{self.model_key}: fitted with time-varying covariates: pass their panel "
+                "(dynamic=...) covering the horizon"
+            )
+        return predict_dynamic(self.result_, data, dynamic, horizon, discount_rate)
 
     def tracking_curve(
         self,

@@ -78,6 +78,11 @@ class ModelInfo:
     options
         The model's own options beyond its backend's (the Erlang order ``k`` and
         ``max_k`` of the CNBD-k models, the sampler's ``thin`` of the Pareto/GGG).
+    dynamic
+        The module of the model with time-varying covariates (its ``PROCESSES`` take
+        them), or ``None`` when the model has none: the Pareto/NBD
+        (:mod:`clvmodels.models.paretonbd_dynamic`) and the BG/NBD on its purchase
+        process (:mod:`clvmodels.models.bgnbd_dynamic`).
     """
 
     key: str
@@ -89,6 +94,7 @@ class ModelInfo:
     active: tuple[str, ...] | None = ("frequency", "T")
     backends: tuple[str, ...] = ("mle", "bayes")
     options: tuple[str, ...] = ()
+    dynamic: str | None = None
 
     @property
     def discrete(self) -> bool:
@@ -106,9 +112,13 @@ _RFM = ("frequency", "recency", "T")
 REGISTRY: dict[str, ModelInfo] = {
     info.key: info
     for info in (
-        ModelInfo("bgnbd", "clvmodels.models.bgnbd", "BG/NBD", "purchase", "continuous", _RFM),
         ModelInfo(
-            "paretonbd", "clvmodels.models.paretonbd", "Pareto/NBD", "purchase", "continuous", _RFM
+            "bgnbd", "clvmodels.models.bgnbd", "BG/NBD", "purchase", "continuous", _RFM,
+            dynamic="clvmodels.models.bgnbd_dynamic",
+        ),
+        ModelInfo(
+            "paretonbd", "clvmodels.models.paretonbd", "Pareto/NBD", "purchase", "continuous",
+            _RFM, dynamic="clvmodels.models.paretonbd_dynamic",
         ),
         ModelInfo("mbgnbd", "clvmodels.models.mbgnbd", "MBG/NBD", "purchase", "continuous", _RFM),
         ModelInfo(

@@ -71,6 +71,9 @@ class Ops:
     max: Callable[..., Any] = np.max
     """``max(a, axis=None, keepdims=False)``: reduction of an array to its largest value
     (the gradient flows to the largest element)."""
+    cumsum: Callable[..., Any] = np.cumsum
+    """``cumsum(a, axis)``: running sums along an axis (piecewise-linear cumulative
+    intensities of the time-varying covariate models)."""
 
     def betaln(self, a: Any, b: Any) -> Any:
         """log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a + b)."""
@@ -234,6 +237,7 @@ def pytensor_ops(portable: bool = False) -> Ops:
         subset_apply=subset_apply,
         sum=pt.sum,
         max=pt.max,
+        cumsum=pt.cumsum,
     )
 
 
