@@ -13,6 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,16 @@ def _show_warning(message: Warning | str, category: type[Warning], *args: Any, *
         print(warnings.formatwarning(message, category, *args[:2]).rstrip(), file=sys.stderr)
 
 
+_DYNAMIC_OPTIONS = {
+    "--transactions": "the transaction log DATA was summarised from (time-varying covariates)",
+    "--calibration-end": "DATA's calibration end (default: the end of --transactions)",
+    "--dynamic-covariates": "long table ([customer_id,] period_start, covariates) of the "
+    "time-varying covariates up to the end of the horizon",
+    "--calendar": "YAML file of calendar covariate keys (as data.dynamic_covariates.calendar)",
+}
+"""``clvmodels predict``'s options of a model fitted with time-varying covariates."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clvmodels", description="Probabilistic customer-lifetime-value forecasting."
@@ -151,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
         help="customer table (.csv or .parquet) with customer_id and the covariate columns "
         "of models fitted with covariates (default: those columns of DATA)",
     )
+    for flag, say in _DYNAMIC_OPTIONS.items():  # a model with time-varying covariates
+        p.add_argument(flag, help=say)
     p.set_defaults(handler=_cmd_predict)
 
     p = sub.add_parser("report", help="rebuild report.html of a run folder")
@@ -313,7 +326,8 @@ def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     out, shown = Path(args.out).expanduser(), f"--out {args.out}"
-    reads = [Path(p) for p in (args.model, args.spend_model, args.data, args.covariates) if p]
+    given = (args.model, args.spend_model, args.data, args.covariates, args.dynamic_covariates)
+    reads = [Path(p) for p in (*given, args.calendar, args.transactions) if p]
     check_output_file(out, reads, shown, overwrite=args.overwrite)
     with output_lock(out, shown):
         table = _predict(args)
@@ -330,6 +344,7 @@ def _predict(args: argparse.Namespace) -> Any:
     from clvmodels import clv, load_model
     from clvmodels.data import read_table, validate_summary
     from clvmodels.estimators import GammaGamma
+    from clvmodels.run.scoring import with_covariate_columns, with_ids
 
     model = load_model(args.model)
     if not model_info(model.model_key).is_purchase:
@@ -347,11 +362,12 @@ def _predict(args: argparse.Namespace) -> Any:
             f"{args.data}: the {info.name} needs the column 'litt' (the sum of the log gaps "
             "between purchases, which clvmodels summarize writes)"
         )
-    frame = _with_covariate_columns(
+    frame = with_covariate_columns(
         validate_summary(raw, source_name=args.data, new_customers=True),
         raw,
         [model, spend],
-        args,
+        args.data,
+        args.covariates,
     )
     unit = model.result_.time_unit or args.time_unit
     try:
@@ -375,57 +391,41 @@ def _predict(args: argparse.Namespace) -> Any:
         draws=args.draws,
         threads=args.threads,
     )
-    values = clv.customer_values(
-        model, frame, settings, spend=spend, fallback_spend=None if spend else args.price
-    )
-    return _with_ids(frame, values)
+    value = clv.customer_values
+    if model.is_dynamic:
+        value = partial(clv.dynamic_customer_values, panel=_future_panel(model, args, horizon))
+    elif args.dynamic_covariates or args.calendar or args.transactions:
+        raise ConfigError(f"{args.model}: was fitted without time-varying covariates")
+    fallback = None if spend else args.price
+    values = value(model, frame, settings, spend=spend, fallback_spend=fallback)
+    return with_ids(frame, values)
 
 
-def _with_covariate_columns(frame: Any, raw: Any, models: list[Any], args: Any) -> Any:
-    """The summary with the covariate columns the models were fitted with: from
-    ``--covariates`` (joined on customer_id) or else from the data file itself."""
-    from clvmodels.data import read_table
-    from clvmodels.data.covariates import aligned_rows
+def _future_panel(model: Any, args: argparse.Namespace, horizon: float) -> Any:
+    """The time-varying covariates of a dynamic model over the horizon (one line saying
+    what to pass when they are missing)."""
+    from clvmodels.config.load import read_calendar
+    from clvmodels.run.dynamic import future_panel
 
-    needed: list[str] = []
-    for model in models:
-        encoding = None if model is None else model.result_.covariate_encoding
-        needed += [c for c in (encoding or {}).get("columns", []) if c not in needed]
-    if not needed:
-        return frame
-    frame = frame.copy()
-    if args.covariates:
-        if "customer_id" not in frame.columns:
-            raise ConfigError(
-                f"{args.data}: --covariates are joined on customer_id, which it lacks"
-            )
-        table = read_table(args.covariates)
-        rows, _ = aligned_rows(
-            table, frame["customer_id"].to_numpy(), args.covariates, "customer_id"
-        )
-        source, name = rows, args.covariates
-    else:
-        source, name = raw.reset_index(drop=True), args.data
-    missing = [c for c in needed if c not in source.columns]
-    if missing:
-        hint = "" if args.covariates else "; give them with --covariates FILE"
+    processes = model.result_.dynamic_covariates
+    if not args.transactions:
+        named = "; ".join(f"{p}: {', '.join(c)}" for p, c in processes.items())
         raise ConfigError(
-            f"{name}: no column {missing[0]!r}, a covariate the model was fitted with{hint}"
+            f"{args.model}: fitted with time-varying covariates ({named}); give "
+            "--transactions LOG (the log DATA was summarised from, with --calibration-end) "
+            "and their values over the horizon: --dynamic-covariates TABLE and/or --calendar FILE"
         )
-    for column in needed:
-        frame[column] = source[column].to_numpy()
-    return frame
-
-
-def _with_ids(frame: Any, values: Any) -> Any:
-    """Customer ids (when given) next to the predictions, sorted by CLV."""
-    table = values.copy()
-    if "customer_id" in frame.columns:
-        from clvmodels.data.transactions import integer_ids
-
-        ids = integer_ids(frame["customer_id"].reset_index(drop=True))
-        table.insert(0, "customer_id", ids.to_numpy())
-    return table.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+    calendar = None if args.calendar is None else read_calendar(args.calendar)
+    return future_panel(
+        processes,
+        args.model,
+        args.transactions,
+        table=args.dynamic_covariates,
+        calendar=calendar,
+        calibration_end=args.calibration_end,
+        horizon=horizon,
+        time_unit=model.result_.time_unit or args.time_unit,
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

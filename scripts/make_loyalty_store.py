@@ -32,13 +32,12 @@ customer.  Provenance and the true effects are in ``clvmodels/data/files/README.
 from __future__ import annotations
 
 import argparse
-import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.builtin import LOYALTY_STORE_SEED, LOYALTY_STORE_TRUTH
+from clvmodels.data.builtin import LOYALTY_STORE_SEED, LOYALTY_STORE_TRUTH, write_log
 from clvmodels.models import bgnbd, gamma_gamma
 from clvmodels.models.links import linked_params
 
@@ -126,11 +125,7 @@ def write_files(log: pd.DataFrame, customers: pd.DataFrame, out_dir: Path) -> No
     """Write the log (gzip with a fixed timestamp, so the bytes are reproducible) and the
     customer table (``loyalty_member`` as ``true``/``false``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = log.assign(date=log["date"].dt.strftime("%Y-%m-%d")).to_csv(
-        index=False, float_format="%.2f"
-    )
-    with gzip.GzipFile(out_dir / LOG_FILE, "wb", mtime=0) as fh:
-        fh.write(text.encode())
+    write_log(log, out_dir / LOG_FILE)
     table = customers.assign(
         loyalty_member=customers["loyalty_member"].map({True: "true", False: "false"})
     )

@@ -26,13 +26,12 @@ customer.
 from __future__ import annotations
 
 import argparse
-import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.builtin import REGULAR_STORE_SEED, REGULAR_STORE_TRUTH
+from clvmodels.data.builtin import REGULAR_STORE_SEED, REGULAR_STORE_TRUTH, write_log
 from clvmodels.models import bgcnbd
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "clvmodels" / "data" / "files"
@@ -74,11 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     log = make_regular_store(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    text = log.assign(date=log["date"].dt.strftime("%Y-%m-%d")).to_csv(
-        index=False, float_format="%.2f"
-    )
-    with gzip.GzipFile(args.out / LOG_FILE, "wb", mtime=0) as fh:  # reproducible bytes
-        fh.write(text.encode())
+    write_log(log, args.out / LOG_FILE)
     print(f"wrote {args.out / LOG_FILE}: {len(log):,} rows of {log['customer_id'].nunique():,}")
 
 

@@ -80,6 +80,7 @@ def test_catalogue_describes_every_dataset():
         "loyalty_store",
         "loyalty_store_customers",
         "regular_store",
+        "seasonal_store",
     }
     kinds = {name: d.kind for name, d in BUILTIN_DATASETS.items()}
     assert kinds["cdnow_sample"] == "transactions"

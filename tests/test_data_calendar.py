@@ -103,3 +103,17 @@ def test_table_for_a_run_covers_first_purchase_to_the_horizon():
 def test_table_for_refuses_a_bad_horizon():
     with pytest.raises(ConfigError, match="horizon -1 is not a number >= 0"):
         calendar_table_for(["1997-01-01"], "1997-09-30", -1, "W", seasonality="month")
+
+
+def test_a_campaign_name_given_twice_adds_its_windows_to_one_column():
+    table = calendar_covariates(
+        "2024-03-04", 54, "W",
+        campaigns=[
+            {"name": "sale", "start": "2024-03-11", "end": "2024-03-17"},
+            {"name": "sale", "start": "2025-03-10", "end": "2025-03-12"},
+        ],
+    )
+    assert list(table.columns) == ["period_start", "sale"]
+    assert table["sale"].iloc[1] == 1.0
+    assert table["sale"].iloc[53] == pytest.approx(3 / 7)
+    assert table["sale"].sum() == pytest.approx(1 + 3 / 7)

@@ -42,7 +42,7 @@ from clvmodels.models.ops import pytensor_ops
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult, from_coordinates, undetermined_error
 
-CELLS_PER_CHUNK = 2_000_000
+CELLS_PER_CHUNK = 250_000
 """Customer-period-node cells per evaluation of the compiled likelihood."""
 
 
@@ -78,7 +78,7 @@ class DynamicData:
         """``process:covariate`` per coefficient, purchase first."""
         return tuple(f"{p}:{c}" for p, names in self.covariates.items() for c in names)
 
-    def arrays(self, rows: slice) -> list[np.ndarray]:
+    def arrays(self, rows: slice | np.ndarray) -> list[np.ndarray]:
         """The inputs of the compiled likelihood for customers ``rows`` (population-wide
         covariates broadcast to the rows)."""
         exposure = self.exposure[rows]
@@ -90,13 +90,39 @@ class DynamicData:
         ]
         return [self.frequency[rows], exposure, self.before[rows], self.counts[rows], *covs]
 
+    def chunks(self, cells_per_chunk: int, order: int) -> list[tuple[np.ndarray, list]]:
+        """``(weights, inputs)`` per chunk of distinct customers.
 
-def _split(names: Sequence[str], values: Sequence[Any]) -> dict[str, list[Any]]:
-    """Coefficient values per process, from ``process:covariate`` names."""
-    out: dict[str, list[Any]] = {"purchase": [], "dropout": []}
-    for name, value in zip(names, values, strict=True):
-        out[name.partition(":")[0]].append(value)
-    return out
+        Identical customers (same history in every period and same covariates: with
+        calendar covariates, e.g. all non-repeaters who joined on the same day) are
+        evaluated once with their count as weight; the distinct rows are sorted by their
+        first observed period and each chunk keeps only the periods from its earliest
+        one (the earlier ones add nothing to any of its sums).
+        """
+        own = [v for names in self.covariates.values() for v in names.values() if v.shape[0] > 1]
+        rows = np.ascontiguousarray(
+            np.column_stack([self.frequency, self.exposure, self.before, self.counts, *own])
+        )
+        keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        born = np.argmax((self.exposure[first] > 0) | (self.counts[first] > 0), axis=1)
+        after = (self.exposure[first] - self.before[first]) > 0
+        last = self.exposure.shape[1] - 1
+        tail = np.where(after.any(axis=1), np.argmax(after, axis=1), last)
+        order_rows = np.argsort(tail, kind="stable")
+        first, counts, born, tail = (a[order_rows] for a in (first, counts, born, tail))
+        step = max(1, cells_per_chunk // max(1, self.exposure.shape[1] * order))
+        out = []
+        for i in range(0, len(first), step):
+            picked = slice(i, i + step)
+            columns = slice(int(born[picked].min()), None)
+            inputs = [
+                np.ascontiguousarray(a[:, columns]) if a.ndim == 2 else a
+                for a in self.arrays(first[picked])
+            ]
+            skip = int(tail[picked].min()) - columns.start
+            out.append((counts[picked].astype(float), [*inputs, np.int64(max(skip, 0))]))
+        return out
 
 
 @cache
@@ -119,6 +145,7 @@ def _compiled(module_name: str, param_names: tuple[str, ...], processes: tuple[i
     exposure, before, counts = (pt.dmatrix(n) for n in ("exposure", "before", "counts"))
     purchase = [pt.dmatrix(f"purchase{j}") for j in range(k_p)]
     dropout = [pt.dmatrix(f"dropout{j}") for j in range(k_d)]
+    skip = pt.lscalar("quadrature_from")
     per_row = module.log_likelihood(
         **params,
         gamma=gamma,
@@ -129,13 +156,15 @@ def _compiled(module_name: str, param_names: tuple[str, ...], processes: tuple[i
         counts=counts,
         purchase=purchase,
         dropout=dropout,
+        quadrature_from=skip,
         xp=pytensor_ops(),
     )
-    total = pt.sum(per_row)
+    weight = pt.dvector("weight")
+    total = pt.sum(weight * per_row)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
         return pytensor.function(
-            [theta, x, exposure, before, counts, *purchase, *dropout],
+            [theta, weight, x, exposure, before, counts, *purchase, *dropout, skip],
             [total, pytensor.grad(total, theta)],
             on_unused_input="ignore",
             name=f"{module_name}_loglik_grad",
@@ -146,14 +175,12 @@ def _objective(module: ModuleType, spec: ModelSpec, data: DynamicData) -> Object
     """(log-likelihood, gradient) summed over chunks of customers."""
     k_p, k_d = (len(data.covariates.get(p, {})) for p in ("purchase", "dropout"))
     fn = _compiled(module.__name__, spec.param_names, (k_p, k_d))
-    per_customer = max(1, data.exposure.shape[1] * module.ORDER)
-    step = max(1, CELLS_PER_CHUNK // per_customer)
-    chunks = [data.arrays(slice(i, i + step)) for i in range(0, data.n, step)]
+    chunks = data.chunks(CELLS_PER_CHUNK, module.ORDER)
 
     def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = 0.0, np.zeros(len(theta))
-        for inputs in chunks:
-            v, g = fn(np.asarray(theta, dtype=float), *inputs)
+        for weights, inputs in chunks:
+            v, g = fn(np.asarray(theta, dtype=float), weights, *inputs)
             value += float(v)
             grad += np.asarray(g, dtype=float)
         return value, grad
@@ -350,25 +377,33 @@ def _pymc_model(
     import pytensor
     import pytensor.tensor as pt
 
-    shared = [pytensor.shared(np.asarray(a, dtype=float)) for a in data.arrays(slice(None))]
-    x, exposure, before, counts, *covs = shared
     k_p = len(data.covariates.get("purchase", {}))
     coefficients = coordinates.coefficients
     with pm.Model() as model:
         variables = coordinates.variables(pm, priors)
-        per_row = module.log_likelihood(
-            **{k: variables[k] for k in spec.param_names},
-            gamma=[variables[c] for c in coefficients[:k_p]],
-            delta=[variables[c] for c in coefficients[k_p:]],
-            frequency=x,
-            exposure=exposure,
-            before=before,
-            counts=counts,
-            purchase=covs[:k_p],
-            dropout=covs[k_p:],
-            xp=pytensor_ops(),
-        )
-        pm.Potential("log_likelihood", pt.sum(per_row))
+        total = 0.0
+        for weights, (x, exposure, before, counts, *covs, skip) in data.chunks(
+            CELLS_PER_CHUNK, module.ORDER
+        ):
+            shared = [
+                pytensor.shared(np.asarray(a, dtype=float))
+                for a in (weights, x, exposure, before, counts, *covs)
+            ]
+            per_row = module.log_likelihood(
+                **{k: variables[k] for k in spec.param_names},
+                gamma=[variables[c] for c in coefficients[:k_p]],
+                delta=[variables[c] for c in coefficients[k_p:]],
+                frequency=shared[1],
+                exposure=shared[2],
+                before=shared[3],
+                counts=shared[4],
+                purchase=shared[5 : 5 + k_p],
+                dropout=shared[5 + k_p :],
+                quadrature_from=int(skip),
+                xp=pytensor_ops(),
+            )
+            total = total + pt.sum(shared[0] * per_row)
+        pm.Potential("log_likelihood", total)
     return model
 
 

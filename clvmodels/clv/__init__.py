@@ -22,7 +22,8 @@ Modules: :mod:`~clvmodels.clv.settings` (:class:`ValueSettings`),
 :mod:`~clvmodels.clv.arrays` (the per-customer quantities as arrays),
 :mod:`~clvmodels.clv.values` (:func:`customer_values`), :mod:`~clvmodels.clv.draws`,
 :mod:`~clvmodels.clv.subscriptions`, :mod:`~clvmodels.clv.counterfactual` (what a
-binary covariate is worth), :mod:`~clvmodels.clv.grid` (predictions over histories).
+binary covariate is worth), :mod:`~clvmodels.clv.grid` (predictions over histories),
+:mod:`~clvmodels.clv.dynamic` (models with time-varying covariates: DECT for DERT).
 """
 
 from clvmodels.clv.arrays import (
@@ -33,6 +34,7 @@ from clvmodels.clv.arrays import (
     spend_per_order,
 )
 from clvmodels.clv.counterfactual import binary_covariates, covariate_lift
+from clvmodels.clv.dynamic import dynamic_customer_values
 from clvmodels.clv.grid import HistoryGrid, history_grid
 from clvmodels.clv.settings import ValueSettings, resolve_horizon
 from clvmodels.clv.subscriptions import subscription_values
@@ -46,6 +48,7 @@ __all__ = [
     "binary_covariates",
     "covariate_lift",
     "customer_values",
+    "dynamic_customer_values",
     "history_grid",
     "pattern_inputs",
     "purchase_arrays",

@@ -14,9 +14,11 @@ from clvmodels.config.load import load_config, parse_config
 from clvmodels.config.schema import (
     BacktestConfig,
     BaselineConfig,
+    CalendarConfig,
     ClvConfig,
     CovariatesConfig,
     DataConfig,
+    DynamicCovariatesConfig,
     EvaluationConfig,
     MetricsConfig,
     ModelConfig,
@@ -30,9 +32,11 @@ from clvmodels.config.schema import (
 __all__ = [
     "BacktestConfig",
     "BaselineConfig",
+    "CalendarConfig",
     "ClvConfig",
     "CovariatesConfig",
     "DataConfig",
+    "DynamicCovariatesConfig",
     "EvaluationConfig",
     "MetricsConfig",
     "ModelConfig",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clvmodels.backends.priors import check_priors
+from clvmodels.config.dynamic import check_dynamic
 from clvmodels.config.schema import DataConfig, ModelConfig, RunConfig, SqlSourceConfig
 from clvmodels.data.parsing import ValueFormats
 from clvmodels.data.sql import SqlSource
@@ -60,6 +61,7 @@ def check_semantics(config: RunConfig) -> None:
         raise ConfigError("baseline.lifespan_years: must be positive")
     _check_clv(config)
     _check_backtest(config)
+    check_dynamic(config)
     _check_covariates(config)
     _check_spark(config)
     rate = config.metrics.conversion_rate
@@ -75,6 +77,8 @@ def _check_paths(config: RunConfig) -> None:
     paths = {"data.source": config.data.source, "output.dir": config.output.dir}
     if config.data.covariates is not None:
         paths["data.covariates.source"] = config.data.covariates.source
+    if config.data.dynamic_covariates is not None:
+        paths["data.dynamic_covariates.source"] = config.data.dynamic_covariates.source
     for key, value in paths.items():
         if not isinstance(value, str) or value.startswith("builtin:"):
             continue

@@ -18,7 +18,8 @@ from typing import Any, Literal
 import yaml
 
 from clvmodels.config.checks import check_semantics
-from clvmodels.config.schema import RunConfig
+from clvmodels.config.dynamic import calendar_names, calendar_options
+from clvmodels.config.schema import CalendarConfig, RunConfig, to_plain
 from clvmodels.config.yaml_reader import MAX_BYTES, load_yaml
 from clvmodels.errors import ConfigError, echo
 
@@ -63,6 +64,25 @@ def parse_config(raw: Any, source: str = "config") -> RunConfig:
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return config
+
+
+def read_calendar(path: str | Path) -> dict[str, Any]:
+    """The calendar keywords (:func:`clvmodels.data.calendar.calendar_covariates`) of a
+    YAML file holding the keys of ``data.dynamic_covariates.calendar`` (``seasonality``,
+    ``high_season``, ``campaigns``, ``holidays``), checked, as plain values; errors
+    name the file and the key (``clvmodels predict --calendar``)."""
+    try:
+        raw = load_yaml(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--calendar {path}: cannot read it ({exc.strerror})") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise ConfigError(f"--calendar {path}: not a YAML file of calendar keys") from None
+    try:
+        calendar = _build(CalendarConfig, raw, "calendar")
+        calendar_names(calendar, "D")  # checks the campaigns, months and dates
+    except ConfigError as exc:
+        raise ConfigError(f"--calendar {path}: {exc}") from None
+    return to_plain(calendar_options(calendar))
 
 
 def _build(cls: type, raw: Any, path: str) -> Any:

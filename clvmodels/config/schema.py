@@ -39,6 +39,31 @@ class CovariatesConfig:
 
 
 @dataclass(frozen=True)
+class CalendarConfig:
+    """``data.dynamic_covariates.calendar:`` — population-wide calendar covariates
+    (:func:`clvmodels.data.calendar.calendar_covariates`): month or quarter dummies, a
+    high-season share, one column per campaign, a holiday flag."""
+
+    seasonality: Literal["month", "quarter"] | None = None
+    high_season: list[int] | None = None
+    campaigns: list[dict[str, Any]] | None = None
+    holidays: list[dt.date] | None = None
+
+
+@dataclass(frozen=True)
+class DynamicCovariatesConfig:
+    """``data.dynamic_covariates:`` — time-varying covariates per customer (or for
+    everybody) and calendar period: a long table (``source``; :mod:`clvmodels.data.
+    dynamic_table`) and/or calendar covariates (``calendar``)."""
+
+    source: str | None = None
+    columns: list[str] | None = None
+    id_column: str = "customer_id"
+    period_column: str = "period_start"
+    calendar: CalendarConfig | None = None
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """``data:`` — where the input comes from and how to read it."""
 
@@ -55,6 +80,7 @@ class DataConfig:
     delimiter: str | None = None
     engine: Literal["duckdb", "pandas", "spark"] = "duckdb"
     covariates: CovariatesConfig | None = None
+    dynamic_covariates: DynamicCovariatesConfig | None = None
     duckdb_memory_limit: str | None = None
     duckdb_threads: int | None = None
     duckdb_temp_directory: str | None = None
@@ -100,6 +126,7 @@ class ModelConfig:
     seed: int = 0
     ess_floor: float = 400.0
     covariates: dict[str, list[str]] | None = None
+    dynamic_covariates: dict[str, list[str]] | None = None  # time-varying, per process
     k: int | None = None  # bgcnbd, mbgcnbd: fixed Erlang order (None: profile likelihood)
     max_k: int = 10  # bgcnbd, mbgcnbd: largest Erlang order the profile tries
     thin: int = 1  # paretoggg: keep every thin-th draw of its Gibbs sampler

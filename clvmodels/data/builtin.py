@@ -3,7 +3,9 @@
 The files in ``clvmodels/data/files/`` were produced once by
 ``scripts/make_builtin_data.py`` (published data) and ``scripts/make_loyalty_store.py``
 (the synthetic ``loyalty_store`` data, whose true parameters are
-:data:`LOYALTY_STORE_TRUTH`); ``files/README.md`` documents their provenance.
+:data:`LOYALTY_STORE_TRUTH`), ``scripts/make_regular_store.py`` and
+``scripts/make_seasonal_store.py`` (:data:`REGULAR_STORE_TRUTH`,
+:data:`SEASONAL_STORE_TRUTH`); ``files/README.md`` documents their provenance.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class BuiltinDataset:
         One-line description.
     citation : str
         Where the data were published.
+    string_ids : bool
+        Customer ids of a transaction log are text (``C00001``), kept as ``str``; else int64.
     """
 
     name: str
@@ -46,6 +50,7 @@ class BuiltinDataset:
     kind: DatasetKind
     description: str
     citation: str
+    string_ids: bool = False
 
 
 _CDNOW_CITATION = (
@@ -104,6 +109,38 @@ REGULAR_STORE_TRUTH: dict[str, Any] = {
 }
 """True parameters of the synthetic ``regular_store`` data (time unit weeks): a store
 whose customers buy regularly, about every two and a half weeks (groceries, pet food)."""
+
+SEASONAL_STORE_SEED = 2
+"""Seed of ``scripts/make_seasonal_store.py`` for the shipped ``seasonal_store`` file."""
+
+SEASONAL_STORE_TRUTH: dict[str, Any] = {
+    "time_unit": "W",
+    "observation_end": "2025-06-29",
+    "calibration_end": "2024-12-29",  # the Sunday ending week 104 of the weeks from 2023-01-02
+    # Pareto/NBD with time-varying covariates (Bachmann, Meierer & Näf 2021): while alive
+    # a customer buys at rate λ·exp(γ′x(t)) and drops out at hazard μ·exp(δ′z(t)),
+    # λ ~ Gamma(r, rate alpha), μ ~ Gamma(s, rate beta); x, z constant within a week
+    "paretonbd": {"r": 3.0, "alpha": 36.0, "s": 0.8, "beta": 30.0},
+    "dynamic": {
+        "purchase": {"high_season": 0.7, "spring_sale": 1.1},  # e^0.7 ≈ 2.0x, e^1.1 ≈ 3.0x
+        "dropout": {"high_season": -0.6},  # e^-0.6 ≈ 0.55x: customers churn less in season
+    },
+    "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 25.0},  # mean spend per order 50.00
+    # covariate of a week: the share of its 7 days in the season / the campaign
+    "calendar": {
+        "high_season": [11, 12],
+        "campaigns": [
+            {"name": "spring_sale", "start": "2023-03-13", "end": "2023-03-26"},
+            {"name": "spring_sale", "start": "2024-03-11", "end": "2024-03-24"},
+            {"name": "spring_sale", "start": "2025-03-10", "end": "2025-03-23"},
+        ],
+    },
+}
+"""True parameters of the synthetic ``seasonal_store`` data (time unit weeks, weeks
+starting on Mondays): a store whose customers buy about twice as often in November and
+December and three times as often in a two-week spring sale, and drop out less in the
+high season.  ``dynamic`` holds the coefficients of the calendar covariates of
+``calendar`` (campaign dates inclusive)."""
 
 _LOYALTY_STORE_CITATION = (
     f"synthetic: scripts/make_loyalty_store.py (seed {LOYALTY_STORE_SEED}), BG/NBD + "
@@ -201,6 +238,24 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
                 "BG/CNBD-k + Gamma-Gamma"
             ),
         ),
+        BuiltinDataset(
+            name="seasonal_store",
+            filename="seasonal_store.csv.gz",
+            kind="transactions",
+            description=(
+                "SYNTHETIC log of a seasonal store: 4,000 customers (ids C00001..C04000) "
+                "joining 2023-01-02..2023-12-31, observed to 2025-06-29, Pareto/NBD with "
+                "weekly calendar covariates: customers buy e^0.7 = 2.0x as often in "
+                "November-December and e^1.1 = 3.0x in a two-week spring sale, and drop out "
+                "e^-0.6 = 0.55x as often in November-December; truth in SEASONAL_STORE_TRUTH."
+            ),
+            citation=(
+                f"synthetic: scripts/make_seasonal_store.py (seed {SEASONAL_STORE_SEED}), "
+                "Pareto/NBD with time-varying covariates (Bachmann, Meierer & Näf 2021, "
+                "Marketing Science 40(4)) + Gamma-Gamma"
+            ),
+            string_ids=True,
+        ),
     )
 }
 
@@ -233,13 +288,15 @@ def load_builtin(name: str) -> pd.DataFrame:
     ----------
     name : str
         One of ``cdnow_sample``, ``cdnow_master``, ``retention_fh2007``,
-        ``donations_fhs2010``, ``loyalty_store``, ``loyalty_store_customers`` (see
+        ``donations_fhs2010``, ``loyalty_store``, ``loyalty_store_customers``,
+        ``regular_store``, ``seasonal_store`` (see
         ``BUILTIN_DATASETS`` for descriptions and citations).
 
     Returns
     -------
     pandas.DataFrame
-        Transactions have ``customer_id`` (int64), ``date`` (datetime64) and
+        Transactions have ``customer_id`` (int64; ``str`` for ``string_ids`` data sets
+        such as ``seasonal_store``), ``date`` (datetime64) and
         ``amount`` (float64); the survival table ``cohort`` (str), ``period`` and
         ``alive`` (int64); the donation summary int64 columns
         ``frequency, recency, n, count``; the customer table ``customer_id`` (int64),
@@ -256,8 +313,9 @@ def load_builtin(name: str) -> pd.DataFrame:
         compression = "gzip" if dataset.filename.endswith(".gz") else None
         frame = pd.read_csv(fh, compression=compression)
     if dataset.kind == "transactions":
+        ids = frame["customer_id"]
         frame = frame.assign(
-            customer_id=frame["customer_id"].astype("int64"),
+            customer_id=ids.astype(str) if dataset.string_ids else ids.astype("int64"),
             date=pd.to_datetime(frame["date"], format="%Y-%m-%d"),
             amount=frame["amount"].astype("float64"),
         )
@@ -276,3 +334,16 @@ def load_builtin(name: str) -> pd.DataFrame:
     else:
         frame = frame.astype("int64")
     return frame
+
+
+def write_log(log: pd.DataFrame, path: Any) -> None:
+    """Write a simulated transaction log (``customer_id, date, amount``) as the shipped
+    files are: gzip-compressed CSV, ISO dates, amounts in cents, and ``mtime=0`` so that
+    the bytes are the same from run to run (the ``scripts/make_*.py`` generators)."""
+    import gzip
+
+    text = log.assign(date=log["date"].dt.strftime("%Y-%m-%d")).to_csv(
+        index=False, float_format="%.2f"
+    )
+    with gzip.GzipFile(path, "wb", mtime=0) as fh:
+        fh.write(text.encode())

@@ -16,7 +16,8 @@ the period's days with the property (0 or 1 for daily periods):
 * ``seasonality="month"``: ``month_02`` ... ``month_12`` (January is the reference);
   ``"quarter"``: ``quarter_2`` ... ``quarter_4`` (Q1 the reference);
 * ``high_season``: the days in the listed months;
-* a column per campaign name: the days from its ``start`` to its ``end`` (inclusive);
+* a column per campaign name: the days from its ``start`` to its ``end`` (inclusive; a
+  name given again adds its windows to the same column, e.g. a yearly sale);
 * ``holiday``: 1 if the period holds one of the listed days, else 0.
 
 :func:`calendar_table_for` makes such a table long enough for a run: from the period of
@@ -119,8 +120,8 @@ def calendar_covariates(
     high_season : list of int, optional
         Months (1-12) of the high season: column ``high_season``.
     campaigns : list of {name, start, end}, optional
-        One column per campaign: the share of the period's days from ``start`` to ``end``
-        (both included).
+        One column per campaign name: the share of the period's days from ``start`` to
+        ``end`` (both included), over all windows of that name.
     holidays : list of dates, optional
         Column ``holiday``: 1 for a period holding one of the days.
 
@@ -148,8 +149,11 @@ def calendar_covariates(
     if high_season is not None:
         chosen = _months(high_season)
         columns["high_season"] = np.isin(months, chosen).mean(axis=1)
-    for name, start, end in _campaigns(campaigns, columns):
-        columns[name] = ((days >= start) & (days <= end)).mean(axis=1)
+    windows: dict[str, np.ndarray] = {}
+    for name, start, end in _campaigns(campaigns, columns):  # a repeated name adds windows
+        inside = (days >= start) & (days <= end)
+        windows[name] = windows[name] | inside if name in windows else inside
+    columns.update({name: inside.mean(axis=1) for name, inside in windows.items()})
     if holidays is not None:
         marked = _holidays(holidays)
         columns["holiday"] = np.isin(days, marked).any(axis=1).astype("float64")
@@ -213,7 +217,7 @@ def _campaigns(
         name = campaign["name"]
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{key}.name: {echo(name)} is not a non-empty text")
-        if name in names:
+        if name in names and name not in {n for n, _, _ in out}:
             raise ConfigError(f"{key}.name: {name!r} is already a column of the calendar")
         start = parse_day(campaign["start"], f"{key}.start")
         end = parse_day(campaign["end"], f"{key}.end")

@@ -160,6 +160,29 @@ def predict_dynamic(
     """``p_alive``, ``expected_purchases`` (CET over ``horizon``) and ``dect`` per customer
     of a fit with time-varying covariates, with the panel's future covariate values
     (a Bayesian fit: the mean over up to :data:`MAX_PREDICTION_DRAWS` posterior draws)."""
+    values = predict_dynamic_draws(
+        result, data, panel, horizon, discount_rate, _parameter_points(result)
+    )
+    return pd.DataFrame(
+        {
+            "p_alive": values["p_alive"].mean(axis=0),
+            "expected_purchases": values["expected"].mean(axis=0),
+            "dect": values["dect"].mean(axis=0),
+        },
+        index=data.index,
+    )
+
+
+def predict_dynamic_draws(
+    result: FitResult,
+    data: pd.DataFrame,
+    panel: DynamicPanel,
+    horizon: float,
+    discount_rate: float,
+    points: Sequence[Mapping[str, float]],
+) -> dict[str, np.ndarray]:
+    """``p_alive``, ``expected`` (CET) and ``dect`` of every customer at each parameter
+    point (arrays ``(points, customers)``), the panel aligned and checked once."""
     key = result.model
     module = dynamic_module(key)
     processes = result.dynamic_covariates or {}
@@ -168,38 +191,30 @@ def predict_dynamic(
     lengths, _ = rows.future(float(horizon), [])
     future = {p: rows.future(float(horizon), list(c))[1] for p, c in processes.items()}
     common = {
-        "purchase": [v for v in arrays.covariates.get("purchase", {}).values()],
-        "dropout": [v for v in arrays.covariates.get("dropout", {}).values()],
+        "purchase": list(arrays.covariates.get("purchase", {}).values()),
+        "dropout": list(arrays.covariates.get("dropout", {}).values()),
         "future_lengths": lengths,
         "future_purchase": future.get("purchase", []),
         "future_dropout": future.get("dropout", []),
         "discount_rate": float(discount_rate),
     }
-    totals: dict[str, np.ndarray] = {}
-    points = _parameter_points(result)
+    out: dict[str, list[np.ndarray]] = {"p_alive": [], "expected": [], "dect": []}
     for point in points:
         gamma = [point[f"purchase:{c}"] for c in processes.get("purchase", [])]
         delta = [point[f"dropout:{c}"] for c in processes.get("dropout", [])]
-        out = module.predict(
+        values = module.predict(
             arrays.frequency,
             arrays.exposure,
             arrays.before,
             arrays.counts,
-            params=point,
+            params=dict(point),
             gamma=gamma,
             delta=delta,
             **common,
         )
-        for k, v in out.items():
-            totals[k] = totals.get(k, 0.0) + v / len(points)
-    return pd.DataFrame(
-        {
-            "p_alive": totals["p_alive"],
-            "expected_purchases": totals["expected"],
-            "dect": totals["dect"],
-        },
-        index=data.index,
-    )
+        for k in out:
+            out[k].append(values[k])
+    return {k: np.vstack(v) for k, v in out.items()}
 
 
 def _parameter_points(result: FitResult) -> list[dict[str, float]]:
@@ -209,3 +224,64 @@ def _parameter_points(result: FitResult) -> list[dict[str, float]]:
     n = len(next(iter(result.draws.values())))
     picks = np.unique(np.linspace(0, n - 1, min(n, MAX_PREDICTION_DRAWS)).astype(int))
     return [{k: float(v[i]) for k, v in result.draws.items()} for i in picks]
+
+
+def rate_multipliers(
+    result: FitResult,
+    panel: DynamicPanel,
+    horizon: float,
+    level: float = 0.95,
+    n_draws: int = 400,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The factor ``exp(γ′x(t))`` by which the covariates multiply each process's rate in
+    every calendar period of the calibration and of the ``horizon`` after it, with an
+    interval at ``level`` from parameter draws (posterior draws, or the normal
+    approximation of an MLE, :meth:`~clvmodels.results.FitResult.parameter_draws`).  A
+    covariate that differs between customers enters by the customers' mean factor.
+
+    Returns
+    -------
+    DataFrame
+        ``period_start``, ``part`` (``calibration`` or ``horizon``), ``process``,
+        ``multiplier``, ``lower``, ``upper``.
+    """
+    processes = result.dynamic_covariates or {}
+    n_future = len(panel.future(float(horizon), [])[0])
+    last = panel.n_calibration - 1 + max(n_future, 1)
+    columns = slice(0, last)
+    draws = result.parameter_draws(n_draws, np.random.default_rng(seed))
+    q = (1.0 - level) / 2.0
+    frames = []
+    for process, names in processes.items():
+        if not names:
+            continue
+        values = [panel.values[c][:, columns] for c in names]
+        point = _mean_factor([result.params[f"{process}:{c}"] for c in names], values)
+        sampled = np.vstack(
+            [
+                _mean_factor([draws[f"{process}:{c}"][i] for c in names], values)
+                for i in range(len(next(iter(draws.values()))))
+            ]
+        )
+        low, high = np.quantile(sampled, [q, 1.0 - q], axis=0)
+        period = np.arange(last)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "period_start": pd.to_datetime(panel.period_starts[columns]),
+                    "part": np.where(period < panel.n_calibration, "calibration", "horizon"),
+                    "process": process,
+                    "multiplier": point,
+                    "lower": low,
+                    "upper": high,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _mean_factor(coefficients: Sequence[float], values: Sequence[np.ndarray]) -> np.ndarray:
+    """The customers' mean ``exp(Σ_c γ_c x_c)`` per period."""
+    eta = sum(float(g) * v for g, v in zip(coefficients, values, strict=True))
+    return np.exp(eta).mean(axis=0)

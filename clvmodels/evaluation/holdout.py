@@ -2,13 +2,19 @@
 there is one), each level of the seed baseline and the all-zero reference scored on
 the customers' holdout purchases and revenue (:mod:`clvmodels.evaluation.scores`), with
 the conditional expectations and the tracking curve of Fader, Hardie & Lee (2005,
-"Counting your customers the easy way", figures 3–4)."""
+"Counting your customers the easy way", figures 3–4).
+
+A model with time-varying covariates (Bachmann, Meierer & Näf 2021) forecasts the holdout
+with the covariate values of its periods (:meth:`clvmodels.estimators.purchase.
+PurchaseCountModel.predict_dynamic`); it has no predictive count distribution here, so
+its probabilistic scores (log score, RPS, Brier, coverages, calibration, PIT) and its
+tracking curve are not available, which :attr:`HoldoutEvaluation.notes` says."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -16,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.clv import ValueSettings, pattern_inputs, purchase_arrays, spend_per_order
+from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
 from clvmodels.evaluation import scores
@@ -76,6 +83,9 @@ class HoldoutEvaluation:
         forecaster with a predictive distribution (``model`` column first).
     pit
         The randomised PIT histogram of those forecasters.
+    notes
+        Forecaster -> why some of its scores are missing (models with time-varying
+        covariates: no predictive count distribution).
     """
 
     table: pd.DataFrame
@@ -84,6 +94,15 @@ class HoldoutEvaluation:
     tracking: pd.DataFrame | None = None
     calibration: pd.DataFrame | None = None
     pit: pd.DataFrame | None = None
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+NO_PMF = (
+    "not available: no predictive count distribution (pmf) for a model with time-varying "
+    "covariates, so no log score, RPS, Brier score, coverage, calibration, PIT or "
+    "tracking curve; its point forecasts are scored"
+)
+"""The note of a model with time-varying covariates in :attr:`HoldoutEvaluation.notes`."""
 
 
 @dataclass(frozen=True)
@@ -107,12 +126,15 @@ def model_forecasts(
     fallback_spend: float,
     time_unit: str,
     rng: np.random.Generator,
+    dynamic: DynamicPanel | None = None,
 ) -> dict[str, Forecast]:
     """The holdout forecasts of the continuous-time purchase ``models`` (named
     ``<key>+gamma_gamma`` with a spend model): expected purchases and P(alive), revenue
     as expected purchases × the Gamma-Gamma spend per order of ``spend`` (or
     ``fallback_spend`` without it), the predictive distribution of the holdout count and
-    simulated holdout revenue (:mod:`clvmodels.evaluation.predictive`)."""
+    simulated holdout revenue (:mod:`clvmodels.evaluation.predictive`); a model with
+    time-varying covariates forecasts with the covariates of ``dynamic``, without a count
+    distribution."""
     horizon = float(summary["duration_holdout"].iloc[0])
     data = {c: summary[c].to_numpy(float) for c in summary.columns if c in HISTORY_COLUMNS}
     if spend is None:
@@ -123,13 +145,19 @@ def model_forecasts(
     settings = ValueSettings(horizon=horizon, time_unit=time_unit, interval=None)
     out = {}
     for key, model in models.items():
+        name = f"{key}+gamma_gamma" if spend is not None else key
+        if model.is_dynamic:
+            frame = model.predict_dynamic(summary, horizon, dynamic=dynamic)
+            expected = frame["expected_purchases"].to_numpy()
+            revenue = expected * spend_values if with_revenue else None
+            out[name] = Forecast(expected, revenue, frame["p_alive"].to_numpy())
+            continue
         params, rows = pattern_inputs(model, summary, data)
         arrays = purchase_arrays(key, params, rows, settings, with_dert=False)
         expected = arrays["expected_purchases"]
         simulate = {"spend": spend, "fallback": fallback_spend} if with_revenue else None
         counts = partial(count_chunks, model, summary, horizon, rng=rng, revenue=simulate)
         revenue = expected * spend_values if with_revenue else None
-        name = f"{key}+gamma_gamma" if spend is not None else key
         out[name] = Forecast(expected, revenue, arrays["p_alive"], counts)
     return out
 
@@ -183,12 +211,14 @@ def evaluate_holdout(
     observation_end: str | None = None,
     others: Mapping[str, Forecast] | None = None,
     rng: np.random.Generator | None = None,
+    dynamic: DynamicPanel | None = None,
 ) -> HoldoutEvaluation:
     """Score the continuous-time purchase ``models`` (key -> fitted estimator, in the
     order of the table), then the ``others`` (e.g. the challenger), the seed formula and
     the zero reference on the holdout of ``summary``; ``daily_repeats`` (the summary's
     ``repeat_transactions_per_day``) and ``observation_end`` give the tracking curve,
-    ``rng`` the randomised PIT."""
+    ``rng`` the randomised PIT; ``dynamic`` holds the time-varying covariates of the
+    models fitted with them."""
     if not has_holdout(summary):
         raise ConfigError("evaluation needs a calibration/holdout split (split.calibration_end)")
     actual_p = summary["frequency_holdout"].to_numpy(float)
@@ -196,7 +226,7 @@ def evaluate_holdout(
     rng = rng or np.random.default_rng(0)
     fallback = average_order_value if average_order_value is not None else 1.0
     forecasts = {
-        **model_forecasts(summary, models, spend, fallback, time_unit, rng),
+        **model_forecasts(summary, models, spend, fallback, time_unit, rng, dynamic),
         **(others or {}),
         **baseline_forecasts(summary, time_unit, seed),
     }
@@ -213,10 +243,18 @@ def evaluate_holdout(
     conditional = scores.conditional_expectations(
         summary["frequency"].to_numpy(float), actual_p, shown
     )
-    tracking = tracking_table(summary, models, time_unit, daily_repeats, observation_end)
+    plain = {k: m for k, m in models.items() if not m.is_dynamic}
+    tracking = tracking_table(summary, plain, time_unit, daily_repeats, observation_end)
     counted = {n: c for n, (_, c) in scored.items() if c is not None}
     calibration, pit = _calibration(counted, actual_p)
-    return HoldoutEvaluation(table, scores.verdict(table), conditional, tracking, calibration, pit)
+    notes = {
+        f"{k}+gamma_gamma" if spend is not None else k: NO_PMF
+        for k, m in models.items()
+        if m.is_dynamic
+    }
+    return HoldoutEvaluation(
+        table, scores.verdict(table), conditional, tracking, calibration, pit, notes
+    )
 
 
 def _baseline_names() -> set[str]:

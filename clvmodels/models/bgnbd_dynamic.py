@@ -67,13 +67,15 @@ def log_likelihood(
     counts: Any,
     purchase: Sequence[Any] = (),
     dropout: Sequence[Any] = (),
+    quadrature_from: Any = 0,
     xp: Ops = numpy_ops,
 ) -> Any:
     """Per-customer log-likelihood: the BG/NBD's (FHL 2005 eq. 6) at the operational
     times ``B(t_x)``, ``B(T)`` plus ``Σ_k γ′x(t_k)`` (module docstring).
 
     Arguments as :func:`clvmodels.models.paretonbd_dynamic.log_likelihood`; ``delta``
-    and ``dropout`` must be empty (the BG/NBD takes no time-varying dropout covariates).
+    and ``dropout`` must be empty (the BG/NBD takes no time-varying dropout covariates);
+    ``quadrature_from`` is accepted for the common signature (there is no quadrature).
     """
     if len(delta) or len(dropout):
         raise ValueError("bgnbd: time-varying covariates act on the purchase process only")

@@ -83,6 +83,7 @@ def log_likelihood(
     counts: Any,
     purchase: Sequence[Any] = (),
     dropout: Sequence[Any] = (),
+    quadrature_from: Any = 0,
     xp: Ops = numpy_ops,
 ) -> Any:
     """Per-customer log-likelihood of the Pareto/NBD with time-varying covariates.
@@ -104,6 +105,9 @@ def log_likelihood(
         per customer and calibration period (:mod:`clvmodels.models.clocks`).
     purchase, dropout
         Covariate values per customer and period, each ``(n, P)`` or ``(1, P)``.
+    quadrature_from
+        A column before which no row has time after its last purchase (0, or a symbolic
+        integer): the quadrature skips the columns before it.
     xp
         Array namespace.
 
@@ -129,7 +133,9 @@ def log_likelihood(
     d0 = clock_starts(clock_at(d, before, xp), d, after, xp)
     unit, weights = gauss_legendre_unit(ORDER)
     ones = xp.ones_like(after)
-    b_, d_ = (b * ones)[..., None], (d * ones)[..., None]
+    cut = slice(quadrature_from, None)
+    b_, d_ = (b * ones)[:, cut, None], (d * ones)[:, cut, None]
+    after, b0, d0 = after[:, cut], b0[:, cut], d0[:, cut]
     u = after[..., None] * unit
     log_f = (
         xp.log(d_)

@@ -294,7 +294,7 @@ def _covariates_section(folder: Path) -> str:
         "with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = γ<sub>0</sub> exp(δ′z"
         "<sub>i</sub>) for the spend scale). mean_factor is the factor on the mean purchase "
         "rate, dropout rate or spend per order; an interval that holds 1 means the data do "
-        "not tell the effect from none.</p>" + _table(effects[shown])
+        "not tell the effect from none.</p>" + _dynamic_note(effects) + _table(effects[shown])
     )
     lift = _csv(folder, "covariate_lift.csv")
     if lift is not None:
@@ -308,6 +308,23 @@ def _covariates_section(folder: Path) -> str:
             "(self-selection), part of the lift belongs to who they are.</p>" + _table(lift)
         )
     return text
+
+
+def _dynamic_note(effects: pd.DataFrame) -> str:
+    """What the rows of time-varying covariates mean, when there are any."""
+    if "parameter" not in effects or not effects["parameter"].astype(str).str.endswith(
+        " rate"
+    ).any():
+        return ""
+    return (
+        "<p class='note'>Rows <code>purchase:…</code> and <code>dropout:…</code> are "
+        "time-varying covariates (Bachmann, Meierer &amp; Näf 2021): in a period where the "
+        "covariate is 1 (a high-season week, a campaign week) the purchase or dropout rate "
+        "of every alive customer is factor = exp(γ) times what it is when it is 0; a factor "
+        "above 1 on the dropout rate means more customers leave then. The plot "
+        "<i>rate factor in every period</i> shows what the calendar does week by week, "
+        "through the horizon the values are forecast over (DECT in predictions.csv).</p>"
+    )
 
 
 def _plots_section(folder: Path) -> str:

@@ -9,8 +9,8 @@ expected purchases over frequency × recency, :func:`clv_distribution` and
 :func:`clv_by_segment`.  Subscription runs: :func:`survival` and :func:`retention` per
 cohort, model vs actuals (Fader & Hardie 2007, figs. 1 and 3).  Bayesian fits:
 :func:`posterior`, :func:`posterior_predictive`; covariates: :func:`covariate_effects`,
-:func:`covariate_lift`.  Writing a run's plots to files is the run layer's job
-(:mod:`clvmodels.run.figures`).
+:func:`covariate_lift`, and the time-varying ones' :func:`rate_multipliers`.  Writing a
+run's plots to files is the run layer's job (:mod:`clvmodels.run.figures`).
 
 Every legend has a fixed location: matplotlib's default ``loc="best"`` searches the
 plotted data and, when that takes over a second (a CLV histogram of many customers on
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from clvmodels.clv import HistoryGrid
 
@@ -235,6 +235,36 @@ def posterior_predictive(table: pd.DataFrame, model: str, ax: Axes | None = None
         title=f"Posterior predictive check ({model})",
     )
     ax.legend(loc="upper right", frameon=False)
+    return ax
+
+
+def rate_multipliers(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """The seasonal (time-varying covariate) effect: per calendar period, the factor on
+    the purchase and dropout rates with its interval, through the calibration and the
+    horizon (table of :func:`clvmodels.estimators.dynamic.rate_multipliers`; log scale,
+    1 = no effect; the dashed line is the calibration end)."""
+    ax = _axes(ax)
+    for i, ((model, process), rows) in enumerate(table.groupby(["model", "process"], sort=False)):
+        when = pd.to_datetime(rows["period_start"])
+        color = COLORS[i % len(COLORS)]
+        ax.step(
+            when, rows["multiplier"], where="post", color=color, label=f"{model}: {process} rate"
+        )
+        ax.fill_between(when, rows["lower"], rows["upper"], step="post", color=color, alpha=0.2)
+    horizon = table.loc[table["part"] == "horizon", "period_start"]
+    if len(horizon):
+        ax.axvline(pd.to_datetime(horizon).min(), color="black", lw=0.8, ls="--")
+    ax.axhline(1.0, color="black", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=2.0))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.legend(loc="best", fontsize="small")
+    ax.set(
+        xlabel="period",
+        ylabel="factor on the rate: exp(γ′x(t))",
+        title="Time-varying covariates: rate factor per period (calibration | horizon)",
+    )
     return ax
 
 

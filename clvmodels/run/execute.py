@@ -74,7 +74,11 @@ def _customer_tables(result: RunResult, timed: _Timed) -> None:
         result.choice = tables.model_choice(settings, None, fitted)
     key = result.choice.model
     for name, model in tables.continuous_purchase_models(fitted).items():
-        if model.result_.draws is not None and prepared.summary is not None:
+        if model.is_dynamic and model.result_.draws is not None:
+            result.notes.setdefault("not_available", {})[f"ppc_{name}"] = (
+                "no posterior predictive check for a model with time-varying covariates"
+            )
+        elif model.result_.draws is not None and prepared.summary is not None:
             result.tables[f"ppc_{name}"] = timed(
                 f"posterior predictive check {name}",
                 tables.posterior_predictive_table,
@@ -99,6 +103,9 @@ def _customer_tables(result: RunResult, timed: _Timed) -> None:
         if what_if is not None:
             result.tables["covariate_lift"] = what_if.lift
             extra = what_if.per_customer
+    dynamic = tables.dynamic_effects(final, prepared.dynamic, settings.value.horizon)
+    if dynamic is not None:
+        result.tables["dynamic_effects"] = dynamic
     sampled = values_from.distributed is not None
     result.tables["predictions"] = timed(
         "predict the sample's customers" if sampled else "predict every customer",
@@ -145,6 +152,8 @@ def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
     if evaluation.tracking is not None:
         result.tables["tracking"] = evaluation.tracking
     result.verdict = evaluation.verdict
+    if evaluation.notes:
+        result.notes.setdefault("not_available", {}).update(evaluation.notes)
     result.choice = tables.model_choice(settings, evaluation.table, result.fitted)
     for name in ("calibration", "pit"):
         table = getattr(evaluation, name)

@@ -54,6 +54,9 @@ def _table_plots(result: RunResult) -> list[Plot]:
         effects = tables["covariate_effects"]
         size = (7.0, 1.2 + 0.38 * len(effects))
         out.append(("covariate_effects.png", partial(plots.covariate_effects, effects), size))
+    if "dynamic_effects" in tables:
+        draw = partial(plots.rate_multipliers, tables["dynamic_effects"])
+        out.append(("dynamic_effects.png", draw, (8.0, 4.2)))
     if "covariate_lift" in tables:
         lift = tables["covariate_lift"]
         size = (max(4.5, 1.8 + 1.6 * int((lift["group"] == "all").sum())), 4.2)

@@ -3,8 +3,10 @@
 Purchase and spend models are fitted on the per-customer summary (the Gamma-Gamma on the
 repeat buyers with a positive mean spend), without the customers whose first purchase is
 on the last day (:data:`NEW_AT_END`); the sBG on the weighted subscriber rows, once
-per cohort (``models.sbg.by_cohort``) or on all cohorts together.  With Spark, models
-are fitted on the distinct rows of the whole distributed summary, counted.
+per cohort (``models.sbg.by_cohort``) or on all cohorts together.  A model with
+time-varying covariates also gets the prepared panel (:mod:`clvmodels.run.dynamic`).
+With Spark, models are fitted on the distinct rows of the whole distributed summary,
+counted.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def fit_models(
             fitted.update(_fit_cohorts(plan, cls, kwargs, prepared))
             continue
         frame = _model_rows(plan.key, prepared)
-        fitted[plan.key] = cls(**kwargs).fit(frame)
+        if plan.dynamic_covariates:  # the panel's rows are matched by customer_id
+            fitted[plan.key] = cls(**kwargs).fit(frame, dynamic=prepared.dynamic)
+        else:
+            fitted[plan.key] = cls(**kwargs).fit(frame)
     return fitted
 
 

@@ -3,7 +3,8 @@
 Transactions are summarised per customer (:func:`clvmodels.data.summarize_transactions`,
 or in Spark: :mod:`clvmodels.run.spark`), a summary is validated, subscription data
 become cohort survival tables and the weighted rows the sBG is fitted on; the
-customer covariate table is joined on the customer id.
+customer covariate table is joined on the customer id; time-varying covariates are laid
+out per customer and calendar period (:mod:`clvmodels.run.dynamic`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from clvmodels.data import covariates
 from clvmodels.data.regularity import Regularity
 from clvmodels.data.sql import FINGERPRINT_ATTR
 from clvmodels.errors import ConfigError, DataError
+from clvmodels.run.dynamic import dynamic_panel
 from clvmodels.run.prepared import PreparedData, average_order_value
 from clvmodels.run.settings import CovariateTable, DataSettings, Source
 
@@ -59,6 +61,14 @@ def _transactions(settings: DataSettings) -> PreparedData:
     meta = dict(summary.attrs.get("clvmodels", {}))
     record = _sql_record(settings.source, meta.pop("input_fingerprint", None))
     prepared = _customers(settings, summary, meta, record)
+    if settings.dynamic is not None:
+        prepared.dynamic, meta["dynamic_covariates"] = dynamic_panel(
+            settings.dynamic,
+            settings.source,
+            summary,
+            settings.summary_options,
+            settings.time_unit,
+        )
     prepared.regularity = _regularity(settings, meta)
     if prepared.regularity is not None:
         meta["regularity"] = regularity_record(prepared.regularity)

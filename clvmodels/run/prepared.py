@@ -42,6 +42,10 @@ class PreparedData:
         Wheat & Morrison's regularity of the purchase timings
         (:class:`clvmodels.data.Regularity`) of a transaction log, ``None`` when not
         estimated (:func:`clvmodels.run.prepare.prepare_data`).
+    dynamic
+        The customers' time-varying covariates per calendar period
+        (:class:`clvmodels.data.dynamic.DynamicPanel`, in the rows of ``summary``;
+        :mod:`clvmodels.run.dynamic`), ``None`` without ``data.dynamic_covariates``.
     """
 
     kind: str
@@ -54,6 +58,7 @@ class PreparedData:
     average_order_value: float | None = None
     distributed: Any = None
     regularity: Any = None
+    dynamic: Any = None
 
     @property
     def counts(self) -> dict[str, Any]:

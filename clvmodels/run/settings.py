@@ -20,11 +20,14 @@ from typing import Any
 from clvmodels.clv import ValueSettings, resolve_horizon
 from clvmodels.config import MetricsConfig, ModelConfig, RunConfig, SparkConfig, SqlSourceConfig
 from clvmodels.config.checks import SAMPLER_KEYS, model_backend
+from clvmodels.config.dynamic import calendar_options
+from clvmodels.config.schema import to_plain
 from clvmodels.data import SqlSource, describe_source
 from clvmodels.data.builtin import get_builtin
 from clvmodels.errors import ConfigError
 from clvmodels.evaluation import SeedLevel
 from clvmodels.models import model_info, model_spec
+from clvmodels.run.dynamic import DynamicSettings
 
 Source = str | SqlSource
 """A configured source as the data layer takes it: a path, ``builtin:NAME`` or a SQL
@@ -67,6 +70,8 @@ class DataSettings:
         Of subscription data.
     covariates
         The customer covariate table, if any.
+    dynamic
+        The time-varying covariates (``data.dynamic_covariates``), if any.
     spark
         The ``spark:`` block (``engine: spark``; its defaults when not given): a frozen
         block of plain values, taken as it is.
@@ -83,13 +88,14 @@ class DataSettings:
     observation_end: Any = None
     calibration_periods: int | None = None
     covariates: CovariateTable | None = None
+    dynamic: DynamicSettings | None = None
     spark: SparkConfig | None = None
 
 
 @dataclass(frozen=True)
 class ModelPlan:
-    """One configured model: its key, backend and backend options, and its covariates
-    per process (with their reference levels)."""
+    """One configured model: its key, backend and backend options, its covariates per
+    process (with their reference levels) and its time-varying covariates per process."""
 
     key: str
     backend: str
@@ -97,6 +103,7 @@ class ModelPlan:
     covariates: Mapping[str, list[str]] = field(default_factory=dict)
     reference: Mapping[str, str] = field(default_factory=dict)
     by_cohort: bool = True
+    dynamic_covariates: Mapping[str, list[str]] = field(default_factory=dict)
 
     def estimator_kwargs(self, progress: bool = False) -> dict[str, Any]:
         """The keyword arguments of the model's estimator (``progress``: the Bayesian
@@ -107,6 +114,8 @@ class ModelPlan:
         if self.covariates:
             kwargs["covariates"] = dict(self.covariates)
             kwargs["reference"] = dict(self.reference)
+        if self.dynamic_covariates:
+            kwargs["dynamic_covariates"] = dict(self.dynamic_covariates)
         return kwargs
 
 
@@ -225,6 +234,8 @@ class RunSettings:
         sources = [self.data.source]
         if self.data.covariates is not None:
             sources.append(self.data.covariates.source)
+        if self.data.dynamic is not None and self.data.dynamic.source is not None:
+            sources.append(self.data.dynamic.source)
         return [local_path(s) for s in sources if not isinstance(s, SqlSource)]
 
     def plan(self, key: str) -> ModelPlan:
@@ -330,6 +341,7 @@ def data_settings(config: RunConfig) -> DataSettings:
         observation_end=split.observation_end,
         calibration_periods=split.calibration_periods,
         covariates=_covariate_table(config),
+        dynamic=_dynamic(config),
         spark=spark,
     )
 
@@ -358,13 +370,40 @@ def _covariate_table(config: RunConfig) -> CovariateTable | None:
     )
 
 
+def _dynamic(config: RunConfig) -> DynamicSettings | None:
+    """``data.dynamic_covariates`` and the covariates each model takes from it."""
+    block = config.data.dynamic_covariates
+    if block is None:
+        return None
+    where = None
+    if block.source is not None:
+        where = source(config, block.source, "data.dynamic_covariates.source")
+        assert isinstance(where, str)  # a file path or builtin:NAME (no SQL key)
+    wanted = {
+        f"models.{key}.dynamic_covariates.{process}": tuple(names)
+        for key, model in config.models.items()
+        for process, names in (model.dynamic_covariates or {}).items()
+        if names
+    }
+    return DynamicSettings(
+        source=where,
+        columns=None if block.columns is None else tuple(block.columns),
+        id_column=block.id_column,
+        period_column=block.period_column,
+        calendar=None if block.calendar is None else to_plain(calendar_options(block.calendar)),
+        horizon=resolve_horizon(config.clv.horizon, config.data.time_unit),
+        wanted=wanted,
+    )
+
+
 def model_covariates(config: RunConfig, key: str) -> dict[str, list[str]]:
     """The covariates of model ``key`` per process: ``models.<key>.covariates``, or with
-    ``data.covariates`` and no such key every covariate on every process of the model."""
+    ``data.covariates`` and no such key every covariate on every process of the model
+    (none for a model with time-varying covariates, which takes no others)."""
     chosen = config.models[key].covariates
     if chosen is not None:
         return {p: list(c) for p, c in chosen.items() if c}
-    if config.data.covariates is None:
+    if config.data.covariates is None or config.models[key].dynamic_covariates:
         return {}
     columns = list(config.data.covariates.columns)
     return {process: columns for process in model_spec(key).covariate_links}
@@ -384,6 +423,7 @@ def model_plan(config: RunConfig, key: str) -> ModelPlan:
         covariates=processes,
         reference={c: v for c, v in reference.items() if c in used},
         by_cohort=options.by_cohort,
+        dynamic_covariates={p: list(c) for p, c in (options.dynamic_covariates or {}).items() if c},
     )
 
 
@@ -396,7 +436,10 @@ def _backend_options(key: str, options: ModelConfig) -> dict[str, Any]:
         own = {"max_k": options.max_k} if options.k is None else {"k": options.k}
     if "thin" in info.options:
         return {name: getattr(options, name) for name in SAMPLER_KEYS}
-    return own | _fit_options(options, model_backend(key, options))
+    fit = _fit_options(options, model_backend(key, options))
+    if options.dynamic_covariates:  # PyMC's NUTS only (config.dynamic checks the keys)
+        fit = {k: v for k, v in fit.items() if k not in ("method", "sampler")}
+    return own | fit
 
 
 def _fit_options(options: ModelConfig, backend: str) -> dict[str, Any]:

@@ -9,9 +9,11 @@ predictions over purchase histories behind the heat maps.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -22,10 +24,13 @@ from clvmodels.clv import (
     binary_covariates,
     covariate_lift,
     customer_values,
+    dynamic_customer_values,
     history_grid,
 )
+from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import Estimator
+from clvmodels.estimators.dynamic import rate_multipliers
 from clvmodels.evaluation import (
     HoldoutEvaluation,
     SeedBaseline,
@@ -42,9 +47,7 @@ from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import DataSettings, RunSettings, with_window
 from clvmodels.units import TRANSACTION_UNITS, units_per_year
 
-SUMMARY_COLUMNS = (
-    "customer_id", "frequency", "recency", "T", "n", "litt", "monetary_value"
-)
+SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "n", "litt", "monetary_value")
 HOLDOUT_COLUMNS = ("frequency_holdout", "revenue_holdout")
 
 
@@ -119,8 +122,12 @@ def predictions_table(
     index), the seed-baseline CLV, RFM score and segment (and holdout actuals after a
     split), sorted by CLV, highest first."""
     summary = _summary(prepared)
-    values = customer_values(
-        purchase_model(key, fitted),
+    model = purchase_model(key, fitted)
+    value = customer_values
+    if model.is_dynamic:  # DECT over the horizon with the future covariates (clv.dynamic)
+        value = partial(dynamic_customer_values, panel=prepared.dynamic)
+    values = value(
+        model,
         summary,
         settings.value,
         spend=spend_model(fitted),
@@ -165,6 +172,23 @@ class Counterfactuals:
 
     per_customer: pd.DataFrame
     lift: pd.DataFrame
+
+
+def dynamic_effects(
+    fitted: dict[str, Estimator],
+    panel: DynamicPanel | None,
+    horizon: float,
+    level: float = 0.95,
+) -> pd.DataFrame | None:
+    """The rate multipliers per calendar period of every model with time-varying
+    covariates (:func:`clvmodels.estimators.dynamic.rate_multipliers`), over the
+    calibration and the CLV horizon; ``None`` without such a model."""
+    frames = [
+        rate_multipliers(model.result_, panel, horizon, level).assign(model=name)
+        for name, model in fitted.items()
+        if model.is_dynamic and panel is not None
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def counterfactuals(
@@ -224,6 +248,7 @@ def holdout_evaluation(
         observation_end=prepared.meta.get("observation_end"),
         others=others,
         rng=np.random.default_rng(settings.valuation.seed),
+        dynamic=prepared.dynamic,
     )
 
 
@@ -236,6 +261,7 @@ def challenger(data: DataSettings, prepared: PreparedData) -> ChallengerOutcome:
         return ChallengerOutcome(None, "needs a transaction log with a calibration end")
     if data.engine == "spark":
         return ChallengerOutcome(None, "not trained with the Spark engine")
+    data = dataclasses.replace(data, dynamic=None)  # it reads the summaries only
 
     def window(calibration_end: dt.date, observation_end: dt.date) -> pd.DataFrame:
         early = prepare_data(with_window(data, calibration_end, observation_end)).summary
@@ -282,6 +308,8 @@ def history_grids(
     if key is None or key not in fitted or summary is None or "T" not in summary:
         return []
     if model_info(key).discrete or model_info(key).history != ("frequency", "recency", "T"):
+        return []
+    if fitted[key].is_dynamic:  # a history's future depends on its calendar periods too
         return []
     T = float(summary["T"].max())
     return [history_grid(fitted[key], T, settings.value.count_horizon)]

@@ -151,6 +151,10 @@ def _manifest_head(settings: RunSettings, prepared: PreparedData, command: str) 
     """What every ``manifest.json`` starts with: the mark of a run folder, the command
     that wrote it, version, time, name, input and what the data layer recorded."""
     meta = {k: v for k, v in prepared.meta.items() if k != "repeat_transactions_per_day"}
+    dynamic = settings.data.dynamic
+    if "dynamic_covariates" in meta and dynamic is not None and dynamic.source is not None:
+        fingerprint = input_fingerprint(dynamic.source)
+        meta["dynamic_covariates"] = {**meta["dynamic_covariates"], "fingerprint": fingerprint}
     return {
         MARKER: 1,
         COMMAND: command,
