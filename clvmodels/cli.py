@@ -88,7 +88,8 @@ def _show_warning(message: Warning | str, category: type[Warning], *args: Any, *
 
 _DYNAMIC_OPTIONS = {
     "--transactions": "the transaction log DATA was summarised from (time-varying covariates)",
-    "--calibration-end": "DATA's calibration end (default: the end of --transactions)",
+    "--calibration-end": "DATA's calibration end, e.g. a run's split.calibration_end (default: "
+    "first_purchase + T of DATA, else the end of --transactions)",
     "--dynamic-covariates": "long table ([customer_id,] period_start, covariates) of the "
     "time-varying covariates up to the end of the horizon",
     "--calendar": "YAML file of calendar covariate keys (as data.dynamic_covariates.calendar)",
@@ -393,7 +394,7 @@ def _predict(args: argparse.Namespace) -> Any:
     )
     value = clv.customer_values
     if model.is_dynamic:
-        value = partial(clv.dynamic_customer_values, panel=_future_panel(model, args, horizon))
+        value = partial(clv.dynamic_customer_values, panel=_future_panel(model, args, raw, horizon))
     elif args.dynamic_covariates or args.calendar or args.transactions:
         raise ConfigError(f"{args.model}: was fitted without time-varying covariates")
     fallback = None if spend else args.price
@@ -401,7 +402,7 @@ def _predict(args: argparse.Namespace) -> Any:
     return with_ids(frame, values)
 
 
-def _future_panel(model: Any, args: argparse.Namespace, horizon: float) -> Any:
+def _future_panel(model: Any, args: argparse.Namespace, raw: Any, horizon: float) -> Any:
     """The time-varying covariates of a dynamic model over the horizon (one line saying
     what to pass when they are missing)."""
     from clvmodels.config.load import read_calendar
@@ -420,11 +421,15 @@ def _future_panel(model: Any, args: argparse.Namespace, horizon: float) -> Any:
         processes,
         args.model,
         args.transactions,
+        raw,
+        data_name=args.data,
         table=args.dynamic_covariates,
         calendar=calendar,
         calibration_end=args.calibration_end,
         horizon=horizon,
         time_unit=model.result_.time_unit or args.time_unit,
+        horizon_name="--horizon" if args.horizon else "--horizon (default one year)",
+        calendar_name=f"--calendar {args.calendar}",
     )
 
 

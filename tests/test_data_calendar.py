@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clvmodels.data.calendar import calendar_covariates, calendar_table_for
+from clvmodels.data.calendar import LAST_DAY, calendar_covariates, calendar_table_for, day_text
 from clvmodels.errors import ConfigError
 
 
@@ -57,7 +57,7 @@ def test_daily_periods_are_zero_or_one():
         ({"seasonality": "week"}, r"^calendar.seasonality: 'week' is not one of month, quarter"),
         ({"high_season": [1, 13]}, r"^calendar.high_season\[1\]: 13 is not a month \(1-12\)"),
         ({"high_season": []}, r"^calendar.high_season: the list of months is empty"),
-        ({"high_season": [6, 6]}, r"listed twice"),
+        ({"high_season": [6, 7, 6]}, r"^calendar.high_season: month 6 is listed twice"),
         ({"campaigns": [{"name": "x", "start": "2025-01-05"}]}, r"campaigns\[0\].end: missing"),
         (
             {"campaigns": [{"name": "x", "start": "2025-01-05", "end": "2025-01-01"}]},
@@ -100,14 +100,40 @@ def test_table_for_a_run_covers_first_purchase_to_the_horizon():
     assert str(anchored["period_start"].iloc[-1].date()) == "1997-09-29"
 
 
-def test_table_for_refuses_a_bad_horizon():
-    with pytest.raises(ConfigError, match="horizon -1 is not a number >= 0"):
-        calendar_table_for(["1997-01-01"], "1997-09-30", -1, "W", seasonality="month")
+@pytest.mark.parametrize(
+    ("horizon", "message"),
+    [
+        (-1, r"^calendar.horizon: -1 is not a number >= 0$"),
+        ("26", r"^calendar.horizon: '26' is not a number >= 0$"),
+        (float("inf"), r"^calendar.horizon: a lifetime horizon needs covariate values for ever"),
+        (
+            5_200_000,
+            r"^calendar.horizon: 5200000 W after the calibration end 1997-09-30 is too long "
+            r"for the calendar, which ends on 2262-04-11 \(the last day of pandas dates\); "
+            r"give at most 13802.4 W$",
+        ),
+    ],
+)
+def test_table_for_refuses_a_bad_horizon(horizon, message):
+    with pytest.raises(ConfigError, match=message):
+        calendar_table_for(["1997-01-01"], "1997-09-30", horizon, "W", seasonality="month")
+
+
+def test_the_calendar_reaches_the_last_day_of_pandas_dates_and_no_further():
+    # 2262-04-11 is pandas' last day (Timestamp.max); 1997-09-30 + 13802 weeks is before it
+    assert day_text(LAST_DAY) == "2262-04-11"
+    table = calendar_table_for(["1997-09-24"], "1997-09-30", 13802, "W", high_season=[4])
+    assert str(table["period_start"].iloc[-1].date()) == "2262-04-02"
+    assert table.attrs["clvmodels_dynamic"]["source"] == "calendar covariates"
+    with pytest.raises(ConfigError, match=r"^calendar.n_periods: 2 periods from 2262-04-11 start"):
+        calendar_covariates("2262-04-11", 2, "W", high_season=[4])
 
 
 def test_a_campaign_name_given_twice_adds_its_windows_to_one_column():
     table = calendar_covariates(
-        "2024-03-04", 54, "W",
+        "2024-03-04",
+        54,
+        "W",
         campaigns=[
             {"name": "sale", "start": "2024-03-11", "end": "2024-03-17"},
             {"name": "sale", "start": "2025-03-10", "end": "2025-03-12"},

@@ -97,17 +97,30 @@ def test_future_lengths_and_values_by_hand():
     assert len(lengths) == 3
 
 
-def test_future_beyond_the_given_periods_names_the_last():
-    panel = _hand_panel()
+def test_future_beyond_the_given_periods_says_how_far_each_reaches():
+    panel = _hand_panel()  # calibration end 2025-01-23; last period 2025-02-03..02-09
+    # 3 weeks = 21 days after 01-23: to the start of 02-13, in the week of 02-10; the
+    # covariates cover 18 days (to the start of 02-10): at most 18 / 7 weeks
+    with pytest.raises(DataError) as err:
+        panel.future(3)
+    assert str(err.value) == (
+        "dynamic covariates: the horizon 3 W ends 21 days after the calibration end "
+        "2025-01-23, at the start of 2025-02-13 (in the period starting 2025-02-10), but "
+        "the covariates end 18 days after it, at the start of 2025-02-10 (their last period "
+        "starts 2025-02-03); give covariate values up to the period starting 2025-02-10, or "
+        "a horizon of at most 2.57143 W"
+    )
+    assert panel.check_horizon(18 / 7) == pytest.approx(18 / 7)
     with pytest.raises(
         DataError,
-        match=r"^dynamic covariates: a horizon of 3 W reaches "
-        r"2025-02-13 but the dynamic covariates end with the period starting "
-        r"2025-02-03",
+        match=r"^promo.csv: clv.horizon 2.6 W ends 18.2 days after the calibration end "
+        r"2025-01-23, during 2025-02-10 \(in the period starting 2025-02-10\)",
     ):
-        panel.future(3)
-    with pytest.raises(ConfigError, match="horizon"):
+        panel.check_horizon(2.6, name="clv.horizon 2.6 W", source_name="promo.csv")
+    with pytest.raises(ConfigError, match="horizon -1 is not a number >= 0"):
         panel.future(-1)
+    with pytest.raises(ConfigError, match="a lifetime horizon needs covariate values for ever"):
+        panel.future(float("inf"))
 
 
 def test_subset_keeps_shared_rows():
@@ -124,6 +137,8 @@ def test_names_choose_and_order_covariates():
         _hand_panel(names=["nope"])
     with pytest.raises(ConfigError, match="no covariate 'nope'"):
         _hand_panel().calibration_values(["nope"])
+    with pytest.raises(DataError, match="covariate 'price' is listed twice in names"):
+        _hand_panel(names=["price", "promo", "price"])
 
 
 def test_cdnow_row_sums_equal_the_summary():
@@ -223,6 +238,8 @@ def test_chosen_columns_and_units():
     ]
     with pytest.raises(DataError, match="missing column 'c'"):
         read_dynamic_covariates(table, time_unit="W", columns=["c"])
+    with pytest.raises(DataError, match="covariate column 'b' is listed twice"):
+        read_dynamic_covariates(table, time_unit="W", columns=["b", "a", "b"])
     with pytest.raises(DataError, match="time_unit: 'M'"):
         read_dynamic_covariates(table, time_unit="M")
     daily = pd.DataFrame({"period_start": ["2025-01-06", "2025-01-07"], "a": [1, 2]})
@@ -267,8 +284,22 @@ def test_table_errors_when_building():
         r"calibration end 2025-01-23",
     ):
         _hand_panel(tables=[price.iloc[:3]])
-    with pytest.raises(DataError, match=r"covariate 'price' is also in"):
+    with pytest.raises(
+        DataError,
+        match=r"^dynamic covariates\[1\]: covariate 'price' is also in dynamic covariates\[0\]",
+    ):
         _hand_panel(tables=[price, price.copy()])
+    calendar = calendar_table_for(["2025-01-06"], "2025-01-23", 2, "W", holidays=["2025-01-01"])
+    with pytest.raises(
+        DataError,
+        match=r"^calendar covariates: covariate 'holiday' is also in prices.csv; give each",
+    ):
+        _hand_panel(
+            tables=[
+                check_dynamic_table(_price().assign(holiday=0.0), "prices.csv", time_unit="W"),
+                calendar,
+            ]
+        )
     shifted = price.assign(period_start=_weeks("2025-01-01", 7), other=1.0).drop(columns="price")
     with pytest.raises(DataError, match="not on the grid of"):
         _hand_panel(tables=[price, shifted])

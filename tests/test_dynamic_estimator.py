@@ -85,7 +85,7 @@ def test_fit_recovers_the_simulated_effects_within_three_standard_errors(fitted)
 
 def test_predictions_match_the_simulated_future(fitted, store):
     out = fitted.predict_dynamic(store["summary"], float(F), dynamic=store["panel"],
-                                 discount_rate=0.002)
+                                 discount_rate=0.10)
     assert list(out.columns) == ["p_alive", "expected_purchases", "dect"]
     assert out["p_alive"].between(0, 1).all()
     assert (out["dect"] <= out["expected_purchases"]).all()
@@ -112,6 +112,17 @@ def test_effects_table_states_the_factor_on_each_rate(fitted):
     assert table.loc["dropout:high_season", "process"] == "dropout"
 
 
+def test_discount_rate_is_yearly_as_in_the_config(fitted, store):
+    """0.10 a year is log(1.1)·7/365.25 per week, continuously (models.discount)."""
+    from clvmodels.estimators.dynamic import predict_dynamic
+
+    out = fitted.predict_dynamic(store["summary"], 20.0, dynamic=store["panel"],
+                                 discount_rate=0.10)
+    delta = np.log(1.1) * 7 / 365.25
+    low = predict_dynamic(fitted.result_, store["summary"], store["panel"], 20.0, delta)
+    np.testing.assert_allclose(out["dect"], low["dect"])
+
+
 def test_bgnbd_takes_time_varying_purchase_covariates(store):
     model = estimators.BGNBD(dynamic_covariates={"purchase": ["high_season", "campaign"]})
     model.fit(store["summary"], dynamic=store["panel"])
@@ -135,13 +146,63 @@ def test_one_line_errors(fitted, store):
         estimators.ParetoNBD(dynamic_covariates={"purchase": ["campaign"]}).fit(
             shifted, dynamic=dynamic
         )
-    with pytest.raises(DataError, match=r"reaches .* but the dynamic covariates end"):
+    beyond = r"ends .* days after the calibration end .* but the covariates end"
+    with pytest.raises(DataError, match=beyond):
         fitted.predict_dynamic(summary, float(F + 2), dynamic=dynamic)
     with pytest.raises(FitError, match="pass their panel"):
         fitted.predict_p_alive(summary)
+    with pytest.raises(FitError, match="would ignore the time-varying covariates"):
+        fitted.expected_purchases(10.0)
+    with pytest.raises(FitError, match="would ignore the time-varying covariates"):
+        fitted.tracking_curve([1.0, 2.0], [0.0])
     with pytest.raises(FitError, match="no time-varying covariates"):
         estimators.MBGNBD(dynamic_covariates={"purchase": ["campaign"]}).fit(
             summary, dynamic=dynamic
         )
     with pytest.raises(DataError, match="has no rows"):
         fitted.predict_p_alive(summary.assign(customer_id="nobody"), dynamic=dynamic)
+
+
+@pytest.mark.filterwarnings("ignore::clvmodels.backends.bayes.ConvergenceWarning")
+def test_bayesian_fit_samples_the_same_likelihood(store, tmp_path):
+    """NUTS on 150 customers: draws of every parameter and coefficient, sampler
+    diagnostics, predictions averaged over the draws, and a netCDF round trip."""
+    rows = store["summary"].index[:150]
+    summary = store["summary"].loc[rows]
+    dynamic = store["panel"].subset(np.arange(150))
+    model = estimators.ParetoNBD(
+        "bayes", dynamic_covariates={"purchase": ["high_season"]}, draws=100, tune=100,
+        chains=2, cores=1, seed=3, ess_floor=10,
+    )
+    model.fit(summary, dynamic=dynamic)
+    result = model.result_
+    assert set(result.draws) == {"r", "alpha", "s", "beta", "purchase:high_season"}
+    assert result.diagnostics["draws_shape"] == [2, 100]
+    assert result.backend == "bayes"
+    mle = estimators.ParetoNBD(dynamic_covariates={"purchase": ["high_season"]})
+    mle.fit(summary, dynamic=dynamic)
+    effect = result.draws["purchase:high_season"]
+    assert np.quantile(effect, 0.005) < mle.params_["purchase:high_season"] < np.quantile(
+        effect, 0.995
+    )
+    out = model.predict_dynamic(summary, 10.0, dynamic=dynamic)
+    assert out["p_alive"].between(0, 1).all()
+    model.save(tmp_path / "model.nc")
+    loaded = estimators.ParetoNBD.load(tmp_path / "model.nc")
+    assert loaded.result_.dynamic_covariates == {"purchase": ["high_season"]}
+    np.testing.assert_allclose(
+        loaded.predict_dynamic(summary, 10.0, dynamic=dynamic)["dect"], out["dect"]
+    )
+
+
+def test_rate_factor_of_a_whole_period_has_the_effects_table_interval(fitted, store):
+    from clvmodels.estimators.dynamic import rate_multipliers
+
+    table = rate_multipliers(fitted.result_, store["panel"], float(F))
+    effects = fitted.covariate_effects().loc["dropout:high_season"]
+    week = table[(table["process"] == "dropout") & np.isclose(table["multiplier"],
+                                                               effects["factor"])]
+    assert len(week) > 0
+    np.testing.assert_allclose(week["lower"], effects["factor_lower"], rtol=1e-9)
+    np.testing.assert_allclose(week["upper"], effects["factor_upper"], rtol=1e-9)
+    assert set(table["part"]) == {"calibration", "horizon"}

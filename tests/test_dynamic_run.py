@@ -92,7 +92,7 @@ def config(log_path, out=None, **changes):
         ),
         (
             {"models__paretonbd__dynamic_covariates": {"purchase": ["high_season", "high_season"]}},
-            "models.paretonbd.dynamic_covariates.purchase: a covariate is listed twice",
+            "models.paretonbd.dynamic_covariates.purchase: covariate 'high_season' is listed twice",
         ),
         (
             {"models__paretonbd__backend": "bayes", "models__paretonbd__method": "map"},
@@ -124,6 +124,16 @@ def config(log_path, out=None, **changes):
         ),
         ({"data__time_unit": "M"}, "data.time_unit: "),
         ({"clv__horizon": "lifetime"}, "clv.horizon: lifetime needs covariate values for ever"),
+        (
+            {"clv__horizon": 5_200_000},
+            "clv.horizon: 5200000 W after the calibration end 1997-09-30 is too long for the "
+            "calendar, which ends on 2262-04-11 (the last day of pandas dates); give at most "
+            "13802.4 W",
+        ),
+        (
+            {"data__dynamic_covariates": {"source": "t.csv", "columns": ["a", "b", "a"]}},
+            "data.dynamic_covariates.columns: column 'a' is listed twice",
+        ),
         (
             {"models__paretonbd__dynamic_covariates": None},
             "data.dynamic_covariates: no model uses them",
@@ -201,20 +211,35 @@ def test_cli_predict_needs_the_future_covariates(run_folder, log_path, tmp_path,
     )
 
 
-def test_a_covariate_table_ending_before_the_horizon_is_refused(log_path, tmp_path):
+def _promo_table(tmp_path, column="promo"):
+    """Weekly covariate table for 1997 (ends 1998-01-07, 99 days after 1997-09-30)."""
     weeks = pd.date_range("1997-01-01", "1997-12-31", freq="7D")
-    table = pd.DataFrame({"period_start": weeks.strftime("%Y-%m-%d"), "promo": 0.0})
-    table.loc[table.index % 5 == 0, "promo"] = 1.0
-    source = tmp_path / "promo.csv"
+    table = pd.DataFrame({"period_start": weeks.strftime("%Y-%m-%d"), column: 0.0})
+    table.loc[table.index % 5 == 0, column] = 1.0
+    source = tmp_path / f"{column}.csv"
     table.to_csv(source, index=False)
+    return source
+
+
+def test_a_covariate_table_ending_before_the_horizon_is_refused(log_path, tmp_path):
+    source = _promo_table(tmp_path)
     raw = config(
         log_path,
         data__dynamic_covariates={"source": str(source)},
         models__paretonbd__dynamic_covariates={"purchase": ["promo"]},
     )
     settings = resolve(parse_config(raw))
-    with pytest.raises(DataError, match="a horizon of 39 W reaches 1998-06-30 but the dynamic"):
+    # the holdout, 1997-09-30 to 1998-06-30, is 273 days: into the week of 1998-06-24
+    with pytest.raises(DataError) as err:
         execute(settings)
+    assert str(err.value) == (
+        f"data.dynamic_covariates.source {source}: the holdout (39 W, longer than "
+        "clv.horizon 26) ends 273 days after the calibration end 1997-09-30, at the start "
+        "of 1998-06-30 (in the period starting 1998-06-24), but the covariates end 99 days "
+        "after it, at the start of 1998-01-07 (their last period starts 1997-12-31); give "
+        "covariate values up to the period starting 1998-06-24, or a horizon of at most "
+        "14.1429 W"
+    )
     wrong = copy.deepcopy(raw)
     wrong["models"]["paretonbd"]["dynamic_covariates"] = {"purchase": ["price"]}
     with pytest.raises(
@@ -223,3 +248,69 @@ def test_a_covariate_table_ending_before_the_horizon_is_refused(log_path, tmp_pa
         r"covariate of the data \(covariates: promo\)",
     ):
         execute(resolve(parse_config(wrong)))
+
+
+def test_a_covariate_in_the_table_and_the_calendar_names_both(log_path, tmp_path):
+    source = _promo_table(tmp_path, "high_season")
+    raw = config(log_path, data__dynamic_covariates={"source": str(source), "calendar": CALENDAR})
+    with pytest.raises(DataError) as err:
+        execute(resolve(parse_config(raw)))
+    assert str(err.value) == (
+        "data.dynamic_covariates.calendar: covariate 'high_season' is also in "
+        f"{source}; give each covariate in one table"
+    )
+
+
+@pytest.fixture
+def predict_args(run_folder, log_path, tmp_path):
+    """``clvmodels predict`` of the run's Pareto/NBD with the calendar, but no horizon."""
+    calendar = tmp_path / "calendar.yaml"
+    calendar.write_text(yaml.safe_dump(CALENDAR))
+    model = run_folder / "models" / "paretonbd.json"
+    args = ["predict", str(model), str(run_folder / "summary.csv")]
+    args += ["--out", str(tmp_path / "scores.csv"), "--overwrite"]
+    return [*args, "--transactions", str(log_path), "--calendar", str(calendar)]
+
+
+def test_cli_predict_reads_the_calibration_end_from_the_summary(run_folder, predict_args):
+    # summary.csv's first_purchase + T is 1997-09-30 for every customer: no flag needed
+    assert main([*predict_args, "--horizon", "26"]) == 0
+    written = pd.read_csv(run_folder / "predictions.csv").set_index("customer_id")
+    scores = pd.read_csv(predict_args[4]).set_index("customer_id")
+    pd.testing.assert_series_equal(
+        scores["dect"].sort_index(), written["dect"].sort_index(), check_exact=False, rtol=1e-9
+    )
+
+
+def _error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    return err.removeprefix("error: ")
+
+
+def test_cli_predict_errors_point_at_the_flag(run_folder, log_path, predict_args, tmp_path, capsys):
+    summary = pd.read_csv(run_folder / "summary.csv")
+    assert main([*predict_args, "--calibration-end", "1997-12-31"]) == 2
+    assert _error(capsys) == (
+        f"{run_folder / 'summary.csv'}: customer 18 has T 38.4286 W, but 51.5714 from her "
+        f"first purchase in {log_path} to the calibration end 1997-12-31 (--calibration-end); "
+        "pass --calibration-end with DATA's calibration end (a run's split.calibration_end)"
+    )
+    assert main([*predict_args, "--horizon", "lifetime"]) == 2
+    assert _error(capsys) == (
+        "--horizon: a lifetime horizon needs covariate values for ever; with time-varying "
+        "covariates give a number of time units covered by them"
+    )
+    assert main([*predict_args, "--horizon", "5200000"]) == 2
+    assert _error(capsys).startswith("--horizon: 5200000 W after the calibration end 1997-09-30")
+    no_ids = tmp_path / "no_ids.csv"
+    summary.drop(columns="customer_id").to_csv(no_ids, index=False)
+    assert main([*predict_args[:2], str(no_ids), *predict_args[3:]]) == 2
+    assert _error(capsys).startswith(f"{no_ids}: no customer_id column; ")
+    table = _promo_table(tmp_path, "high_season")
+    args = [*predict_args[:-2], "--dynamic-covariates", str(table)]
+    assert main(args) == 2
+    assert _error(capsys).startswith(
+        f"--dynamic-covariates {table}: --horizon (default one year) 52.1786 W ends 365.25 "
+        "days after the calibration end 1997-09-30, during 1998-09-30"
+    )

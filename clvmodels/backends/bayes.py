@@ -182,7 +182,12 @@ def fit_bayes(
     # NUTS moves in straightened coordinates; the mode of ``map`` stays the log-scale one
     coordinates = Coordinates.of(spec, rows if method == "nuts" else None, coefficients, chosen)
     model = build_model(
-        spec, rows.rows, rows.weights, chosen, portable=portable, covariates=covariates,
+        spec,
+        rows.rows,
+        rows.weights,
+        chosen,
+        portable=portable,
+        covariates=covariates,
         coordinates=coordinates,
     )
     diagnostics: dict[str, Any] = {"method": method, "priors": chosen, **coordinates.describe()}
@@ -286,8 +291,15 @@ def _fit_nuts(
     start_kwargs: dict[str, Any] = {}
     if settings.sampler == "pymc":
         start_kwargs, diagnostics["init"] = nuts_start(
-            pm, model, spec, rows, settings.chains, settings.target_accept, settings.seed,
-            covariates, coordinates,
+            pm,
+            model,
+            spec,
+            rows,
+            settings.chains,
+            settings.target_accept,
+            settings.seed,
+            covariates,
+            coordinates,
         )
     chains = settings.chains
     cores = settings.cores if settings.cores is not None else min(chains, os.cpu_count() or 1)

@@ -14,7 +14,8 @@ straightened), with the default priors of :mod:`clvmodels.backends.priors`
 :func:`clvmodels.backends.bayes.fit_bayes` does.
 
 Memory: the likelihood's quadrature holds ``customers × periods × 8`` values, so the
-MLE objective is evaluated in chunks of customers (:data:`CELLS_PER_CHUNK`) and summed;
+MLE objective is evaluated in chunks of customers
+(:data:`~clvmodels.backends.dynamic_objective.CELLS_PER_CHUNK`) and summed;
 its peak memory does not grow with the number of customers beyond the data itself.
 """
 
@@ -25,7 +26,6 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -35,15 +35,12 @@ from clvmodels.backends import mle
 from clvmodels.backends.bayes import sampler_diagnostics
 from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import FitRows
-from clvmodels.backends.information import Objective, invert_information, undetermined
+from clvmodels.backends.dynamic_objective import ChunkedLikelihood, likelihood_op
+from clvmodels.backends.information import invert_information, undetermined
 from clvmodels.backends.priors import check_priors, default_priors, pymc_name
 from clvmodels.errors import ConfigError, FitError
-from clvmodels.models.ops import pytensor_ops
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult, from_coordinates, undetermined_error
-
-CELLS_PER_CHUNK = 250_000
-"""Customer-period-node cells per evaluation of the compiled likelihood."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +108,9 @@ class DynamicData:
         tail = np.where(after.any(axis=1), np.argmax(after, axis=1), last)
         order_rows = np.argsort(tail, kind="stable")
         first, counts, born, tail = (a[order_rows] for a in (first, counts, born, tail))
+        # by size, and at least 16 chunks (of 32 rows or more) so that trimming pays
         step = max(1, cells_per_chunk // max(1, self.exposure.shape[1] * order))
+        step = min(step, max(32, -(-len(first) // 16)))
         out = []
         for i in range(0, len(first), step):
             picked = slice(i, i + step)
@@ -123,69 +122,6 @@ class DynamicData:
             skip = int(tail[picked].min()) - columns.start
             out.append((counts[picked].astype(float), [*inputs, np.int64(max(skip, 0))]))
         return out
-
-
-@cache
-def _compiled(module_name: str, param_names: tuple[str, ...], processes: tuple[int, int]) -> Any:
-    """The weighted log-likelihood and its gradient in ``θ`` = (log-parameters,
-    coefficients), compiled once per model and covariate count per process."""
-    import importlib
-
-    import pytensor
-    import pytensor.tensor as pt
-
-    module = importlib.import_module(module_name)
-    theta = pt.dvector("theta")
-    params = {k: pt.exp(theta[i]) for i, k in enumerate(param_names)}
-    k_p, k_d = processes
-    offset = len(param_names)
-    gamma = [theta[offset + j] for j in range(k_p)]
-    delta = [theta[offset + k_p + j] for j in range(k_d)]
-    x = pt.dvector("frequency")
-    exposure, before, counts = (pt.dmatrix(n) for n in ("exposure", "before", "counts"))
-    purchase = [pt.dmatrix(f"purchase{j}") for j in range(k_p)]
-    dropout = [pt.dmatrix(f"dropout{j}") for j in range(k_d)]
-    skip = pt.lscalar("quadrature_from")
-    per_row = module.log_likelihood(
-        **params,
-        gamma=gamma,
-        delta=delta,
-        frequency=x,
-        exposure=exposure,
-        before=before,
-        counts=counts,
-        purchase=purchase,
-        dropout=dropout,
-        quadrature_from=skip,
-        xp=pytensor_ops(),
-    )
-    weight = pt.dvector("weight")
-    total = pt.sum(weight * per_row)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
-        return pytensor.function(
-            [theta, weight, x, exposure, before, counts, *purchase, *dropout, skip],
-            [total, pytensor.grad(total, theta)],
-            on_unused_input="ignore",
-            name=f"{module_name}_loglik_grad",
-        )
-
-
-def _objective(module: ModuleType, spec: ModelSpec, data: DynamicData) -> Objective:
-    """(log-likelihood, gradient) summed over chunks of customers."""
-    k_p, k_d = (len(data.covariates.get(p, {})) for p in ("purchase", "dropout"))
-    fn = _compiled(module.__name__, spec.param_names, (k_p, k_d))
-    chunks = data.chunks(CELLS_PER_CHUNK, module.ORDER)
-
-    def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = 0.0, np.zeros(len(theta))
-        for weights, inputs in chunks:
-            v, g = fn(np.asarray(theta, dtype=float), weights, *inputs)
-            value += float(v)
-            grad += np.asarray(g, dtype=float)
-        return value, grad
-
-    return evaluate
 
 
 def _plain(spec: ModelSpec, data: DynamicData) -> dict[str, float]:
@@ -213,7 +149,7 @@ def fit_dynamic_mle(
     started = time.perf_counter()
     coefficients = data.coefficient_names()
     names = (*spec.param_names, *coefficients)
-    objective = _objective(module, spec, data)
+    objective = ChunkedLikelihood(module.__name__, spec.param_names, data)
     start = {**_plain(spec, data), **(init or {})}
     n_obs = float(data.n)
     best, attempts = mle.optimise(spec, objective, [start], coefficients, n_obs, max_iter)
@@ -346,7 +282,7 @@ def fit_dynamic_bayes(
     diagnostics["seconds"] = round(time.perf_counter() - started, 3)
     params = {k: float(v.mean()) for k, v in draws_out.items()}
     logged = {k: v if k in coefficients else np.log(v) for k, v in draws_out.items()}
-    ll = _objective(module, spec, data)(
+    ll = ChunkedLikelihood(module.__name__, spec.param_names, data)(
         np.array([np.log(params[k]) if k not in coefficients else params[k] for k in names])
     )[0]
     cov = np.atleast_2d(np.cov(np.column_stack([logged[k] for k in names]), rowvar=False))
@@ -372,38 +308,21 @@ def _pymc_model(
     coordinates: Coordinates,
     priors: Mapping[str, Mapping[str, Any]],
 ) -> Any:
-    """The PyMC model: priors in ``coordinates`` and the likelihood as one potential."""
+    """The PyMC model: priors in ``coordinates`` and the likelihood as one potential, an
+    operation that evaluates the chunked likelihood and its gradient
+    (:class:`~clvmodels.backends.dynamic_objective.ChunkedLikelihood`), so the model
+    compiles in seconds whatever the number of chunks."""
     import pymc as pm
-    import pytensor
     import pytensor.tensor as pt
 
-    k_p = len(data.covariates.get("purchase", {}))
-    coefficients = coordinates.coefficients
+    objective = ChunkedLikelihood(module.__name__, spec.param_names, data)
     with pm.Model() as model:
         variables = coordinates.variables(pm, priors)
-        total = 0.0
-        for weights, (x, exposure, before, counts, *covs, skip) in data.chunks(
-            CELLS_PER_CHUNK, module.ORDER
-        ):
-            shared = [
-                pytensor.shared(np.asarray(a, dtype=float))
-                for a in (weights, x, exposure, before, counts, *covs)
-            ]
-            per_row = module.log_likelihood(
-                **{k: variables[k] for k in spec.param_names},
-                gamma=[variables[c] for c in coefficients[:k_p]],
-                delta=[variables[c] for c in coefficients[k_p:]],
-                frequency=shared[1],
-                exposure=shared[2],
-                before=shared[3],
-                counts=shared[4],
-                purchase=shared[5 : 5 + k_p],
-                dropout=shared[5 + k_p :],
-                quadrature_from=int(skip),
-                xp=pytensor_ops(),
-            )
-            total = total + pt.sum(shared[0] * per_row)
-        pm.Potential("log_likelihood", total)
+        theta = pt.stack(
+            [pt.log(variables[k]) for k in spec.param_names]
+            + [pt.as_tensor_variable(variables[c]) for c in coordinates.coefficients]
+        )
+        pm.Potential("log_likelihood", likelihood_op(objective)(theta))
     return model
 
 

@@ -213,9 +213,9 @@ def _hold_at_edge(
 
 def bounds(spec: ModelSpec, coefficients: tuple[str, ...]) -> list[tuple[float, float]]:
     """Box of the optimiser: log-parameters within ±LOG_BOUND, coefficients ±COEF_BOUND."""
-    return [(-LOG_BOUND, LOG_BOUND)] * len(spec.param_names) + [
-        (-COEF_BOUND, COEF_BOUND)
-    ] * len(coefficients)
+    return [(-LOG_BOUND, LOG_BOUND)] * len(spec.param_names) + [(-COEF_BOUND, COEF_BOUND)] * len(
+        coefficients
+    )
 
 
 def optimise(

@@ -172,8 +172,9 @@ def _check_covariates(config: RunConfig) -> None:
     if table is not None:
         if not table.columns:
             raise ConfigError("data.covariates.columns: list at least one column")
-        if len(set(table.columns)) != len(table.columns):
-            raise ConfigError("data.covariates.columns: a column is listed twice")
+        twice = [c for i, c in enumerate(table.columns) if c in table.columns[:i]]
+        if twice:
+            raise ConfigError(f"data.covariates.columns: column {twice[0]!r} is listed twice")
         unknown = sorted(set(table.reference) - set(table.columns))
         if unknown:
             raise ConfigError(

@@ -16,7 +16,7 @@ import importlib
 import math
 
 from clvmodels.config.schema import CalendarConfig, ModelConfig, RunConfig
-from clvmodels.data.calendar import calendar_covariates
+from clvmodels.data.calendar import calendar_covariates, check_horizon_days, parse_day
 from clvmodels.errors import ConfigError, echo
 from clvmodels.models import model_info, model_keys
 
@@ -100,14 +100,18 @@ def _check_data(config: RunConfig) -> None:
     if block.columns is not None:
         if not block.columns:
             raise ConfigError(f"{DATA_KEY}.columns: list at least one column")
-        if len(set(block.columns)) != len(block.columns):
-            raise ConfigError(f"{DATA_KEY}.columns: a column is listed twice")
+        twice = [c for i, c in enumerate(block.columns) if c in block.columns[:i]]
+        if twice:
+            raise ConfigError(f"{DATA_KEY}.columns: column {echo(twice[0])} is listed twice")
     horizon = config.clv.horizon
     if horizon == "lifetime" or (isinstance(horizon, float) and not math.isfinite(horizon)):
         raise ConfigError(
             "clv.horizon: lifetime needs covariate values for ever; with "
             f"{DATA_KEY} give a number of time units covered by them"
         )
+    if config.split.calibration_end is not None and isinstance(horizon, float) and horizon > 0:
+        end = parse_day(config.split.calibration_end, "split.calibration_end")
+        check_horizon_days(end, horizon, data.time_unit, "clv.horizon")
 
 
 def _check_model(config: RunConfig, key: str, model: ModelConfig, names: list[str] | None) -> None:
@@ -143,8 +147,9 @@ def _check_model(config: RunConfig, key: str, model: ModelConfig, names: list[st
                 f"{where}: the {info.name} has no such process taking time-varying "
                 f"covariates (processes: {', '.join(processes)})"
             )
-        if len(set(columns)) != len(columns):
-            raise ConfigError(f"{where}: a covariate is listed twice")
+        twice = [c for i, c in enumerate(columns) if c in columns[:i]]
+        if twice:
+            raise ConfigError(f"{where}: covariate {echo(twice[0])} is listed twice")
         unknown = [c for c in columns if names is not None and c not in names]
         if unknown:
             raise ConfigError(

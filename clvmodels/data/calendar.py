@@ -38,6 +38,14 @@ from clvmodels.errors import ConfigError, DataError, echo
 PERIOD_COLUMN = "period_start"
 """The column of a period's first day in a long covariate table."""
 
+TABLE_ATTR = "clvmodels_dynamic"
+"""``attrs`` key of a canonical covariate table: ``{"source": name, "time_unit": unit}``
+(the name tells messages which table a covariate comes from)."""
+
+LAST_DAY = int(np.datetime64(pd.Timestamp.max.normalize(), "D").astype("int64"))
+"""The day number of 2262-04-11, the last day a pandas date (datetime64[ns]) can hold:
+a calendar ends before it."""
+
 _PERIOD_DAYS = {"D": 1, "W": 7}
 _SEASONALITY = ("month", "quarter")
 _RESERVED = (PERIOD_COLUMN, "customer_id")
@@ -141,6 +149,11 @@ def calendar_covariates(
     first = parse_day(first_period_start, "calendar.first_period_start")
     if isinstance(n_periods, bool) or not isinstance(n_periods, int | np.integer) or n_periods < 1:
         raise ConfigError(f"calendar.n_periods: {echo(n_periods)} is not a positive integer")
+    if first + (int(n_periods) - 1) * unit > LAST_DAY:
+        raise ConfigError(
+            f"calendar.n_periods: {n_periods} periods from {day_text(first)} start after "
+            f"{day_text(LAST_DAY)}, the last day of pandas dates"
+        )
     days = first + np.arange(int(n_periods) * unit, dtype="int64").reshape(-1, unit)
     months = as_days(days).astype("datetime64[M]").astype("int64") % 12 + 1
     columns: dict[str, np.ndarray] = {}
@@ -162,7 +175,9 @@ def calendar_covariates(
             "calendar: no covariate asked for; give seasonality, high_season, campaigns or holidays"
         )
     table = pd.DataFrame({PERIOD_COLUMN: as_days(days[:, 0]).astype("datetime64[ns]")})
-    return table.assign(**columns)
+    table = table.assign(**columns)
+    table.attrs[TABLE_ATTR] = {"source": "calendar covariates", "time_unit": time_unit}
+    return table
 
 
 def _seasonal(months: np.ndarray, seasonality: str) -> dict[str, np.ndarray]:
@@ -189,8 +204,9 @@ def _months(high_season: Sequence[int]) -> list[int]:
             or not 1 <= month <= 12
         ):
             raise ConfigError(f"calendar.high_season[{i}]: {echo(month)} is not a month (1-12)")
-    if len(set(high_season)) != len(high_season):
-        raise ConfigError("calendar.high_season: a month is listed twice")
+    twice = [m for i, m in enumerate(high_season) if m in high_season[:i]]
+    if twice:
+        raise ConfigError(f"calendar.high_season: month {twice[0]} is listed twice")
     return [int(m) for m in high_season]
 
 
@@ -270,8 +286,14 @@ def calendar_table_for(
     Raises
     ------
     ConfigError
-        As :func:`calendar_covariates`; a negative or non-finite horizon, a first
-        purchase after the calibration end.
+        As :func:`calendar_covariates` and :func:`check_horizon_days`; a first purchase
+        after the calibration end.
+
+    Examples
+    --------
+    >>> table = calendar_table_for(["2025-01-06"], "2025-03-31", 4, "W", high_season=[3, 4])
+    >>> len(table), list(table.columns)
+    (16, ['period_start', 'high_season'])
     """
     unit = period_days(time_unit, error=ConfigError)
     firsts = pd.Series(np.atleast_1d(np.asarray(first_days, dtype=object)))
@@ -283,10 +305,7 @@ def calendar_table_for(
         raise ConfigError(f"calendar: first purchase day {echo(bad)} is not a date")
     earliest = parse_day(stamps.min().normalize(), "calendar: first purchase day")
     cal = parse_day(calibration_end, "calendar: calibration_end")
-    if isinstance(horizon, bool) or not isinstance(horizon, int | float) or not horizon >= 0:
-        raise ConfigError(f"calendar: horizon {echo(horizon)} is not a number >= 0")
-    if not math.isfinite(horizon):
-        raise ConfigError("calendar: horizon must be finite")
+    check_horizon_days(cal, horizon, time_unit, "calendar.horizon")
     if earliest > cal:
         raise ConfigError(
             f"calendar: the earliest first purchase {day_text(earliest)} is after the "
@@ -298,3 +317,27 @@ def calendar_table_for(
     last = period_of(math.ceil(reach) - 1 if reach > cal else cal, grid, unit)
     last = max(last, period_of(cal, grid, unit))
     return calendar_covariates(day_text(start), (last - start) // unit + 1, time_unit, **calendar)
+
+
+def check_horizon_days(calibration_end: int, horizon: Any, time_unit: str, key: str) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``horizon`` (in ``time_unit``) is
+    a finite number >= 0 whose end, counted from the day number ``calibration_end``, is
+    a day a calendar can hold (up to :data:`LAST_DAY`)."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.number):
+        raise ConfigError(f"{key}: {echo(horizon)} is not a number >= 0")
+    if not horizon >= 0:
+        raise ConfigError(f"{key}: {horizon!r} is not a number >= 0")
+    if not math.isfinite(horizon):
+        raise ConfigError(
+            f"{key}: a lifetime horizon needs covariate values for ever; with time-varying "
+            "covariates give a number of time units covered by them"
+        )
+    unit = period_days(time_unit, error=ConfigError)
+    if calibration_end + float(horizon) * unit > LAST_DAY:
+        longest = (LAST_DAY - calibration_end) / unit
+        raise ConfigError(
+            f"{key}: {float(horizon):.10g} {time_unit} after the calibration end "
+            f"{day_text(calibration_end)} is too long for the calendar, which ends on "
+            f"{day_text(LAST_DAY)} (the last day of pandas dates); give at most "
+            f"{longest:.6g} {time_unit}"
+        )

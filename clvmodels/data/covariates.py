@@ -175,8 +175,9 @@ def _checked_choice(
     if not columns:
         raise DataError(f"{source_name}: no covariate columns were chosen")
     _check_columns(table, (*required, *columns), source_name)
-    if len(set(columns)) != len(columns):
-        raise DataError(f"{source_name}: a covariate column is listed twice")
+    twice = sorted({c for c in columns if list(columns).count(c) > 1})
+    if twice:
+        raise DataError(f"{source_name}: covariate column {twice[0]!r} is listed twice")
     unknown = sorted(set(reference) - set(columns))
     if unknown:
         raise DataError(f"{source_name}: reference level given for {unknown[0]!r}, not a covariate")

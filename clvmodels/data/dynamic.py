@@ -39,13 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.calendar import PERIOD_COLUMN, as_days, day_numbers, day_text, period_days
-from clvmodels.data.dynamic_table import (
-    ID_COLUMN,
-    TABLE_ATTR,
-    check_dynamic_table,
-    table_values,
-)
+from clvmodels.data.calendar import as_days, day_numbers, day_text, period_days
+from clvmodels.data.dynamic_table import checked_tables, common_grid, table_values
 from clvmodels.data.sources import Source
 from clvmodels.data.summary.pandas_engine import purchase_occasions
 from clvmodels.data.summary.rules import SummaryOptions
@@ -140,31 +135,86 @@ class DynamicPanel:
 
         Raises
         ------
-        DataError
-            The horizon reaches beyond the last period given.
+        ConfigError, DataError
+            As :meth:`check_horizon`.
         """
-        if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.number):
-            raise ConfigError(f"dynamic covariates: horizon {echo(horizon)} is not a number")
-        if not horizon >= 0 or not np.isfinite(horizon):
-            raise ConfigError(f"dynamic covariates: horizon {horizon!r} is not a number >= 0")
         chosen = self._chosen(names)
         unit = period_days(self.time_unit)
-        cal = int(day_numbers(self.calibration_end))
-        starts = day_numbers(self.period_starts[self.n_calibration - 1 :])
-        offset = (starts - cal).astype("float64")  # days from the calibration end
-        reach = float(horizon) * unit  # counted from the calibration end: no rounding
-        if reach > offset[-1] + unit + 1e-9 * unit:
-            raise DataError(
-                f"dynamic covariates: a horizon of {horizon:g} {self.time_unit} reaches "
-                f"{day_text(cal + int(np.floor(reach)))} but the dynamic covariates end with "
-                f"the period starting {day_text(starts[-1])} (up to "
-                f"{day_text(starts[-1] + unit)}); give covariate values for the periods up "
-                "to the end of the horizon"
-            )
+        offset = self._offsets()
+        reach = self.check_horizon(horizon) * unit  # from the calibration end: no rounding
         lengths = np.clip(np.minimum(reach, offset + unit) - np.maximum(0.0, offset), 0, None)
         h = int(np.count_nonzero(lengths > 0))  # the positive lengths come first
         columns = slice(self.n_calibration - 1, self.n_calibration - 1 + h)
         return lengths[:h] / unit, [self.values[name][:, columns] for name in chosen]
+
+    def _offsets(self) -> np.ndarray:
+        """Days from the calibration end to the start of periods P - 1, P, ... (float)."""
+        starts = day_numbers(self.period_starts[self.n_calibration - 1 :])
+        return (starts - int(day_numbers(self.calibration_end))).astype("float64")
+
+    def check_horizon(
+        self,
+        horizon: float,
+        *,
+        name: str | None = None,
+        source_name: str = "dynamic covariates",
+    ) -> float:
+        """``horizon`` as a float, after checking that the covariates cover
+        ``(calibration_end, calibration_end + horizon]``.
+
+        Parameters
+        ----------
+        horizon : float
+            Length in units (>= 0).
+        name : str, optional
+            Names the horizon in messages, e.g. ``"clv.horizon 26 W"`` (default ``"the
+            horizon H W"``).
+        source_name : str
+            Names the covariates in messages (a file, a config key).
+
+        Raises
+        ------
+        ConfigError
+            A horizon that is no finite number >= 0.
+        DataError
+            The horizon reaches beyond the last period given: the message says how many
+            days past the calibration end it reaches and into which period, how many
+            days the covariates cover and through which day, and the longest horizon
+            they allow.
+        """
+        if isinstance(horizon, bool) or not isinstance(horizon, int | float | np.number):
+            raise ConfigError(f"{source_name}: horizon {echo(horizon)} is not a number")
+        if not horizon >= 0:
+            raise ConfigError(f"{source_name}: horizon {horizon!r} is not a number >= 0")
+        if not np.isfinite(horizon):
+            raise ConfigError(
+                f"{source_name}: a lifetime horizon needs covariate values for ever; give a "
+                "number of time units covered by them"
+            )
+        unit = period_days(self.time_unit)
+        offset = self._offsets()
+        reach = float(horizon) * unit  # days past the calibration end
+        covered = float(offset[-1] + unit)
+        if reach > covered + 1e-9 * unit:
+            cal = int(day_numbers(self.calibration_end))
+            touched = cal + int(np.ceil(reach)) - 1  # the last day the horizon enters
+            needed = touched - (touched - cal - int(offset[0])) % unit
+            when = (
+                f"during {day_text(touched)}"
+                if reach % 1
+                else f"at the start of {day_text(touched + 1)}"
+            )
+            shown = name or f"the horizon {float(horizon):g} {self.time_unit}"
+            raise DataError(
+                f"{source_name}: {shown} ends {reach:g} days after the calibration end "
+                f"{day_text(cal)}, {when} (in the period starting {day_text(needed)}), but "
+                f"the covariates end {covered:g} days after it, at the start of "
+                f"{day_text(cal + covered)} (their last period starts "
+                f"{day_text(cal + offset[-1])}); give covariate values up to the period "
+                f"starting {day_text(needed)}, or a horizon of at most "
+                f"{covered / unit:.6g} {self.time_unit}"
+            )
+        return float(horizon)
 
     def subset(self, index: Any) -> DynamicPanel:
         """The panel of some customers (rows ``index``: positions or a boolean mask)."""
@@ -218,6 +268,13 @@ def build_panel(
     source_name : str
         Names the tables in messages when they do not carry their source's name.
 
+    Returns
+    -------
+    DynamicPanel
+        Rows in the order of ``customer_ids``; periods from the one holding the earliest
+        first purchase (on the tables' grid) to the last period every table covers, the
+        first ``n_calibration`` of them up to the one holding ``calibration_end``.
+
     Raises
     ------
     DataError
@@ -239,8 +296,8 @@ def build_panel(
             f"{source_name}: customer {ids[late][0]} first purchased on "
             f"{day_text(births[late][0])}, after the calibration end {day_text(cal)}"
         )
-    checked = _checked_tables(tables, time_unit, source_name)
-    anchor, end = _grid(checked, cal, unit, source_name)
+    checked = checked_tables(tables, time_unit, source_name)
+    anchor, end = common_grid(checked, cal, unit)
     first = int(births.min()) - (int(births.min()) - anchor) % unit
     starts = np.arange(first, end + 1, unit, dtype="int64")
     n_cal = (cal - first) // unit + 1
@@ -293,59 +350,6 @@ def _repeats(
     return who, days
 
 
-def _checked_tables(
-    tables: Sequence[pd.DataFrame], time_unit: str, source_name: str
-) -> list[tuple[str, pd.DataFrame]]:
-    """``(name, canonical table)`` of each table; a covariate in two tables is an error."""
-    if isinstance(tables, pd.DataFrame) or not tables:
-        raise DataError(f"{source_name}: give a list of one or more covariate tables")
-    out: list[tuple[str, pd.DataFrame]] = []
-    seen: dict[str, str] = {}
-    for k, table in enumerate(tables):
-        meta = table.attrs.get(TABLE_ATTR, {})
-        name = meta.get("source") or (source_name if len(tables) == 1 else f"{source_name}[{k}]")
-        table = check_dynamic_table(table, name, time_unit=time_unit)
-        for column in table.columns:
-            if column in (ID_COLUMN, PERIOD_COLUMN):
-                continue
-            if column in seen:
-                raise DataError(
-                    f"{name}: covariate {column!r} is also in {seen[column]}; "
-                    "give each covariate in one table"
-                )
-            seen[column] = name
-        out.append((name, table))
-    return out
-
-
-def _grid(
-    tables: list[tuple[str, pd.DataFrame]], cal: int, unit: int, source_name: str
-) -> tuple[int, int]:
-    """``(anchor, end)``: a period start of the tables' common grid and the start of the
-    last period every table covers; tables off that grid or ending before the calibration
-    end are errors."""
-    anchor = None
-    end = None
-    for name, table in tables:
-        days = table[PERIOD_COLUMN].to_numpy("datetime64[D]").astype("int64")
-        if anchor is None:
-            anchor, first_name = int(days[0]), name
-        elif (days[0] - anchor) % unit:
-            raise DataError(
-                f"{name}: its periods (from {day_text(days[0])}) are not on the grid of "
-                f"{first_name} (from {day_text(anchor)}); weekly periods must start on one weekday"
-            )
-        last = int(days.max())
-        if last + unit <= cal:
-            raise DataError(
-                f"{name}: the dynamic covariates end with the period starting "
-                f"{day_text(last)}, before the calibration end {day_text(cal)}"
-            )
-        end = last if end is None else min(end, last)
-    assert anchor is not None and end is not None  # tables is not empty
-    return anchor, end
-
-
 def _selected(
     values: dict[str, np.ndarray], names: Sequence[str], source_name: str
 ) -> dict[str, np.ndarray]:
@@ -357,8 +361,9 @@ def _selected(
             f"{source_name}: no covariate {unknown[0]!r} in the tables "
             f"(covariates: {', '.join(values)})"
         )
-    if len(set(names)) != len(names):
-        raise DataError(f"{source_name}: a covariate name is listed twice")
+    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    if twice:
+        raise DataError(f"{source_name}: covariate {twice[0]!r} is listed twice in names")
     return {name: values[name] for name in names}
 
 
@@ -372,11 +377,48 @@ def panel_from_log(
 ) -> DynamicPanel:
     """The :class:`DynamicPanel` of a summary's customers, from their transaction log.
 
-    The log is read with the rules of the summary (the purchase occasions of
+    The log is read again with the rules of the summary (the purchase occasions of
     :func:`clvmodels.data.summary.pandas_engine.purchase_occasions`, as
-    :func:`clvmodels.data.estimate_regularity` reads them), so ``summary_options`` must be
-    those the summary was made with (``calibration_end``, ``time_unit``,
-    ``merge_same_day``, ...).  The panel's rows follow ``summary["customer_id"]``.
+    :func:`clvmodels.data.estimate_regularity` reads them) to place every purchase in
+    its calendar period, and the panel's row sums are checked against the summary's
+    ``frequency``, ``recency`` and ``T``.
+
+    Parameters
+    ----------
+    source : DataFrame, "builtin:NAME" or path
+        The transaction log the summary was made from (:mod:`clvmodels.data.sources`).
+    summary : DataFrame
+        The customers to lay out, one row each (typically
+        :func:`clvmodels.data.summarize_transactions` of ``source``, or a subset of its
+        rows): columns ``customer_id``, ``frequency``, ``recency`` and ``T``; other
+        columns are ignored.  The panel's rows follow ``summary["customer_id"]``.
+    tables : list of DataFrame
+        Long covariate tables (``[customer_id,] period_start, <covariates>``) on one grid
+        of periods, from the earliest first purchase (a customer's rows from her first
+        purchase's period) to the end of the prediction horizon:
+        :func:`~clvmodels.data.dynamic_table.read_dynamic_covariates` reads and checks a
+        CSV or Parquet file or a DataFrame;
+        :func:`~clvmodels.data.calendar.calendar_table_for` makes the calendar covariates
+        (month or quarter dummies, a high season, campaigns, holidays) a run needs, and
+        :func:`~clvmodels.data.calendar.calendar_covariates` those of chosen periods.
+        A covariate may be in one table only.
+    names : list of str, optional
+        The covariates to keep, in order (default every covariate, table by table).
+    **summary_options
+        The options the summary was made with (:class:`clvmodels.data.summary.rules.
+        SummaryOptions`).  Those that matter: ``calibration_end`` (the day at which
+        model time is ``T``; default ``observation_end``), ``observation_end`` (default
+        the log's last day), ``time_unit`` (``"D"`` or ``"W"``: the summary's unit and
+        the length of a period), the log's column names ``customer_id``, ``date`` and
+        ``amount``, and the rules deciding what is a purchase occasion:
+        ``merge_same_day``, ``nonpositive``, ``after_observation_end``, ``timezone``,
+        ``date_format``, ``decimal``, ``delimiter``.
+
+    Returns
+    -------
+    DynamicPanel
+        One row per summary customer, periods from the one holding the earliest first
+        purchase to the last period every table covers.
 
     Raises
     ------
@@ -384,8 +426,28 @@ def panel_from_log(
         A keyword that is no summary option.
     DataError
         As :func:`clvmodels.data.summarize_transactions` and :func:`build_panel`; a
-        summary customer not in the log; a panel whose row sums differ from the summary's
-        ``frequency``, ``recency`` or ``T`` (other summary options).
+        summary without one of the columns above; a summary customer with no purchase
+        up to the calibration end in the log; a panel whose row sums differ from the
+        summary's ``frequency``, ``recency`` or ``T`` (other summary options).
+
+    Examples
+    --------
+    A Pareto/NBD whose purchase rate changes in a high season (March and April) of the
+    CDNOW sample, with covariates for the 39 weeks after the calibration end:
+
+    >>> from clvmodels import ParetoNBD
+    >>> from clvmodels.data import summarize_transactions
+    >>> from clvmodels.data.calendar import calendar_table_for
+    >>> options = {"time_unit": "W", "calibration_end": "1997-09-30"}
+    >>> summary = summarize_transactions("builtin:cdnow_sample", **options)
+    >>> calendar = calendar_table_for(
+    ...     summary["first_purchase"], "1997-09-30", 39, "W", high_season=[3, 4]
+    ... )
+    >>> panel = panel_from_log("builtin:cdnow_sample", summary, [calendar], **options)
+    >>> panel.names, panel.n_customers == len(summary)
+    (('high_season',), True)
+    >>> model = ParetoNBD(dynamic_covariates={"purchase": ["high_season"]})
+    >>> model = model.fit(summary, dynamic=panel)  # doctest: +SKIP
     """
     options = SummaryOptions.from_keywords("panel_from_log", summary_options)
     require = [c for c in ("customer_id", "frequency", "recency", "T") if c not in summary]

@@ -15,8 +15,10 @@ finite number or a boolean, a customer (or, population-wide, a period) given twi
 period, periods off the grid of the time unit (a weekly start on another weekday), a
 period missing between two given ones, and a customer whose periods have a gap.
 
-:func:`table_values` lays canonical tables out on a panel's periods, one row per customer
-(or one shared row), for :func:`clvmodels.data.dynamic.build_panel`.
+:func:`checked_tables` checks the tables of one panel together (a covariate in one table
+only), :func:`common_grid` their shared grid of periods, and :func:`table_values` lays them
+out on a panel's periods, one row per customer (or one shared row), for
+:func:`clvmodels.data.dynamic.build_panel`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.calendar import PERIOD_COLUMN, day_numbers, day_text, period_days
+from clvmodels.data.calendar import (
+    PERIOD_COLUMN,
+    TABLE_ATTR,
+    day_numbers,
+    day_text,
+    period_days,
+)
 from clvmodels.data.checks import require_columns
 from clvmodels.data.parsing import csv_delimiter
 from clvmodels.data.sources import Source, is_csv_source, read_source_pandas, row_label
@@ -35,9 +43,6 @@ from clvmodels.errors import DataError, echo
 
 ID_COLUMN = "customer_id"
 """The customer column of a canonical table (absent from a population-wide one)."""
-
-TABLE_ATTR = "clvmodels_dynamic"
-"""``attrs`` key of a canonical table: ``{"source": name, "time_unit": unit}``."""
 
 _TRUE, _FALSE = "true", "false"
 
@@ -153,8 +158,9 @@ def _covariate_columns(
         taken = [c for c in chosen if c in keys]
         if taken:
             raise DataError(f"{name}: column {taken[0]!r} is the id or period column, no covariate")
-        if len(set(chosen)) != len(chosen):
-            raise DataError(f"{name}: a covariate column is listed twice")
+        twice = [c for i, c in enumerate(chosen) if c in chosen[:i]]
+        if twice:
+            raise DataError(f"{name}: covariate column {twice[0]!r} is listed twice")
     if not chosen:
         raise DataError(f"{name}: no covariate column besides {id_column!r} and {period_column!r}")
     return chosen
@@ -368,3 +374,55 @@ def _no_row(name: str, customer: str, day: int) -> None:
         f"{name}: customer {customer} has no dynamic covariates for the period starting "
         f"{day_text(day)}"
     )
+
+
+def checked_tables(
+    tables: Sequence[pd.DataFrame], time_unit: str, source_name: str
+) -> list[tuple[str, pd.DataFrame]]:
+    """``(name, canonical table)`` of each table (:func:`check_dynamic_table`), named by
+    its ``attrs`` source or ``source_name``; a covariate in two tables is an error."""
+    if isinstance(tables, pd.DataFrame) or not tables:
+        raise DataError(f"{source_name}: give a list of one or more covariate tables")
+    out: list[tuple[str, pd.DataFrame]] = []
+    seen: dict[str, str] = {}
+    for k, table in enumerate(tables):
+        meta = table.attrs.get(TABLE_ATTR, {})
+        name = meta.get("source") or (source_name if len(tables) == 1 else f"{source_name}[{k}]")
+        table = check_dynamic_table(table, name, time_unit=time_unit)
+        for column in table.columns:
+            if column in (ID_COLUMN, PERIOD_COLUMN):
+                continue
+            if column in seen:
+                raise DataError(
+                    f"{name}: covariate {column!r} is also in {seen[column]}; "
+                    "give each covariate in one table"
+                )
+            seen[column] = name
+        out.append((name, table))
+    return out
+
+
+def common_grid(tables: list[tuple[str, pd.DataFrame]], cal: int, unit: int) -> tuple[int, int]:
+    """``(anchor, end)`` of :func:`checked_tables`' tables: a period start of their
+    common grid and the start of the last period every table covers, as day numbers;
+    tables off that grid or ending before the calibration end ``cal`` are errors."""
+    anchor = None
+    end = None
+    for name, table in tables:
+        days = table[PERIOD_COLUMN].to_numpy("datetime64[D]").astype("int64")
+        if anchor is None:
+            anchor, first_name = int(days[0]), name
+        elif (days[0] - anchor) % unit:
+            raise DataError(
+                f"{name}: its periods (from {day_text(days[0])}) are not on the grid of "
+                f"{first_name} (from {day_text(anchor)}); weekly periods must start on one weekday"
+            )
+        last = int(days.max())
+        if last + unit <= cal:
+            raise DataError(
+                f"{name}: the dynamic covariates end with the period starting "
+                f"{day_text(last)}, before the calibration end {day_text(cal)}"
+            )
+        end = last if end is None else min(end, last)
+    assert anchor is not None and end is not None  # tables is not empty
+    return anchor, end

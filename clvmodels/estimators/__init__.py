@@ -21,8 +21,17 @@ from clvmodels.models import model_keys
 _BY_KEY = {
     cls.model_key: cls
     for cls in (
-        BGNBD, ParetoNBD, MBGNBD, BGBB, NBD, BGCNBD, MBGCNBD, GGompertzNBD, ParetoGGG,
-        GammaGamma, SBG,
+        BGNBD,
+        ParetoNBD,
+        MBGNBD,
+        BGBB,
+        NBD,
+        BGCNBD,
+        MBGCNBD,
+        GGompertzNBD,
+        ParetoGGG,
+        GammaGamma,
+        SBG,
     )
 }
 

@@ -154,8 +154,13 @@ class Estimator:
             )
         unit = time_unit if time_unit is not None else frame_time_unit(data)
         result = fit_dynamic(
-            self.model_key, self.backend, self.options, data, dynamic,
-            self.dynamic_covariates, unit,
+            self.model_key,
+            self.backend,
+            self.options,
+            data,
+            dynamic,
+            self.dynamic_covariates,
+            unit,
         )
         self._set_result(result)
         return self

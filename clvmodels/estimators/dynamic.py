@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from clvmodels.backends.dynamic import (
     DynamicData,
@@ -155,14 +156,29 @@ def predict_dynamic(
     data: pd.DataFrame,
     panel: DynamicPanel,
     horizon: float,
-    discount_rate: float = 0.0,
+    delta: float = 0.0,
 ) -> pd.DataFrame:
     """``p_alive``, ``expected_purchases`` (CET over ``horizon``) and ``dect`` per customer
     of a fit with time-varying covariates, with the panel's future covariate values
-    (a Bayesian fit: the mean over up to :data:`MAX_PREDICTION_DRAWS` posterior draws)."""
-    values = predict_dynamic_draws(
-        result, data, panel, horizon, discount_rate, _parameter_points(result)
-    )
+    (a Bayesian fit: the mean over up to :data:`MAX_PREDICTION_DRAWS` posterior draws).
+
+    Parameters
+    ----------
+    result
+        A fit with ``dynamic_covariates``.
+    data
+        The customers (``customer_id``, ``frequency``, ``recency``, ``T``), matched to the
+        panel's rows by ``customer_id``; the result keeps ``data``'s index and order.
+    panel
+        Their :class:`~clvmodels.data.dynamic.DynamicPanel`, whose future periods cover
+        the horizon.
+    horizon
+        Length of the forecast in the model's time unit, from the calibration end.
+    delta
+        Continuous discount rate per time unit
+        (:func:`clvmodels.models.discount.continuous_rate` of a yearly rate).
+    """
+    values = predict_dynamic_draws(result, data, panel, horizon, delta, _parameter_points(result))
     return pd.DataFrame(
         {
             "p_alive": values["p_alive"].mean(axis=0),
@@ -178,7 +194,7 @@ def predict_dynamic_draws(
     data: pd.DataFrame,
     panel: DynamicPanel,
     horizon: float,
-    discount_rate: float,
+    delta: float,
     points: Sequence[Mapping[str, float]],
 ) -> dict[str, np.ndarray]:
     """``p_alive``, ``expected`` (CET) and ``dect`` of every customer at each parameter
@@ -196,7 +212,7 @@ def predict_dynamic_draws(
         "future_lengths": lengths,
         "future_purchase": future.get("purchase", []),
         "future_dropout": future.get("dropout", []),
-        "discount_rate": float(discount_rate),
+        "discount_rate": float(delta),
     }
     out: dict[str, list[np.ndarray]] = {"p_alive": [], "expected": [], "dect": []}
     for point in points:
@@ -236,9 +252,11 @@ def rate_multipliers(
 ) -> pd.DataFrame:
     """The factor ``exp(γ′x(t))`` by which the covariates multiply each process's rate in
     every calendar period of the calibration and of the ``horizon`` after it, with an
-    interval at ``level`` from parameter draws (posterior draws, or the normal
-    approximation of an MLE, :meth:`~clvmodels.results.FitResult.parameter_draws`).  A
-    covariate that differs between customers enters by the customers' mean factor.
+    interval at ``level``: for an MLE with population-wide covariates the Wald interval
+    of ``γ′x(t)`` (the effects table's, for a whole period of one covariate), otherwise
+    from parameter draws (posterior draws, or the MLE's normal approximation,
+    :meth:`~clvmodels.results.FitResult.parameter_draws`).  A covariate that differs
+    between customers enters by the customers' mean factor.
 
     Returns
     -------
@@ -251,20 +269,33 @@ def rate_multipliers(
     last = panel.n_calibration - 1 + max(n_future, 1)
     columns = slice(0, last)
     draws = result.parameter_draws(n_draws, np.random.default_rng(seed))
-    q = (1.0 - level) / 2.0
+    q = (1.0 - level) / 2.0  # the lower tail
     frames = []
     for process, names in processes.items():
         if not names:
             continue
         values = [panel.values[c][:, columns] for c in names]
-        point = _mean_factor([result.params[f"{process}:{c}"] for c in names], values)
-        sampled = np.vstack(
-            [
-                _mean_factor([draws[f"{process}:{c}"][i] for c in names], values)
-                for i in range(len(next(iter(draws.values()))))
-            ]
-        )
-        low, high = np.quantile(sampled, [q, 1.0 - q], axis=0)
+        coefficients = [f"{process}:{c}" for c in names]
+        point = _mean_factor([result.params[c] for c in coefficients], values)
+        if (
+            result.draws is None
+            and result.cov_log is not None
+            and all(v.shape[0] == 1 for v in values)
+        ):  # a Wald interval of γ′x(t), as the effects table's of γ
+            index = [result.param_names.index(c) for c in coefficients]
+            cov = np.asarray(result.cov_log)[np.ix_(index, index)]
+            x = np.vstack([v[0] for v in values])  # covariates × periods
+            se = np.sqrt(np.einsum("ct,cd,dt->t", x, cov, x))
+            z = float(stats.norm.ppf(1.0 - q))
+            low, high = point * np.exp(-z * se), point * np.exp(z * se)
+        else:
+            sampled = np.vstack(
+                [
+                    _mean_factor([draws[c][i] for c in coefficients], values)
+                    for i in range(len(next(iter(draws.values()))))
+                ]
+            )
+            low, high = np.quantile(sampled, [q, 1.0 - q], axis=0)
         period = np.arange(last)
         frames.append(
             pd.DataFrame(

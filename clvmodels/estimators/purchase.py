@@ -16,6 +16,7 @@ from clvmodels.estimators.base import Estimator
 from clvmodels.estimators.dynamic import predict_dynamic
 from clvmodels.estimators.frames import frame_arrays
 from clvmodels.models import cohort
+from clvmodels.models.discount import continuous_rate
 
 
 class PurchaseCountModel(Estimator):
@@ -27,6 +28,7 @@ class PurchaseCountModel(Estimator):
         """E[X(t)]: expected repeat purchases of a new customer in (0, t] (with
         covariates: of a customer with covariate values ``profile``, e.g.
         ``{"loyalty_member": True, "channel": "web"}``; default the reference customer)."""
+        self._refuse_dynamic("expected_purchases")
         params = self.profile_params(profile)
         return self.module.expected_purchases(np.asarray(t, dtype=float), **params)
 
@@ -34,6 +36,7 @@ class PurchaseCountModel(Estimator):
         self, x: Any, t: Any, profile: Mapping[str, Any] | None = None
     ) -> np.ndarray:
         """P(X(t) = x) for a new customer (``profile``: as :meth:`expected_purchases`)."""
+        self._refuse_dynamic("probability_of_purchases")
         return self.module.probability_of_purchases(
             np.asarray(x, dtype=float), np.asarray(t, dtype=float), **self.profile_params(profile)
         )
@@ -71,10 +74,31 @@ class PurchaseCountModel(Estimator):
         dynamic: DynamicPanel | None,
         discount_rate: float = 0.0,
     ) -> pd.DataFrame:
-        """P(alive), expected purchases in ``(T, T + horizon]`` and DECT (discounted at
-        ``discount_rate`` per time unit, continuously) of a model fitted with time-varying
-        covariates, with the future covariate values of the panel ``dynamic``
-        (Bachmann, Meierer & Näf 2021; :func:`clvmodels.estimators.dynamic.predict_dynamic`).
+        """P(alive), expected purchases and DECT of a model fitted with time-varying
+        covariates (Bachmann, Meierer & Näf 2021;
+        :func:`clvmodels.estimators.dynamic.predict_dynamic`).
+
+        Parameters
+        ----------
+        data
+            The customers: ``customer_id``, ``frequency``, ``recency``, ``T`` (the
+            calibration summary the panel was built with); matched to the panel's rows
+            by ``customer_id``, the result has ``data``'s index and order.
+        horizon
+            Forecast length in the model's time unit (weeks for a weekly summary), from
+            the calibration end; the panel's future periods must cover it.
+        dynamic
+            The customers' :class:`~clvmodels.data.dynamic.DynamicPanel`.
+        discount_rate
+            Yearly discount rate, as ``clv.discount_rate`` (0.10 = 10 % a year): the
+            DECT discounts continuously at ``log(1.10)`` a year
+            (:func:`clvmodels.models.discount.continuous_rate`).
+
+        Returns
+        -------
+        DataFrame
+            ``p_alive`` (at the calibration end), ``expected_purchases`` (over the
+            horizon) and ``dect`` (the same, discounted) per customer.
         """
         self._fitted()
         if not self.is_dynamic:
@@ -84,7 +108,17 @@ class PurchaseCountModel(Estimator):
                 f"{self.model_key}: fitted with time-varying covariates: pass their panel "
                 "(dynamic=...) covering the horizon"
             )
-        return predict_dynamic(self.result_, data, dynamic, horizon, discount_rate)
+        delta = continuous_rate(float(discount_rate), dynamic.time_unit)
+        return predict_dynamic(self.result_, data, dynamic, horizon, delta)
+
+    def _refuse_dynamic(self, what: str) -> None:
+        """``FitError`` for a prediction that ignores time-varying covariates."""
+        if self.is_dynamic:
+            raise FitError(
+                f"{self.model_key}: {what} of a new customer would ignore the time-varying "
+                "covariates (they depend on when she joins); use predict_dynamic for the "
+                "customers of a panel"
+            )
 
     def tracking_curve(
         self,
@@ -100,6 +134,7 @@ class PurchaseCountModel(Estimator):
         gives every customer her own parameters; otherwise all customers have those of
         ``profile`` (as :meth:`expected_purchases`).
         """
+        self._refuse_dynamic("tracking_curve")
         t = np.asarray(t, dtype=float)
         joins = np.asarray(join_times, dtype=float)
         if data is None or not self.has_covariates:

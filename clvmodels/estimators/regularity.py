@@ -65,8 +65,10 @@ class _ErlangModel(PurchaseCountModel):
             max_k = _order(self.options.get("max_k", MAX_K), "max_k", self.model_key)
             profile, best = self._profile(max_k, arrays, weights, unit)
             k = max(profile, key=lambda j: profile[j])
-            result = best[k] if self.backend == "mle" else self._fit_at(
-                k, arrays, weights, unit, self.backend
+            result = (
+                best[k]
+                if self.backend == "mle"
+                else self._fit_at(k, arrays, weights, unit, self.backend)
             )
         result.params = {**result.params, "k": float(k)}
         result.fixed = ("k",)

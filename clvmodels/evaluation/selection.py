@@ -79,8 +79,10 @@ class ModelChoice:
             return f"{self.model} values the customers ({self.how}: no holdout to compare on)"
         if self.best is None:
             return (
-                f"{self.model} values the customers ({self.how}): the holdout gives no "
-                f"{self.criterion} to compare the models on"
+                f"{self.model} values the customers ({self.how}); no purchase model has a "
+                f"{self.criterion} on the holdout to compare by (it needs the model's "
+                "predictive count distribution, which models with time-varying covariates "
+                "do not give)"
             )
         scores = f"{self.criterion} {self.value:.4g}"
         if self.how == "auto":

@@ -259,9 +259,7 @@ def _backtest_section(manifest: dict[str, Any], folder: Path) -> str:
         f"({_e(', '.join(origins))}) and scored on the same holdout length after it: mean "
         "± standard deviation over the origins (every metric and origin in "
         "backtest.csv and backtest_summary.csv). A ranking that holds across origins "
-        "can be trusted more than one split's.</p><div class='wide'>"
-        + _table(table)
-        + "</div>"
+        "can be trusted more than one split's.</p><div class='wide'>" + _table(table) + "</div>"
     )
 
 
@@ -286,16 +284,22 @@ def _covariates_section(folder: Path) -> str:
         )
         if c in effects
     ]
-    text = (
-        "<h2>Covariates: what customer attributes do</h2>"
-        "<p class='note'>Each coefficient γ multiplies its parameter by exp(sign · γ) per unit "
-        "of the covariate (Fader &amp; Hardie 2007, note 019: α<sub>i</sub> = α<sub>0</sub> "
-        "exp(−γ′z<sub>i</sub>) for the purchase rate's scale, a<sub>i</sub>, b<sub>i</sub> "
-        "with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = γ<sub>0</sub> exp(δ′z"
-        "<sub>i</sub>) for the spend scale). mean_factor is the factor on the mean purchase "
-        "rate, dropout rate or spend per order; an interval that holds 1 means the data do "
-        "not tell the effect from none.</p>" + _dynamic_note(effects) + _table(effects[shown])
-    )
+    dynamic = _is_dynamic(effects)
+    if dynamic.all():  # time-varying covariates only: no customer attributes to explain
+        text = "<h2>Time-varying covariates: what the calendar does</h2>" + _dynamic_note()
+    else:
+        text = (
+            "<h2>Covariates: what customer attributes do</h2>"
+            "<p class='note'>Each coefficient γ multiplies its parameter by exp(sign · γ) per "
+            "unit of the covariate (Fader &amp; Hardie 2007, note 019: α<sub>i</sub> = "
+            "α<sub>0</sub> exp(−γ′z<sub>i</sub>) for the purchase rate's scale, a<sub>i</sub>, "
+            "b<sub>i</sub> with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = "
+            "γ<sub>0</sub> exp(δ′z<sub>i</sub>) for the spend scale). mean_factor is the "
+            "factor on the mean purchase rate, dropout rate or spend per order; an interval "
+            "that holds 1 means the data do not tell the effect from none.</p>"
+            + (_dynamic_note() if dynamic.any() else "")
+        )
+    text += _table(effects[shown])
     lift = _csv(folder, "covariate_lift.csv")
     if lift is not None:
         text += (
@@ -310,20 +314,28 @@ def _covariates_section(folder: Path) -> str:
     return text
 
 
-def _dynamic_note(effects: pd.DataFrame) -> str:
-    """What the rows of time-varying covariates mean, when there are any."""
-    if "parameter" not in effects or not effects["parameter"].astype(str).str.endswith(
-        " rate"
-    ).any():
-        return ""
+def _is_dynamic(effects: pd.DataFrame) -> pd.Series:
+    """Which rows of the effects table are time-varying covariates (their parameter is a
+    rate: ``purchase rate``, ``dropout rate``)."""
+    if "parameter" not in effects:
+        return pd.Series(False, index=effects.index)
+    return effects["parameter"].astype(str).str.endswith(" rate")
+
+
+def _dynamic_note() -> str:
+    """What the rows of time-varying covariates mean."""
     return (
         "<p class='note'>Rows <code>purchase:…</code> and <code>dropout:…</code> are "
-        "time-varying covariates (Bachmann, Meierer &amp; Näf 2021): in a period where the "
-        "covariate is 1 (a high-season week, a campaign week) the purchase or dropout rate "
-        "of every alive customer is factor = exp(γ) times what it is when it is 0; a factor "
-        "above 1 on the dropout rate means more customers leave then. The plot "
-        "<i>rate factor in every period</i> shows what the calendar does week by week, "
-        "through the horizon the values are forecast over (DECT in predictions.csv).</p>"
+        "time-varying covariates (Bachmann, Meierer &amp; Näf 2021). A calendar covariate's "
+        "value in a period is the share of the period's days it covers (1 for a week wholly "
+        "in the high season or a campaign, 3/7 for a week with three such days); every "
+        "alive customer's purchase or dropout rate in the period is multiplied by "
+        "exp(γ · value): factor = exp(γ) is the effect of a whole period. A factor above 1 "
+        "on the dropout rate means more customers leave then; an interval that holds 1 "
+        "means the data do not tell the effect from none. The plot <i>rate factor in every "
+        "period</i> shows what the calendar does week by week, through the horizon the "
+        "values are forecast over (DECT in predictions.csv: the expected purchases of the "
+        "horizon, discounted, with the future periods' covariates).</p>"
     )
 
 
