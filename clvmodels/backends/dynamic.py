@@ -169,6 +169,7 @@ def fit_dynamic_mle(
         "hessian_positive_definite": hessian_ok,
         "converged": True,
         "periods": int(data.exposure.shape[1]),
+        "distinct_histories": objective.n_distinct,
         "seconds": round(time.perf_counter() - started, 4),
     }
     return _result(
@@ -206,7 +207,7 @@ def _result(
         params={k: float(v) for k, v in params.items()},
         log_likelihood=ll,
         n_obs=float(data.n),
-        n_unique=data.n,
+        n_unique=int(diagnostics.get("distinct_histories", data.n)),
         cov_log=cov_log,
         draws=draws,
         diagnostics=diagnostics,
@@ -282,9 +283,11 @@ def fit_dynamic_bayes(
     diagnostics["seconds"] = round(time.perf_counter() - started, 3)
     params = {k: float(v.mean()) for k, v in draws_out.items()}
     logged = {k: v if k in coefficients else np.log(v) for k, v in draws_out.items()}
-    ll = ChunkedLikelihood(module.__name__, spec.param_names, data)(
+    objective = ChunkedLikelihood(module.__name__, spec.param_names, data)
+    ll = objective(
         np.array([np.log(params[k]) if k not in coefficients else params[k] for k in names])
     )[0]
+    diagnostics["distinct_histories"] = objective.n_distinct
     cov = np.atleast_2d(np.cov(np.column_stack([logged[k] for k in names]), rowvar=False))
     return _result(
         spec,

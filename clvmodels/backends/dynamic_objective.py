@@ -95,6 +95,11 @@ class ChunkedLikelihood:
         self.chunks = data.chunks(CELLS_PER_CHUNK, order)
         self._last: tuple[bytes, float, np.ndarray] | None = None
 
+    @property
+    def n_distinct(self) -> int:
+        """The number of distinct customers evaluated (identical ones are weighted)."""
+        return int(sum(len(weights) for weights, _ in self.chunks))
+
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         theta = np.asarray(theta, dtype=float)
         key = theta.tobytes()
