@@ -171,13 +171,13 @@ def test_bayesian_fit_samples_the_same_likelihood(store, tmp_path):
     summary = store["summary"].loc[rows]
     dynamic = store["panel"].subset(np.arange(150))
     model = estimators.ParetoNBD(
-        "bayes", dynamic_covariates={"purchase": ["high_season"]}, draws=100, tune=100,
+        "bayes", dynamic_covariates={"purchase": ["high_season"]}, draws=80, tune=80,
         chains=2, cores=1, seed=3, ess_floor=10,
     )
     model.fit(summary, dynamic=dynamic)
     result = model.result_
     assert set(result.draws) == {"r", "alpha", "s", "beta", "purchase:high_season"}
-    assert result.diagnostics["draws_shape"] == [2, 100]
+    assert result.diagnostics["draws_shape"] == [2, 80]
     assert result.backend == "bayes"
     mle = estimators.ParetoNBD(dynamic_covariates={"purchase": ["high_season"]})
     mle.fit(summary, dynamic=dynamic)

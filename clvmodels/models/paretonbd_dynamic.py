@@ -22,13 +22,16 @@ eq. 8, in our notation)::
 the sum over the pieces of the calibration periods after ``t_x``.  Within a piece both
 clocks are linear, so each integral has a smooth, positive integrand on an interval of
 at most one time unit; it is computed by an 8-node Gauss–Legendre rule, exact for
-polynomials of degree 15 (relative error below 1e-9 whenever ``(r+x)·e^(γ′x)/(α+B)`` and
-``(s+1)·e^(δ′z)/(β+D)`` are below 5 per time unit — purchase and dropout rates of an
-active customer of up to five per period; ``tests/test_paretonbd_dynamic.py`` checks it
-against adaptive quadrature).  With every coefficient zero both clocks are calendar
-time and the expression is the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 18);
-with covariates constant in time it is the static-covariate model of Fader & Hardie
-(2007, note 019) with ``α_i = α e^(−γ′x_i)``, ``β_i = β e^(−δ′z_i)``.
+polynomials of degree 15.  Its relative error on one piece, against mpmath's adaptive
+quadrature over random cases with ``α+B, β+D`` from 1 to 1,000 periods, was at most 4e-7
+when the posterior rates ``(r+x)·e^(γ′x)/(α+B)`` and ``(s+1)·e^(δ′z)/(β+D)`` are below
+one per time unit and 1.2e-5 when below five (a heavy buyer early in her life); on
+the simulated store of ``benchmarks/bench_dynamic.py`` the whole log-likelihood agrees
+with a 4-node rule to 1e-14, and ``tests/test_paretonbd_dynamic.py`` checks it against a
+brute-force integration over both rates to 1e-7.  With every coefficient zero both
+clocks are calendar time and the expression is the Pareto/NBD likelihood (Fader &
+Hardie 2005 note, eq. 18); with covariates constant in time it is the static-covariate
+model of Fader & Hardie (2007, note 019) with ``α_i = α e^(−γ′x_i)``, ``β_i = β e^(−δ′z_i)``.
 
 Predictions (NumPy) condition on the history: given alive at ``T`` the customer's rates
 are independent, ``λ ~ Gamma(r+x, α+B(T))`` and ``μ ~ Gamma(s, β+D(T))``, and she is
