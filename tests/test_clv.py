@@ -17,7 +17,8 @@ import pytest
 
 import clvmodels
 from clvmodels import clv
-from clvmodels.errors import DataError
+from clvmodels.clv import ValueSettings, customer_values
+from clvmodels.errors import ConfigError, DataError
 from clvmodels.models import bgnbd, discount, gamma_gamma, model_module, sbg
 
 
@@ -194,3 +195,29 @@ def test_posterior_summaries_equal_draw_by_draw_evaluation(
         lower, upper = np.quantile(values, [0.1, 0.9], axis=0)
         np.testing.assert_allclose(got[f"{name}_lower"], lower, rtol=1e-9)
         np.testing.assert_allclose(got[f"{name}_upper"], upper, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"margin": 30}, r"^ValueSettings.margin: 30 is not a share of revenue in \(0, 1\]"),
+        ({"discount_rate": 10}, r"^ValueSettings.discount_rate: 10 is not a yearly rate"),
+        ({"time_unit": "days"}, r"^ValueSettings.time_unit: 'days' is not one of D, W, M, Y"),
+        ({"interval": 90}, r"^ValueSettings.interval: 90 is not None or a probability"),
+        ({"draws": 1}, r"^ValueSettings.draws: 1 is not a whole number"),
+        ({"horizon": -1.0}, r"^ValueSettings.horizon: -1.0 is not a positive number"),
+    ],
+)
+def test_value_settings_refuse_what_the_config_refuses(given, message):
+    """Issue 19: ``ValueSettings(margin=30)`` was accepted silently."""
+    with pytest.raises(ConfigError, match=message):
+        ValueSettings(**given)
+
+
+def test_customer_values_refuse_a_time_unit_other_than_the_models(cdnow_summary, fitted):
+    """Issue 19: ``time_unit="D"`` with a weekly model changed total CLV by 4 % silently."""
+    model, spend = fitted
+    summary = cdnow_summary.head(300)
+    assert model.result_.time_unit == "W"
+    with pytest.raises(ConfigError, match=r"fitted in time unit 'W'.*time_unit='W'"):
+        customer_values(model, summary, ValueSettings(time_unit="D", interval=None), spend=spend)

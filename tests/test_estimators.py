@@ -150,6 +150,15 @@ def test_unknown_model_and_backend_are_clear_errors():
         clvmodels.fit("sbg", frame, backend="bayes", init={"alpha": 1.0})
 
 
+def test_unknown_option_error_lists_the_allowed_ones():
+    """Issue 19: ``random_seed=1`` said only "unknown Bayesian option(s) random_seed"."""
+    frame = simulated_frame("sbg", 200, seed=2)
+    with pytest.raises(FitError, match=r"random_seed \(allowed: .*chains.*seed.*tune"):
+        clvmodels.fit("sbg", frame, backend="bayes", random_seed=1)
+    with pytest.raises(FitError, match=r"tolerance \(allowed: init, max_iter\)"):
+        clvmodels.fit("sbg", frame, tolerance=1)
+
+
 def test_gamma_gamma_infinite_mean_spend_is_an_error_not_a_number():
     """Fader & Hardie (2013, Gamma-Gamma note): E[spend] = p·gamma/(q − 1) needs q > 1."""
     frame = pd.DataFrame({"frequency": [1, 2], "monetary_value": [10.0, 20.0]})

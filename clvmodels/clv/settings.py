@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from clvmodels.errors import ConfigError
 from clvmodels.models import discount
-from clvmodels.units import units_per_year
+from clvmodels.units import DAYS_PER_UNIT, units_per_year
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,39 @@ class ValueSettings:
     seed: int = 0
     threads: int | None = None
 
+    def __post_init__(self) -> None:
+        """Check every field as the config's ``clv:`` block is checked (a margin of 30
+        or a rate of 10 would otherwise value the customers silently wrong)."""
+        problems = {
+            "horizon": not _is_number(self.horizon) or not self.horizon > 0,
+            "discount_rate": not _is_number(self.discount_rate)
+            or not 0 <= self.discount_rate < 10,
+            "margin": not _is_number(self.margin) or not 0 < self.margin <= 1,
+            "time_unit": self.time_unit not in DAYS_PER_UNIT,
+            "interval": self.interval is not None
+            and (not _is_number(self.interval) or not 0 < self.interval < 1),
+            "draws": not isinstance(self.draws, int) or isinstance(self.draws, bool)
+            or self.draws < 2,
+            "threads": self.threads is not None
+            and (not isinstance(self.threads, int) or self.threads < 1),
+        }
+        expected = {
+            "horizon": "a positive number of time units (math.inf: the lifetime)",
+            "discount_rate": "a yearly rate in [0, 10), such as 0.10",
+            "margin": "a share of revenue in (0, 1], such as 0.3 for 30 %",
+            "time_unit": f"one of {', '.join(DAYS_PER_UNIT)}",
+            "interval": "None or a probability in (0, 1), such as 0.9",
+            "draws": "a whole number of draws, at least 2",
+            "threads": "None or a positive whole number",
+        }
+        for name, bad in problems.items():
+            if bad:
+                raise ConfigError(
+                    f"ValueSettings.{name}: {getattr(self, name)!r} is not {expected[name]}"
+                )
+        if math.isinf(self.horizon) and self.discount_rate == 0:
+            raise ConfigError("ValueSettings.horizon: a lifetime needs a positive discount_rate")
+
     @property
     def delta(self) -> float:
         """Continuous discount rate per time unit."""
@@ -59,6 +93,12 @@ class ValueSettings:
     def period_discount(self) -> float:
         """Discount rate per period (discrete-time models)."""
         return discount.period_rate(self.discount_rate, self.time_unit)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(
+        value
+    )
 
 
 def resolve_horizon(value: float | str | None, time_unit: str) -> float:

@@ -84,6 +84,10 @@ def customer_values(
     FitError
         An interval from a fit without parameter draws
         (:meth:`clvmodels.results.FitResult.parameter_draws`).
+    ConfigError
+        Not a purchase model, no spend, or ``settings.time_unit`` other than the unit the
+        purchase model was fitted in (a weekly model valued with ``time_unit="D"`` would
+        read the horizon and the discounting in days).
     """
     key = purchase.model_key
     if not model_info(key).is_purchase:
@@ -91,6 +95,13 @@ def customer_values(
         raise ConfigError(f"clv: {key} is not a purchase model (choose {purchase_keys})")
     if spend is None and fallback_spend is None:
         raise ConfigError("clv: needs a gamma_gamma spend model or an average order value")
+    fitted_unit = getattr(getattr(purchase, "result_", None), "time_unit", None)
+    if fitted_unit is not None and fitted_unit != settings.time_unit:
+        raise ConfigError(
+            f"ValueSettings.time_unit: {settings.time_unit!r}, but the {key} model was fitted "
+            f"in time unit {fitted_unit!r}: the horizon and discounting would be read in the "
+            f"wrong unit; pass ValueSettings(time_unit={fitted_unit!r}, ...)"
+        )
     group, rows, links = _distinct_histories(purchase, spend, summary)
     fallback = fallback_spend or 0.0
     spend_params = None if spend is None else dict(spend.params_)

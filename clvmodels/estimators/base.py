@@ -228,7 +228,8 @@ class Estimator:
         unknown = set(given) - allowed
         if unknown:
             raise FitError(
-                f"{self.model_key}: unknown {label} option(s) {', '.join(sorted(unknown))}"
+                f"{self.model_key}: unknown {label} option(s) {', '.join(sorted(unknown))} "
+                f"(allowed: {', '.join(sorted(allowed)) or 'none'})"
             )
         options = {**given, **({} if links is None else {"covariates": links})}
         return fit(spec, arrays, weights, time_unit=unit, **options)
