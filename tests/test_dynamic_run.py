@@ -314,3 +314,24 @@ def test_cli_predict_errors_point_at_the_flag(run_folder, log_path, predict_args
         f"--dynamic-covariates {table}: --horizon (default one year) 52.1786 W ends 365.25 "
         "days after the calibration end 1997-09-30, during 1998-09-30"
     )
+
+
+@pytest.mark.filterwarnings("ignore::clvmodels.backends.bayes.ConvergenceWarning")
+def test_a_bayesian_dynamic_model_runs_from_the_config(log_path, tmp_path):
+    """``backend: bayes`` with sampler keys reaches NUTS on the time-varying likelihood,
+    and the run values the customers with the posterior draws."""
+    raw = config(
+        log_path,
+        tmp_path / "bayes",
+        models__paretonbd__backend="bayes",
+        models__paretonbd__draws=40,
+        models__paretonbd__tune=40,
+        models__paretonbd__chains=2,
+        models__paretonbd__ess_floor=10,
+    )
+    result = execute(resolve(parse_config(raw)))
+    fit = result.fitted["paretonbd"].result_
+    assert fit.backend == "bayes" and fit.dynamic_covariates == {"purchase": ["high_season"]}
+    assert fit.diagnostics["draws_shape"] == [2, 40]
+    table = result.tables["predictions"]
+    assert (table["clv_lower"] <= table["clv_upper"]).all() and "dect" in table
