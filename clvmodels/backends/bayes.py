@@ -321,6 +321,21 @@ def _fit_nuts(
         )
     diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
     coefficients = () if covariates is None else covariates.coefficient_names()
+    diagnostics["sampler"] = f"NUTS ({settings.sampler})"
+    return posterior_fit(idata, spec, coefficients, settings.ess_floor, diagnostics)
+
+
+def posterior_fit(
+    idata: Any,
+    spec: ModelSpec,
+    coefficients: tuple[str, ...],
+    ess_floor: float,
+    diagnostics: dict[str, Any],
+) -> Fit:
+    """Posterior means, the draws flattened over chains and their covariance in the
+    coordinates of ``cov_log`` (the log of each positive parameter, coefficients as they
+    are) of a sampled PyMC model; R-hat, ESS, divergences and the draws' shape go into
+    ``diagnostics`` (:func:`sampler_diagnostics`, which warns)."""
     names = (*spec.param_names, *coefficients)
     posterior = idata.posterior
     draws_out = {
@@ -329,9 +344,8 @@ def _fit_nuts(
     coordinates = np.column_stack(
         [draws_out[k] if k in coefficients else np.log(draws_out[k]) for k in names]
     )
-    diagnostics.update(sampler_diagnostics(idata, spec, settings.ess_floor, names))
+    diagnostics.update(sampler_diagnostics(idata, spec, ess_floor, names))
     diagnostics["draws_shape"] = [int(posterior.sizes["chain"]), int(posterior.sizes["draw"])]
-    diagnostics["sampler"] = f"NUTS ({settings.sampler})"
     params = {k: float(v.mean()) for k, v in draws_out.items()}
     return params, draws_out, np.atleast_2d(np.cov(coordinates, rowvar=False))
 

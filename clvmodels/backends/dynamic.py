@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from clvmodels.backends import mle
-from clvmodels.backends.bayes import sampler_diagnostics
+from clvmodels.backends.bayes import posterior_fit
 from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import FitRows
 from clvmodels.backends.dynamic_objective import ChunkedLikelihood, likelihood_op
 from clvmodels.backends.information import invert_information, undetermined
-from clvmodels.backends.priors import check_priors, default_priors, pymc_name
+from clvmodels.backends.priors import check_priors, default_priors
 from clvmodels.errors import ConfigError, FitError
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult, from_coordinates, undetermined_error
@@ -150,7 +150,8 @@ def fit_dynamic_mle(
     coefficients = data.coefficient_names()
     names = (*spec.param_names, *coefficients)
     objective = ChunkedLikelihood(module.__name__, spec.param_names, data)
-    start = {**_plain(spec, data), **(init or {})}
+    given = dict(init or {})
+    start = given if set(spec.param_names) <= set(given) else {**_plain(spec, data), **given}
     n_obs = float(data.n)
     best, attempts = mle.optimise(spec, objective, [start], coefficients, n_obs, max_iter)
     theta, hess = mle.polish(objective, best.x, n_obs)
@@ -245,14 +246,15 @@ def fit_dynamic_bayes(
     started = time.perf_counter()
     coefficients = data.coefficient_names()
     names = (*spec.param_names, *coefficients)
-    chosen = default_priors(spec, _plain(spec, data), coefficients)
+    plain = _plain(spec, data)
+    chosen = default_priors(spec, plain, coefficients)
     if priors:
         check_priors(spec, priors, coefficients=coefficients)
         chosen.update({k: dict(v) for k, v in priors.items()})
     rows = FitRows.of(spec, {"frequency": data.frequency, "recency": data.recency, "T": data.T})
     coordinates = Coordinates.of(spec, rows, coefficients, chosen)
     model = _pymc_model(module, spec, data, coordinates, chosen)
-    mode = fit_dynamic_mle(module, spec, data, time_unit=time_unit)
+    mode = fit_dynamic_mle(module, spec, data, init=plain, time_unit=time_unit)
     theta = np.array(
         [mode.params[k] if k in coefficients else np.log(mode.params[k]) for k in names]
     )
@@ -271,24 +273,16 @@ def fit_dynamic_bayes(
             initvals=coordinates.initvals(coordinates.from_log(theta)[0]),
             compute_convergence_checks=False,
         )
-    posterior = idata.posterior
-    draws_out = {
-        k: np.asarray(posterior[pymc_name(k)].values, dtype=float).reshape(-1) for k in names
-    }
     diagnostics: dict[str, Any] = {"method": "nuts", "priors": chosen, **coordinates.describe()}
-    diagnostics.update(sampler_diagnostics(idata, spec, ess_floor, names))
-    diagnostics["draws_shape"] = [int(posterior.sizes["chain"]), int(posterior.sizes["draw"])]
     diagnostics["sampler"] = "NUTS (pymc)"
     diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling, 3)
-    diagnostics["seconds"] = round(time.perf_counter() - started, 3)
-    params = {k: float(v.mean()) for k, v in draws_out.items()}
-    logged = {k: v if k in coefficients else np.log(v) for k, v in draws_out.items()}
+    params, draws_out, cov = posterior_fit(idata, spec, coefficients, ess_floor, diagnostics)
     objective = ChunkedLikelihood(module.__name__, spec.param_names, data)
     ll = objective(
         np.array([np.log(params[k]) if k not in coefficients else params[k] for k in names])
     )[0]
     diagnostics["distinct_histories"] = objective.n_distinct
-    cov = np.atleast_2d(np.cov(np.column_stack([logged[k] for k in names]), rowvar=False))
+    diagnostics["seconds"] = round(time.perf_counter() - started, 3)
     return _result(
         spec,
         data,

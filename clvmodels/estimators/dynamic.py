@@ -73,12 +73,21 @@ def dynamic_data(
     processes: Mapping[str, Sequence[str]],
 ) -> DynamicData:
     """The fit's arrays, after checking that the panel describes the frame's histories."""
+    return _arrays_of(key, data, aligned(panel, data, key), processes)
+
+
+def _arrays_of(
+    key: str,
+    data: pd.DataFrame,
+    rows: DynamicPanel,
+    processes: Mapping[str, Sequence[str]],
+) -> DynamicData:
+    """:func:`dynamic_data` of the panel's rows already aligned with ``data``."""
     arrays, weights = frame_arrays(data, ("frequency", "recency", "T"), key)
     if weights is not None and not np.all(np.asarray(weights) == 1):
         raise DataError(
             f"{key}: time-varying covariates need one row per customer, not a weighted summary"
         )
-    rows = aligned(panel, data, key)
     ids = customer_ids(data, key)
     for column, matrix in (
         ("T", rows.exposure),
@@ -202,34 +211,33 @@ def predict_dynamic_draws(
     key = result.model
     module = dynamic_module(key)
     processes = result.dynamic_covariates or {}
-    arrays = dynamic_data(key, data, panel, processes)
     rows = aligned(panel, data, key)
-    lengths, _ = rows.future(float(horizon), [])
-    future = {p: rows.future(float(horizon), list(c))[1] for p, c in processes.items()}
+    arrays = _arrays_of(key, data, rows, processes)
+    names = [c for p in ("purchase", "dropout") for c in processes.get(p, [])]
+    lengths, values = rows.future(float(horizon), names)
+    k_p = len(processes.get("purchase", []))
     common = {
         "purchase": list(arrays.covariates.get("purchase", {}).values()),
         "dropout": list(arrays.covariates.get("dropout", {}).values()),
         "future_lengths": lengths,
-        "future_purchase": future.get("purchase", []),
-        "future_dropout": future.get("dropout", []),
+        "future_purchase": values[:k_p],
+        "future_dropout": values[k_p:],
         "discount_rate": float(delta),
     }
     out: dict[str, list[np.ndarray]] = {"p_alive": [], "expected": [], "dect": []}
     for point in points:
-        gamma = [point[f"purchase:{c}"] for c in processes.get("purchase", [])]
-        delta = [point[f"dropout:{c}"] for c in processes.get("dropout", [])]
-        values = module.predict(
+        predicted = module.predict(
             arrays.frequency,
             arrays.exposure,
             arrays.before,
             arrays.counts,
             params=dict(point),
-            gamma=gamma,
-            delta=delta,
+            gamma=[point[f"purchase:{c}"] for c in processes.get("purchase", [])],
+            delta=[point[f"dropout:{c}"] for c in processes.get("dropout", [])],
             **common,
         )
         for k in out:
-            out[k].append(values[k])
+            out[k].append(predicted[k])
     return {k: np.vstack(v) for k, v in out.items()}
 
 
@@ -268,7 +276,7 @@ def rate_multipliers(
     n_future = len(panel.future(float(horizon), [])[0])
     last = panel.n_calibration - 1 + max(n_future, 1)
     columns = slice(0, last)
-    draws = result.parameter_draws(n_draws, np.random.default_rng(seed))
+    draws: dict[str, np.ndarray] | None = None  # drawn once, only if an interval needs them
     q = (1.0 - level) / 2.0  # the lower tail
     frames = []
     for process, names in processes.items():
@@ -289,6 +297,8 @@ def rate_multipliers(
             z = float(stats.norm.ppf(1.0 - q))
             low, high = point * np.exp(-z * se), point * np.exp(z * se)
         else:
+            if draws is None:
+                draws = result.parameter_draws(n_draws, np.random.default_rng(seed))
             sampled = np.vstack(
                 [
                     _mean_factor([draws[c][i] for c in coefficients], values)

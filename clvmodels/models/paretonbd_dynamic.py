@@ -45,7 +45,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from clvmodels.models import paretonbd
 from clvmodels.models.clocks import (
@@ -119,9 +118,46 @@ def log_likelihood(
     array
         log L per customer.
     """
+    log_const, alive, dying, _, _ = _log_terms(
+        r,
+        alpha,
+        s,
+        beta,
+        gamma,
+        delta,
+        frequency,
+        exposure,
+        before,
+        counts,
+        purchase,
+        dropout,
+        quadrature_from,
+        xp,
+    )
+    return log_const + xp.logaddexp(alive, dying)
+
+
+def _log_terms(
+    r: Any,
+    alpha: Any,
+    s: Any,
+    beta: Any,
+    gamma: Sequence[Any],
+    delta: Sequence[Any],
+    x: Any,
+    exposure: Any,
+    before: Any,
+    counts: Any,
+    purchase: Sequence[Any],
+    dropout: Sequence[Any],
+    quadrature_from: Any,
+    xp: Ops,
+) -> tuple[Any, Any, Any, Any, Any]:
+    """The parts of :func:`log_likelihood`: ``log Γ(r+x) α^r β^s / Γ(r) + Σ_k γ′x(t_k)``,
+    the log of the alive-at-T term, the log of the death terms, and the clocks ``B(T)``,
+    ``D(T)`` (P(alive) is the alive term's share of the two)."""
     b, eta = multiplier(gamma, purchase, xp)
     d, _ = multiplier(delta, dropout, xp)
-    x = frequency
     b_t, d_t = clock_at(b, exposure, xp), clock_at(d, exposure, xp)
     log_const = (
         xp.gammaln(r + x)
@@ -149,7 +185,7 @@ def log_likelihood(
     safe = xp.where(has, after, 1.0)
     log_terms = xp.where(has[..., None], log_f + xp.log(safe)[..., None] + np.log(weights), _EMPTY)
     dying = xp.log(s) + xp.logsumexp(xp.logsumexp(log_terms, axis=-1), axis=-1)
-    return log_const + xp.logaddexp(alive, dying)
+    return log_const, alive, dying, b_t, d_t
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -167,37 +203,24 @@ def _posterior(
     dropout: Sequence[Any],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """P(alive at T) and the clocks ``B(T)``, ``D(T)`` of every customer."""
-    x = np.asarray(frequency, dtype=float)
-    exposure = np.asarray(exposure, dtype=float)
     r, alpha, s, beta = (float(params[k]) for k in ("r", "alpha", "s", "beta"))
-    b, _ = multiplier(gamma, [np.asarray(c, float) for c in purchase])
-    d, _ = multiplier(delta, [np.asarray(c, float) for c in dropout])
-    b_t, d_t = clock_at(b, exposure), clock_at(d, exposure)
-    log_l = log_likelihood(
+    _, alive, dying, b_t, d_t = _log_terms(
         r,
         alpha,
         s,
         beta,
         gamma,
         delta,
-        frequency=x,
-        exposure=exposure,
-        before=np.asarray(before, float),
-        counts=np.asarray(counts, float),
-        purchase=[np.asarray(c, float) for c in purchase],
-        dropout=[np.asarray(c, float) for c in dropout],
+        np.asarray(frequency, dtype=float),
+        np.asarray(exposure, dtype=float),
+        np.asarray(before, dtype=float),
+        np.asarray(counts, dtype=float),
+        [np.asarray(c, float) for c in purchase],
+        [np.asarray(c, float) for c in dropout],
+        0,
+        numpy_ops,
     )
-    _, eta = multiplier(gamma, [np.asarray(c, float) for c in purchase])
-    log_alive = (
-        special.gammaln(r + x)
-        - special.gammaln(r)
-        + r * np.log(alpha)
-        + s * np.log(beta)
-        + purchase_log_jacobian(eta, np.asarray(counts, float))
-        - (r + x) * np.log(alpha + b_t)
-        - s * np.log(beta + d_t)
-    )
-    return np.minimum(np.exp(log_alive - log_l), 1.0), b_t, d_t
+    return np.minimum(np.exp(alive - np.logaddexp(alive, dying)), 1.0), b_t, d_t
 
 
 def predict(
