@@ -155,8 +155,12 @@ def main() -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         line = (f"n={n:>7,}: panel {r['panel_seconds']:.1f} s; MLE fresh {r['mle_fresh']:.1f} s, "
                 f"warm {r['mle_warm']:.1f} s; plain Pareto/NBD (ours) {r['plain_seconds']:.2f} s")
+        line += (f" (covariate fit / plain: {r['mle_fresh'] / r['plain_seconds']:.0f}x fresh, "
+                 f"{r['mle_warm'] / r['plain_seconds']:.0f}x warm)")
         if "lifetimes_seconds" in r:
-            line += f"; lifetimes plain (weights) {r['lifetimes_seconds']:.2f} s"
+            line += (f"; lifetimes plain (weights) {r['lifetimes_seconds']:.2f} s (covariate fit "
+                     f"/ lifetimes: {r['mle_fresh'] / r['lifetimes_seconds']:.1f}x fresh, "
+                     f"{r['mle_warm'] / r['lifetimes_seconds']:.1f}x warm)")
         if "bayes_seconds" in r:
             line += (f"; NUTS {r['bayes_seconds']:.0f} s ({r['sampling_seconds']:.0f} s "
                      f"sampling, converged {r['bayes_converged']})")
