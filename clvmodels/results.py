@@ -78,6 +78,17 @@ class FitResult:
         of a fit of :mod:`clvmodels.models.paretonbd_dynamic` or
         :mod:`clvmodels.models.bgnbd_dynamic`, whose coefficients are named
         ``process:covariate``; ``None`` for every other fit.
+    tied
+        Coefficients constrained equal to another (``{"b:member": "a:member"}``: one
+        coefficient shared by ``a`` and ``b``, CLVTools' ``names.cov.constr``).  A tied
+        coefficient has its value in ``params`` but is not among ``param_names`` (it is
+        no free parameter: not counted in AIC/BIC, no row of ``cov_log``); every draw of
+        :meth:`parameter_draws` holds its source's value.
+    hierarchy
+        A hierarchical (partially pooled) fit: ``{"group": column, "levels": [...],
+        "counts": [...], "parameters": [...]}`` — the customer column whose levels are the
+        groups, their sizes, and the model parameters drawn per group
+        (:mod:`clvmodels.models.groups`); ``None`` for every other fit.
     """
 
     model: str
@@ -97,6 +108,8 @@ class FitResult:
     covariate_encoding: dict[str, Any] | None = None
     fixed: tuple[str, ...] = ()
     dynamic_covariates: dict[str, list[str]] | None = None
+    tied: dict[str, str] = field(default_factory=dict)
+    hierarchy: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ coordinates
     def _coordinates(self) -> np.ndarray:
@@ -234,9 +247,11 @@ class FitResult:
         return self._with_fixed(self._from_coordinates(sample))
 
     def _with_fixed(self, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``draws`` plus a constant draw of every ``fixed`` parameter."""
+        """``draws`` plus a constant draw of every ``fixed`` parameter and, for every
+        ``tied`` coefficient, its source's draws."""
         n = len(next(iter(draws.values())))
-        return {**draws, **{k: np.full(n, float(self.params[k])) for k in self.fixed}}
+        out = {**draws, **{k: np.full(n, float(self.params[k])) for k in self.fixed}}
+        return out | {k: out[source] for k, source in self.tied.items()}
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -259,6 +274,8 @@ class FitResult:
             "covariate_encoding": self.covariate_encoding,
             "fixed": list(self.fixed),
             "dynamic_covariates": self.dynamic_covariates,
+            "tied": dict(self.tied),
+            "hierarchy": _jsonable(self.hierarchy),
         }
 
     @classmethod
@@ -294,6 +311,8 @@ class FitResult:
                 covariate_encoding=payload.get("covariate_encoding"),
                 fixed=tuple(payload.get("fixed", ())),
                 dynamic_covariates=payload.get("dynamic_covariates"),
+                tied={str(k): str(v) for k, v in (payload.get("tied") or {}).items()},
+                hierarchy=payload.get("hierarchy"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelLoadError):

@@ -13,7 +13,7 @@ log-likelihood of a Bayesian fit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -53,12 +53,16 @@ class CovariateLinks:
         Per linked parameter: the names of its design columns.
     signs
         Per linked parameter: the sign of the link (−1 for scale parameters of rates).
+    tied
+        Coefficients constrained equal to another, ``{"b:member": "a:member"}``
+        (:func:`tie_coefficients`); the fit estimates the :meth:`free_names` only.
     """
 
     pattern: np.ndarray
     designs: Mapping[str, np.ndarray]
     names: Mapping[str, tuple[str, ...]]
     signs: Mapping[str, float]
+    tied: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -67,6 +71,7 @@ class CovariateLinks:
         names: tuple[str, ...],
         matrix: np.ndarray,
         processes: Mapping[str, tuple[str, ...]],
+        constraints: Sequence[Sequence[str]] = (),
     ) -> CovariateLinks:
         """Links from a customer design matrix (``names`` its columns, one row per data
         row) and the covariates chosen per process (e.g. ``{"purchase": ("member",),
@@ -78,7 +83,8 @@ class CovariateLinks:
         FitError
             A process the model does not have, a covariate not among ``names``, or one
             with the same value for every customer (an all-zero covariate, say: its
-            coefficient is not identified).
+            coefficient is not identified); a constraint that :func:`tie_coefficients`
+            refuses.
         """
         designs: dict[str, np.ndarray] = {}
         chosen: dict[str, tuple[str, ...]] = {}
@@ -92,7 +98,8 @@ class CovariateLinks:
                 designs[param] = rows[:, columns]
                 chosen[param] = tuple(covariates)
                 signs[param] = float(sign)
-        return cls(np.asarray(pattern).reshape(-1), designs, chosen, signs)
+        tied = tie_coefficients(spec, chosen, constraints)
+        return cls(np.asarray(pattern).reshape(-1), designs, chosen, signs, tied)
 
     def coefficient_names(self) -> tuple[str, ...]:
         """``parameter:covariate`` for every coefficient, in θ order."""
@@ -103,6 +110,22 @@ class CovariateLinks:
         columns."""
         return {p: tuple(coefficient_name(p, c) for c in self.names[p]) for p in self.designs}
 
+    def free_names(self) -> tuple[str, ...]:
+        """The coefficients a fit estimates: every one but the ``tied``, in θ order."""
+        return tuple(n for n in self.coefficient_names() if n not in self.tied)
+
+    def expansion(self, n_base: int) -> np.ndarray:
+        """The 0/1 matrix ``E`` with ``θ = E φ``: from the estimated coordinates ``φ``
+        (``n_base`` model parameters, then :meth:`free_names`) to all of them (the model
+        parameters, then :meth:`coefficient_names`), a tied coefficient taking its
+        source's value."""
+        full, free = self.coefficient_names(), self.free_names()
+        matrix = np.zeros((n_base + len(full), n_base + len(free)))
+        matrix[:n_base, :n_base] = np.eye(n_base)
+        for i, name in enumerate(full):
+            matrix[n_base + i, n_base + free.index(self.tied.get(name, name))] = 1.0
+        return matrix
+
     def spec(self) -> tuple[tuple[str, float, int], ...]:
         """``(parameter, sign, number of coefficients)`` per linked parameter: the
         hashable ``links`` argument of :func:`clvmodels.backends.mle._compiled`."""
@@ -111,6 +134,74 @@ class CovariateLinks:
     def with_pattern(self, pattern: np.ndarray) -> CovariateLinks:
         """The same links for other rows (e.g. the compressed ones), given their pattern."""
         return replace(self, pattern=np.asarray(pattern).astype(np.int64))
+
+
+def tie_coefficients(
+    spec: ModelSpec,
+    chosen: Mapping[str, Sequence[str]],
+    constraints: Sequence[Sequence[str]],
+) -> dict[str, str]:
+    """Equality constraints on covariate coefficients (CLVTools' ``names.cov.constr``).
+
+    Each constraint names parameters (``["a", "b"]``) that share one coefficient per
+    covariate: for every covariate the first parameter's coefficient ``a:x`` is
+    estimated and the others' (``b:x``) equal it.  Sharing needs the same sign of the
+    link (``a`` and ``b`` of the BG/NBD; the Pareto/NBD's ``alpha`` and ``beta``, the
+    purchase and the dropout rate), so that one coefficient moves both parameters the
+    same way.
+
+    Parameters
+    ----------
+    spec
+        The model.
+    chosen
+        The covariate design columns per linked parameter.
+    constraints
+        Groups of parameter names.
+
+    Returns
+    -------
+    dict
+        ``{tied coefficient: the coefficient it equals}``.
+
+    Raises
+    ------
+    FitError
+        A group of fewer than two parameters, a parameter that takes no covariates,
+        has none in this fit or is in two groups, links of opposite signs, or a group
+        whose parameters share no covariate.
+    """
+    tied: dict[str, str] = {}
+    seen: set[str] = set()
+    signs = {p: s for links in spec.covariate_links.values() for p, s in links.items()}
+    for group in constraints:
+        where = f"{spec.key}: constraints [{', '.join(map(str, group))}]"
+        group = [str(p) for p in group]
+        if len(set(group)) < 2:
+            raise FitError(f"{where}: name at least two different parameters")
+        for p in group:
+            if p not in signs:
+                raise FitError(
+                    f"{where}: {p!r} takes no covariates (parameters that do: {', '.join(signs)})"
+                )
+            if p not in chosen:
+                raise FitError(f"{where}: {p!r} has no covariates in this fit")
+            if p in seen:
+                raise FitError(f"{where}: {p!r} is in another constraint too")
+        if len({signs[p] for p in group}) > 1:
+            raise FitError(
+                f"{where}: the covariate links of these parameters have opposite signs, "
+                "so one coefficient cannot move them alike"
+            )
+        seen.update(group)
+        first, *others = group
+        shared = [c for c in chosen[first] if all(c in chosen[p] for p in others)]
+        if not shared:
+            raise FitError(f"{where}: these parameters share no covariate")
+        for p in others:
+            for c in shared:
+                tied[coefficient_name(p, c)] = coefficient_name(first, c)
+    return tied
 
 
 def _process_columns(

@@ -24,6 +24,7 @@ from clvmodels.errors import FitError, ModelLoadError
 from clvmodels.estimators.dynamic import fit_dynamic
 from clvmodels.estimators.effects import effects_table
 from clvmodels.estimators.frames import frame_arrays, frame_time_unit
+from clvmodels.estimators.regularize import check_regularization, penalty_options
 from clvmodels.models import ModelInfo, model_info, model_module
 from clvmodels.models.links import linked_params
 from clvmodels.results import FitResult
@@ -63,6 +64,14 @@ class Estimator:
         :mod:`clvmodels.estimators.dynamic`).  Coefficients are named
         ``process:covariate``; a one-unit covariate multiplies that process's rate by
         ``exp(coefficient)``.
+    constraints
+        Parameters sharing one coefficient per covariate, e.g. ``[["a", "b"]]``
+        (:func:`clvmodels.backends.design.tie_coefficients`).
+    penalty
+        L2 penalty ``λ`` on the covariate coefficients: a number, or ``"auto"`` to choose
+        it by cross-validation (MLE; :mod:`clvmodels.estimators.regularize`).  With
+        ``backend="bayes"`` a number sets the coefficients' priors to the matching
+        ``Normal(0, 1/√(2λ))``.
     **options
         Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``,
         ``method``, ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``,
@@ -79,12 +88,16 @@ class Estimator:
         covariates: Mapping[str, Sequence[str]] | None = None,
         reference: Mapping[str, str] | None = None,
         dynamic_covariates: Mapping[str, Sequence[str]] | None = None,
+        constraints: Sequence[Sequence[str]] | None = None,
+        penalty: float | str | None = None,
         **options: Any,
     ) -> None:
         self.backend = backend
         self.covariates = covariates
         self.reference = reference
         self.dynamic_covariates = dynamic_covariates
+        self.constraints = constraints
+        self.penalty = penalty
         self.options = options
 
     def clone(self) -> Self:
@@ -95,6 +108,8 @@ class Estimator:
             covariates=self.covariates,
             reference=self.reference,
             dynamic_covariates=self.dynamic_covariates,
+            constraints=self.constraints,
+            penalty=self.penalty,
             **self.options,
         )
 
@@ -190,6 +205,7 @@ class Estimator:
                 )
         chosen = {p: list(c) for p, c in given.items()}
         if not chosen:
+            check_regularization(self.model_key, self.constraints, self.penalty, False)
             return None, None
         columns = list(dict.fromkeys(c for cols in chosen.values() for c in cols))
         design = covariate_frame(
@@ -198,7 +214,10 @@ class Estimator:
         processes = {
             p: tuple(n for c in cols for n in design.design_names(c)) for p, cols in chosen.items()
         }
-        return design, CovariateLinks.build(spec, design.names, design.matrix, processes)
+        links = CovariateLinks.build(
+            spec, design.names, design.matrix, processes, self.constraints or ()
+        )
+        return design, links
 
     def _run_backend(
         self,
@@ -232,6 +251,7 @@ class Estimator:
                 f"(allowed: {', '.join(sorted(allowed)) or 'none'})"
             )
         options = {**given, **({} if links is None else {"covariates": links})}
+        options = penalty_options(self.model_key, backend, self.penalty, options, links)
         return fit(spec, arrays, weights, time_unit=unit, **options)
 
     def _backend_options(self) -> dict[str, Any]:
