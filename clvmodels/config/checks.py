@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clvmodels.backends.priors import check_priors
 from clvmodels.config.dynamic import check_dynamic
+from clvmodels.config.effects import check_effects, model_backend, model_covariates
 from clvmodels.config.schema import DataConfig, ModelConfig, RunConfig, SqlSourceConfig
 from clvmodels.data.parsing import ValueFormats
 from clvmodels.data.sql import SqlSource
@@ -63,6 +64,7 @@ def check_semantics(config: RunConfig) -> None:
     _check_backtest(config)
     check_dynamic(config)
     _check_covariates(config)
+    check_effects(config, {key: model_covariates(config, key) for key in config.models})
     _check_spark(config)
     rate = config.metrics.conversion_rate
     if rate is not None and not 0 <= rate <= 1:
@@ -109,12 +111,6 @@ def _check_reading(data: DataConfig) -> None:
             raise ConfigError(
                 f"data.{key}: reads transaction logs; data.kind is {echo(data.kind)}"
             )
-
-
-def model_backend(key: str, model: ModelConfig) -> str:
-    """The backend of ``models.<key>``: as configured, else the model's default (``mle``;
-    ``bayes`` for the Pareto/GGG, which has no closed-form likelihood)."""
-    return model.backend or model_info(key).backends[0]
 
 
 SAMPLER_KEYS = ("draws", "tune", "chains", "seed", "ess_floor", "thin")

@@ -127,6 +127,9 @@ class ModelConfig:
     ess_floor: float = 400.0
     covariates: dict[str, list[str]] | None = None
     dynamic_covariates: dict[str, list[str]] | None = None  # time-varying, per process
+    constraints: list[list[str]] | None = None  # parameters sharing one coefficient
+    penalty: dict[str, Any] | None = None  # {l2: <lambda> | auto} on the coefficients
+    hierarchy: dict[str, Any] | None = None  # {group: <customer column>}, bayes only
     k: int | None = None  # bgcnbd, mbgcnbd: fixed Erlang order (None: profile likelihood)
     max_k: int = 10  # bgcnbd, mbgcnbd: largest Erlang order the profile tries
     thin: int = 1  # paretoggg: keep every thin-th draw of its Gibbs sampler

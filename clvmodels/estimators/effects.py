@@ -37,20 +37,29 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
     higher the purchase (dropout) rate is ``e^γ`` times higher (Bachmann, Meierer & Näf
     2021), so ``factor`` and ``mean_factor`` are both ``e^γ`` and ``parameter`` names
     the rate.
+
+    A coefficient shared through a constraint (``result.tied``) has a row for every
+    parameter it moves, with the same estimate and interval; ``shared_with`` names the
+    other parameters' coefficients.  ``penalty`` is the L2 penalty ``λ`` the estimate was
+    shrunk with (``NaN`` without one; :mod:`clvmodels.estimators.regularize`).
     """
     signs = {**link_signs(spec), **{p: 1.0 for p in result.dynamic_covariates or {}}}
     interval = result.conf_int(level)
     std_err = result.std_err
     rows = []
-    for name in result.coefficients:
+    sources = {**{k: k for k in result.coefficients}, **result.tied}
+    names = [n for k in result.coefficients for n in (k, *_tied_to(result, k))]
+    penalty = (result.diagnostics.get("penalty") or {}).get("l2", math.nan)
+    for name in names:
+        source = sources[name]
         parameter, covariate = split_coefficient(name)
         sign = signs[parameter]
         dynamic = parameter in (result.dynamic_covariates or {})
         process = parameter if dynamic else process_of(spec, parameter)
         gamma, lo, hi = (
-            result.params[name],
-            interval.loc[name, "lower"],
-            interval.loc[name, "upper"],
+            result.params[source],
+            interval.loc[source, "lower"],
+            interval.loc[source, "upper"],
         )
         bounds = sorted((math.exp(sign * lo), math.exp(sign * hi)))
         row = {
@@ -58,7 +67,7 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
             "covariate": covariate,
             "process": process,
             "estimate": gamma,
-            "std_err": std_err[name],
+            "std_err": std_err[source],
             "lower": lo,
             "upper": hi,
             "factor": math.exp(sign * gamma),
@@ -68,6 +77,8 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
             "mean_factor": math.nan,
             "mean_factor_lower": math.nan,
             "mean_factor_upper": math.nan,
+            "shared_with": ", ".join(n for n in names if sources[n] == source and n != name),
+            "penalty": float(penalty),
         }
         if dynamic:
             row["parameter"] = f"{parameter} rate"
@@ -83,6 +94,11 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
             row["mean_factor"] = row["factor"]
             row["mean_factor_lower"], row["mean_factor_upper"] = bounds
         rows.append(row)
-    table = pd.DataFrame(rows, index=pd.Index(list(result.coefficients), name="coefficient"))
+    table = pd.DataFrame(rows, index=pd.Index(names, name="coefficient"))
     table.attrs["level"] = level
     return table
+
+
+def _tied_to(result: FitResult, source: str) -> list[str]:
+    """The coefficients a constraint ties to ``source``."""
+    return [k for k, v in result.tied.items() if v == source]

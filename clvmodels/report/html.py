@@ -9,7 +9,6 @@ resource: the page opens offline and renders identically anywhere.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
 from pathlib import Path
@@ -21,6 +20,12 @@ from clvmodels.atomic import write_text
 from clvmodels.errors import DataError
 from clvmodels.evaluation.selection import ModelChoice
 from clvmodels.metrics import segment_values
+from clvmodels.report.effects import covariates_section
+from clvmodels.report.markup import escape as _e
+from clvmodels.report.markup import number as _num
+from clvmodels.report.markup import pairs as _pairs
+from clvmodels.report.markup import read_table as _csv
+from clvmodels.report.markup import table as _table
 from clvmodels.report.wording import CSS, METRIC_LABELS, PLOT_PREFIXES, PLOT_TITLES, SCORE_NOTE
 
 
@@ -44,7 +49,7 @@ def render(folder: Path) -> str:
         _winner_section(manifest, folder),
         _params_section(params),
         _evaluation_section(manifest, folder),
-        _covariates_section(folder),
+        covariates_section(folder),
         _plots_section(folder),
         _customers_section(folder),
     ]
@@ -263,82 +268,6 @@ def _backtest_section(manifest: dict[str, Any], folder: Path) -> str:
     )
 
 
-def _covariates_section(folder: Path) -> str:
-    effects = _csv(folder, "covariate_effects.csv")
-    if effects is None:
-        return ""
-    shown = [
-        c
-        for c in (
-            "model",
-            "coefficient",
-            "process",
-            "estimate",
-            "lower",
-            "upper",
-            "factor",
-            "quantity",
-            "mean_factor",
-            "mean_factor_lower",
-            "mean_factor_upper",
-        )
-        if c in effects
-    ]
-    dynamic = _is_dynamic(effects)
-    if dynamic.all():  # time-varying covariates only: no customer attributes to explain
-        text = "<h2>Time-varying covariates: what the calendar does</h2>" + _dynamic_note()
-    else:
-        text = (
-            "<h2>Covariates: what customer attributes do</h2>"
-            "<p class='note'>Each coefficient γ multiplies its parameter by exp(sign · γ) per "
-            "unit of the covariate (Fader &amp; Hardie 2007, note 019: α<sub>i</sub> = "
-            "α<sub>0</sub> exp(−γ′z<sub>i</sub>) for the purchase rate's scale, a<sub>i</sub>, "
-            "b<sub>i</sub> with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = "
-            "γ<sub>0</sub> exp(δ′z<sub>i</sub>) for the spend scale). mean_factor is the "
-            "factor on the mean purchase rate, dropout rate or spend per order; an interval "
-            "that holds 1 means the data do not tell the effect from none.</p>"
-            + (_dynamic_note() if dynamic.any() else "")
-        )
-    text += _table(effects[shown])
-    lift = _csv(folder, "covariate_lift.csv")
-    if lift is not None:
-        text += (
-            "<h3>Counterfactual CLV: each binary covariate on and off</h3>"
-            "<p class='note'>Every customer valued twice from the same purchase history: "
-            "with the flag on and with it off, other covariates unchanged. lift is the "
-            "mean difference per customer (all customers, those with the flag, those "
-            "without); the interval comes from the parameter draws. This is what the "
-            "fitted associations imply, not a causal effect: if customers chose to join "
-            "(self-selection), part of the lift belongs to who they are.</p>" + _table(lift)
-        )
-    return text
-
-
-def _is_dynamic(effects: pd.DataFrame) -> pd.Series:
-    """Which rows of the effects table are time-varying covariates (their parameter is a
-    rate: ``purchase rate``, ``dropout rate``)."""
-    if "parameter" not in effects:
-        return pd.Series(False, index=effects.index)
-    return effects["parameter"].astype(str).str.endswith(" rate")
-
-
-def _dynamic_note() -> str:
-    """What the rows of time-varying covariates mean."""
-    return (
-        "<p class='note'>Rows <code>purchase:…</code> and <code>dropout:…</code> are "
-        "time-varying covariates (Bachmann, Meierer &amp; Näf 2021). A calendar covariate's "
-        "value in a period is the share of the period's days it covers (1 for a week wholly "
-        "in the high season or a campaign, 3/7 for a week with three such days); every "
-        "alive customer's purchase or dropout rate in the period is multiplied by "
-        "exp(γ · value): factor = exp(γ) is the effect of a whole period. A factor above 1 "
-        "on the dropout rate means more customers leave then; an interval that holds 1 "
-        "means the data do not tell the effect from none. The plot <i>rate factor in every "
-        "period</i> shows what the calendar does week by week, through the horizon the "
-        "values are forecast over (DECT in predictions.csv: the expected purchases of the "
-        "horizon, discounted, with the future periods' covariates).</p>"
-    )
-
-
 def _plots_section(folder: Path) -> str:
     plots = folder / "plots"
     if not plots.is_dir():
@@ -425,49 +354,3 @@ def _json(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: missing; is {path.parent} a clvmodels run folder?") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-
-
-def _csv(folder: Path, name: str) -> pd.DataFrame | None:
-    """The table ``name`` of the run folder, ``None`` when the run did not write it."""
-    path = folder / name
-    return pd.read_csv(path) if path.exists() else None
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _num(value: Any, key: str = "") -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return _e(value)
-    value = float(value)
-    if math.isnan(value):
-        return "—"
-    if key.endswith("rate"):
-        return f"{value:.1%}"
-    if abs(value) >= 1e5 and abs(value) < 1e15:
-        return f"{value:,.0f}"
-    if value != 0 and (abs(value) >= 1e15 or abs(value) < 1e-3):
-        return f"{value:.4g}"
-    if float(value).is_integer() and abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.4g}"
-
-
-def _pairs(rows: list[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
-def _table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
-    rows = []
-    for record in frame.itertuples(index=False):
-        cells = "".join(f"<td>{_num(v) if not isinstance(v, str) else _e(v)}</td>" for v in record)
-        rows.append(f"<tr>{cells}</tr>")
-    return (
-        f"<div class='wide'><table><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )

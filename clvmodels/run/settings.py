@@ -19,7 +19,8 @@ from typing import Any
 
 from clvmodels.clv import ValueSettings, resolve_horizon
 from clvmodels.config import MetricsConfig, ModelConfig, RunConfig, SparkConfig, SqlSourceConfig
-from clvmodels.config.checks import SAMPLER_KEYS, model_backend
+from clvmodels.config.checks import SAMPLER_KEYS
+from clvmodels.config.effects import model_backend, model_covariates
 from clvmodels.config.dynamic import calendar_options
 from clvmodels.config.schema import to_plain
 from clvmodels.data import SqlSource, describe_source
@@ -95,7 +96,10 @@ class DataSettings:
 @dataclass(frozen=True)
 class ModelPlan:
     """One configured model: its key, backend and backend options, its covariates per
-    process (with their reference levels) and its time-varying covariates per process."""
+    process (with their reference levels), its time-varying covariates per process, the
+    parameters sharing a coefficient (``constraints``), the L2 penalty of the
+    coefficients (a number or ``"auto"``) and the column whose levels are pooled
+    (``group``, a hierarchical model)."""
 
     key: str
     backend: str
@@ -104,6 +108,9 @@ class ModelPlan:
     reference: Mapping[str, str] = field(default_factory=dict)
     by_cohort: bool = True
     dynamic_covariates: Mapping[str, list[str]] = field(default_factory=dict)
+    constraints: tuple[tuple[str, ...], ...] = ()
+    penalty: float | str | None = None
+    group: str | None = None
 
     def estimator_kwargs(self, progress: bool = False) -> dict[str, Any]:
         """The keyword arguments of the model's estimator (``progress``: the Bayesian
@@ -116,6 +123,12 @@ class ModelPlan:
             kwargs["reference"] = dict(self.reference)
         if self.dynamic_covariates:
             kwargs["dynamic_covariates"] = dict(self.dynamic_covariates)
+        if self.constraints:
+            kwargs["constraints"] = [list(c) for c in self.constraints]
+        if self.penalty is not None:
+            kwargs["penalty"] = self.penalty
+        if self.group is not None:
+            kwargs["hierarchy"] = {"group": self.group}
         return kwargs
 
 
@@ -396,19 +409,6 @@ def _dynamic(config: RunConfig) -> DynamicSettings | None:
     )
 
 
-def model_covariates(config: RunConfig, key: str) -> dict[str, list[str]]:
-    """The covariates of model ``key`` per process: ``models.<key>.covariates``, or with
-    ``data.covariates`` and no such key every covariate on every process of the model
-    (none for a model with time-varying covariates, which takes no others)."""
-    chosen = config.models[key].covariates
-    if chosen is not None:
-        return {p: list(c) for p, c in chosen.items() if c}
-    if config.data.covariates is None or config.models[key].dynamic_covariates:
-        return {}
-    columns = list(config.data.covariates.columns)
-    return {process: columns for process in model_spec(key).covariate_links}
-
-
 def model_plan(config: RunConfig, key: str) -> ModelPlan:
     """The :class:`ModelPlan` of ``models.<key>``."""
     options: ModelConfig = config.models[key]
@@ -422,8 +422,12 @@ def model_plan(config: RunConfig, key: str) -> ModelPlan:
         options=_backend_options(key, options),
         covariates=processes,
         reference={c: v for c, v in reference.items() if c in used},
-        by_cohort=options.by_cohort,
+        # one hierarchical fit pools the cohorts instead of a fit per cohort
+        by_cohort=options.by_cohort and options.hierarchy is None,
         dynamic_covariates={p: list(c) for p, c in (options.dynamic_covariates or {}).items() if c},
+        constraints=tuple(tuple(c) for c in options.constraints or ()),
+        penalty=None if options.penalty is None else options.penalty["l2"],
+        group=None if options.hierarchy is None else options.hierarchy["group"],
     )
 
 

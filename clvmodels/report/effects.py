@@ -1,0 +1,110 @@
+"""The report's sections on what customer attributes do: covariate effects (with the
+constraints and penalty of the fits), time-varying covariates, and the groups of
+hierarchical models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from clvmodels.report.markup import escape as _e
+from clvmodels.report.markup import read_table as _csv
+from clvmodels.report.markup import table as _table
+
+
+def covariates_section(folder: Path) -> str:
+    effects = _csv(folder, "covariate_effects.csv")
+    if effects is None:
+        return ""
+    shown = [
+        c
+        for c in (
+            "model",
+            "coefficient",
+            "process",
+            "estimate",
+            "lower",
+            "upper",
+            "factor",
+            "quantity",
+            "mean_factor",
+            "mean_factor_lower",
+            "mean_factor_upper",
+            "shared_with",
+        )
+        if c in effects and not (c == "shared_with" and effects[c].fillna("").eq("").all())
+    ]
+    dynamic = _is_dynamic(effects)
+    if dynamic.all():  # time-varying covariates only: no customer attributes to explain
+        text = "<h2>Time-varying covariates: what the calendar does</h2>" + _dynamic_note()
+    else:
+        text = (
+            "<h2>Covariates: what customer attributes do</h2>"
+            "<p class='note'>Each coefficient γ multiplies its parameter by exp(sign · γ) per "
+            "unit of the covariate (Fader &amp; Hardie 2007, note 019: α<sub>i</sub> = "
+            "α<sub>0</sub> exp(−γ′z<sub>i</sub>) for the purchase rate's scale, a<sub>i</sub>, "
+            "b<sub>i</sub> with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = "
+            "γ<sub>0</sub> exp(δ′z<sub>i</sub>) for the spend scale). mean_factor is the "
+            "factor on the mean purchase rate, dropout rate or spend per order; an interval "
+            "that holds 1 means the data do not tell the effect from none.</p>"
+            + (_dynamic_note() if dynamic.any() else "")
+        )
+    text += _regularization_note(effects) + _table(effects[shown])
+    lift = _csv(folder, "covariate_lift.csv")
+    if lift is not None:
+        text += (
+            "<h3>Counterfactual CLV: each binary covariate on and off</h3>"
+            "<p class='note'>Every customer valued twice from the same purchase history: "
+            "with the flag on and with it off, other covariates unchanged. lift is the "
+            "mean difference per customer (all customers, those with the flag, those "
+            "without); the interval comes from the parameter draws. This is what the "
+            "fitted associations imply, not a causal effect: if customers chose to join "
+            "(self-selection), part of the lift belongs to who they are.</p>" + _table(lift)
+        )
+    return text
+
+
+def _regularization_note(effects: pd.DataFrame) -> str:
+    """What the constraints and the L2 penalty of the fits did to the coefficients."""
+    notes = []
+    if "shared_with" in effects and effects["shared_with"].fillna("").ne("").any():
+        notes.append(
+            "Rows with <i>shared_with</i> are one coefficient shared by several parameters "
+            "(models.&lt;key&gt;.constraints): the same estimate and interval move each."
+        )
+    if "penalty" in effects:
+        for model, lam in effects.groupby("model", sort=False)["penalty"].first().items():
+            if pd.notna(lam):
+                notes.append(
+                    f"{_e(str(model))}: coefficients shrunk toward 0 by an L2 penalty "
+                    f"&lambda; = {lam:.4g} (the posterior mode under Normal(0, "
+                    f"{1 / (2 * lam) ** 0.5 if lam > 0 else float('inf'):.3g}) priors); "
+                    "their intervals are those of the penalised fit."
+                )
+    return "".join(f"<p class='note'>{n}</p>" for n in notes)
+
+
+def _is_dynamic(effects: pd.DataFrame) -> pd.Series:
+    """Which rows of the effects table are time-varying covariates (their parameter is a
+    rate: ``purchase rate``, ``dropout rate``)."""
+    if "parameter" not in effects:
+        return pd.Series(False, index=effects.index)
+    return effects["parameter"].astype(str).str.endswith(" rate")
+
+
+def _dynamic_note() -> str:
+    """What the rows of time-varying covariates mean."""
+    return (
+        "<p class='note'>Rows <code>purchase:…</code> and <code>dropout:…</code> are "
+        "time-varying covariates (Bachmann, Meierer &amp; Näf 2021). A calendar covariate's "
+        "value in a period is the share of the period's days it covers (1 for a week wholly "
+        "in the high season or a campaign, 3/7 for a week with three such days); every "
+        "alive customer's purchase or dropout rate in the period is multiplied by "
+        "exp(γ · value): factor = exp(γ) is the effect of a whole period. A factor above 1 "
+        "on the dropout rate means more customers leave then; an interval that holds 1 "
+        "means the data do not tell the effect from none. The plot <i>rate factor in every "
+        "period</i> shows what the calendar does week by week, through the horizon the "
+        "values are forecast over (DECT in predictions.csv: the expected purchases of the "
+        "horizon, discounted, with the future periods' covariates).</p>"
+    )
