@@ -1,14 +1,22 @@
 """Observed information of a fit: the Hessian of the log-likelihood (or log-posterior)
 by central differences of its exact gradient, and its inverse, the asymptotic
 covariance of the estimates (e.g. Pawitan 2001, *In All Likelihood*, ch. 8).  Shared by
-the MLE backend (standard errors) and the Bayesian one (Laplace start of NUTS); the MLE
-backend also asks :func:`undetermined` which parameters the data do not pin down."""
+the MLE backend (standard errors, Newton steps that finish an estimate: :func:`polish`)
+and the Bayesian one (Laplace start of NUTS); the MLE backend also asks
+:func:`undetermined` which parameters the data do not pin down, and
+:func:`hold_at_edge` whether they run to a limit the model declares."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
+from scipy import optimize
+
+from clvmodels.models.spec import ModelSpec
+
+LOG_BOUND = 23.0  # parameters are kept within exp(±23) ≈ [1e-10, 1e10]
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 """``theta -> (value, gradient)`` of a log-likelihood in the log-parameters."""
@@ -95,3 +103,111 @@ def undetermined(information: np.ndarray, theta: np.ndarray, bounds: np.ndarray)
         se = np.sqrt(np.diag(np.linalg.inv(information)))
         loose.update(np.flatnonzero(np.abs(theta) + se > bounds).tolist())
     return sorted(loose)
+
+
+def polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps on the exact gradient to remove L-BFGS-B's last slack.
+
+    Returns the parameters and the Hessian there; the Hessian is recomputed only after
+    a step larger than 1e-3 on the log scale (a smaller step changes it by about as
+    much relatively, which Newton's iteration absorbs and the standard errors do not
+    notice), so a converged fit costs one Hessian, not two.
+    """
+    theta = np.asarray(theta, dtype=float)
+    value, grad = objective(theta)
+    hess = hessian(objective, theta)
+    for _ in range(8):
+        if np.max(np.abs(grad)) / n_obs < 1e-10:
+            break
+        try:
+            step = np.linalg.solve(hess, -grad)
+        except np.linalg.LinAlgError:
+            break
+        candidate = np.clip(theta + step, -LOG_BOUND, LOG_BOUND)
+        new_value, new_grad = objective(candidate)
+        if not np.isfinite(new_value) or new_value < value - 1e-9 * abs(value):
+            break
+        theta, value, grad = candidate, new_value, new_grad
+        if np.max(np.abs(step)) > 1e-3:
+            hess = hessian(objective, theta)
+    return theta, hess
+
+
+def hold_at_edge(
+    spec: ModelSpec,
+    names: tuple[str, ...],
+    objective: Objective,
+    theta: np.ndarray,
+    loose: list[int],
+    n_obs: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, str]] | None:
+    """Refit with the parameters the model declares vanishable held at their lower edge.
+
+    ``spec.extra["edge_limits"]`` maps a parameter ``h`` to partners ``q`` such that the
+    model has a limit as ``h → 0`` with every ``q/h`` fixed (GGompertz/NBD: ``b → 0``
+    with ``β/b`` fixed is the Pareto/NBD).  When the undetermined coordinates (``loose``)
+    are such parameters and their partners only, the log-likelihood rises along that
+    ridge to the limit model: ``h`` is held at ``exp(−LOG_BOUND)``, where the model
+    equals its limit to ~1e-10 relative, and the others, with ``log(q/h)`` in place of
+    ``log q``, are estimated.  Returns the estimate in log-parameters, the Hessian in
+    the coordinates of the refit, the linear map from those to the log-parameters (for
+    the gradient and the covariance: ``h`` has no variance, ``log q`` that of
+    ``log(q/h)``) and, per held parameter, a note for the diagnostics; ``None`` when
+    the model declares no such limit for the loose coordinates or the refit is not
+    well determined either.
+    """
+    limits = dict(spec.extra.get("edge_limits", {}))
+    held = [names.index(h) for h in limits if names.index(h) in loose]
+    partners = {names.index(q): names.index(h) for h in limits for q in limits[h]}
+    if not held or not set(loose) <= {*held, *partners}:
+        return None
+    free = [i for i in range(len(theta)) if i not in held]
+    to_log = np.eye(len(theta))[:, free]  # θ = to_log @ φ + offset
+    offset = np.zeros(len(theta))
+    offset[held] = -LOG_BOUND
+    for q, h in partners.items():
+        if h in held:
+            offset[q] = -LOG_BOUND
+    phi0 = theta[free] - offset[free]
+
+    def reduced(phi: np.ndarray) -> tuple[float, np.ndarray]:
+        value, gradient = objective(to_log @ phi + offset)
+        return value, to_log.T @ gradient
+
+    res = optimize.minimize(
+        lambda phi: negative_mean(reduced, phi, n_obs),
+        phi0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-2 * LOG_BOUND, 2 * LOG_BOUND)] * len(free),
+        options={"ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
+    )
+    phi, hess = polish(reduced, res.x, n_obs)
+    interior = objective(theta)[0]
+    if undetermined(-hess, phi, np.full(len(free), 2 * LOG_BOUND)) or reduced(phi)[0] < (
+        interior - 1e-9 * abs(interior)
+    ):  # not a ridge to the limit: the edge fits worse than the interior estimate
+        return None
+    theta = to_log @ phi + offset
+    notes = {
+        names[h]: f"held at exp(-{LOG_BOUND:g}): the log-likelihood rises toward its limit "
+        f"{names[h]} -> 0 with "
+        + ", ".join(
+            f"{names[q]}/{names[h]} = {math.exp(theta[q] - theta[h]):.6g}"
+            for q, hq in partners.items()
+            if hq == h
+        )
+        for h in held
+    }
+    return theta, hess, to_log, notes
+
+
+def negative_mean(
+    objective: Objective, theta: np.ndarray, n_obs: float
+) -> tuple[float, np.ndarray]:
+    """``−objective / n_obs`` (value and gradient), what the optimiser minimises; ``inf``
+    where the objective is not finite."""
+    value, grad = objective(theta)
+    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+        return math.inf, np.zeros_like(theta)
+    return -value / n_obs, -grad / n_obs

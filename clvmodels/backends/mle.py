@@ -9,15 +9,17 @@ more than a pass over the distinct histories.  L-BFGS-B brings the parameters cl
 the optimum and Newton steps on the exact gradient finish it.  Standard errors come
 from the observed information — the Hessian of the log-likelihood in the
 log-parameters, by central differences of the exact gradient — and intervals are formed
-on the log scale, so they stay positive.
+on the log scale, so they stay positive.  Covariate coefficients tied by a constraint are
+estimated once, and an L2 penalty on the coefficients, given or chosen by
+cross-validation, is maximised with the log-likelihood (:mod:`clvmodels.backends.penalty`).
 """
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -28,17 +30,29 @@ from clvmodels.backends.compress import prepare_rows
 from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows, pattern_params
 from clvmodels.backends.distinct import DistinctColumns
 from clvmodels.backends.information import (
+    LOG_BOUND,
     Objective,
-    hessian,
+    hold_at_edge,
     invert_information,
+    negative_mean,
+    polish,
     undetermined,
+)
+from clvmodels.backends.penalty import (
+    AUTO,
+    CrossValidation,
+    check_penalty,
+    cross_validate,
+    fold_weights,
+    no_maximum_error,
+    penalised,
+    penalty_grid,
 )
 from clvmodels.errors import FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
-from clvmodels.results import FitResult, from_coordinates, undetermined_error
+from clvmodels.results import FitResult, from_coordinates
 
-LOG_BOUND = 23.0  # parameters are kept within exp(±23) ≈ [1e-10, 1e10]
 COEF_BOUND = 30.0  # covariate coefficients within ±30 (an effect of e^30 is no estimate)
 
 
@@ -51,6 +65,7 @@ def fit_mle(
     max_iter: int = 1000,
     time_unit: str | None = None,
     covariates: CovariateLinks | None = None,
+    penalty: float | str | None = None,
 ) -> FitResult:
     """Fit ``spec`` by maximum likelihood.
 
@@ -72,6 +87,21 @@ def fit_mle(
         Covariates on some parameters (:class:`~clvmodels.backends.design.CovariateLinks`);
         their coefficients join the result's ``param_names`` as ``parameter:covariate``
         (``FitResult.coefficients``), starting from 0 at the fit without covariates.
+        Coefficients a constraint ties to another (``covariates.tied``) are not
+        estimated: the fit runs in the free coordinates ``φ`` (``θ = E φ``,
+        :meth:`~clvmodels.backends.design.CovariateLinks.expansion`), and a tied
+        coefficient is in ``params`` with its source's value but not in
+        ``param_names`` (``FitResult.tied``).
+    penalty
+        L2 penalty ``λ`` on the estimated coefficients: the fit maximises
+        ``ℓ − λ Σ_j γ_j²`` (:mod:`clvmodels.backends.penalty`), or with ``"auto"``
+        chooses ``λ`` by 5-fold cross-validation over customers first
+        (:func:`~clvmodels.backends.penalty.cross_validate`).  The covariance is then
+        the inverse observed information of the *penalised* log-likelihood: the
+        Laplace approximation of the posterior of the Bayesian model with
+        ``γ_j ~ Normal(0, 1/√(2λ))`` priors (flat on the rest), whose mode the estimate
+        is; ``log_likelihood`` is the unpenalised ``ℓ`` at the estimate and
+        ``diagnostics["penalty"]`` records ``λ`` and how it was chosen.
 
     Returns
     -------
@@ -80,7 +110,8 @@ def fit_mle(
         the log-likelihood rises toward a limit the model declares
         (``spec.extra["edge_limits"]``, e.g. the GGompertz/NBD's Pareto/NBD limit
         ``b → 0``), the vanishing parameter is held at its lower edge, with no variance,
-        and ``diagnostics["held_at_edge"]`` says so (:func:`_hold_at_edge`).
+        and ``diagnostics["held_at_edge"]`` says so
+        (:func:`~clvmodels.backends.information.hold_at_edge`).
 
     Raises
     ------
@@ -88,46 +119,61 @@ def fit_mle(
         When the data do not pin down every parameter — an estimate at the edge of the
         parameter space, or an observed information that is singular, ill-conditioned
         or not positive definite (:func:`~clvmodels.backends.information.undetermined`;
-        one message for every model, :func:`~clvmodels.results.undetermined_error`) —
-        or when the optimiser does not converge.
+        one message for every model, :func:`~clvmodels.results.undetermined_error`;
+        with covariates on the parameters involved it names them and suggests a
+        constraint or the penalty, :func:`~clvmodels.backends.penalty.no_maximum_error`)
+        — or when the optimiser does not converge.
     """
     started = time.perf_counter()
-    rows = FitRows.of(spec, data, weights, covariates)
-    objective = _objective(spec, rows.rows, rows.weights, covariates)
-    coefficients = () if covariates is None else covariates.coefficient_names()
-    names = (*spec.param_names, *coefficients)
+    check_penalty(spec.key, penalty)
+    problem = _Problem.of(spec, data, weights, covariates)
+    rows = problem.rows
     first = spec.initial_params(rows.model_columns, rows.weights) if init is None else init
-    starts = [dict(first), {k: 1.0 for k in spec.param_names}]
-    best, attempts = optimise(spec, objective, starts, coefficients, rows.n_obs, max_iter)
-    theta, hess = polish(objective, best.x, rows.n_obs)
-    ll, grad = objective(theta)
-    loose = undetermined(-hess, theta, np.array([hi for _, hi in bounds(spec, coefficients)]))
-    held: dict[str, str] = {}
-    to_log = np.eye(len(theta))
-    if loose:
-        theta, hess, to_log, held = _hold_at_edge(spec, names, objective, theta, loose, rows.n_obs)
-        ll, grad = objective(theta)
-        grad = to_log.T @ grad  # the gradient in the coordinates of the fit at the edge
-    grad_norm = check_convergence(spec, names, coefficients, theta, ll, grad, rows.n_obs, best)
-    cov_log, hessian_ok = invert_information(hess)
-    cov_log = to_log @ cov_log @ to_log.T
+    starts: list[Start] = [dict(first), {k: 1.0 for k in spec.param_names}]
+    record: dict[str, Any] | None = None
+    if penalty == AUTO:
+        cv = problem.cross_validate(starts, max_iter)
+        candidates = [(cv.grid[i], cv.starts[i]) for i in cv.ranked()] or [(cv.grid[0], None)]
+    else:
+        candidates = [(float(penalty or 0.0), None)]
+        record = None if penalty is None else {"l2": float(penalty), "chosen_by": "given"}
+    for l2, warm in candidates:
+        fit = problem.estimate(
+            rows.weights, l2, starts if warm is None else [warm, *starts], max_iter
+        )
+        if not fit.loose:
+            break
+    else:
+        raise problem.no_maximum(fit, penalty)
+    if penalty == AUTO:
+        record = cv.diagnostics(l2)
+    objective = problem.objective(rows.weights, l2)
+    names, coefficients, theta = problem.names, problem.coefficients, fit.theta
+    value, grad = objective(theta)
+    grad = fit.to_log.T @ grad  # the gradient in the coordinates of the fit (at the edge)
+    grad_norm = check_convergence(
+        spec, names, coefficients, theta, value, grad, rows.n_obs, fit.best
+    )
+    cov_log, hessian_ok = invert_information(fit.hess)
+    cov_log = fit.to_log @ cov_log @ fit.to_log.T
     diagnostics = {
         "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
-        "iterations": int(sum(a.nit for a in attempts)),
-        "function_evaluations": int(sum(a.nfev for a in attempts)),
-        "starts": len(attempts),
+        "iterations": int(sum(a.nit for a in fit.attempts)),
+        "function_evaluations": int(sum(a.nfev for a in fit.attempts)),
+        "starts": len(fit.attempts),
         "max_abs_gradient_per_customer": grad_norm,
         "hessian_positive_definite": hessian_ok,
         "converged": True,
-        **({"held_at_edge": held} if held else {}),
+        **({"held_at_edge": fit.held} if fit.held else {}),
+        **({"penalty": record | {"penalised_log_likelihood": value}} if record else {}),
         "seconds": round(time.perf_counter() - started, 4),
     }
     return FitResult(
         model=spec.key,
         backend="mle",
         param_names=names,
-        params={k: float(v) for k, v in from_coordinates(names, coefficients, theta).items()},
-        log_likelihood=float(ll),
+        params=problem.params(theta),
+        log_likelihood=problem.log_likelihood(rows.weights, theta),
         n_obs=rows.n_obs,
         n_unique=len(rows.weights),
         cov_log=cov_log,
@@ -135,80 +181,130 @@ def fit_mle(
         time_unit=time_unit,
         data_fingerprint=rows.fingerprint(),
         coefficients=coefficients,
+        tied={} if covariates is None else dict(covariates.tied),
     )
 
 
-def _hold_at_edge(
-    spec: ModelSpec,
-    names: tuple[str, ...],
-    objective: Objective,
-    theta: np.ndarray,
-    loose: list[int],
-    n_obs: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, str]]:
-    """Refit with the parameters the model declares vanishable held at their lower edge.
+Start = Mapping[str, float] | np.ndarray
+"""A start of the optimiser: natural parameters by name (coefficients 0 unless named),
+or a vector of estimation coordinates."""
 
-    ``spec.extra["edge_limits"]`` maps a parameter ``h`` to partners ``q`` such that the
-    model has a limit as ``h → 0`` with every ``q/h`` fixed (GGompertz/NBD: ``b → 0``
-    with ``β/b`` fixed is the Pareto/NBD).  When the undetermined coordinates (``loose``)
-    are such parameters and their partners only, the log-likelihood rises along that
-    ridge to the limit model: ``h`` is held at ``exp(−LOG_BOUND)``, where the model
-    equals its limit to ~1e-10 relative, and the others, with ``log(q/h)`` in place of
-    ``log q``, are estimated.  Returns the estimate in log-parameters, the Hessian in
-    the coordinates of the refit, the linear map from those to the log-parameters (for
-    the gradient and the covariance: ``h`` has no variance, ``log q`` that of
-    ``log(q/h)``) and, per held parameter, a note for the diagnostics.
 
-    Raises
-    ------
-    FitError
-        :func:`~clvmodels.results.undetermined_error` when the model declares no such
-        limit for the loose coordinates or the refit is not well determined either.
-    """
-    limits = dict(spec.extra.get("edge_limits", {}))
-    held = [names.index(h) for h in limits if names.index(h) in loose]
-    partners = {names.index(q): names.index(h) for h in limits for q in limits[h]}
-    if not held or not set(loose) <= {*held, *partners}:
-        raise undetermined_error(spec.key, [names[i] for i in loose])
-    free = [i for i in range(len(theta)) if i not in held]
-    to_log = np.eye(len(theta))[:, free]  # θ = to_log @ φ + offset
-    offset = np.zeros(len(theta))
-    offset[held] = -LOG_BOUND
-    for q, h in partners.items():
-        if h in held:
-            offset[q] = -LOG_BOUND
-    phi0 = theta[free] - offset[free]
+@dataclass(frozen=True)
+class _Estimate:
+    """One optimisation: the estimate ``theta`` (estimation coordinates), the Hessian
+    ``hess`` in the coordinates of the fit and ``to_log`` from those to the estimation
+    coordinates (the identity unless parameters are ``held`` at an edge), the optimiser
+    runs, and the coordinates ``loose`` that the data do not pin down (then no
+    estimate)."""
 
-    def reduced(phi: np.ndarray) -> tuple[float, np.ndarray]:
-        value, gradient = objective(to_log @ phi + offset)
-        return value, to_log.T @ gradient
+    theta: np.ndarray
+    hess: np.ndarray
+    to_log: np.ndarray
+    held: dict[str, str]
+    best: optimize.OptimizeResult
+    attempts: list[optimize.OptimizeResult]
+    loose: list[int]
 
-    res = optimize.minimize(
-        lambda phi: _neg_mean(reduced, phi, n_obs),
-        phi0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-2 * LOG_BOUND, 2 * LOG_BOUND)] * len(free),
-        options={"ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
-    )
-    phi, hess = polish(reduced, res.x, n_obs)
-    interior = objective(theta)[0]
-    if undetermined(-hess, phi, np.full(len(free), 2 * LOG_BOUND)) or reduced(phi)[0] < (
-        interior - 1e-9 * abs(interior)
-    ):  # not a ridge to the limit: the edge fits worse than the interior estimate
-        raise undetermined_error(spec.key, [names[i] for i in loose])
-    theta = to_log @ phi + offset
-    notes = {
-        names[h]: f"held at exp(-{LOG_BOUND:g}): the log-likelihood rises toward its limit "
-        f"{names[h]} -> 0 with "
-        + ", ".join(
-            f"{names[q]}/{names[h]} = {math.exp(theta[q] - theta[h]):.6g}"
-            for q, hq in partners.items()
-            if hq == h
+
+@dataclass(frozen=True)
+class _Problem:
+    """A fit's rows and coordinates: ``names`` the estimated parameters (the model's,
+    then the free coefficients), ``expansion`` the map ``E`` to every coefficient
+    (``None`` without tied ones)."""
+
+    spec: ModelSpec
+    rows: FitRows
+    covariates: CovariateLinks | None
+    names: tuple[str, ...]
+    coefficients: tuple[str, ...]
+    expansion: np.ndarray | None
+    weighted: Callable[[np.ndarray], Objective]
+
+    @classmethod
+    def of(
+        cls,
+        spec: ModelSpec,
+        data: Mapping[str, np.ndarray],
+        weights: np.ndarray | None,
+        covariates: CovariateLinks | None,
+    ) -> _Problem:
+        rows = FitRows.of(spec, data, weights, covariates)
+        coefficients = () if covariates is None else covariates.free_names()
+        n_base = len(spec.param_names)
+        tied = covariates is not None and bool(covariates.tied)
+        expansion = covariates.expansion(n_base) if tied else None
+        weighted = _weighted(spec, rows.rows, covariates)
+        names = (*spec.param_names, *coefficients)
+        return cls(spec, rows, covariates, names, coefficients, expansion, weighted)
+
+    def objective(self, weights: np.ndarray, l2: float) -> Objective:
+        """The penalised log-likelihood of rows weighted ``weights``, in ``φ``."""
+        n_base = len(self.spec.param_names)
+        return penalised(self.weighted(weights), self.expansion, n_base, l2)
+
+    def log_likelihood(self, weights: np.ndarray, phi: np.ndarray) -> float:
+        """The unpenalised log-likelihood of rows weighted ``weights`` at ``φ``."""
+        return float(self.objective(weights, 0.0)(phi)[0])
+
+    def params(self, phi: np.ndarray) -> dict[str, float]:
+        """Every parameter by name, tied coefficients included."""
+        out = {k: float(v) for k, v in from_coordinates(self.names, self.coefficients, phi).items()}
+        tied = {} if self.covariates is None else self.covariates.tied
+        return out | {k: out[source] for k, source in tied.items()}
+
+    def estimate(
+        self, weights: np.ndarray, l2: float, starts: list[Start], max_iter: int
+    ) -> _Estimate:
+        """Maximise the penalised log-likelihood from ``starts``, polish and check it."""
+        spec, names, n_obs = self.spec, self.names, float(weights.sum())
+        objective = self.objective(weights, l2)
+        best, attempts = optimise(spec, objective, starts, self.coefficients, n_obs, max_iter)
+        theta, hess = polish(objective, best.x, n_obs)
+        limits = np.array([hi for _, hi in bounds(spec, self.coefficients)])
+        loose = undetermined(-hess, theta, limits)
+        to_log, held = np.eye(len(theta)), {}
+        if loose:
+            at_edge = hold_at_edge(spec, names, objective, theta, loose, n_obs)
+            if at_edge is not None:
+                (theta, hess, to_log, held), loose = at_edge, []
+        return _Estimate(theta, hess, to_log, held, best, attempts, loose)
+
+    def cross_validate(self, starts: list[Start], max_iter: int) -> CrossValidation:
+        """Score the penalties of :func:`penalty_grid` by cross-validation over customers
+        (``FitError`` when a fold holds out fewer than 10 customers)."""
+        weights = self.rows.weights
+        held = fold_weights(weights)
+        if held.sum(axis=1).min() < 10:
+            raise FitError(
+                f"{self.spec.key}: penalty 'auto' holds out a fifth of the customers in turn "
+                f"and needs more than {self.rows.n_obs:g}; give the penalty as a number"
+            )
+
+        def fit(train: np.ndarray, l2: float, warm: np.ndarray | None) -> np.ndarray | None:
+            try:
+                found = self.estimate(
+                    train, l2, starts if warm is None else [warm, *starts], max_iter
+                )
+            except FitError:
+                return None
+            grad = found.to_log.T @ self.objective(train, l2)(found.theta)[1]
+            ok = not found.loose and np.max(np.abs(grad)) / float(train.sum()) <= 1e-4
+            return found.theta if ok else None
+
+        return cross_validate(
+            fit, self.log_likelihood, weights, penalty_grid(self.rows.n_obs), held
         )
-        for h in held
-    }
-    return theta, hess, to_log, notes
+
+    def no_maximum(self, fit: _Estimate, penalty: float | str | None) -> FitError:
+        """The error of a fit whose data do not pin down ``fit.loose``
+        (:func:`~clvmodels.backends.penalty.no_maximum_error`); the estimates ran to the
+        edge when one is beyond a third of its bound (a coefficient beyond ±10, a
+        parameter beyond e^±7.7)."""
+        limits = np.array([hi for _, hi in bounds(self.spec, self.coefficients)])
+        edge = bool(np.any(np.abs(fit.theta[fit.loose]) >= limits[fit.loose] / 3))
+        loose = [self.names[i] for i in fit.loose]
+        return no_maximum_error(self.spec.key, loose, self.covariates, edge=edge, penalty=penalty)
 
 
 def bounds(spec: ModelSpec, coefficients: tuple[str, ...]) -> list[tuple[float, float]]:
@@ -221,24 +317,29 @@ def bounds(spec: ModelSpec, coefficients: tuple[str, ...]) -> list[tuple[float, 
 def optimise(
     spec: ModelSpec,
     objective: Objective,
-    starts: list[dict[str, float]],
+    starts: Sequence[Start],
     coefficients: tuple[str, ...],
     n_obs: float,
     max_iter: int,
 ) -> tuple[optimize.OptimizeResult, list[optimize.OptimizeResult]]:
     """L-BFGS-B from each start in turn until one converges: the best result and all
-    attempts.  Coefficients start from 0 unless a start names them."""
+    attempts.  Coefficients start from 0 unless a start names them; a start given as a
+    vector is in the estimation coordinates (a warm start)."""
     best = None
     attempts = []
+    box = bounds(spec, coefficients)
     for start in starts:
-        theta0 = np.log([max(float(start[k]), 1e-8) for k in spec.param_names])
-        theta0 = np.concatenate([theta0, [float(start.get(k, 0.0)) for k in coefficients]])
+        if isinstance(start, np.ndarray):
+            theta0 = np.clip(start, [lo for lo, _ in box], [hi for _, hi in box])
+        else:
+            theta0 = np.log([max(float(start[k]), 1e-8) for k in spec.param_names])
+            theta0 = np.concatenate([theta0, [float(start.get(k, 0.0)) for k in coefficients]])
         res = optimize.minimize(
-            lambda th: _neg_mean(objective, th, n_obs),
+            lambda th: negative_mean(objective, th, n_obs),
             theta0,
             jac=True,
             method="L-BFGS-B",
-            bounds=bounds(spec, coefficients),
+            bounds=box,
             # moderate tolerances: L-BFGS-B only has to get close, the Newton
             # polish finishes quadratically
             options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
@@ -297,6 +398,16 @@ def _objective(
     covariates: CovariateLinks | None = None,
 ) -> Objective:
     """(total log-likelihood, gradient wrt log-parameters and coefficients) on ``data``."""
+    return _weighted(spec, data, covariates)(w)
+
+
+def _weighted(
+    spec: ModelSpec,
+    data: dict[str, np.ndarray],
+    covariates: CovariateLinks | None = None,
+) -> Callable[[np.ndarray], Objective]:
+    """``weights -> objective`` on ``data``: the compiled function and its inputs are
+    prepared once, and every set of weights (a cross-validation fold) reuses them."""
     links = () if covariates is None else covariates.spec()
     fn, distinct = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data), links)
     designs = (
@@ -304,11 +415,14 @@ def _objective(
     )
     inputs = [data[c] for c in data] + designs + distinct.values(data)
 
-    def evaluate(th: np.ndarray) -> tuple[float, np.ndarray]:
-        value, gradient = fn(np.asarray(th, dtype=float), w, *inputs)
-        return float(value), np.asarray(gradient, dtype=float)
+    def weighted(w: np.ndarray) -> Objective:
+        def evaluate(th: np.ndarray) -> tuple[float, np.ndarray]:
+            value, gradient = fn(np.asarray(th, dtype=float), w, *inputs)
+            return float(value), np.asarray(gradient, dtype=float)
 
-    return evaluate
+        return evaluate
+
+    return weighted
 
 
 @cache
@@ -367,43 +481,8 @@ def _compiled(
     return fn, distinct
 
 
-def _neg_mean(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[float, np.ndarray]:
-    value, grad = objective(theta)
-    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
-        return math.inf, np.zeros_like(theta)
-    return -value / n_obs, -grad / n_obs
-
-
 def _converged(res: optimize.OptimizeResult) -> bool:
     return bool(res.success) and np.isfinite(res.fun)
-
-
-def polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Newton steps on the exact gradient to remove L-BFGS-B's last slack.
-
-    Returns the parameters and the Hessian there; the Hessian is recomputed only after
-    a step larger than 1e-3 on the log scale (a smaller step changes it by about as
-    much relatively, which Newton's iteration absorbs and the standard errors do not
-    notice), so a converged fit costs one Hessian, not two.
-    """
-    theta = np.asarray(theta, dtype=float)
-    value, grad = objective(theta)
-    hess = hessian(objective, theta)
-    for _ in range(8):
-        if np.max(np.abs(grad)) / n_obs < 1e-10:
-            break
-        try:
-            step = np.linalg.solve(hess, -grad)
-        except np.linalg.LinAlgError:
-            break
-        candidate = np.clip(theta + step, -LOG_BOUND, LOG_BOUND)
-        new_value, new_grad = objective(candidate)
-        if not np.isfinite(new_value) or new_value < value - 1e-9 * abs(value):
-            break
-        theta, value, grad = candidate, new_value, new_grad
-        if np.max(np.abs(step)) > 1e-3:
-            hess = hessian(objective, theta)
-    return theta, hess
 
 
 def _fmt(names: tuple[str, ...], coefficients: tuple[str, ...], theta: np.ndarray) -> str:

@@ -87,13 +87,95 @@ LOYALTY_STORE_TRUTH: dict[str, Any] = {
         "gamma": 15.0,
         "gamma:loyalty_member": -0.1,  # members spend e^-0.1 ≈ 0.905 times as much per order
     },
+    # Country groups (the README's hierarchical example): independent of the covariates,
+    # the country g multiplies alpha and b, α_i = α₀ f^α_g e^(−γ₁′z), b_i = b₀ f^b_g e^(γ₃′z),
+    # by factors whose logs were drawn once from Normal(0, sigma) — the population of a
+    # hierarchical fit, log θ_g ~ Normal(log θ₀, σ_θ) — by scripts/make_loyalty_store.py
+    # --draw-country-factors; r and a are the same in every country.
+    "country": {
+        "column": "country",
+        "shares": {  # probabilities of the draw
+            "DE": 0.40,
+            "FR": 0.17,
+            "GB": 0.12,
+            "NL": 0.08,
+            "IT": 0.06,
+            "ES": 0.05,
+            "PL": 0.04,
+            "BE": 0.031,
+            "AT": 0.03,
+            "IE": 0.009,
+            "PT": 0.007,
+            "LU": 0.003,
+        },
+        "sigma": {"alpha": 0.35, "b": 0.3},
+        "alpha": {  # f^α_g: a factor 0.695 makes DE customers buy 1/0.695 = 1.44x as often
+            "DE": 0.695,
+            "FR": 0.856,
+            "GB": 1.155,
+            "NL": 0.779,
+            "IT": 0.922,
+            "ES": 0.988,
+            "PL": 0.617,
+            "BE": 1.029,
+            "AT": 1.153,
+            "IE": 0.546,
+            "PT": 1.009,
+            "LU": 0.863,
+        },
+        "b": {  # f^b_g: a larger b, a smaller dropout probability E[p] = a/(a + b)
+            "DE": 1.467,
+            "FR": 1.35,
+            "GB": 0.938,
+            "NL": 0.815,
+            "IT": 0.779,
+            "ES": 1.27,
+            "PL": 0.827,
+            "BE": 0.598,
+            "AT": 0.895,
+            "IE": 1.536,
+            "PT": 0.556,
+            "LU": 0.833,
+        },
+        "customers": {  # realized in the shipped files (10,000 draws with `shares`)
+            "DE": 3949,
+            "FR": 1696,
+            "GB": 1231,
+            "NL": 818,
+            "IT": 621,
+            "ES": 492,
+            "PL": 400,
+            "BE": 307,
+            "AT": 292,
+            "IE": 98,
+            "PT": 60,
+            "LU": 36,
+        },
+    },
 }
 """True parameters of the synthetic ``loyalty_store`` data (time unit weeks).
 
 Coefficient names are those of a fit (``parameter:covariate``, categorical levels as
 ``channel[level]`` against the reference level ``app``) and follow the sign convention
 of ``ModelSpec.covariate_links`` (:func:`clvmodels.models.links.linked_params`), so a
-fit's ``params`` can be compared with these values key by key."""
+fit's ``params`` can be compared with these values key by key.
+
+``country`` describes the groups of a hierarchical fit (``hierarchy: {group:
+country}``; :mod:`clvmodels.models.groups`): the 12 countries' ``shares`` and realized
+``customers``, the factors on ``alpha`` and ``b`` per country, the spread ``sigma`` of
+their logs in the population they were drawn from (a fit's ``sd(alpha)``, ``sd(b)``),
+and ``groups``: each country's parameters for a customer with every covariate zero (an
+``app`` non-member), named as a fit names them — ``alpha[DE]`` = 4.0 × 0.695 = 2.78,
+``b[DE]`` = 2.5 × 1.467 = 3.6675.  The population medians are ``bgnbd``'s ``alpha``
+and ``b`` (4.0 and 2.5); the 12 drawn factors have geometric means 0.863 (``alpha``)
+and 0.939 (``b``) and log standard deviations 0.24 and 0.33.  A fit without the country
+sees the factors as extra heterogeneity: its ``alpha``, ``a`` and ``b`` are not these
+baselines, its covariate coefficients are (``tests/test_builtin_data.py``)."""
+LOYALTY_STORE_TRUTH["country"]["groups"] = {
+    f"{parameter}[{level}]": round(LOYALTY_STORE_TRUTH["bgnbd"][parameter] * factor, 6)
+    for parameter in ("alpha", "b")
+    for level, factor in LOYALTY_STORE_TRUTH["country"][parameter].items()
+}
 
 REGULAR_STORE_SEED = 20240102
 """Seed of ``scripts/make_regular_store.py`` for the shipped ``regular_store`` file."""
@@ -208,7 +290,9 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
                 "(alpha:loyalty_member 0.5), drop out less (a:loyalty_member -0.4, "
                 "b:loyalty_member 0.3) and spend e^-0.1 = 0.905x per order "
                 "(gamma:loyalty_member -0.1); vs app, web buys e^-0.2x and store e^0.1x as "
-                "often (alpha:channel[web] -0.2, alpha:channel[store] 0.1). Truth: "
+                "often (alpha:channel[web] -0.2, alpha:channel[store] 0.1); the customers' "
+                "12 countries (3,949 in DE down to 36 in LU) multiply alpha and b by known "
+                "factors (group effects for a hierarchical fit). Truth: "
                 "LOYALTY_STORE_TRUTH; customer table: loyalty_store_customers."
             ),
             citation=_LOYALTY_STORE_CITATION,
@@ -219,8 +303,10 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
             kind="customers",
             description=(
                 "SYNTHETIC customer table of loyalty_store: customer_id, loyalty_member "
-                "(true for ~30%), channel (web ~50%, app ~30%, store ~20%), one row per "
-                "customer of the log; the true effects are in LOYALTY_STORE_TRUTH."
+                "(true for ~30%), channel (web ~50%, app ~30%, store ~20%), country (12 "
+                "ISO codes of very unequal sizes: DE 3,949, FR 1,696, GB 1,231 ... IE 98, "
+                "PT 60, LU 36), one row per customer of the log; the true effects are in "
+                "LOYALTY_STORE_TRUTH (the countries' in LOYALTY_STORE_TRUTH['country'])."
             ),
             citation=_LOYALTY_STORE_CITATION,
         ),

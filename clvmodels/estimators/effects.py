@@ -41,7 +41,8 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
     A coefficient shared through a constraint (``result.tied``) has a row for every
     parameter it moves, with the same estimate and interval; ``shared_with`` names the
     other parameters' coefficients.  ``penalty`` is the L2 penalty ``λ`` the estimate was
-    shrunk with (``NaN`` without one; :mod:`clvmodels.estimators.regularize`).
+    shrunk with (``NaN`` without one; :mod:`clvmodels.estimators.regularize`), and
+    ``penalty_chosen_by`` says how (``given`` or ``cross-validation``).
     """
     signs = {**link_signs(spec), **{p: 1.0 for p in result.dynamic_covariates or {}}}
     interval = result.conf_int(level)
@@ -50,6 +51,7 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
     sources = {**{k: k for k in result.coefficients}, **result.tied}
     names = [n for k in result.coefficients for n in (k, *_tied_to(result, k))]
     penalty = (result.diagnostics.get("penalty") or {}).get("l2", math.nan)
+    chosen_by = (result.diagnostics.get("penalty") or {}).get("chosen_by", "")
     for name in names:
         source = sources[name]
         parameter, covariate = split_coefficient(name)
@@ -79,6 +81,7 @@ def effects_table(spec: ModelSpec, result: FitResult, level: float = 0.95) -> pd
             "mean_factor_upper": math.nan,
             "shared_with": ", ".join(n for n in names if sources[n] == source and n != name),
             "penalty": float(penalty),
+            "penalty_chosen_by": chosen_by,
         }
         if dynamic:
             row["parameter"] = f"{parameter} rate"

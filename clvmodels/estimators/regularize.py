@@ -22,9 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clvmodels.backends.design import CovariateLinks
+from clvmodels.backends.penalty import AUTO, check_penalty
 from clvmodels.errors import FitError
-
-AUTO = "auto"
 
 
 def penalty_sigma(penalty: float) -> float:
@@ -41,11 +40,7 @@ def check_regularization(
 ) -> None:
     """Refuse a penalty that is neither a number ``≥ 0`` nor ``"auto"``, and
     constraints or a penalty on a fit without covariate coefficients."""
-    if penalty is not None and penalty != AUTO:
-        if isinstance(penalty, bool) or not isinstance(penalty, int | float):
-            raise FitError(f"{key}: penalty must be a number >= 0 or 'auto', got {penalty!r}")
-        if not math.isfinite(penalty) or penalty < 0:
-            raise FitError(f"{key}: penalty must be a number >= 0 or 'auto', got {penalty!r}")
+    check_penalty(key, penalty)
     if has_covariates:
         return
     if constraints:

@@ -33,7 +33,7 @@ def covariates_section(folder: Path) -> str:
             "mean_factor_upper",
             "shared_with",
         )
-        if c in effects and not (c == "shared_with" and effects[c].fillna("").eq("").all())
+        if c in effects and (c != "shared_with" or _any_shared(effects))
     ]
     dynamic = _is_dynamic(effects)
     if dynamic.all():  # time-varying covariates only: no customer attributes to explain
@@ -65,20 +65,32 @@ def covariates_section(folder: Path) -> str:
     return text
 
 
+def _any_shared(effects: pd.DataFrame) -> bool:
+    """Whether a coefficient of the table is shared by a constraint (an empty column
+    reads back from the CSV as missing values)."""
+    if "shared_with" not in effects:
+        return False
+    return bool(effects["shared_with"].dropna().astype(str).str.strip().ne("").any())
+
+
 def _regularization_note(effects: pd.DataFrame) -> str:
     """What the constraints and the L2 penalty of the fits did to the coefficients."""
     notes = []
-    if "shared_with" in effects and effects["shared_with"].fillna("").ne("").any():
+    if _any_shared(effects):
         notes.append(
             "Rows with <i>shared_with</i> are one coefficient shared by several parameters "
             "(models.&lt;key&gt;.constraints): the same estimate and interval move each."
         )
     if "penalty" in effects:
-        for model, lam in effects.groupby("model", sort=False)["penalty"].first().items():
+        firsts = effects.groupby("model", sort=False).first()
+        for model, row in firsts.iterrows():
+            lam = row["penalty"]
             if pd.notna(lam):
+                how = str(row.get("penalty_chosen_by", "") or "")
+                how = " chosen by 5-fold cross-validation" if how == "cross-validation" else ""
                 notes.append(
                     f"{_e(str(model))}: coefficients shrunk toward 0 by an L2 penalty "
-                    f"&lambda; = {lam:.4g} (the posterior mode under Normal(0, "
+                    f"&lambda; = {lam:.4g}{how} (the posterior mode under Normal(0, "
                     f"{1 / (2 * lam) ** 0.5 if lam > 0 else float('inf'):.3g}) priors); "
                     "their intervals are those of the penalised fit."
                 )
@@ -107,4 +119,26 @@ def _dynamic_note() -> str:
         "period</i> shows what the calendar does week by week, through the horizon the "
         "values are forecast over (DECT in predictions.csv: the expected purchases of the "
         "horizon, discounted, with the future periods' covariates).</p>"
+    )
+
+
+def groups_section(folder: Path) -> str:
+    """The groups of the hierarchical fits: each group's parameters against the
+    population's (``group_effects.csv``)."""
+    groups = _csv(folder, "group_effects.csv")
+    if groups is None:
+        return ""
+    shown = [
+        c
+        for c in ("model", "parameter", "group", "kind", "estimate", "lower", "upper", "customers")
+        if c in groups
+    ]
+    return (
+        "<h2>Segments: what each group's customers are like</h2>"
+        "<p class='note'>A hierarchical fit draws every model parameter per group from a "
+        "population distribution, log θ<sub>g</sub> ~ Normal(μ, σ) (partial pooling): a "
+        "small group's estimate is pulled toward the population median θ, a large one "
+        "rests on its own customers. Rows <i>population</i> hold the median, rows "
+        "<i>spread</i> σ (on the log scale: 0.1 means groups differ by about 10 %). "
+        "Customers are valued with their own group's parameters.</p>" + _table(groups[shown])
     )

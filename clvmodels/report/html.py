@@ -20,7 +20,7 @@ from clvmodels.atomic import write_text
 from clvmodels.errors import DataError
 from clvmodels.evaluation.selection import ModelChoice
 from clvmodels.metrics import segment_values
-from clvmodels.report.effects import covariates_section
+from clvmodels.report.effects import covariates_section, groups_section
 from clvmodels.report.markup import escape as _e
 from clvmodels.report.markup import number as _num
 from clvmodels.report.markup import pairs as _pairs
@@ -50,6 +50,7 @@ def render(folder: Path) -> str:
         _params_section(params),
         _evaluation_section(manifest, folder),
         covariates_section(folder),
+        groups_section(folder),
         _plots_section(folder),
         _customers_section(folder),
     ]

@@ -287,6 +287,59 @@ def covariate_effects(effects: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def group_effects(groups: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Forest plot of a hierarchical fit: each group's parameter relative to the
+    population median (1 = a typical group; log scale), with its interval, and the
+    population median's own interval as a band per parameter.
+
+    ``groups`` is :func:`clvmodels.estimators.groups.group_table` with a ``model`` column
+    (:func:`clvmodels.run.tables.group_effects`)."""
+    ax = _axes(ax)
+    labels: list[str] = []
+    y = 0
+    blocks = groups[groups["kind"] != "spread"].groupby(["model", "parameter"], sort=False)
+    for i, ((model, parameter), block) in enumerate(blocks):
+        population = block[block["kind"] == "population"].iloc[0]
+        median = float(population["estimate"])
+        rows = block[block["kind"] == "group"].iloc[::-1]
+        ys = np.arange(y, y + len(rows))
+        ratio = rows["estimate"].to_numpy(float) / median
+        err = np.vstack(
+            [
+                ratio - rows["lower"].to_numpy(float) / median,
+                rows["upper"].to_numpy(float) / median - ratio,
+            ]
+        )
+        color = COLORS[i % len(COLORS)]
+        ax.fill_betweenx(
+            [ys[0] - 0.5, ys[-1] + 0.5],
+            float(population["lower"]) / median,
+            float(population["upper"]) / median,
+            color=color,
+            alpha=0.12,
+            lw=0,
+        )
+        ax.errorbar(
+            ratio, ys, xerr=err, fmt="o", color=color, capsize=3, label=f"{model}: {parameter}"
+        )
+        labels += [
+            f"{parameter}[{g}] (n={n:,.0f})"
+            for g, n in zip(rows["group"], rows["customers"], strict=True)
+        ]
+        y += len(rows)
+    ax.axvline(1.0, color="black", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_yticks(np.arange(y), labels)
+    ax.legend(loc="best", fontsize="small")
+    ax.set(
+        xlabel="group's parameter / population median (band: the median's interval)",
+        title="Segments: each group's parameters against the population",
+    )
+    return ax
+
+
 def covariate_lift(lift: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Mean CLV per customer with each binary covariate on and off (all customers), and
     the interval of the difference."""

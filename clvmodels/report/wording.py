@@ -13,6 +13,7 @@ PLOT_TITLES = {
     "calibration.png": "Are the purchase probabilities calibrated? Predicted vs observed",
     "pit.png": "Are the predictive distributions calibrated? Randomised PIT",
     "covariate_effects.png": "Covariate effects on the model parameters",
+    "group_effects.png": "Segments: each group's parameters against the population",
     "dynamic_effects.png": "Time-varying covariates: the rate factor in every period",
     "covariate_lift.png": "What a binary covariate is worth: CLV with the flag on vs off",
     "regularity.png": "How regular is the purchase timing? Wheat-Morrison ratio of two gaps",

@@ -84,6 +84,4 @@ def run_backtest(settings: RunSettings, prepared: PreparedData, step: Step) -> B
         )
         return evaluation.table
 
-    return rolling_backtest(
-        origins, evaluate_at, holdout=holdout, time_unit=unit, log_end=log_end
-    )
+    return rolling_backtest(origins, evaluate_at, holdout=holdout, time_unit=unit, log_end=log_end)

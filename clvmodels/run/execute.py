@@ -103,6 +103,9 @@ def _customer_tables(result: RunResult, timed: _Timed) -> None:
         if what_if is not None:
             result.tables["covariate_lift"] = what_if.lift
             extra = what_if.per_customer
+    groups = tables.group_effects(final)
+    if groups is not None:
+        result.tables["group_effects"] = groups
     dynamic = tables.dynamic_effects(final, prepared.dynamic, settings.value.horizon)
     if dynamic is not None:
         result.tables["dynamic_effects"] = dynamic

@@ -6,8 +6,9 @@ Non-contractual runs: ``tracking.png``, ``conditional_expectations.png``,
 ``p_alive_heatmap.png`` and ``expected_purchases_heatmap.png``, ``clv_distribution.png``
 and ``clv_by_segment.png``; subscription runs: ``survival.png`` and ``retention.png``;
 Bayesian fits: ``posterior_<model>.png`` and ``ppc_<model>.png``; covariates:
-``covariate_effects.png`` and ``covariate_lift.png``; purchase timings more regular
-than a Poisson process: ``regularity.png``.
+``covariate_effects.png`` and ``covariate_lift.png``; hierarchical fits:
+``group_effects.png``; purchase timings more regular than a Poisson process:
+``regularity.png``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def _table_plots(result: RunResult) -> list[Plot]:
         effects = tables["covariate_effects"]
         size = (7.0, 1.2 + 0.38 * len(effects))
         out.append(("covariate_effects.png", partial(plots.covariate_effects, effects), size))
+    if "group_effects" in tables:
+        groups = tables["group_effects"]
+        size = (7.5, 1.4 + 0.3 * int((groups["kind"] == "group").sum()))
+        out.append(("group_effects.png", partial(plots.group_effects, groups), size))
     if "dynamic_effects" in tables:
         draw = partial(plots.rate_multipliers, tables["dynamic_effects"])
         out.append(("dynamic_effects.png", draw, (8.0, 4.2)))

@@ -11,9 +11,10 @@ from clvmodels.errors import ConfigError
 def with_covariate_columns(
     frame: Any, raw: Any, models: list[Any], data_name: str, covariates: str | None
 ) -> Any:
-    """The summary with the covariate columns the models were fitted with: from the
-    table ``covariates`` (``--covariates``, joined on customer_id) or else from the data
-    file ``data_name`` itself (``raw``, as read)."""
+    """The summary with the covariate columns the models were fitted with (and the
+    group column of a hierarchical model): from the table ``covariates``
+    (``--covariates``, joined on customer_id) or else from the data file ``data_name``
+    itself (``raw``, as read)."""
     from clvmodels.data import read_table
     from clvmodels.data.covariates import aligned_rows
 
@@ -21,6 +22,9 @@ def with_covariate_columns(
     for model in models:
         encoding = None if model is None else model.result_.covariate_encoding
         needed += [c for c in (encoding or {}).get("columns", []) if c not in needed]
+        group = None if model is None else (model.result_.hierarchy or {}).get("group")
+        if group is not None and group not in needed:
+            needed.append(group)
     if not needed:
         return frame
     frame = frame.copy()
@@ -38,7 +42,8 @@ def with_covariate_columns(
     if missing:
         hint = "" if covariates else "; give them with --covariates FILE"
         raise ConfigError(
-            f"{name}: no column {missing[0]!r}, a covariate the model was fitted with{hint}"
+            f"{name}: no column {missing[0]!r}, a covariate (or the hierarchy's group) "
+            f"the model was fitted with{hint}"
         )
     for column in needed:
         frame[column] = source[column].to_numpy()

@@ -20,14 +20,14 @@ from typing import Any
 from clvmodels.clv import ValueSettings, resolve_horizon
 from clvmodels.config import MetricsConfig, ModelConfig, RunConfig, SparkConfig, SqlSourceConfig
 from clvmodels.config.checks import SAMPLER_KEYS
-from clvmodels.config.effects import model_backend, model_covariates
 from clvmodels.config.dynamic import calendar_options
+from clvmodels.config.effects import model_backend, model_covariates
 from clvmodels.config.schema import to_plain
 from clvmodels.data import SqlSource, describe_source
 from clvmodels.data.builtin import get_builtin
 from clvmodels.errors import ConfigError
 from clvmodels.evaluation import SeedLevel
-from clvmodels.models import model_info, model_spec
+from clvmodels.models import model_info
 from clvmodels.run.dynamic import DynamicSettings
 
 Source = str | SqlSource

@@ -166,6 +166,21 @@ def covariate_effects(fitted: dict[str, Estimator], level: float = 0.95) -> pd.D
     return table[["model", *[c for c in table.columns if c != "model"]]]
 
 
+def group_effects(fitted: dict[str, Estimator], level: float = 0.95) -> pd.DataFrame | None:
+    """One row per grouped parameter and group (and the population's rows) of every
+    hierarchical model (:meth:`~clvmodels.estimators.Estimator.group_effects`;
+    ``None`` without one)."""
+    tables = [
+        model.group_effects(level).reset_index().assign(model=name)
+        for name, model in fitted.items()
+        if model.result_.hierarchy
+    ]
+    if not tables:
+        return None
+    table = pd.concat(tables, ignore_index=True)
+    return table[["model", *[c for c in table.columns if c != "model"]]]
+
+
 @dataclass
 class Counterfactuals:
     """Counterfactual CLV per binary covariate (:mod:`clvmodels.clv.counterfactual`)."""
