@@ -14,7 +14,11 @@ Covariates (``covariates=``, :class:`~clvmodels.backends.design.CovariateLinks`)
 linked parameter of a customer with covariate pattern ``g`` is ``θ₀ · exp(sign · Z[g] ·
 γ)``, built by the same code as in the MLE backend
 (:func:`~clvmodels.backends.design.pattern_params`), with a Normal prior on each
-coefficient.
+coefficient.  A coefficient tied to another by a constraint (``covariates.tied``) has no
+variable of its own: it is its source's variable, so only ``covariates.free_names()``
+are sampled and reported, and the result's ``params`` and ``tied`` carry the others.
+
+Hierarchical (partially pooled) fits are :mod:`clvmodels.backends.hierarchy`.
 
 Samplers: PyMC's NUTS (default; started from the Laplace approximation at the MLE,
 :mod:`clvmodels.backends.nuts`), nutpie when installed (``sampler="nutpie"``), or
@@ -99,9 +103,9 @@ def build_model(
     row_key = None if covariates is None else PATTERN
     distinct = DistinctColumns(columns, constants=unique, row_key=row_key)
     coefficients = {} if covariates is None else covariates.coefficients_by_parameter()
+    tied = {} if covariates is None else covariates.tied
     if coordinates is None:  # the log scale
-        linked = () if covariates is None else covariates.coefficient_names()
-        coordinates = Coordinates.of(spec, coefficients=linked)
+        coordinates = Coordinates.of(spec, coefficients=free_coefficients(covariates))
     xp = pytensor_ops(portable)
     with pm.Model() as model:
         variables = coordinates.variables(pm, priors)
@@ -111,7 +115,9 @@ def build_model(
                 p: pytensor.shared(np.asarray(covariates.designs[p], dtype=float), name=f"Z[{p}]")
                 for p in coefficients
             }
-            gammas = {p: [variables[c] for c in group] for p, group in coefficients.items()}
+            gammas = {
+                p: [variables[tied.get(c, c)] for c in group] for p, group in coefficients.items()
+            }
             index = pt.cast(columns[PATTERN], "int64")
             params = pattern_params(params, covariates.signs, gammas, designs, index, xp)
         model_columns = {c: v for c, v in columns.items() if c != PATTERN}
@@ -176,7 +182,7 @@ def fit_bayes(
     """
     started = time.perf_counter()
     rows = FitRows.of(spec, data, weights, covariates)
-    coefficients = () if covariates is None else covariates.coefficient_names()
+    coefficients = free_coefficients(covariates)
     chosen = _chosen_priors(spec, rows, coefficients, priors)
     portable = method == "nuts" and sampler == "nutpie"
     # NUTS moves in straightened coordinates; the mode of ``map`` stays the log-scale one
@@ -214,7 +220,9 @@ def _result(
 ) -> FitResult:
     """The result of a Bayesian fit, with the log-likelihood at the point estimates."""
     params, draws_out, cov_log = fitted
-    coefficients = () if covariates is None else covariates.coefficient_names()
+    coefficients = free_coefficients(covariates)
+    tied = {} if covariates is None else dict(covariates.tied)
+    params = {**params, **{k: params[source] for k, source in tied.items()}}
     per_row = _row_params(spec, params, covariates, rows.pattern)
     values = spec.log_likelihood(**per_row, **rows.model_columns, xp=numpy_ops)
     diagnostics["seconds"] = round(time.perf_counter() - started, 3)
@@ -232,7 +240,14 @@ def _result(
         time_unit=time_unit,
         data_fingerprint=rows.fingerprint(),
         coefficients=coefficients,
+        tied=tied,
     )
+
+
+def free_coefficients(covariates: CovariateLinks | None) -> tuple[str, ...]:
+    """The coefficients a Bayesian fit samples: every one but those tied to another
+    (:meth:`~clvmodels.backends.design.CovariateLinks.free_names`)."""
+    return () if covariates is None else covariates.free_names()
 
 
 def _chosen_priors(
@@ -320,7 +335,7 @@ def _fit_nuts(
             **start_kwargs,
         )
     diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
-    coefficients = () if covariates is None else covariates.coefficient_names()
+    coefficients = free_coefficients(covariates)
     diagnostics["sampler"] = f"NUTS ({settings.sampler})"
     return posterior_fit(idata, spec, coefficients, settings.ess_floor, diagnostics)
 
@@ -331,12 +346,15 @@ def posterior_fit(
     coefficients: tuple[str, ...],
     ess_floor: float,
     diagnostics: dict[str, Any],
+    names: tuple[str, ...] | None = None,
 ) -> Fit:
     """Posterior means, the draws flattened over chains and their covariance in the
     coordinates of ``cov_log`` (the log of each positive parameter, coefficients as they
     are) of a sampled PyMC model; R-hat, ESS, divergences and the draws' shape go into
-    ``diagnostics`` (:func:`sampler_diagnostics`, which warns)."""
-    names = (*spec.param_names, *coefficients)
+    ``diagnostics`` (:func:`sampler_diagnostics`, which warns).  ``names``: the posterior
+    variables reported (default: the model's parameters, then ``coefficients``), each a
+    variable of ``idata.posterior`` named by :func:`~clvmodels.backends.priors.pymc_name`."""
+    names = (*spec.param_names, *coefficients) if names is None else tuple(names)
     posterior = idata.posterior
     draws_out = {
         k: np.asarray(posterior[pymc_name(k)].values, dtype=float).reshape(-1) for k in names
@@ -375,6 +393,7 @@ def _row_params(
     out: dict[str, Any] = {k: float(params[k]) for k in spec.param_names}
     if covariates is None or pattern is None:
         return out
+    # ``params`` holds the tied coefficients too, with their sources' values
     gammas = {
         p: [float(params[c]) for c in group]
         for p, group in covariates.coefficients_by_parameter().items()

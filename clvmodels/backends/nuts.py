@@ -27,6 +27,7 @@ from clvmodels.backends.mle import fit_mle
 from clvmodels.backends.priors import pymc_name
 from clvmodels.errors import FitError
 from clvmodels.models.spec import ModelSpec
+from clvmodels.results import FitResult
 
 
 class TrajectoryCache:
@@ -90,7 +91,7 @@ def nuts_start(
     is used instead.  Returns the keyword arguments for ``pm.sample`` and a label.
     """
     fallback = {"init": "jitter+adapt_full", "target_accept": target_accept}
-    coefficients = () if covariates is None else covariates.coefficient_names()
+    coefficients = () if covariates is None else covariates.free_names()
     coordinates = coordinates or Coordinates.of(spec, coefficients=coefficients)
     value_vars = sampling_value_vars(model, coordinates)
     if value_vars is None:
@@ -101,20 +102,35 @@ def nuts_start(
     except FitError:
         return fallback, "jitter+adapt_full (no maximum-likelihood start)"
     names = coordinates.names
-    theta = np.array(
-        [mle.params[k] if k in coefficients else math.log(mle.params[k]) for k in names]
-    )
+    theta, cov_log = laplace_block(mle, names, coefficients)
     mean, jacobian = coordinates.from_log(theta)
-    cov = jacobian @ np.asarray(mle.cov_log, dtype=float) @ jacobian.T
+    cov = jacobian @ cov_log @ jacobian.T
     if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
         return fallback, "jitter+adapt_full (singular information matrix)"
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     initvals = [coordinates.initvals(row) for row in rng.multivariate_normal(mean, cov, chains)]
-    step = _nuts_step(pm, model, value_vars, mean, cov, rng, target_accept)
+    step = nuts_step(pm, model, value_vars, mean, cov, rng, target_accept)
     return {"step": step, "initvals": initvals}, "Laplace approximation at the MLE"
 
 
-def _nuts_step(
+def laplace_block(
+    mle: FitResult, names: tuple[str, ...], coefficients: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum-likelihood estimate of ``names`` in ``cov_log``'s coordinates (the log
+    of each parameter, ``coefficients`` as they are) and their block of ``mle.cov_log``
+    (a fit whose coefficients are all free has more rows than a constrained model
+    samples: the tied ones are left out)."""
+    theta = np.array(
+        [mle.params[k] if k in coefficients else math.log(mle.params[k]) for k in names]
+    )
+    if mle.cov_log is None:
+        return theta, np.full((len(names), len(names)), np.nan)
+    index = [mle.param_names.index(k) for k in names]
+    cov = np.asarray(mle.cov_log, dtype=float)[np.ix_(index, index)]
+    return theta, cov
+
+
+def nuts_step(
     pm: Any,
     model: Any,
     value_vars: list[Any],

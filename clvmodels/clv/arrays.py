@@ -21,8 +21,8 @@ from clvmodels.backends.compress import factorize_rows
 from clvmodels.clv.settings import ValueSettings
 from clvmodels.errors import DataError
 from clvmodels.estimators import Estimator
+from clvmodels.estimators.patterns import Patterns, at_patterns
 from clvmodels.models import gamma_gamma, model_info, model_module
-from clvmodels.models.links import linked_params
 
 PAIR_CELLS = 16_384
 """Draws × distinct ``(x, T)`` pairs per evaluation of the DERT integral (which holds
@@ -50,8 +50,8 @@ def purchase_arrays(
 
     ``data`` holds 1-d columns (``rows``); ``params`` holds scalars, giving arrays of
     shape ``(rows,)``, or arrays of shape ``(draws, 1)``, giving ``(draws, rows)``.
-    With covariates, ``data`` has a ``pattern`` column (each row's covariate pattern,
-    an integer code) and a linked parameter has one value per pattern on its last axis
+    With covariates or groups, ``data`` has a ``pattern`` column (each row's pattern, an
+    integer code) and a parameter may have one value per pattern on its last axis
     (:meth:`PatternLink.params`); the ``(x, T)`` quantities are then evaluated once per
     distinct ``(x, T, pattern)``.
     """
@@ -62,8 +62,12 @@ def purchase_arrays(
     history = {c: np.asarray(data[c], dtype=float) for c in info.history}
     if info.active is None:  # a latent-variable model: everything from one pass
         return module.customer_predictions(
-            settings.count_horizon, **history, **params, delta=settings.delta,
-            horizon=settings.horizon, with_dert=with_dert,
+            settings.count_horizon,
+            **history,
+            **params,
+            delta=settings.delta,
+            horizon=settings.horizon,
+            with_dert=with_dert,
         )
     pattern = data.get("pattern")
     alive = module.probability_alive(**history, **at_patterns(params, pattern))
@@ -79,7 +83,9 @@ def purchase_arrays(
         **active, **pair_params, delta=settings.delta, horizon=settings.horizon
     )
     return {
-        "p_alive": alive, "expected_purchases": expected, "dert": alive * discounted[..., group]
+        "p_alive": alive,
+        "expected_purchases": expected,
+        "dert": alive * discounted[..., group],
     }
 
 
@@ -135,61 +141,48 @@ def spend_per_order(
 
 @dataclass(frozen=True)
 class PatternLink:
-    """The covariate patterns of some customers under a model with covariates.
+    """The patterns of some customers under a model whose customers' parameters differ:
+    by covariates, or by group in a hierarchical fit (:mod:`clvmodels.estimators.patterns`).
 
     Attributes
     ----------
     codes
-        Each customer's pattern (index into the distinct design rows).
-    spec
-        The model.
-    columns
-        The design columns of the distinct patterns (each of shape ``(patterns,)``).
+        Each customer's pattern.
+    model
+        The fitted model.
+    patterns
+        The patterns (their covariate design columns and groups).
     """
 
     codes: np.ndarray
-    spec: Any
-    columns: Mapping[str, np.ndarray]
+    model: Estimator
+    patterns: Patterns
 
     @classmethod
     def of(cls, model: Estimator | None, summary: pd.DataFrame) -> PatternLink | None:
-        """The patterns of ``summary``'s customers under ``model`` (``None`` without
-        covariates)."""
-        if model is None or not model.has_covariates:
+        """The patterns of ``summary``'s customers under ``model`` (``None`` when every
+        customer has the same parameters)."""
+        if model is None or not model.has_patterns:
             return None
-        design = model.design(summary)
-        codes, distinct = factorize_rows(list(design.matrix.T))
-        columns = dict(zip(design.names, distinct, strict=True))
-        return cls(codes, model.module.SPEC, columns)
+        patterns = model.patterns(summary)
+        return cls(patterns.codes, model, patterns)
 
     def params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The parameters per pattern (last axis) from baseline parameters and
-        coefficients (scalars or ``(draws, 1)`` arrays)."""
-        return linked_params(self.spec, params, self.columns)
+        """The parameters per pattern (last axis) from the fitted parameters or draws of
+        them (scalars or ``(draws, 1)`` arrays): a group's ``θ[g]``, covariate links."""
+        return self.model.pattern_params(self.patterns, params)
 
 
 def pattern_inputs(
     model: Estimator, summary: pd.DataFrame, data: Mapping[str, np.ndarray]
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A fitted model's parameters and the data columns for :func:`purchase_arrays` or
-    :func:`spend_per_order` on ``summary``'s customers: with covariates, the parameters
-    per covariate pattern and each row's ``pattern``."""
+    :func:`spend_per_order` on ``summary``'s customers: with covariates or groups, the
+    parameters per pattern and each row's ``pattern``."""
     link = PatternLink.of(model, summary)
     if link is None:
         return dict(model.params_), dict(data)
     return link.params(dict(model.params_)), {**data, "pattern": link.codes}
-
-
-def at_patterns(params: Mapping[str, Any], pattern: np.ndarray | None) -> dict[str, Any]:
-    """Parameters at rows of covariate patterns ``pattern``: a parameter with a value
-    per pattern on its last axis is indexed, the others broadcast as they are."""
-    if pattern is None:
-        return dict(params)
-    index = np.asarray(pattern).astype(np.int64)
-    return {
-        k: v if np.ndim(v) == 0 or np.shape(v)[-1] == 1 else np.asarray(v)[..., index]
-        for k, v in params.items()
-    }
 
 
 def history_values(

@@ -100,7 +100,7 @@ def dynamic_customer_values(
             result, summary, panel, settings.horizon, settings.delta, points
         )["dect"]
         spend_draws = per_order
-        if spend is not None and not spend.has_covariates:  # the spend's uncertainty too
+        if spend is not None and not spend.has_patterns:  # the spend's uncertainty too
             params = {
                 k: v[:, None] for k, v in spend.result_.parameter_draws(len(dect), rng).items()
             }

@@ -42,8 +42,8 @@ def subscription_values(
     Returns
     -------
     pandas.DataFrame
-        One row per renewal count of active customers (with covariates: per renewal
-        count and covariate pattern, with the covariate columns): ``renewals``,
+        One row per renewal count of active customers (with covariates or groups: per
+        renewal count and pattern, with the covariate and group columns): ``renewals``,
         ``customers``, ``derl``, ``clv`` (per customer), ``clv_lower``/``clv_upper``
         (with an interval) and ``value`` (``clv × customers``: the cohort's current
         customer base).
@@ -66,9 +66,12 @@ def subscription_values(
             "clv": unit * derl,
         }
     )
-    if link is not None:  # each row's covariate values (the group's first subscriber)
+    if link is not None:  # each row's covariates and group (the row's first subscriber)
         first = np.unique(group, return_index=True)[1]
-        for column in sbg_model.result_.covariate_encoding["columns"]:
+        result = sbg_model.result_
+        columns = list((result.covariate_encoding or {}).get("columns", ()))
+        columns += [result.hierarchy["group"]] if result.hierarchy else []
+        for column in columns:
             out.insert(1, column, active[column].to_numpy()[first])
     if settings.interval is not None and len(out):
         rng = np.random.default_rng(settings.seed)

@@ -10,6 +10,7 @@ saved result predicts exactly like the one that was fitted.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -24,14 +25,36 @@ from clvmodels.errors import FitError, ModelLoadError
 from clvmodels.estimators.dynamic import fit_dynamic
 from clvmodels.estimators.effects import effects_table
 from clvmodels.estimators.frames import frame_arrays, frame_time_unit
+from clvmodels.estimators.groups import group_table
+from clvmodels.estimators.patterns import (
+    Patterns,
+    at_patterns,
+    customer_patterns,
+    group_labels,
+    hierarchy_settings,
+    level_index,
+    params_per_pattern,
+    unseen_levels,
+)
 from clvmodels.estimators.regularize import check_regularization, penalty_options
 from clvmodels.models import ModelInfo, model_info, model_module
-from clvmodels.models.links import linked_params
+from clvmodels.models.groups import hierarchy_names
 from clvmodels.results import FitResult
 
-_DATA_ARGUMENTS = {"spec", "data", "weights", "time_unit", "covariates"}
+_DATA_ARGUMENTS = {
+    "spec",
+    "data",
+    "weights",
+    "time_unit",
+    "covariates",
+    "penalty",
+    "groups",
+    "group_column",
+    "parameters",
+}
 """Arguments of a backend's fit function that the estimator fills in itself (the
-covariates from its ``covariates`` argument)."""
+covariates from its ``covariates`` argument, the penalty from its ``penalty``, the
+groups from its ``hierarchy``)."""
 
 
 class ClvModelWarning(UserWarning):
@@ -72,6 +95,14 @@ class Estimator:
         it by cross-validation (MLE; :mod:`clvmodels.estimators.regularize`).  With
         ``backend="bayes"`` a number sets the coefficients' priors to the matching
         ``Normal(0, 1/√(2λ))``.
+    hierarchy
+        Groups of customers whose parameters are partially pooled: ``{"group":
+        "country"}`` (or just ``"country"``), a column of the frame given to :meth:`fit`
+        and to the predictions; optionally ``"parameters": [...]``, the parameters drawn
+        per group (default all).  Bayesian backend only
+        (:mod:`clvmodels.backends.hierarchy`); BG/NBD, Pareto/NBD, Gamma-Gamma and sBG
+        (cohorts as groups).  Each customer is predicted with her group's parameters
+        (:meth:`customer_params`); :meth:`group_effects` tabulates them.
     **options
         Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``,
         ``method``, ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``,
@@ -90,6 +121,7 @@ class Estimator:
         dynamic_covariates: Mapping[str, Sequence[str]] | None = None,
         constraints: Sequence[Sequence[str]] | None = None,
         penalty: float | str | None = None,
+        hierarchy: Mapping[str, Any] | str | None = None,
         **options: Any,
     ) -> None:
         self.backend = backend
@@ -98,6 +130,7 @@ class Estimator:
         self.dynamic_covariates = dynamic_covariates
         self.constraints = constraints
         self.penalty = penalty
+        self.hierarchy = hierarchy
         self.options = options
 
     def clone(self) -> Self:
@@ -110,6 +143,7 @@ class Estimator:
             dynamic_covariates=self.dynamic_covariates,
             constraints=self.constraints,
             penalty=self.penalty,
+            hierarchy=self.hierarchy,
             **self.options,
         )
 
@@ -137,8 +171,10 @@ class Estimator:
         (:func:`clvmodels.data.summary.validate.check_histories`), with ``T > 0``:
         customers new on the last day carry no information for a fit.  With
         ``dynamic_covariates``, ``dynamic`` is the customers' panel of time-varying
-        covariates (:func:`clvmodels.estimators.dynamic.fit_dynamic`).
+        covariates (:func:`clvmodels.estimators.dynamic.fit_dynamic`).  With a
+        ``hierarchy``, ``data`` holds the group column too.
         """
+        groups = self._hierarchy_groups(data, dynamic)
         if self.dynamic_covariates or dynamic is not None:
             return self._fit_dynamic(data, time_unit, dynamic)
         spec = self.module.SPEC
@@ -146,13 +182,33 @@ class Estimator:
         self._check_data(data, arrays)
         unit = time_unit if time_unit is not None else frame_time_unit(data)
         design, links = self._covariate_links(data)
-        result = self._run_backend(spec, arrays, weights, unit, links)
+        result = self._run_backend(spec, arrays, weights, unit, links, groups)
         if design is not None:
             result.covariate_encoding = design.encoding()
         self._set_result(result)
         n_rows = len(arrays[spec.data_columns[0]])
         self._after_fit(arrays, np.ones(n_rows) if weights is None else weights)
         return self
+
+    def _hierarchy_groups(
+        self, data: pd.DataFrame, dynamic: DynamicPanel | None
+    ) -> dict[str, Any] | None:
+        """The backend's group arguments of a hierarchical fit (``groups``: each row's
+        level, ``group_column``, ``parameters``), or ``None`` without a hierarchy."""
+        if self.hierarchy is None:
+            return None
+        column, parameters = hierarchy_settings(self.model_key, self.hierarchy)
+        if self.backend != "bayes":
+            raise FitError(
+                f"{self.model_key}: hierarchy needs backend='bayes' (partial pooling of the "
+                f"groups is a Bayesian model), got backend={self.backend!r}"
+            )
+        if self.dynamic_covariates or dynamic is not None:
+            raise FitError(
+                f"{self.model_key}: hierarchy and dynamic_covariates together are not supported"
+            )
+        labels = group_labels(data, column)
+        return {"groups": labels, "group_column": column, "parameters": parameters}
 
     def _fit_dynamic(
         self, data: pd.DataFrame, time_unit: str | None, dynamic: DynamicPanel | None
@@ -226,9 +282,10 @@ class Estimator:
         weights: np.ndarray | None,
         unit: str | None,
         links: CovariateLinks | None,
+        groups: Mapping[str, Any] | None = None,
     ) -> FitResult:
         return self._call_backend(
-            self.backend, self._backend_options(), spec, arrays, weights, unit, links
+            self.backend, self._backend_options(), spec, arrays, weights, unit, links, groups
         )
 
     def _call_backend(
@@ -240,9 +297,11 @@ class Estimator:
         weights: np.ndarray | None,
         unit: str | None,
         links: CovariateLinks | None,
+        groups: Mapping[str, Any] | None = None,
     ) -> FitResult:
-        """Fit ``spec`` with ``backend`` and its options ``given`` (checked by name)."""
-        fit, label = self._backend_fit(backend)
+        """Fit ``spec`` with ``backend`` and its options ``given`` (checked by name); with
+        ``groups`` (:meth:`_hierarchy_groups`) the hierarchical Bayesian model."""
+        fit, label = self._backend_fit(backend, hierarchical=groups is not None)
         allowed = set(inspect.signature(fit).parameters) - _DATA_ARGUMENTS
         unknown = set(given) - allowed
         if unknown:
@@ -252,15 +311,21 @@ class Estimator:
             )
         options = {**given, **({} if links is None else {"covariates": links})}
         options = penalty_options(self.model_key, backend, self.penalty, options, links)
-        return fit(spec, arrays, weights, time_unit=unit, **options)
+        return fit(spec, arrays, weights, time_unit=unit, **options, **(groups or {}))
 
     def _backend_options(self) -> dict[str, Any]:
         """The options handed to the backend (a model with options of its own, such as
         the BG/CNBD-k's ``k``, takes those out)."""
         return dict(self.options)
 
-    def _backend_fit(self, backend: str) -> tuple[Callable[..., FitResult], str]:
+    def _backend_fit(
+        self, backend: str, hierarchical: bool = False
+    ) -> tuple[Callable[..., FitResult], str]:
         """The fit function of ``backend`` (imported on first use) and its label."""
+        if hierarchical:
+            from clvmodels.backends.hierarchy import fit_hierarchical
+
+            return fit_hierarchical, "hierarchical Bayesian"
         if backend == "mle":
             from clvmodels.backends.mle import fit_mle
 
@@ -297,27 +362,70 @@ class Estimator:
 
     def _fitted(self) -> dict[str, float]:
         """The model's parameters: with covariates, those of a customer whose covariates
-        are all zero (the reference level of every categorical covariate)."""
+        are all zero (the reference level of every categorical covariate); in a
+        hierarchical fit the population medians."""
         if not hasattr(self, "result_"):
             raise FitError(f"{type(self).__name__} is not fitted yet: call fit(data) first")
-        return {k: v for k, v in self.params_.items() if k not in self.result_.coefficients}
+        result = self.result_
+        other = {*result.coefficients, *result.tied}
+        if result.hierarchy:
+            other |= set(
+                hierarchy_names(result.hierarchy["parameters"], result.hierarchy["levels"])
+            )
+        return {k: v for k, v in self.params_.items() if k not in other}
 
     @property
     def has_covariates(self) -> bool:
         """Whether the fitted model has covariate coefficients."""
         return bool(getattr(self, "result_", None) and self.result_.coefficients)
 
+    @property
+    def is_hierarchical(self) -> bool:
+        """Whether the fitted model has parameters per group (a ``hierarchy``)."""
+        return bool(getattr(self, "result_", None) and self.result_.hierarchy)
+
+    @property
+    def has_patterns(self) -> bool:
+        """Whether customers' parameters differ: by covariates or by group."""
+        return self.has_covariates or self.is_hierarchical
+
     def customer_params(self, data: pd.DataFrame) -> dict[str, Any]:
-        """Each customer's parameters: the fitted ones, or with covariates those of the
-        customer's covariate values in ``data`` (arrays over its rows; Fader & Hardie
-        2007, note 019: ``θ_i = θ₀ exp(±γ′z_i)``)."""
+        """Each customer's parameters (arrays over the rows of ``data``): the fitted ones;
+        with covariates those of her covariate values (Fader & Hardie 2007, note 019:
+        ``θ_i = θ₀ exp(±γ′z_i)``); in a hierarchical fit her group's ``θ[g]`` (times the
+        covariate link), the population median for a group the fit did not see (with a
+        :class:`ClvModelWarning`)."""
         self._fitted()
-        if not self.has_covariates:
+        if not self.has_patterns:
             return self._fitted()
+        patterns = self.patterns(data)
+        return at_patterns(self.pattern_params(patterns, self.params_), patterns.codes)
+
+    def patterns(self, data: pd.DataFrame, *, population: bool = False) -> Patterns:
+        """The patterns (covariate values and group) of ``data``'s customers
+        (:mod:`clvmodels.estimators.patterns`); ``population``: customers of the
+        population's median group when ``data`` has no group column (a profile)."""
+        levels = None
+        hierarchy = self.result_.hierarchy
+        if hierarchy:
+            if population and hierarchy["group"] not in data.columns:
+                levels = np.full(len(data), len(hierarchy["levels"]))
+            else:
+                labels = group_labels(data, hierarchy["group"])
+                levels = level_index(hierarchy, labels)
+                unseen = unseen_levels(hierarchy, labels, levels, self.model_key)
+                if unseen:
+                    warnings.warn(unseen, ClvModelWarning, stacklevel=3)
+        if not self.has_covariates:
+            return customer_patterns(levels, None)
         design = self.design(data)
-        return linked_params(
-            self.module.SPEC, self.params_, dict(zip(design.names, design.matrix.T, strict=True))
-        )
+        return customer_patterns(levels, design.matrix, design.names)
+
+    def pattern_params(self, patterns: Patterns, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The model's parameters per pattern of ``patterns`` (last axis) from fitted
+        ``params`` or draws of them (:func:`clvmodels.estimators.patterns.params_per_pattern`)."""
+        result = self.result_
+        return params_per_pattern(self.module.SPEC, params, patterns, result.hierarchy, result.tied)
 
     def design(self, data: pd.DataFrame) -> Covariates:
         """The fitted covariates' design columns for the customers of ``data``."""
@@ -327,21 +435,27 @@ class Estimator:
         return covariate_frame_like(encoding, data, source_name=f"{self.model_key} covariates")
 
     def _patterns(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The covariate patterns of ``data``'s customers: the row of the first customer
-        of each distinct pattern, and each customer's pattern code."""
-        design = self.design(data).matrix
-        _, first, codes = np.unique(design, axis=0, return_index=True, return_inverse=True)
-        return first, np.asarray(codes).reshape(-1)
+        """The patterns of ``data``'s customers: the row of the first customer of each
+        distinct pattern, and each customer's pattern code."""
+        patterns = self.patterns(data)
+        return patterns.first, patterns.codes
 
     def profile_params(self, profile: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Parameters of a customer with covariate values ``profile`` (a mapping of
-        covariate column to value; ``None``: the reference customer)."""
-        if profile is None or not self.has_covariates:
+        covariate column to value; ``None``: the reference customer).  In a hierarchical
+        fit the profile may name the group column (default: the population medians)."""
+        if profile is None or not self.has_patterns:
             return self._fitted()
         frame = pd.DataFrame({k: [v] for k, v in profile.items()})
-        return {
-            k: float(np.asarray(v).reshape(-1)[0]) for k, v in self.customer_params(frame).items()
-        }
+        patterns = self.patterns(frame, population=True)
+        params = at_patterns(self.pattern_params(patterns, self.params_), patterns.codes)
+        return {k: float(np.asarray(v).reshape(-1)[0]) for k, v in params.items()}
+
+    def group_effects(self, level: float = 0.95) -> pd.DataFrame:
+        """Each group's parameters against the population's, with intervals
+        (:func:`clvmodels.estimators.groups.group_table`)."""
+        self._fitted()
+        return group_table(self.result_, level)
 
     def covariate_effects(self, level: float = 0.95) -> pd.DataFrame:
         """The covariate coefficients with intervals and the factor each puts on its

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from clvmodels.clv.arrays import PatternLink, at_patterns
 from clvmodels.models import model_module
 from clvmodels.models.links import linked_params
 
@@ -20,6 +21,7 @@ def posterior_predictive_counts(
     n_draws: int = 100,
     cap: int = 7,
     design: Mapping[str, np.ndarray] | None = None,
+    link: PatternLink | None = None,
 ) -> pd.DataFrame:
     """Posterior predictive check of the repeat-purchase counts (0 … cap−1, cap+).
 
@@ -29,6 +31,9 @@ def posterior_predictive_counts(
     5 %–95 % range per bin, and whether the observed count lies inside it.  With
     covariates, ``design`` holds every customer's design columns and each customer is
     simulated with her own parameters (:func:`clvmodels.models.links.linked_params`).
+    ``link`` (:meth:`clvmodels.clv.arrays.PatternLink.of` of the model and the
+    customers) does the same for covariates and the groups of a hierarchical fit; then
+    ``draws`` are those of :meth:`~clvmodels.results.FitResult.parameter_draws`.
     """
     module = model_module(key)
     total = len(next(iter(draws.values())))
@@ -37,7 +42,9 @@ def posterior_predictive_counts(
     simulated = np.empty((len(picks), cap + 1))
     for row, j in enumerate(picks):
         params = {k: float(v[j]) for k, v in draws.items()}
-        if design is not None:
+        if link is not None:
+            params = at_patterns(link.params(params), link.codes)
+        elif design is not None:
             params = linked_params(module.SPEC, params, design)
         sim = module.simulate(len(T), T=np.asarray(T, float), rng=rng, **params)
         x = np.minimum(np.asarray(sim["frequency"], int), cap)
