@@ -82,7 +82,12 @@ def test_an_sbg_hierarchy_over_cohorts_is_one_pooled_fit():
             r"models.bgnbd.constraints\[0\]: 'r' takes no covariates in the BG/NBD",
         ),
         (
-            {"bgnbd": {"covariates": {"purchase": ["loyalty_member"]}, "constraints": [["a", "b"]]}},
+            {
+                "bgnbd": {
+                    "covariates": {"purchase": ["loyalty_member"]},
+                    "constraints": [["a", "b"]],
+                }
+            },
             r"models.bgnbd.constraints\[0\]: a has no covariates \(set models.bgnbd.covariates",
         ),
         (

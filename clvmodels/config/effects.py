@@ -14,10 +14,7 @@ from typing import Any
 
 from clvmodels.config.schema import ModelConfig, RunConfig
 from clvmodels.errors import ConfigError, echo
-from clvmodels.models import model_info, model_spec
-
-HIERARCHICAL_MODELS = ("bgnbd", "paretonbd", "gamma_gamma", "sbg")
-"""Models a ``hierarchy`` may pool across groups."""
+from clvmodels.models import model_info, model_keys, model_spec
 
 COHORT = "cohort"
 """The group column every subscription or survival table has (the sBG's cohorts)."""
@@ -126,12 +123,28 @@ def _check_hierarchy(
 ) -> None:
     path = f"models.{key}.hierarchy"
     hierarchy = model.hierarchy or {}
-    if set(hierarchy) != {"group"} or not isinstance(hierarchy["group"], str):
-        raise ConfigError(f"{path}: expected {{group: <column>}}, got {hierarchy!r}")
+    if (
+        not {"group"} <= set(hierarchy) <= {"group", "parameters"}
+        or not isinstance(hierarchy["group"], str)
+    ):
+        raise ConfigError(
+            f"{path}: expected {{group: <column>}} (optionally with parameters: [...]), "
+            f"got {hierarchy!r}"
+        )
     group = hierarchy["group"]
-    if key not in HIERARCHICAL_MODELS:
-        names = ", ".join(model_info(k).name for k in HIERARCHICAL_MODELS)
+    if not model_info(key).hierarchical:
+        names = ", ".join(model_info(k).name for k in model_keys() if model_info(k).hierarchical)
         raise ConfigError(f"{path}: the {model_info(key).name} has no hierarchy; {names} do")
+    names = model_spec(key).param_names
+    grouped = hierarchy.get("parameters", names)
+    if not isinstance(grouped, list | tuple) or not grouped:
+        raise ConfigError(f"{path}.parameters: list the parameters to pool, e.g. [alpha, b]")
+    unknown = [p for p in grouped if p not in names]
+    if unknown:
+        raise ConfigError(
+            f"{path}.parameters: {echo(unknown[0])} is not a parameter of the "
+            f"{model_info(key).name} ({', '.join(names)})"
+        )
     if model_backend(key, model) != "bayes":
         raise ConfigError(
             f"{path}: partial pooling is Bayesian; set models.{key}.backend: bayes"

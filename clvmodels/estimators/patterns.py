@@ -24,13 +24,11 @@ import pandas as pd
 from clvmodels.backends.compress import factorize_rows
 from clvmodels.errors import DataError, FitError
 from clvmodels.estimators.frames import SOURCE, fail_row
+from clvmodels.models import model_info, model_keys
 from clvmodels.models.groups import group_name, hierarchy_names
 from clvmodels.models.links import linked_params
 from clvmodels.models.spec import ModelSpec
 
-HIERARCHICAL_MODELS = ("bgnbd", "paretonbd", "gamma_gamma", "sbg")
-"""The models a hierarchy of groups is offered for: the purchase models whose
-predictions go through each customer's parameters, the spend and the retention model."""
 _HIERARCHY_KEYS = ("group", "parameters")
 
 
@@ -72,8 +70,9 @@ def hierarchy_settings(
         A model without hierarchies, an unknown key, no group column, or parameters
         that are not a list of names.
     """
-    if key not in HIERARCHICAL_MODELS:
-        raise FitError(f"{key}: hierarchy is offered for {', '.join(HIERARCHICAL_MODELS)} only")
+    if not model_info(key).hierarchical:
+        offered = [k for k in model_keys() if model_info(k).hierarchical]
+        raise FitError(f"{key}: hierarchy is offered for {', '.join(offered)} only")
     settings = {"group": hierarchy} if isinstance(hierarchy, str) else hierarchy
     if not isinstance(settings, Mapping):
         raise FitError(f"{key}: hierarchy: expected {{group: <column>}}, got {hierarchy!r}")

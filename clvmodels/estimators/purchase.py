@@ -130,14 +130,14 @@ class PurchaseCountModel(Estimator):
         """Expected cumulative repeat transactions by calendar time ``t`` of a cohort
         whose members made their first purchase at ``join_times``.
 
-        With covariates, ``data`` (one row per customer, aligned with ``join_times``)
-        gives every customer her own parameters; otherwise all customers have those of
-        ``profile`` (as :meth:`expected_purchases`).
+        With covariates or groups (a hierarchical fit), ``data`` (one row per customer,
+        aligned with ``join_times``) gives every customer her own parameters; otherwise
+        all customers have those of ``profile`` (as :meth:`expected_purchases`).
         """
         self._refuse_dynamic("tracking_curve")
         t = np.asarray(t, dtype=float)
         joins = np.asarray(join_times, dtype=float)
-        if data is None or not self.has_covariates:
+        if data is None or not self.has_patterns:
             params = self.profile_params(profile)
             return self._tracking(t, joins, params)
         first, codes = self._patterns(data)

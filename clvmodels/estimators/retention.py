@@ -27,7 +27,7 @@ class SBG(Estimator):
         (``data``, one row per subscriber or with a ``count`` column) each have their own
         parameters: the count-weighted mean of their survival curves."""
         t = np.asarray(t, dtype=float)
-        if not self.has_covariates:
+        if not self.has_patterns:
             return self.survival(t)
         first, codes = self._patterns(data)
         weights = data["count"].to_numpy(float) if "count" in data else np.ones(len(data))

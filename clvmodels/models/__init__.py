@@ -83,6 +83,9 @@ class ModelInfo:
         them), or ``None`` when the model has none: the Pareto/NBD
         (:mod:`clvmodels.models.paretonbd_dynamic`) and the BG/NBD on its purchase
         process (:mod:`clvmodels.models.bgnbd_dynamic`).
+    hierarchical
+        Whether the model may pool its parameters across groups of customers
+        (``hierarchy``, Bayesian; :mod:`clvmodels.backends.hierarchy`).
     """
 
     key: str
@@ -95,6 +98,7 @@ class ModelInfo:
     backends: tuple[str, ...] = ("mle", "bayes")
     options: tuple[str, ...] = ()
     dynamic: str | None = None
+    hierarchical: bool = False
 
     @property
     def discrete(self) -> bool:
@@ -114,11 +118,11 @@ REGISTRY: dict[str, ModelInfo] = {
     for info in (
         ModelInfo(
             "bgnbd", "clvmodels.models.bgnbd", "BG/NBD", "purchase", "continuous", _RFM,
-            dynamic="clvmodels.models.bgnbd_dynamic",
+            dynamic="clvmodels.models.bgnbd_dynamic", hierarchical=True,
         ),
         ModelInfo(
             "paretonbd", "clvmodels.models.paretonbd", "Pareto/NBD", "purchase", "continuous",
-            _RFM, dynamic="clvmodels.models.paretonbd_dynamic",
+            _RFM, dynamic="clvmodels.models.paretonbd_dynamic", hierarchical=True,
         ),
         ModelInfo("mbgnbd", "clvmodels.models.mbgnbd", "MBG/NBD", "purchase", "continuous", _RFM),
         ModelInfo(
@@ -178,6 +182,7 @@ REGISTRY: dict[str, ModelInfo] = {
             "continuous",
             ("frequency", "monetary_value"),
             None,
+            hierarchical=True,
         ),
         ModelInfo(
             "sbg",
@@ -187,6 +192,7 @@ REGISTRY: dict[str, ModelInfo] = {
             "discrete",
             ("tenure", "churned"),
             None,
+            hierarchical=True,
         ),
     )
 }

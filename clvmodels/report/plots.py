@@ -329,10 +329,13 @@ def group_effects(groups: pd.DataFrame, ax: Axes | None = None) -> Axes:
         y += len(rows)
     ax.axvline(1.0, color="black", lw=0.8, ls=":")
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(ScalarFormatter())
+    low, high = ax.get_xlim()
+    grid = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, 10.0)
+    ticks = [t for t in grid if low <= t <= high]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(np.arange(y), labels)
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     ax.set(
         xlabel="group's parameter / population median (band: the median's interval)",
         title="Segments: each group's parameters against the population",

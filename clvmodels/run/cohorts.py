@@ -32,7 +32,8 @@ def cohort_tables(
 ) -> dict[str, pd.DataFrame]:
     """Per cohort: value of the active customers (``predictions``), the survival
     projection (``survival_projection``) and its summary per model (``evaluation``);
-    the last two only with ``split.calibration_periods`` and a fit per cohort."""
+    the last two only with ``split.calibration_periods`` and a fit per cohort (or one
+    hierarchical fit with the cohorts as groups)."""
     if prepared.individual is None or prepared.survival_table is None:
         raise ConfigError("models.sbg: needs subscription data")
     k = settings.data.calibration_periods
@@ -40,27 +41,39 @@ def cohort_tables(
     for name, model in fitted.items():
         if model_info(model.model_key).role != "retention":
             continue
-        cohort = name.split(":", 1)[1] if ":" in name else None
-        individual, table = prepared.individual, prepared.survival_table
-        if cohort is not None:
-            individual = individual[individual["cohort"].astype(str) == cohort]
-            table = table[table["cohort"].astype(str) == cohort]
-        value = subscription_values(
-            model, individual, settings.value, price=settings.valuation.price
-        )
-        value.insert(0, "cohort", cohort if cohort is not None else "all")
-        values.append(value)
-        if k is None or cohort is None:
-            continue
-        projection, evaluation = _projection(model, individual, table, k, name, cohort)
-        projection.insert(0, "cohort", cohort)
-        projections.append(projection)
-        rows += evaluation
+        for cohort in _cohorts_of(name, model, prepared.individual):
+            individual, table = prepared.individual, prepared.survival_table
+            if cohort is not None:
+                individual = individual[individual["cohort"].astype(str) == cohort]
+                table = table[table["cohort"].astype(str) == cohort]
+            value = subscription_values(
+                model, individual, settings.value, price=settings.valuation.price
+            )
+            value = value.drop(columns="cohort", errors="ignore")
+            value.insert(0, "cohort", cohort if cohort is not None else "all")
+            values.append(value)
+            if k is None or cohort is None:
+                continue
+            projection, evaluation = _projection(model, individual, table, k, name, cohort)
+            projection.insert(0, "cohort", cohort)
+            projections.append(projection)
+            rows += evaluation
     out = {"predictions": pd.concat(values, ignore_index=True)}
     if projections:
         out["survival_projection"] = pd.concat(projections, ignore_index=True)
         out["evaluation"] = pd.DataFrame(rows)
     return out
+
+
+def _cohorts_of(name: str, model: Estimator, individual: pd.DataFrame) -> list[str | None]:
+    """The cohorts a fitted sBG values: its own (``sbg:<cohort>``, a fit per cohort),
+    every cohort of the data (one hierarchical fit with the cohorts as its groups), or
+    all subscribers together (``None``)."""
+    if ":" in name:
+        return [name.split(":", 1)[1]]
+    if (model.result_.hierarchy or {}).get("group") == "cohort":
+        return list(dict.fromkeys(individual["cohort"].astype(str)))
+    return [None]
 
 
 def _projection(
@@ -76,7 +89,7 @@ def _projection(
     periods = errors["holdout_periods"]
     constant = retention ** np.arange(len(alive))
     curves = survival
-    if model.result_.draws is not None and not model.has_covariates:
+    if model.result_.draws is not None and not model.has_patterns:
         draws = model.result_.parameter_draws(POSTERIOR_DRAWS, np.random.default_rng(0))
         params = {name: np.asarray(v)[:, None] for name, v in draws.items()}
         curves = model.module.survival(np.arange(len(alive)), **params)

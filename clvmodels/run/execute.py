@@ -62,6 +62,9 @@ def execute(settings: RunSettings, step: Step = _plain_step, progress: bool = Fa
         )
     elif settings.valuation.purchase_model is not None:
         _customer_tables(result, timed)
+    groups = tables.group_effects(result.final)
+    if groups is not None:
+        result.tables["group_effects"] = groups
     return result
 
 
@@ -103,9 +106,6 @@ def _customer_tables(result: RunResult, timed: _Timed) -> None:
         if what_if is not None:
             result.tables["covariate_lift"] = what_if.lift
             extra = what_if.per_customer
-    groups = tables.group_effects(final)
-    if groups is not None:
-        result.tables["group_effects"] = groups
     dynamic = tables.dynamic_effects(final, prepared.dynamic, settings.value.horizon)
     if dynamic is not None:
         result.tables["dynamic_effects"] = dynamic

@@ -99,7 +99,7 @@ class ModelPlan:
     process (with their reference levels), its time-varying covariates per process, the
     parameters sharing a coefficient (``constraints``), the L2 penalty of the
     coefficients (a number or ``"auto"``) and the column whose levels are pooled
-    (``group``, a hierarchical model)."""
+    (``group``, a hierarchical model; ``grouped`` its pooled parameters, ``None``: all)."""
 
     key: str
     backend: str
@@ -111,6 +111,7 @@ class ModelPlan:
     constraints: tuple[tuple[str, ...], ...] = ()
     penalty: float | str | None = None
     group: str | None = None
+    grouped: tuple[str, ...] | None = None
 
     def estimator_kwargs(self, progress: bool = False) -> dict[str, Any]:
         """The keyword arguments of the model's estimator (``progress``: the Bayesian
@@ -129,6 +130,8 @@ class ModelPlan:
             kwargs["penalty"] = self.penalty
         if self.group is not None:
             kwargs["hierarchy"] = {"group": self.group}
+            if self.grouped is not None:
+                kwargs["hierarchy"]["parameters"] = list(self.grouped)
         return kwargs
 
 
@@ -428,7 +431,15 @@ def model_plan(config: RunConfig, key: str) -> ModelPlan:
         constraints=tuple(tuple(c) for c in options.constraints or ()),
         penalty=None if options.penalty is None else options.penalty["l2"],
         group=None if options.hierarchy is None else options.hierarchy["group"],
+        grouped=_grouped(options.hierarchy),
     )
+
+
+def _grouped(hierarchy: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    """The parameters a ``hierarchy`` pools (``None``: every one of the model's)."""
+    if hierarchy is None or "parameters" not in hierarchy:
+        return None
+    return tuple(hierarchy["parameters"])
 
 
 def _backend_options(key: str, options: ModelConfig) -> dict[str, Any]:

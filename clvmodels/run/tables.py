@@ -27,6 +27,7 @@ from clvmodels.clv import (
     dynamic_customer_values,
     history_grid,
 )
+from clvmodels.clv.arrays import PatternLink
 from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import Estimator
@@ -293,14 +294,17 @@ def posterior_predictive_table(
 ) -> pd.DataFrame:
     """The posterior predictive check of a Bayesian continuous-time purchase model
     (:func:`clvmodels.evaluation.posterior_predictive_counts`)."""
-    assert model.result_.draws is not None
+    result = model.result_
+    assert result.draws is not None
+    rng = np.random.default_rng(settings.valuation.seed)
+    T, frequency = summary["T"].to_numpy(float), summary["frequency"].to_numpy()
+    if result.hierarchy or result.tied:  # the groups' (and tied) draws, per customer pattern
+        total = len(next(iter(result.draws.values())))
+        draws = result.parameter_draws(total, np.random.default_rng(settings.valuation.seed))
+        link = PatternLink.of(model, summary)
+        return posterior_predictive_counts(key, draws, T, frequency, rng, link=link)
     return posterior_predictive_counts(
-        key,
-        model.result_.draws,
-        summary["T"].to_numpy(float),
-        summary["frequency"].to_numpy(),
-        np.random.default_rng(settings.valuation.seed),
-        design=_design_columns(model, summary),
+        key, result.draws, T, frequency, rng, design=_design_columns(model, summary)
     )
 
 

@@ -120,8 +120,10 @@ def score_customers(
         ``customer_id`` and the value columns of :func:`clvmodels.clv.customer_values`
         (the columns of ``clvmodels predict``), lazily computed.
     """
-    if purchase.has_covariates or (spend is not None and spend.has_covariates):
-        raise DataError("spark scoring: models with covariates are not supported yet")
+    if purchase.has_patterns or (spend is not None and spend.has_patterns):
+        raise DataError(
+            "spark scoring: models with covariates or groups (hierarchy) are not supported yet"
+        )
     inputs = ["customer_id", *model_info(purchase.model_key).history]
     if spend is not None:
         inputs.append("monetary_value")
