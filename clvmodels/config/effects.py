@@ -10,6 +10,7 @@ names the key path; the rules are those the estimators enforce
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from clvmodels.config.schema import ModelConfig, RunConfig
@@ -41,6 +42,14 @@ def model_covariates(config: RunConfig, key: str) -> dict[str, list[str]]:
     if not columns:
         return {}
     return {process: columns for process in model_spec(key).covariate_links}
+
+
+def grouped_parameters(hierarchy: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    """The parameters a ``models.<key>.hierarchy`` pools (``None``: every one of the
+    model's)."""
+    if hierarchy is None or "parameters" not in hierarchy:
+        return None
+    return tuple(hierarchy["parameters"])
 
 
 def check_effects(config: RunConfig, covariates: dict[str, dict[str, list[str]]]) -> None:

@@ -57,6 +57,13 @@ covariates from its ``covariates`` argument, the penalty from its ``penalty``, t
 groups from its ``hierarchy``)."""
 
 
+def _hierarchical_fit() -> tuple[Callable[..., FitResult], str]:
+    """The hierarchical Bayesian fit (imported on first use: it needs PyMC)."""
+    from clvmodels.backends.hierarchy import fit_hierarchical
+
+    return fit_hierarchical, "hierarchical Bayesian"
+
+
 class ClvModelWarning(UserWarning):
     """A fit succeeded but a model assumption looks violated."""
 
@@ -301,7 +308,7 @@ class Estimator:
     ) -> FitResult:
         """Fit ``spec`` with ``backend`` and its options ``given`` (checked by name); with
         ``groups`` (:meth:`_hierarchy_groups`) the hierarchical Bayesian model."""
-        fit, label = self._backend_fit(backend, hierarchical=groups is not None)
+        fit, label = self._backend_fit(backend) if groups is None else _hierarchical_fit()
         allowed = set(inspect.signature(fit).parameters) - _DATA_ARGUMENTS
         unknown = set(given) - allowed
         if unknown:
@@ -318,14 +325,8 @@ class Estimator:
         the BG/CNBD-k's ``k``, takes those out)."""
         return dict(self.options)
 
-    def _backend_fit(
-        self, backend: str, hierarchical: bool = False
-    ) -> tuple[Callable[..., FitResult], str]:
+    def _backend_fit(self, backend: str) -> tuple[Callable[..., FitResult], str]:
         """The fit function of ``backend`` (imported on first use) and its label."""
-        if hierarchical:
-            from clvmodels.backends.hierarchy import fit_hierarchical
-
-            return fit_hierarchical, "hierarchical Bayesian"
         if backend == "mle":
             from clvmodels.backends.mle import fit_mle
 

@@ -17,7 +17,7 @@ parameter of the result (:attr:`clvmodels.results.FitResult.fixed`); the profile
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,9 +53,10 @@ class _ErlangModel(PurchaseCountModel):
         weights: np.ndarray | None,
         unit: str | None,
         links: CovariateLinks | None,
+        groups: Mapping[str, Any] | None = None,
     ) -> FitResult:
-        # no covariates reach here: the spec declares no covariate process, so
-        # Estimator._covariate_links refuses any before the fit
+        # no covariates or groups reach here: the spec declares no covariate process and
+        # the model no hierarchy, so the estimator refuses them before the fit
         fixed = self.options.get("k")
         if fixed is not None:
             k = _order(fixed, "k", self.model_key)

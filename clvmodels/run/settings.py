@@ -21,7 +21,7 @@ from clvmodels.clv import ValueSettings, resolve_horizon
 from clvmodels.config import MetricsConfig, ModelConfig, RunConfig, SparkConfig, SqlSourceConfig
 from clvmodels.config.checks import SAMPLER_KEYS
 from clvmodels.config.dynamic import calendar_options
-from clvmodels.config.effects import model_backend, model_covariates
+from clvmodels.config.effects import grouped_parameters, model_backend, model_covariates
 from clvmodels.config.schema import to_plain
 from clvmodels.data import SqlSource, describe_source
 from clvmodels.data.builtin import get_builtin
@@ -431,15 +431,9 @@ def model_plan(config: RunConfig, key: str) -> ModelPlan:
         constraints=tuple(tuple(c) for c in options.constraints or ()),
         penalty=None if options.penalty is None else options.penalty["l2"],
         group=None if options.hierarchy is None else options.hierarchy["group"],
-        grouped=_grouped(options.hierarchy),
+        grouped=grouped_parameters(options.hierarchy),
     )
 
-
-def _grouped(hierarchy: Mapping[str, Any] | None) -> tuple[str, ...] | None:
-    """The parameters a ``hierarchy`` pools (``None``: every one of the model's)."""
-    if hierarchy is None or "parameters" not in hierarchy:
-        return None
-    return tuple(hierarchy["parameters"])
 
 
 def _backend_options(key: str, options: ModelConfig) -> dict[str, Any]:
