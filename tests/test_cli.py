@@ -120,8 +120,10 @@ def test_fit_donations_reproduces_fader_hardie_shang_2010(tmp_path, capsys):
 
 def test_subscriptions_csv_summarize_and_fit(tmp_path, capsys):
     rows = ["customer_id,start,end"]
-    # 6 customers who started in 2020: lost after 0, 0, 1 and 2 completed years; 2 active
-    ends = ["2020-06-01", "2020-09-01", "2021-03-01", "2022-02-01", "", ""]
+    # 60 customers who started in 2020: 20 lost within the first year, 8 in the second, 5
+    # in the third; 27 active (churn falls with tenure, so the sBG's heterogeneity is
+    # pinned down: with 6 customers it is not, and the fit says so)
+    ends = ["2020-06-01"] * 20 + ["2021-03-01"] * 8 + ["2022-02-01"] * 5 + [""] * 27
     for i, end in enumerate(ends):
         rows.append(f"{i},2020-01-01,{end}")
     data = _write(tmp_path / "subs.csv", "\n".join(rows) + "\n")
@@ -132,7 +134,7 @@ def test_subscriptions_csv_summarize_and_fit(tmp_path, capsys):
     )
     assert main(["summarize", str(config), "--out", str(tmp_path / "sum"), "--quiet"]) == 0
     table = pd.read_csv(tmp_path / "sum" / "summary.csv")
-    assert table["alive"].tolist() == [6, 4, 3, 2]  # hand count per completed year
+    assert table["alive"].tolist() == [60, 40, 32, 27]  # hand count per completed year
     assert main(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert "sbg:2020" in json.loads((tmp_path / "run" / "params.json").read_text())["models"]
 

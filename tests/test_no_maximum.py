@@ -174,3 +174,21 @@ def test_without_covariates_on_the_loose_parameters_the_message_is_the_old_one()
         "them; covariates gender, channel on a, b); give more varied histories or fewer "
         "covariates"
     )
+
+
+def test_a_ridge_to_homogeneous_dropout_is_no_estimate_even_with_finite_errors():
+    """The 36 Luxembourg customers of ``builtin:loyalty_store``: the BG/NBD's ``a`` and
+    ``b`` grow together (a = 1e6, b = 4e6, standard errors of the same size and a
+    positive definite information) toward its limit of one dropout probability for
+    everybody (Fader, Hardie & Lee 2005, eq. 3 as a, b → ∞ with a/(a+b) fixed); the
+    log-likelihood at the edge of the box is within 1.92 of the estimate's, so a
+    likelihood-ratio test cannot tell them apart and the fit names a and b."""
+    from clvmodels.data import load_builtin, summarize_transactions
+    from clvmodels.estimators import BGNBD
+
+    summary = summarize_transactions("builtin:loyalty_store", time_unit="W")
+    summary = summary.merge(load_builtin("loyalty_store_customers"), on="customer_id")
+    luxembourg = summary[(summary["country"] == "LU") & (summary["T"] > 0)]
+    with pytest.raises(FitError, match=r"^bgnbd: the data do not pin down a, b \(") as caught:
+        BGNBD().fit(luxembourg)
+    assert "\n" not in str(caught.value)

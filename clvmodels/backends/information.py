@@ -105,6 +105,52 @@ def undetermined(information: np.ndarray, theta: np.ndarray, bounds: np.ndarray)
     return sorted(loose)
 
 
+EDGE_DROP = 1.92
+"""Half the 95 % quantile of χ²(1): a log-likelihood within this of the estimate's
+cannot be told from it by a likelihood-ratio test at the 5 % level."""
+
+
+def edge_within_reach(
+    objective: Objective, information: np.ndarray, theta: np.ndarray, bounds: np.ndarray
+) -> list[int]:
+    """The coordinates of a flat direction that runs to the edge of the box without a
+    significant loss of likelihood.
+
+    :func:`undetermined` asks the curvature at the estimate; a long, slowly rising or
+    nearly flat ridge (the BG/NBD's ``a`` and ``b`` growing together toward a
+    homogeneous dropout probability: ``a = 1e6``, ``b = 4e6`` with standard errors of
+    the same size) can have a positive definite information and standard errors that
+    stop short of the edge.  Along the flattest direction of the scaled information,
+    the estimate is moved to the edge of the box both ways; when the log-likelihood
+    there is within :data:`EDGE_DROP` of the estimate's (a likelihood-ratio test
+    cannot reject the edge at the 5 % level), the coordinates taking part in that
+    direction (loading at least :data:`_LOADING` of the largest) are returned.
+
+    Parameters
+    ----------
+    objective
+        The (penalised) log-likelihood and its gradient in estimation coordinates.
+    information, theta, bounds
+        As for :func:`undetermined`.
+    """
+    theta, bounds = np.asarray(theta, float), np.asarray(bounds, float)
+    scale = np.sqrt(np.abs(np.diag(information)))
+    scale[scale == 0] = 1.0
+    _, vectors = np.linalg.eigh(information / np.outer(scale, scale))
+    direction = vectors[:, 0] / scale
+    peak = objective(theta)[0]
+    for sign in (1.0, -1.0):
+        step = sign * direction
+        moving = np.abs(step) > 1e-12
+        room = (np.sign(step[moving]) * bounds[moving] - theta[moving]) / step[moving]
+        edge = theta + float(np.min(room)) * step
+        value = objective(edge)[0]
+        if np.isfinite(value) and value > peak - EDGE_DROP:
+            share = np.abs(vectors[:, 0]) / np.max(np.abs(vectors[:, 0]))
+            return np.flatnonzero(share >= _LOADING).tolist()
+    return []
+
+
 def polish(objective: Objective, theta: np.ndarray, n_obs: float) -> tuple[np.ndarray, np.ndarray]:
     """Newton steps on the exact gradient to remove L-BFGS-B's last slack.
 

@@ -32,6 +32,7 @@ from clvmodels.backends.distinct import DistinctColumns
 from clvmodels.backends.information import (
     LOG_BOUND,
     Objective,
+    edge_within_reach,
     hold_at_edge,
     invert_information,
     negative_mean,
@@ -262,7 +263,9 @@ class _Problem:
         best, attempts = optimise(spec, objective, starts, self.coefficients, n_obs, max_iter)
         theta, hess = polish(objective, best.x, n_obs)
         limits = np.array([hi for _, hi in bounds(spec, self.coefficients)])
-        loose = undetermined(-hess, theta, limits)
+        loose = undetermined(-hess, theta, limits) or edge_within_reach(
+            objective, -hess, theta, limits
+        )
         to_log, held = np.eye(len(theta)), {}
         if loose:
             at_edge = hold_at_edge(spec, names, objective, theta, loose, n_obs)
