@@ -29,9 +29,10 @@ def _cdnow_summary() -> pd.DataFrame:
 
 
 def _subscriptions() -> pd.DataFrame:
-    # 6 customers who started in 2020: lost after 0, 0, 1 and 2 completed years; 2 active
-    ends = ["2020-06-01", "2020-09-01", "2021-03-01", "2022-02-01", None, None]
-    return pd.DataFrame({"customer_id": range(6), "start": "2020-01-01", "end": ends})
+    # 60 customers who started in 2020: 20 lost within the first year, 8 in the second, 5
+    # in the third, 27 active (enough for the sBG to pin down its heterogeneity)
+    ends = ["2020-06-01"] * 20 + ["2021-03-01"] * 8 + ["2022-02-01"] * 5 + [None] * 27
+    return pd.DataFrame({"customer_id": range(60), "start": "2020-01-01", "end": ends})
 
 
 CASES = {
