@@ -113,6 +113,7 @@ def test_the_pymc_graph_equals_the_numpy_log_likelihood_with_covariates(cdnow):
     assert float(pymc_value) == pytest.approx(numpy_value, rel=1e-9)
 
 
+@pytest.mark.slow  # two NUTS fits (~15 s): a study of the posterior, run by make test-slow
 def test_one_group_gives_the_plain_posterior(cdnow):
     # one group: θ[g] has the plain model's likelihood and (almost) its prior; the
     # median and the spread are then known only along θ[g] = θ e^(σz), a thin curved
@@ -154,6 +155,7 @@ def twenty_groups():
     return data, labels, truth, fit
 
 
+@pytest.mark.slow  # a 20-group NUTS fit and 20 MLE fits (~17 s), run by make test-slow
 def test_small_groups_shrink_toward_the_population(twenty_groups):
     data, labels, truth, fit = twenty_groups
     assert fit.hierarchy["counts"][0] > 10 * fit.hierarchy["counts"][-1]
