@@ -316,28 +316,55 @@ def _fit_nuts(
             covariates,
             coordinates,
         )
-    chains = settings.chains
-    cores = settings.cores if settings.cores is not None else min(chains, os.cpu_count() or 1)
     sampling_started = time.perf_counter()
-    with model, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
-        warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
-        idata = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=chains,
-            cores=cores,
-            random_seed=settings.seed,
-            nuts_sampler=settings.sampler,
-            progressbar=settings.progress,
-            compute_convergence_checks=False,
-            **({} if start_kwargs else {"target_accept": settings.target_accept}),
-            **start_kwargs,
-        )
+    idata = sample_nuts(
+        model,
+        settings.draws,
+        settings.tune,
+        settings.chains,
+        settings.cores,
+        settings.seed,
+        settings.progress,
+        nuts_sampler=settings.sampler,
+        **({} if start_kwargs else {"target_accept": settings.target_accept}),
+        **start_kwargs,
+    )
     diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
     coefficients = free_coefficients(covariates)
     diagnostics["sampler"] = f"NUTS ({settings.sampler})"
     return posterior_fit(idata, spec, coefficients, settings.ess_floor, diagnostics)
+
+
+def sample_nuts(
+    model: Any,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int | None,
+    seed: int | None,
+    progress: bool,
+    **options: Any,
+) -> Any:
+    """PyMC's ``pm.sample`` on ``model`` (``cores`` default: one per chain, at most the
+    machine's), without its convergence checks (:func:`sampler_diagnostics` makes ours)
+    and without its notices that say nothing about the posterior; ``options`` go to
+    ``pm.sample`` (the start, the step, ``nuts_sampler``, ``target_accept``)."""
+    import pymc as pm
+
+    cores = cores if cores is not None else min(chains, os.cpu_count() or 1)
+    with model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
+        warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
+        return pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            progressbar=progress,
+            compute_convergence_checks=False,
+            **options,
+        )
 
 
 def posterior_fit(

@@ -39,16 +39,14 @@ the joint mode is degenerate and its Laplace approximation meaningless, so there
 from __future__ import annotations
 
 import math
-import os
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from clvmodels.backends.bayes import posterior_fit
+from clvmodels.backends.bayes import posterior_fit, sample_nuts
 from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows
 from clvmodels.backends.distinct import DistinctColumns
@@ -185,7 +183,7 @@ def fit_hierarchical(
         model, spec, layout, rows, chosen, chains, target_accept, seed
     )
     sampling_started = time.perf_counter()
-    idata = _sample(model, draws, tune, chains, cores, seed, progress, start)
+    idata = sample_nuts(model, draws, tune, chains, cores, seed, progress, **start)
     diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
     diagnostics["sampler"] = "NUTS (pymc)"
     _add_group_draws(idata, layout)
@@ -326,35 +324,6 @@ def _pooled_start(
     start = spec.initial_params(rows.model_columns, rows.weights)
     theta = np.array([0.0 if k in layout.coefficients else math.log(start[k]) for k in names])
     return theta, 0.01 * np.eye(len(names)), "data-driven start, groups at the median"
-
-
-def _sample(
-    model: Any,
-    draws: int,
-    tune: int,
-    chains: int,
-    cores: int | None,
-    seed: int | None,
-    progress: bool,
-    start: Mapping[str, Any],
-) -> Any:
-    """PyMC's NUTS on ``model`` from ``start`` (:func:`hierarchical_start`)."""
-    import pymc as pm
-
-    cores = cores if cores is not None else min(chains, os.cpu_count() or 1)
-    with model, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
-        warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
-        return pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
-            random_seed=seed,
-            progressbar=progress,
-            compute_convergence_checks=False,
-            **start,
-        )
 
 
 def _add_group_draws(idata: Any, layout: GroupLayout) -> None:
