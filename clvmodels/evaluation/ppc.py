@@ -9,7 +9,6 @@ import pandas as pd
 
 from clvmodels.clv.arrays import PatternLink, at_patterns
 from clvmodels.models import model_module
-from clvmodels.models.links import linked_params
 
 
 def posterior_predictive_counts(
@@ -20,7 +19,6 @@ def posterior_predictive_counts(
     rng: np.random.Generator,
     n_draws: int = 100,
     cap: int = 7,
-    design: Mapping[str, np.ndarray] | None = None,
     link: PatternLink | None = None,
 ) -> pd.DataFrame:
     """Posterior predictive check of the repeat-purchase counts (0 … cap−1, cap+).
@@ -29,11 +27,10 @@ def posterior_predictive_counts(
     their own observation time ``T`` with the model's simulator and count customers per
     frequency; the table gives the observed count, the mean simulated count and its
     5 %–95 % range per bin, and whether the observed count lies inside it.  With
-    covariates, ``design`` holds every customer's design columns and each customer is
-    simulated with her own parameters (:func:`clvmodels.models.links.linked_params`).
-    ``link`` (:meth:`clvmodels.clv.arrays.PatternLink.of` of the model and the
-    customers) does the same for covariates and the groups of a hierarchical fit; then
-    ``draws`` are those of :meth:`~clvmodels.results.FitResult.parameter_draws`.
+    covariates or the groups of a hierarchical fit, ``link``
+    (:meth:`clvmodels.clv.arrays.PatternLink.of` of the model and the customers) gives
+    each customer her own parameters; ``draws`` then name every parameter the link
+    reads (coefficients tied by a constraint included).
     """
     module = model_module(key)
     total = len(next(iter(draws.values())))
@@ -44,8 +41,6 @@ def posterior_predictive_counts(
         params = {k: float(v[j]) for k, v in draws.items()}
         if link is not None:
             params = at_patterns(link.params(params), link.codes)
-        elif design is not None:
-            params = linked_params(module.SPEC, params, design)
         sim = module.simulate(len(T), T=np.asarray(T, float), rng=rng, **params)
         x = np.minimum(np.asarray(sim["frequency"], int), cap)
         simulated[row] = np.bincount(x, minlength=cap + 1)[: cap + 1]

@@ -296,24 +296,15 @@ def posterior_predictive_table(
     (:func:`clvmodels.evaluation.posterior_predictive_counts`)."""
     result = model.result_
     assert result.draws is not None
-    rng = np.random.default_rng(settings.valuation.seed)
-    T, frequency = summary["T"].to_numpy(float), summary["frequency"].to_numpy()
-    if result.hierarchy or result.tied:  # the groups' (and tied) draws, per customer pattern
-        total = len(next(iter(result.draws.values())))
-        draws = result.parameter_draws(total, np.random.default_rng(settings.valuation.seed))
-        link = PatternLink.of(model, summary)
-        return posterior_predictive_counts(key, draws, T, frequency, rng, link=link)
+    draws = {**result.draws, **{k: result.draws[v] for k, v in result.tied.items()}}
     return posterior_predictive_counts(
-        key, result.draws, T, frequency, rng, design=_design_columns(model, summary)
+        key,
+        draws,
+        summary["T"].to_numpy(float),
+        summary["frequency"].to_numpy(),
+        np.random.default_rng(settings.valuation.seed),
+        link=PatternLink.of(model, summary),
     )
-
-
-def _design_columns(estimator: Estimator, summary: pd.DataFrame) -> dict[str, np.ndarray] | None:
-    """The covariate design columns of every customer (``None`` without covariates)."""
-    if not estimator.has_covariates:
-        return None
-    design = estimator.design(summary)
-    return dict(zip(design.names, design.matrix.T, strict=True))
 
 
 def history_grids(
