@@ -7,7 +7,9 @@ import os
 import numpy as np
 import pytest
 from hypothesis import settings
+from runs import cdnow_config
 
+from clvmodels.cli import main
 from clvmodels.data import load_builtin, summarize_transactions
 
 # `make test` draws the same hypothesis examples every run, so a clean-clone CI result does
@@ -45,6 +47,17 @@ def cdnow_summary():
         calibration_end="1997-09-30",
         observation_end="1998-06-30",
     )
+
+
+@pytest.fixture(scope="session")
+def cdnow_run(tmp_path_factory):
+    """One ``clvmodels fit configs/cdnow.yaml`` run folder (40 parameter draws) shared by
+    every test that only reads a CDNOW run's outputs (report, files): tests must not
+    change it."""
+    out = tmp_path_factory.mktemp("cdnow_run")
+    config = cdnow_config(out, draws=40)
+    assert main(["fit", str(config), "--out", str(out / "run"), "--quiet"]) == 0
+    return out / "run"
 
 
 @pytest.fixture(scope="session")

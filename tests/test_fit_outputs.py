@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from runs import cdnow_config
 
 from clvmodels.cli import main
 
@@ -49,13 +48,6 @@ EVALUATION_COLUMNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cdnow_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cdnow")
-    config = cdnow_config(out, draws=40)
-    code = main(["fit", str(config), "--out", str(out / "run"), "--quiet"])
-    assert code == 0
-    return out / "run"
 
 
 def test_predictions_have_the_documented_schema_sorted_by_clv(cdnow_run):

@@ -12,9 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from runs import cdnow_config
-
-from clvmodels.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -30,11 +27,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("browser")
-    config = cdnow_config(out, draws=40)
-    assert main(["fit", str(config), "--out", str(out / "run"), "--quiet"]) == 0
-    return out / "run" / "report.html"
+def report(cdnow_run):
+    return cdnow_run / "report.html"
 
 
 def test_report_renders_in_chromium_with_all_images_and_no_console_errors(report):
