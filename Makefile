@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-slow test-explore lint screenshot clean
+.PHONY: run test test-slow test-explore lint screenshot docs notebooks clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,16 @@ test-explore: $(BIN)/.installed-dev
 screenshot: $(BIN)/.installed-dev
 	CLVMODELS_SCREENSHOT=1 $(BIN)/python -m pytest tests/test_report_browser.py
 
+## notebooks: write notebooks/*.ipynb from scripts/make_notebooks.py, execute and store them
+notebooks: $(BIN)/.installed-dev
+	$(BIN)/python scripts/make_notebooks.py
+
+## docs: the documentation site -> site/ (open site/index.html); warnings are errors
+docs: $(BIN)/.installed-dev
+	$(BIN)/mkdocs build --strict
+
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build site *.egg-info

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from clvmodels._version import __version__
-from clvmodels.atomic import replace
 from clvmodels.config import RunConfig, SqlSourceConfig, load_config
-from clvmodels.errors import ClvError, ConfigError, DataError, clip
+from clvmodels.errors import ClvError, ConfigError, clip
 from clvmodels.locks import output_lock
 from clvmodels.models import model_info, model_keys
 from clvmodels.run.folder import COMMAND, check_output_file, check_run_folder, run_manifest
@@ -117,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
         help="write summary.csv (and manifest.json) into its own folder and print the seed metrics",
     )
     p.add_argument("config")
-    p.add_argument("--out", help="output folder (default: output.dir of the config)")
+    p.add_argument("--out", help="output folder (default: output.dir), or a .csv/.parquet file")
+    p.add_argument("--overwrite", action="store_true", help="replace an --out file if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(handler=_cmd_summarize)
 
@@ -147,7 +147,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--discount-rate", type=float, default=0.10, help="per year (0.10)")
     p.add_argument("--margin", type=float, default=1.0)
     p.add_argument(
-        "--price", type=float, default=1.0, help="value of an order without a spend model (1.0)"
+        "--order-value",
+        "--price",
+        type=float,
+        help="average value per order without --spend-model (without either: no clv column)",
     )
     p.add_argument(
         "--interval",
@@ -221,16 +224,34 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
     settings = resolve(load_config(args.config))
     out, shown = _output(args, settings.output_dir)
     reads = [*settings.read_paths(), Path(args.config)]
-    check_run_folder(out, reads, shown, command="summarize")
+    if _summary_file(out, shown, args.overwrite):
+        check_output_file(out, reads, shown, overwrite=True)
+    else:
+        check_run_folder(out, reads, shown, command="summarize")
     with output_lock(out, shown):
         written = _summarize(settings, args, out)
     print(f"wrote {written}")
     return 0
 
 
+def _summary_file(out: Path, shown: str, overwrite: bool) -> bool:
+    """Whether ``summarize --out`` names a file (``.csv``, ``.parquet``) rather than a
+    folder; a name with another extension of letters is refused, not made a folder."""
+    from clvmodels.data.summary import TABLE_FORMATS, unknown_extension
+
+    if out.suffix in TABLE_FORMATS:
+        if out.exists() and not out.is_dir() and not overwrite:
+            raise ConfigError(f"{shown}: exists; summarize replaces a file only with --overwrite")
+        return True
+    if out.suffix[1:].isalpha() and not out.exists():
+        raise ConfigError(unknown_extension(shown, out.suffix) + ", or a folder")
+    return False
+
+
 def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     """Summarise the data, write the folder of ``summarize`` and print the seed metrics;
     returns the summary's path (with Spark the dataset ``summary.parquet``)."""
+    from clvmodels.data.summary import TABLE_FORMATS, write_table
     from clvmodels.run.prepare import prepare_data
     from clvmodels.run.tables import seed_metric_series
     from clvmodels.run.write import write_summary
@@ -241,11 +262,16 @@ def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     seed = None  # the metrics first: nothing is written if they fail
     if summary is not None and "revenue" in summary:
         seed = seed_metric_series(settings, prepared)
-    folder = write_summary(settings, prepared, out)
+    distributed = prepared.distributed
+    if out.suffix in TABLE_FORMATS:  # the summary alone, as a file
+        if distributed is not None:
+            raise ConfigError(f"--out {out}: with Spark the summary is a dataset; give a folder")
+        written = write_table(summary if summary is not None else prepared.survival_table, out)
+    else:
+        written = write_summary(settings, prepared, out) / "summary.csv"
     if summary is None:
         _print_cohorts(prepared.source, prepared.survival_table)
-        return folder / "summary.csv"
-    distributed = prepared.distributed
+        return written
     customers = len(summary) if distributed is None else distributed.summary.customers
     print(f"{prepared.source}: {customers:,} customers")
     if seed is None:
@@ -253,7 +279,7 @@ def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     else:
         _print_metrics(seed)
     _print_counts(prepared.counts)
-    return folder / ("summary.csv" if distributed is None else "summary.parquet")
+    return written if distributed is None else written.with_name("summary.parquet")
 
 
 def _print_cohorts(source: str, table: Any) -> None:
@@ -281,6 +307,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     with output_lock(out, shown):
         folder = _fit(settings, args, out)
     print(f"wrote {folder}/ (report: {folder / 'report.html'})")
+    if config.output.mlflow is not None:  # clvmodels.run.tracking
+        from clvmodels.run.tracking import log_run
+
+        experiment = config.output.mlflow.experiment or config.name
+        run_id = log_run(folder, config.output.mlflow.tracking_uri, experiment)
+        print(f"logged to MLflow: experiment {experiment}, run {run_id}")
     return 0
 
 
@@ -326,16 +358,15 @@ def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    from clvmodels.data.summary import write_table
+
     out, shown = Path(args.out).expanduser(), f"--out {args.out}"
     given = (args.model, args.spend_model, args.data, args.covariates, args.dynamic_covariates)
     reads = [Path(p) for p in (*given, args.calendar, args.transactions) if p]
     check_output_file(out, reads, shown, overwrite=args.overwrite)
     with output_lock(out, shown):
         table = _predict(args)
-        if out.suffix == ".parquet":
-            replace(out, lambda p: table.to_parquet(p, index=False))
-        else:
-            replace(out, lambda p: table.to_csv(p, index=False))
+        write_table(table, out, shown=shown)
     print(f"scored {len(table):,} customers with {args.model}; wrote {out}")
     return 0
 
@@ -345,7 +376,14 @@ def _predict(args: argparse.Namespace) -> Any:
     from clvmodels import clv, load_model
     from clvmodels.data import read_table, validate_summary
     from clvmodels.estimators import GammaGamma
-    from clvmodels.run.scoring import with_covariate_columns, with_ids
+    from clvmodels.run.scoring import (
+        check_summary_columns,
+        predict_settings,
+        value_note,
+        with_covariate_columns,
+        with_ids,
+        without_spend,
+    )
 
     model = load_model(args.model)
     if not model_info(model.model_key).is_purchase:
@@ -356,13 +394,11 @@ def _predict(args: argparse.Namespace) -> Any:
     spend = load_model(args.spend_model) if args.spend_model else None
     if spend is not None and not isinstance(spend, GammaGamma):
         raise ConfigError(f"{args.spend_model}: not a gamma_gamma model")
+    if spend is not None and args.order_value is not None:
+        raise ConfigError("--order-value: not with --spend-model, which values each order")
     raw = read_table(args.data)
-    info = model_info(model.model_key)
-    if "litt" in info.history and "litt" not in raw.columns:
-        raise DataError(
-            f"{args.data}: the {info.name} needs the column 'litt' (the sum of the log gaps "
-            "between purchases, which clvmodels summarize writes)"
-        )
+    unit = model.result_.time_unit or args.time_unit
+    check_summary_columns(raw, args.data, model_info(model.model_key), unit)
     frame = with_covariate_columns(
         validate_summary(raw, source_name=args.data, new_customers=True),
         raw,
@@ -370,67 +406,29 @@ def _predict(args: argparse.Namespace) -> Any:
         args.data,
         args.covariates,
     )
-    unit = model.result_.time_unit or args.time_unit
-    try:
-        horizon = clv.resolve_horizon(args.horizon, unit)
-    except ValueError:
-        raise ConfigError(
-            f"--horizon: expected a number or lifetime, got {args.horizon!r}"
-        ) from None
-    if args.interval is not None and args.draws < 20:
-        raise ConfigError(
-            f"--draws: at least 20 draws are needed for an interval, got {args.draws}"
-        )
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads: must be at least 1, got {args.threads}")
-    settings = clv.ValueSettings(
-        horizon=horizon,
-        discount_rate=args.discount_rate,
-        margin=args.margin,
-        time_unit=unit,
-        interval=args.interval,
-        draws=args.draws,
-        threads=args.threads,
-    )
+    keys = ("horizon", "discount_rate", "margin", "interval", "draws", "threads")
+    settings = predict_settings(unit, **{k: getattr(args, k) for k in keys})
+    horizon = settings.horizon
     value = clv.customer_values
     if model.is_dynamic:
         value = partial(clv.dynamic_customer_values, panel=_future_panel(model, args, raw, horizon))
     elif args.dynamic_covariates or args.calendar or args.transactions:
         raise ConfigError(f"{args.model}: was fitted without time-varying covariates")
-    fallback = None if spend else args.price
+    fallback = None if spend else (args.order_value or 1.0)
     values = value(model, frame, settings, spend=spend, fallback_spend=fallback)
+    print(value_note(args.spend_model, args.order_value))
+    if spend is None and args.order_value is None:
+        values = without_spend(values)
     return with_ids(frame, values)
 
 
 def _future_panel(model: Any, args: argparse.Namespace, raw: Any, horizon: float) -> Any:
-    """The time-varying covariates of a dynamic model over the horizon (one line saying
-    what to pass when they are missing)."""
+    """The time-varying covariates of a dynamic model over the horizon."""
     from clvmodels.config.load import read_calendar
-    from clvmodels.run.dynamic import future_panel
+    from clvmodels.run.scoring import predict_panel
 
-    processes = model.result_.dynamic_covariates
-    if not args.transactions:
-        named = "; ".join(f"{p}: {', '.join(c)}" for p, c in processes.items())
-        raise ConfigError(
-            f"{args.model}: fitted with time-varying covariates ({named}); give "
-            "--transactions LOG (the log DATA was summarised from, with --calibration-end) "
-            "and their values over the horizon: --dynamic-covariates TABLE and/or --calendar FILE"
-        )
     calendar = None if args.calendar is None else read_calendar(args.calendar)
-    return future_panel(
-        processes,
-        args.model,
-        args.transactions,
-        raw,
-        data_name=args.data,
-        table=args.dynamic_covariates,
-        calendar=calendar,
-        calibration_end=args.calibration_end,
-        horizon=horizon,
-        time_unit=model.result_.time_unit or args.time_unit,
-        horizon_name="--horizon" if args.horizon else "--horizon (default one year)",
-        calendar_name=f"--calendar {args.calendar}",
-    )
+    return predict_panel(model, args, raw, horizon, calendar)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

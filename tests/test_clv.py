@@ -182,7 +182,9 @@ def test_posterior_summaries_equal_draw_by_draw_evaluation(
         frame["frequency"] = np.minimum(frame["frequency"], frame["recency"])
     purchase = _as_posterior(clvmodels.fit(key, frame), 30)
     spend = _as_posterior(clvmodels.fit("gamma_gamma", frame), 30)
-    settings = clv.ValueSettings(horizon=horizon, margin=0.4, interval=0.8, draws=30, seed=5)
+    settings = clv.ValueSettings(
+        horizon=horizon, margin=0.4, interval=0.8, draws=30, seed=5, time_unit="W"
+    )
     monkeypatch.setattr(clv.draws, "CELLS_PER_CHUNK", 30 * 40)  # chunks of 40 histories
     monkeypatch.setattr(clv.arrays, "PAIR_CELLS", 64)  # batches of a few draws
     got = clv.customer_values(purchase, frame, settings, spend=spend)

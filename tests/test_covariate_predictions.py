@@ -85,7 +85,7 @@ def _own(model, data: pd.DataFrame, row: int) -> dict[str, float]:
 def test_predictions_equal_the_plain_model_with_each_customers_own_parameters(fitted):
     data, purchase, spend = fitted
     rows = [0, 1, 7, 1600, 2999]
-    settings = ValueSettings(horizon=52.0, interval=None)
+    settings = ValueSettings(horizon=52.0, interval=None, time_unit="W")
     values = customer_values(purchase, data, settings, spend=spend)
     for row in rows:
         own = _own(purchase, data, row)
@@ -112,7 +112,7 @@ def test_intervals_with_covariates_equal_draw_by_draw_evaluation(fitted, monkeyp
     sample = data.iloc[::97].reset_index(drop=True)
     monkeypatch.setattr(clv.draws, "CELLS_PER_CHUNK", 200)
     monkeypatch.setattr(clv.arrays, "PAIR_CELLS", 64)
-    settings = ValueSettings(horizon=52.0, interval=0.8, draws=40, seed=5, threads=2)
+    settings = ValueSettings(horizon=52.0, interval=0.8, draws=40, seed=5, threads=2, time_unit="W")
     values = customer_values(purchase, sample, settings, spend=spend)
     rng = np.random.default_rng(5)
     draws = purchase.result_.parameter_draws(40, rng)
@@ -155,7 +155,7 @@ def test_reference_customers_get_exactly_the_plain_models_predictions(fitted):
         n_unique=1,
     )
     reference = data[(~data["member"]) & (data["channel"] == "app")]
-    settings = ValueSettings(horizon=52.0, interval=None)
+    settings = ValueSettings(horizon=52.0, interval=None, time_unit="W")
     with_covariates = customer_values(purchase, reference, settings, fallback_spend=10.0)
     without = customer_values(BGNBD.from_result(plain), reference, settings, fallback_spend=10.0)
     pd.testing.assert_frame_equal(with_covariates, without, check_exact=True)
@@ -172,7 +172,7 @@ def test_profile_predictions_use_the_profiles_parameters(fitted):
 
 def test_counterfactual_clv_equals_actual_clv_where_the_flag_already_has_that_value(fitted):
     data, purchase, spend = fitted
-    settings = ValueSettings(horizon=52.0, interval=0.9, draws=50)
+    settings = ValueSettings(horizon=52.0, interval=0.9, draws=50, time_unit="W")
     actual = customer_values(purchase, data, settings, spend=spend)
     per_customer, lift = covariate_lift(purchase, data, settings, "member", spend=spend)
     members = data["member"].to_numpy()

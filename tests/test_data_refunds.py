@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from clvmodels.cli import main
+from clvmodels.config.reference import config_reference
 from clvmodels.config.schema import DataConfig
 from clvmodels.data import SummaryOptions, load_builtin, summarize_transactions
 from clvmodels.data.summary.rules import NONPOSITIVE
@@ -120,11 +121,11 @@ def test_net_across_days_needs_merge_same_day():
         SummaryOptions(nonpositive="net_across_days", merge_same_day=False)
 
 
-def test_the_refund_policies_are_those_of_the_config_the_readme_and_the_template():
+def test_the_refund_policies_are_those_of_the_config_its_reference_and_the_template():
     config_choices = typing.get_args(typing.get_type_hints(DataConfig)["nonpositive"])
     assert config_choices == NONPOSITIVE
-    readme = (REPO / "README.md").read_text()
-    row = next(line for line in readme.splitlines() if line.startswith("| `data.nonpositive`"))
+    reference = config_reference()  # docs/reference/config.md
+    row = next(line for line in reference.splitlines() if line.startswith("| `data.nonpositive`"))
     template = (REPO / "configs" / "template.yaml").read_text()
     for policy in NONPOSITIVE:
         assert f"`{policy}`" in row, policy

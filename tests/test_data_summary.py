@@ -333,7 +333,7 @@ def test_repeat_transactions_per_day_add_up_to_the_summary_counts_cdnow():
 
 
 def test_options_are_declared_once_and_an_unknown_keyword_is_an_error():
-    """The thirteen options are the fields of SummaryOptions, each documented in its
+    """The fourteen options are the fields of SummaryOptions, each documented in its
     docstring, which summarize_transactions's docstring points to."""
     from dataclasses import fields
 
@@ -354,6 +354,7 @@ def test_options_are_declared_once_and_an_unknown_keyword_is_an_error():
         "date_format",
         "decimal",
         "delimiter",
+        "product",
     ]
     doc = SummaryOptions.__doc__ or ""
     assert all(name in doc for name in names)

@@ -205,9 +205,10 @@ def test_sbg_cohorts_as_groups():
     np.testing.assert_allclose(survival, sbg.survival(np.arange(5), **own), rtol=1e-12)
     assert model.params_["alpha[2019]"] < model.params_["alpha[2020]"]
     # the residual value of the active subscribers, per renewal count and cohort
-    values = subscription_values(model, individual, ValueSettings(interval=0.8, draws=40))
+    weekly = ValueSettings(interval=0.8, draws=40, time_unit="W")
+    values = subscription_values(model, individual, weekly)
     mine = values[values["cohort"] == "2020"]
-    d = ValueSettings().period_discount
+    d = ValueSettings(time_unit="W").period_discount
     derl = sbg.derl(mine["renewals"].to_numpy(float), discount=d, **own)
     np.testing.assert_allclose(mine["derl"], derl, rtol=1e-12)
     assert (values["clv_lower"] <= values["clv"]).all()

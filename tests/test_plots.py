@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels.report import plots
+from clvmodels.report import effect_plots, plots
 from clvmodels.run.figures import save
 
 
@@ -65,3 +65,34 @@ def test_plots_take_an_axes_and_return_it():
         assert plots.clv_distribution(predictions) is plt.gca()
     finally:
         plt.close("all")
+
+
+def test_covariate_effects_plot_the_factor_on_the_quantity_not_the_parameter():
+    """Members' α factor 0.61 means they buy 1/0.61 = 1.63× as often: the plot shows the
+    1.63 (``effect_factor``), once per covariate and quantity (a BG/NBD dropout covariate
+    has a row for a and one for b)."""
+    from matplotlib.figure import Figure
+
+    effects = pd.DataFrame(
+        {
+            "model": ["bgnbd"] * 3,
+            "coefficient": ["alpha:member", "a:member", "b:member"],
+            "process": ["purchase", "dropout", "dropout"],
+            "covariate": ["member"] * 3,
+            "factor": [0.613, 0.843, 1.790],
+            "factor_lower": [0.556, 0.610, 1.140],
+            "factor_upper": [0.676, 1.165, 2.811],
+            "effect_quantity": ["purchase rate"] + ["dropout probability after a purchase"] * 2,
+            "effect_factor": [1.631, 0.537, 0.537],
+            "effect_factor_lower": [1.493, 0.458, 0.458],
+            "effect_factor_upper": [1.791, 0.633, 0.633],
+        }
+    )
+    ax = effect_plots.covariate_effects(effects, ax=Figure().add_subplot())
+    (points,) = ax.lines[:1]
+    assert sorted(points.get_xdata()) == [0.537, 1.631]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [
+        "bgnbd: member\n→ dropout probability after a purchase",
+        "bgnbd: member\n→ purchase rate",
+    ]

@@ -21,7 +21,8 @@ stays bounded whatever their number.
 Modules: :mod:`~clvmodels.clv.settings` (:class:`ValueSettings`),
 :mod:`~clvmodels.clv.arrays` (the per-customer quantities as arrays),
 :mod:`~clvmodels.clv.values` (:func:`customer_values`), :mod:`~clvmodels.clv.draws`,
-:mod:`~clvmodels.clv.subscriptions`, :mod:`~clvmodels.clv.counterfactual` (what a
+:mod:`~clvmodels.clv.subscriptions`, :mod:`~clvmodels.clv.new_customers` (what a customer
+acquired today is worth, :func:`new_customer_value`), :mod:`~clvmodels.clv.counterfactual` (what a
 binary covariate is worth), :mod:`~clvmodels.clv.grid` (predictions over histories),
 :mod:`~clvmodels.clv.dynamic` (models with time-varying covariates: DECT for DERT).
 """
@@ -36,20 +37,30 @@ from clvmodels.clv.arrays import (
 from clvmodels.clv.counterfactual import binary_covariates, covariate_lift
 from clvmodels.clv.dynamic import dynamic_customer_values
 from clvmodels.clv.grid import HistoryGrid, history_grid
+from clvmodels.clv.new_customers import (
+    NewCustomerValue,
+    acquisition_advice,
+    new_customer_value,
+    new_subscriber_value,
+)
 from clvmodels.clv.settings import ValueSettings, resolve_horizon
 from clvmodels.clv.subscriptions import subscription_values
 from clvmodels.clv.values import customer_values
 
 __all__ = [
     "HistoryGrid",
+    "NewCustomerValue",
     "PatternLink",
     "ValueSettings",
+    "acquisition_advice",
     "at_patterns",
     "binary_covariates",
     "covariate_lift",
     "customer_values",
     "dynamic_customer_values",
     "history_grid",
+    "new_customer_value",
+    "new_subscriber_value",
     "pattern_inputs",
     "purchase_arrays",
     "resolve_horizon",

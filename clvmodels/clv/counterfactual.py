@@ -30,6 +30,7 @@ from clvmodels.clv.arrays import PatternLink, history_values
 from clvmodels.clv.settings import ValueSettings
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import Estimator
+from clvmodels.estimators.frames import customer_index
 from clvmodels.models import model_info
 
 GROUPS = ("all", "with", "without")
@@ -92,7 +93,8 @@ def covariate_lift(
     Returns
     -------
     (per_customer, lift)
-        ``per_customer`` on ``summary``'s index: ``clv_<column>_on``, ``clv_<column>_off``.
+        ``per_customer`` indexed by ``customer_id`` (as
+        :func:`~clvmodels.clv.customer_values`): ``clv_<column>_on``, ``clv_<column>_off``.
         ``lift`` indexed by group (``all``, ``with``, ``without``): ``customers``,
         ``clv_on``, ``clv_off`` (mean CLV per customer), ``lift`` (their difference),
         ``relative_lift`` (``clv_on / clv_off − 1``), with ``_lower``/``_upper``
@@ -102,6 +104,7 @@ def covariate_lift(
     key = purchase.model_key
     if not model_info(key).is_purchase:
         raise ConfigError(f"clv: {key} is not a purchase model")
+    settings = settings.for_model(purchase)
     if spend is None and fallback_spend is None:
         raise ConfigError("clv: needs a gamma_gamma spend model or an average order value")
     if column not in binary_covariates([purchase, spend], summary):
@@ -123,7 +126,7 @@ def covariate_lift(
     table = _lift_table(point, weights, per_draw, settings.interval)
     per_customer = pd.DataFrame(
         {f"clv_{column}_on": point["on"][group], f"clv_{column}_off": point["off"][group]},
-        index=summary.index,
+        index=customer_index(summary),
     )
     return per_customer, table
 

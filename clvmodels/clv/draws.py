@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,10 +65,13 @@ def draw_summaries(
     settings: ValueSettings,
     fallback: float,
     links: Mapping[str, PatternLink | None],
+    weights: np.ndarray | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Mean, sd and central interval of every per-customer quantity over parameter draws
     (posterior draws, or MLE parametric draws); ``lower``/``upper`` only for
-    :data:`BOUNDED`.
+    :data:`BOUNDED`.  With ``weights`` (how many customers each row stands for), also
+    ``out["total"]["clv"]``: the customers' total CLV in each draw, whose quantiles are
+    the interval of the total (the customers' bounds do not add up to it).
 
     Each quantity is evaluated once per distinct value of what it depends on: P(alive),
     expected purchases and DERT per purchase history, the spend per ``(x, m̄)``, the
@@ -78,8 +81,11 @@ def draw_summaries(
     :data:`clvmodels.clv.arrays.PAIR_CELLS` draws × distinct ``(x, T)`` pairs (the
     numerical DERT integral evaluates ~10–500 nodes per such cell; BG/BB: draws ×
     histories × horizon periods).  Rows are visited in ``(x, T)`` order so that a chunk
-    holds few distinct pairs, and chunks are spread over ``settings.threads`` threads
-    (each holds its own chunk).
+    holds few distinct pairs.  ``settings.threads`` threads share the work: whole chunks
+    when there are at least as many chunks as threads (each thread holds its own), else
+    the batches of draws of each chunk in turn (CDNOW's 1,030 histories are one chunk of
+    six batches at 200 draws).  The batches never depend on the threads, so neither do
+    the results.
     """
     rng = np.random.default_rng(settings.seed)
     n_draws = int(settings.draws)
@@ -99,24 +105,51 @@ def draw_summaries(
     order = np.lexsort([rows[c] for c in reversed([*history, *spend_keys]) if c in rows])
     chunk = max(1, CELLS_PER_CHUNK // n_draws)
     starts = range(0, n, chunk)
-    # NumPy and SciPy release the GIL inside their loops: chunks run in parallel threads,
-    # each writing its own customers' slots of ``out``
-    threads = min(settings.threads or usable_cores(), len(starts))
-
-    def run(start: int) -> None:
-        _summarise(job, order[start : start + chunk], out)
-
+    threads = settings.threads or usable_cores()
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if threads <= 1:
-        for start in starts:
-            run(start)
+        totals = [_summarise(job, order[s : s + chunk], out, w) for s in starts]
     else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, starts))  # list(): re-raises a chunk's error here
+        totals = _threaded(job, order, chunk, out, w, threads)
+    if weights is not None:
+        out["total"] = {"clv": np.sum(totals, axis=0)}
     return out
 
 
-def _summarise(job: _Draws, idx: np.ndarray, out: dict[str, dict[str, np.ndarray]]) -> None:
-    """Fill ``out`` at the customers ``idx`` (one chunk)."""
+def _threaded(
+    job: _Draws,
+    order: np.ndarray,
+    chunk: int,
+    out: dict[str, dict[str, np.ndarray]],
+    weights: np.ndarray,
+    threads: int,
+) -> list[np.ndarray]:
+    """:func:`_summarise` of every chunk over ``threads`` threads; each chunk's total CLV
+    per draw."""
+    starts = range(0, len(order), chunk)
+    # NumPy and SciPy release the GIL inside their loops, so threads share the work: with
+    # as many chunks of customers as threads each thread takes whole chunks (and holds its
+    # own), otherwise the chunks are taken one by one and their batches of draws are
+    # spread over the threads (each writing its own draws' columns)
+    with ThreadPoolExecutor(threads) as pool:
+        if len(starts) >= threads:
+            # list(): re-raises a chunk's error here
+            return list(
+                pool.map(lambda s: _summarise(job, order[s : s + chunk], out, weights), starts)
+            )
+        return [_summarise(job, order[s : s + chunk], out, weights, pool) for s in starts]
+
+
+def _summarise(
+    job: _Draws,
+    idx: np.ndarray,
+    out: dict[str, dict[str, np.ndarray]],
+    weights: np.ndarray,
+    pool: Executor | None = None,
+) -> np.ndarray:
+    """Fill ``out`` at the customers ``idx`` (one chunk), its batches of draws spread
+    over ``pool``'s threads when given (the batches do not depend on it); returns the
+    chunk's ``weights``-weighted total CLV per draw."""
     in_history, distinct = factorize_rows([job.rows[c][idx] for c in job.history])
     histories = dict(zip(job.history, distinct, strict=True))
     if model_info(job.key).discrete:  # a finite-horizon DERT holds history × period per draw
@@ -134,7 +167,8 @@ def _summarise(job: _Draws, idx: np.ndarray, out: dict[str, dict[str, np.ndarray
     # draws along the last axis: contiguous for the reductions and the partition
     values = {m: np.empty((sizes.get(m, len(distinct[0])), job.n_draws)) for m in QUANTITIES}
     batch = max(1, arrays.PAIR_CELLS // per_draw)
-    for j in range(0, job.n_draws, batch):
+
+    def fill(j: int) -> None:
         quantities = _batch_values(job, slice(j, j + batch), histories, spend_rows)
         quantities["clv"] = (
             job.settings.margin
@@ -143,6 +177,14 @@ def _summarise(job: _Draws, idx: np.ndarray, out: dict[str, dict[str, np.ndarray
         )
         for m in QUANTITIES:
             values[m][:, j : j + batch] = quantities[m].T
+
+    batches = range(0, job.n_draws, batch)
+    if pool is None or len(batches) == 1:
+        for j in batches:
+            fill(j)
+    else:
+        list(pool.map(fill, batches))  # list(): re-raises a batch's error here
+    total = weights[idx] @ values["clv"]  # before the quantiles reorder the draws
     q = (1.0 - float(job.settings.interval)) / 2.0
     where = {"expected_spend": in_spend, "clv": slice(None)}
     for m in QUANTITIES:
@@ -152,6 +194,7 @@ def _summarise(job: _Draws, idx: np.ndarray, out: dict[str, dict[str, np.ndarray
         if m in BOUNDED:
             bounds = np.quantile(values[m], [q, 1.0 - q], axis=1, overwrite_input=True)
             out[m]["lower"][idx], out[m]["upper"][idx] = bounds[0][at], bounds[1][at]
+    return total
 
 
 def _batch_values(

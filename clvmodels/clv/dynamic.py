@@ -59,8 +59,9 @@ def dynamic_customer_values(
     Returns
     -------
     pandas.DataFrame
-        On the index of ``summary``: ``p_alive``, ``expected_purchases`` (over the
-        horizon), ``dect``, ``expected_spend``, ``clv`` and, with ``settings.interval``,
+        Indexed by ``customer_id`` (as :func:`clvmodels.clv.customer_values`):
+        ``p_alive``, ``expected_purchases`` (over the horizon), ``dect``,
+        ``expected_spend``, ``clv`` and, with ``settings.interval``,
         ``clv_lower`` and ``clv_upper``.  A Bayesian fit gives posterior means.
 
     Raises
@@ -71,6 +72,7 @@ def dynamic_customer_values(
         A horizon beyond the panel's last period, a customer without rows in it.
     """
     key = purchase.model_key
+    settings = settings.for_model(purchase)
     if not math.isfinite(settings.horizon):
         raise ConfigError(
             f"{key}: a lifetime horizon needs covariate values for ever; value over a "

@@ -48,6 +48,7 @@ def subscription_values(
         (with an interval) and ``value`` (``clv × customers``: the cohort's current
         customer base).
     """
+    settings = settings.for_model(sbg_model)
     active = individual[individual["churned"] == 0]
     link = PatternLink.of(sbg_model, active)
     codes = np.zeros(len(active)) if link is None else link.codes.astype(float)

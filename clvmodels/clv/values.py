@@ -23,7 +23,7 @@ from clvmodels.data.checks import require_columns
 from clvmodels.data.summary.validate import check_histories
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
-from clvmodels.estimators.frames import SOURCE
+from clvmodels.estimators.frames import SOURCE, WEIGHT, customer_index
 from clvmodels.models import model_info, model_keys
 
 COLUMN_ORDER = (
@@ -56,9 +56,11 @@ def customer_values(
         A fitted BG/NBD, Pareto/NBD, MBG/NBD or BG/BB estimator.
     summary
         Canonical per-customer summary (``frequency, recency, T`` or ``n``; and
-        ``monetary_value`` with a spend model).
+        ``monetary_value`` with a spend model), with the ids in a column ``customer_id``
+        (as :func:`clvmodels.data.summarize_transactions` gives them) or in its index.
     settings
-        Horizon, discount rate, margin, time unit, interval.
+        Horizon, discount rate, margin, time unit, interval; an unset time unit and
+        horizon are the model's unit and one year of it (:meth:`ValueSettings.resolved`).
     spend
         A fitted Gamma-Gamma estimator, or ``None`` to value every order at
         ``fallback_spend``.
@@ -68,13 +70,20 @@ def customer_values(
     Returns
     -------
     pandas.DataFrame
-        On the index of ``summary``: ``p_alive``, ``expected_purchases``, ``dert``,
-        ``expected_spend``, ``clv`` and, with ``settings.interval``, ``clv_lower`` and
-        ``clv_upper``.  For a Bayesian purchase model the point columns are posterior
+        Indexed by ``customer_id``, one row per row of ``summary`` in its order (the
+        ids of its column ``customer_id``, else its index;
+        :func:`clvmodels.estimators.frames.customer_index`): ``p_alive``,
+        ``expected_purchases``, ``dert``, ``expected_spend``, ``clv`` and, with
+        ``settings.interval``, ``clv_lower`` and ``clv_upper``.  For a Bayesian
+        purchase model the point columns are posterior
         means and ``<quantity>_sd`` columns are added for all five, with ``_lower`` /
         ``_upper`` credible bounds for ``p_alive``, ``expected_purchases`` and ``clv``
         (over ``settings.draws`` posterior draws).  An MLE fit gives plug-in estimates
-        and the CLV interval over parametric draws.
+        and the CLV interval over parametric draws.  With an interval,
+        ``frame.attrs["total_clv"]`` holds the customers' total CLV (``total``; each row
+        counted ``summary["count"]`` times when the summary has that column) and its
+        interval (``lower``, ``upper``, ``interval``), the quantiles of the total over
+        the same draws (:func:`total_clv`).
 
     Raises
     ------
@@ -95,21 +104,19 @@ def customer_values(
         raise ConfigError(f"clv: {key} is not a purchase model (choose {purchase_keys})")
     if spend is None and fallback_spend is None:
         raise ConfigError("clv: needs a gamma_gamma spend model or an average order value")
-    fitted_unit = getattr(getattr(purchase, "result_", None), "time_unit", None)
-    if fitted_unit is not None and fitted_unit != settings.time_unit:
-        raise ConfigError(
-            f"ValueSettings.time_unit: {settings.time_unit!r}, but the {key} model was fitted "
-            f"in time unit {fitted_unit!r}: the horizon and discounting would be read in the "
-            f"wrong unit; pass ValueSettings(time_unit={fitted_unit!r}, ...)"
-        )
+    settings = settings.for_model(purchase)
     group, rows, links = _distinct_histories(purchase, spend, summary)
     fallback = fallback_spend or 0.0
     spend_params = None if spend is None else dict(spend.params_)
     arrays = history_values(
         key, dict(purchase.params_), spend_params, rows, settings, fallback, links
     )
+    counts = summary[WEIGHT].to_numpy(float) if WEIGHT in summary else np.ones(len(group))
+    weights = np.bincount(group, weights=counts, minlength=len(next(iter(rows.values()))))
+    total = None
     if settings.interval is not None:
-        draws = draw_summaries(key, purchase, spend, rows, settings, fallback, links)
+        draws = draw_summaries(key, purchase, spend, rows, settings, fallback, links, weights)
+        total = draws["total"]["clv"]
         if purchase.result_.draws is not None:  # Bayesian: posterior means, sds, bounds
             for name in _POSTERIOR_MEANS:
                 arrays[name] = draws[name]["mean"]
@@ -122,7 +129,29 @@ def customer_values(
             arrays["clv_upper"] = draws["clv"]["upper"]
     names = [n for n in COLUMN_ORDER if n in arrays]
     names += sorted(n for n in arrays if n not in COLUMN_ORDER)
-    return pd.DataFrame({n: arrays[n][group] for n in names}, index=summary.index)
+    frame = pd.DataFrame({n: arrays[n][group] for n in names}, index=customer_index(summary))
+    if total is not None:
+        frame.attrs["total_clv"] = total_clv(float(weights @ arrays["clv"]), total, settings)
+    return frame
+
+
+def total_clv(point: float, draws: np.ndarray, settings: ValueSettings) -> dict[str, float]:
+    """The customers' total CLV and its central ``settings.interval`` interval: the
+    quantiles of the total over the parameter draws (the customers' values move together
+    with the parameters, so the total's interval is not the sum of their intervals).
+
+    Parameters
+    ----------
+    point
+        The total of the customers' CLV (plug-in estimates, or posterior means).
+    draws
+        The total in each parameter draw.
+    settings
+        The valuation's settings (their ``interval``).
+    """
+    level = float(settings.interval or 0.9)
+    lower, upper = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return {"total": point, "lower": float(lower), "upper": float(upper), "interval": level}
 
 
 def _distinct_histories(

@@ -6,6 +6,7 @@ zone, date format, decimal separator, delimiter).  Every error names the key pat
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from clvmodels.backends.priors import check_priors
@@ -14,6 +15,7 @@ from clvmodels.config.effects import check_effects, model_backend, model_covaria
 from clvmodels.config.schema import DataConfig, ModelConfig, RunConfig, SqlSourceConfig
 from clvmodels.data.parsing import ValueFormats
 from clvmodels.data.sql import SqlSource
+from clvmodels.data.survey import check_survey_columns
 from clvmodels.errors import ConfigError, DataError, echo
 from clvmodels.evaluation.scores import SELECTABLE
 from clvmodels.models import model_info, model_keys, model_spec
@@ -66,9 +68,15 @@ def check_semantics(config: RunConfig) -> None:
     _check_covariates(config)
     check_effects(config, {key: model_covariates(config, key) for key in config.models})
     _check_spark(config)
+    _check_mlflow(config)
     rate = config.metrics.conversion_rate
     if rate is not None and not 0 <= rate <= 1:
         raise ConfigError("metrics.conversion_rate: must be within [0, 1]")
+    if config.metrics.survey is not None:
+        check_survey_columns(config.metrics.survey.columns)
+    ratio = config.metrics.ltv_cac_ratio
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio > 0:
+        raise ConfigError(f"metrics.ltv_cac_ratio: {ratio!r} is not a positive number, such as 3")
     if not config.name or any(c in config.name for c in "/\\"):
         raise ConfigError(f"name: {echo(config.name)} must be a non-empty name without slashes")
 
@@ -77,6 +85,8 @@ def _check_paths(config: RunConfig) -> None:
     """The file paths of the config are ones the system accepts (no name too long for
     it), so that no command fails on them later with an internal error."""
     paths = {"data.source": config.data.source, "output.dir": config.output.dir}
+    if config.metrics.survey is not None:
+        paths["metrics.survey.source"] = config.metrics.survey.source
     if config.data.covariates is not None:
         paths["data.covariates.source"] = config.data.covariates.source
     if config.data.dynamic_covariates is not None:
@@ -229,6 +239,8 @@ def _check_spark(config: RunConfig) -> None:
         )
     if data.covariates is not None:
         raise ConfigError("data.covariates: not supported with data.engine: spark yet")
+    if "product" in data.columns:
+        raise ConfigError("data.columns.product: the spark engine counts no products; use duckdb")
     if isinstance(data.source, SqlSourceConfig):
         raise ConfigError(
             "data.source: a SQL query is read by the duckdb engine; with data.engine: spark "
@@ -238,6 +250,22 @@ def _check_spark(config: RunConfig) -> None:
         raise ConfigError(
             f"spark.evaluation_sample: must be a positive number of customers, "
             f"got {spark.evaluation_sample}"
+        )
+
+
+def _check_mlflow(config: RunConfig) -> None:
+    """``output.mlflow``: MLflow installed (checked before anything is fitted), names set."""
+    tracking = config.output.mlflow
+    if tracking is None:
+        return
+    for key in ("tracking_uri", "experiment"):
+        value = getattr(tracking, key)
+        if value is not None and not value.strip():
+            raise ConfigError(f"output.mlflow.{key}: empty; give a value or leave the key out")
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            "output.mlflow: MLflow is not installed; pip install clvmodels[mlflow] "
+            "(or remove output.mlflow)"
         )
 
 

@@ -1,7 +1,10 @@
 """The run configuration's schema: typed, frozen dataclasses, one per YAML block.
 
-Every key and its default is documented in README.md and ``configs/template.yaml``;
-:func:`clvmodels.config.load_config` builds these from YAML and
+Every key is documented in the numpy ``Attributes`` section of its class (the data and
+spark blocks live in :mod:`~clvmodels.config.schema_data`, a model's options in
+:mod:`~clvmodels.config.schema_models`); :func:`clvmodels.config.reference.config_reference`
+turns them into the documentation's config reference, and ``configs/template.yaml`` shows
+every key with its default.  :func:`clvmodels.config.load_config` builds these from YAML and
 :mod:`clvmodels.config.checks` checks what the types cannot say.
 """
 
@@ -13,93 +16,58 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from clvmodels.config.schema_data import (
+    CalendarConfig,
+    CovariatesConfig,
+    DataConfig,
+    DynamicCovariatesConfig,
+    SparkConfig,
+    SqlSourceConfig,
+)
+from clvmodels.config.schema_models import ModelConfig
 from clvmodels.data.sql import mask_config_url
 
-
-@dataclass(frozen=True)
-class SqlSourceConfig:
-    """``data.source: {sql: ..., url: ...}`` — the rows of a SQL query
-    (:mod:`clvmodels.data.sql`); ``url_env`` names an environment variable holding the URL
-    instead, and ``${NAME}`` in ``url`` is replaced from the environment."""
-
-    sql: str
-    url: str | None = None
-    url_env: str | None = None
-
-
-@dataclass(frozen=True)
-class CovariatesConfig:
-    """``data.covariates:`` — a customer attribute table (one row per customer) whose
-    columns become time-invariant covariates (:mod:`clvmodels.data.covariates`)."""
-
-    source: str | SqlSourceConfig
-    columns: list[str]
-    id_column: str = "customer_id"
-    reference: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CalendarConfig:
-    """``data.dynamic_covariates.calendar:`` — population-wide calendar covariates
-    (:func:`clvmodels.data.calendar.calendar_covariates`): month or quarter dummies, a
-    high-season share, one column per campaign, a holiday flag."""
-
-    seasonality: Literal["month", "quarter"] | None = None
-    high_season: list[int] | None = None
-    campaigns: list[dict[str, Any]] | None = None
-    holidays: list[dt.date] | None = None
-
-
-@dataclass(frozen=True)
-class DynamicCovariatesConfig:
-    """``data.dynamic_covariates:`` — time-varying covariates per customer (or for
-    everybody) and calendar period: a long table (``source``; :mod:`clvmodels.data.
-    dynamic_table`) and/or calendar covariates (``calendar``)."""
-
-    source: str | None = None
-    columns: list[str] | None = None
-    id_column: str = "customer_id"
-    period_column: str = "period_start"
-    calendar: CalendarConfig | None = None
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """``data:`` — where the input comes from and how to read it."""
-
-    source: str | SqlSourceConfig
-    kind: Literal["transactions", "summary", "survival", "subscriptions"] = "transactions"
-    columns: dict[str, str] = field(default_factory=dict)
-    time_unit: Literal["D", "W", "M", "Y"] = "W"
-    merge_same_day: bool = True
-    nonpositive: Literal["net", "net_across_days", "drop", "keep", "error"] = "net"
-    after_observation_end: Literal["error", "drop"] = "error"
-    timezone: str = "UTC"
-    date_format: str | None = None
-    decimal: str = "."
-    delimiter: str | None = None
-    engine: Literal["duckdb", "pandas", "spark"] = "duckdb"
-    covariates: CovariatesConfig | None = None
-    dynamic_covariates: DynamicCovariatesConfig | None = None
-    duckdb_memory_limit: str | None = None
-    duckdb_threads: int | None = None
-    duckdb_temp_directory: str | None = None
-
-
-@dataclass(frozen=True)
-class SparkConfig:
-    """``spark:`` — the Spark session of ``data.engine: spark`` (:mod:`clvmodels.spark`)."""
-
-    master: str = "local[*]"
-    app_name: str = "clvmodels"
-    config: dict[str, str | int | float | bool] = field(default_factory=dict)
-    evaluation_sample: int = 1_000_000
-    sample_seed: int = 0
+__all__ = [
+    "BacktestConfig",
+    "BaselineConfig",
+    "CalendarConfig",
+    "ClvConfig",
+    "CovariatesConfig",
+    "DataConfig",
+    "DynamicCovariatesConfig",
+    "EvaluationConfig",
+    "MetricsConfig",
+    "MlflowConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "RunConfig",
+    "SparkConfig",
+    "SplitConfig",
+    "SqlSourceConfig",
+    "SurveyConfig",
+    "to_plain",
+]
 
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """``split:`` — calibration/holdout split and the end of observation."""
+    """``split:`` — calibration/holdout split and the end of observation.
+
+    Attributes
+    ----------
+    calibration_end
+        End of the calibration period (transactions); with it the holdout columns
+        ``frequency_holdout``, ``revenue_holdout`` and ``duration_holdout`` are added.
+        Null: no split.
+    observation_end
+        End of observation (null: the last transaction date).
+    calibration_periods
+        Survival data: fit on the first k periods (null: all periods).
+    refit
+        After the holdout evaluation, refit on the whole window and predict from that fit
+        (its parameters are added to ``params.json``'s ``models`` as
+        ``<key>@whole_window``).
+    """
 
     calibration_end: dt.date | None = None
     observation_end: dt.date | None = None
@@ -108,52 +76,132 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """``models.<key>:`` — options of one model."""
+class MlflowConfig:
+    """``output.mlflow:`` — log every ``clvmodels fit`` run to MLflow (needs the optional
+    ``mlflow`` extra: ``pip install clvmodels[mlflow]``; :mod:`clvmodels.run.tracking`).
 
-    backend: Literal["mle", "bayes"] | None = None  # None: the model's default (mle; bayes
-    # for the Pareto/GGG, which has no closed-form likelihood)
-    init: dict[str, float] | None = None
-    max_iter: int = 1000
-    by_cohort: bool = True
-    priors: dict[str, dict[str, Any]] | None = None
-    method: Literal["nuts", "map"] = "nuts"
-    sampler: Literal["pymc", "nutpie"] = "pymc"
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 4
-    target_accept: float = 0.8
-    seed: int = 0
-    ess_floor: float = 400.0
-    covariates: dict[str, list[str]] | None = None
-    dynamic_covariates: dict[str, list[str]] | None = None  # time-varying, per process
-    constraints: list[list[str]] | None = None  # parameters sharing one coefficient
-    penalty: dict[str, Any] | None = None  # {l2: <lambda> | auto} on the coefficients
-    hierarchy: dict[str, Any] | None = None  # {group: <customer column>}, bayes only
-    k: int | None = None  # bgcnbd, mbgcnbd: fixed Erlang order (None: profile likelihood)
-    max_k: int = 10  # bgcnbd, mbgcnbd: largest Erlang order the profile tries
-    thin: int = 1  # paretoggg: keep every thin-th draw of its Gibbs sampler
+    Attributes
+    ----------
+    tracking_uri
+        Where MLflow keeps the runs: a local store (``file:///path/to/mlruns``), a
+        database (``sqlite:///mlflow.db``) or a tracking server (``http://host:5000``).
+        Null: MLflow's own default (the ``MLFLOW_TRACKING_URI`` environment variable).
+    experiment
+        The MLflow experiment the runs are logged under, created if missing (null: the
+        run's ``name``).
+    """
+
+    tracking_uri: str | None = None
+    experiment: str | None = None
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """``output:`` — where results go."""
+    """``output:`` — where results go.
+
+    Attributes
+    ----------
+    dir
+        Output folder (null: ``reports/<name>``).
+    formats
+        ``csv`` and/or ``parquet``.
+    mlflow
+        Also log each run to MLflow: its resolved config, parameters with intervals,
+        evaluation metrics and the run folder (null: no tracking;
+        ``docs/guide/tracking.md``).
+    """
 
     dir: str | None = None
     formats: list[Literal["csv", "parquet"]] = field(default_factory=lambda: ["csv"])
+    mlflow: MlflowConfig | None = None
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """``metrics.survey:`` — a customer survey behind the Net Promoter Score and the
+    customer loyalty index (:mod:`clvmodels.data.survey`; one row per respondent).
+
+    Attributes
+    ----------
+    source
+        Survey file: ``.csv`` or ``.parquet``. A relative path is read from the working
+        directory, else from the config file's folder.
+    columns
+        Map the answers to the file's columns: ``nps`` (0–10 "how likely are you to
+        recommend us?", gives the NPS) and/or ``recommend``, ``buy_again``, ``try_other``
+        (1–6 answers, all three give the customer loyalty index). A missing answer is
+        left out (see ``docs/guide/seed-metrics.md``).
+    """
+
+    source: str
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """``metrics:`` — inputs of the seed marketing metrics printed by ``summarize``."""
+    """``metrics:`` — inputs of the seed marketing metrics printed by ``summarize``.
+
+    Attributes
+    ----------
+    marketing_spend
+        Total acquisition spend; with it CAC, CLV − CAC and LTV:CAC are shown.
+    conversion_rate
+        Share of paid clicks (visits) that become a first purchase (0.02 = 2 %); with it the
+        report gives the maximum cost-per-click bid (CLV × conversion rate).
+    ltv_cac_ratio
+        The LTV:CAC ratio to keep (3.0: a new customer may cost a third of her expected
+        value, the usual 3:1 rule); the report's maximum acquisition cost is the
+        new-customer CLV divided by it.
+    survey
+        A customer survey file with its answer columns (see ``metrics.survey``): gives the
+        NPS and the customer loyalty index; null: none.
+    """
 
     marketing_spend: float | None = None
     conversion_rate: float | None = None
+    ltv_cac_ratio: float = 3.0
+    survey: SurveyConfig | None = None
 
 
 @dataclass(frozen=True)
 class ClvConfig:
-    """``clv:`` — how future purchases are valued (see :mod:`clvmodels.clv`)."""
+    """``clv:`` — how future purchases are valued (see :mod:`clvmodels.clv`).
+
+    CLV = margin × expected spend per order × discounted expected purchases (DERT); sBG:
+    margin × price × discounted expected residual lifetime.
+
+    Attributes
+    ----------
+    horizon
+        Forecast/valuation horizon in ``data.time_unit`` (null: one year), or ``lifetime``
+        (no end; needs a positive ``discount_rate``).
+    discount_rate
+        Effective yearly rate, converted exactly to the time unit (continuous for BG/NBD,
+        Pareto/NBD, MBG/NBD; per period for BG/BB, sBG).
+    margin
+        Share of revenue kept, in (0, 1] (1.0 values revenue).
+    interval
+        Central interval per customer from parameter draws (null: none).
+    draws
+        Parameter draws behind the interval (≥ 20).
+    seed
+        Seed of the draws.
+    threads
+        Threads computing the per-customer intervals over draws (null: every core; results
+        do not depend on it).
+    purchase_model
+        Purchase model behind ``predictions.csv``: a key, or ``auto`` (the best on the
+        holdout by ``select_by``; without a split the first purchase model); null: the first
+        configured purchase model.
+    select_by
+        The ``evaluation.csv`` column ``auto`` chooses by (any score with a better end; not
+        the coverages).
+    price
+        sBG: payment per period; the value of an order when the data have no amounts.
+    counterfactuals
+        Binary covariates valued on and off per customer, with the lift (null: every binary
+        covariate of the models; ``[]``: none).
+    """
 
     horizon: float | Literal["lifetime"] | None = None
     discount_rate: float = 0.10
@@ -170,10 +218,26 @@ class ClvConfig:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """``baseline:`` — the seed formula AOV × purchase frequency × lifespan."""
+    """``baseline:`` — the seed formula AOV × purchase frequency × lifespan.
+
+    Attributes
+    ----------
+    lifespan_years
+        Lifespan of the seed formula (and of the simple CLV seed metric); 3 years when a
+        store is too young to know.
+    level
+        Level of ``baseline_clv`` in ``predictions.csv``: ``base``, ``segment`` (RFM) or
+        ``customer``.
+    segments
+        How customers are cut into the RFM segments ``low``, ``middle``, ``top`` of the
+        segment level, the segment table and chart: ``quantile`` (thirds of equal count,
+        ranked by RFM score) or ``equal_width`` (equal-width thirds of the score range, the
+        seed's own method; few customers on top of a skewed base).
+    """
 
     lifespan_years: float = 3.0
     level: Literal["base", "segment", "customer"] = "segment"
+    segments: Literal["quantile", "equal_width"] = "quantile"
 
 
 @dataclass(frozen=True)
@@ -181,7 +245,17 @@ class BacktestConfig:
     """``evaluation.backtest:`` — a rolling-origin backtest: every model refitted at
     several calibration ends (``origins``: a number of them, the last one the split's
     calibration end and the others ``step`` time units apart, or a list of dates), each
-    scored on a holdout of ``holdout`` time units (default: the split's)."""
+    scored on a holdout of ``holdout`` time units (default: the split's).
+
+    Attributes
+    ----------
+    origins
+        A number of calibration ends (the last the split's) or a list of dates.
+    step
+        Time units between the calibration ends (null: holdout / origins).
+    holdout
+        Holdout length of every origin, in time units (null: the split's).
+    """
 
     origins: int | list[dt.date] = 3
     step: float | None = None
@@ -190,7 +264,17 @@ class BacktestConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """``evaluation:`` — what the holdout evaluation adds to the models' scores."""
+    """``evaluation:`` — what the holdout evaluation adds to the models' scores.
+
+    Attributes
+    ----------
+    challenger
+        Train the gradient-boosted challenger (scikit-learn) on the window before the
+        calibration end and score it next to the models (transaction logs, DuckDB or pandas
+        engine).
+    backtest
+        Rolling-origin backtest; null: the single split.
+    """
 
     challenger: bool = True
     backtest: BacktestConfig | None = None
@@ -198,7 +282,31 @@ class EvaluationConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A whole run."""
+    """A whole run.
+
+    Attributes
+    ----------
+    name
+        Run name; the default output folder is ``reports/<name>/``.
+    data
+        Where the input comes from and how to read it.
+    split
+        Calibration/holdout split and the end of observation.
+    models
+        Models to fit: a mapping from model key to its options.
+    metrics
+        Inputs of the seed marketing metrics.
+    clv
+        How future purchases are valued.
+    baseline
+        The seed formula marketers use.
+    evaluation
+        What the holdout evaluation adds.
+    output
+        Where results go.
+    spark
+        Spark session of ``data.engine: spark`` (only allowed with it); null: the defaults.
+    """
 
     name: str
     data: DataConfig

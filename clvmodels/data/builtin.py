@@ -392,6 +392,24 @@ def load_builtin(name: str) -> pd.DataFrame:
     ------
     DataError
         If ``name`` is unknown.
+
+    Examples
+    --------
+    The CDNOW sample of Fader, Hardie & Lee (2005): 2,357 customers who first bought in
+    the first quarter of 1997, followed to the end of June 1998.
+
+    >>> log = load_builtin("cdnow_sample")
+    >>> len(log), log["customer_id"].nunique(), list(log.columns)
+    (6919, 2357, ['customer_id', 'date', 'amount'])
+    >>> str(log["date"].min().date()), str(log["date"].max().date())
+    ('1997-01-01', '1998-06-30')
+
+    The subscribers of Fader & Hardie (2007, Table 1) still active after one year:
+
+    >>> load_builtin("retention_fh2007").query("period == 1")
+          cohort  period  alive
+    1    regular       1    631
+    14  high_end       1    869
     """
     dataset = get_builtin(name)
     ref = resources.files("clvmodels.data") / "files" / dataset.filename

@@ -4,7 +4,9 @@ Every engine reads a transaction log into the same three columns before summaris
 it: ``cid`` the customer id (missing for a missing or blank id), ``d`` the calendar day
 of the transaction (missing for an unparseable date; read by the rules of
 :mod:`clvmodels.data.parsing`: an instant's date in the chosen time zone, a naive
-timestamp's date as written) and ``a`` its amount (1.0 without an amount column).
+timestamp's date as written) and ``a`` its amount (1.0 without an amount column); with
+a product column also ``p``, the product as text (for the distinct products per
+customer of the upsell ratio).
 DuckDB builds them as a view over the source (:func:`transactions_view`, no scan); the
 pandas reference engine as a frame (:func:`load_transactions_pandas`); the Spark engine
 as Spark columns (:mod:`clvmodels.spark.summary`).  All report a bad row with the texts of
@@ -68,9 +70,11 @@ def column_type_error(name: str, column: str, found: object, role: str) -> DataE
     return DataError(f"{name}: column {echo(column)} has type {found}; expected {_EXPECTED[role]}")
 
 
-def transaction_columns(customer_id: str, date: str, amount: str | None) -> dict[str, str | None]:
+def transaction_columns(
+    customer_id: str, date: str, amount: str | None, product: str | None = None
+) -> dict[str, str | None]:
     """The columns of a log by role, for :func:`clvmodels.data.checks.require_columns`."""
-    return {"customer id": customer_id, "date": date, "amount": amount}
+    return {"customer id": customer_id, "date": date, "amount": amount, "product": product}
 
 
 _NUMERIC_TYPES = (
@@ -111,15 +115,19 @@ def transactions_view(
     amount: str | None,
     view: str = "clv_rows",
     formats: ValueFormats = DEFAULT_FORMATS,
+    product: str | None = None,
 ) -> str:
-    """Create the view ``view(raw_cid, raw_d, raw_a, cid, d, a)`` over ``source`` (no scan).
+    """Create the view ``view(raw_cid, raw_d, raw_a, cid, d, a, p)`` over ``source`` (no
+    scan).
 
     ``cid`` is NULL for a missing or blank id, ``d`` NULL for an unparseable date (DATE
     or TIMESTAMP values, or text DuckDB parses as a timestamp, e.g. ISO
     ``yyyy-mm-dd[ hh:mm:ss]``, or text of ``formats.date_format``; days in
     ``formats.timezone`` by the rules of :mod:`clvmodels.data.parsing`; a day outside
     its range is counted by :data:`OUT_OF_RANGE_SQL`), ``a`` NULL or non-finite for a
-    bad amount (``amount=None`` gives 1.0; text read with ``formats.decimal``).  Callers
+    bad amount (``amount=None`` gives 1.0; text read with ``formats.decimal``), ``p`` the
+    product as trimmed text (:func:`product_text`; NULL without a ``product`` column, for a
+    missing or blank one).  Callers
     count those while aggregating and call :func:`raise_first_bad_row` on the error
     path, so that a valid log is read once.
 
@@ -137,7 +145,7 @@ def transactions_view(
     delimiter = csv_delimiter(source, formats.delimiter) if is_csv_source(source) else None
     name = register_source(con, source, raw, delimiter=delimiter)
     types = source_columns(con, raw)
-    require_columns(name, transaction_columns(customer_id, date, amount), types)
+    require_columns(name, transaction_columns(customer_id, date, amount, product), types)
     id_type, d_type = types[customer_id], types[date]
     if any("NULL" in t for t in (id_type, d_type, types.get(amount or customer_id, ""))):
         # an empty DataFrame has untyped columns; say "no rows" rather than "bad type"
@@ -162,10 +170,25 @@ def transactions_view(
         f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS SELECT "
         f"{q_id} AS raw_cid, {q_d} AS raw_d, "
         f"{quote_ident(amount) if amount is not None else 'NULL'} AS raw_a, "
-        f"{cid} AS cid, {d_expr} AS d, {a_expr} AS a "
+        f"{cid} AS cid, {d_expr} AS d, {a_expr} AS a, {_product_sql(product)} AS p "
         f"FROM (SELECT *{day_text} FROM {quote_ident(raw)})"
     )
     return name
+
+
+def _product_sql(product: str | None) -> str:
+    """SQL of the product of a row: its text, trimmed, NULL when missing or blank."""
+    if product is None:
+        return "NULL::VARCHAR"
+    return f"NULLIF(trim(CAST({quote_ident(product)} AS VARCHAR)), '')"
+
+
+def product_text(raw: pd.Series) -> pd.Series:
+    """Pandas twin of :func:`_product_sql`: the products as trimmed text, missing for a
+    missing or blank one.  Products are only compared (distinct products per customer),
+    so a code like ``17`` is the text ``"17"``; a missing product counts as none."""
+    text = raw.astype(str).str.strip().where(raw.notna())
+    return text.where(text != "")
 
 
 def _day_sql(q_d: str, d_type: str, formats: ValueFormats) -> tuple[str, str] | None:
@@ -272,14 +295,16 @@ def load_transactions_pandas(
     date: str,
     amount: str | None,
     formats: ValueFormats = DEFAULT_FORMATS,
+    product: str | None = None,
 ) -> tuple[str, pd.DataFrame]:
-    """Pandas twin of :func:`transactions_view`: a frame ``cid, d, a``.
+    """Pandas twin of :func:`transactions_view`: a frame ``cid, d, a``, and ``p`` (the
+    product text of :func:`product_text`) with a ``product`` column.
 
     Same rules and messages; ``d`` is datetime64 at midnight.
     """
     delimiter = csv_delimiter(source, formats.delimiter) if is_csv_source(source) else None
     frame, name = read_source_pandas(source, delimiter=delimiter)
-    require_columns(name, transaction_columns(customer_id, date, amount), frame.columns)
+    require_columns(name, transaction_columns(customer_id, date, amount, product), frame.columns)
     if len(frame) == 0:
         raise DataError(f"{name}: no rows")
     is_csv = is_csv_source(source)
@@ -326,6 +351,8 @@ def load_transactions_pandas(
     tx = pd.DataFrame(
         {"cid": ids.to_numpy(), "d": days.to_numpy(), "a": values.to_numpy(dtype="float64")}
     )
+    if product is not None:
+        tx["p"] = product_text(frame[product]).to_numpy()
     if FINGERPRINT_ATTR in frame.attrs:
         tx.attrs[FINGERPRINT_ATTR] = frame.attrs[FINGERPRINT_ATTR]
     return name, tx

@@ -111,13 +111,23 @@ class Estimator:
         (cohorts as groups).  Each customer is predicted with her group's parameters
         (:meth:`customer_params`); :meth:`group_effects` tabulates them.
     **options
-        Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``,
-        ``method``, ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``,
-        ``target_accept``, ``seed``, ``progress``, ``ess_floor``; see
-        :func:`clvmodels.backends.bayes.fit_bayes`).
+        Passed to the backend (MLE: ``init``, ``max_iter``; Bayes: ``priors``, ``method``,
+        ``sampler``, ``draws``, ``tune``, ``chains``, ``cores``, ``target_accept``,
+        ``seed``, ``progress``, ``ess_floor``: :func:`clvmodels.backends.bayes.fit_bayes`).
+
+    Examples
+    --------
+    >>> from clvmodels import BGNBD, data  # FHL 2005 on CDNOW: r .243, α 4.414, a .793, b 2.426
+    >>> cdnow = data.summarize_transactions("builtin:cdnow_sample", calibration_end="1997-09-30")
+    >>> model = BGNBD().fit(cdnow)
+    >>> {name: round(value, 3) for name, value in model.params_.items()}
+    {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
+    >>> round(model.predict_purchases(cdnow, 39).sum())  # in the next 39 weeks (1,882 came)
+    1653
     """
 
     model_key: ClassVar[str]
+    own_options: ClassVar[tuple[str, ...]] = ()  # model options no backend takes (CNBD's k)
 
     def __init__(
         self,
@@ -311,6 +321,7 @@ class Estimator:
         fit, label = self._backend_fit(backend) if groups is None else _hierarchical_fit()
         allowed = set(inspect.signature(fit).parameters) - _DATA_ARGUMENTS
         unknown = set(given) - allowed
+        allowed |= set(self.own_options)
         if unknown:
             raise FitError(
                 f"{self.model_key}: unknown {label} option(s) {', '.join(sorted(unknown))} "
@@ -321,9 +332,8 @@ class Estimator:
         return fit(spec, arrays, weights, time_unit=unit, **options, **(groups or {}))
 
     def _backend_options(self) -> dict[str, Any]:
-        """The options handed to the backend (a model with options of its own, such as
-        the BG/CNBD-k's ``k``, takes those out)."""
-        return dict(self.options)
+        """The options handed to the backend: all but :attr:`own_options`."""
+        return {k: v for k, v in self.options.items() if k not in self.own_options}
 
     def _backend_fit(self, backend: str) -> tuple[Callable[..., FitResult], str]:
         """The fit function of ``backend`` (imported on first use) and its label."""

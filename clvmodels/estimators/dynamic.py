@@ -29,7 +29,7 @@ from clvmodels.backends.dynamic import (
 )
 from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import DataError, FitError
-from clvmodels.estimators.frames import frame_arrays
+from clvmodels.estimators.frames import customer_index, frame_arrays
 from clvmodels.models import model_info, model_spec
 from clvmodels.results import FitResult
 
@@ -177,7 +177,8 @@ def predict_dynamic(
         A fit with ``dynamic_covariates``.
     data
         The customers (``customer_id``, ``frequency``, ``recency``, ``T``), matched to the
-        panel's rows by ``customer_id``; the result keeps ``data``'s index and order.
+        panel's rows by ``customer_id``; the result is in ``data``'s order, indexed by
+        ``customer_id`` (:func:`~clvmodels.estimators.frames.customer_index`).
     panel
         Their :class:`~clvmodels.data.dynamic.DynamicPanel`, whose future periods cover
         the horizon.
@@ -194,7 +195,7 @@ def predict_dynamic(
             "expected_purchases": values["expected"].mean(axis=0),
             "dect": values["dect"].mean(axis=0),
         },
-        index=data.index,
+        index=customer_index(data),
     )
 
 

@@ -17,6 +17,9 @@ from clvmodels.errors import DataError
 SOURCE = "DataFrame"
 """How messages name a frame given to the Python API (a file on the command line is
 named by its path)."""
+WEIGHT = "count"
+"""The column of a compressed summary saying how many customers share a row (their
+weight in a fit, and in totals over customers)."""
 
 
 def frame_arrays(
@@ -77,3 +80,23 @@ def frame_time_unit(data: pd.DataFrame) -> str | None:
         unit = meta.get("time_unit")
         return str(unit) if unit is not None else None
     return None
+
+
+CUSTOMER_ID = "customer_id"
+"""The index name of every per-customer frame the Python API returns (and the first
+column of every per-customer file)."""
+
+
+def customer_index(data: pd.DataFrame) -> pd.Index:
+    """The index of what is predicted for the customers of ``data``: its column
+    ``customer_id`` when it has one (the ids as given: text stays text, ``"007"`` stays
+    ``"007"``), else its own index; named ``customer_id`` either way.
+
+    Every per-customer output of the Python API (:func:`clvmodels.clv.customer_values`,
+    the estimators' ``predict_*``, ...) is on this index, so ids travel with the numbers
+    (a summary of :func:`clvmodels.data.summarize_transactions` holds the ids in the
+    column ``customer_id``, as ``summary.csv`` does).
+    """
+    if CUSTOMER_ID in data.columns:
+        return pd.Index(data[CUSTOMER_ID], name=CUSTOMER_ID)
+    return data.index.rename(CUSTOMER_ID)

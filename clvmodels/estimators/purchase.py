@@ -14,7 +14,7 @@ from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import FitError
 from clvmodels.estimators.base import Estimator
 from clvmodels.estimators.dynamic import predict_dynamic
-from clvmodels.estimators.frames import frame_arrays
+from clvmodels.estimators.frames import customer_index, frame_arrays
 from clvmodels.models import cohort
 from clvmodels.models.discount import continuous_rate
 
@@ -53,7 +53,7 @@ class PurchaseCountModel(Estimator):
         values = self.module.conditional_expected_purchases(
             float(t), **arrays, **self.customer_params(data)
         )
-        return pd.Series(values, index=data.index, name="expected_purchases")
+        return pd.Series(values, index=customer_index(data), name="expected_purchases")
 
     def predict_p_alive(
         self, data: pd.DataFrame, *, dynamic: DynamicPanel | None = None
@@ -64,7 +64,7 @@ class PurchaseCountModel(Estimator):
             return self.predict_dynamic(data, 0.0, dynamic=dynamic)["p_alive"]
         arrays, _ = frame_arrays(data, self.info.history, self.model_key, new_customers=True)
         values = self.module.probability_alive(**arrays, **self.customer_params(data))
-        return pd.Series(values, index=data.index, name="p_alive")
+        return pd.Series(values, index=customer_index(data), name="p_alive")
 
     def predict_dynamic(
         self,
@@ -198,7 +198,7 @@ class BGBB(Estimator):
         values = self.module.probability_alive(
             a["frequency"], a["recency"], a["n"], **self._fitted()
         )
-        return pd.Series(values, index=data.index, name="p_alive")
+        return pd.Series(values, index=customer_index(data), name="p_alive")
 
     def predict_transactions(self, data: pd.DataFrame, n_star: int) -> pd.Series:
         """Expected transactions in the next ``n_star`` opportunities."""
@@ -206,7 +206,7 @@ class BGBB(Estimator):
         values = self.module.conditional_expected_transactions(
             n_star, a["frequency"], a["recency"], a["n"], **self._fitted()
         )
-        return pd.Series(values, index=data.index, name="expected_purchases")
+        return pd.Series(values, index=customer_index(data), name="expected_purchases")
 
     def expected_transactions(self, n_star: Any) -> np.ndarray:
         """Expected transactions of a new customer in the first ``n_star`` opportunities."""

@@ -43,8 +43,7 @@ def _order(value: Any, name: str, key: str) -> int:
 class _ErlangModel(PurchaseCountModel):
     """A CNBD-k model: ``k`` fixed by the ``k`` option or profiled over ``1 … max_k``."""
 
-    def _backend_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.options.items() if k not in ("k", "max_k")}
+    own_options = ("k", "max_k")
 
     def _run_backend(
         self,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from clvmodels.errors import DataError, FitError
 from clvmodels.estimators.base import ClvModelWarning, Estimator
-from clvmodels.estimators.frames import SOURCE, fail_row, frame_arrays
+from clvmodels.estimators.frames import SOURCE, customer_index, fail_row, frame_arrays
 
 CORRELATION_WARNING = 0.3
 """A larger |correlation| of frequency and spend per order warns (FH2013 report 0.11 on
@@ -63,7 +63,7 @@ class GammaGamma(Estimator):
         values = self.module.conditional_expected_average_order_value(
             a["frequency"], a["monetary_value"], **params
         )
-        return pd.Series(values, index=data.index, name="expected_spend")
+        return pd.Series(values, index=customer_index(data), name="expected_spend")
 
 
 def weighted_corr(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:

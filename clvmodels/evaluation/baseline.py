@@ -8,8 +8,9 @@ one of three levels:
 ``base``
     one average order value and one purchase rate for everybody;
 ``segment``
-    per RFM segment (``low``, ``middle``, ``top``; range-thirds scoring of
-    :func:`clvmodels.metrics.rfm_scores`), the usual practice;
+    per RFM segment (``low``, ``middle``, ``top`` of
+    :func:`clvmodels.metrics.rfm_segments`: the seed's own equal-width thirds, or
+    equal-count thirds with ``segments="quantile"``), the usual practice;
 ``customer``
     each customer's own average order value and purchase rate (``segment`` values for
     customers observed for no time).
@@ -24,7 +25,15 @@ T)`` purchases in the next ``t`` time units, of value ``AOV`` each, and
 
 ``baseline_clv = margin × AOV × rate per year × lifespan_years``
 
-(undiscounted, the textbook figure).
+(undiscounted, the textbook figure: :meth:`SeedBaseline.clv`).  To set it beside a
+model's CLV on the model's own terms, :meth:`SeedBaseline.clv_on_horizon` spreads the
+same purchases uniformly over the model's horizon ``H`` and discounts them continuously
+at the rate ``δ`` per time unit of the model's DERT (``δ = ln(1 + d)`` per year for a
+yearly rate ``d``):
+
+``baseline_clv_horizon = margin × AOV × rate × (1 − e^{−δH}) / δ``
+
+(``rate × H`` for ``δ = 0``; a lifetime horizon takes the seed's lifespan as ``H``).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import pandas as pd
 
 from clvmodels import metrics
 from clvmodels.errors import DataError
+from clvmodels.models.discount import continuous_rate
 from clvmodels.units import units_per_year
 
 LEVELS = ("base", "segment", "customer")
@@ -54,11 +64,16 @@ class SeedBaseline:
         Customer lifespan in years (3 when a store is too young to know).
     time_unit
         Time unit of the summary (``D``, ``W``, ``M``, ``Y``).
+    segments
+        The RFM segments of the ``segment`` level: ``"equal_width"`` (the seed's own
+        method, the default here) or ``"quantile"`` (equal-count thirds, the default of a
+        configured run's ``baseline.segments``; :func:`clvmodels.metrics.rfm_segments`).
     """
 
     level: Literal["base", "segment", "customer"] = "segment"
     lifespan_years: float = 3.0
     time_unit: str = "W"
+    segments: Literal["quantile", "equal_width"] = "equal_width"
     rates_: pd.Series = field(init=False, repr=False)
     aov_: pd.Series = field(init=False, repr=False)
     ages_: pd.Series = field(init=False, repr=False)
@@ -70,6 +85,11 @@ class SeedBaseline:
             )
         if not self.lifespan_years > 0:
             raise DataError(f"lifespan_years must be > 0; got {self.lifespan_years!r}")
+        if self.segments not in metrics.SEGMENT_METHODS:
+            raise DataError(
+                f"baseline segments must be one of {', '.join(metrics.SEGMENT_METHODS)}; "
+                f"got {self.segments!r}"
+            )
 
     @property
     def name(self) -> str:
@@ -83,7 +103,7 @@ class SeedBaseline:
         T = frame["T"].to_numpy(dtype=float)
         revenue = frame["revenue"].to_numpy(dtype=float)
         orders = x + 1.0
-        segment = rfm_table(frame)["rfm_segment"].astype(str).to_numpy()
+        segment = rfm_table(frame, self.segments)["rfm_segment"].astype(str).to_numpy()
         base_rate = _ratio(x.sum(), T.sum())
         base_aov = revenue.sum() / orders.sum()
         if self.level == "base":
@@ -123,11 +143,40 @@ class SeedBaseline:
         values = margin * self.aov_.to_numpy() * per_year * self.lifespan_years
         return pd.Series(values, index=self.rates_.index, name="baseline_clv")
 
+    def clv_on_horizon(
+        self, horizon: float, discount_rate: float, margin: float = 1.0
+    ) -> pd.Series:
+        """The seed formula on a model's terms (module docstring): the customer's
+        purchases at the calibration rate spread uniformly over ``horizon`` time units,
+        each worth ``margin × AOV``, discounted continuously at the yearly effective
+        ``discount_rate`` (``δ = ln(1 + discount_rate)`` per year, the discounting of the
+        continuous-time models' DERT in Fader, Hardie & Lee 2005, "RFM and CLV"):
 
-def rfm_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Range-thirds RFM scores and segments (:func:`clvmodels.metrics.rfm_scores`) of a
+        ``margin × AOV × rate × ∫_0^H e^{−δt} dt = margin × AOV × rate × (1 − e^{−δH}) / δ``
+
+        A lifetime horizon (``math.inf``) takes the seed's lifespan as ``H``: the formula
+        assumes no customer buys beyond it.  Named ``baseline_clv_horizon``.
+        """
+        if not horizon > 0:
+            raise DataError(f"horizon must be > 0 time units; got {horizon!r}")
+        if not 0 <= discount_rate < 10:
+            raise DataError(
+                f"discount_rate must be a yearly rate in [0, 10); got {discount_rate!r}"
+            )
+        span = self.lifespan if np.isinf(horizon) else float(horizon)
+        delta = continuous_rate(discount_rate, self.time_unit)
+        weight = span if delta == 0 else -np.expm1(-delta * span) / delta
+        values = margin * self.aov_.to_numpy() * self.rates_.to_numpy() * weight
+        return pd.Series(values, index=self.rates_.index, name="baseline_clv_horizon")
+
+
+def rfm_table(
+    summary: pd.DataFrame, method: Literal["quantile", "equal_width"] = "quantile"
+) -> pd.DataFrame:
+    """RFM scores and segments (:func:`clvmodels.metrics.rfm_segments`, ``method``) of a
     summary whose net revenue may be negative after refunds: such revenue scores as 0."""
-    return metrics.rfm_scores(summary.assign(revenue=summary["revenue"].clip(lower=0.0)))
+    clipped = summary.assign(revenue=summary["revenue"].clip(lower=0.0))
+    return metrics.rfm_segments(clipped, method=method)
 
 
 def _ratio(num: float, den: float) -> float:

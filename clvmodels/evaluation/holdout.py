@@ -108,10 +108,12 @@ NO_PMF = (
 @dataclass(frozen=True)
 class SeedLevel:
     """The seed formula's settings: the level whose forecasts enter the conditional
-    expectations, and the customer lifespan in years."""
+    expectations, the customer lifespan in years, and how the RFM segments of the
+    ``segment`` level are cut (:func:`clvmodels.metrics.rfm_segments`)."""
 
     level: str = "segment"
     lifespan_years: float = 3.0
+    segments: str = "quantile"
 
 
 def has_holdout(summary: pd.DataFrame | None) -> bool:
@@ -170,7 +172,8 @@ def baseline_forecasts(
     out = {}
     if "revenue" in summary.columns:
         for level in LEVELS:
-            baseline = SeedBaseline(level, seed.lifespan_years, time_unit).fit(summary)
+            baseline = SeedBaseline(level, seed.lifespan_years, time_unit, seed.segments)
+            baseline = baseline.fit(summary)
             forecast = baseline.predict(horizon)
             out[baseline.name] = Forecast(
                 forecast["expected_purchases"].to_numpy(), forecast["expected_revenue"].to_numpy()

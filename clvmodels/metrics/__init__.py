@@ -2,8 +2,9 @@
 
 Two kinds of function, both importable from here:
 
-* **Scalar metrics** (:mod:`clvmodels.metrics.scalar`: average order value, purchase
-  frequency, simple CLV, CAC, retention and churn rates, Net Promoter Score, ...).
+* **Scalar metrics** (:mod:`clvmodels.metrics.scalar`, :mod:`clvmodels.metrics.loyalty`:
+  average order value, purchase frequency, simple CLV, CAC, retention and churn rates,
+  Net Promoter Score, customer loyalty index, upsell ratio, ...).
   They take floats or array-likes (broadcast with NumPy rules) and return a ``float``
   for scalar input and a ``numpy.ndarray`` otherwise.
 * **Frame-level metrics** (:mod:`clvmodels.metrics.customer_base`) on the canonical
@@ -13,7 +14,7 @@ Two kinds of function, both importable from here:
   ``recency`` the time from first to last purchase, ``T`` the time from first
   purchase to the end of the observation window (both in the data's time unit) and
   ``revenue`` the total spend including the first purchase: :func:`seed_metrics`,
-  :func:`rfm_scores` and :func:`segment_values`.
+  :func:`rfm_scores`, :func:`rfm_segments` and :func:`segment_values`.
 
 Every invalid argument a user can cause (negative spend, zero customers, a lifespan
 <= 0, fewer than two bins, a missing column, NaN) raises
@@ -38,11 +39,14 @@ from __future__ import annotations
 
 from clvmodels.metrics.customer_base import (
     RFM_SEGMENTS,
+    SEGMENT_METHODS,
     rfm_scores,
+    rfm_segments,
     seed_metrics,
     seed_metrics_from_totals,
     segment_values,
 )
+from clvmodels.metrics.loyalty import customer_loyalty_index, upsell_ratio
 from clvmodels.metrics.scalar import (
     average_order_value,
     churn_rate,
@@ -60,10 +64,12 @@ from clvmodels.metrics.scalar import (
 
 __all__ = [
     "RFM_SEGMENTS",
+    "SEGMENT_METHODS",
     "average_order_value",
     "churn_rate",
     "clv_minus_cac",
     "customer_acquisition_cost",
+    "customer_loyalty_index",
     "customer_retention_rate",
     "customer_value",
     "ltv_to_cac",
@@ -72,8 +78,10 @@ __all__ = [
     "purchase_frequency",
     "repeat_purchase_rate",
     "rfm_scores",
+    "rfm_segments",
     "seed_metrics",
     "seed_metrics_from_totals",
     "segment_values",
     "simple_clv",
+    "upsell_ratio",
 ]

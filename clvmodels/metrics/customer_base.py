@@ -360,3 +360,70 @@ def segment_values(summary_with_rfm: pd.DataFrame, value_column: str) -> pd.Data
     )
     table.index.name = "rfm_segment"
     return table
+
+
+#: Ways to cut the customers into the RFM segments (:func:`rfm_segments`).
+SEGMENT_METHODS = ("quantile", "equal_width")
+
+
+def rfm_segments(
+    summary: pd.DataFrame,
+    *,
+    method: Literal["quantile", "equal_width"] = "quantile",
+    bins: int = 3,
+) -> pd.DataFrame:
+    """RFM scores and three segments (``low``, ``middle``, ``top``) of usable size.
+
+    ``method="equal_width"``
+        The seed's own method: :func:`rfm_scores` with ``method="range"`` (equal-width
+        parts of each variable, segments by equal-width parts of the score range).  On a
+        skewed base it leaves few customers on top: 4 of 2,357 on CDNOW.
+    ``method="quantile"`` (default)
+        Scores by :func:`rfm_scores` with ``method="quantile"``, then the customers
+        ranked by ``rfm_score`` and cut into thirds of equal count.  The integer score
+        ties heavily (60 % of CDNOW bought once and share F = 1), so within a score the
+        rank breaks ties by the sum of the three mid-rank percentiles ``(rank - 1/2) / n``
+        of the R, F and M variables (a continuous RFM score).  Customers equal on both
+        share their average rank and so a segment; the segment is the tercile of that
+        mid-rank percentile, ``floor((rank - 1/2) / n * 3)``.  Thirds hold ``n / 3``
+        customers each up to such ties, a higher ``rfm_score`` never falls in a lower
+        segment, and identical customers are all ``middle``.
+
+    Parameters
+    ----------
+    summary
+        Per-customer summary frame (as :func:`rfm_scores`).
+    method
+        ``"quantile"`` or ``"equal_width"``.
+    bins
+        Score levels per variable (an integer >= 2), as :func:`rfm_scores`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`rfm_scores`, on the index of ``summary``.
+
+    Raises
+    ------
+    DataError
+        An unknown ``method``, or what :func:`rfm_scores` raises.
+    """
+    if method not in SEGMENT_METHODS:
+        raise DataError(f"method must be one of {', '.join(SEGMENT_METHODS)}; got {method!r}")
+    if method == "equal_width":
+        return rfm_scores(summary, method="range", bins=bins)
+    table = rfm_scores(summary, method="quantile", bins=bins)
+    values = _check_summary(summary, ["frequency", "recency", "T", "revenue"])
+    frequency = values["frequency"].to_numpy()
+    variables = (
+        values["recency"].to_numpy() - values["T"].to_numpy(),
+        frequency,
+        values["revenue"].to_numpy() / (frequency + 1.0),
+    )
+    n = len(values)
+    percentiles = sum((pd.Series(v).rank(method="average").to_numpy() - 0.5) / n for v in variables)
+    # rfm_score first; the percentile sum lies in (0, 3), so / 4 stays below the next score
+    key = table["rfm_score"].to_numpy() + percentiles / 4.0
+    codes = _quantile_scores(key, len(RFM_SEGMENTS)) - 1
+    segment = pd.Categorical.from_codes(codes, categories=list(RFM_SEGMENTS), ordered=True)
+    return table.assign(rfm_segment=pd.Series(segment, index=table.index))

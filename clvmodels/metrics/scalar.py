@@ -1,6 +1,6 @@
 """Scalar seed marketing metrics: average order value, purchase frequency, simple CLV,
 CAC, LTV:CAC, maximum cost per click, retention and churn rates, repeat-purchase rate,
-Net Promoter Score.
+Net Promoter Score (the loyalty index and upsell ratio: :mod:`clvmodels.metrics.loyalty`).
 
 They take floats or array-likes (broadcast with NumPy rules) and return a ``float`` for
 scalar input and a ``numpy.ndarray`` otherwise.  References: see

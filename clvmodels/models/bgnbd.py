@@ -186,6 +186,16 @@ def conditional_expected_purchases(
     it is computed as ``P(alive) · E[X(t) | r+x, α+T, a, b+x]`` with the stable
     evaluation of :func:`expected_purchases`, to 1e-10 relative also at ``a, b ~ 1e8``
     (``tests/test_numerics_stress.py``).
+
+    Examples
+    --------
+    FHL 2005 section 5: with the CDNOW estimates, the customer with ``x = 2`` repeat
+    purchases, the last at ``t_x = 30.43`` of ``T = 38.86`` weeks, is expected to make
+    1.226 purchases in the next 39 weeks:
+
+    >>> cdnow = {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4259}
+    >>> round(float(conditional_expected_purchases(39, 2, 30.43, 38.86, **cdnow)), 3)
+    1.226
     """
     alive = probability_alive(frequency, recency, T, r=r, alpha=alpha, a=a, b=b)
     return alive * active_expected_purchases(t, frequency, T, r=r, alpha=alpha, a=a, b=b)

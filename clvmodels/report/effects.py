@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from clvmodels.report.formats import cell
 from clvmodels.report.markup import escape as _e
 from clvmodels.report.markup import read_table as _csv
 from clvmodels.report.markup import table as _table
@@ -19,40 +20,37 @@ def covariates_section(folder: Path) -> str:
         return ""
     shown = [
         c
-        for c in (
-            "model",
-            "coefficient",
-            "process",
-            "estimate",
-            "lower",
-            "upper",
-            "factor",
-            "quantity",
-            "mean_factor",
-            "mean_factor_lower",
-            "mean_factor_upper",
-            "shared_with",
-        )
+        for c in ("model", "coefficient", "estimate", "lower", "upper", "factor", "shared_with")
         if c in effects and (c != "shared_with" or _any_shared(effects))
     ]
     dynamic = _is_dynamic(effects)
     if dynamic.all():  # time-varying covariates only: no customer attributes to explain
         text = "<h2>Time-varying covariates: what the calendar does</h2>" + _dynamic_note()
     else:
-        text = (
-            "<h2>Covariates: what customer attributes do</h2>"
-            "<p class='note'>Each coefficient γ multiplies its parameter by exp(sign · γ) per "
-            "unit of the covariate (Fader &amp; Hardie 2007, note 019: α<sub>i</sub> = "
-            "α<sub>0</sub> exp(−γ′z<sub>i</sub>) for the purchase rate's scale, a<sub>i</sub>, "
-            "b<sub>i</sub> with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = "
-            "γ<sub>0</sub> exp(δ′z<sub>i</sub>) for the spend scale). mean_factor is the "
-            "factor on the mean purchase rate, dropout rate or spend per order; an interval "
-            "that holds 1 means the data do not tell the effect from none.</p>"
-            + (_dynamic_note() if dynamic.any() else "")
+        text = "<h2>Covariates: what customer attributes do</h2>" + (
+            _dynamic_note() if dynamic.any() else ""
         )
+    text += _effects_in_words(effects)
+    text += (
+        "<h3>The coefficients</h3>"
+        "<p class='note'>Each coefficient γ multiplies its parameter by exp(sign · γ) per "
+        "unit of the covariate (Fader &amp; Hardie 2007, note 019: α<sub>i</sub> = "
+        "α<sub>0</sub> exp(−γ′z<sub>i</sub>) for the purchase rate's scale, a<sub>i</sub>, "
+        "b<sub>i</sub> with a plus sign for the BG/NBD dropout, γ<sub>i</sub> = "
+        "γ<sub>0</sub> exp(δ′z<sub>i</sub>) for the spend scale): a factor on a "
+        "parameter, which can read backwards (a smaller α means more purchases); the "
+        "effects above are what they do to the quantities themselves.</p>"
+    )
     text += _regularization_note(effects) + _table(effects[shown])
     lift = _csv(folder, "covariate_lift.csv")
     if lift is not None:
+        if {"lift_lower", "lift_upper"} <= set(lift):
+            lift["lift_interval"] = [
+                f"{cell(lo, 'lift')} to {cell(hi, 'lift')}"
+                for lo, hi in zip(lift["lift_lower"], lift["lift_upper"], strict=True)
+            ]
+        columns = ("covariate", "group", "customers", "clv_on", "clv_off", "lift")
+        columns += ("lift_interval", "relative_lift")
         text += (
             "<h3>Counterfactual CLV: each binary covariate on and off</h3>"
             "<p class='note'>Every customer valued twice from the same purchase history: "
@@ -60,9 +58,37 @@ def covariates_section(folder: Path) -> str:
             "mean difference per customer (all customers, those with the flag, those "
             "without); the interval comes from the parameter draws. This is what the "
             "fitted associations imply, not a causal effect: if customers chose to join "
-            "(self-selection), part of the lift belongs to who they are.</p>" + _table(lift)
+            "(self-selection), part of the lift belongs to who they are.</p>"
+            + _table(lift[[c for c in columns if c in lift]])
         )
     return text
+
+
+def _effects_in_words(effects: pd.DataFrame) -> str:
+    """Each covariate's effect on the interpretable quantity of its process (purchase
+    rate, dropout probability or lifetime, spend per order, churn probability), said in
+    words and as a table (``effect_*`` columns of :func:`clvmodels.estimators.effects.
+    effects_table`); empty for tables without them."""
+    if "effect_factor" not in effects or effects["effect_factor"].isna().all():
+        return ""
+    rows = effects[effects["effect_factor"].notna()]
+    rows = rows.drop_duplicates(["model", "process", "covariate"]).copy()
+    rows["effect_interval"] = [
+        f"{cell(lo, 'effect_factor')}–{cell(hi, 'effect_factor')}"
+        for lo, hi in zip(rows["effect_factor_lower"], rows["effect_factor_upper"], strict=True)
+    ]
+    words = "".join(
+        f"<li>{_e(m)}: {_e(w)}</li>"
+        for m, w in zip(rows["model"], rows["effect_in_words"], strict=True)
+    )
+    return (
+        "<p>What one unit of each covariate (a flag switched on, a category against the "
+        "reference level) does to what the customers do, all else equal:</p>"
+        f"<ul class='effects'>{words}</ul>"
+        + _table(
+            rows[["model", "covariate", "effect_quantity", "effect_factor", "effect_interval"]]
+        )
+    )
 
 
 def _any_shared(effects: pd.DataFrame) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,22 @@ from clvmodels.errors import DataError
 from clvmodels.evaluation.selection import ModelChoice
 from clvmodels.metrics import segment_values
 from clvmodels.report.effects import covariates_section, groups_section
+from clvmodels.report.formats import cell, definition, label
+from clvmodels.report.lead import lead_section
 from clvmodels.report.markup import escape as _e
+from clvmodels.report.markup import glossary_section
 from clvmodels.report.markup import number as _num
 from clvmodels.report.markup import pairs as _pairs
 from clvmodels.report.markup import read_table as _csv
 from clvmodels.report.markup import table as _table
-from clvmodels.report.wording import CSS, METRIC_LABELS, PLOT_PREFIXES, PLOT_TITLES, SCORE_NOTE
+from clvmodels.report.notes import (
+    bgnbd_note,
+    cohort_verdict,
+    seed_terms_note,
+    summary_facts,
+    weights,
+)
+from clvmodels.report.wording import CSS, METRIC_LABELS, PLOT_PREFIXES, PLOT_TITLES, score_note
 
 
 def write_report(folder: str | Path) -> Path:
@@ -44,6 +55,7 @@ def render(folder: Path) -> str:
         f"<p class='note'>clvmodels {_e(manifest.get('clvmodels_version', '?'))}, "
         f"{_e(manifest.get('created', ''))}; data {_e(manifest['input']['source'])} "
         f"(fingerprint {_e(manifest['input']['fingerprint'])}).</p>",
+        lead_section(manifest, folder),
         _choice_lead(manifest),
         _data_section(manifest, folder),
         _winner_section(manifest, folder),
@@ -51,10 +63,11 @@ def render(folder: Path) -> str:
         _evaluation_section(manifest, folder),
         covariates_section(folder),
         groups_section(folder),
-        _plots_section(folder),
-        _customers_section(folder),
+        _plots_section(manifest, folder),
+        _customers_section(manifest, folder),
     ]
     body = "\n".join(p for p in parts if p)
+    body += glossary_section(body, manifest.get("seed_metrics", {}))
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>clvmodels report: {_e(manifest.get('name', ''))}</title>"
@@ -63,12 +76,16 @@ def render(folder: Path) -> str:
 
 
 def _data_section(manifest: dict[str, Any], folder: Path) -> str:
+    """The data in numbers: the seed metrics of a transaction log, the facts of a
+    pre-summarized input (weighted by its ``count``), the cohorts of a survival table,
+    the purchase timing and the data handling; only what applies to the run."""
     rows: list[tuple[str, str]] = []
     for key, value in manifest.get("seed_metrics", {}).items():
-        rows.append((METRIC_LABELS.get(key, key.replace("_", " ")), _num(value, key)))
-    counts = manifest.get("data", {}).get("counts", {})
+        rows.append((METRIC_LABELS.get(key, label(key)), _num(value, key)))
+    data = manifest.get("data", {})
+    counts = data.get("counts", {})
     handled = {k: v for k, v in counts.items() if v and k not in ("rows_in", "customers")}
-    text = "<h2>The data in numbers</h2>"
+    text = ""
     sample = manifest.get("data", {}).get("sample")
     if sample:
         omitted = f" Left out: {_e(sample['omitted'])}." if sample.get("omitted") else ""
@@ -79,7 +96,13 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
             f"every customer, and predictions.parquet/ scores every customer.{omitted}</p>"
         )
     if rows:
-        text += "<p>What marketers compute today, on the calibration window:</p>" + _pairs(rows)
+        window = "the calibration window" if "calibration_end" in data else "the data"
+        text += f"<p>What marketers compute today, on {window}:</p>" + _pairs(rows)
+    elif manifest.get("input", {}).get("kind") == "summary":
+        facts = summary_facts(manifest, folder)
+        if facts:
+            text += "<p>The pre-summarized input, one row per purchase history:</p>"
+            text += _pairs(facts)
     frame = _csv(folder, "survival_projection.csv")
     if frame is not None:
         lines = []
@@ -105,24 +128,27 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
             + ", ".join(f"{_e(k.replace('_', ' '))}: {v:,}" for k, v in handled.items())
             + ".</p>"
         )
-    return text
+    return "<h2>The data in numbers</h2>" + text if text else ""
 
 
 def _choice_lead(manifest: dict[str, Any]) -> str:
-    """The report's opening line: which model values the customers and whether it is the
-    best on the holdout (said plainly when a configured model is not)."""
+    """A warning under the first section when the configured model that values the
+    customers is not the best on the holdout."""
     selection = manifest.get("selection")
     if not selection:
         return ""
     choice = ModelChoice.from_record(selection)
-    style = "verdict" if choice.is_best else "verdict warning"
-    return f"<p class='{style}'>{_e(choice.sentence())}.</p>"
+    if choice.is_best:  # the first section says which model values the customers and why
+        return ""
+    return f"<p class='verdict warning'>{_e(choice.sentence())}.</p>"
 
 
 def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
     verdict = manifest.get("verdict")
     table = None if verdict else _csv(folder, "evaluation.csv")
-    if table is not None and "mape" in table:
+    if table is not None and "mape" in table and "cohort" in table:
+        verdict = cohort_verdict(table)
+    elif table is not None and "mape" in table:
         best = table.loc[table["mape"].idxmin()]
         verdict = (
             f"lowest holdout error: {best['model']} (mean absolute percentage "
@@ -130,13 +156,36 @@ def _winner_section(manifest: dict[str, Any], folder: Path) -> str:
         )
     if not verdict:
         return ""
+    verdict = re.sub(r"\(([^()]*)\)", _metric_list, verdict)
+    scored = _csv(folder, "evaluation.csv")
+    models = set() if scored is None else {str(m) for m in scored["model"]}
+    how = (
+        "Each cohort's model is fitted on its calibration periods and scored on the "
+        "holdout periods it did not see, against a constant retention rate."
+        if scored is not None and "cohort" in scored
+        else "Models are fitted on the calibration period and scored on the holdout they "
+        "did not see."
+    )
+    seeds = sorted(m for m in models if m.startswith("seed_"))
+    if seeds:
+        how += (
+            " The seed formula (average order value × purchase frequency × lifespan) is "
+            f"scored the same way, at {len(seeds)} level{'s' if len(seeds) > 1 else ''} "
+            f"({', '.join(seeds)})."
+        )
     return (
         "<h2>Which model to trust</h2>"
-        f"<p class='verdict'>{_e(verdict)}</p>"
-        "<p class='note'>Models are fitted on the calibration period and scored on the "
-        "holdout they did not see; the seed formula (average order value × purchase "
-        "frequency × lifespan) is scored the same way, at three levels.</p>"
+        f"<p class='verdict'>{_e(verdict)}</p><p class='note'>{_e(how)}</p>"
     )
+
+
+def _metric_list(match: re.Match[str]) -> str:
+    """A parenthesised list of metric names in words: ``(mae_purchases, rmse_revenue)``
+    → ``(MAE, purchases; RMSE, revenue)``; other parentheses unchanged."""
+    names = match[1].split(", ")
+    if not all(definition(n) for n in names):
+        return match[0]
+    return "(" + "; ".join(label(n) for n in names) + ")"
 
 
 def _params_section(params: dict[str, Any]) -> str:
@@ -151,16 +200,18 @@ def _params_section(params: dict[str, Any]) -> str:
                 [
                     model,
                     name,
-                    _num(value),
-                    _num(se),
-                    f"[{_num(lo)}, {_num(hi)}]",
-                    _num(entry.get("log_likelihood")),
+                    value,
+                    se,
+                    f"[{cell(lo, 'lower')}, {cell(hi, 'upper')}]",
+                    entry.get("log_likelihood"),
                 ]
             )
     frame = pd.DataFrame(
         rows,
         columns=["model", "parameter", "estimate", "std. error", "95% interval", "log-likelihood"],
     )
+    frame["estimate"] = frame["estimate"].astype(float)
+    frame["std. error"] = frame["std. error"].astype(float)
     text = "<h2>Fitted parameters</h2>" + _table(frame) + _fit_notes(fits)
     bayes_rows = []
     for model, entry in fits.items():
@@ -170,10 +221,10 @@ def _params_section(params: dict[str, Any]) -> str:
                 [
                     model,
                     name,
-                    _num(values.get("r_hat")),
-                    _num(values.get("ess_bulk")),
-                    _num(values.get("ess_tail")),
-                    str(diag.get("divergences", "")),
+                    values.get("r_hat"),
+                    values.get("ess_bulk"),
+                    values.get("ess_tail"),
+                    diag.get("divergences"),
                 ]
             )
     if bayes_rows:
@@ -185,7 +236,7 @@ def _params_section(params: dict[str, Any]) -> str:
         text += _table(
             pd.DataFrame(
                 bayes_rows,
-                columns=["model", "parameter", "R-hat", "ESS bulk", "ESS tail", "divergences"],
+                columns=["model", "parameter", "r_hat", "ess_bulk", "ess_tail", "divergences"],
             )
         )
         problems = [p for e in fits.values() for p in e.get("diagnostics", {}).get("problems", [])]
@@ -225,9 +276,9 @@ def _evaluation_section(manifest: dict[str, Any], folder: Path) -> str:
     frame = _csv(folder, "evaluation.csv")
     if frame is None:
         return ""
-    text = "<h2>Evaluation on the holdout</h2><div class='wide'>" + _table(frame) + "</div>"
-    if "log_score_purchases" in frame:
-        text += SCORE_NOTE
+    text = "<h2>Evaluation on the holdout</h2>" + _table(frame)
+    text += bgnbd_note(manifest, folder) if "auc_alive" in frame else ""
+    text += score_note(frame.columns)
     challenger = (manifest.get("evaluation") or {}).get("challenger")
     if challenger:
         text += (
@@ -252,8 +303,8 @@ def _backtest_section(manifest: dict[str, Any], folder: Path) -> str:
         return ""
     shown = summary[summary["metric"].isin(BACKTEST_METRICS)].copy()
     shown["cell"] = [
-        f"{_num(m)} ± {_num(s)}" if pd.notna(s) else _num(m)
-        for m, s in zip(shown["mean"], shown["sd"], strict=True)
+        f"{cell(m, k)} ± {cell(s, k).lstrip('+')}" if pd.notna(s) else cell(m, k)
+        for m, s, k in zip(shown["mean"], shown["sd"], shown["metric"], strict=True)
     ]
     table = shown.pivot(index="model", columns="metric", values="cell")
     table = table[[m for m in BACKTEST_METRICS if m in table.columns]]
@@ -265,11 +316,11 @@ def _backtest_section(manifest: dict[str, Any], folder: Path) -> str:
         f"({_e(', '.join(origins))}) and scored on the same holdout length after it: mean "
         "± standard deviation over the origins (every metric and origin in "
         "backtest.csv and backtest_summary.csv). A ranking that holds across origins "
-        "can be trusted more than one split's.</p><div class='wide'>" + _table(table) + "</div>"
+        "can be trusted more than one split's.</p>" + _table(table)
     )
 
 
-def _plots_section(folder: Path) -> str:
+def _plots_section(manifest: dict[str, Any], folder: Path) -> str:
     plots = folder / "plots"
     if not plots.is_dir():
         return ""
@@ -287,64 +338,85 @@ def _plots_section(folder: Path) -> str:
             ),
             path.stem.replace("_", " "),
         )
+        note = (
+            bgnbd_note(manifest, folder, valuing=True) if path.name == "p_alive_heatmap.png" else ""
+        )
         figures.append(
             f"<figure><figcaption>{_e(title)}</figcaption>"
-            f"<img alt='{_e(path.stem)}' src='data:image/png;base64,{data}'></figure>"
+            f"<img alt='{_e(path.stem)}' src='data:image/png;base64,{data}'>{note}</figure>"
         )
     return "<h2>Plots</h2><div class='grid'>" + "".join(figures) + "</div>" if figures else ""
 
 
-def _customers_section(folder: Path) -> str:
-    path = folder / "predictions.csv"
-    sampled = not path.exists() and (folder / "predictions_sample.csv").exists()
+TOP_COLUMNS = (
+    "customer_id",
+    "frequency",
+    "recency",
+    "p_alive",
+    "expected_purchases",
+    "clv",
+    "clv_interval",
+    "rfm_segment",
+)
+"""The columns of the top-20 table: who, how they bought, whether they are still active,
+what they will buy and are worth (every column is in predictions.csv)."""
+
+
+def _customers_section(manifest: dict[str, Any], folder: Path) -> str:
+    name = "predictions.csv"
+    sampled = not (folder / name).exists() and (folder / "predictions_sample.csv").exists()
     if sampled:  # a Spark run: every customer is in predictions.parquet/
-        path = folder / "predictions_sample.csv"
-    if not path.exists():
+        name = "predictions_sample.csv"
+    frame = _csv(folder, name)
+    if frame is None:
         return ""
-    frame = pd.read_csv(path)
     if "cohort" in frame:
         text = "<h2>Value of the current customer base</h2>" + _table(frame)
         totals = frame.groupby("cohort", sort=False)["value"].sum()
         return text + _pairs([(f"{c}: total value", _num(v)) for c, v in totals.items()])
-    shown = [
-        c
-        for c in (
-            "customer_id",
-            "frequency",
-            "recency",
-            "T",
-            "p_alive",
-            "expected_purchases",
-            "expected_spend",
-            "clv",
-            "clv_lower",
-            "clv_upper",
-            "baseline_clv",
-            "rfm_segment",
-        )
-        if c in frame
-    ]
+    top = frame.head(20).copy()
+    if {"clv_lower", "clv_upper"} <= set(top):
+        top["clv_interval"] = [
+            f"{cell(lo, 'clv')}–{cell(hi, 'clv')}"
+            for lo, hi in zip(top["clv_lower"], top["clv_upper"], strict=True)
+        ]
+    weight = weights(folder, frame)
+    weighted = bool((weight != 1).any())
+    who = "histories" if weighted else "customers"
     of = " of the sample" if sampled else ""
-    text = f"<h2>Top 20 customers{of} by predicted value</h2>" + _table(frame[shown].head(20))
+    text = f"<h2>Top 20 {who}{of} by predicted value</h2>"
+    if weighted:
+        text += (
+            "<p class='note'>Each row is a purchase history shared by <i>customers</i> "
+            "customers (the summary's count column); the values are per customer.</p>"
+        )
+        top.insert(1, "customers", weight[:20])
+    text += _table(top[[c for c in (*TOP_COLUMNS[:1], "customers", *TOP_COLUMNS[1:]) if c in top]])
     if "rfm_segment" in frame:
         seg = segment_values(frame, "clv").reset_index()
-        if "baseline_clv" in frame:
-            base = segment_values(frame, "baseline_clv").reset_index()
-            seg = seg.merge(
-                base[["rfm_segment", "mean_baseline_clv", "total_baseline_clv"]], on="rfm_segment"
-            )
+        for column in ("baseline_clv_horizon", "baseline_clv"):
+            if column in frame:
+                base = segment_values(frame, column).reset_index()
+                kept = ["rfm_segment", f"mean_{column}", f"total_{column}"]
+                seg = seg.merge(base[kept], on="rfm_segment")
         totals = " (totals over the sample)" if sampled else ""
         text += f"<h2>Value by RFM segment{totals}</h2>" + _table(seg)
+        text += seed_terms_note(manifest.get("seed_comparison"))
     if sampled:
         return text + (
             f"<p class='note'>The {len(frame):,} sampled customers are in "
             "predictions_sample.csv; every customer's forecasts are in predictions.parquet/.</p>"
         )
-    text += (
+    if weighted:
+        return text + (
+            f"<p class='note'>All {weight.sum():,.0f} customers ({len(frame):,} distinct "
+            "histories) with their forecasts are in predictions.csv, one row per history; "
+            "summary.csv has how many customers share each.</p>"
+        )
+    return text + (
         f"<p class='note'>All {len(frame):,} customers with their forecasts are in "
         "predictions.csv.</p>"
     )
-    return text
 
 
 # ------------------------------------------------------------------------------ helpers

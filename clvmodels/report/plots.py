@@ -8,8 +8,8 @@ Fader, Hardie & Lee 2005, "Counting your customers the easy way", fig. 3),
 expected purchases over frequency × recency, :func:`clv_distribution` and
 :func:`clv_by_segment`.  Subscription runs: :func:`survival` and :func:`retention` per
 cohort, model vs actuals (Fader & Hardie 2007, figs. 1 and 3).  Bayesian fits:
-:func:`posterior`, :func:`posterior_predictive`; covariates: :func:`covariate_effects`,
-:func:`covariate_lift`, and the time-varying ones' :func:`rate_multipliers`.  Writing a
+:func:`posterior`, :func:`posterior_predictive`; covariates and segments:
+:mod:`clvmodels.report.effect_plots`.  Writing a
 run's plots to files is the run layer's job (:mod:`clvmodels.run.figures`).
 
 Every legend has a fixed location: matplotlib's default ``loc="best"`` searches the
@@ -24,24 +24,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from clvmodels.clv import HistoryGrid
+from clvmodels.report.axes import COLORS
+from clvmodels.report.axes import axes_or_current as _axes
+from clvmodels.report.formats import plain
 
 if TYPE_CHECKING:
     from clvmodels.data.regularity import Regularity
-
-COLORS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
-
-
-def _axes(ax: Axes | None) -> Axes:
-    """``ax``, or pyplot's current axes (pyplot is imported only then)."""
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.gca()
-
 
 def tracking(
     frame: pd.DataFrame, calibration_end: float | None, unit: str, ax: Axes | None = None
@@ -105,46 +96,74 @@ def history_heatmap(grid: HistoryGrid, what: str, ax: Axes | None = None) -> Axe
     return ax
 
 
-def clv_distribution(predictions: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Histogram of predicted CLV (log scale), with the seed-formula values for scale."""
+def clv_distribution(
+    predictions: pd.DataFrame, ax: Axes | None = None, weights: np.ndarray | None = None
+) -> Axes:
+    """Histogram of predicted CLV (log scale), with the seed-formula values for scale.
+
+    ``weights``: how many customers each row stands for (a compressed summary's
+    ``count``); every row counts once without."""
     ax = _axes(ax)
     values = predictions["clv"].to_numpy(float)
-    positive = values[values > 0]
+    w = np.ones(len(values)) if weights is None else np.asarray(weights, float)
+    keep = values > 0
+    positive = values[keep]
     if len(positive):
         low = max(float(np.quantile(positive, 0.005)), positive.max() * 1e-6)
         bins = np.geomspace(low, max(positive.max(), low * 1.01), 50)
         ax.hist(
             np.clip(positive, low, None),
             bins=bins,
+            weights=w[keep],
             color=COLORS[0],
             alpha=0.85,
             label="model CLV (horizon, discounted)",
         )
-        if "baseline_clv" in predictions:
-            base = predictions["baseline_clv"].to_numpy(float)
-            base = base[base > 0]
-            if len(base):
+        seed = _seed_column(predictions)
+        if seed is not None:
+            base = predictions[seed[0]].to_numpy(float)
+            if (base > 0).any():
                 ax.hist(
-                    base, bins=bins, histtype="step", color=COLORS[1], lw=1.5, label="seed formula"
+                    base[base > 0],
+                    bins=bins,
+                    weights=w[base > 0],
+                    histtype="step",
+                    color=COLORS[1],
+                    lw=1.5,
+                    label=seed[1],
                 )
         ax.set_xscale("log")
-        ax.axvline(float(np.mean(values)), color="black", ls=":", label="mean model CLV")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: plain(v)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        mean = float(np.average(values, weights=w))
+        ax.axvline(mean, color="black", ls=":", label="mean model CLV")
     ax.set(xlabel="customer lifetime value", ylabel="customers", title="Distribution of CLV")
     ax.legend(loc="upper right", frameon=False)
     return ax
 
 
+def _seed_column(predictions: pd.DataFrame) -> tuple[str, str] | None:
+    """The seed formula's column beside the model's CLV, and its legend."""
+    if "baseline_clv_horizon" in predictions:
+        return "baseline_clv_horizon", "seed formula (same horizon, discounted)"
+    if "baseline_clv" in predictions:
+        return "baseline_clv", "seed formula (its lifespan, undiscounted)"
+    return None
+
+
 def clv_by_segment(predictions: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Mean model CLV and seed-formula CLV per RFM segment."""
+    """Mean model CLV and seed-formula CLV per RFM segment (the seed on the model's
+    terms, ``baseline_clv_horizon``, when the predictions have it)."""
     ax = _axes(ax)
     order = ["low", "middle", "top"]
     grouped = predictions.groupby("rfm_segment")
     x = np.arange(len(order))
     model = [grouped["clv"].mean().get(s, np.nan) for s in order]
     ax.bar(x - 0.2, model, width=0.4, color=COLORS[0], label="model CLV")
-    if "baseline_clv" in predictions:
-        base = [grouped["baseline_clv"].mean().get(s, np.nan) for s in order]
-        ax.bar(x + 0.2, base, width=0.4, color=COLORS[1], label="seed formula")
+    seed = _seed_column(predictions)
+    if seed is not None:
+        base = [grouped[seed[0]].mean().get(s, np.nan) for s in order]
+        ax.bar(x + 0.2, base, width=0.4, color=COLORS[1], label=seed[1])
     counts = [int(grouped.size().get(s, 0)) for s in order]
     ax.set_xticks(x, [f"{s}\n({n:,} customers)" for s, n in zip(order, counts, strict=True)])
     ax.set(ylabel="mean CLV per customer", title="CLV by RFM segment")
@@ -235,139 +254,6 @@ def posterior_predictive(table: pd.DataFrame, model: str, ax: Axes | None = None
         title=f"Posterior predictive check ({model})",
     )
     ax.legend(loc="upper right", frameon=False)
-    return ax
-
-
-def rate_multipliers(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """The seasonal (time-varying covariate) effect: per calendar period, the factor on
-    the purchase and dropout rates with its interval, through the calibration and the
-    horizon (table of :func:`clvmodels.estimators.dynamic.rate_multipliers`; log scale,
-    1 = no effect; the dashed line is the calibration end)."""
-    ax = _axes(ax)
-    for i, ((model, process), rows) in enumerate(table.groupby(["model", "process"], sort=False)):
-        when = pd.to_datetime(rows["period_start"])
-        color = COLORS[i % len(COLORS)]
-        ax.step(
-            when, rows["multiplier"], where="post", color=color, label=f"{model}: {process} rate"
-        )
-        ax.fill_between(when, rows["lower"], rows["upper"], step="post", color=color, alpha=0.2)
-    horizon = table.loc[table["part"] == "horizon", "period_start"]
-    if len(horizon):
-        ax.axvline(pd.to_datetime(horizon).min(), color="black", lw=0.8, ls="--")
-    ax.axhline(1.0, color="black", lw=0.8, ls=":")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=2.0))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.legend(loc="best", fontsize="small")
-    ax.set(
-        xlabel="period",
-        ylabel="factor on the rate: exp(γ′x(t))",
-        title="Time-varying covariates: rate factor per period (calibration | horizon)",
-    )
-    return ax
-
-
-def covariate_effects(effects: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Forest plot: the factor each covariate puts on its parameter, with its interval
-    (log scale; 1 = no effect)."""
-    ax = _axes(ax)
-    rows = effects.iloc[::-1]
-    labels = [f"{m}: {c}" for m, c in zip(rows["model"], rows["coefficient"], strict=True)]
-    y = np.arange(len(rows))
-    factor = rows["factor"].to_numpy(float)
-    err = np.vstack([factor - rows["factor_lower"], rows["factor_upper"] - factor])
-    ax.errorbar(factor, y, xerr=err, fmt="o", color=COLORS[0], capsize=3)
-    ax.axvline(1.0, color="black", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_yticks(y, labels)
-    ax.set(xlabel="factor on the parameter: exp(sign · γ)", title="Covariate effects (1 = none)")
-    return ax
-
-
-def group_effects(groups: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Forest plot of a hierarchical fit: each group's parameter relative to the
-    population median (1 = a typical group; log scale), with its interval, and the
-    population median's own interval as a band per parameter.
-
-    ``groups`` is :func:`clvmodels.estimators.groups.group_table` with a ``model`` column
-    (:func:`clvmodels.run.tables.group_effects`)."""
-    ax = _axes(ax)
-    labels: list[str] = []
-    y = 0
-    blocks = groups[groups["kind"] != "spread"].groupby(["model", "parameter"], sort=False)
-    for i, ((model, parameter), block) in enumerate(blocks):
-        population = block[block["kind"] == "population"].iloc[0]
-        median = float(population["estimate"])
-        rows = block[block["kind"] == "group"].iloc[::-1]
-        ys = np.arange(y, y + len(rows))
-        ratio = rows["estimate"].to_numpy(float) / median
-        err = np.vstack(
-            [
-                ratio - rows["lower"].to_numpy(float) / median,
-                rows["upper"].to_numpy(float) / median - ratio,
-            ]
-        )
-        color = COLORS[i % len(COLORS)]
-        ax.fill_betweenx(
-            [ys[0] - 0.5, ys[-1] + 0.5],
-            float(population["lower"]) / median,
-            float(population["upper"]) / median,
-            color=color,
-            alpha=0.12,
-            lw=0,
-        )
-        ax.errorbar(
-            ratio, ys, xerr=err, fmt="o", color=color, capsize=3, label=f"{model}: {parameter}"
-        )
-        labels += [
-            f"{parameter}[{g}] (n={n:,.0f})"
-            for g, n in zip(rows["group"], rows["customers"], strict=True)
-        ]
-        y += len(rows)
-    ax.axvline(1.0, color="black", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    low, high = ax.get_xlim()
-    grid = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, 10.0)
-    ticks = [t for t in grid if low <= t <= high]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_yticks(np.arange(y), labels)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-    ax.set(
-        xlabel="group's parameter / population median (band: the median's interval)",
-        title="Segments: each group's parameters against the population",
-    )
-    return ax
-
-
-def covariate_lift(lift: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Mean CLV per customer with each binary covariate on and off (all customers), and
-    the interval of the difference."""
-    ax = _axes(ax)
-    rows = lift[lift["group"] == "all"]
-    x = np.arange(len(rows))
-    on, off = rows["clv_on"].to_numpy(float), rows["clv_off"].to_numpy(float)
-    ax.bar(x - 0.2, off, width=0.4, color=COLORS[1], label="flag off")
-    ax.bar(x + 0.2, on, width=0.4, color=COLORS[0], label="flag on")
-    if "lift_lower" in rows:
-        low = off + rows["lift_lower"].to_numpy(float)
-        high = off + rows["lift_upper"].to_numpy(float)
-        ax.errorbar(
-            x + 0.2,
-            on,
-            yerr=np.vstack([on - low, high - on]),
-            fmt="none",
-            color="black",
-            capsize=4,
-            label="interval of the lift",
-        )
-    ax.set_xticks(x, rows["covariate"])
-    ax.set_ylim(0, 1.25 * float(np.nanmax(np.append(on, off))))
-    ax.set(ylabel="mean CLV per customer", title="Counterfactual CLV: every customer on vs off")
-    ax.legend(loc="upper left", frameon=False, ncol=3, fontsize="small")
     return ax
 
 

@@ -3,6 +3,10 @@ the page's stylesheet (:mod:`clvmodels.report.html` assembles the page)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from clvmodels.report.formats import label
+
 PLOT_TITLES = {
     "tracking.png": "Tracking: did the models follow repeat buying week by week?",
     "conditional_expectations.png": "Holdout purchases by past frequency",
@@ -12,7 +16,7 @@ PLOT_TITLES = {
     "clv_by_segment.png": "Model CLV vs the seed formula by RFM segment",
     "calibration.png": "Are the purchase probabilities calibrated? Predicted vs observed",
     "pit.png": "Are the predictive distributions calibrated? Randomised PIT",
-    "covariate_effects.png": "Covariate effects on the model parameters",
+    "covariate_effects.png": "What each covariate does to purchase rate, lifetime and spend",
     "group_effects.png": "Segments: each group's parameters against the population",
     "dynamic_effects.png": "Time-varying covariates: the rate factor in every period",
     "covariate_lift.png": "What a binary covariate is worth: CLV with the flag on vs off",
@@ -24,44 +28,77 @@ PLOT_PREFIXES = {
     "posterior_": "Posterior draws (Bayesian fit): trace and histogram per chain",
     "ppc_": "Posterior predictive check: customers per repeat-purchase count",
 }
-METRIC_LABELS = {
-    "customers": "customers",
-    "orders": "orders",
-    "revenue": "revenue",
-    "average_order_value": "average order value",
-    "purchase_frequency": "orders per customer",
-    "purchase_frequency_per_year": "orders per customer per year",
-    "customer_value_per_year": "value per customer per year",
-    "simple_clv": "simple CLV (value per year × lifespan)",
-    "repeat_purchase_rate": "repeat-purchase rate",
-}
+SEED_METRICS = (
+    "customers",
+    "orders",
+    "revenue",
+    "average_order_value",
+    "purchase_frequency",
+    "purchase_frequency_per_year",
+    "customer_value_per_year",
+    "simple_clv",
+    "repeat_purchase_rate",
+)
+METRIC_LABELS = {key: label(key) for key in SEED_METRICS}
+"""The seed metrics' names (one map of names: :mod:`clvmodels.report.formats`)."""
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
 max-width:1100px;color:#1a1a1a;line-height:1.45;padding:0 1rem}
 h1{color:#1f4e79;margin-bottom:.2rem}h2{color:#1f4e79;border-bottom:2px solid #dce6f0;
 padding-bottom:.2rem;margin-top:2.2rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
-th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}
-th{background:#f0f4f8}td:first-child,th:first-child{text-align:left}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem;max-width:100%}
+th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:right}
+th{background:#f0f4f8;font-weight:600;vertical-align:bottom;white-space:normal;
+overflow-wrap:break-word;hyphens:auto;min-width:3rem}
+td{white-space:nowrap}td.id{white-space:normal;overflow-wrap:break-word}
+th.id,td.id{text-align:left}
+td:first-child,th:first-child{text-align:left}
 .verdict{background:#eef6ee;border-left:4px solid #548235;padding:.6rem 1rem}
-.warning{background:#fdf1e7;border-left-color:#c55a11}
+.warning{background:#fdf1e7;border-left:4px solid #c55a11;padding:.4rem .8rem}
 .note{color:#555;font-size:.9rem}.grid{display:flex;flex-wrap:wrap;gap:1rem}
-figure{margin:0;flex:1 1 480px}figure img{max-width:100%;border:1px solid #e1e4e8}
-figcaption{font-weight:600;margin-bottom:.3rem}.wide{overflow-x:auto}
+figure{margin:0;flex:1 1 480px;min-width:0}figure img{max-width:100%;border:1px solid #e1e4e8}
+figcaption{font-weight:600;margin-bottom:.3rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;font-size:.9rem}
+dt{font-weight:600}dd{margin:0}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:10pt}
+table{font-size:8pt;page-break-inside:auto}th,td{padding:.15rem .3rem}
+tr{break-inside:avoid}thead{display:table-header-group}
+h2,h3{break-after:avoid}figure,.verdict,.warning{break-inside:avoid}
+.grid{display:block}figure{margin-bottom:1rem}figure img{max-height:9in}
+}
 """
 
 
-SCORE_NOTE = (
-    "<p class='note'>The probabilistic scores judge each forecaster's whole predictive "
-    "distribution of a customer's holdout purchases, not only its mean: "
-    "log_score_purchases is the mean log probability given to the count the customer "
-    "actually made (higher is better), rps_purchases the ranked probability score and "
-    "brier_any_purchase the Brier score of buying at least once (lower is better). "
-    "coverage90_purchases is the share of customers whose count fell inside their "
-    "central 90 % predictive interval; coverage90_purchases_expected is the share the "
-    "forecaster itself expected there (counts are discrete, so above 90 %). A "
-    "calibrated forecaster has the two within a few points; observed well below "
-    "expected means overconfident intervals, well above means too wide. The revenue "
-    "pair does the same for holdout revenue, simulated from the purchase and spend "
-    "models.</p>"
-)
+def score_note(columns: Iterable[str]) -> str:
+    """What the probabilistic scores of an evaluation table mean: one sentence per kind
+    of score the table has (purchases or survivors, Brier, interval coverage, revenue),
+    empty without any."""
+    columns = set(columns)
+    target = next((t for t in ("purchases", "survivors") if f"log_score_{t}" in columns), None)
+    if target is None:
+        return ""
+    noun = "customer's holdout purchases" if target == "purchases" else "cohort's survivors"
+    count = "count the customer actually made" if target == "purchases" else "actual count"
+    text = (
+        "The probabilistic scores judge each forecaster's whole predictive distribution of "
+        f"a {noun}, not only its mean: the log score is the mean log probability given to "
+        f"the {count} (higher is better), the RPS the ranked probability score (lower is "
+        "better)."
+    )
+    if "brier_any_purchase" in columns:
+        text += " The Brier score is that of buying at least once (lower is better)."
+    if f"coverage90_{target}" in columns:
+        text += (
+            " 90 % coverage is the share of actual counts inside the central 90 % predictive "
+            "interval; expected 90 % coverage the share the forecaster itself expected there "
+            "(counts are discrete, so above 90 %). A calibrated forecaster has the two within "
+            "a few points; observed well below expected means overconfident intervals, well "
+            "above means too wide."
+        )
+    if "coverage90_revenue" in columns:
+        text += (
+            " The revenue pair does the same for holdout revenue, simulated from the "
+            "purchase and spend models."
+        )
+    return f"<p class='note'>{text}</p>"

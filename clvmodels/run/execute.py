@@ -62,6 +62,10 @@ def execute(settings: RunSettings, step: Step = _plain_step, progress: bool = Fa
         )
     elif settings.valuation.purchase_model is not None:
         _customer_tables(result, timed)
+    result.new_customers = tables.new_customer_values(settings, prepared, result.final)
+    result.acquisition = tables.acquisition(settings, result.seed_metrics, result.new_customers)
+    if "predictions" in result.tables and prepared.summary is not None:
+        result.tables.update(tables.customer_actions(result.tables["predictions"], prepared))
     groups = tables.group_effects(result.final)
     if groups is not None:
         result.tables["group_effects"] = groups

@@ -18,10 +18,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from clvmodels.report import plots
+from clvmodels.report import effect_plots, plots
 from clvmodels.run.result import RunResult
 from clvmodels.units import DAYS_PER_UNIT
 
@@ -53,19 +54,23 @@ def _table_plots(result: RunResult) -> list[Plot]:
     tables, out = result.tables, []
     if "covariate_effects" in tables:
         effects = tables["covariate_effects"]
-        size = (7.0, 1.2 + 0.38 * len(effects))
-        out.append(("covariate_effects.png", partial(plots.covariate_effects, effects), size))
+        shown = len(effects)
+        if "effect_factor" in effects:  # one row per covariate and quantity
+            shown = len(effects.drop_duplicates(["model", "process", "covariate"]))
+        size = (8.0, 1.2 + 0.5 * shown)
+        draw = partial(effect_plots.covariate_effects, effects)
+        out.append(("covariate_effects.png", draw, size))
     if "group_effects" in tables:
         groups = tables["group_effects"]
         size = (7.5, 1.4 + 0.3 * int((groups["kind"] == "group").sum()))
-        out.append(("group_effects.png", partial(plots.group_effects, groups), size))
+        out.append(("group_effects.png", partial(effect_plots.group_effects, groups), size))
     if "dynamic_effects" in tables:
-        draw = partial(plots.rate_multipliers, tables["dynamic_effects"])
+        draw = partial(effect_plots.rate_multipliers, tables["dynamic_effects"])
         out.append(("dynamic_effects.png", draw, (8.0, 4.2)))
     if "covariate_lift" in tables:
         lift = tables["covariate_lift"]
         size = (max(4.5, 1.8 + 1.6 * int((lift["group"] == "all").sum())), 4.2)
-        out.append(("covariate_lift.png", partial(plots.covariate_lift, lift), size))
+        out.append(("covariate_lift.png", partial(effect_plots.covariate_lift, lift), size))
     for name, table in tables.items():
         if name.startswith("ppc_"):
             draw = partial(plots.posterior_predictive, table, name[4:])
@@ -124,9 +129,18 @@ def _customer_plots(result: RunResult) -> list[Plot]:
         out.append(("regularity.png", partial(plots.regularity_plot, regularity), SIZE))
     predictions = tables.get("predictions")
     if predictions is not None and "clv" in predictions:
-        draw = partial(plots.clv_distribution, predictions)
+        draw = partial(plots.clv_distribution, predictions, weights=_weights(predictions, summary))
         out.append(("clv_distribution.png", draw, SIZE))
         if "rfm_segment" in predictions:
             draw = partial(plots.clv_by_segment, predictions)
             out.append(("clv_by_segment.png", draw, SIZE))
     return out
+
+
+def _weights(predictions: pd.DataFrame, summary: pd.DataFrame | None) -> np.ndarray | None:
+    """How many customers each row of ``predictions`` stands for: the ``count`` of a
+    compressed summary's row (``None`` for one customer per row)."""
+    if summary is None or "count" not in summary or "customer_id" not in predictions:
+        return None
+    counts = pd.Series(summary["count"].to_numpy(float), index=summary["customer_id"].astype(str))
+    return predictions["customer_id"].astype(str).map(counts).fillna(1.0).to_numpy(float)

@@ -47,6 +47,12 @@ class RunResult:
     notes
         What the evaluation says of itself (``manifest.json`` ``evaluation``): how the
         challenger was trained or why it was not, the backtest's origins.
+    new_customers
+        The value of a customer acquired today per purchase (or retention) model
+        (:class:`clvmodels.clv.new_customers.NewCustomerValue`).
+    acquisition
+        What a new customer may cost, per model
+        (:func:`clvmodels.clv.new_customers.acquisition_advice`).
     """
 
     settings: RunSettings
@@ -62,6 +68,8 @@ class RunResult:
     choice: ModelChoice | None = None
     distributed: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
+    new_customers: dict[str, Any] = field(default_factory=dict)
+    acquisition: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final(self) -> dict[str, Estimator]:

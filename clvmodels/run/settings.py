@@ -215,7 +215,7 @@ class RunSettings:
     valuation
         Which purchase model values the customers, and the price.
     seed
-        The seed formula's level and lifespan.
+        The seed formula's level and lifespan, and how the RFM segments are cut.
     marketing
         Inputs of the seed marketing metrics (the ``metrics:`` block, plain values).
     output_dir, formats
@@ -271,6 +271,8 @@ def resolve(config: RunConfig) -> RunSettings:
     value = ValueSettings(
         horizon=resolve_horizon(config.clv.horizon, unit), time_unit=unit, **shared
     )
+    if (survey := config.metrics.survey) is not None:  # its path resolved like data.source
+        survey = dataclasses.replace(survey, source=str(config.resolve_path(survey.source)))
     whole = None
     if config.split.refit:
         split = dataclasses.replace(config.split, calibration_end=None)
@@ -281,8 +283,10 @@ def resolve(config: RunConfig) -> RunSettings:
         models=tuple(model_plan(config, key) for key in config.models),
         value=value,
         valuation=_valuation(config),
-        seed=SeedLevel(config.baseline.level, config.baseline.lifespan_years),
-        marketing=config.metrics,
+        seed=SeedLevel(
+            config.baseline.level, config.baseline.lifespan_years, config.baseline.segments
+        ),
+        marketing=dataclasses.replace(config.metrics, survey=survey),
         output_dir=config.output_dir,
         formats=tuple(config.output.formats),
         whole_window=whole,
@@ -309,7 +313,7 @@ def local_path(source: str) -> Path:
     return Path(source)
 
 
-TRANSACTION_ROLES = ("customer_id", "date", "amount")
+TRANSACTION_ROLES = ("customer_id", "date", "amount", "product")  # product: optional
 
 
 def data_settings(config: RunConfig) -> DataSettings:
@@ -318,7 +322,7 @@ def data_settings(config: RunConfig) -> DataSettings:
     where = source(config, d.source, "data.source")
     options: dict[str, Any] = {}
     if d.kind == "transactions":
-        columns = {role: role for role in TRANSACTION_ROLES} | dict(d.columns)
+        columns = {role: role for role in TRANSACTION_ROLES[:3]} | dict(d.columns)
         for role in columns:
             if role not in TRANSACTION_ROLES:
                 allowed = ", ".join(sorted(TRANSACTION_ROLES))
@@ -337,6 +341,7 @@ def data_settings(config: RunConfig) -> DataSettings:
             "date_format": d.date_format,
             "decimal": d.decimal,
             "delimiter": d.delimiter,
+            "product": columns.get("product"),
         }
     spark = None
     if d.engine == "spark":
@@ -433,7 +438,6 @@ def model_plan(config: RunConfig, key: str) -> ModelPlan:
         group=None if options.hierarchy is None else options.hierarchy["group"],
         grouped=grouped_parameters(options.hierarchy),
     )
-
 
 
 def _backend_options(key: str, options: ModelConfig) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +29,14 @@ from clvmodels.clv import (
     history_grid,
 )
 from clvmodels.clv.arrays import PatternLink
+from clvmodels.clv.new_customers import (
+    NewCustomerValue,
+    acquisition_advice,
+    new_customer_value,
+    new_subscriber_value,
+)
 from clvmodels.data.dynamic import DynamicPanel
+from clvmodels.data.survey import read_survey, survey_metrics
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.estimators import Estimator
 from clvmodels.estimators.dynamic import rate_multipliers
@@ -43,6 +51,7 @@ from clvmodels.evaluation.challenger import ChallengerOutcome, forecast_holdout
 from clvmodels.evaluation.holdout import Forecast
 from clvmodels.evaluation.selection import ModelChoice, choose_model
 from clvmodels.models import model_info
+from clvmodels.report.lead import customer_actions as action_lists
 from clvmodels.run.prepare import prepare_data
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import DataSettings, RunSettings, with_window
@@ -120,7 +129,9 @@ def predictions_table(
 ) -> pd.DataFrame:
     """One row per customer: history, covariates, P(alive), expected purchases and
     spend, CLV with its interval, the counterfactual CLVs (``extra``, on the summary's
-    index), the seed-baseline CLV, RFM score and segment (and holdout actuals after a
+    index), the seed formula's CLV (``baseline_clv``: its own lifespan, undiscounted;
+    ``baseline_clv_horizon``: the model's horizon and discounting, :func:`seed_comparison`),
+    RFM score and segment (and holdout actuals after a
     split), sorted by CLV, highest first."""
     summary = _summary(prepared)
     model = purchase_model(key, fitted)
@@ -137,21 +148,29 @@ def predictions_table(
     columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
     if settings.data.covariates is not None:
         columns += [c for c in settings.data.covariates.columns if c in summary.columns]
-    table = summary[columns].copy().join(values)
+    # the values are indexed by customer_id, in the summary's row order
+    table = summary[columns].copy().join(values.set_axis(summary.index))
     if extra is not None:
-        table = table.join(extra)
+        table = table.join(extra.set_axis(summary.index))
     if "revenue" in summary.columns and "T" in summary.columns:
+        seed = settings.seed
         baseline = SeedBaseline(
-            settings.seed.level, settings.seed.lifespan_years, settings.time_unit
+            seed.level, seed.lifespan_years, settings.time_unit, seed.segments
         ).fit(summary)
-        table["baseline_clv"] = baseline.clv(settings.value.margin).to_numpy()
-        rfm = rfm_table(summary)
+        terms = settings.value
+        table["baseline_clv"] = baseline.clv(terms.margin).to_numpy()
+        table["baseline_clv_horizon"] = baseline.clv_on_horizon(
+            float(terms.horizon), terms.discount_rate, terms.margin
+        ).to_numpy()
+        rfm = rfm_table(summary, settings.seed.segments)
         table["rfm_score"] = rfm["rfm_score"].to_numpy()
         table["rfm_segment"] = rfm["rfm_segment"].astype(str).to_numpy()
     for column in HOLDOUT_COLUMNS:
         if column in summary.columns:
             table[column] = summary[column].to_numpy()
-    return table.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+    table = table.sort_values("clv", ascending=False, kind="stable").reset_index(drop=True)
+    table.attrs = dict(values.attrs)  # the total CLV and its interval (customer_values)
+    return table
 
 
 def covariate_effects(fitted: dict[str, Estimator], level: float = 0.95) -> pd.DataFrame | None:
@@ -325,12 +344,62 @@ def history_grids(
     return [history_grid(fitted[key], T, settings.value.count_horizon)]
 
 
+def new_customer_values(
+    settings: RunSettings, prepared: PreparedData, fitted: dict[str, Estimator]
+) -> dict[str, NewCustomerValue]:
+    """The value of a customer acquired today under every purchase model and every sBG
+    (:mod:`clvmodels.clv.new_customers`); models with time-varying covariates are left
+    out (a newcomer's future covariates are unknown)."""
+    out = {}
+    for name, model in fitted.items():
+        info = model_info(model.model_key)
+        if info.role == "retention":
+            price = settings.valuation.price
+            out[name] = new_subscriber_value(
+                model, settings.value, price=price, individual=prepared.individual
+            )
+        elif info.is_purchase and not model.is_dynamic:
+            out[name] = new_customer_value(
+                model,
+                settings.value,
+                spend=spend_model(fitted),
+                fallback_spend=fallback_spend(settings, prepared),
+                summary=prepared.summary,
+            )
+    return out
+
+
+def acquisition(
+    settings: RunSettings, seed: Mapping[str, float], values: Mapping[str, NewCustomerValue]
+) -> dict[str, dict[str, float | None]]:
+    """Per model, the most a new customer and a click may cost, with the actual CAC
+    when ``metrics.marketing_spend`` is given (the window's customers as the new ones;
+    :func:`clvmodels.clv.new_customers.acquisition_advice`)."""
+    m = settings.marketing
+    return {
+        name: acquisition_advice(
+            value.clv,
+            ltv_cac_ratio=m.ltv_cac_ratio,
+            conversion_rate=m.conversion_rate,
+            marketing_spend=m.marketing_spend,
+            new_customers=seed.get("customers"),
+        )
+        for name, value in values.items()
+    }
+
+
+def customer_actions(predictions: pd.DataFrame, prepared: PreparedData) -> dict[str, pd.DataFrame]:
+    """``top_customers`` and ``at_risk_customers`` of the report's first section
+    (:func:`clvmodels.report.lead.customer_actions`), past revenue from the summary."""
+    return action_lists(predictions, _summary(prepared))
+
+
 def seed_metrics(settings: RunSettings, prepared: PreparedData) -> dict[str, float]:
-    """The marketers' seed metrics of a transaction summary (calibration window); empty
-    without amounts."""
+    """The marketers' seed metrics of a transaction summary (calibration window), with the
+    survey's (``metrics.survey``); only the survey's without amounts."""
     summary = prepared.summary
     if summary is None or "revenue" not in summary.columns:
-        return {}
+        return survey_seed_metrics(settings)
     return {k: float(v) for k, v in seed_metric_series(settings, prepared).items()}
 
 
@@ -367,4 +436,47 @@ def seed_metric_series(settings: RunSettings, prepared: PreparedData) -> pd.Seri
         values["ltv_to_cac"] = metrics.ltv_to_cac(values["simple_clv"], cac)
     if rate is not None:
         values["max_cost_per_click"] = metrics.max_cost_per_click(values["simple_clv"], rate)
-    return values
+    if "products" in summary.columns:  # data.columns.product
+        single = int((summary["products"] == 1).sum())
+        values["single_product_customers"] = float(single)
+        values["multi_product_customers"] = float((summary["products"] >= 2).sum())
+        if single:  # else undefined (metrics.upsell_ratio), and left out
+            values["upsell_ratio"] = metrics.upsell_ratio(summary["products"])
+    return pd.concat([values, pd.Series(survey_seed_metrics(settings), dtype="float64")])
+
+
+def survey_seed_metrics(settings: RunSettings) -> dict[str, float]:
+    """The NPS and customer loyalty index of ``metrics.survey`` (empty without one;
+    :func:`clvmodels.data.survey.survey_metrics`)."""
+    survey = settings.marketing.survey
+    if survey is None:
+        return {}
+    return survey_metrics(read_survey(survey.source, survey.columns))
+
+
+def seed_comparison(settings: RunSettings) -> dict[str, object]:
+    """``manifest.json`` ``seed_comparison``: what the seed formula's columns of
+    ``predictions.csv`` are, so that the report can say it (horizons in years and time
+    units, discounting, margin, and how the RFM segments are cut)."""
+    terms, seed, unit = settings.value, settings.seed, settings.time_unit
+    lifetime = not math.isfinite(terms.horizon)
+    horizon = seed.lifespan_years * units_per_year(unit) if lifetime else float(terms.horizon)
+    return {
+        "level": seed.level,
+        "segments": seed.segments,
+        "margin": terms.margin,
+        "baseline_clv": {
+            "horizon_years": seed.lifespan_years,
+            "discounted": False,
+            "formula": "margin × AOV × purchases per year × lifespan_years",
+        },
+        "baseline_clv_horizon": {
+            "horizon": horizon,
+            "time_unit": unit,
+            "horizon_years": horizon / units_per_year(unit),
+            "lifetime_as_lifespan": lifetime,
+            "discount_rate": terms.discount_rate,
+            "discounting": "continuous, as the model's DERT",
+            "formula": "margin × AOV × rate × (1 − exp(−δH)) / δ",
+        },
+    }

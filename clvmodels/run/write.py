@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,17 +35,44 @@ import yaml
 
 from clvmodels._version import __version__
 from clvmodels.data.parquet import parquet_dataset_files
+from clvmodels.data.summary import with_ids_first
 from clvmodels.report import write_report
 from clvmodels.run.figures import draw_run
 from clvmodels.run.folder import COMMAND, MANIFEST, MARKER, RunFolder, written_files
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.result import RunResult
 from clvmodels.run.settings import RunSettings, local_path
+from clvmodels.run.tables import seed_comparison
 
 SELECTION = "selection"
 """The key of ``params.json`` and ``manifest.json`` that says which purchase model
 values the customers and how it compares with the best
 (:class:`clvmodels.evaluation.selection.ModelChoice`)."""
+
+NEW_CUSTOMER_VALUE = "new_customer_value"
+"""The key of ``params.json`` and ``manifest.json`` with the value of a customer
+acquired today and the acquisition advice (:func:`new_customer_record`)."""
+
+
+def valuation_record(settings: RunSettings, predictions: Any = None) -> dict[str, Any]:
+    """``manifest.json`` ``valuation``: how the customers were valued (horizon in time
+    units, ``None`` for the lifetime; yearly discount rate; margin; interval; price) and
+    ``total_clv``, the customers' total with its interval over the parameter draws
+    (:func:`clvmodels.clv.values.total_clv`; ``None`` without an interval)."""
+    value = settings.value
+    attrs = getattr(predictions, "attrs", {})
+    return {
+        "total_clv": attrs.get("total_clv"),
+        "horizon": value.horizon if math.isfinite(value.horizon) else None,
+        "time_unit": value.time_unit,
+        "discount_rate": value.discount_rate,
+        "margin": value.margin,
+        "interval": value.interval,
+        "price": settings.valuation.price,
+        "ltv_cac_ratio": settings.marketing.ltv_cac_ratio,
+        "conversion_rate": settings.marketing.conversion_rate,
+        "marketing_spend": settings.marketing.marketing_spend,
+    }
 
 
 def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
@@ -62,7 +90,7 @@ def write_summary(settings: RunSettings, prepared: PreparedData, out: str | Path
             prepared.distributed.write(folder.file("summary.parquet"))
         else:
             table = prepared.summary if prepared.summary is not None else prepared.survival_table
-            table.to_csv(folder.file("summary.csv"), index=False)
+            with_ids_first(table).to_csv(folder.file("summary.csv"), index=False)
         record = _manifest_head(settings, prepared, "summarize")
         record["files"] = sorted({*written_files(folder.tmp), MANIFEST})
         folder.file(MANIFEST).write_text(json.dumps(record, indent=2))
@@ -91,6 +119,22 @@ def params_file(result: RunResult) -> dict[str, Any]:
         "chosen_purchase_model": None if choice is None else choice["chosen_purchase_model"],
         SELECTION: choice,
         "models": result.payload,
+        NEW_CUSTOMER_VALUE: new_customer_record(result),
+    }
+
+
+def new_customer_record(result: RunResult) -> dict[str, Any]:
+    """``new_customer_value``: the value of a customer acquired today under every model
+    (``models``) and under the one that values the customers (``chosen``; ``None`` for a
+    subscription run, whose cohorts each have their own), with the acquisition advice
+    (:mod:`clvmodels.clv.new_customers`)."""
+    chosen = None if result.choice is None else result.choice.model
+    values = {name: value.record() for name, value in result.new_customers.items()}
+    return {
+        "chosen_model": chosen if chosen in values else None,
+        "chosen": values.get(chosen) if chosen is not None else None,
+        "models": values,
+        "acquisition": result.acquisition,
     }
 
 
@@ -102,13 +146,14 @@ def _write_files(result: RunResult, folder: RunFolder, plots: bool) -> None:
     sampled = {"summary", "predictions"} if result.distributed is not None else set()
     table = prepared.summary if prepared.summary is not None else prepared.survival_table
     if table is not None:
-        table.to_csv(folder.file(_csv_name("summary", sampled)), index=False)
+        with_ids_first(table).to_csv(folder.file(_csv_name("summary", sampled)), index=False)
     for name, table in result.tables.items():
         table.to_csv(folder.file(_csv_name(name, sampled)), index=False)
     if result.distributed is not None:
         result.timings.update(result.distributed.write(folder.tmp))
     elif "parquet" in result.settings.formats and "predictions" in result.tables:
-        result.tables["predictions"].to_parquet(folder.file("predictions.parquet"), index=False)
+        predictions = with_ids_first(result.tables["predictions"])
+        predictions.to_parquet(folder.file("predictions.parquet"), index=False)
     for name, estimator in result.final.items():
         suffix = ".nc" if estimator.result_.draws is not None else ".json"
         estimator.save(folder.file(f"models/{name.replace(':', '-')}{suffix}"))
@@ -140,11 +185,22 @@ def manifest(result: RunResult) -> dict[str, Any]:
             for name, est in result.fitted.items()
         },
         "seed_metrics": result.seed_metrics,
+        "seed_comparison": _seed_comparison(result),
         "verdict": result.verdict,
         SELECTION: None if result.choice is None else result.choice.record(),
         "evaluation": result.notes,
+        "valuation": valuation_record(result.settings, result.tables.get("predictions")),
+        NEW_CUSTOMER_VALUE: new_customer_record(result),
         "steps_seconds": result.timings,
     }
+
+
+def _seed_comparison(result: RunResult) -> dict[str, Any] | None:
+    """What the seed formula's columns of ``predictions.csv`` are (None without them)."""
+    predictions = result.tables.get("predictions")
+    if predictions is None or "baseline_clv_horizon" not in predictions:
+        return None
+    return seed_comparison(result.settings)
 
 
 def _manifest_head(settings: RunSettings, prepared: PreparedData, command: str) -> dict[str, Any]:

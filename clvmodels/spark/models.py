@@ -141,8 +141,7 @@ def score_customers(
             values = clv.customer_values(
                 purchase, chunk, local, spend=spend, fallback_spend=fallback_spend
             )
-            values.insert(0, "customer_id", chunk["customer_id"].to_numpy())
-            yield values[["customer_id", *names]]
+            yield values[names].reset_index()
 
     with quiet_pandas_conversion():
         return frame.select(*inputs).mapInPandas(score, schema)

@@ -153,6 +153,8 @@ def summarize_transactions_spark(
         As :func:`clvmodels.data.summarize_transactions`.
     """
     o = SummaryOptions.from_keywords("summarize_transactions_spark", options)
+    if o.product is not None:  # never ignored silently
+        raise DataError("product: the Spark engine does not count products; use duckdb or pandas")
     session = spark or SparkSession.getActiveSession() or spark_session()
     frame, name = read_spark_source(session, source, delimiter=o.delimiter)
     rows = _canonical_rows(frame, name, o)

@@ -19,6 +19,7 @@ already summarised (:mod:`~clvmodels.data.summary.validate`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -41,15 +42,21 @@ from clvmodels.data.summary.rules import (
 )
 from clvmodels.data.summary.validate import check_histories, validate_summary
 from clvmodels.data.transactions import integer_ids
-from clvmodels.errors import DataError
+from clvmodels.errors import ConfigError, DataError
+
+TABLE_FORMATS = (".csv", ".parquet")
+"""The file extensions a per-customer table is written as (:func:`write_table`)."""
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
+    "TABLE_FORMATS",
     "SummaryOptions",
     "check_histories",
     "duckdb_connection",
     "summarize_transactions",
     "validate_summary",
+    "with_ids_first",
+    "write_table",
 ]
 
 
@@ -83,7 +90,7 @@ def summarize_transactions(
     **options
         The summary options ``customer_id, date, amount, time_unit, observation_end,
         calibration_end, merge_same_day, nonpositive, after_observation_end, timezone,
-        date_format, decimal, delimiter``, as keywords: their defaults and meaning are
+        date_format, decimal, delimiter, product``, as keywords: their defaults and meaning are
         documented once, in :class:`clvmodels.data.SummaryOptions`.
 
     Returns
@@ -91,6 +98,11 @@ def summarize_transactions(
     pandas.DataFrame
         Sorted by ``customer_id``, with columns
 
+        - ``customer_id``: the ids as written (text stays text, ``"007"`` stays
+          ``"007"``; ids that are all plain integers become integers), the first column
+          as in ``summary.csv``; the row index is a plain range.  Every per-customer
+          output of the API is indexed by these ids
+          (:func:`clvmodels.estimators.frames.customer_index`);
         - ``frequency``: number of repeat purchases (purchase occasions after the first)
           in the calibration window (first purchase, calibration_end];
         - ``recency``: time from the first to the last purchase in that window;
@@ -106,6 +118,8 @@ def summarize_transactions(
           days, so without ``merge_same_day`` the zero gaps of purchases on one day are
           skipped (their log is -inf); with it there are none;
         - ``first_purchase``: date of the first purchase;
+        - with ``product``: ``products``, the distinct products bought in the
+          calibration window (the upsell ratio's input; :class:`SummaryOptions`);
         - with ``calibration_end``: ``frequency_holdout`` (purchases in
           (calibration_end, observation_end]), ``revenue_holdout`` and
           ``duration_holdout`` (observation_end - calibration_end).
@@ -204,6 +218,55 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
         out["frequency_holdout"] = per["n_hold"].to_numpy(dtype="int64")
         out["revenue_holdout"] = (per["rev_hold"] + per["refunds_hold"]).to_numpy(dtype="float64")
         out["duration_holdout"] = float((obs - cal).days) / unit
+    if "products" in per:  # SummaryOptions.product: distinct products, calibration window
+        out["products"] = per["products"].to_numpy(dtype="int64")
     if o.amount is None:
         out = out.drop(columns=list(MONEY_COLUMNS), errors="ignore")
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def with_ids_first(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``customer_id`` as its first column and a plain row index: the
+    shape of every per-customer file.  A frame indexed by ``customer_id`` (the Python
+    API's per-customer frames) gets its index back as that column; a table without ids
+    is returned as it is (with its index dropped)."""
+    if table.index.name == "customer_id" and "customer_id" not in table.columns:
+        table = table.reset_index()
+    else:
+        table = table.reset_index(drop=True)
+    if "customer_id" in table.columns:
+        table = table[["customer_id", *[c for c in table.columns if c != "customer_id"]]]
+    return table
+
+
+def write_table(table: pd.DataFrame, path: str | Path, *, shown: str | None = None) -> Path:
+    """Write a per-customer table (a summary, predictions) as CSV or Parquet, chosen by
+    the extension of ``path``, with ``customer_id`` as its first column
+    (:func:`with_ids_first`).
+
+    Text ids stay text: a Parquet file stores them as strings (``"007"`` is read back as
+    ``"007"``); a CSV file holds them as written (read it with
+    ``dtype={"customer_id": str}`` to keep leading zeros).  Money is never rounded.  The
+    file is replaced atomically (:func:`clvmodels.atomic.replace`).
+
+    Raises
+    ------
+    ConfigError
+        An extension other than ``.csv`` and ``.parquet`` (``shown`` names the path in
+        the message, e.g. ``--out s.xlsx``).
+    """
+    from clvmodels.atomic import replace
+
+    path = Path(path)
+    if path.suffix not in TABLE_FORMATS:
+        raise ConfigError(unknown_extension(shown or str(path), path.suffix))
+    table = with_ids_first(table)
+    if path.suffix == ".parquet":
+        return replace(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return replace(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def unknown_extension(shown: str, suffix: str) -> str:
+    """The one-line message for an output file of an unknown extension."""
+    kind = f"unknown extension {suffix!r}" if suffix else "no extension"
+    return f"{shown}: {kind}; give a file name ending in {' or '.join(TABLE_FORMATS)}"

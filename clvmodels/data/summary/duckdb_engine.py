@@ -149,6 +149,7 @@ def summarize_duckdb(
                 date=options.date,
                 amount=options.amount,
                 formats=options.formats,
+                product=options.product,
             )
             per, counts, obs, daily = _aggregate(con, source, name, options)
             fingerprint = None
@@ -235,7 +236,22 @@ def _aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str, o: Sum
     )
     # sorted here (in parallel) so that the final stable sort by id finds little to do
     per = con.execute(f"SELECT * FROM clv_customers WHERE first_day <= {cal_day} ORDER BY cid").df()
+    if o.product is not None:
+        per = _with_products(con, per, cal)
     return per, counts, obs, _repeats_per_day(per, purchases)
+
+
+def _with_products(con: duckdb.DuckDBPyConnection, per: pd.DataFrame, cal: pd.Timestamp):
+    """``per`` with ``products``: the distinct products of each customer's rows with a
+    positive amount up to ``cal`` (0 without one; the rule of
+    :class:`~clvmodels.data.summary.rules.SummaryOptions`)."""
+    counts = con.execute(
+        "SELECT cid, count(DISTINCT p) AS products FROM clv_rows WHERE p IS NOT NULL "
+        f"AND a > 0 AND d <= DATE '{cal.date().isoformat()}' GROUP BY cid"
+    ).df()
+    found = pd.Series(counts["products"].to_numpy(), index=counts["cid"].to_numpy())
+    products = found.reindex(per["cid"].to_numpy(), fill_value=0).astype("int64")
+    return per.assign(products=products.to_numpy())
 
 
 def _bucket_totals(con: duckdb.DuckDBPyConnection, o: SummaryOptions, buckets: int):

@@ -43,9 +43,10 @@ def summarize_pandas(
         ``first_a`` (the first purchase's value), ``n_hold, rev_hold`` (holdout
         occasions and revenue), ``log_gaps, n_gaps`` (the sum of ln(days between
         consecutive purchase days in the calibration window) and their number, zero
-        gaps skipped); ``counts`` (:func:`summary_counts`); the observation
-        end found; the repeat purchases per day (:func:`daily_series`); the fingerprint
-        of a SQL source's rows (else None).
+        gaps skipped), with ``options.product`` ``products`` (distinct products of the
+        rows with a positive amount in the calibration window); ``counts``
+        (:func:`summary_counts`); the observation end found; the repeat purchases per
+        day (:func:`daily_series`); the fingerprint of a SQL source's rows (else None).
     """
     o = options
     tx, keep, after, obs, cal = _kept_rows(source, o)
@@ -66,6 +67,8 @@ def summarize_pandas(
         customers_late=int(late.sum()),
     )
     per = per.loc[~late]
+    if o.product is not None:
+        per = per.assign(products=_products(rows, per["cid"], cal).to_numpy())
     per = per.assign(
         first_day=(per["first_d"] - _EPOCH).dt.days, last_day=(per["last_d"] - _EPOCH).dt.days
     )
@@ -105,7 +108,12 @@ def _kept_rows(source: Source, o: SummaryOptions):
     kept rows ``after`` the observation end, and ``(observation_end, calibration_end)``;
     raises on the first bad row."""
     name, tx = load_transactions_pandas(
-        source, customer_id=o.customer_id, date=o.date, amount=o.amount, formats=o.formats
+        source,
+        customer_id=o.customer_id,
+        date=o.date,
+        amount=o.amount,
+        formats=o.formats,
+        product=o.product,
     )
     is_csv = is_csv_source(source)
 
@@ -170,6 +178,14 @@ def _per_customer(occ: pd.DataFrame, cal: pd.Timestamp, refunds: pd.DataFrame) -
     filled = {"n_hold": 0, "rev_hold": 0.0, "refunds": 0.0, "refunds_hold": 0.0}
     filled.update(log_gaps=0, n_gaps=0)
     return per.fillna(filled).reset_index()
+
+
+def _products(rows: pd.DataFrame, ids: pd.Series, cal: pd.Timestamp) -> pd.Series:
+    """The distinct products (``p``) of each customer of ``ids`` among the kept ``rows``
+    with a positive amount up to ``cal`` (0 for a customer without one)."""
+    bought = rows.loc[(rows["d"] <= cal) & (rows["a"] > 0) & rows["p"].notna()]
+    distinct = bought.groupby("cid")["p"].nunique()
+    return distinct.reindex(ids.to_numpy(), fill_value=0).astype("int64")
 
 
 def _log_gaps(occ: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

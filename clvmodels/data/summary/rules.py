@@ -104,6 +104,14 @@ class SummaryOptions:
     delimiter : str, optional
         CSV delimiter (one character); default: the one of ``, ; TAB |`` the header line
         holds most often.
+    product : str, optional
+        Column of the product (SKU, category: whatever "one kind" means to you) of each
+        row; with it the summary has a column ``products``: the number of distinct
+        products of the customer's rows with a positive amount (every row without an
+        amount column) in the calibration window, the input of the upsell ratio
+        (:func:`clvmodels.metrics.upsell_ratio`).  Products are compared as trimmed text;
+        a missing or blank product counts as none (0 when a customer has no product).
+        The duckdb and pandas engines count them; the Spark engine refuses the option.
 
     Raises
     ------
@@ -125,6 +133,7 @@ class SummaryOptions:
     date_format: str | None = None
     decimal: Literal[".", ","] = "."
     delimiter: str | None = None
+    product: str | None = None
 
     def __post_init__(self) -> None:
         if self.time_unit not in TRANSACTION_UNITS:
