@@ -14,7 +14,7 @@ There is no Python peer with time-varying covariates (CLVTools is an R package; 
 not reachable from this machine).  The simulation runs every customer's weekly periods
 from her join day (the calendar is shifted by up to six days for customers joining
 mid-week): it is data to time, not a recovery check (that is
-``tests/test_dynamic_estimator.py`` and the seasonal store of the README).
+``tests/test_dynamic_estimator.py`` and the seasonal store of docs/guide/covariates.md).
 
 Usage::
 

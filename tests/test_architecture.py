@@ -1,4 +1,4 @@
-"""The shape of the package, checked by parsing it (README "How the code is laid out").
+"""The shape of the package, checked by parsing it (docs/development.md "How the code is laid out").
 
 Imports flow one way, down the layers below, with no circle — counting imports inside
 functions, leaving out those under ``if TYPE_CHECKING:``; only the run layer's settings

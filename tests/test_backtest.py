@@ -47,7 +47,8 @@ def test_config_backtest_scores_every_model_at_three_origins(backtest_run):
     assert mean["mean"] == pytest.approx(by_origin.mean())
     assert mean["sd"] == pytest.approx(by_origin.std())
     assert "Rolling-origin backtest" in (backtest_run / "report.html").read_text()
-    # README "Which forecast to trust": the two models' mean log scores over the origins
+    # docs/guide/evaluation.md "Which forecast to trust": the two models' mean log scores
+    # over the origins
     scores = summary.set_index(["model", "metric"])
     for model, (stated_mean, stated_sd) in {
         "bgnbd+gamma_gamma": (-1.022, 0.037),

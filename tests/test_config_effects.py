@@ -1,5 +1,5 @@
 """The config keys of issue 18 — ``models.<key>.constraints``, ``.penalty`` and
-``.hierarchy`` — as configs/template.yaml and the README's config reference document
+``.hierarchy`` — as configs/template.yaml and the generated config reference document
 them: resolved into the model's plan and estimator arguments, and one-line errors
 naming the key path for every rule they break."""
 

@@ -2,7 +2,7 @@
 
 Each case runs ``clvmodels fit`` twice: on a file with the canonical column names and no
 ``data.columns``, and on the same file with renamed columns and the mapping role ->
-renamed column (README, configs/template.yaml: "Map the roles to your column names").
+renamed column (docs/guide/data.md, configs/template.yaml: "Map the roles to your column names").
 The two runs must write the same summary and the same fits (to rounding: DuckDB's
 parallel sums of amounts may add in another order when the file's bytes differ).
 """

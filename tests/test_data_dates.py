@@ -1,5 +1,5 @@
 """How both engines read a log's days, time zones, date formats, decimal commas and CSV
-delimiters (clvmodels.data.parsing; README "The per-customer summary"): the same days
+delimiters (clvmodels.data.parsing; docs/guide/data.md "The per-customer summary"): the same days
 and amounts from DuckDB and pandas, equal to references computed with Python's
 zoneinfo, and one-line errors naming the line and value for what cannot be read."""
 

@@ -1,4 +1,4 @@
-"""Customer ids are kept as the user wrote them (README "Safety": ids are text unless the
+"""Customer ids are kept as the user wrote them (docs/guide/safety.md: ids are text unless the
 file stores integers): zero-padded ids stay zero-padded in every engine and in the run
 folder, integer Parquet ids stay integers, and a quoted id holding a newline is one
 customer, never split."""

@@ -131,7 +131,7 @@ def test_retention_run_projects_years_8_to_12_within_5_percent_fader_hardie_2007
         sbg_mape = table.loc[f"sbg:{cohort}", "mape"]
         constant = table.loc[f"constant_retention:{cohort}", "mape"]
         assert sbg_mape < 5.0 and constant > 3 * sbg_mape
-    # README "Which forecast to trust": log scores of the yearly survivors
+    # docs/guide/evaluation.md "Which forecast to trust": log scores of the yearly survivors
     scores = table["log_score_survivors"].round(1)
     assert (scores["sbg:high_end"], scores["sbg:regular"]) == (-3.8, -2.7)
     assert scores["constant_retention:high_end"] == -34.5
@@ -183,8 +183,9 @@ def test_bad_clv_settings_are_one_line_config_errors(tmp_path, capsys, clv_block
     assert not (tmp_path / "run").exists()
 
 
-def test_readme_which_forecast_to_trust_figures(cdnow_run):
-    """Every figure of README "Which forecast to trust", at the precision it is stated."""
+def test_evaluation_guide_which_forecast_to_trust_figures(cdnow_run):
+    """Every figure of docs/guide/evaluation.md "Which forecast to trust", at the precision
+    it is stated."""
     table = pd.read_csv(cdnow_run / "evaluation.csv").set_index("model")
     bg, pnbd, gbm = "bgnbd+gamma_gamma", "paretonbd+gamma_gamma", "gbm_challenger"
     stated = {
@@ -223,7 +224,7 @@ def test_readme_which_forecast_to_trust_figures(cdnow_run):
     forecasters = totals.loc[[bg, pnbd, gbm]].to_numpy()
     assert round(-forecasters.max(), 2) == 0.07 and round(-forecasters.min(), 2) == 0.18
     seeds = totals.loc[["seed_base", "seed_segment", "seed_customer"]].to_numpy()
-    assert (round(seeds.min(), 2), round(seeds.max(), 2)) == (0.48, 0.63)
+    assert (round(seeds.min(), 2), round(seeds.max(), 2)) == (0.48, 0.67)
     gap = table.loc[bg, "coverage90_purchases_expected"] - table.loc[bg, "coverage90_purchases"]
     assert round(gap, 3) == 0.014
     summary = pd.read_csv(cdnow_run / "summary.csv")

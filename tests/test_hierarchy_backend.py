@@ -179,12 +179,30 @@ def test_small_groups_shrink_toward_the_population(twenty_groups):
     assert interval["lower"] < truth["g00"] < interval["upper"]
 
 
-def test_the_result_names_every_group_and_spread(twenty_groups):
-    _, labels, _, fit = twenty_groups
+@pytest.fixture(scope="module")
+def five_groups():
+    """800 customers in 5 groups, alpha varying by group: a short fit to read names from."""
+    data, labels, _ = grouped_customers(800, 5, np.random.default_rng(18), ratio=0.7)
+    fit = _short(
+        hierarchy.fit_hierarchical,
+        bgnbd.SPEC,
+        data,
+        groups=labels,
+        group_column="country",
+        parameters=["alpha"],
+        draws=200,
+        tune=200,
+        seed=5,
+    )
+    return labels, fit
+
+
+def test_the_result_names_every_group_and_spread(five_groups):
+    labels, fit = five_groups
     levels = sorted(set(labels.tolist()))
     assert fit.hierarchy["levels"] == levels
     assert fit.hierarchy["parameters"] == ["alpha"]
-    assert sum(fit.hierarchy["counts"]) == 4000
+    assert sum(fit.hierarchy["counts"]) == 800
     assert fit.param_names == (
         "r",
         "alpha",

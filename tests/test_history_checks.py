@@ -204,7 +204,7 @@ def test_the_spend_model_refuses_a_bad_history_with_the_command_lines_message(ca
 
 
 def test_customers_new_on_the_last_day_are_scored_but_not_fitted(tmp_path):
-    """README "Safety": T = 0 is a customer whose first purchase is on the last day,
+    """docs/guide/safety.md: T = 0 is a customer whose first purchase is on the last day,
     valued as a new customer; a fit refuses the row (it carries no information)."""
     model = estimator("bgnbd")
     frame = CONTINUOUS.assign(T=[39.0, 20.0, 0.0])

@@ -61,12 +61,15 @@ def test_cdnow_lead_says_model_terms_and_total(cdnow_run, cdnow_lead):
     predictions = pd.read_csv(cdnow_run / "predictions.csv")
     assert f"the 2,357 current customers are worth {money(predictions['clv'].sum())}" in text
     assert f"About {predictions['p_alive'].sum():,.0f} of them" in text
-    assert "e+" not in text and "e-" not in text  # no scientific notation
+    assert not re.search(r"\d[eE][+-]?\d", text)  # no scientific notation
     total = manifest["valuation"]["total_clv"]  # the total's own interval over the draws
     assert total["total"] == pytest.approx(predictions["clv"].sum())
     assert total["lower"] > predictions["clv_lower"].sum()  # narrower than the summed bounds
     assert total["upper"] < predictions["clv_upper"].sum()
     assert f"(90 % interval {money(total['lower'])} to {money(total['upper'])}" in text
+    one_time = int((predictions["frequency"] == 0).sum())  # 1,411: BG/NBD's P(alive) = 1
+    said = f"The BG/NBD counts all {one_time:,} customers without a repeat purchase as active"
+    assert (said in text) == (chosen == "bgnbd")
 
 
 def test_cdnow_actions_top_customers_and_at_risk(cdnow_run, cdnow_lead):

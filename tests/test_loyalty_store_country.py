@@ -1,5 +1,5 @@
-"""The country groups of the synthetic ``builtin:loyalty_store`` (issue 18, the README's
-hierarchical example).
+"""The country groups of the synthetic ``builtin:loyalty_store`` (issue 18; the example
+of docs/guide/hierarchical.md).
 
 Expected values: ``LOYALTY_STORE_TRUTH["country"]`` (``clvmodels.data.builtin``), whose
 factors ``scripts/make_loyalty_store.py`` drew once and whose realized group sizes

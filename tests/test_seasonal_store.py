@@ -102,9 +102,10 @@ def test_seasonal_store_calendar_worked_out_by_hand(script):
 
 
 def test_time_varying_pareto_nbd_recovers_the_true_values_within_its_intervals():
-    """The README's worked example: the 104-week fit of builtin:seasonal_store holds
-    every true value of SEASONAL_STORE_TRUTH in its 95 % interval, and forecasts the
-    26-week holdout within 5 % where the model without the calendar is 19 % high."""
+    """The worked example of docs/guide/covariates.md: the 104-week fit of
+    builtin:seasonal_store holds every true value of SEASONAL_STORE_TRUTH in its 95 %
+    interval, and forecasts the 26-week holdout within 5 % where the model without the
+    calendar is 19 % high."""
     import clvmodels as clv
     from clvmodels.data import calendar_table_for, panel_from_log
 

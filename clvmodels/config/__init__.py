@@ -21,12 +21,14 @@ from clvmodels.config.schema import (
     DynamicCovariatesConfig,
     EvaluationConfig,
     MetricsConfig,
+    MlflowConfig,
     ModelConfig,
     OutputConfig,
     RunConfig,
     SparkConfig,
     SplitConfig,
     SqlSourceConfig,
+    SurveyConfig,
 )
 
 __all__ = [
@@ -39,12 +41,14 @@ __all__ = [
     "DynamicCovariatesConfig",
     "EvaluationConfig",
     "MetricsConfig",
+    "MlflowConfig",
     "ModelConfig",
     "OutputConfig",
     "RunConfig",
     "SparkConfig",
     "SplitConfig",
     "SqlSourceConfig",
+    "SurveyConfig",
     "load_config",
     "parse_config",
 ]

@@ -87,7 +87,7 @@ LOYALTY_STORE_TRUTH: dict[str, Any] = {
         "gamma": 15.0,
         "gamma:loyalty_member": -0.1,  # members spend e^-0.1 ≈ 0.905 times as much per order
     },
-    # Country groups (the README's hierarchical example): independent of the covariates,
+    # Country groups (docs/guide/hierarchical.md's example): independent of the covariates,
     # the country g multiplies alpha and b, α_i = α₀ f^α_g e^(−γ₁′z), b_i = b₀ f^b_g e^(γ₃′z),
     # by factors whose logs were drawn once from Normal(0, sigma) — the population of a
     # hierarchical fit, log θ_g ~ Normal(log θ₀, σ_θ) — by scripts/make_loyalty_store.py

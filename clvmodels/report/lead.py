@@ -163,7 +163,7 @@ def _customer_lead(
         f"Together the {_count(customers)} current customers{sample}"
         f"{rows if weighted else ''} are worth {_money(total)}{interval}. About "
         f"{_count(active)} of them ({_pct(round(active / customers, 2))}) are likely still active "
-        "(the sum of their probabilities of being alive, P(alive)).",
+        "(the sum of their probabilities of being alive, P(alive))." + _artefact(manifest, frame),
         _no_amounts_note(manifest),
     ]
     lists = customer_actions(predictions, summary)
@@ -216,6 +216,23 @@ def _subscription_lead(
 
 
 # --------------------------------------------------------------------------- sentences
+def _artefact(manifest: dict[str, Any], frame: pd.DataFrame) -> str:
+    """The BG/NBD's P(alive) = 1 for customers without a repeat purchase, where it moves
+    the lead's numbers: the count of active customers and the at-risk list."""
+    chosen = (manifest.get("selection") or {}).get("chosen_purchase_model")
+    if chosen != "bgnbd" or "frequency" not in frame:
+        return ""
+    zero = float(frame.loc[frame["frequency"] == 0, WEIGHT].sum())
+    if zero == 0:
+        return ""
+    return (
+        f" The BG/NBD counts all {_count(zero)} customers without a repeat purchase as "
+        "active (P(alive) = 1, a known artefact of the model: see the note under the "
+        "P(alive) heat map), so this count is high and no one-time buyer can be on the "
+        "at-risk list; the P(alive) of MBG/NBD or Pareto/NBD ranks them too."
+    )
+
+
 def _model_sentence(manifest: dict[str, Any]) -> str:
     """Which model values the customers, and why."""
     selection = manifest.get("selection") or {}

@@ -2,7 +2,7 @@
 
 :func:`write_run` writes the folder of ``clvmodels fit``::
 
-    predictions.csv[, predictions.parquet]   per customer (see README "Outputs")
+    predictions.csv[, predictions.parquet]   per customer (docs/guide/outputs.md)
     summary.csv                              the per-customer summary (cohort table for sBG)
     params.json                              every fitted model
     evaluation.csv, conditional_expectations.csv, tracking.csv     (with a split)
