@@ -42,7 +42,7 @@ notebooks: $(BIN)/.installed-dev
 
 ## docs: the documentation site -> site/ (open site/index.html); warnings are errors
 docs: $(BIN)/.installed-dev
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

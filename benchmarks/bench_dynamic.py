@@ -61,8 +61,9 @@ def simulated(n: int, seed: int = 1) -> tuple[pd.DataFrame, object]:
     idx = np.minimum(idx, CALIBRATION_WEEKS)
     high = calendar["high_season"].to_numpy()[idx]
     sale = calendar["spring_sale"].to_numpy()[idx]
-    purchase = np.exp(EFFECTS["purchase"]["high_season"] * high
-                      + EFFECTS["purchase"]["spring_sale"] * sale)
+    purchase = np.exp(
+        EFFECTS["purchase"]["high_season"] * high + EFFECTS["purchase"]["spring_sale"] * sale
+    )
     dropout = np.exp(EFFECTS["dropout"]["high_season"] * high)
     customer, times, _ = paretonbd_dynamic.simulate(
         n, **TRUE, purchase_rate=purchase, dropout_rate=dropout, rng=rng
@@ -75,16 +76,21 @@ def simulated(n: int, seed: int = 1) -> tuple[pd.DataFrame, object]:
     unique = np.unique(customer.astype(np.int64) * 10_000 + days)
     customer, days = unique // 10_000, unique % 10_000
     panel = build_panel(
-        np.arange(n).astype(str), START + join.astype("timedelta64[D]"),
+        np.arange(n).astype(str),
+        START + join.astype("timedelta64[D]"),
         (customer, START + days.astype("timedelta64[D]")),
-        START + np.timedelta64(end, "D"), "W", [calendar],
+        START + np.timedelta64(end, "D"),
+        "W",
+        [calendar],
     )
-    summary = pd.DataFrame({
-        "customer_id": panel.customer_ids,
-        "frequency": panel.counts.sum(axis=1),
-        "recency": panel.before.sum(axis=1),
-        "T": panel.exposure.sum(axis=1),
-    })
+    summary = pd.DataFrame(
+        {
+            "customer_id": panel.customer_ids,
+            "frequency": panel.counts.sum(axis=1),
+            "recency": panel.before.sum(axis=1),
+            "T": panel.exposure.sum(axis=1),
+        }
+    )
     return summary, panel
 
 
@@ -147,23 +153,41 @@ def main() -> None:
         return
     print(f"cores {os.cpu_count()}, load average {os.getloadavg()}")
     for n in sorted(set(args.sizes) | set(args.bayes_sizes)):
-        command = [sys.executable, __file__, "--one", str(n), "--draws", str(args.draws),
-                   "--tune", str(args.tune), "--chains", str(args.chains)]
+        command = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(n),
+            "--draws",
+            str(args.draws),
+            "--tune",
+            str(args.tune),
+            "--chains",
+            str(args.chains),
+        ]
         command += ["--bayes"] if n in args.bayes_sizes else []
         command += ["--with-lifetimes"] if n in args.lifetimes else []
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        line = (f"n={n:>7,}: panel {r['panel_seconds']:.1f} s; MLE fresh {r['mle_fresh']:.1f} s, "
-                f"warm {r['mle_warm']:.1f} s; plain Pareto/NBD (ours) {r['plain_seconds']:.2f} s")
-        line += (f" (covariate fit / plain: {r['mle_fresh'] / r['plain_seconds']:.0f}x fresh, "
-                 f"{r['mle_warm'] / r['plain_seconds']:.0f}x warm)")
+        line = (
+            f"n={n:>7,}: panel {r['panel_seconds']:.1f} s; MLE fresh {r['mle_fresh']:.1f} s, "
+            f"warm {r['mle_warm']:.1f} s; plain Pareto/NBD (ours) {r['plain_seconds']:.2f} s"
+        )
+        line += (
+            f" (covariate fit / plain: {r['mle_fresh'] / r['plain_seconds']:.0f}x fresh, "
+            f"{r['mle_warm'] / r['plain_seconds']:.0f}x warm)"
+        )
         if "lifetimes_seconds" in r:
-            line += (f"; lifetimes plain (weights) {r['lifetimes_seconds']:.2f} s (covariate fit "
-                     f"/ lifetimes: {r['mle_fresh'] / r['lifetimes_seconds']:.1f}x fresh, "
-                     f"{r['mle_warm'] / r['lifetimes_seconds']:.1f}x warm)")
+            line += (
+                f"; lifetimes plain (weights) {r['lifetimes_seconds']:.2f} s (covariate fit "
+                f"/ lifetimes: {r['mle_fresh'] / r['lifetimes_seconds']:.1f}x fresh, "
+                f"{r['mle_warm'] / r['lifetimes_seconds']:.1f}x warm)"
+            )
         if "bayes_seconds" in r:
-            line += (f"; NUTS {r['bayes_seconds']:.0f} s ({r['sampling_seconds']:.0f} s "
-                     f"sampling, converged {r['bayes_converged']})")
+            line += (
+                f"; NUTS {r['bayes_seconds']:.0f} s ({r['sampling_seconds']:.0f} s "
+                f"sampling, converged {r['bayes_converged']})"
+            )
         print(line + f"; peak RSS {r['peak_rss_mb']:.0f} MB")
         print(f"    estimates {r['estimates']}")
     print(f"load average after {os.getloadavg()}")

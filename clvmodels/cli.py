@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--draws", type=int, default=200)
     p.add_argument("--threads", type=int, default=None, help="default: all cores")
-    p.add_argument("--time-unit", default="W", help="when the model file does not record it")
+    p.add_argument("--time-unit", help="only when the model file does not record its unit")
     p.add_argument(
         "--covariates",
         help="customer table (.csv or .parquet) with customer_id and the covariate columns "
@@ -378,6 +378,7 @@ def _predict(args: argparse.Namespace) -> Any:
     from clvmodels.estimators import GammaGamma
     from clvmodels.run.scoring import (
         check_summary_columns,
+        model_time_unit,
         predict_settings,
         value_note,
         with_covariate_columns,
@@ -397,7 +398,7 @@ def _predict(args: argparse.Namespace) -> Any:
     if spend is not None and args.order_value is not None:
         raise ConfigError("--order-value: not with --spend-model, which values each order")
     raw = read_table(args.data)
-    unit = model.result_.time_unit or args.time_unit
+    unit = model_time_unit(model, args.time_unit, args.model)
     check_summary_columns(raw, args.data, model_info(model.model_key), unit)
     frame = with_covariate_columns(
         validate_summary(raw, source_name=args.data, new_customers=True),

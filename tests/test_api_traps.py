@@ -248,6 +248,19 @@ def test_predict_refuses_an_unknown_output_extension(tmp_path, summary, saved, c
     assert not out.exists()
 
 
+def test_predict_refuses_a_time_unit_other_than_the_models(tmp_path, summary, saved, capsys):
+    """Issue 19: ``--time-unit D`` with a weekly model was silently ignored."""
+    model, _ = saved
+    summary.to_csv(tmp_path / "s.csv", index=False)
+    out = tmp_path / "scores.csv"
+    args = ["predict", str(model), str(tmp_path / "s.csv"), "--out", str(out)]
+    assert main([*args, "--time-unit", "D"]) == 2
+    err = capsys.readouterr().err
+    assert "--time-unit D: " in err and "fitted in time unit 'W'" in err
+    assert err.count("\n") == 1 and not out.exists()
+    assert main([*args, "--time-unit", "W"]) == 0  # the model's own unit is fine
+
+
 def _config(tmp_path: Path, log: pd.DataFrame) -> Path:
     log.to_csv(tmp_path / "tx.csv", index=False)
     config = tmp_path / "c.yaml"

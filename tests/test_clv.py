@@ -206,7 +206,7 @@ def test_posterior_summaries_equal_draw_by_draw_evaluation(
         ({"discount_rate": 10}, r"^ValueSettings.discount_rate: 10 is not a yearly rate"),
         ({"time_unit": "days"}, r"^ValueSettings.time_unit: 'days' is not one of D, W, M, Y"),
         ({"interval": 90}, r"^ValueSettings.interval: 90 is not None or a probability"),
-        ({"draws": 1}, r"^ValueSettings.draws: 1 is not a whole number"),
+        ({"draws": 1}, r"^ValueSettings.draws: 1 is not a whole number of draws, at least 20"),
         ({"horizon": -1.0}, r"^ValueSettings.horizon: -1.0 is not a positive number"),
     ],
 )

@@ -36,9 +36,7 @@ def _csv(tmp_path, text: str, name: str = "log.csv") -> str:
 
 
 def _one_per_customer(dates: list) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"customer_id": range(1, len(dates) + 1), "date": dates, "amount": 1.0}
-    )
+    return pd.DataFrame({"customer_id": range(1, len(dates) + 1), "date": dates, "amount": 1.0})
 
 
 # ---------------------------------------------------------------- time zones
@@ -97,9 +95,7 @@ def test_mixed_offsets_and_naive_text_in_one_column_are_read_alike(tmp_path, eng
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", ["frame", "parquet"])
-def test_time_zone_aware_frames_and_parquet_are_converted_to_the_zone(
-    tmp_path, engine, kind
-):
+def test_time_zone_aware_frames_and_parquet_are_converted_to_the_zone(tmp_path, engine, kind):
     stamps = pd.to_datetime(["2021-06-30 22:30:00", "2021-07-01 03:00:00"]).tz_localize("UTC")
     source = _one_per_customer(stamps)
     if kind == "parquet":

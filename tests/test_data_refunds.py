@@ -13,7 +13,7 @@ import pytest
 
 from clvmodels.cli import main
 from clvmodels.config.reference import config_reference
-from clvmodels.config.schema import DataConfig
+from clvmodels.config.schema_data import DataConfig
 from clvmodels.data import SummaryOptions, load_builtin, summarize_transactions
 from clvmodels.data.summary.rules import NONPOSITIVE
 from clvmodels.errors import DataError

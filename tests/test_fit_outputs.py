@@ -48,8 +48,6 @@ EVALUATION_COLUMNS = [
 ]
 
 
-
-
 def test_predictions_have_the_documented_schema_sorted_by_clv(cdnow_run):
     table = pd.read_csv(cdnow_run / "predictions.csv")
     assert len(table) == 2357

@@ -104,6 +104,26 @@ def test_quantile_segments_are_thirds_where_equal_width_leaves_the_top_nearly_em
     )
 
 
+def test_a_compressed_summary_gets_the_segments_of_the_customers_it_stands_for():
+    """Rows shared by ``count`` customers are ranked and cut by their customers: the
+    segments equal those of the expanded summary, customer by customer."""
+    rng = np.random.default_rng(7)
+    base = _skewed_base(400, rng).round({"recency": 0, "revenue": -1})
+    base["T"] = 39.0
+    history = ["frequency", "recency", "T", "revenue"]
+    compressed = base.groupby(history, as_index=False).size().rename(columns={"size": "count"})
+    compressed.insert(0, "customer_id", range(len(compressed)))
+    assert len(compressed) < len(base) / 2  # many customers share a row
+    per_row = rfm_segments(compressed).set_axis(compressed.index)
+    expanded = compressed.loc[compressed.index.repeat(compressed["count"])]
+    expected = rfm_segments(expanded.drop(columns="count").assign(customer_id=range(len(expanded))))
+    assert list(per_row.loc[expanded.index, "rfm_segment"]) == list(expected["rfm_segment"])
+    counts = per_row.groupby("rfm_segment", observed=True).apply(
+        lambda rows: compressed.loc[rows.index, "count"].sum()
+    )
+    assert counts.sum() == 400 and counts.min() > 60  # thirds of customers, up to ties
+
+
 def test_cdnow_top_segment_holds_hundreds_not_4(cdnow_summary):
     # CDNOW, 2,357 customers: equal-width thirds put 4 on top; thirds of the ranking 786
     clipped = cdnow_summary.assign(revenue=cdnow_summary["revenue"].clip(lower=0.0))

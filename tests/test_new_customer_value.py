@@ -118,6 +118,21 @@ def test_sbg_new_subscriber_against_fader_hardie_2010_del():
     assert value.first_order == pytest.approx(50.0)
     survival = np.exp(special.betaln(alpha, beta + np.arange(1, 4)) - special.betaln(alpha, beta))
     assert value.expected_repeat_purchases == pytest.approx(survival.sum(), rel=1e-12)
+    assert value.horizon is None  # DEL: the whole remaining lifetime, whatever the horizon
+
+
+def test_the_time_unit_comes_from_the_model_and_a_mismatch_is_refused():
+    """Issue 19: ValueSettings without a unit takes the model's (horizon one year of it);
+    a weekly model valued in days is refused, as customer_values does."""
+    model = fitted("bgnbd", BGNBD)
+    default = new_customer_value(model, ValueSettings(interval=None), fallback_spend=30.0)
+    year = new_customer_value(model, settings(horizon=365.25 / 7), fallback_spend=30.0)
+    assert default.clv == pytest.approx(year.clv, rel=1e-12)
+    with pytest.raises(ConfigError, match=r"time_unit: 'D', but the bgnbd model .* 'W'"):
+        new_customer_value(model, settings(time_unit="D", horizon=365.0), fallback_spend=30.0)
+    sbg = fitted("sbg", SBG, unit="Y")
+    with pytest.raises(ConfigError, match=r"time_unit: 'W', but the sbg model .* 'Y'"):
+        new_subscriber_value(sbg, settings())
 
 
 def test_interval_brackets_the_value_and_shrinks_with_the_covariance():

@@ -10,6 +10,9 @@ from clvmodels.errors import ConfigError
 from clvmodels.models import discount
 from clvmodels.units import DAYS_PER_UNIT, units_per_year
 
+MIN_DRAWS = 20
+"""Fewest parameter draws behind an interval (the API, ``clv.draws`` and ``--draws``)."""
+
 
 @dataclass(frozen=True)
 class ValueSettings:
@@ -61,7 +64,7 @@ class ValueSettings:
             and (not _is_number(self.interval) or not 0 < self.interval < 1),
             "draws": not isinstance(self.draws, int)
             or isinstance(self.draws, bool)
-            or self.draws < 2,
+            or self.draws < MIN_DRAWS,
             "threads": self.threads is not None
             and (not isinstance(self.threads, int) or self.threads < 1),
         }
@@ -71,7 +74,7 @@ class ValueSettings:
             "margin": "a share of revenue in (0, 1], such as 0.3 for 30 %",
             "time_unit": f"one of {', '.join(DAYS_PER_UNIT)} (None: the model's unit)",
             "interval": "None or a probability in (0, 1), such as 0.9",
-            "draws": "a whole number of draws, at least 2",
+            "draws": f"a whole number of draws, at least {MIN_DRAWS}",
             "threads": "None or a positive whole number",
         }
         for name, bad in problems.items():

@@ -14,22 +14,24 @@ from clvmodels.config.load import load_config, parse_config
 from clvmodels.config.schema import (
     BacktestConfig,
     BaselineConfig,
-    CalendarConfig,
     ClvConfig,
-    CovariatesConfig,
-    DataConfig,
-    DynamicCovariatesConfig,
     EvaluationConfig,
     MetricsConfig,
     MlflowConfig,
-    ModelConfig,
     OutputConfig,
     RunConfig,
-    SparkConfig,
     SplitConfig,
-    SqlSourceConfig,
     SurveyConfig,
 )
+from clvmodels.config.schema_data import (
+    CalendarConfig,
+    CovariatesConfig,
+    DataConfig,
+    DynamicCovariatesConfig,
+    SparkConfig,
+    SqlSourceConfig,
+)
+from clvmodels.config.schema_models import ModelConfig
 
 __all__ = [
     "BacktestConfig",

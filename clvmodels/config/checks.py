@@ -10,9 +10,12 @@ import importlib.util
 from pathlib import Path
 
 from clvmodels.backends.priors import check_priors
+from clvmodels.clv.settings import MIN_DRAWS
 from clvmodels.config.dynamic import check_dynamic
 from clvmodels.config.effects import check_effects, model_backend, model_covariates
-from clvmodels.config.schema import DataConfig, ModelConfig, RunConfig, SqlSourceConfig
+from clvmodels.config.schema import RunConfig
+from clvmodels.config.schema_data import DataConfig, SqlSourceConfig
+from clvmodels.config.schema_models import ModelConfig
 from clvmodels.data.parsing import ValueFormats
 from clvmodels.data.sql import SqlSource
 from clvmodels.data.survey import check_survey_columns
@@ -118,9 +121,7 @@ def _check_reading(data: DataConfig) -> None:
     defaults = ValueFormats()
     for key in ("timezone", "date_format", "decimal", "delimiter"):
         if getattr(data, key) != getattr(defaults, key):
-            raise ConfigError(
-                f"data.{key}: reads transaction logs; data.kind is {echo(data.kind)}"
-            )
+            raise ConfigError(f"data.{key}: reads transaction logs; data.kind is {echo(data.kind)}")
 
 
 SAMPLER_KEYS = ("draws", "tune", "chains", "seed", "ess_floor", "thin")
@@ -150,8 +151,7 @@ def _check_model_options(key: str, model: ModelConfig) -> None:
         for name in ("priors", "method", "sampler", "target_accept", "init"):
             if getattr(model, name) != getattr(defaults, name):
                 raise ConfigError(
-                    f"{path}.{name}: the {info.name}'s sampler takes "
-                    f"{', '.join(SAMPLER_KEYS)} only"
+                    f"{path}.{name}: the {info.name}'s sampler takes {', '.join(SAMPLER_KEYS)} only"
                 )
 
 
@@ -287,9 +287,9 @@ def _check_clv(config: RunConfig) -> None:
         raise ConfigError(
             f"clv.interval: a probability such as 0.9 is expected, got {clv.interval}"
         )
-    if clv.draws < 20:
+    if clv.draws < MIN_DRAWS:
         raise ConfigError(
-            f"clv.draws: at least 20 draws are needed for an interval, got {clv.draws}"
+            f"clv.draws: at least {MIN_DRAWS} draws are needed for an interval, got {clv.draws}"
         )
     if clv.threads is not None and clv.threads < 1:
         raise ConfigError(

@@ -15,7 +15,9 @@ import dataclasses
 import importlib
 import math
 
-from clvmodels.config.schema import CalendarConfig, ModelConfig, RunConfig
+from clvmodels.config.schema import RunConfig
+from clvmodels.config.schema_data import CalendarConfig
+from clvmodels.config.schema_models import ModelConfig
 from clvmodels.data.calendar import calendar_covariates, check_horizon_days, parse_day
 from clvmodels.errors import ConfigError, echo
 from clvmodels.models import model_info, model_keys

@@ -13,7 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from clvmodels.config.schema import ModelConfig, RunConfig
+from clvmodels.config.schema import RunConfig
+from clvmodels.config.schema_models import ModelConfig
 from clvmodels.errors import ConfigError, echo
 from clvmodels.models import model_info, model_keys, model_spec
 

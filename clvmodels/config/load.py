@@ -19,7 +19,8 @@ import yaml
 
 from clvmodels.config.checks import check_semantics
 from clvmodels.config.dynamic import calendar_names, calendar_options
-from clvmodels.config.schema import CalendarConfig, RunConfig, to_plain
+from clvmodels.config.schema import RunConfig, to_plain
+from clvmodels.config.schema_data import CalendarConfig
 from clvmodels.config.yaml_reader import MAX_BYTES, load_yaml
 from clvmodels.errors import ConfigError, echo
 

@@ -28,7 +28,8 @@ import types
 import typing
 from typing import Any, Literal
 
-from clvmodels.config.schema import RunConfig, SqlSourceConfig
+from clvmodels.config.schema import RunConfig
+from clvmodels.config.schema_data import SqlSourceConfig
 
 _INTRO = """# Config reference
 

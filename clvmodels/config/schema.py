@@ -16,37 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from clvmodels.config.schema_data import (
-    CalendarConfig,
-    CovariatesConfig,
-    DataConfig,
-    DynamicCovariatesConfig,
-    SparkConfig,
-    SqlSourceConfig,
-)
+from clvmodels.config.schema_data import DataConfig, SparkConfig, SqlSourceConfig
 from clvmodels.config.schema_models import ModelConfig
 from clvmodels.data.sql import mask_config_url
-
-__all__ = [
-    "BacktestConfig",
-    "BaselineConfig",
-    "CalendarConfig",
-    "ClvConfig",
-    "CovariatesConfig",
-    "DataConfig",
-    "DynamicCovariatesConfig",
-    "EvaluationConfig",
-    "MetricsConfig",
-    "MlflowConfig",
-    "ModelConfig",
-    "OutputConfig",
-    "RunConfig",
-    "SparkConfig",
-    "SplitConfig",
-    "SqlSourceConfig",
-    "SurveyConfig",
-    "to_plain",
-]
 
 
 @dataclass(frozen=True)

@@ -191,13 +191,35 @@ def _range_scores(values: np.ndarray, bins: int) -> np.ndarray:
     return np.searchsorted(inner_edges, values, side="right").astype(np.int64) + 1
 
 
-def _quantile_scores(values: np.ndarray, bins: int) -> np.ndarray:
-    """Scores 1..bins from the mid-rank percentile ``(rank - 1/2) / n`` (ties share a rank)."""
+def _quantile_scores(
+    values: np.ndarray, bins: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Scores 1..bins from the mid-rank percentile ``(rank - 1/2) / n`` (ties share a rank);
+    with ``weights`` (customers per row of a compressed summary) the weighted one, the
+    weight below a value plus half its own over the total (the same for unit weights)."""
+    if weights is not None:
+        share = _midrank_share(values, weights)
+        return np.minimum(np.floor(share * bins).astype(np.int64), bins - 1) + 1
     n = values.size
     ranks = pd.Series(values).rank(method="average").to_numpy()
     # (rank - 1/2) / n * bins, floored, in exact integer arithmetic: 2 * rank is whole.
     twice_rank = np.rint(2.0 * ranks).astype(np.int64)
     return (twice_rank - 1) * bins // (2 * n) + 1
+
+
+def _midrank_share(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Each value's mid-rank percentile: the weight of the smaller values plus half of
+    its own (ties together), over the total; ``(rank - 1/2) / n`` for unit weights."""
+    if weights is None:
+        return (pd.Series(values).rank(method="average").to_numpy() - 0.5) / values.size
+    distinct, at = np.unique(values, return_inverse=True)
+    own = np.bincount(at, weights=weights, minlength=len(distinct))
+    return ((np.cumsum(own) - own / 2.0) / own.sum())[at]
+
+
+def _weights(summary: pd.DataFrame) -> np.ndarray | None:
+    """Customers per row of a compressed summary (its ``count`` column), else ``None``."""
+    return summary["count"].to_numpy(float) if "count" in summary.columns else None
 
 
 def _segments(rfm_score: np.ndarray, bins: int) -> pd.Categorical:
@@ -288,8 +310,11 @@ def rfm_scores(
         "f_score": frequency,
         "m_score": values["revenue"].to_numpy() / (frequency + 1.0),
     }
-    score = _range_scores if method == "range" else _quantile_scores
-    scores = {name: score(variable, bins) for name, variable in variables.items()}
+    weights = _weights(summary)
+    if method == "range":
+        scores = {name: _range_scores(v, bins) for name, v in variables.items()}
+    else:
+        scores = {name: _quantile_scores(v, bins, weights) for name, v in variables.items()}
     rfm_score = scores["r_score"] + scores["f_score"] + scores["m_score"]
     return pd.DataFrame(
         {
@@ -387,7 +412,9 @@ def rfm_segments(
         share their average rank and so a segment; the segment is the tercile of that
         mid-rank percentile, ``floor((rank - 1/2) / n * 3)``.  Thirds hold ``n / 3``
         customers each up to such ties, a higher ``rfm_score`` never falls in a lower
-        segment, and identical customers are all ``middle``.
+        segment, and identical customers are all ``middle``.  A compressed summary (a
+        ``count`` column: customers per row) is ranked and cut by its customers, not its
+        rows, so it gets the segments of the customers it stands for.
 
     Parameters
     ----------
@@ -420,10 +447,10 @@ def rfm_segments(
         frequency,
         values["revenue"].to_numpy() / (frequency + 1.0),
     )
-    n = len(values)
-    percentiles = sum((pd.Series(v).rank(method="average").to_numpy() - 0.5) / n for v in variables)
+    weights = _weights(summary)
+    percentiles = sum(_midrank_share(np.asarray(v, float), weights) for v in variables)
     # rfm_score first; the percentile sum lies in (0, 3), so / 4 stays below the next score
     key = table["rfm_score"].to_numpy() + percentiles / 4.0
-    codes = _quantile_scores(key, len(RFM_SEGMENTS)) - 1
+    codes = _quantile_scores(key, len(RFM_SEGMENTS), weights) - 1
     segment = pd.Categorical.from_codes(codes, categories=list(RFM_SEGMENTS), ordered=True)
     return table.assign(rfm_segment=pd.Series(segment, index=table.index))

@@ -24,6 +24,7 @@ PERCENT = "\u00a0%"
 IDS = frozenset(
     {
         "customer_id",
+        "history",
         "model",
         "cohort",
         "parameter",
@@ -54,6 +55,10 @@ _SHARE = re.compile(
     r"|\w*_share|share of .+|\w+_rate)$"
 )
 _ERROR = re.compile(r"^total_\w+_error$")
+_MONEY = re.compile(
+    r"^(clv|clv_(lower|upper|on|off)|(mean|total)_\w*clv\w*|expected value|value per \w+|"
+    r"value|revenue|monetary_value|expected_spend|average_order_value|lift)$"
+)
 _PERCENT_POINTS = re.compile(r"^(mape|\w*_pct_error)$")
 _COUNT = re.compile(
     r"^(customers|orders|frequency|frequency_holdout|renewals|n|count|holdout_periods|"
@@ -62,7 +67,8 @@ _COUNT = re.compile(
 
 
 def kind(column: str) -> str:
-    """``id``, ``share``, ``error``, ``percent``, ``count``, ``parameter`` or ``number``."""
+    """``id``, ``share``, ``error``, ``percent``, ``count``, ``parameter``, ``money`` or
+    ``number``."""
     if column in IDS:
         return "id"
     if _ERROR.match(column):
@@ -75,6 +81,8 @@ def kind(column: str) -> str:
         return "count"
     if column in PARAMETER_COLUMNS:
         return "parameter"
+    if _MONEY.match(column):
+        return "money"
     return "number"
 
 
@@ -115,14 +123,31 @@ def cell(value: Any, column: str = "") -> str:
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
     if what == "share":
-        return f"{value:.1%}".replace("%", PERCENT)
+        return share(value)
     if what == "error":
         return f"{value:+.1%}".replace("%", PERCENT)
     if what == "percent":
         return f"{value:.1f}{PERCENT}"
     if what == "count" and value.is_integer():
         return f"{value:,.0f}"
+    if what == "money":
+        return money(value)
     return plain(value, 1e-4 if what == "parameter" else 0.0)
+
+
+def share(value: float) -> str:
+    """A share as a percentage with one decimal: ``0.688`` → ``68.8 %``."""
+    return f"{value:.1%}".replace("%", PERCENT)
+
+
+def money(value: float) -> str:
+    """An amount: thousands separators and whole units from 1,000 up, else two decimals
+    (``9.557`` → ``9.56``; four significant digits below 0.01, never scientific)."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if value == 0 or abs(value) >= 0.01:
+        return f"{value:,.2f}"
+    return plain(value)
 
 
 # ------------------------------------------------------------------------------ names
@@ -142,6 +167,7 @@ _TARGETS = {
 }
 NAMES: dict[str, tuple[str, str]] = {
     "customer_id": ("customer", "the customer's id, as in the input data"),
+    "history": ("history", "the id of a row of a compressed summary: customers who share it"),
     "model": ("model", "the forecaster: a fitted model (purchase+spend) or a benchmark"),
     "cohort": ("cohort", "the group of customers who started together"),
     "frequency": ("repeat purchases", "repeat purchases in the calibration window"),
@@ -227,6 +253,24 @@ NAMES: dict[str, tuple[str, str]] = {
     "repeat_purchase_rate": (
         "repeat-purchase rate",
         "share of customers who bought more than once",
+    ),
+    "cac": (
+        "acquisition cost per new customer (CAC)",
+        "metrics.marketing_spend / customers acquired in the calibration window",
+    ),
+    "clv_minus_cac": (
+        "simple CLV − CAC",
+        "the seed formula's simple CLV (its lifespan, undiscounted) minus the CAC",
+    ),
+    "ltv_to_cac": (
+        "LTV:CAC (simple CLV)",
+        "simple CLV / CAC, the seed's ratio; the first section's advice uses the model's "
+        "new-customer value instead",
+    ),
+    "max_cost_per_click": (
+        "break-even cost per click (simple CLV)",
+        "simple CLV × metrics.conversion_rate, the seed's figure; the first section's bid "
+        "uses the model's new-customer value at the LTV:CAC target",
     ),
     "upsell_ratio": (
         "upsell ratio",

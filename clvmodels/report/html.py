@@ -22,7 +22,7 @@ from clvmodels.errors import DataError
 from clvmodels.evaluation.selection import ModelChoice
 from clvmodels.metrics import segment_values
 from clvmodels.report.effects import covariates_section, groups_section
-from clvmodels.report.formats import cell, definition, label
+from clvmodels.report.formats import cell, definition, label, share
 from clvmodels.report.lead import lead_section
 from clvmodels.report.markup import escape as _e
 from clvmodels.report.markup import glossary_section
@@ -115,7 +115,7 @@ def _data_section(manifest: dict[str, Any], folder: Path) -> str:
             lines.append(
                 (
                     f"{cohort}: mean retention rate / churn rate",
-                    f"{rates.mean():.1%} / {1 - rates.mean():.1%}",
+                    f"{share(rates.mean())} / {share(1 - rates.mean())}",
                 )
             )
         text += _pairs(lines)
@@ -391,7 +391,8 @@ def _customers_section(manifest: dict[str, Any], folder: Path) -> str:
             "customers (the summary's count column); the values are per customer.</p>"
         )
         top.insert(1, "customers", weight[:20])
-    text += _table(top[[c for c in (*TOP_COLUMNS[:1], "customers", *TOP_COLUMNS[1:]) if c in top]])
+    shown = top[[c for c in (*TOP_COLUMNS[:1], "customers", *TOP_COLUMNS[1:]) if c in top]]
+    text += _table(shown.rename(columns={"customer_id": "history"}) if weighted else shown)
     if "rfm_segment" in frame:
         seg = segment_values(frame, "clv").reset_index()
         for column in ("baseline_clv_horizon", "baseline_clv"):

@@ -34,6 +34,7 @@ UNIT_WORDS = {"D": ("day", "days"), "W": ("week", "weeks"), "M": ("month", "mont
 UNIT_WORDS["Y"] = ("year", "years")
 SEGMENT_COLUMNS = ("rfm_segment", "cohort")
 
+
 # ------------------------------------------------------------------------ customer lists
 def customer_actions(predictions: pd.DataFrame, summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The top customers by expected value and the valuable customers at risk.
@@ -356,6 +357,11 @@ def _acquisition_item(new: dict[str, Any], valuation: dict[str, Any], per: str =
             f"<b>{_money(a['max_acquisition_cost'])}</b> to acquire one (LTV:CAC "
             f"{a['ltv_cac_ratio']:g}:1, metrics.ltv_cac_ratio)"
         )
+        if float(valuation.get("margin", 1.0)) == 1.0:  # revenue: the limit is too generous
+            text += (
+                " — on revenue, as clv.margin is 100 %: set it to your profit margin for a "
+                "limit on profit"
+            )
         if a.get("max_cost_per_click") is not None:
             text += (
                 f"; bid at most <b>{_money(a['max_cost_per_click'])}</b> per click at a "

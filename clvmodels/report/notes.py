@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.estimators.frames import WEIGHT
+from clvmodels.report.formats import share
 from clvmodels.report.markup import escape as _e
 from clvmodels.report.markup import read_table as _csv
 
@@ -44,7 +45,7 @@ def summary_facts(manifest: dict[str, Any], folder: Path) -> list[tuple[str, str
     rows += [
         ("repeat purchases", f"{(w * frequency).sum():,.0f}"),
         ("repeat purchases per customer", f"{(w * frequency).sum() / customers:.3g}"),
-        ("customers who bought again", f"{w[frequency > 0].sum() / customers:.1%}"),
+        ("customers who bought again", share(w[frequency > 0].sum() / customers)),
     ]
     if "n" in summary:
         n = np.unique(summary["n"])
@@ -77,7 +78,7 @@ def bgnbd_note(manifest: dict[str, Any], folder: Path, valuing: bool = False) ->
         return ""
     text = (
         "BG/NBD artefact: the BG/NBD lets a customer drop out only right after a repeat "
-        f"purchase, so the {zero:,.0f} customers without one ({zero / w.sum():.1%} of "
+        f"purchase, so the {zero:,.0f} customers without one ({share(zero / w.sum())} of "
         f"{w.sum():,.0f}) all get P(alive) = 1, however long ago they bought (the solid "
         "row at 0 repeat purchases of the P(alive) heat map)."
     )

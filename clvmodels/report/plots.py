@@ -34,6 +34,7 @@ from clvmodels.report.formats import plain
 if TYPE_CHECKING:
     from clvmodels.data.regularity import Regularity
 
+
 def tracking(
     frame: pd.DataFrame, calibration_end: float | None, unit: str, ax: Axes | None = None
 ) -> Axes:

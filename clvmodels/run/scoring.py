@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from clvmodels.clv.settings import MIN_DRAWS
 from clvmodels.errors import ConfigError, DataError
+from clvmodels.units import DAYS_PER_UNIT
 
 
 def with_covariate_columns(
@@ -140,8 +142,10 @@ def predict_settings(
         length = clv.resolve_horizon(horizon, unit)
     except ValueError:
         raise ConfigError(f"--horizon: expected a number or lifetime, got {horizon!r}") from None
-    if interval is not None and draws < 20:
-        raise ConfigError(f"--draws: at least 20 draws are needed for an interval, got {draws}")
+    if interval is not None and draws < MIN_DRAWS:
+        raise ConfigError(
+            f"--draws: at least {MIN_DRAWS} draws are needed for an interval, got {draws}"
+        )
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads: must be at least 1, got {threads}")
     return clv.ValueSettings(
@@ -191,7 +195,25 @@ def predict_panel(model: Any, args: Any, raw: Any, horizon: float, calendar: Any
         calendar=calendar,
         calibration_end=args.calibration_end,
         horizon=horizon,
-        time_unit=model.result_.time_unit or args.time_unit,
+        time_unit=model_time_unit(model, args.time_unit, args.model),
         horizon_name="--horizon" if args.horizon else "--horizon (default one year)",
         calendar_name=f"--calendar {args.calendar}",
     )
+
+
+def model_time_unit(model: Any, given: str | None, name: str) -> str:
+    """The time unit ``clvmodels predict`` values in: the one the model file records;
+    ``--time-unit`` only for a model that records none, and refused when it differs (a
+    weekly model read in days would value every customer wrong)."""
+    recorded = model.result_.time_unit
+    if given is not None and given not in DAYS_PER_UNIT:
+        raise ConfigError(f"--time-unit: {given!r} is not one of {', '.join(DAYS_PER_UNIT)}")
+    if recorded is not None and given not in (None, recorded):
+        raise ConfigError(
+            f"--time-unit {given}: {name} was fitted in time unit {recorded!r}; leave the "
+            "option out (it is read from the model file)"
+        )
+    unit = recorded or given
+    if unit is None:
+        raise ConfigError(f"{name}: the model file records no time unit; give --time-unit")
+    return unit
