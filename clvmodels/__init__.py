@@ -8,14 +8,17 @@ Quick use::
                                               calibration_end="1997-09-30")
     bgnbd = clv.fit("bgnbd", summary)
     bgnbd.summary()
+
+``import clvmodels`` loads only the errors and the version: the estimators, the fit
+functions and the subpackages are imported on first use (PEP 562 ``__getattr__``), so a
+command that needs none of SciPy, PyMC or matplotlib does not pay for them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from clvmodels._lazy import lazy_exports
 from clvmodels._version import __version__
 from clvmodels.errors import (
     ClvError,
@@ -24,60 +27,72 @@ from clvmodels.errors import (
     FitError,
     ModelLoadError,
 )
-from clvmodels.estimators import (
-    BGBB,
-    BGCNBD,
-    BGNBD,
-    ESTIMATORS,
-    MBGCNBD,
-    MBGNBD,
-    NBD,
-    SBG,
-    Estimator,
-    GammaGamma,
-    GGompertzNBD,
-    ParetoGGG,
-    ParetoNBD,
+
+if TYPE_CHECKING:
+    from clvmodels.estimators import (
+        BGBB,
+        BGCNBD,
+        BGNBD,
+        MBGCNBD,
+        MBGNBD,
+        NBD,
+        SBG,
+        Estimator,
+        GammaGamma,
+        GGompertzNBD,
+        ParetoGGG,
+        ParetoNBD,
+        fit,
+        load_model,
+    )
+    from clvmodels.estimators import (
+        ESTIMATORS as ESTIMATORS,  # public, though not in __all__
+    )
+    from clvmodels.results import FitResult
+
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "BGBB",
+            "BGCNBD",
+            "BGNBD",
+            "ESTIMATORS",
+            "MBGCNBD",
+            "MBGNBD",
+            "NBD",
+            "SBG",
+            "Estimator",
+            "GammaGamma",
+            "GGompertzNBD",
+            "ParetoGGG",
+            "ParetoNBD",
+            "fit",
+            "load_model",
+        ),
+        "clvmodels.estimators",
+    ),
+    "FitResult": "clvmodels.results",
+}
+"""The public names imported on first use, and the module each comes from."""
+
+_SUBPACKAGES = (
+    "backends",
+    "clv",
+    "config",
+    "data",
+    "estimators",
+    "evaluation",
+    "metrics",
+    "models",
+    "report",
+    "results",
+    "run",
+    "units",
 )
-from clvmodels.results import FitResult
+"""The modules ``clvmodels.<name>`` reaches without an import of its own."""
 
 
-def fit(
-    model: str, data: pd.DataFrame, backend: str | None = None, **options: Any
-) -> Estimator:
-    """Fit model ``model`` on a canonical per-customer frame and return the fitted estimator.
-
-    Parameters
-    ----------
-    model
-        One of ``bgnbd, paretonbd, mbgnbd, bgbb, nbd, bgcnbd, mbgcnbd, ggompertz,
-        paretoggg, gamma_gamma, sbg`` (:data:`clvmodels.models.REGISTRY`).
-    data
-        Per-customer frame (``frequency, recency, T[, monetary_value][, count]`` for the
-        purchase models, plus ``litt`` for the BG/CNBD-k, MBG/CNBD-k and Pareto/GGG;
-        ``frequency, recency, n[, count]`` for BG/BB; ``tenure, churned[, count]`` for sBG).
-    backend
-        ``"mle"`` or ``"bayes"``; default the model's own (``"bayes"`` for the
-        Pareto/GGG, which has no closed-form likelihood; ``"mle"`` otherwise).
-    **options
-        Backend options (MLE: ``init``, ``max_iter``) and model options (BG/CNBD-k,
-        MBG/CNBD-k: ``k`` or ``max_k``).
-    """
-    try:
-        cls = ESTIMATORS[model]
-    except KeyError:
-        raise FitError(f"unknown model {model!r}; choose from {', '.join(ESTIMATORS)}") from None
-    if backend is not None:
-        options["backend"] = backend
-    return cls(**options).fit(data)
-
-
-def load_model(path: str) -> Estimator:
-    """Load any saved model; the file says which estimator it is."""
-    result = FitResult.load(path)
-    if result.model not in ESTIMATORS:
-        raise ModelLoadError(f"{path}: unknown model {result.model!r}")
-    return ESTIMATORS[result.model].from_result(result)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBPACKAGES)
 
 
 __all__ = [

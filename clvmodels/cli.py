@@ -10,39 +10,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from clvmodels._version import __version__
-from clvmodels.config import RunConfig, SqlSourceConfig, load_config
+from clvmodels.config import RunConfig, SqlSourceConfig
 from clvmodels.errors import ClvError, ConfigError, clip
 from clvmodels.locks import output_lock
 from clvmodels.models import model_info, model_keys
 from clvmodels.run.folder import COMMAND, check_output_file, check_run_folder, run_manifest
 
 
-class Progress:
-    """Step-by-step progress on stderr (silenced by ``--quiet``)."""
+def _progress(args: argparse.Namespace) -> Any:
+    """What ``fit`` and ``summarize`` show of their steps on stderr (:mod:`clvmodels.progress`;
+    nothing with ``--quiet``)."""
+    from clvmodels.progress import SILENT, StderrProgress
 
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.timings: dict[str, float] = {}
-
-    def step(self, name: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` as the step ``name``, printing its duration."""
-        if not self.quiet:
-            print(f"[clvmodels] {name} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        result = fn()
-        elapsed = time.perf_counter() - started
-        self.timings[name] = round(elapsed, 3)
-        if not self.quiet:
-            print(f"[clvmodels] {name}: done in {elapsed:.1f} s", file=sys.stderr, flush=True)
-        return result
+    return SILENT if args.quiet else StderrProgress()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from clvmodels.config import load_config  # its checks import pandas: not for --help
+
     config = load_config(args.config)
     source = config.data.source
     if isinstance(source, SqlSourceConfig):
@@ -219,6 +208,7 @@ def _checked_sql_url(config_path: str, config: RunConfig) -> str:
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
+    from clvmodels.config import load_config
     from clvmodels.run.settings import resolve
 
     settings = resolve(load_config(args.config))
@@ -256,8 +246,8 @@ def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     from clvmodels.run.tables import seed_metric_series
     from clvmodels.run.write import write_summary
 
-    progress = Progress(args.quiet)
-    prepared = progress.step("load and summarize data", lambda: prepare_data(settings.data))
+    with _progress(args).step("load and summarize data"):
+        prepared = prepare_data(settings.data)
     summary = prepared.summary
     seed = None  # the metrics first: nothing is written if they fail
     if summary is not None and "revenue" in summary:
@@ -296,6 +286,7 @@ def _print_cohorts(source: str, table: Any) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
+    from clvmodels.config import load_config
     from clvmodels.run import resolve
 
     config = load_config(args.config)
@@ -328,8 +319,8 @@ def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     """The run of ``clvmodels fit``: fit, print the fits and the evaluation, write."""
     from clvmodels.run import execute, write_run
 
-    progress = Progress(args.quiet)
-    result = execute(settings, progress.step, progress=not args.quiet)
+    progress = _progress(args)
+    result = execute(settings, progress)
     _print_counts(result.prepared.counts)
     for name, estimator in result.fitted.items():
         params = ", ".join(f"{k} = {v:.4g}" for k, v in estimator.params_.items())
@@ -354,7 +345,7 @@ def _fit(settings: Any, args: argparse.Namespace, out: Path) -> Path:
         print(result.choice.sentence())
     if "predictions" not in result.tables:
         print("no purchase model configured: no per-customer predictions")
-    return progress.step("write the run folder", lambda: write_run(result, out))
+    return write_run(result, out, progress=progress)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:

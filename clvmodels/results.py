@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from clvmodels._version import __version__
 from clvmodels.errors import FitError, ModelLoadError
@@ -172,6 +171,8 @@ class FitResult:
                 lo, hi = np.quantile(self.draws[k], [tail, 1.0 - tail])
                 rows[k] = (float(lo), float(hi))
         else:
+            from scipy import stats  # here, not at import: SciPy's statistics load slowly
+
             z = stats.norm.ppf(1.0 - tail)
             sd_log = (
                 np.full(len(self.param_names), np.nan)

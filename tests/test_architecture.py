@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "clvmodels"
 
 LAYERS = (
-    ("_version", "errors", "units", "machine", "locks", "atomic"),
+    ("_version", "_lazy", "errors", "units", "machine", "locks", "atomic", "progress"),
     ("models", "data", "metrics"),
     ("backends", "results"),
     ("estimators",),

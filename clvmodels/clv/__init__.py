@@ -27,25 +27,61 @@ binary covariate is worth), :mod:`~clvmodels.clv.grid` (predictions over histori
 :mod:`~clvmodels.clv.dynamic` (models with time-varying covariates: DECT for DERT).
 """
 
-from clvmodels.clv.arrays import (
-    PatternLink,
-    at_patterns,
-    pattern_inputs,
-    purchase_arrays,
-    spend_per_order,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from clvmodels._lazy import lazy_exports, names_from
+
+if TYPE_CHECKING:
+    from clvmodels.clv.arrays import (
+        PatternLink,
+        at_patterns,
+        pattern_inputs,
+        purchase_arrays,
+        spend_per_order,
+    )
+    from clvmodels.clv.counterfactual import binary_covariates, covariate_lift
+    from clvmodels.clv.dynamic import dynamic_customer_values
+    from clvmodels.clv.grid import HistoryGrid, history_grid
+    from clvmodels.clv.new_customers import (
+        NewCustomerValue,
+        acquisition_advice,
+        new_customer_value,
+        new_subscriber_value,
+    )
+    from clvmodels.clv.settings import ValueSettings, resolve_horizon
+    from clvmodels.clv.subscriptions import subscription_values
+    from clvmodels.clv.values import customer_values
+
+_LAZY = names_from(
+    {
+        "clvmodels.clv.arrays": (
+            "PatternLink",
+            "at_patterns",
+            "pattern_inputs",
+            "purchase_arrays",
+            "spend_per_order",
+        ),
+        "clvmodels.clv.counterfactual": ("binary_covariates", "covariate_lift"),
+        "clvmodels.clv.dynamic": ("dynamic_customer_values",),
+        "clvmodels.clv.grid": ("HistoryGrid", "history_grid"),
+        "clvmodels.clv.new_customers": (
+            "NewCustomerValue",
+            "acquisition_advice",
+            "new_customer_value",
+            "new_subscriber_value",
+        ),
+        "clvmodels.clv.settings": ("ValueSettings", "resolve_horizon"),
+        "clvmodels.clv.subscriptions": ("subscription_values",),
+        "clvmodels.clv.values": ("customer_values",),
+    }
 )
-from clvmodels.clv.counterfactual import binary_covariates, covariate_lift
-from clvmodels.clv.dynamic import dynamic_customer_values
-from clvmodels.clv.grid import HistoryGrid, history_grid
-from clvmodels.clv.new_customers import (
-    NewCustomerValue,
-    acquisition_advice,
-    new_customer_value,
-    new_subscriber_value,
-)
-from clvmodels.clv.settings import ValueSettings, resolve_horizon
-from clvmodels.clv.subscriptions import subscription_values
-from clvmodels.clv.values import customer_values
+"""The public names imported on first use (PEP 562), and the module each comes from."""
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
 
 __all__ = [
     "HistoryGrid",

@@ -19,24 +19,57 @@
 
 from __future__ import annotations
 
-from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
-from clvmodels.data.calendar import calendar_covariates, calendar_table_for
-from clvmodels.data.dynamic import DynamicPanel, build_panel, panel_from_log
-from clvmodels.data.dynamic_table import read_dynamic_covariates
-from clvmodels.data.regularity import Regularity, estimate_regularity
-from clvmodels.data.sources import describe_source, read_table, register_source
-from clvmodels.data.sql import SqlSource
-from clvmodels.data.summary import (
-    SummaryOptions,
-    check_histories,
-    summarize_transactions,
-    validate_summary,
+from typing import TYPE_CHECKING
+
+from clvmodels._lazy import lazy_exports, names_from
+
+if TYPE_CHECKING:
+    from clvmodels.data.builtin import BUILTIN_DATASETS, BuiltinDataset, load_builtin
+    from clvmodels.data.calendar import calendar_covariates, calendar_table_for
+    from clvmodels.data.dynamic import DynamicPanel, build_panel, panel_from_log
+    from clvmodels.data.dynamic_table import read_dynamic_covariates
+    from clvmodels.data.regularity import Regularity, estimate_regularity
+    from clvmodels.data.sources import describe_source, read_table, register_source
+    from clvmodels.data.sql import SqlSource
+    from clvmodels.data.summary import (
+        SummaryOptions,
+        check_histories,
+        summarize_transactions,
+        validate_summary,
+    )
+    from clvmodels.data.survival import (
+        survival_from_subscriptions,
+        survival_to_individual,
+        validate_survival_table,
+    )
+
+_LAZY = names_from(
+    {
+        "clvmodels.data.builtin": ("BUILTIN_DATASETS", "BuiltinDataset", "load_builtin"),
+        "clvmodels.data.calendar": ("calendar_covariates", "calendar_table_for"),
+        "clvmodels.data.dynamic": ("DynamicPanel", "build_panel", "panel_from_log"),
+        "clvmodels.data.dynamic_table": ("read_dynamic_covariates",),
+        "clvmodels.data.regularity": ("Regularity", "estimate_regularity"),
+        "clvmodels.data.sources": ("describe_source", "read_table", "register_source"),
+        "clvmodels.data.sql": ("SqlSource",),
+        "clvmodels.data.summary": (
+            "SummaryOptions",
+            "check_histories",
+            "summarize_transactions",
+            "validate_summary",
+        ),
+        "clvmodels.data.survival": (
+            "survival_from_subscriptions",
+            "survival_to_individual",
+            "validate_survival_table",
+        ),
+    }
 )
-from clvmodels.data.survival import (
-    survival_from_subscriptions,
-    survival_to_individual,
-    validate_survival_table,
-)
+"""The public names imported on first use (PEP 562), and the module each comes from."""
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
 
 __all__ = [
     "BUILTIN_DATASETS",

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from clvmodels.backends.dynamic import (
     DynamicData,
@@ -295,6 +294,8 @@ def rate_multipliers(
             cov = np.asarray(result.cov_log)[np.ix_(index, index)]
             x = np.vstack([v[0] for v in values])  # covariates × periods
             se = np.sqrt(np.einsum("ct,cd,dt->t", x, cov, x))
+            from scipy import stats  # here, not at import: SciPy's statistics load slowly
+
             z = float(stats.norm.ppf(1.0 - q))
             low, high = point * np.exp(-z * se), point * np.exp(z * se)
         else:

@@ -14,39 +14,92 @@ revenue), :mod:`~clvmodels.evaluation.challenger` (the machine-learning challeng
 :mod:`~clvmodels.evaluation.backtest` (rolling-origin backtests).
 """
 
-from clvmodels.evaluation.backtest import BacktestResult, backtest
-from clvmodels.evaluation.baseline import LEVELS, SeedBaseline, rfm_table
-from clvmodels.evaluation.holdout import (
-    HoldoutEvaluation,
-    SeedLevel,
-    evaluate_holdout,
-    has_holdout,
-    tracking_table,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from clvmodels._lazy import keep_functions, lazy_exports, names_from
+
+if TYPE_CHECKING:
+    from clvmodels.evaluation.backtest import BacktestResult, backtest
+    from clvmodels.evaluation.baseline import LEVELS, SeedBaseline, rfm_table
+    from clvmodels.evaluation.holdout import (
+        HoldoutEvaluation,
+        SeedLevel,
+        evaluate_holdout,
+        has_holdout,
+        tracking_table,
+    )
+    from clvmodels.evaluation.ppc import posterior_predictive_counts
+    from clvmodels.evaluation.scores import (
+        CLOSER_TO_ZERO_IS_BETTER,
+        LOWER_IS_BETTER,
+        METRICS,
+        ZERO_FORECAST,
+        auc,
+        best_per_metric,
+        conditional_expectations,
+        evaluation_table,
+        normalized_gini,
+        relative_total_error,
+        score_forecast,
+        spearman,
+        top_share,
+        tracking_curve,
+        verdict,
+    )
+    from clvmodels.evaluation.survival import (
+        constant_retention_rate,
+        projection_summary,
+        survival_projection,
+        survivor_scores,
+    )
+
+_LAZY = names_from(
+    {
+        "clvmodels.evaluation.backtest": ("BacktestResult", "backtest"),
+        "clvmodels.evaluation.baseline": ("LEVELS", "SeedBaseline", "rfm_table"),
+        "clvmodels.evaluation.holdout": (
+            "HoldoutEvaluation",
+            "SeedLevel",
+            "evaluate_holdout",
+            "has_holdout",
+            "tracking_table",
+        ),
+        "clvmodels.evaluation.ppc": ("posterior_predictive_counts",),
+        "clvmodels.evaluation.scores": (
+            "CLOSER_TO_ZERO_IS_BETTER",
+            "LOWER_IS_BETTER",
+            "METRICS",
+            "ZERO_FORECAST",
+            "auc",
+            "best_per_metric",
+            "conditional_expectations",
+            "evaluation_table",
+            "normalized_gini",
+            "relative_total_error",
+            "score_forecast",
+            "spearman",
+            "top_share",
+            "tracking_curve",
+            "verdict",
+        ),
+        "clvmodels.evaluation.survival": (
+            "constant_retention_rate",
+            "projection_summary",
+            "survival_projection",
+            "survivor_scores",
+        ),
+    }
 )
-from clvmodels.evaluation.ppc import posterior_predictive_counts
-from clvmodels.evaluation.scores import (
-    CLOSER_TO_ZERO_IS_BETTER,
-    LOWER_IS_BETTER,
-    METRICS,
-    ZERO_FORECAST,
-    auc,
-    best_per_metric,
-    conditional_expectations,
-    evaluation_table,
-    normalized_gini,
-    relative_total_error,
-    score_forecast,
-    spearman,
-    top_share,
-    tracking_curve,
-    verdict,
-)
-from clvmodels.evaluation.survival import (
-    constant_retention_rate,
-    projection_summary,
-    survival_projection,
-    survivor_scores,
-)
+"""The public names imported on first use (PEP 562), and the module each comes from."""
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+
+keep_functions(__name__, _LAZY)
+
 
 __all__ = [
     "CLOSER_TO_ZERO_IS_BETTER",

@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from clvmodels.errors import DataError
 from clvmodels.evaluation.holdout import Forecast
@@ -145,6 +144,8 @@ def negative_binomial_forecast(
     """Count forecasts ``NB(mean_i, size)``, over ``0 … K−1`` with ``K`` large enough
     that every tail is below :data:`~clvmodels.evaluation.predictive.TAIL` (at most
     :data:`~clvmodels.evaluation.predictive.MAX_SUPPORT` counts), or ``max_count + 1``."""
+    from scipy import stats  # here, as sklearn: `clvmodels summarize` imports this module
+
     p = size / (size + np.asarray(mean, dtype=float))
     if max_count is None:
         tail = int(stats.nbinom.ppf(1.0 - TAIL, size, p.min())) + 1
@@ -159,6 +160,8 @@ def negative_binomial_chunks(
     """:func:`negative_binomial_forecast` of ``chunk`` customers at a time, each chunk's
     support holding its largest ``actual`` count (the chunks of
     :data:`clvmodels.evaluation.predictive.Chunk`, without revenue)."""
+    from scipy import stats
+
     order = np.argsort(mean, kind="stable")  # customers of alike means share a support
     for start in range(0, len(order), chunk):
         rows = order[start : start + chunk]
@@ -190,6 +193,7 @@ def _regressor(seed: int, loss: str = "poisson") -> Any:
 def _negative_binomial_size(y: np.ndarray, mean: np.ndarray) -> float:
     """Maximum-likelihood size ``k`` of ``NB(mean_i, k)`` for counts ``y`` (large ``k``:
     close to Poisson)."""
+    from scipy import optimize, stats
 
     def negative_log_likelihood(log_k: float) -> float:
         k = np.exp(log_k)
@@ -280,6 +284,8 @@ def forecast_holdout(
     revenue = None if revenue is None else revenue * scale
     actual = summary["frequency_holdout"].to_numpy(float)
     counts = partial(negative_binomial_chunks, expected, model.size, actual)
+    from scipy import stats
+
     p_any = 1.0 - stats.nbinom.pmf(0, model.size, model.size / (model.size + expected))
     forecast = Forecast(expected, revenue, p_any, counts)
     note = f"trained on {model.training_customers:,} customers, target window {days} days"

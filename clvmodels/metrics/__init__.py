@@ -37,30 +37,69 @@ Skok, D. (2013). SaaS Metrics 2.0 - A guide to measuring and improving what
 
 from __future__ import annotations
 
-from clvmodels.metrics.customer_base import (
-    RFM_SEGMENTS,
-    SEGMENT_METHODS,
-    rfm_scores,
-    rfm_segments,
-    seed_metrics,
-    seed_metrics_from_totals,
-    segment_values,
+from typing import TYPE_CHECKING
+
+from clvmodels._lazy import lazy_exports, names_from
+
+if TYPE_CHECKING:
+    from clvmodels.metrics.customer_base import (
+        RFM_SEGMENTS,
+        SEGMENT_METHODS,
+        rfm_scores,
+        rfm_segments,
+        seed_metrics,
+        seed_metrics_from_totals,
+        segment_values,
+    )
+    from clvmodels.metrics.loyalty import customer_loyalty_index, upsell_ratio
+    from clvmodels.metrics.scalar import (
+        average_order_value,
+        churn_rate,
+        clv_minus_cac,
+        customer_acquisition_cost,
+        customer_retention_rate,
+        customer_value,
+        ltv_to_cac,
+        max_cost_per_click,
+        net_promoter_score,
+        purchase_frequency,
+        repeat_purchase_rate,
+        simple_clv,
+    )
+
+_LAZY = names_from(
+    {
+        "clvmodels.metrics.customer_base": (
+            "RFM_SEGMENTS",
+            "SEGMENT_METHODS",
+            "rfm_scores",
+            "rfm_segments",
+            "seed_metrics",
+            "seed_metrics_from_totals",
+            "segment_values",
+        ),
+        "clvmodels.metrics.loyalty": ("customer_loyalty_index", "upsell_ratio"),
+        "clvmodels.metrics.scalar": (
+            "average_order_value",
+            "churn_rate",
+            "clv_minus_cac",
+            "customer_acquisition_cost",
+            "customer_retention_rate",
+            "customer_value",
+            "ltv_to_cac",
+            "max_cost_per_click",
+            "net_promoter_score",
+            "purchase_frequency",
+            "repeat_purchase_rate",
+            "simple_clv",
+        ),
+    }
 )
-from clvmodels.metrics.loyalty import customer_loyalty_index, upsell_ratio
-from clvmodels.metrics.scalar import (
-    average_order_value,
-    churn_rate,
-    clv_minus_cac,
-    customer_acquisition_cost,
-    customer_retention_rate,
-    customer_value,
-    ltv_to_cac,
-    max_cost_per_click,
-    net_promoter_score,
-    purchase_frequency,
-    repeat_purchase_rate,
-    simple_clv,
-)
+"""The public names imported on first use (PEP 562), and the module each comes from."""
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
 
 __all__ = [
     "RFM_SEGMENTS",

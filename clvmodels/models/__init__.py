@@ -117,12 +117,24 @@ REGISTRY: dict[str, ModelInfo] = {
     info.key: info
     for info in (
         ModelInfo(
-            "bgnbd", "clvmodels.models.bgnbd", "BG/NBD", "purchase", "continuous", _RFM,
-            dynamic="clvmodels.models.bgnbd_dynamic", hierarchical=True,
+            "bgnbd",
+            "clvmodels.models.bgnbd",
+            "BG/NBD",
+            "purchase",
+            "continuous",
+            _RFM,
+            dynamic="clvmodels.models.bgnbd_dynamic",
+            hierarchical=True,
         ),
         ModelInfo(
-            "paretonbd", "clvmodels.models.paretonbd", "Pareto/NBD", "purchase", "continuous",
-            _RFM, dynamic="clvmodels.models.paretonbd_dynamic", hierarchical=True,
+            "paretonbd",
+            "clvmodels.models.paretonbd",
+            "Pareto/NBD",
+            "purchase",
+            "continuous",
+            _RFM,
+            dynamic="clvmodels.models.paretonbd_dynamic",
+            hierarchical=True,
         ),
         ModelInfo("mbgnbd", "clvmodels.models.mbgnbd", "MBG/NBD", "purchase", "continuous", _RFM),
         ModelInfo(

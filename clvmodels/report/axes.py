@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from matplotlib.axes import Axes
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 COLORS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
 

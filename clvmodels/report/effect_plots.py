@@ -7,13 +7,16 @@ covariates).  They draw tables the run computed and do no model math.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from clvmodels.report.axes import COLORS
 from clvmodels.report.axes import axes_or_current as _axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def rate_multipliers(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -34,6 +37,8 @@ def rate_multipliers(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
         ax.axvline(pd.to_datetime(horizon).min(), color="black", lw=0.8, ls="--")
     ax.axhline(1.0, color="black", lw=0.8, ls=":")
     ax.set_yscale("log")
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
     ax.yaxis.set_major_locator(LogLocator(base=2.0))
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
@@ -91,6 +96,8 @@ def covariate_effects(effects: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ticks = (0.25, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
     ticks = [t for t in ticks if span.min() / 1.1 <= t <= span.max() * 1.1]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    from matplotlib.ticker import NullFormatter
+
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, labels, fontsize="small")
     ax.set(xlabel=xlabel, title="Covariate effects (above 1 = more)")
@@ -143,6 +150,8 @@ def group_effects(groups: pd.DataFrame, ax: Axes | None = None) -> Axes:
     grid = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0, 10.0)
     ticks = [t for t in grid if low <= t <= high]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    from matplotlib.ticker import NullFormatter
+
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(np.arange(y), labels)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")

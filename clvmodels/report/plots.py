@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from clvmodels.clv import HistoryGrid
 from clvmodels.report.axes import COLORS
@@ -32,6 +30,8 @@ from clvmodels.report.axes import axes_or_current as _axes
 from clvmodels.report.formats import plain
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from clvmodels.data.regularity import Regularity
 
 
@@ -134,6 +134,8 @@ def clv_distribution(
                     label=seed[1],
                 )
         ax.set_xscale("log")
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: plain(v)))
         ax.xaxis.set_minor_formatter(NullFormatter())
         mean = float(np.average(values, weights=w))

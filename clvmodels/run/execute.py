@@ -11,11 +11,13 @@ then writes the run folder.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from clvmodels.evaluation import has_holdout
 from clvmodels.evaluation.challenger import NAME as CHALLENGER
+from clvmodels.progress import SILENT, Progress
 from clvmodels.run import tables
 from clvmodels.run.backtest import run_backtest
 from clvmodels.run.cohorts import cohort_tables
@@ -25,34 +27,45 @@ from clvmodels.run.prepared import PreparedData
 from clvmodels.run.result import RunResult
 from clvmodels.run.settings import RunSettings
 
-Step = Callable[[str, Callable[[], Any]], Any]
-"""``step(name, fn)`` runs ``fn`` as the step ``name`` (e.g. printing progress)."""
-
-
-def _plain_step(name: str, fn: Callable[[], Any]) -> Any:
-    return fn()
-
 
 class _Timed:
-    """Runs steps through ``step`` and records their durations."""
+    """A :class:`~clvmodels.progress.Progress` that records how long each step took
+    (``manifest.json`` ``steps_seconds``; a step inside another is recorded as
+    ``outer / inner``) and shows it on ``progress``; ``timed(name, fn, *args)`` runs
+    ``fn(*args)`` as the step ``name``."""
 
-    def __init__(self, step: Step) -> None:
-        self.step = step
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
         self.timings: dict[str, float] = {}
+        self._names: list[str] = []
+
+    @property
+    def interactive(self) -> bool:
+        return self.progress.interactive
+
+    @contextmanager
+    def step(self, name: str, *, sampler: bool = False) -> Iterator[None]:
+        self._names.append(name)
+        key = " / ".join(self._names)
+        started = time.perf_counter()
+        try:
+            with self.progress.step(name, sampler=sampler):
+                yield
+        finally:
+            self._names.pop()
+        self.timings[key] = round(time.perf_counter() - started, 3)
 
     def __call__(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-        started = time.perf_counter()
-        value = self.step(name, lambda: fn(*args))
-        self.timings[name] = round(time.perf_counter() - started, 3)
-        return value
+        with self.step(name):
+            return fn(*args)
 
 
-def execute(settings: RunSettings, step: Step = _plain_step, progress: bool = False) -> RunResult:
-    """Run every step of a configured run; ``step(name, fn)`` wraps each (progress)."""
-    timed = _Timed(step)
+def execute(settings: RunSettings, progress: Progress = SILENT) -> RunResult:
+    """Run every step of a configured run, each a step of ``progress`` (each model's fit
+    its own, :func:`~clvmodels.run.fit.fit_models`)."""
+    timed = _Timed(progress)
     prepared = timed("load and summarize data", prepare_data, settings.data)
-    names = ", ".join(plan.key for plan in settings.models)
-    fitted = timed(f"fit {names}", fit_models, settings.models, prepared, progress)
+    fitted = fit_models(settings.models, prepared, timed)
     result = RunResult(settings, prepared, fitted, payload=params_payload(fitted))
     result.timings = timed.timings
     result.seed_metrics = tables.seed_metrics(settings, prepared)
@@ -177,7 +190,7 @@ def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
     if settings.whole_window is None:
         return prepared
     whole = timed("summarize the whole window", prepare_data, settings.whole_window)
-    result.refit = timed("refit on the whole window", fit_models, settings.models, whole)
+    result.refit = timed("refit on the whole window", fit_models, settings.models, whole, timed)
     refit_payload = params_payload(result.refit)
     result.payload.update({f"{k}@whole_window": v for k, v in refit_payload.items()})
     return whole

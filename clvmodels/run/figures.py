@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from clvmodels.report import effect_plots, plots
 from clvmodels.run.result import RunResult
@@ -29,6 +28,8 @@ from clvmodels.units import DAYS_PER_UNIT
 
 def save(path: Path, draw: Callable[[Any], Any], width: float = 7.0, height: float = 4.2) -> Path:
     """Draw ``draw(ax)`` on a new figure and save it as the PNG ``path``."""
+    from matplotlib.figure import Figure  # here: `clvmodels summarize` draws nothing
+
     fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
     draw(fig.add_subplot())
     fig.savefig(path, format="png")
@@ -94,6 +95,8 @@ def _posterior_plots(result: RunResult, folder: Path) -> list[Path]:
         shape = fit.diagnostics.get("draws_shape")
         if fit.draws is None or not shape:
             continue
+        from matplotlib.figure import Figure
+
         fig = Figure(figsize=(9.0, 1.9 * len(fit.draws)), dpi=100, layout="constrained")
         plots.posterior(fit.draws, shape, name, axes=fig.subplots(len(fit.draws), 2, squeeze=False))
         path = folder / f"posterior_{name.replace(':', '-')}.png"

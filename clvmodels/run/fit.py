@@ -20,6 +20,7 @@ import pandas as pd
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import ESTIMATORS, Estimator
 from clvmodels.models import model_info, model_spec
+from clvmodels.progress import SILENT, Progress
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import ModelPlan
 
@@ -31,21 +32,27 @@ purchases of a customer just acquired)."""
 
 
 def fit_models(
-    plans: Iterable[ModelPlan], prepared: PreparedData, progress: bool = False
+    plans: Iterable[ModelPlan], prepared: PreparedData, progress: Progress = SILENT
 ) -> dict[str, Estimator]:
-    """Fit every planned model; keys are model keys (``sbg:<cohort>`` per cohort)."""
+    """Fit every planned model; keys are model keys (``sbg:<cohort>`` per cohort).
+
+    Each model is the step ``fit <key> (<backend>)`` of ``progress`` (an sBG's cohorts
+    one step); a Bayesian sampler draws its progress bar only when
+    ``progress.interactive`` (a terminal).
+    """
     fitted: dict[str, Estimator] = {}
     for plan in plans:
-        kwargs = plan.estimator_kwargs(progress)
+        kwargs = plan.estimator_kwargs(progress.interactive)
         cls = ESTIMATORS[plan.key]
-        if model_info(plan.key).role == "retention":
-            fitted.update(_fit_cohorts(plan, cls, kwargs, prepared))
-            continue
-        frame = _model_rows(plan.key, prepared)
-        if plan.dynamic_covariates:  # the panel's rows are matched by customer_id
-            fitted[plan.key] = cls(**kwargs).fit(frame, dynamic=prepared.dynamic)
-        else:
-            fitted[plan.key] = cls(**kwargs).fit(frame)
+        with progress.step(f"fit {plan.key} ({plan.backend})", sampler=plan.backend == "bayes"):
+            if model_info(plan.key).role == "retention":
+                fitted.update(_fit_cohorts(plan, cls, kwargs, prepared))
+                continue
+            frame = _model_rows(plan.key, prepared)
+            if plan.dynamic_covariates:  # the panel's rows are matched by customer_id
+                fitted[plan.key] = cls(**kwargs).fit(frame, dynamic=prepared.dynamic)
+            else:
+                fitted[plan.key] = cls(**kwargs).fit(frame)
     return fitted
 
 

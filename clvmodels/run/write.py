@@ -36,6 +36,7 @@ import yaml
 from clvmodels._version import __version__
 from clvmodels.data.parquet import parquet_dataset_files
 from clvmodels.data.summary import with_ids_first
+from clvmodels.progress import SILENT, Progress
 from clvmodels.report import write_report
 from clvmodels.run.figures import draw_run
 from clvmodels.run.folder import COMMAND, MANIFEST, MARKER, RunFolder, written_files
@@ -75,9 +76,12 @@ def valuation_record(settings: RunSettings, predictions: Any = None) -> dict[str
     }
 
 
-def write_run(result: RunResult, out: str | Path, plots: bool = True) -> Path:
-    """Write every file of the run folder atomically; returns the folder."""
-    return _staged(out, lambda folder: _write_files(result, folder, plots))
+def write_run(
+    result: RunResult, out: str | Path, plots: bool = True, progress: Progress = SILENT
+) -> Path:
+    """Write every file of the run folder atomically; returns the folder.  The tables
+    and models, the plots and the report are each a step of ``progress``."""
+    return _staged(out, lambda folder: _write_files(result, folder, plots, progress))
 
 
 def write_summary(settings: RunSettings, prepared: PreparedData, out: str | Path) -> Path:
@@ -138,7 +142,23 @@ def new_customer_record(result: RunResult) -> dict[str, Any]:
     }
 
 
-def _write_files(result: RunResult, folder: RunFolder, plots: bool) -> None:
+def _write_files(result: RunResult, folder: RunFolder, plots: bool, progress: Progress) -> None:
+    with progress.step("write the run folder: tables and models"):
+        _write_tables(result, folder)
+    if plots:
+        started = time.perf_counter()
+        with progress.step("write the run folder: plots"):
+            draw_run(result, folder.tmp / "plots")
+        result.timings["plots"] = round(time.perf_counter() - started, 3)
+    record = manifest(result)
+    record["files"] = sorted({*written_files(folder.tmp), MANIFEST, "report.html"})
+    folder.file(MANIFEST).write_text(json.dumps(record, indent=2))
+    with progress.step("write the run folder: report"):
+        write_report(folder.tmp)
+
+
+def _write_tables(result: RunResult, folder: RunFolder) -> None:
+    """params.json, the tables, the fitted models and config.yaml."""
     folder.file("params.json").write_text(json.dumps(params_file(result), indent=2))
     prepared = result.prepared
     # with Spark, summary and predictions of every customer are Parquet datasets
@@ -160,14 +180,6 @@ def _write_files(result: RunResult, folder: RunFolder, plots: bool) -> None:
     folder.file("config.yaml").write_text(
         yaml.safe_dump(dict(result.settings.record), sort_keys=False, allow_unicode=True)
     )
-    if plots:
-        started = time.perf_counter()
-        draw_run(result, folder.tmp / "plots")
-        result.timings["plots"] = round(time.perf_counter() - started, 3)
-    record = manifest(result)
-    record["files"] = sorted({*written_files(folder.tmp), MANIFEST, "report.html"})
-    folder.file(MANIFEST).write_text(json.dumps(record, indent=2))
-    write_report(folder.tmp)
 
 
 def _csv_name(name: str, sampled: set[str]) -> str:

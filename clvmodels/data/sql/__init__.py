@@ -20,22 +20,53 @@ on, and the PyPI builds of it lag DuckDB's releases.)
 
 from __future__ import annotations
 
-from clvmodels.data.sql.load import (
-    FINGERPRINT_ATTR,
-    INSTALL_HINT,
-    engine_url,
-    load_sql,
-    read_sql_frame,
-    register_sql,
-    rows_fingerprint,
+from typing import TYPE_CHECKING
+
+from clvmodels._lazy import lazy_exports, names_from
+
+if TYPE_CHECKING:
+    from clvmodels.data.sql.load import (
+        FINGERPRINT_ATTR,
+        INSTALL_HINT,
+        engine_url,
+        load_sql,
+        read_sql_frame,
+        register_sql,
+        rows_fingerprint,
+    )
+    from clvmodels.data.sql.source import (
+        SqlSource,
+        error_line,
+        expand_env,
+        mask_config_url,
+        mask_url,
+    )
+
+_LAZY = names_from(
+    {
+        "clvmodels.data.sql.load": (
+            "FINGERPRINT_ATTR",
+            "INSTALL_HINT",
+            "engine_url",
+            "load_sql",
+            "read_sql_frame",
+            "register_sql",
+            "rows_fingerprint",
+        ),
+        "clvmodels.data.sql.source": (
+            "SqlSource",
+            "error_line",
+            "expand_env",
+            "mask_config_url",
+            "mask_url",
+        ),
+    }
 )
-from clvmodels.data.sql.source import (
-    SqlSource,
-    error_line,
-    expand_env,
-    mask_config_url,
-    mask_url,
-)
+"""The public names imported on first use (PEP 562), and the module each comes from."""
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
 
 __all__ = [
     "FINGERPRINT_ATTR",
