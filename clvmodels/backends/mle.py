@@ -17,7 +17,6 @@ cross-validation, is maximised with the log-likelihood (:mod:`clvmodels.backends
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from clvmodels.backends import compile_cache
 from clvmodels.backends.compress import prepare_rows
 from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows, pattern_params
 from clvmodels.backends.distinct import DistinctColumns
@@ -449,8 +449,10 @@ def _compiled(
     ``γ_name`` the next ``k`` entries of ``θ`` after the log-parameters and ``Z_name``
     (patterns × k) an input of the function after the data columns.  The rows then
     need a :data:`PATTERN` column, which joins every distinct key.
+
+    The compiled function is kept on disk and a later process loads it instead of
+    compiling again (:mod:`clvmodels.backends.compile_cache`, keyed by the graph).
     """
-    import pytensor
     import pytensor.tensor as pt
 
     theta = pt.dvector("theta")
@@ -471,16 +473,8 @@ def _compiled(
     model_columns = {c: v for c, v in inputs.items() if c != PATTERN}
     per_row = log_likelihood(**params, **model_columns, xp=distinct.ops(pytensor_ops()))
     total = pt.sum(weight * per_row)
-    grad = pytensor.grad(total, theta)
-    with warnings.catch_warnings():
-        # The likelihood graphs are elementwise sums: no BLAS operation is involved.
-        warnings.filterwarnings("ignore", ".*could not link to a BLAS", UserWarning)
-        fn = pytensor.function(
-            [theta, weight, *inputs.values(), *designs.values(), *distinct.inputs()],
-            [total, grad],
-            on_unused_input="ignore",
-            name=f"{key}_loglik_grad",
-        )
+    arguments = [theta, weight, *inputs.values(), *designs.values(), *distinct.inputs()]
+    fn = compile_cache.value_and_gradient(f"{key}_loglik_grad", arguments, total, theta)
     return fn, distinct
 
 
