@@ -137,10 +137,10 @@ def test_one_group_gives_the_plain_posterior(cdnow):
     assert grouped.diagnostics["divergences"] < 60
 
 
-@pytest.fixture(scope="module")
-def twenty_groups():
-    """4,000 customers in 20 groups of 640 down to 30, alpha varying by group."""
-    data, labels, truth = grouped_customers(4000, 20, np.random.default_rng(18), ratio=0.85)
+def _grouped_fit(n: int, groups: int, ratio: float, draws: int):
+    """``n`` customers in ``groups`` groups of sizes falling by ``ratio``, alpha varying
+    by group, and a short hierarchical fit pooling alpha."""
+    data, labels, truth = grouped_customers(n, groups, np.random.default_rng(18), ratio=ratio)
     fit = _short(
         hierarchy.fit_hierarchical,
         bgnbd.SPEC,
@@ -148,11 +148,17 @@ def twenty_groups():
         groups=labels,
         group_column="country",
         parameters=["alpha"],
-        draws=300,
-        tune=300,
+        draws=draws,
+        tune=draws,
         seed=5,
     )
     return data, labels, truth, fit
+
+
+@pytest.fixture(scope="module")
+def twenty_groups():
+    """4,000 customers in 20 groups of 640 down to 30, alpha varying by group."""
+    return _grouped_fit(4000, 20, 0.85, 300)
 
 
 @pytest.mark.slow  # a 20-group NUTS fit and 20 MLE fits (~17 s), run by make test-slow
@@ -181,19 +187,8 @@ def test_small_groups_shrink_toward_the_population(twenty_groups):
 
 @pytest.fixture(scope="module")
 def five_groups():
-    """800 customers in 5 groups, alpha varying by group: a short fit to read names from."""
-    data, labels, _ = grouped_customers(800, 5, np.random.default_rng(18), ratio=0.7)
-    fit = _short(
-        hierarchy.fit_hierarchical,
-        bgnbd.SPEC,
-        data,
-        groups=labels,
-        group_column="country",
-        parameters=["alpha"],
-        draws=200,
-        tune=200,
-        seed=5,
-    )
+    """800 customers in 5 groups: a short fit to read the names from."""
+    _, labels, _, fit = _grouped_fit(800, 5, 0.7, 200)
     return labels, fit
 
 
