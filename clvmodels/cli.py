@@ -400,10 +400,10 @@ def _predict(args: argparse.Namespace) -> Any:
     )
     keys = ("horizon", "discount_rate", "margin", "interval", "draws", "threads")
     settings = predict_settings(unit, **{k: getattr(args, k) for k in keys})
-    horizon = settings.horizon
     value = clv.customer_values
     if model.is_dynamic:
-        value = partial(clv.dynamic_customer_values, panel=_future_panel(model, args, raw, horizon))
+        panel = _future_panel(model, args, raw, settings)
+        value = partial(clv.dynamic_customer_values, panel=panel)
     elif args.dynamic_covariates or args.calendar or args.transactions:
         raise ConfigError(f"{args.model}: was fitted without time-varying covariates")
     fallback = None if spend else (args.order_value or 1.0)
@@ -414,13 +414,13 @@ def _predict(args: argparse.Namespace) -> Any:
     return with_ids(frame, values)
 
 
-def _future_panel(model: Any, args: argparse.Namespace, raw: Any, horizon: float) -> Any:
-    """The time-varying covariates of a dynamic model over the horizon."""
+def _future_panel(model: Any, args: argparse.Namespace, raw: Any, settings: Any) -> Any:
+    """The time-varying covariates of a dynamic model over the settings' horizon."""
     from clvmodels.config.load import read_calendar
     from clvmodels.run.scoring import predict_panel
 
     calendar = None if args.calendar is None else read_calendar(args.calendar)
-    return predict_panel(model, args, raw, horizon, calendar)
+    return predict_panel(model, args, raw, settings, calendar)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -171,10 +171,11 @@ def value_note(spend_model: str | None, order_value: float | None) -> str:
     )
 
 
-def predict_panel(model: Any, args: Any, raw: Any, horizon: float, calendar: Any) -> Any:
-    """The time-varying covariates of a dynamic model over the horizon, from the
-    options ``args`` of ``clvmodels predict`` and its ``--calendar`` as read (one line
-    saying what to pass when they are missing)."""
+def predict_panel(model: Any, args: Any, raw: Any, settings: Any, calendar: Any) -> Any:
+    """The time-varying covariates of a dynamic model over the horizon of ``settings``
+    (resolved in the model's time unit by :func:`predict_settings`), from the options
+    ``args`` of ``clvmodels predict`` and its ``--calendar`` as read (one line saying
+    what to pass when they are missing)."""
     from clvmodels.run.dynamic import future_panel
 
     processes = model.result_.dynamic_covariates
@@ -194,8 +195,8 @@ def predict_panel(model: Any, args: Any, raw: Any, horizon: float, calendar: Any
         table=args.dynamic_covariates,
         calendar=calendar,
         calibration_end=args.calibration_end,
-        horizon=horizon,
-        time_unit=model_time_unit(model, args.time_unit, args.model),
+        horizon=settings.horizon,
+        time_unit=settings.time_unit,
         horizon_name="--horizon" if args.horizon else "--horizon (default one year)",
         calendar_name=f"--calendar {args.calendar}",
     )
