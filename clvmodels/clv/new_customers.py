@@ -49,7 +49,7 @@ from clvmodels.clv.arrays import PatternLink, at_patterns, linked, purchase_arra
 from clvmodels.clv.settings import ValueSettings
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
-from clvmodels.estimators.frames import WEIGHT
+from clvmodels.estimators.frames import row_weights
 from clvmodels.models import model_info, model_keys
 
 
@@ -185,19 +185,13 @@ def _newcomer_rows(
         return {c: zeros for c in model_info(key).history}, np.ones(1), links
     assert summary is not None
     group, distinct = factorize_rows(codes)
-    weights = _weights(summary)
+    weights = row_weights(summary)
     share = np.bincount(group, weights=weights, minlength=len(distinct[0]))
     zeros = np.zeros(len(distinct[0]))
     rows = {c: zeros for c in model_info(key).history}
     names = [name for name, link in links.items() if link is not None]
     rows.update(dict(zip(names, distinct, strict=True)))
     return rows, share / share.sum(), links
-
-
-def _weights(frame: pd.DataFrame) -> np.ndarray:
-    if WEIGHT in frame.columns:
-        return frame[WEIGHT].to_numpy(float)
-    return np.ones(len(frame))
 
 
 def _summarised(
@@ -289,7 +283,7 @@ def new_subscriber_value(
         pattern, weights = None, np.ones(1)
     else:
         group, (pattern,) = factorize_rows([link.codes.astype(float)])
-        share = np.bincount(group, weights=_weights(individual), minlength=len(pattern))
+        share = np.bincount(group, weights=row_weights(individual), minlength=len(pattern))
         weights = share / share.sum()
     d = settings.period_discount
     periods = np.arange(1, max(int(settings.count_horizon), 1) + 1, dtype=float)

@@ -23,7 +23,7 @@ from clvmodels.data.checks import require_columns
 from clvmodels.data.summary.validate import check_histories
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
-from clvmodels.estimators.frames import SOURCE, WEIGHT, customer_index
+from clvmodels.estimators.frames import SOURCE, customer_index, row_weights
 from clvmodels.models import model_info, model_keys
 
 COLUMN_ORDER = (
@@ -111,8 +111,8 @@ def customer_values(
     arrays = history_values(
         key, dict(purchase.params_), spend_params, rows, settings, fallback, links
     )
-    counts = summary[WEIGHT].to_numpy(float) if WEIGHT in summary else np.ones(len(group))
-    weights = np.bincount(group, weights=counts, minlength=len(next(iter(rows.values()))))
+    n_rows = len(next(iter(rows.values())))
+    weights = np.bincount(group, weights=row_weights(summary), minlength=n_rows)
     total = None
     if settings.interval is not None:
         draws = draw_summaries(key, purchase, spend, rows, settings, fallback, links, weights)

@@ -22,6 +22,12 @@ WEIGHT = "count"
 weight in a fit, and in totals over customers)."""
 
 
+def row_weights(frame: pd.DataFrame) -> np.ndarray:
+    """How many customers each row of ``frame`` stands for: its :data:`WEIGHT` column,
+    else 1 per row."""
+    return frame[WEIGHT].to_numpy(float) if WEIGHT in frame.columns else np.ones(len(frame))
+
+
 def frame_arrays(
     data: pd.DataFrame, columns: tuple[str, ...], model_key: str, *, new_customers: bool = False
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:

@@ -22,6 +22,7 @@ from clvmodels.estimators.frames import WEIGHT
 from clvmodels.models import model_info, model_keys
 from clvmodels.report.markup import escape as _e
 from clvmodels.report.markup import table as _table
+from clvmodels.report.notes import customer_counts
 from clvmodels.report.wording import METRIC_LABELS
 
 TOP_CUSTOMERS = 10
@@ -83,10 +84,7 @@ def _with_weights(predictions: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFr
     frame = predictions.copy()
     frame["customer_id"] = frame["customer_id"].astype(str)
     if WEIGHT not in frame:
-        frame[WEIGHT] = 1.0
-        if WEIGHT in summary and "customer_id" in summary:
-            counts = dict(zip(summary["customer_id"].astype(str), summary[WEIGHT], strict=True))
-            frame[WEIGHT] = frame["customer_id"].map(counts).fillna(1.0).astype(float)
+        frame[WEIGHT] = customer_counts(frame, summary)
     return frame
 
 

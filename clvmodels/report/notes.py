@@ -21,11 +21,16 @@ def weights(folder: Path, frame: pd.DataFrame) -> np.ndarray:
     """How many customers each row of a per-customer ``frame`` stands for: the summary's
     ``count`` of the row's history (a compressed summary such as the donations data),
     else 1."""
-    summary = _csv(folder, "summary.csv")
+    return customer_counts(frame, _csv(folder, "summary.csv"))
+
+
+def customer_counts(frame: pd.DataFrame, summary: pd.DataFrame | None) -> np.ndarray:
+    """The ``count`` of each row's history in ``summary`` (matched by ``customer_id``
+    as text), 1 for a row it does not weigh."""
     if summary is None or WEIGHT not in summary or "customer_id" not in frame:
         return np.ones(len(frame))
-    counts = summary.set_index("customer_id")[WEIGHT]
-    return frame["customer_id"].map(counts).fillna(1.0).to_numpy(float)
+    counts = dict(zip(summary["customer_id"].astype(str), summary[WEIGHT], strict=True))
+    return frame["customer_id"].astype(str).map(counts).fillna(1.0).to_numpy(float)
 
 
 def summary_facts(manifest: dict[str, Any], folder: Path) -> list[tuple[str, str]]:
