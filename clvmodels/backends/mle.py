@@ -49,6 +49,7 @@ from clvmodels.backends.penalty import (
     penalised,
     penalty_grid,
 )
+from clvmodels.backends.tape import weighted_log_likelihood
 from clvmodels.errors import FitError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
@@ -158,7 +159,8 @@ def fit_mle(
     cov_log, hessian_ok = invert_information(fit.hess)
     cov_log = fit.to_log @ cov_log @ fit.to_log.T
     diagnostics = {
-        "optimizer": "L-BFGS-B (exact gradient by PyTensor autodiff)",
+        "optimizer": "L-BFGS-B (exact gradient by "
+        + ("reverse-mode autodiff on NumPy)" if covariates is None else "PyTensor autodiff)"),
         "iterations": int(sum(a.nit for a in fit.attempts)),
         "function_evaluations": int(sum(a.nfev for a in fit.attempts)),
         "starts": len(fit.attempts),
@@ -409,9 +411,15 @@ def _weighted(
     data: dict[str, np.ndarray],
     covariates: CovariateLinks | None = None,
 ) -> Callable[[np.ndarray], Objective]:
-    """``weights -> objective`` on ``data``: the compiled function and its inputs are
-    prepared once, and every set of weights (a cross-validation fold) reuses them."""
-    links = () if covariates is None else covariates.spec()
+    """``weights -> objective`` on ``data``: the function and its inputs are prepared
+    once, and every set of weights (a cross-validation fold) reuses them.
+
+    Without covariates the value and gradient are taped on NumPy
+    (:mod:`clvmodels.backends.tape`: nothing to compile, so a fresh process fits at
+    once); with covariates the compiled PyTensor graph of :func:`_compiled` is used."""
+    if covariates is None:
+        return weighted_log_likelihood(spec.log_likelihood, spec.param_names, data)
+    links = covariates.spec()
     fn, distinct = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data), links)
     designs = (
         [] if covariates is None else [np.asarray(z, float) for z in covariates.designs.values()]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.transactions import integer_ids
+from clvmodels.data.ids import integer_ids
 from clvmodels.errors import DataError
 
 _TRUE, _FALSE = "true", "false"

@@ -41,10 +41,10 @@ import pandas as pd
 
 from clvmodels.data.calendar import as_days, day_numbers, day_text, period_days
 from clvmodels.data.dynamic_table import checked_tables, common_grid, table_values
+from clvmodels.data.ids import integer_ids
 from clvmodels.data.sources import Source
 from clvmodels.data.summary.pandas_engine import purchase_occasions
 from clvmodels.data.summary.rules import SummaryOptions
-from clvmodels.data.transactions import integer_ids
 from clvmodels.errors import ConfigError, DataError, echo
 
 SUM_TOLERANCE = 1e-9

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.checks import require_columns
+from clvmodels.data.ids import INTEGER_ID_PATTERN as INTEGER_ID_PATTERN
+from clvmodels.data.ids import integer_ids as integer_ids
 from clvmodels.data.parsing import (
     DECIMAL_COMMA,
     DEFAULT_FORMATS,
@@ -98,12 +100,6 @@ OUT_OF_RANGE_SQL = f"(d < DATE '{EARLIEST_DAY}' OR d > DATE '{LATEST_DAY}')"
 """The rows of :func:`transactions_view` whose day a summary cannot hold."""
 
 _NAIVE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
-
-
-INTEGER_ID_PATTERN = "(0|-?[1-9][0-9]{0,17})"
-"""Text ids that all match this (whole) become integers (:func:`integer_ids`): integers
-written the one way Python writes them back, so that the conversion loses nothing —
-``007``, ``+7`` or ``-0`` keep a whole column of ids text, as written."""
 
 
 def transactions_view(
@@ -269,23 +265,6 @@ def raise_first_bad_row(
     where = row_label(name, int(pos), is_file_csv=is_csv_source(source))
     text = problem.format(raw=Echoed(raw), cid=Echoed(cid), d=d, a=Echoed(a))
     raise DataError(f"{name}: column {echo(column)} {where}: {text}")
-
-
-def integer_ids(ids: pd.Series) -> pd.Series:
-    """Text ids that are all integers as Python writes them (:data:`INTEGER_ID_PATTERN`)
-    as int64, else as given: a zero-padded id (``007``) keeps every id text, so an id is
-    never changed, only typed.
-
-    Applied to the distinct ids of a summary by every engine and to the ids of a
-    customer table, so that the two always match.
-    """
-    if pd.api.types.is_numeric_dtype(ids) or pd.api.types.is_bool_dtype(ids) or len(ids) == 0:
-        return ids
-    stripped = ids.astype(str).str.strip()
-    if not stripped.str.fullmatch(INTEGER_ID_PATTERN).all():
-        return ids
-    as_int = stripped.astype("int64")
-    return as_int if as_int.is_unique else ids
 
 
 def load_transactions_pandas(

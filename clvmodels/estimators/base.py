@@ -13,16 +13,14 @@ import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 
 from clvmodels.backends.design import CovariateLinks
 from clvmodels.data.covariates import Covariates, covariate_frame, covariate_frame_like
-from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import FitError, ModelLoadError
-from clvmodels.estimators.dynamic import fit_dynamic
 from clvmodels.estimators.effects import effects_table
 from clvmodels.estimators.frames import frame_arrays, frame_time_unit
 from clvmodels.estimators.groups import group_table
@@ -41,17 +39,11 @@ from clvmodels.models import ModelInfo, model_info, model_module
 from clvmodels.models.groups import hierarchy_names
 from clvmodels.results import FitResult
 
-_DATA_ARGUMENTS = {
-    "spec",
-    "data",
-    "weights",
-    "time_unit",
-    "covariates",
-    "penalty",
-    "groups",
-    "group_column",
-    "parameters",
-}
+if TYPE_CHECKING:
+    from clvmodels.data.dynamic import DynamicPanel
+
+_DATA_ARGUMENTS = {"spec", "data", "weights", "time_unit", "covariates", "penalty"}
+_DATA_ARGUMENTS |= {"groups", "group_column", "parameters"}
 """Arguments of a backend's fit function that the estimator fills in itself (the
 covariates from its ``covariates`` argument, the penalty from its ``penalty``, the
 groups from its ``hierarchy``)."""
@@ -184,8 +176,7 @@ class Estimator:
     ) -> Self:
         """Fit on the canonical per-customer frame (a ``count`` column acts as weights).
 
-        The histories are checked as everywhere
-        (:func:`clvmodels.data.summary.validate.check_histories`), with ``T > 0``:
+        The histories are checked as everywhere (``check_histories``), with ``T > 0``:
         customers new on the last day carry no information for a fit.  With
         ``dynamic_covariates``, ``dynamic`` is the customers' panel of time-varying
         covariates (:func:`clvmodels.estimators.dynamic.fit_dynamic`).  With a
@@ -240,6 +231,8 @@ class Estimator:
                 f"{self.model_key}: covariates and dynamic_covariates together are not "
                 "supported; put customer-level covariates in the dynamic covariate table"
             )
+        from clvmodels.estimators.dynamic import fit_dynamic  # only dynamic fits need it
+
         unit = time_unit if time_unit is not None else frame_time_unit(data)
         result = fit_dynamic(
             self.model_key,

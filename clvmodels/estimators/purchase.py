@@ -5,18 +5,19 @@ models; the regularity models are in :mod:`clvmodels.estimators.regularity`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import FitError
 from clvmodels.estimators.base import Estimator
-from clvmodels.estimators.dynamic import predict_dynamic
 from clvmodels.estimators.frames import customer_index, frame_arrays
 from clvmodels.models import cohort
 from clvmodels.models.discount import continuous_rate
+
+if TYPE_CHECKING:
+    from clvmodels.data.dynamic import DynamicPanel
 
 
 class PurchaseCountModel(Estimator):
@@ -109,6 +110,8 @@ class PurchaseCountModel(Estimator):
                 "(dynamic=...) covering the horizon"
             )
         delta = continuous_rate(float(discount_rate), dynamic.time_unit)
+        from clvmodels.estimators.dynamic import predict_dynamic  # only dynamic fits need it
+
         return predict_dynamic(self.result_, data, dynamic, horizon, delta)
 
     def _refuse_dynamic(self, what: str) -> None:
