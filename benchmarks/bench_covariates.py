@@ -138,6 +138,7 @@ def _current_gb() -> float:
 def _side(model: str, with_covariates: bool, data, table, queue) -> None:
     """One side in a fresh process: a first (compile-inclusive) and a second fit, each
     timed by step (encoding, compression, compilation, likelihood evaluations)."""
+    from clvmodels.backends import compiled as compiled_module
     from clvmodels.backends import design as rows_design
     from clvmodels.backends import mle
     from clvmodels.backends.compress import factorize_rows
@@ -152,7 +153,7 @@ def _side(model: str, with_covariates: bool, data, table, queue) -> None:
     def fit() -> tuple[object, dict[str, float]]:
         steps = dict.fromkeys(("matrix_s", "links_s", "compress_s", "compile_s"), 0.0)
         steps.update(objective_s=0.0, evals=0, eval_s=0.0)
-        plain = {name: getattr(mle, name) for name in ("_objective", "_compiled")}
+        plain = {"_weighted": mle._weighted, "compiled": compiled_module.compiled}
         rows = {name: getattr(rows_design, name) for name in ("prepare_rows", "compress_rows")}
 
         def timed(function, key, count=None):
@@ -167,16 +168,18 @@ def _side(model: str, with_covariates: bool, data, table, queue) -> None:
 
             return call
 
-        def objective(spec, unique, weights, links=None):
+        def weighted(spec, unique, links=None):
             seen.update(unique=unique, links=links)
             started = time.perf_counter()
-            evaluate = plain["_objective"](spec, unique, weights, links)
+            likelihood = plain["_weighted"](spec, unique, links)
             steps["objective_s"] += time.perf_counter() - started
-            return timed(evaluate, "eval_s", "evals")
+            objective = likelihood.objective
+            likelihood.objective = lambda w: timed(objective(w), "eval_s", "evals")
+            return likelihood
 
         # time the steps of fit_mle by wrapping the names it calls (this process only)
-        mle._objective = objective
-        mle._compiled = timed(plain["_compiled"], "compile_s")
+        mle._weighted = weighted
+        compiled_module.compiled = timed(plain["compiled"], "compile_s")
         rows_design.prepare_rows = timed(rows["prepare_rows"], "compress_s")
         rows_design.compress_rows = timed(rows["compress_rows"], "compress_s")
         started = time.perf_counter()
@@ -194,8 +197,8 @@ def _side(model: str, with_covariates: bool, data, table, queue) -> None:
                 steps["links_s"] = time.perf_counter() - started - steps["matrix_s"]
             result = mle.fit_mle(spec, columns, covariates=links)
         finally:
-            for name, function in plain.items():
-                setattr(mle, name, function)
+            mle._weighted = plain["_weighted"]
+            compiled_module.compiled = plain["compiled"]
             for name, function in rows.items():
                 setattr(rows_design, name, function)
         steps["total_s"] = time.perf_counter() - started
@@ -206,7 +209,7 @@ def _side(model: str, with_covariates: bool, data, table, queue) -> None:
     result, first = fit()
     _, second = fit()
     # rows of the terms evaluated once per distinct value combination (xp.distinct)
-    _, distinct = mle._compiled(
+    _, distinct = compiled_module.compiled(
         spec.key,
         spec.log_likelihood,
         spec.param_names,

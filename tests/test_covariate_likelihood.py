@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clvmodels.backends.compiled import compiled as _compiled
 from clvmodels.backends.design import PATTERN
-from clvmodels.backends.mle import _compiled
 from clvmodels.models import bgnbd, model_module
 from clvmodels.models.ops import numpy_ops
 

@@ -30,6 +30,7 @@ samples as ``(log s, log(−log S(t*)))`` (:mod:`clvmodels.backends.coordinates`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -39,20 +40,24 @@ from typing import Any
 
 import numpy as np
 
+# ConvergenceWarning keeps its documented name bayes.ConvergenceWarning
+from clvmodels.backends.convergence import ConvergenceWarning as ConvergenceWarning
+from clvmodels.backends.convergence import draws_fit
 from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows, pattern_params
 from clvmodels.backends.distinct import DistinctColumns
-from clvmodels.backends.nuts import laplace_cov_log, nuts_start
+from clvmodels.backends.nuts import laplace_cov_log, nuts_start, own_nuts_draws
+from clvmodels.backends.posterior import supports
 from clvmodels.backends.priors import check_priors, default_priors, pymc_name
 from clvmodels.errors import ConfigError
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult
 
-
-class ConvergenceWarning(UserWarning):
-    """The sampler's diagnostics say the posterior may not be trustworthy."""
-
+SAMPLERS = ("auto", "clvmodels", "pymc", "nutpie")
+"""NUTS samplers: ``clvmodels`` (ours, :mod:`clvmodels.backends.hmc`), PyMC's, nutpie's;
+``auto`` is ours where it applies (:func:`~clvmodels.backends.posterior.supports`), else
+PyMC's."""
 
 Fit = tuple[dict[str, float], dict[str, np.ndarray] | None, np.ndarray | None]
 """What a method gives :func:`fit_bayes`: point estimates, draws and ``cov_log``."""
@@ -134,7 +139,7 @@ def fit_bayes(
     *,
     priors: Mapping[str, Mapping[str, Any]] | None = None,
     method: str = "nuts",
-    sampler: str = "pymc",
+    sampler: str = "auto",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -159,7 +164,10 @@ def fit_bayes(
     method
         ``"nuts"`` (posterior draws) or ``"map"`` (posterior mode + Laplace covariance).
     sampler
-        ``"pymc"`` or ``"nutpie"`` (needs the optional ``nutpie`` package).
+        ``"auto"`` (ours where it applies, else PyMC's), ``"clvmodels"`` (our own NUTS
+        over the compiled likelihood: no PyMC model, no PyMC import; fits without
+        covariates, with priors on the log scale and no hazard pair), ``"pymc"`` or
+        ``"nutpie"`` (needs the optional ``nutpie`` package).
     draws, tune, chains, cores, target_accept, seed, progress
         Sampler settings; the seed makes runs reproducible.
     ess_floor
@@ -181,32 +189,91 @@ def fit_bayes(
         ``diagnostics["hazard_coordinates"]``, :mod:`clvmodels.backends.coordinates`).
     """
     started = time.perf_counter()
+    if method not in ("nuts", "map"):
+        raise ConfigError(f"method: {method!r} is not 'nuts' or 'map'")
+    _check_sampler(sampler)
     rows = FitRows.of(spec, data, weights, covariates)
     coefficients = free_coefficients(covariates)
     chosen = _chosen_priors(spec, rows, coefficients, priors)
-    portable = method == "nuts" and sampler == "nutpie"
     # NUTS moves in straightened coordinates; the mode of ``map`` stays the log-scale one
     coordinates = Coordinates.of(spec, rows if method == "nuts" else None, coefficients, chosen)
+    diagnostics: dict[str, Any] = {"method": method, "priors": chosen, **coordinates.describe()}
+    settings = _Sampling(
+        sampler, draws, tune, chains, cores, target_accept, seed, progress, ess_floor
+    )
+    if method == "nuts" and _own_sampler(sampler, chosen, covariates, coordinates):
+        fitted = _fit_own(spec, rows, chosen, settings, diagnostics)
+        if fitted is not None:
+            return _result(spec, rows, covariates, fitted, diagnostics, time_unit, started)
+    if sampler in ("auto", "clvmodels"):
+        settings = dataclasses.replace(settings, sampler="pymc")
     model = build_model(
         spec,
         rows.rows,
         rows.weights,
         chosen,
-        portable=portable,
+        portable=method == "nuts" and settings.sampler == "nutpie",
         covariates=covariates,
         coordinates=coordinates,
     )
-    diagnostics: dict[str, Any] = {"method": method, "priors": chosen, **coordinates.describe()}
     if method == "map":
         fitted = _fit_map(model, spec, coefficients, seed, progress, diagnostics)
-    elif method == "nuts":
-        settings = _Sampling(
-            sampler, draws, tune, chains, cores, target_accept, seed, progress, ess_floor
-        )
-        fitted = _fit_nuts(model, spec, rows, covariates, coordinates, settings, diagnostics)
     else:
-        raise ConfigError(f"method: {method!r} is not 'nuts' or 'map'")
+        fitted = _fit_nuts(model, spec, rows, covariates, coordinates, settings, diagnostics)
     return _result(spec, rows, covariates, fitted, diagnostics, time_unit, started)
+
+
+def _own_sampler(
+    sampler: str,
+    priors: Mapping[str, Mapping[str, Any]],
+    covariates: CovariateLinks | None,
+    coordinates: Coordinates,
+) -> bool:
+    """Whether our own NUTS samples this fit: ``sampler`` is ``clvmodels`` or ``auto``
+    and the fit is one it samples (:func:`~clvmodels.backends.posterior.supports`);
+    ``ConfigError`` when ``clvmodels`` was asked for a fit it does not sample."""
+    if sampler not in ("auto", "clvmodels"):
+        return False
+    if supports(priors, covariates, bool(coordinates.hazards)):
+        return True
+    if sampler == "clvmodels":
+        raise ConfigError(
+            "sampler: clvmodels samples fits without covariates, with priors on the log "
+            "scale and no hazard pair (choose sampler: pymc)"
+        )
+    return False
+
+
+def _fit_own(
+    spec: ModelSpec,
+    rows: FitRows,
+    priors: Mapping[str, Mapping[str, Any]],
+    settings: _Sampling,
+    diagnostics: dict[str, Any],
+) -> Fit | None:
+    """Posterior draws by our own NUTS (:mod:`clvmodels.backends.hmc`) from the Laplace
+    approximation (:func:`~clvmodels.backends.nuts.own_nuts_draws`); None when that has
+    no start (the caller then samples with PyMC)."""
+    sampling_started = time.perf_counter()
+    cores = settings.cores if settings.cores is not None else os.cpu_count() or 1
+    sampled = own_nuts_draws(
+        spec,
+        rows,
+        priors,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=cores,
+        target_accept=settings.target_accept,
+        seed=settings.seed,
+    )
+    if sampled is None:
+        return None
+    draws, divergences, mean_steps = sampled
+    diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
+    diagnostics["init"] = "Laplace approximation at the MLE"
+    diagnostics["sampler"] = "NUTS (clvmodels)"
+    return draws_fit(draws, spec.key, (), settings.ess_floor, diagnostics, divergences, mean_steps)
 
 
 def _result(
@@ -302,7 +369,6 @@ def _fit_nuts(
     means, their covariance in the sampler's coordinates, and the sampler diagnostics."""
     import pymc as pm
 
-    _check_sampler(settings.sampler)
     start_kwargs: dict[str, Any] = {}
     if settings.sampler == "pymc":
         start_kwargs, diagnostics["init"] = nuts_start(
@@ -375,30 +441,21 @@ def posterior_fit(
     diagnostics: dict[str, Any],
     names: tuple[str, ...] | None = None,
 ) -> Fit:
-    """Posterior means, the draws flattened over chains and their covariance in the
-    coordinates of ``cov_log`` (the log of each positive parameter, coefficients as they
-    are) of a sampled PyMC model; R-hat, ESS, divergences and the draws' shape go into
-    ``diagnostics`` (:func:`sampler_diagnostics`, which warns).  ``names``: the posterior
-    variables reported (default: the model's parameters, then ``coefficients``), each a
-    variable of ``idata.posterior`` named by :func:`~clvmodels.backends.priors.pymc_name`."""
+    """:func:`draws_fit` of a sampled PyMC model: ``names`` (default: the model's
+    parameters, then ``coefficients``) are variables of ``idata.posterior`` named by
+    :func:`~clvmodels.backends.priors.pymc_name`."""
     names = (*spec.param_names, *coefficients) if names is None else tuple(names)
-    posterior = idata.posterior
-    draws_out = {
-        k: np.asarray(posterior[pymc_name(k)].values, dtype=float).reshape(-1) for k in names
-    }
-    coordinates = np.column_stack(
-        [draws_out[k] if k in coefficients else np.log(draws_out[k]) for k in names]
-    )
-    diagnostics.update(sampler_diagnostics(idata, spec, ess_floor, names))
-    diagnostics["draws_shape"] = [int(posterior.sizes["chain"]), int(posterior.sizes["draw"])]
-    params = {k: float(v.mean()) for k, v in draws_out.items()}
-    return params, draws_out, np.atleast_2d(np.cov(coordinates, rowvar=False))
+    draws = {k: np.asarray(idata.posterior[pymc_name(k)].values, dtype=float) for k in names}
+    stats = idata.sample_stats
+    divergences = int(np.asarray(stats["diverging"].values).sum())
+    steps = float(np.mean(stats["n_steps"].values)) if "n_steps" in stats else None
+    return draws_fit(draws, spec.key, coefficients, ess_floor, diagnostics, divergences, steps)
 
 
 def _check_sampler(sampler: str) -> None:
-    """``ConfigError`` unless ``sampler`` is PyMC's or an installed nutpie."""
-    if sampler not in ("pymc", "nutpie"):
-        raise ConfigError(f"sampler: {sampler!r} is not 'pymc' or 'nutpie'")
+    """``ConfigError`` unless ``sampler`` is one of :data:`SAMPLERS` (nutpie installed)."""
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler: {sampler!r} is not one of {', '.join(SAMPLERS)}")
     if sampler == "nutpie":
         try:
             import nutpie  # noqa: F401
@@ -438,47 +495,3 @@ def _map_seed(pm: Any, seed: int | None) -> dict[str, Any]:
     if "random_seed" in parameters:
         return {"random_seed": seed, "jitter": False, "return_inferencedata": False}
     return {"seed": seed}
-
-
-def sampler_diagnostics(
-    idata: Any, spec: ModelSpec, ess_floor: float, names: tuple[str, ...] | None = None
-) -> dict[str, Any]:
-    """R-hat, bulk/tail ESS (ArviZ) of ``names`` (default: the model's parameters) and
-    divergences; warns naming what to try."""
-    import arviz as az
-
-    names = tuple(spec.param_names if names is None else names)
-    variables = [pymc_name(k) for k in names]
-    rhat = az.rhat(idata, var_names=variables)
-    bulk = az.ess(idata, var_names=variables, method="bulk")
-    tail = az.ess(idata, var_names=variables, method="tail")
-    per_param = {
-        k: {"r_hat": float(rhat[v]), "ess_bulk": float(bulk[v]), "ess_tail": float(tail[v])}
-        for k, v in zip(names, variables, strict=True)
-    }
-    divergences = int(np.asarray(idata.sample_stats["diverging"].values).sum())
-    problems = []
-    for k, d in per_param.items():
-        if not d["r_hat"] <= 1.01:
-            problems.append(f"{k}: R-hat {d['r_hat']:.3f} > 1.01")
-        if min(d["ess_bulk"], d["ess_tail"]) < ess_floor:
-            problems.append(f"{k}: ESS {min(d['ess_bulk'], d['ess_tail']):.0f} < {ess_floor:g}")
-    if divergences:
-        problems.append(f"{divergences} divergent transitions")
-    if problems:
-        warnings.warn(
-            f"{spec.key}: the posterior may not be reliable ({'; '.join(problems)}); try more "
-            "tuning steps and draws (tune, draws), a higher target_accept, or more "
-            "informative priors",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    stats = idata.sample_stats
-    steps = float(np.mean(stats["n_steps"].values)) if "n_steps" in stats else None
-    return {
-        "parameters": per_param,
-        "mean_tree_size": None if steps is None else round(steps, 2),
-        "divergences": divergences,
-        "converged": not problems,
-        "problems": problems,
-    }

@@ -128,7 +128,7 @@ class CovariateLinks:
 
     def spec(self) -> tuple[tuple[str, float, int], ...]:
         """``(parameter, sign, number of coefficients)`` per linked parameter: the
-        hashable ``links`` argument of :func:`clvmodels.backends.mle._compiled`."""
+        hashable ``links`` argument of :func:`clvmodels.backends.compiled.compiled`."""
         return tuple((p, float(self.signs[p]), len(self.names[p])) for p in self.designs)
 
     def with_pattern(self, pattern: np.ndarray) -> CovariateLinks:

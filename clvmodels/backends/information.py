@@ -111,7 +111,10 @@ cannot be told from it by a likelihood-ratio test at the 5 % level."""
 
 
 def edge_within_reach(
-    objective: Objective, information: np.ndarray, theta: np.ndarray, bounds: np.ndarray
+    log_likelihood: Callable[[np.ndarray], float],
+    information: np.ndarray,
+    theta: np.ndarray,
+    bounds: np.ndarray,
 ) -> list[int]:
     """The coordinates of a flat direction that runs to the edge of the box without a
     significant loss of likelihood.
@@ -128,8 +131,9 @@ def edge_within_reach(
 
     Parameters
     ----------
-    objective
-        The (penalised) log-likelihood and its gradient in estimation coordinates.
+    log_likelihood
+        The (penalised) log-likelihood's value in estimation coordinates (no gradient
+        is needed).
     information, theta, bounds
         As for :func:`undetermined`.
     """
@@ -138,13 +142,13 @@ def edge_within_reach(
     scale[scale == 0] = 1.0
     _, vectors = np.linalg.eigh(information / np.outer(scale, scale))
     direction = vectors[:, 0] / scale
-    peak = objective(theta)[0]
+    peak = log_likelihood(theta)
     for sign in (1.0, -1.0):
         step = sign * direction
         moving = np.abs(step) > 1e-12
         room = (np.sign(step[moving]) * bounds[moving] - theta[moving]) / step[moving]
         edge = theta + float(np.min(room)) * step
-        value = objective(edge)[0]
+        value = log_likelihood(edge)
         if np.isfinite(value) and value > peak - EDGE_DROP:
             share = np.abs(vectors[:, 0]) / np.max(np.abs(vectors[:, 0]))
             return np.flatnonzero(share >= _LOADING).tolist()

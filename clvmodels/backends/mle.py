@@ -1,8 +1,9 @@
 """Maximum-likelihood backend.
 
-The model's log-likelihood (written once against :mod:`clvmodels.models.ops`) is built
-as a PyTensor graph on the log-parameters and differentiated automatically, so the
-optimiser gets exact gradients.  Identical customers are collapsed into weights
+The model's log-likelihood (written once against :mod:`clvmodels.models.ops`) is
+differentiated automatically in the log-parameters, so the optimiser gets exact
+gradients: taped on NumPy (:mod:`clvmodels.backends.tape`, nothing to compile) without
+covariates, as a compiled PyTensor graph with them.  Identical customers are collapsed into weights
 first, and terms the likelihood marks with ``xp.distinct`` are evaluated once per
 distinct value pair (:mod:`clvmodels.backends.distinct`), so an evaluation costs little
 more than a pass over the distinct histories.  L-BFGS-B brings the parameters close to
@@ -19,16 +20,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 from scipy import optimize
 
-from clvmodels.backends import compile_cache
+from clvmodels.backends.compiled import CompiledLikelihood
 from clvmodels.backends.compress import prepare_rows
-from clvmodels.backends.design import PATTERN, CovariateLinks, FitRows, pattern_params
-from clvmodels.backends.distinct import DistinctColumns
+from clvmodels.backends.design import CovariateLinks, FitRows
 from clvmodels.backends.information import (
     LOG_BOUND,
     Objective,
@@ -49,9 +48,9 @@ from clvmodels.backends.penalty import (
     penalised,
     penalty_grid,
 )
-from clvmodels.backends.tape import weighted_log_likelihood
+from clvmodels.backends.tape import TapedLikelihood
 from clvmodels.errors import FitError
-from clvmodels.models.ops import numpy_ops, pytensor_ops
+from clvmodels.models.ops import numpy_ops
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult, from_coordinates
 
@@ -222,7 +221,7 @@ class _Problem:
     names: tuple[str, ...]
     coefficients: tuple[str, ...]
     expansion: np.ndarray | None
-    weighted: Callable[[np.ndarray], Objective]
+    likelihood: TapedLikelihood | CompiledLikelihood
 
     @classmethod
     def of(
@@ -237,14 +236,22 @@ class _Problem:
         n_base = len(spec.param_names)
         tied = covariates is not None and bool(covariates.tied)
         expansion = covariates.expansion(n_base) if tied else None
-        weighted = _weighted(spec, rows.rows, covariates)
+        likelihood = _weighted(spec, rows.rows, covariates)
         names = (*spec.param_names, *coefficients)
-        return cls(spec, rows, covariates, names, coefficients, expansion, weighted)
+        return cls(spec, rows, covariates, names, coefficients, expansion, likelihood)
 
     def objective(self, weights: np.ndarray, l2: float) -> Objective:
         """The penalised log-likelihood of rows weighted ``weights``, in ``φ``."""
         n_base = len(self.spec.param_names)
-        return penalised(self.weighted(weights), self.expansion, n_base, l2)
+        return penalised(self.likelihood.objective(weights), self.expansion, n_base, l2)
+
+    def value(self, weights: np.ndarray, l2: float) -> Callable[[np.ndarray], float]:
+        """The penalised log-likelihood's value alone, in ``φ`` (no gradient: cheaper
+        where only values are compared, :func:`edge_within_reach`)."""
+        if self.coefficients:  # covariates: penalty and tied coefficients apply
+            objective = self.objective(weights, l2)
+            return lambda phi: objective(phi)[0]
+        return self.likelihood.value(weights)
 
     def log_likelihood(self, weights: np.ndarray, phi: np.ndarray) -> float:
         """The unpenalised log-likelihood of rows weighted ``weights`` at ``φ``."""
@@ -266,7 +273,7 @@ class _Problem:
         theta, hess = polish(objective, best.x, n_obs)
         limits = np.array([hi for _, hi in bounds(spec, self.coefficients)])
         loose = undetermined(-hess, theta, limits) or edge_within_reach(
-            objective, -hess, theta, limits
+            self.value(weights, l2), -hess, theta, limits
         )
         to_log, held = np.eye(len(theta)), {}
         if loose:
@@ -403,87 +410,24 @@ def _objective(
     covariates: CovariateLinks | None = None,
 ) -> Objective:
     """(total log-likelihood, gradient wrt log-parameters and coefficients) on ``data``."""
-    return _weighted(spec, data, covariates)(w)
+    return _weighted(spec, data, covariates).objective(w)
 
 
 def _weighted(
     spec: ModelSpec,
     data: dict[str, np.ndarray],
     covariates: CovariateLinks | None = None,
-) -> Callable[[np.ndarray], Objective]:
-    """``weights -> objective`` on ``data``: the function and its inputs are prepared
-    once, and every set of weights (a cross-validation fold) reuses them.
+) -> TapedLikelihood | CompiledLikelihood:
+    """The log-likelihood of ``data`` for any weights: the function and its inputs are
+    prepared once, and every set of weights (a cross-validation fold) reuses them.
 
     Without covariates the value and gradient are taped on NumPy
     (:mod:`clvmodels.backends.tape`: nothing to compile, so a fresh process fits at
-    once); with covariates the compiled PyTensor graph of :func:`_compiled` is used."""
+    once); with covariates the compiled PyTensor graph of
+    :mod:`clvmodels.backends.compiled` is used."""
     if covariates is None:
-        return weighted_log_likelihood(spec.log_likelihood, spec.param_names, data)
-    links = covariates.spec()
-    fn, distinct = _compiled(spec.key, spec.log_likelihood, spec.param_names, tuple(data), links)
-    designs = (
-        [] if covariates is None else [np.asarray(z, float) for z in covariates.designs.values()]
-    )
-    inputs = [data[c] for c in data] + designs + distinct.values(data)
-
-    def weighted(w: np.ndarray) -> Objective:
-        def evaluate(th: np.ndarray) -> tuple[float, np.ndarray]:
-            value, gradient = fn(np.asarray(th, dtype=float), w, *inputs)
-            return float(value), np.asarray(gradient, dtype=float)
-
-        return evaluate
-
-    return weighted
-
-
-@cache
-def _compiled(
-    key: str,
-    log_likelihood: Callable[..., Any],
-    param_names: tuple[str, ...],
-    columns: tuple[str, ...],
-    links: tuple[tuple[str, float, int], ...] = (),
-) -> tuple[Callable[..., Any], DistinctColumns]:
-    """Compile the weighted log-likelihood and its exact gradient with PyTensor, once per
-    model and process (the data are inputs of the compiled function, not constants).
-
-    Terms the likelihood marks with ``xp.distinct`` are evaluated once per distinct
-    value combination of their columns (:mod:`clvmodels.backends.distinct`); the
-    returned registry computes those extra inputs from a data set.
-
-    ``links`` puts covariates on parameters: ``(name, sign, k)`` makes ``name`` of a row
-    with covariate pattern ``g`` equal ``exp(θ_name) · exp(sign · Z_name[g] · γ_name)``
-    (:func:`~clvmodels.backends.design.pattern_params`), with
-    ``γ_name`` the next ``k`` entries of ``θ`` after the log-parameters and ``Z_name``
-    (patterns × k) an input of the function after the data columns.  The rows then
-    need a :data:`PATTERN` column, which joins every distinct key.
-
-    The compiled function is kept on disk and a later process loads it instead of
-    compiling again (:mod:`clvmodels.backends.compile_cache`, keyed by the graph).
-    """
-    import pytensor.tensor as pt
-
-    theta = pt.dvector("theta")
-    params = {k: pt.exp(theta[i]) for i, k in enumerate(param_names)}
-    inputs = {c: pt.dvector(c) for c in columns}
-    designs = {name: pt.dmatrix(f"Z[{name}]") for name, _, _ in links}
-    if links:
-        offset = len(param_names)
-        coefficients = {}
-        for name, _, k in links:  # γ_name: the next k entries of θ
-            coefficients[name] = [theta[offset + j] for j in range(k)]
-            offset += k
-        signs = {name: sign for name, sign, _ in links}
-        index = pt.cast(inputs[PATTERN], "int64")
-        params = pattern_params(params, signs, coefficients, designs, index, pytensor_ops())
-    weight = pt.dvector("weight")
-    distinct = DistinctColumns(inputs, row_key=PATTERN if links else None)
-    model_columns = {c: v for c, v in inputs.items() if c != PATTERN}
-    per_row = log_likelihood(**params, **model_columns, xp=distinct.ops(pytensor_ops()))
-    total = pt.sum(weight * per_row)
-    arguments = [theta, weight, *inputs.values(), *designs.values(), *distinct.inputs()]
-    fn = compile_cache.value_and_gradient(f"{key}_loglik_grad", arguments, total, theta)
-    return fn, distinct
+        return TapedLikelihood(spec.log_likelihood, spec.param_names, data)
+    return CompiledLikelihood(spec, data, covariates)
 
 
 def _converged(res: optimize.OptimizeResult) -> bool:

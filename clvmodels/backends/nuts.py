@@ -22,8 +22,10 @@ import numpy as np
 
 from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import CovariateLinks, FitRows
+from clvmodels.backends.hmc import sample_chains
 from clvmodels.backends.information import hessian, invert_information
 from clvmodels.backends.mle import fit_mle
+from clvmodels.backends.posterior import log_posterior
 from clvmodels.backends.priors import pymc_name
 from clvmodels.errors import FitError
 from clvmodels.models.spec import ModelSpec
@@ -193,3 +195,43 @@ def laplace_cov_log(
     # curvature of the posterior in log θ, which is what the Laplace approximation needs
     cov, ok = invert_information(hessian(objective, theta))
     return cov if ok else None
+
+
+def own_nuts_draws(
+    spec: ModelSpec,
+    rows: FitRows,
+    priors: Mapping[str, Mapping[str, Any]],
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    target_accept: float,
+    seed: int | None,
+) -> tuple[dict[str, np.ndarray], int, float] | None:
+    """Posterior draws of ``spec``'s parameters by our own NUTS
+    (:mod:`clvmodels.backends.hmc`) on the log posterior
+    (:func:`~clvmodels.backends.posterior.log_posterior`), started as PyMC's is
+    (:func:`nuts_start`): each chain at its own draw from the Laplace approximation at
+    the MLE, the inverse metric starting at its covariance.
+
+    Returns the draws per parameter (chains, draws), the number of divergent draws and
+    the mean number of leapfrog steps per draw; None when there is no Laplace start (no
+    maximum, or a singular information matrix).
+    """
+    try:
+        mle = fit_mle(spec, rows.model_columns, rows.weights)
+    except FitError:
+        return None
+    mean, cov = laplace_block(mle, spec.param_names, ())
+    if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
+        return None
+    rng = np.random.default_rng(None if seed is None else [seed, 7])
+    starts = list(rng.multivariate_normal(mean, cov, chains))
+    density = log_posterior(spec, rows.model_columns, rows.weights, priors)
+    results = sample_chains(density, starts, cov, draws, tune, target_accept, seed, cores)
+    log_draws = np.stack([r.draws for r in results])  # (chains, draws, parameters)
+    out = {k: np.exp(log_draws[:, :, i]) for i, k in enumerate(spec.param_names)}
+    divergences = int(sum(r.diverging.sum() for r in results))
+    steps = float(np.mean([r.n_steps.mean() for r in results])) if draws else 0.0
+    return out, divergences, steps

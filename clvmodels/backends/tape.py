@@ -418,28 +418,41 @@ def tape_ops(distinct: DistinctData | None = None) -> Ops:
     )
 
 
-def weighted_log_likelihood(
-    log_likelihood: Callable[..., Any],
-    param_names: tuple[str, ...],
-    data: Mapping[str, np.ndarray],
-) -> Callable[[np.ndarray], Callable[[np.ndarray], tuple[float, np.ndarray]]]:
-    """``weights -> (θ -> (Σ w ℓ, ∂/∂θ))`` of a likelihood on ``data``, with ``θ`` the
-    log-parameters in the order of ``param_names``: the taped counterpart of the compiled
-    objective of :mod:`clvmodels.backends.mle` (the distinct value combinations of the
-    data are found once and shared by every evaluation and every set of weights)."""
-    columns = {k: np.asarray(v, dtype=float) for k, v in data.items()}
-    xp = tape_ops(DistinctData(columns))
+class TapedLikelihood:
+    """The weighted log-likelihood of ``data`` in the log-parameters ``θ`` (in the order
+    of ``param_names``), taped: the counterpart without compilation of
+    :class:`~clvmodels.backends.compiled.CompiledLikelihood`.  The distinct value
+    combinations of the data are found once and shared by every evaluation and every
+    set of weights."""
 
-    def weighted(w: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    def __init__(
+        self,
+        log_likelihood: Callable[..., Any],
+        param_names: tuple[str, ...],
+        data: Mapping[str, np.ndarray],
+    ) -> None:
+        self._log_likelihood, self._names = log_likelihood, param_names
+        self._columns = {k: np.asarray(v, dtype=float) for k, v in data.items()}
+        self._xp = tape_ops(DistinctData(self._columns))
+
+    def _total(self, w: np.ndarray, theta: Any) -> Any:
+        params = {k: self._xp.exp(theta[i]) for i, k in enumerate(self._names)}
+        per_row = self._log_likelihood(**params, **self._columns, xp=self._xp)
+        return self._xp.sum(w * per_row)
+
+    def objective(self, w: np.ndarray) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        """``θ ↦ (Σ w ℓ, ∂/∂θ)`` by one taped evaluation and one backward sweep."""
         weights = np.asarray(w, dtype=float)
 
         def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray]:
             tape = Tape()
             leaf = tape.leaf(np.asarray(theta, dtype=float))
-            params = {k: xp.exp(leaf[i]) for i, k in enumerate(param_names)}
-            total = xp.sum(weights * log_likelihood(**params, **columns, xp=xp))
+            total = self._total(weights, leaf)
             return float(value(total)), tape.gradient(total, leaf)
 
         return evaluate
 
-    return weighted
+    def value(self, w: np.ndarray) -> Callable[[np.ndarray], float]:
+        """``θ ↦ Σ w ℓ`` alone: plain NumPy, nothing recorded."""
+        weights = np.asarray(w, dtype=float)
+        return lambda theta: float(self._total(weights, np.asarray(theta, dtype=float)))
