@@ -216,26 +216,20 @@ def _unary(f: Callable[[Any], Any], slope: Callable[[Any, Any], Any]) -> Callabl
 
 
 def _logaddexp(a: Any, b: Any) -> Any:
-    """``log(e^a + e^b) = max(a, b) + log(1 + e^−|a−b|)``, the share ``e^(a − out)`` of
-    ``a`` kept for the gradient (NumPy's ``logaddexp`` and ``log1p`` are not vectorised
-    and cost several times ``exp`` and ``log``; the absolute error of ``log(1 + e)`` for
-    ``e ≤ 1`` stays below 2.3e-16)."""
-    u, v = np.asarray(value(a), dtype=float), np.asarray(value(b), dtype=float)
-    with np.errstate(invalid="ignore"):
-        d = u - v
-    tie = np.isnan(d)  # both −inf (or both +inf): nothing to choose between them
-    e = np.exp(-np.abs(np.where(tie, 0.0, d)))
-    out = np.maximum(u, v) + np.log(1.0 + e)
-    if tie.any():
-        out = np.where(tie, np.maximum(u, v), out)
+    """``log(e^a + e^b)``; ``a``'s share of the gradient is ``e^(a − out)``, ``b``'s the
+    rest (half each where both are ``−inf``)."""
+    u, v = value(a), value(b)
+    out = np.logaddexp(u, v)
     if not isinstance(a, Var) and not isinstance(b, Var):
         return out
 
     def vjp(g: np.ndarray) -> tuple[Any, Any]:
-        small = g / (1.0 + e)  # the share of the larger argument is 1/(1 + e)
-        large = g - small
-        first = d >= 0
-        return np.where(first, small, large), np.where(first, large, small)
+        with np.errstate(invalid="ignore"):
+            share = np.exp(u - out)
+        if np.isnan(share).any():  # −inf − (−inf): nothing to choose between them
+            share = np.where(np.isnan(share), 0.5, share)
+        first = g * share
+        return first, g - first
 
     return _op(out, (a, b), vjp)
 
