@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import integrate, special
+from scipy import special
 
 from clvmodels.models.ops import as_floats
 
@@ -422,6 +422,8 @@ def _logit_quadrature(
 def _quadrature(s: float, r: float, a: float, b: float) -> float:
     """The Beta integral of ``h`` by adaptive quadrature (QUADPACK) over the window of
     :func:`_logit_window` (scalar; the last resort of :func:`beta_average_expected`)."""
+    from scipy import integrate  # imported here: ~0.1 s, and rarely needed
+
     arrays = (np.array([v], dtype=float) for v in (s, r, a, b))
     window = {k: float(v[0]) for k, v in _logit_window(*arrays).items()}
     d_lo, d_hi, y_mode = window["d_lo"], window["d_hi"], window["y_mode"]
