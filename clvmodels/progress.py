@@ -13,7 +13,10 @@ stderr:
   carriage return; on a terminal the step's line counts the seconds in place;
 - nothing of its own during a Bayesian sampler's step on a terminal, where PyMC draws its
   progress bar (:attr:`Progress.interactive` tells the run whether it may; in a log it
-  may not).
+  may not);
+- with ``after`` (``clvmodels predict``: 2 s), nothing for a step that ends sooner: its
+  first line comes once it has run that long (then as above), so a quick command stays
+  silent and a slow one says what it is doing.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class _Frame:
     started: float
     due: float  # seconds after the start of the next still-running report
     open_line: bool = False  # a terminal line of ours waiting for its "done in"
+    shown: bool = False  # its first line is out (at once, or once it ran ``after`` s)
 
 
 def next_report(elapsed: float) -> float:
@@ -86,6 +90,8 @@ class StderrProgress:
         Seconds between checks of the running step (tests shorten it).
     clock
         Seconds since some fixed point (``time.monotonic``; tests pass their own).
+    after
+        Seconds a step must run before it is shown (0: every step, from its start).
     """
 
     def __init__(
@@ -95,6 +101,7 @@ class StderrProgress:
         tty: bool | None = None,
         poll: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        after: float = 0.0,
     ) -> None:
         self.stream = sys.stderr if stream is None else stream
         if tty is None:
@@ -103,6 +110,7 @@ class StderrProgress:
         self.tty = tty
         self.poll = poll
         self.clock = clock
+        self.after = after
         self._stack: list[_Frame] = []
         self._lock = threading.Lock()
 
@@ -116,8 +124,8 @@ class StderrProgress:
             self._close_open_line()
             frame = _Frame(name, sampler, self.clock(), next_report(0.0))
             self._stack.append(frame)
-            frame.open_line = self.tty and not sampler  # PyMC's bar draws below it
-            self._write(f"{PREFIX} {name} ..." + ("" if frame.open_line else "\n"))
+            if self.after <= 0.0:
+                self._show(frame)
             outermost = len(self._stack) == 1
         watcher = self._watch() if outermost else None
         try:
@@ -132,6 +140,9 @@ class StderrProgress:
                 watcher()
         with self._lock:
             elapsed = self.clock() - frame.started
+            if not frame.shown:  # over before ``after``: nothing to say
+                self._stack.remove(frame)
+                return
             if frame.open_line:
                 self._write(f"\r{PREFIX} {name} ... done in {elapsed:.1f} s\n")
             else:
@@ -158,8 +169,18 @@ class StderrProgress:
 
         return halt
 
+    def _show(self, frame: _Frame) -> None:
+        """The first line of ``frame``'s step."""
+        frame.shown = True
+        frame.open_line = self.tty and not frame.sampler  # PyMC's bar draws below it
+        self._write(f"{PREFIX} {frame.name} ..." + ("" if frame.open_line else "\n"))
+
     def _report(self, frame: _Frame) -> None:
         elapsed = self.clock() - frame.started
+        if not frame.shown:
+            if elapsed >= self.after:
+                self._show(frame)
+            return
         if self.tty:
             if frame.open_line and elapsed >= 2.0:
                 self._write(f"\r{PREFIX} {frame.name} ... {elapsed:.0f} s")

@@ -41,8 +41,15 @@ def _fit(tmp_path, *flags: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def cdnow_progress(tmp_path_factory):
-    return _fit(tmp_path_factory.mktemp("progress"))
+def cdnow_run(tmp_path_factory):
+    """The run folder of the fit below, and the fit's (status, stdout, stderr)."""
+    folder = tmp_path_factory.mktemp("progress")
+    return folder / "run", _fit(folder)
+
+
+@pytest.fixture(scope="module")
+def cdnow_progress(cdnow_run):
+    return cdnow_run[1]
 
 
 def test_cdnow_fit_names_every_step_and_every_model_on_stderr_in_order(cdnow_progress):
@@ -171,3 +178,119 @@ def test_a_step_inside_another_and_a_failing_step_end_their_lines():
         "[clvmodels] refit on the whole window ...\n"
         "[clvmodels] fit bgnbd (mle) ...\r[clvmodels] fit bgnbd (mle) ... done in 0.0 s\n"
     )
+
+
+def test_a_step_shown_after_2_s_says_nothing_when_it_ends_sooner():
+    stream, clock = io.StringIO(), _Clock()
+    progress = StderrProgress(stream, tty=False, poll=0.005, clock=clock, after=2.0)
+    with progress.step("read the model and the data"):
+        clock.now = 1.9
+        time.sleep(0.05)
+    clock.now = 0.0
+    with progress.step("predict 10,000,000 customers"):
+        clock.now = 4.5
+        _wait_for(stream, "predict")
+        clock.now = 14.5
+        _wait_for(stream, "still running")
+    assert stream.getvalue().splitlines() == [
+        "[clvmodels] predict 10,000,000 customers ...",
+        "[clvmodels] predict 10,000,000 customers: still running after 14 s",
+        "[clvmodels] predict 10,000,000 customers: done in 14.5 s",
+    ]
+
+
+def test_a_step_shown_after_2_s_on_a_terminal_counts_in_place_once_shown():
+    stream, clock = io.StringIO(), _Clock()
+    progress = StderrProgress(stream, tty=True, poll=0.005, clock=clock, after=2.0)
+    with progress.step("predict 10,000,000 customers"):
+        clock.now = 3.0
+        _wait_for(stream, "... 3 s")
+    assert stream.getvalue() == (
+        "[clvmodels] predict 10,000,000 customers ..."
+        "\r[clvmodels] predict 10,000,000 customers ... 3 s"
+        "\r[clvmodels] predict 10,000,000 customers ... done in 3.0 s\n"
+    )
+
+
+def _predict(run, out, *flags: str) -> tuple[int, str, str]:
+    """``clvmodels predict`` of the CDNOW run's BG/NBD and Gamma-Gamma on its summary."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = [
+        "predict",
+        str(run / "models" / "bgnbd.json"),
+        str(run / "summary.csv"),
+        "--spend-model",
+        str(run / "models" / "gamma_gamma.json"),
+        "--out",
+        str(out),
+        *flags,
+    ]
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        status = main(argv)
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+PREDICT_STEPS = ("read the model and the data", "predict 2,357 customers", "write the scores")
+
+
+def test_predict_in_a_log_shows_only_its_slow_steps_in_a_few_lines(cdnow_run, tmp_path):
+    status, stdout, stderr = _predict(cdnow_run[0], tmp_path / "scores.csv")
+    assert status == 0
+    assert "scored 2,357 customers" in stdout
+    assert "\r" not in stderr
+    lines = [line for line in stderr.splitlines() if ": still running after " not in line]
+    assert len(lines) <= 2 * len(PREDICT_STEPS)  # a quiet machine: none (each step < 2 s)
+    for line in lines:
+        name = line.removeprefix("[clvmodels] ").split(" ...")[0].split(": done in ")[0]
+        assert name in PREDICT_STEPS, line
+
+
+def test_predict_quiet_prints_nothing_on_stderr(cdnow_run, tmp_path):
+    status, stdout, stderr = _predict(cdnow_run[0], tmp_path / "scores.csv", "--quiet")
+    assert status == 0
+    assert stderr == ""
+    assert "scored 2,357 customers" in stdout
+
+
+class _Recorder:
+    """The run's timed steps as :func:`clvmodels.run.backtest.run_backtest` sees them:
+    records the name of every step, nested ones included."""
+
+    interactive = False
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    @contextlib.contextmanager
+    def step(self, name: str, *, sampler: bool = False):
+        self.names.append(name)
+        yield
+
+    def __call__(self, name, fn, *args):
+        with self.step(name):
+            return fn(*args)
+
+
+def test_backtest_fits_show_each_model_as_its_own_step(tmp_path):
+    from runs import REPO
+
+    from clvmodels.config import load_config
+    from clvmodels.run import resolve
+    from clvmodels.run.backtest import run_backtest
+    from clvmodels.run.prepare import prepare_data
+
+    config = tmp_path / "backtest.yaml"
+    text = (REPO / "configs/cdnow_backtest.yaml").read_text()
+    text = text.replace("    origins: 3\n", "    origins: [1997-09-30]\n")
+    config.write_text(text.replace("evaluation:\n", "evaluation:\n  challenger: false\n"))
+    settings = resolve(load_config(config))
+    recorder = _Recorder()
+    run_backtest(settings, prepare_data(settings.data), recorder)
+    assert recorder.names == [
+        "backtest origin 1997-09-30: summarize",
+        "backtest origin 1997-09-30: fit",
+        "fit bgnbd (mle)",
+        "fit paretonbd (mle)",
+        "fit gamma_gamma (mle)",
+        "backtest origin 1997-09-30: evaluate",
+    ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from clvmodels.errors import ConfigError
 from clvmodels.evaluation.backtest import (
@@ -24,6 +24,7 @@ from clvmodels.evaluation.backtest import (
 )
 from clvmodels.evaluation.challenger import NAME as CHALLENGER
 from clvmodels.models import model_info
+from clvmodels.progress import Progress
 from clvmodels.run import tables
 from clvmodels.run.fit import fit_models
 from clvmodels.run.prepare import prepare_data
@@ -31,8 +32,13 @@ from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import RunSettings, with_window
 from clvmodels.units import days_per_unit
 
-Step = Callable[[str, Callable[..., Any], Any], Any]
-"""``step(name, fn, *args)``: run ``fn(*args)`` as the step ``name`` (progress, timing)."""
+
+class Steps(Progress, Protocol):
+    """A :class:`~clvmodels.progress.Progress` that also runs ``fn(*args)`` as the step
+    ``name`` with ``steps(name, fn, *args)`` (the run's timed steps,
+    :class:`clvmodels.run.execute._Timed`)."""
+
+    def __call__(self, name: str, fn: Callable[..., Any], *args: Any) -> Any: ...
 
 
 def backtest_origins(settings: RunSettings, prepared: PreparedData) -> tuple[list[dt.date], float]:
@@ -57,8 +63,10 @@ def backtest_origins(settings: RunSettings, prepared: PreparedData) -> tuple[lis
     return origin_dates(last, config.origins, days), holdout
 
 
-def run_backtest(settings: RunSettings, prepared: PreparedData, step: Step) -> BacktestResult:
-    """Refit and evaluate the run's models at every origin (module docstring)."""
+def run_backtest(settings: RunSettings, prepared: PreparedData, step: Steps) -> BacktestResult:
+    """Refit and evaluate the run's models at every origin (module docstring); each
+    origin's summary, fits (each model its own step inside), challenger and evaluation
+    are steps of ``step``."""
     origins, holdout = backtest_origins(settings, prepared)
     unit = settings.time_unit
     plans = tuple(p for p in settings.models if model_info(p.key).role != "retention")
@@ -68,7 +76,7 @@ def run_backtest(settings: RunSettings, prepared: PreparedData, step: Step) -> B
         end = holdout_end(origin, holdout, unit)
         data = with_window(settings.data, origin, end)
         at = step(f"backtest origin {origin}: summarize", prepare_data, data)
-        fitted = step(f"backtest origin {origin}: fit", fit_models, plans, at)
+        fitted = step(f"backtest origin {origin}: fit", fit_models, plans, at, step)
         others = {}
         if settings.evaluation.challenger:
             outcome = step(f"backtest origin {origin}: challenger", tables.challenger, data, at)

@@ -1,5 +1,6 @@
-"""Helpers of ``clvmodels predict`` (scoring customers with a saved model): the
-covariate columns a model was fitted with, and the customer ids next to the scores."""
+"""Helpers of ``clvmodels predict`` (scoring customers with a saved model): the saved
+models, the covariate columns a model was fitted with, and the customer ids next to the
+scores."""
 
 from __future__ import annotations
 
@@ -8,6 +9,30 @@ from typing import Any
 from clvmodels.clv.settings import MIN_DRAWS
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.units import DAYS_PER_UNIT
+
+
+def load_models(
+    model_file: str, spend_file: str | None, order_value: float | None
+) -> tuple[Any, Any]:
+    """The saved purchase model and the saved Gamma-Gamma (``None`` without
+    ``--spend-model``) of ``clvmodels predict``, after checking each is what it should be
+    and that ``--order-value`` does not come with a spend model."""
+    from clvmodels import load_model
+    from clvmodels.estimators import GammaGamma
+    from clvmodels.models import model_info, model_keys
+
+    model = load_model(model_file)
+    if not model_info(model.model_key).is_purchase:
+        raise ConfigError(
+            f"{model_file}: a {model.model_key} model does not predict purchases; give a "
+            f"{', '.join(model_keys('purchase'))} model (and --spend-model for Gamma-Gamma)"
+        )
+    spend = load_model(spend_file) if spend_file else None
+    if spend is not None and not isinstance(spend, GammaGamma):
+        raise ConfigError(f"{spend_file}: not a gamma_gamma model")
+    if spend is not None and order_value is not None:
+        raise ConfigError("--order-value: not with --spend-model, which values each order")
+    return model, spend
 
 
 def with_covariate_columns(

@@ -143,8 +143,10 @@ def new_customer_record(result: RunResult) -> dict[str, Any]:
 
 
 def _write_files(result: RunResult, folder: RunFolder, plots: bool, progress: Progress) -> None:
+    started = time.perf_counter()
     with progress.step("write the run folder: tables and models"):
         _write_tables(result, folder)
+    result.timings["tables and models"] = round(time.perf_counter() - started, 3)
     if plots:
         started = time.perf_counter()
         with progress.step("write the run folder: plots"):
