@@ -54,7 +54,7 @@ def check_case(case: Case, tmp_path: Path, capsys) -> None:
     cwd = Path.cwd()
     os.chdir(work)
     try:
-        code = main([*argv, "--quiet"] if argv[0] in ("fit", "summarize") else argv)
+        code = main([*argv, "--quiet"] if argv[0] in ("fit", "summarize", "predict") else argv)
     finally:
         os.chdir(cwd)
     err = capsys.readouterr().err
