@@ -34,49 +34,56 @@ def hyp2f1_partials(
     if wanted[3]:
         out[3] = a * b / c * special.hyp2f1(a + 1.0, b + 1.0, c + 1.0, z)
     if any(wanted[:3]):
-        sums = _series_partials(a.ravel(), b.ravel(), c.ravel(), z.ravel())
+        sums = _series_partials(a.ravel(), b.ravel(), c.ravel(), z.ravel(), wanted[:3])
         for i in range(3):
             if wanted[i]:
                 out[i] = sums[i].reshape(a.shape)
     return tuple(out)
 
 
+_CHECK_EVERY = 8
+"""Terms summed between two convergence checks (a check costs several array passes)."""
+
+
 def _series_partials(
-    a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray, wanted: tuple[bool, ...]
 ) -> list[np.ndarray]:
-    """The parameter derivatives of the series, row by row (1-d inputs)."""
+    """The parameter derivatives (those ``wanted`` of ``a, b, c``) of the series, row by
+    row (1-d inputs); rows not settled within :data:`MAX_TERMS` terms, or with
+    ``|z| ≥ 1``, get central differences."""
     n = a.size
-    result = [np.zeros(n), np.zeros(n), np.zeros(n)]
+    which = [i for i in range(3) if wanted[i]]
+    result = [np.zeros(n) for _ in range(3)]
     rows = np.flatnonzero(np.abs(z) < 1.0)
-    a_, b_, c_, z_ = a[rows], b[rows], c[rows], z[rows]
-    term = np.ones(rows.size)
-    total = np.ones(rows.size)
-    logd = [np.zeros(rows.size) for _ in range(3)]  # ∂ log t_k / ∂(a, b, c)
-    sums = [np.zeros(rows.size) for _ in range(3)]
+    params = [v[rows] for v in (a, b, c)]
+    z_ = z[rows]
+    term, total = np.ones(rows.size), np.ones(rows.size)
+    logd = {i: np.zeros(rows.size) for i in which}  # ∂ log t_k / ∂(a, b, c)
+    sums = {i: np.zeros(rows.size) for i in which}
+    sign = (1.0, 1.0, -1.0)
     for k in range(MAX_TERMS):
-        logd[0] += 1.0 / (a_ + k)
-        logd[1] += 1.0 / (b_ + k)
-        logd[2] -= 1.0 / (c_ + k)
-        term = term * ((a_ + k) * (b_ + k) / ((c_ + k) * (k + 1.0)) * z_)
+        for i in which:
+            logd[i] += sign[i] / (params[i] + k)
+        term *= (params[0] + k) * (params[1] + k) / ((params[2] + k) * (k + 1.0)) * z_
         total += term
-        for i in range(3):
+        for i in which:
             sums[i] += term * logd[i]
-        size = np.abs(term) * (1.0 + np.abs(logd[0]) + np.abs(logd[1]) + np.abs(logd[2]))
-        scale = np.abs(total) + np.abs(sums[0]) + np.abs(sums[1]) + np.abs(sums[2])
+        if k % _CHECK_EVERY != _CHECK_EVERY - 1:
+            continue
+        size = np.abs(term) * (1.0 + sum(np.abs(logd[i]) for i in which))
+        scale = np.abs(total) + sum(np.abs(sums[i]) for i in which)
         done = size <= _TOLERANCE * scale
         if done.any():
-            for i in range(3):
+            for i in which:
                 result[i][rows[done]] = sums[i][done]
             keep = ~done
-            rows, a_, b_, c_, z_, term, total = (
-                v[keep] for v in (rows, a_, b_, c_, z_, term, total)
-            )
-            logd = [v[keep] for v in logd]
-            sums = [v[keep] for v in sums]
+            rows, z_, term, total = rows[keep], z_[keep], term[keep], total[keep]
+            params = [v[keep] for v in params]
+            logd = {i: v[keep] for i, v in logd.items()}
+            sums = {i: v[keep] for i, v in sums.items()}
             if rows.size == 0:
                 return result
-    slow = np.setdiff1d(np.arange(n), np.flatnonzero(np.abs(z) < 1.0))
-    slow = np.union1d(slow, rows)
+    slow = np.union1d(np.flatnonzero(~(np.abs(z) < 1.0)), rows)
     for i, diff in enumerate(_central_differences(a[slow], b[slow], c[slow], z[slow])):
         result[i][slow] = diff
     return result
