@@ -64,6 +64,8 @@ class Tape:
 
 def _unbroadcast(g: Any, shape: tuple[int, ...]) -> np.ndarray:
     """``g`` summed over the axes broadcasting added to an array of ``shape``."""
+    if getattr(g, "shape", None) == shape:
+        return g
     g = np.asarray(g, dtype=float)
     if g.shape == shape:
         return g
@@ -196,10 +198,10 @@ def _advanced(index: Any) -> bool:
 
 def _op(out: Any, args: tuple[Any, ...], vjp: Vjp) -> Any:
     """A new :class:`Var` on the tape of the first :class:`Var` among ``args``."""
-    tape = next((a.tape for a in args if isinstance(a, Var)), None)
-    if tape is None:
-        return out
-    return Var(tape, np.asarray(out, dtype=float), args, vjp)
+    for a in args:
+        if isinstance(a, Var):
+            return Var(a.tape, np.asarray(out, dtype=float), args, vjp)
+    return out
 
 
 def _unary(f: Callable[[Any], Any], slope: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
