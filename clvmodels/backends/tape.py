@@ -133,16 +133,17 @@ class Var:
     def __pow__(self, other: Any) -> Var:
         u, v = self.value, value(other)
         out = u**v
+        both = isinstance(other, Var)
         return _op(
             out,
             (self, other),
-            lambda g: (g * v * u ** (v - 1.0), g * out * np.log(np.where(u > 0, u, 1.0))),
+            lambda g: (g * v * u ** (v - 1.0), _exponent(g, out, u) if both else None),
         )
 
     def __rpow__(self, other: Any) -> Var:
         u, v = value(other), self.value
         out = u**v
-        return _op(out, (other, self), lambda g: (None, g * out * np.log(u)))
+        return _op(out, (other, self), lambda g: (None, _exponent(g, out, u)))
 
     def __neg__(self) -> Var:
         return _op(-self.value, (self,), lambda g: (-g,))
@@ -158,7 +159,8 @@ class Var:
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray]:
             if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and len(shape) == 1:
-                return (np.bincount(index.ravel(), np.ravel(g), minlength=shape[0]),)
+                flat = index.ravel() % shape[0]  # negative positions count from the end
+                return (np.bincount(flat, np.ravel(g), minlength=shape[0]),)
             out = np.zeros(shape)
             if _advanced(index):
                 np.add.at(out, index, g)
@@ -167,6 +169,14 @@ class Var:
             return (out,)
 
         return _op(self.value[index], (self,), vjp)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return self.value == value(other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return self.value != value(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __lt__(self, other: Any) -> Any:
         return self.value < value(other)
@@ -188,6 +198,13 @@ class Var:
         """The same elements in another shape."""
         old = self.value.shape
         return _op(self.value.reshape(*shape), (self,), lambda g: (np.reshape(g, old),))
+
+
+def _exponent(g: np.ndarray, out: np.ndarray, base: Any) -> np.ndarray:
+    """The gradient of ``base ** v`` in ``v``: ``g · out · log(base)``, 0 where the base
+    is 0 (and the power 0 or 1)."""
+    positive = np.asarray(base) > 0
+    return np.where(positive, g * out * np.log(np.where(positive, base, 1.0)), 0.0)
 
 
 def _advanced(index: Any) -> bool:
@@ -292,7 +309,9 @@ def _max(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return _op(out, (a,), vjp)
 
 
-def _cumsum(a: Any, axis: int = -1) -> Any:
+def _cumsum(a: Any, axis: int | None = None) -> Any:
+    if axis is None:  # as NumPy: the flattened array
+        a, axis = (a.reshape(-1) if isinstance(a, Var) else np.ravel(a)), 0
     u = value(a)
     out = np.cumsum(u, axis=axis)
     flip = lambda g: np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)  # noqa: E731

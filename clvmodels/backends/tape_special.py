@@ -4,7 +4,7 @@
 The derivatives in the parameters have no closed form; they are summed from the
 hypergeometric series ``Σ_k t_k`` with ``t_{k+1} = t_k (a+k)(b+k) / ((c+k)(k+1)) · z``
 (A&S 15.1.1), whose terms have ``∂ log t_k/∂a = Σ_{j<k} 1/(a+j)`` (likewise ``b``) and
-``∂ log t_k/∂c = −Σ_{j<k} 1/(c+j)``.  The series converges geometrically for ``|z| < 1``
+``∂ log t_k/∂c = −Σ_{j<k} 1/(c+j)``.  The series converges geometrically for ``0 ≤ z < 1``
 (the Pareto/NBD likelihood uses it for ``z ≤ 0.75`` only); rows it does not settle within
 :data:`MAX_TERMS` terms get central differences of SciPy's ``hyp2f1`` instead.
 """
@@ -49,12 +49,12 @@ def _series_partials(
     a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray, wanted: tuple[bool, ...]
 ) -> list[np.ndarray]:
     """The parameter derivatives (those ``wanted`` of ``a, b, c``) of the series, row by
-    row (1-d inputs); rows not settled within :data:`MAX_TERMS` terms, or with
-    ``|z| ≥ 1``, get central differences."""
+    row (1-d inputs); rows not settled within :data:`MAX_TERMS` terms, or with ``z``
+    outside ``[0, 1)`` (where the alternating series cancels), get central differences."""
     n = a.size
     which = [i for i in range(3) if wanted[i]]
     result = [np.zeros(n) for _ in range(3)]
-    rows = np.flatnonzero(np.abs(z) < 1.0)
+    rows = np.flatnonzero((z >= 0.0) & (z < 1.0))  # for z < 0 the series cancels
     params = [v[rows] for v in (a, b, c)]
     z_ = z[rows]
     term, total = np.ones(rows.size), np.ones(rows.size)
@@ -83,7 +83,7 @@ def _series_partials(
             sums = {i: v[keep] for i, v in sums.items()}
             if rows.size == 0:
                 return result
-    slow = np.union1d(np.flatnonzero(~(np.abs(z) < 1.0)), rows)
+    slow = np.union1d(np.flatnonzero(~((z >= 0.0) & (z < 1.0))), rows)
     for i, diff in enumerate(_central_differences(a[slow], b[slow], c[slow], z[slow])):
         result[i][slow] = diff
     return result

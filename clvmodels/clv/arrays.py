@@ -48,8 +48,8 @@ def purchase_arrays(
     ``P(alive) ×`` a quantity of an active customer that depends on a few history
     columns only (``x, T`` for the BG/NBD family); that quantity is evaluated once per
     distinct combination, or interpolated along ``T`` where many combinations differ only
-    in ``T`` (:func:`smooth_in_time`: within 1e-11 of the direct evaluation, ~1e-13 on
-    CDNOW).
+    in ``T`` (:func:`smooth_in_time`: within ~1e-10 of the direct evaluation, whose own
+    branch switches are about that accurate; ~1e-13 on CDNOW).
 
     ``data`` holds 1-d columns (``rows``); ``params`` holds scalars, giving arrays of
     shape ``(rows,)``, or arrays of shape ``(draws, 1)``, giving ``(draws, rows)``.
@@ -261,7 +261,9 @@ def smooth_in_time(
     geometrically for an analytic function (on CDNOW ~13-fold a degree, the last two
     ~1e-12 and ~1e-13: BG/NBD and MBG/NBD DERT within 6e-14 of the direct evaluation,
     one year or lifetime).  A rejected panel (a singularity near the range, a jump, a
-    switch between evaluation branches) is halved, up to five times, while its halves
+    switch between evaluation branches) is halved, up to five times (a kink or jump of
+    relative size ~1e-10, the tolerance of the evaluations' own branch switches, can pass
+    with an error of that size), while its halves
     hold enough rows; the other rows are evaluated directly, all in one call.  Without
     such groups this is ``evaluate(pairs)``.  The cost on CDNOW: 144 evaluations for
     464 distinct ``(x, T)`` (``tests/test_values_speed.py``).
