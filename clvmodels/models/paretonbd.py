@@ -64,9 +64,7 @@ def _log_g(xp: Ops, r: Any, alpha: Any, s: Any, beta: Any, x: Any, y: Any) -> An
     """
     a_ge_b = alpha >= beta
     big = xp.maximum(alpha, beta)
-    # |α − β| written by branch: abs has slope 0 at α = β, which would drop the α ≥ β
-    # branch's derivative there (the likelihood is smooth across α = β)
-    z = xp.where(a_ge_b, alpha - beta, beta - alpha) / (big + y)
+    z = xp.where(a_ge_b, alpha - beta, beta - alpha) / (big + y)  # abs: slope 0 at α = β
     b = xp.where(a_ge_b, r + x, s + 1.0)
     log_prefactor = xp.where(a_ge_b, 0.0, xp.log(alpha + y) - xp.log(beta + y))
     return log_prefactor + xp.log(xp.hyp2f1(xp.ones_like(z), b, r + s + x + 1.0, z))
@@ -156,7 +154,8 @@ def log_likelihood(
 
     def log_sj(x: Any, y: Any) -> Any:  # log s·J(max(y, y*))
         y = xp.maximum(y, y_star)
-        return log_s - xp.log(r + s + x) + log_a(x, y) + _log_g(xp, r, alpha, s, beta, x, y)
+        return (log_s - xp.log(r + s + x) + log_a(x, y)
+                + _log_g(xp, r, alpha, s, beta, x, y))
 
     def at_t(x: Any, t: Any) -> Any:  # log of const · [A(T) − s J(max(T, y*))]
         head = log_a(x, t)
@@ -168,9 +167,8 @@ def log_likelihood(
     # each term depends on (x, T) or on (x, t_x) only: evaluated per distinct pair
     two = xp.logaddexp(xp.distinct(at_t, frequency, T), xp.distinct(at_tx, frequency, recency))
 
-    def add_quadrature(
-        r: Any, alpha: Any, s: Any, beta: Any, x: Any, t_x: Any, hi: Any, two: Any
-    ) -> Any:
+    def add_quadrature(r: Any, alpha: Any, s: Any, beta: Any, x: Any, t_x: Any, hi: Any,
+                       two: Any) -> Any:
         log_q, use_q = _log_quadrature(xp, r, alpha, s, beta, x, t_x, hi)
         log_sq = _log_const(xp, r, alpha, s, beta, x) + xp.log(s) + log_q
         return xp.where(use_q, xp.logaddexp(two, log_sq), two)
@@ -262,14 +260,7 @@ def active_expected_purchases(
 
 
 def discounted_active_purchases(
-    frequency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    s: Any,
-    beta: Any,
-    delta: float,
+    frequency: Any, T: Any, *, r: Any, alpha: Any, s: Any, beta: Any, delta: float,
     horizon: float = math.inf,
 ) -> np.ndarray:
     """Discounted expected purchases after ``T`` of a customer known to be active.
@@ -394,15 +385,7 @@ def probability_of_purchases(
 
 
 def conditional_purchase_pmf(
-    K: int,
-    t: Any,
-    frequency: Any,
-    recency: Any,
-    T: Any,
-    *,
-    r: Any,
-    alpha: Any,
-    s: Any,
+    K: int, t: Any, frequency: Any, recency: Any, T: Any, *, r: Any, alpha: Any, s: Any,
     beta: Any,
 ) -> np.ndarray:
     """``P(X(T, T+t) = k | x, t_x, T)`` for ``k = 0 … K−1``: the predictive distribution of
@@ -435,14 +418,8 @@ def active_purchase_pmf(
     k = predictive.count_grid(K)
     x, T_ = (np.asarray(v, dtype=float) for v in (frequency, T))
     return predictive.per_distinct(
-        nbd.stopped_pmf,
-        k.size,
-        t,
-        np.asarray(r) + x,
-        np.asarray(alpha) + T_,
-        s,
-        np.asarray(beta) + T_,
-        cells_per_row=k.size,
+        nbd.stopped_pmf, k.size, t, np.asarray(r) + x, np.asarray(alpha) + T_, s,
+        np.asarray(beta) + T_, cells_per_row=k.size,
     )
 
 

@@ -17,8 +17,7 @@ def load_models(
     """The saved purchase model and the saved Gamma-Gamma (``None`` without
     ``--spend-model``) of ``clvmodels predict``, after checking each is what it should be
     and that ``--order-value`` does not come with a spend model."""
-    from clvmodels import load_model
-    from clvmodels.estimators import GammaGamma
+    from clvmodels.estimators import GammaGamma, load_model
     from clvmodels.models import model_info, model_keys
 
     model = load_model(model_file)
