@@ -84,7 +84,7 @@ def summarize_transactions(
         ``"pandas"`` is a slower reference implementation with the same results.
     memory_limit, threads, temp_directory
         Resources of the DuckDB engine (see :func:`duckdb_connection`): a memory
-        limit beyond which its hash tables spill to ``temp_directory`` (default
+        limit beyond which its sort spills to ``temp_directory`` (default
         ``"4GB"``, a fresh temporary folder) and its worker threads (default every
         usable core).  The results do not depend on them.
     **options
@@ -244,10 +244,15 @@ def write_table(table: pd.DataFrame, path: str | Path, *, shown: str | None = No
     the extension of ``path``, with ``customer_id`` as its first column
     (:func:`with_ids_first`).
 
-    Text ids stay text: a Parquet file stores them as strings (``"007"`` is read back as
-    ``"007"``); a CSV file holds them as written (read it with
-    ``dtype={"customer_id": str}`` to keep leading zeros).  Money is never rounded.  The
-    file is replaced atomically (:func:`clvmodels.atomic.replace`).
+    DuckDB writes the file (``COPY ... TO``, on every core; CSV text as pandas writes it:
+    shortest round-trip floats, dates as ``yyyy-mm-dd``, missing values empty); a table
+    with a column it would write otherwise (booleans, timestamps with a time of day in
+    CSV, mixed objects) is written by pandas.  Text ids stay text: a Parquet file stores
+    them as strings (``"007"`` is read back as ``"007"``); a CSV file holds them as
+    written (read it with ``dtype={"customer_id": str}`` to keep leading zeros).  Money is
+    never rounded.  The file is written under a temporary name in its folder and
+    renamed into place (:func:`clvmodels.atomic.replace`): a failed write leaves no file
+    and any previous one as it was.
 
     Raises
     ------
@@ -261,9 +266,54 @@ def write_table(table: pd.DataFrame, path: str | Path, *, shown: str | None = No
     if path.suffix not in TABLE_FORMATS:
         raise ConfigError(unknown_extension(shown or str(path), path.suffix))
     table = with_ids_first(table)
+    select = copy_select(table, path.suffix)
+    if select is not None:
+        return replace(path, lambda tmp: _copy(table, select, tmp, path.suffix))
     if path.suffix == ".parquet":
         return replace(path, lambda tmp: table.to_parquet(tmp, index=False))
     return replace(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def copy_select(table: pd.DataFrame, suffix: str) -> str | None:
+    """The ``SELECT`` list with which DuckDB writes ``table`` as pandas would (a
+    ``.csv`` or ``.parquet`` file), or None when a column needs pandas: numbers and
+    text as they are; naive timestamps as nanosecond timestamps in Parquet, and in CSV
+    as dates when every one is a midnight (the text pandas writes)."""
+    from clvmodels.data.sql.types import quote_ident
+
+    items = []
+    for name in table.columns:
+        column, quoted = table[name], quote_ident(str(name))
+        kind = column.dtype.kind
+        if kind in "iuf" or (kind != "M" and _is_text(column)):
+            items.append(quoted)
+        elif kind == "M" and getattr(column.dtype, "tz", None) is None:
+            if suffix == ".parquet":
+                items.append(f"CAST({quoted} AS TIMESTAMP_NS) AS {quoted}")
+            elif (column.dropna() == column.dropna().dt.normalize()).all():
+                items.append(f"CAST({quoted} AS DATE) AS {quoted}")
+            else:
+                return None
+        else:
+            return None
+    return ", ".join(items) if items else None
+
+
+def _is_text(column: pd.Series) -> bool:
+    """A column of strings (pandas' string dtype, or objects that are all strings)."""
+    if pd.api.types.is_string_dtype(column.dtype) and column.dtype != object:
+        return True
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "string"
+
+
+def _copy(table: pd.DataFrame, select: str, tmp: Path, suffix: str) -> None:
+    """DuckDB's ``COPY (SELECT select FROM table) TO tmp`` as CSV or Parquet."""
+    from clvmodels.data.sql.types import quote_literal
+
+    form = "FORMAT parquet" if suffix == ".parquet" else "FORMAT csv, HEADER true"
+    with duckdb_connection() as con:
+        con.register("clv_table", table)
+        con.execute(f"COPY (SELECT {select} FROM clv_table) TO {quote_literal(str(tmp))} ({form})")
 
 
 def unknown_extension(shown: str, suffix: str) -> str:

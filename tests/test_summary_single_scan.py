@@ -1,0 +1,159 @@
+"""The DuckDB summary in one sorted pass, and its output written by DuckDB.
+
+Expected values: the pandas reference engine (clvmodels.data.summary.pandas_engine, a
+plain groupby) on the same rows; for the writer, the table in memory and the text
+pandas' ``to_csv`` writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import clvmodels.data.summary as summary
+import clvmodels.data.summary.duckdb_engine as duckdb_engine
+from clvmodels.data import summarize_transactions
+from clvmodels.errors import DataError
+
+START = dt.date(2021, 1, 1)
+
+
+def _log(rows: list[tuple[str, int, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "date": pd.to_datetime([START + dt.timedelta(days=r[1]) for r in rows]),
+            "amount": [r[2] for r in rows],
+        }
+    )
+
+
+def _assert_same(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
+    assert list(ours.columns) == list(ref.columns)
+    assert ours.attrs == ref.attrs
+    for column in ours.columns:
+        if ours[column].dtype.kind == "f":
+            np.testing.assert_allclose(ours[column], ref[column], rtol=1e-9, atol=1e-9)
+        else:
+            assert ours[column].tolist() == ref[column].tolist(), column
+
+
+# text ids, zero-padded ones among them: sorted as text, kept as text
+ids = st.sampled_from(["007", "7", "a", "b", "c10", "c9"])
+rows = st.lists(
+    st.tuples(ids, st.integers(0, 30), st.integers(-15, 40).map(float)), min_size=1, max_size=60
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=rows,
+    split=st.integers(0, 30),
+    nonpositive=st.sampled_from(["net", "net_across_days", "drop", "keep"]),
+)
+def test_split_in_one_pass_equals_pandas_engine(data, split, nonpositive):
+    log = _log(data)
+    kwargs = {
+        "calibration_end": min(pd.Timestamp(START) + pd.Timedelta(days=split), log["date"].max()),
+        "nonpositive": nonpositive,
+        "time_unit": "D",
+    }
+    results = []
+    for engine in ("duckdb", "pandas"):
+        try:
+            results.append(summarize_transactions(log, engine=engine, **kwargs))
+        except DataError as exc:  # both engines must fail alike
+            results.append(str(exc))
+    ours, ref = results
+    if isinstance(ours, str) or isinstance(ref, str):
+        assert ours == ref
+        return
+    _assert_same(ours, ref)
+
+
+def test_refund_day_netted_only_with_net_across_days():
+    # customer a: purchases 10 and 30, a refund day netting -25; b buys once
+    log = _log([("a", 0, 10.0), ("a", 3, 30.0), ("a", 5, -25.0), ("b", 1, 5.0)])
+    for nonpositive in ("net", "net_across_days"):
+        ours = summarize_transactions(log, nonpositive=nonpositive, time_unit="D")
+        ref = summarize_transactions(log, nonpositive=nonpositive, time_unit="D", engine="pandas")
+        _assert_same(ours, ref)
+    net = summarize_transactions(log, time_unit="D").set_index("customer_id")
+    assert net.loc["a", "revenue"] == 40.0 and net.loc["a", "monetary_value"] == 30.0
+
+
+def test_customers_cut_across_batches_equal_one_batch(monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 3000
+    log = _log(
+        [
+            (f"c{k:03d}", int(day), float(amount))
+            for k, day, amount in zip(
+                rng.integers(0, 200, n),
+                rng.integers(0, 90, n),
+                rng.integers(-3, 50, n),
+                strict=True,
+            )
+        ]
+    )
+    options = {"calibration_end": "2021-02-15", "time_unit": "D"}
+    want = summarize_transactions(log, engine="pandas", **options)
+    monkeypatch.setattr(duckdb_engine, "_BATCH_ROWS", 37)  # many cuts inside a customer
+    _assert_same(summarize_transactions(log, **options), want)
+
+
+def test_bad_row_found_in_the_sorted_pass_is_named_in_file_order():
+    log = _log([("a", 0, 1.0), ("b", 1, 2.0), ("a", 2, 3.0), ("b", 3, 4.0)])
+    log["amount"] = log["amount"].astype(object)
+    log.loc[3, "amount"] = "x"
+    log.loc[2, "amount"] = np.inf
+    with pytest.raises(DataError, match=r"row 2.*not a finite number"):
+        summarize_transactions(log)
+
+
+def test_zero_padded_ids_stay_text():
+    log = _log([("007", 0, 1.0), ("7", 1, 2.0), ("007", 2, 3.0)])
+    out = summarize_transactions(log)
+    assert out["customer_id"].tolist() == ["007", "7"]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_duckdb_writes_the_table_as_in_memory(tmp_path, suffix):
+    log = _log([("007", 0, 1.5), ("a,b", 1, 2.25), ("007", 9, 3.0), ('x"y', 4, 0.1)])
+    table = summarize_transactions(log, calibration_end="2021-01-05", time_unit="D")
+    assert summary.copy_select(table, suffix) is not None  # DuckDB, not pandas, writes it
+    path = summary.write_table(table, tmp_path / f"s{suffix}")
+    if suffix == ".parquet":
+        pd.testing.assert_frame_equal(pd.read_parquet(path), table, check_exact=True)
+    else:
+        assert path.read_text() == table.to_csv(index=False)
+        back = pd.read_csv(path, dtype={"customer_id": str})
+        assert back["customer_id"].tolist() == ["007", "a,b", 'x"y']
+
+
+def test_columns_duckdb_would_write_otherwise_go_to_pandas(tmp_path):
+    table = pd.DataFrame({"customer_id": [1, 2], "alive": [True, False]})
+    assert summary.copy_select(table, ".csv") is None
+    path = summary.write_table(table, tmp_path / "t.csv")
+    assert path.read_text() == table.to_csv(index=False)
+
+
+def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    table = summarize_transactions(_log([("a", 0, 1.0), ("a", 3, 2.0)]))
+    target = tmp_path / "s.parquet"
+    target.write_bytes(b"old")
+
+    def broken(table, select, tmp, suffix):
+        tmp.write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(summary, "_copy", broken)
+    with pytest.raises(OSError, match="disk full"):
+        summary.write_table(table, target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.parquet"]
