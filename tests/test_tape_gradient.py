@@ -47,7 +47,7 @@ def _data(key: str) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         return data, ({"r": 0.6, "alpha": 5.0} if key == "nbd" else p | {"a": 0.9})
     if key == "paretonbd":
         p = {"r": 0.55, "alpha": 10.6, "s": 0.6, "beta": 11.7}
-        return _purchases(paretonbd, rng, **p), p | {"beta": 3.0}  # α, β far apart: quadrature
+        return _purchases(paretonbd, rng, **p), p | {"alpha": 60.0, "beta": 3.0}  # quadrature
     if key == "ggompertz":
         p = {"r": 0.5, "alpha": 5.0, "b": 0.05, "s": 0.8, "beta": 8.0}
         return _purchases(ggompertz, rng, **p), p
@@ -222,3 +222,18 @@ def test_var_comparisons_and_edge_operations_behave_as_numpy():
     w = tape.leaf(np.array([1.0, 2.0]))
     total = make_tape_ops().sum(make_tape_ops().cumsum(w * np.ones((2, 2))))  # flattened
     np.testing.assert_array_equal(tape.gradient(total, w), [6.0, 4.0])
+
+
+def test_value_only_subset_apply_in_chunks_equals_one_block(monkeypatch):
+    from clvmodels.backends import tape
+
+    spec = model_spec("paretonbd")
+    raw, _ = _data("paretonbd")
+    rows = FitRows.of(spec, {c: raw[c] for c in spec.data_columns})
+    theta = np.log([0.55, 60.0, 0.6, 3.0])  # y* = 57/0.75 − 60 = 16: quadrature rows
+    assert (rows.rows["recency"] < np.minimum(rows.rows["T"], 16.0)).sum() > 20
+    taped = TapedLikelihood(spec.log_likelihood, spec.param_names, rows.rows)
+    whole = taped.value(rows.weights)(theta)
+    monkeypatch.setattr(tape, "SUBSET_CHUNK", 7)
+    assert taped.value(rows.weights)(theta) == pytest.approx(whole, rel=1e-14)
+    assert whole == pytest.approx(taped.objective(rows.weights)(theta)[0], rel=1e-14)

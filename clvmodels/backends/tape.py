@@ -362,8 +362,20 @@ def _subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> A
     flat_base = _broadcast(base, shape).reshape(-1)
     if idx.size == 0:
         return flat_base.reshape(shape)
+    if not any(isinstance(v, Var) for v in (base, *args)):  # nothing to record: in chunks
+        out = np.array(flat_base, dtype=float)
+        for start in range(0, idx.size, SUBSET_CHUNK):
+            part = idx[start : start + SUBSET_CHUNK]
+            out[part] = fn(*(_gather(v, shape, part) for v in args))
+        return out.reshape(shape)
     values = fn(*(_gather(v, shape, idx) for v in args))
     return _scatter(flat_base, idx, values).reshape(shape)
+
+
+SUBSET_CHUNK = 4096
+"""Rows of a value-only ``subset_apply`` computed at a time: its terms may carry a
+quadrature axis (the Pareto/NBD's 96 nodes), and small blocks stay in the processor's
+cache instead of allocating arrays of rows × nodes."""
 
 
 def _gather(x: Any, shape: tuple[int, ...], idx: np.ndarray) -> Any:
