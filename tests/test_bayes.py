@@ -132,12 +132,13 @@ def test_clv_intervals_use_the_posterior_draws(cdnow_bayes, cdnow_summary):
 def test_nuts_starts_from_the_laplace_approximation_and_reuses_trajectory_values(
     cdnow_summary, monkeypatch
 ):
-    cached = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4).result_
+    pymc = {"sampler": "pymc"}  # the trajectory cache serves PyMC's sampler
+    cached = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4, **pymc).result_
     assert cached.diagnostics["init"] == "Laplace approximation at the MLE"
     assert cached.diagnostics["mean_tree_size"] >= 1
     # the same run without the cache: bit-for-bit the same draws
     monkeypatch.setattr(nuts, "TrajectoryCache", lambda func: func)
-    plain = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4).result_
+    plain = _short_nuts("gamma_gamma", cdnow_summary, draws=60, seed=4, **pymc).result_
     for k in ("p", "q", "gamma"):
         np.testing.assert_array_equal(cached.draws[k], plain.draws[k])
 

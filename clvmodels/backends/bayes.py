@@ -20,7 +20,9 @@ are sampled and reported, and the result's ``params`` and ``tied`` carry the oth
 
 Hierarchical (partially pooled) fits are :mod:`clvmodels.backends.hierarchy`.
 
-Samplers: PyMC's NUTS (default; started from the Laplace approximation at the MLE,
+Samplers (:data:`SAMPLERS`): our own NUTS over the compiled log posterior, with no PyMC
+model (:mod:`clvmodels.backends.hmc`, :mod:`clvmodels.backends.posterior`; the default
+where it applies), PyMC's NUTS (started from the Laplace approximation at the MLE,
 :mod:`clvmodels.backends.nuts`), nutpie when installed (``sampler="nutpie"``), or
 ``method="map"`` (posterior mode with a Laplace covariance — fast, no draws).  NUTS
 moves in the log of each parameter, except where a model declares a lifetime's (shape,
@@ -254,7 +256,6 @@ def _fit_own(
     """Posterior draws by our own NUTS (:mod:`clvmodels.backends.hmc`) from the Laplace
     approximation (:func:`~clvmodels.backends.nuts.own_nuts_draws`); None when that has
     no start (the caller then samples with PyMC)."""
-    sampling_started = time.perf_counter()
     cores = settings.cores if settings.cores is not None else os.cpu_count() or 1
     sampled = own_nuts_draws(
         spec,
@@ -269,8 +270,8 @@ def _fit_own(
     )
     if sampled is None:
         return None
-    draws, divergences, mean_steps = sampled
-    diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling_started, 3)
+    draws, divergences, mean_steps, seconds = sampled
+    diagnostics["sampling_seconds"] = round(seconds, 3)
     diagnostics["init"] = "Laplace approximation at the MLE"
     diagnostics["sampler"] = "NUTS (clvmodels)"
     return draws_fit(draws, spec.key, (), settings.ess_floor, diagnostics, divergences, mean_steps)
@@ -412,7 +413,7 @@ def sample_nuts(
     **options: Any,
 ) -> Any:
     """PyMC's ``pm.sample`` on ``model`` (``cores`` default: one per chain, at most the
-    machine's), without its convergence checks (:func:`sampler_diagnostics` makes ours)
+    machine's), without its convergence checks (:func:`draws_fit` makes ours)
     and without its notices that say nothing about the posterior; ``options`` go to
     ``pm.sample`` (the start, the step, ``nuts_sampler``, ``target_accept``)."""
     import pymc as pm

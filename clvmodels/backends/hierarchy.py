@@ -153,7 +153,8 @@ def fit_hierarchical(
         model), the coefficients' and the spreads' (``"sd(θ)"``; default
         :data:`SPREAD_PRIOR`).
     method, sampler
-        ``"nuts"`` with PyMC's sampler only (a hierarchical posterior has no mode).
+        ``"nuts"`` with PyMC's sampler only (``"auto"`` or ``"pymc"``; a hierarchical
+        posterior has no mode).
     draws, tune, chains, cores, target_accept, seed, progress, ess_floor
         As for :func:`~clvmodels.backends.bayes.fit_bayes` (``target_accept`` 0.9: the
         group offsets' posterior narrows with the spread, which a smaller step follows).
@@ -172,7 +173,7 @@ def fit_hierarchical(
             f"method: {method!r}: a hierarchical model is fitted with 'nuts' only (its "
             "posterior density grows without bound as the spreads shrink: no mode to take)"
         )
-    if sampler != "pymc":
+    if sampler not in ("auto", "pymc"):
         raise ConfigError(f"sampler: {sampler!r}: a hierarchical model is sampled with 'pymc'")
     layout = GroupLayout.build(spec, groups, group_column, parameters, covariates)
     rows = FitRows.of(spec, data, weights, layout.links)

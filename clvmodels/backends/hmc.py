@@ -94,11 +94,12 @@ class _Integrator:
 
     def set_metric(self, inverse_metric: np.ndarray) -> None:
         self.inverse_metric = inverse_metric
-        self.chol = np.linalg.cholesky(inverse_metric)
+        chol = np.linalg.cholesky(inverse_metric)
+        self.momentum_factor = np.linalg.inv(chol).T
 
     def momentum(self, rng: np.random.Generator) -> np.ndarray:
         """``p ~ N(0, M)`` with ``M⁻¹ = L Lᵀ``: ``p = L⁻ᵀ z``."""
-        return np.linalg.solve(self.chol.T, rng.standard_normal(len(self.chol)))
+        return self.momentum_factor @ rng.standard_normal(len(self.momentum_factor))
 
     def point(self, q: np.ndarray, p: np.ndarray, logp: float, grad: np.ndarray) -> _Point:
         return _Point(q, p, self.inverse_metric @ p, logp, grad)
@@ -131,7 +132,13 @@ def _merge(first: _Tree, second: _Tree, direction: int) -> tuple[_Tree, _Tree]:
 
 
 def _build(
-    integ: _Integrator, edge: _Point, depth: int, direction: int, eps: float, h0: float, rng
+    integ: _Integrator,
+    edge: _Point,
+    depth: int,
+    direction: int,
+    eps: float,
+    h0: float,
+    rng: np.random.Generator,
 ) -> _Tree:
     """A subtree of ``2**depth`` leapfrog steps from ``edge`` (Stan's ``build_tree``)."""
     if depth == 0:

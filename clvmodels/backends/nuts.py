@@ -5,8 +5,9 @@ of the covariate coefficients, on their own scale), which are exactly PyMC's sam
 coordinates for log-transformed priors and normal priors of coefficients (a hazard
 pair's straightened coordinates are reached by the delta method,
 :mod:`clvmodels.backends.coordinates`).  This module uses that approximation twice: to
-start NUTS (:func:`nuts_start`, with the integrator's repeated evaluations answered by
-:class:`TrajectoryCache`) and to give a posterior mode its covariance
+start NUTS — PyMC's (:func:`nuts_start`, with the integrator's repeated evaluations
+answered by :class:`TrajectoryCache`) and our own (:func:`own_nuts_draws`,
+:mod:`clvmodels.backends.hmc`) — and to give a posterior mode its covariance
 (:func:`laplace_cov_log`).  PyMC is passed in or imported inside the functions, as
 everywhere in the backends.
 """
@@ -14,6 +15,7 @@ everywhere in the backends.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -208,16 +210,17 @@ def own_nuts_draws(
     cores: int,
     target_accept: float,
     seed: int | None,
-) -> tuple[dict[str, np.ndarray], int, float] | None:
+) -> tuple[dict[str, np.ndarray], int, float, float] | None:
     """Posterior draws of ``spec``'s parameters by our own NUTS
     (:mod:`clvmodels.backends.hmc`) on the log posterior
     (:func:`~clvmodels.backends.posterior.log_posterior`), started as PyMC's is
     (:func:`nuts_start`): each chain at its own draw from the Laplace approximation at
     the MLE, the inverse metric starting at its covariance.
 
-    Returns the draws per parameter (chains, draws), the number of divergent draws and
-    the mean number of leapfrog steps per draw; None when there is no Laplace start (no
-    maximum, or a singular information matrix).
+    Returns the draws per parameter (chains, draws), the number of divergent draws, the
+    mean number of leapfrog steps per draw and the seconds spent sampling (after the
+    maximum-likelihood fit and the compilation); None when there is no Laplace start
+    (no maximum, or a singular information matrix).
     """
     try:
         mle = fit_mle(spec, rows.model_columns, rows.weights)
@@ -229,9 +232,11 @@ def own_nuts_draws(
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     starts = list(rng.multivariate_normal(mean, cov, chains))
     density = log_posterior(spec, rows.model_columns, rows.weights, priors)
+    started = time.perf_counter()
     results = sample_chains(density, starts, cov, draws, tune, target_accept, seed, cores)
+    seconds = time.perf_counter() - started
     log_draws = np.stack([r.draws for r in results])  # (chains, draws, parameters)
     out = {k: np.exp(log_draws[:, :, i]) for i, k in enumerate(spec.param_names)}
     divergences = int(sum(r.diverging.sum() for r in results))
     steps = float(np.mean([r.n_steps.mean() for r in results])) if draws else 0.0
-    return out, divergences, steps
+    return out, divergences, steps, seconds

@@ -3,11 +3,14 @@
 ``θ -> (log p(θ | data), ∇)`` with ``θ`` the log of each parameter (PyMC's sampling
 coordinates of log-transformed priors, so the density is the same as PyMC's, constants
 included — tested): the weighted log-likelihood of the compressed rows, compiled once by
-PyTensor from the model's one likelihood (the same graph, and so the same on-disk
-compiled function, :mod:`clvmodels.backends.compile_cache`, as the maximum-likelihood
-backend's), plus the log prior written out here per family, with the log-Jacobian
-``log θ`` of the log transform.  No PyMC model is built: a fresh process neither imports
-PyMC nor compiles a model to sample.
+PyTensor from the model's one likelihood and kept on disk
+(:mod:`clvmodels.backends.compile_cache`), plus the log prior written out here per
+family, with the log-Jacobian ``log θ`` of the log transform.  The terms a likelihood
+marks ``xp.distinct`` are evaluated per distinct value pair and their one-column parts
+per distinct value (:class:`NestedDistinct`): on CDNOW 75 µs of CPU per value and
+gradient instead of 138 µs, on 10⁶ simulated customers 2.5 ms instead of 2.9 ms.  No
+PyMC model is built: a fresh process neither imports PyMC nor compiles a model to
+sample.
 
 The priors in log coordinates, ``u = log θ`` (densities as PyMC parametrises them):
 
@@ -24,6 +27,7 @@ NUTS (:func:`supports`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,7 +36,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from clvmodels.backends import compile_cache
-from clvmodels.backends.distinct import DistinctColumns
+from clvmodels.backends.compress import factorize_rows
 from clvmodels.models.ops import pytensor_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -76,25 +80,113 @@ def log_prior_term(prior: Mapping[str, Any], u: float) -> tuple[float, float]:
     raise ValueError(f"{family}: not a log-scale prior family")
 
 
+class NestedDistinct:
+    """``xp.distinct`` for a compiled graph, one level deeper than
+    :class:`~clvmodels.backends.distinct.DistinctColumns`: a term marked
+    ``xp.distinct(fn, x, T)`` is evaluated once per distinct ``(x, T)`` pair, and each of
+    its columns enters ``fn`` as ``values[index]`` — the distinct values of that column
+    among the pairs, gathered — so that :func:`lift_gathers` can move every part of
+    ``fn`` that depends on one column only (``Γ(r + x)``, ``log(α + T)``) before the
+    gather: evaluated once per distinct ``x`` (CDNOW: 23 values for 464 ``(x, T)``
+    pairs) or ``T``.  ``inputs`` and ``values`` are the extra graph inputs and their data.
+    """
+
+    def __init__(self, columns: Mapping[str, Any], data: Mapping[str, np.ndarray]) -> None:
+        self._by_id = {id(v): k for k, v in columns.items()}
+        self._data = data
+        self.inputs: list[Any] = []
+        self.values: list[np.ndarray] = []
+
+    def _input(self, name: str, kind: str, value: np.ndarray) -> Any:
+        import pytensor.tensor as pt
+
+        variable = (pt.lvector if kind == "int" else pt.dvector)(name)
+        self.inputs.append(variable)
+        self.values.append(value.astype(np.int64) if kind == "int" else value)
+        return variable
+
+    def __call__(self, fn: Callable[..., Any], *columns: Any) -> Any:
+        names = tuple(self._by_id.get(id(c)) for c in columns)
+        if not columns or any(n is None for n in names):
+            return fn(*columns)  # not plain data columns: evaluated per row
+        key = ",".join(names)  # type: ignore[arg-type]
+        group, pairs = factorize_rows([np.asarray(self._data[n], float) for n in names])
+        gathered = []
+        for name, pair_values in zip(names, pairs, strict=True):
+            index, (values,) = factorize_rows([pair_values])
+            label = f"{name}[distinct {key}]"
+            gathered.append(
+                self._input(f"{label}.values", "float", values)[
+                    self._input(f"{label}.index", "int", index)
+                ]
+            )
+        return fn(*gathered)[self._input(f"inverse[{key}]", "int", group)]
+
+
+def lift_gathers(inputs: list[Any], output: Any) -> tuple[list[Any], Any]:
+    """The graph ``inputs -> output`` with every elementwise operation whose vector
+    arguments are all gathered by the same index, ``f(a[i], b[i], scalars)``, rewritten
+    as ``f(a, b, scalars)[i]`` (repeatedly, from the inputs down): the work is then
+    done once per distinct value instead of once per gathered element.  Same numbers
+    (tested); PyTensor's own rewrites move indexing the other way only for basic
+    slices, and do not undo this."""
+    from pytensor.graph.fg import FunctionGraph
+    from pytensor.graph.rewriting.basic import in2out, node_rewriter
+    from pytensor.tensor.elemwise import Elemwise
+    from pytensor.tensor.subtensor import AdvancedSubtensor, AdvancedSubtensor1
+
+    def gather(x: Any) -> tuple[Any, Any] | None:
+        owner = x.owner
+        if owner is None or not isinstance(owner.op, AdvancedSubtensor | AdvancedSubtensor1):
+            return None
+        if len(owner.inputs) != 2 or owner.inputs[0].ndim != 1 or owner.inputs[1].ndim != 1:
+            return None
+        return owner.inputs[0], owner.inputs[1]
+
+    @node_rewriter([Elemwise])
+    def lift(fgraph: Any, node: Any) -> list[Any] | None:
+        index, arguments = None, []
+        for x in node.inputs:
+            found = gather(x)
+            if found is None and all(x.type.broadcastable):  # a scalar, broadcast
+                arguments.append(x)
+                continue
+            if found is None or (index is not None and found[1] is not index):
+                return None
+            index = found[1]
+            arguments.append(found[0])
+        if index is None:
+            return None
+        return [out[index] for out in node.op.make_node(*arguments).outputs]
+
+    graph = FunctionGraph(inputs, [output], clone=True)
+    in2out(lift).rewrite(graph)
+    return list(graph.inputs), graph.outputs[0]
+
+
 def compiled_log_likelihood(
     spec: ModelSpec, columns: Mapping[str, np.ndarray], weights: np.ndarray
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """``θ -> (Σ w ℓ(θ), ∇)`` on the rows, ``θ`` the log-parameters in
     ``spec.param_names`` order; the terms marked ``xp.distinct`` are evaluated once per
-    distinct value pair (:mod:`clvmodels.backends.distinct`)."""
+    distinct value pair, their one-column parts once per distinct value
+    (:class:`NestedDistinct`, :func:`lift_gathers`)."""
     import pytensor.tensor as pt
 
     theta = pt.dvector("theta")
     params = {k: pt.exp(theta[i]) for i, k in enumerate(spec.param_names)}
     inputs = {c: pt.dvector(c) for c in columns}
     weight = pt.dvector("weight")
-    distinct = DistinctColumns(inputs)
-    per_row = spec.log_likelihood(**params, **inputs, xp=distinct.ops(pytensor_ops()))
-    total = pt.sum(weight * per_row)
-    arguments = [theta, weight, *inputs.values(), *distinct.inputs()]
-    fn = compile_cache.value_and_gradient(f"{spec.key}_loglik_grad", arguments, total, theta)
+    distinct = NestedDistinct(inputs, columns)
+    xp = dataclasses.replace(pytensor_ops(), distinct=distinct)
+    per_row = spec.log_likelihood(**params, **inputs, xp=xp)
+    arguments, total = lift_gathers(
+        [theta, weight, *inputs.values(), *distinct.inputs], pt.sum(weight * per_row)
+    )
+    name = f"{spec.key}_posterior_loglik_grad"
+    fn = compile_cache.value_and_gradient(name, arguments, total, arguments[0])
     data = [np.asarray(columns[c], dtype=float) for c in columns]
-    values = [np.asarray(weights, dtype=float), *data, *distinct.values(dict(columns))]
+    values = [np.asarray(weights, dtype=float), *data, *distinct.values]
     fn.trust_input = True
 
     def evaluate(u: np.ndarray) -> tuple[float, np.ndarray]:

@@ -132,8 +132,8 @@ def _check_model(config: RunConfig, key: str, model: ModelConfig, names: list[st
             f"{path}: not together with models.{key}.covariates; put customer-level "
             "covariates in the dynamic covariate table (a column constant over time)"
         )
-    for name, default in (("method", "nuts"), ("sampler", "pymc")):
-        if getattr(model, name) != default:
+    for name, allowed in (("method", ("nuts",)), ("sampler", ("auto", "pymc"))):
+        if getattr(model, name) not in allowed:
             raise ConfigError(
                 f"models.{key}.{name}: a model with dynamic_covariates samples with "
                 "method: nuts, sampler: pymc"

@@ -32,7 +32,9 @@ class ModelConfig:
     method
         Bayes: ``nuts`` (posterior draws) or ``map`` (posterior mode + Laplace covariance).
     sampler
-        Bayes: ``pymc`` or ``nutpie`` (if installed).
+        Bayes, NUTS: ``auto`` (clvmodels' own NUTS over the compiled log posterior, or
+        PyMC's where a fit has covariates, a uniform prior or the Pareto/NBD's hazard
+        coordinates), ``clvmodels``, ``pymc`` or ``nutpie`` (if installed).
     draws
         Bayes: draws per chain after tuning.
     tune
@@ -86,7 +88,7 @@ class ModelConfig:
     by_cohort: bool = True
     priors: dict[str, dict[str, Any]] | None = None
     method: Literal["nuts", "map"] = "nuts"
-    sampler: Literal["pymc", "nutpie"] = "pymc"
+    sampler: Literal["auto", "clvmodels", "pymc", "nutpie"] = "auto"
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
