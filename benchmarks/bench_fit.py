@@ -74,7 +74,7 @@ def _ours(model: str, n: int, seed: int) -> dict[str, float]:
     started = time.perf_counter()
     import clvmodels
     import clvmodels.backends.mle
-    import clvmodels.estimators  # noqa: F401  (the fit machinery, as `import lifetimes`)
+    import clvmodels.estimators  # the fit machinery, as `import lifetimes`
 
     out = {"import": time.perf_counter() - started}
     frame = simulate(model, n, seed)
