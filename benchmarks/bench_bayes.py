@@ -11,7 +11,7 @@ default, both sides):
 * the peer: PyMC-Marketing's documented ``BetaGeoModel(data=...).fit(method="mcmc",
   chains=..., draws=..., tune=..., cores=...)``, its default sampler (PyMC's NUTS), its
   default priors.  It is run with ``--peer-python`` (default: this interpreter if it
-  imports ``pymc_marketing``, else ``/work/peer-venv/bin/python``), a separate
+  imports ``pymc_marketing``, else ``$CLVMODELS_PEER_PYTHON``), a separate
   environment so that PyMC-Marketing cannot move our pins.
 
 Printed per data set, one JSON line per fit: ``process_s`` (the whole child process:
@@ -42,7 +42,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV_PYTHON = "/work/peer-venv/bin/python"
+PEER_VARIABLE = "CLVMODELS_PEER_PYTHON"
+"""Environment variable naming the peer's interpreter when ``--peer-python`` is not given."""
 NAMES = ("r", "alpha", "a", "b")
 
 
@@ -174,7 +175,12 @@ def peer_python(given: str | None) -> str:
     try:
         import pymc_marketing  # noqa: F401
     except ImportError:
-        return PEER_VENV_PYTHON
+        if os.environ.get(PEER_VARIABLE):
+            return os.environ[PEER_VARIABLE]
+        raise SystemExit(
+            "pymc-marketing is not importable here: pass --peer-python PATH (or set "
+            f"{PEER_VARIABLE}) to a Python with `pip install pymc-marketing` and clvmodels"
+        ) from None
     return sys.executable
 
 
