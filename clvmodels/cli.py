@@ -259,8 +259,7 @@ def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     returns the summary's path (with Spark the dataset ``summary.parquet``)."""
     from clvmodels.data.summary import TABLE_FORMATS, write_table
     from clvmodels.run.prepare import prepare_data
-    from clvmodels.run.tables import seed_metric_series
-    from clvmodels.run.write import write_summary
+    from clvmodels.run.seed import seed_metric_series
 
     with _progress(args).step("load and summarize data"):
         prepared = prepare_data(settings.data)
@@ -273,7 +272,9 @@ def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
         if distributed is not None:
             raise ConfigError(f"--out {out}: with Spark the summary is a dataset; give a folder")
         written = write_table(summary if summary is not None else prepared.survival_table, out)
-    else:
+    else:  # the folder: the run's writer, with the report's formats
+        from clvmodels.run.write import write_summary
+
         written = write_summary(settings, prepared, out) / "summary.csv"
     if summary is None:
         _print_cohorts(prepared.source, prepared.survival_table)

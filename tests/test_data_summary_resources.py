@@ -80,6 +80,49 @@ def test_bad_row_is_reported_alike_in_buckets(monkeypatch):
     assert "row 2500" in str(one.value)
 
 
+def test_a_missing_id_is_reported_alike_in_buckets(monkeypatch):
+    log = _log()
+    log["customer_id"] = log["customer_id"].astype(object)
+    log.loc[1700, "customer_id"] = None
+    with pytest.raises(DataError) as one:
+        summarize_transactions(log)
+    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, source: 5)
+    with pytest.raises(DataError) as five:
+        summarize_transactions(log)
+    assert str(one.value) == str(five.value)
+    assert "row 1700" in str(one.value)
+
+
+@pytest.mark.parametrize("ids", ["text", "integers", "skewed"])
+def test_bucket_filters_take_every_row_once_in_id_order(ids):
+    import duckdb
+
+    rng = np.random.default_rng(5)
+    cid = rng.integers(-50, 5000, size=20_000)
+    if ids == "skewed":  # one customer holds most rows: fewer, uneven buckets
+        cid[rng.random(cid.size) < 0.8] = 17
+    frame = pd.DataFrame({"cid": cid.astype(str) if ids == "text" else cid})
+    frame.loc[[3, 999], "cid"] = None
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute("CREATE VIEW clv_rows AS SELECT * FROM frame")
+    filters = duckdb_engine._bucket_filters(con, 6, len(frame))
+    assert 2 <= len(filters) <= 6
+    parts = [
+        con.execute(f"SELECT cid FROM clv_rows{where} ORDER BY cid").df()["cid"]
+        for where in filters
+    ]
+    assert sum(len(part) for part in parts) == len(frame)
+    assert sum(part.isna().sum() for part in parts) == 2
+    ordered = pd.concat([part.dropna() for part in parts], ignore_index=True)
+    assert ordered.is_monotonic_increasing
+    assert (
+        ordered.value_counts()
+        .sort_index()
+        .equals(frame["cid"].dropna().value_counts().sort_index())
+    )
+
+
 def test_resources_do_not_change_the_result(tmp_path):
     log = _log()
     want = summarize_transactions(log, calibration_end="2021-03-01")

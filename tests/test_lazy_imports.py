@@ -100,3 +100,16 @@ def test_summarize_loads_no_heavy_library(tmp_path):
     out = tmp_path / "summary"
     assert _heavy_modules(CLI, "summarize", "configs/cdnow.yaml", "--out", str(out)) == []
     assert (out / "summary.csv").exists()
+
+
+def test_summarize_to_a_file_loads_neither_the_optimizers_nor_the_estimators(tmp_path):
+    # SciPy's special functions load for the log's regularity (at most 5e6 rows)
+    code = CLI.replace(
+        REPORT,
+        "\nwatched = ('scipy.optimize', 'clvmodels.estimators', 'clvmodels.report')\n"
+        "loaded = sorted(m for m in watched if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(loaded), file=sys.stderr)\n",
+    )
+    out = tmp_path / "summary.parquet"
+    assert _heavy_modules(code, "summarize", "configs/cdnow.yaml", "--out", str(out)) == []
+    assert out.exists()

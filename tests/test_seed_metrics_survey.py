@@ -13,8 +13,8 @@ from clvmodels.data import summarize_transactions
 from clvmodels.data.survey import read_survey, survey_metrics
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.metrics import customer_loyalty_index, upsell_ratio
-from clvmodels.run import tables
 from clvmodels.run.prepare import prepare_data
+from clvmodels.run.seed import seed_metrics
 from clvmodels.run.settings import resolve
 
 LOYALTY = ("recommend", "buy_again", "try_other")
@@ -218,7 +218,7 @@ def test_a_run_shows_upsell_ratio_nps_and_cli_with_the_other_seed_metrics(tmp_pa
         },
     }
     settings = resolve(parse_config(raw))
-    seed = tables.seed_metrics(settings, prepare_data(settings.data))
+    seed = seed_metrics(settings, prepare_data(settings.data))
     # products a 2, b 1, c 1, d 0: upsell ratio 1 / 2
     assert seed["upsell_ratio"] == pytest.approx(0.5)
     assert (seed["single_product_customers"], seed["multi_product_customers"]) == (2.0, 1.0)

@@ -337,8 +337,8 @@ def test_clvmodels_fit_with_engine_spark_equals_duckdb_run(spark, tmp_path):
     from clvmodels.config import load_config
     from clvmodels.run.fit import fit_models, params_payload
     from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.seed import seed_metric_series
     from clvmodels.run.settings import resolve
-    from clvmodels.run.tables import seed_metric_series
 
     path = tmp_path / "spark.yaml"
     path.write_text(SPARK_RUN.format(engine="spark") + SPARK_BLOCK)

@@ -107,6 +107,41 @@ def test_customers_cut_across_batches_equal_one_batch(monkeypatch):
     _assert_same(summarize_transactions(log, **options), want)
 
 
+@given(
+    runs=st.lists(st.integers(1, 9), min_size=1, max_size=12),
+    cuts=st.lists(st.integers(0, 60), max_size=5),
+    text=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_last_customer_starts_where_its_run_starts(runs, cuts, text):
+    import pyarrow as pa
+
+    ids = np.repeat(np.arange(len(runs)) * 3, runs)  # sorted, as DuckDB streams them
+    values = [f"c{i:04d}" for i in ids] if text else ids.tolist()
+    edges = sorted({0, len(values), *[c for c in cuts if c < len(values)]})
+    chunks = [values[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    cid = pa.chunked_array(chunks, type=pa.string() if text else pa.int64())
+    assert duckdb_engine._last_run_start(cid) == len(values) - runs[-1]
+
+
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from([-2.5, 0.0, 1.0, 7.25])),
+        max_size=40,
+    )
+)
+@settings(max_examples=80, deadline=None)
+def test_amounts_are_ordered_within_each_customer_day(rows):
+    from clvmodels.data.summary.sorted_log import amount_order
+
+    table = np.array(rows, dtype=float).reshape(-1, 3)
+    cust, d, a = table[:, 0].astype("int64"), table[:, 1].astype("int32"), table[:, 2]
+    by_day = np.lexsort((d, cust))  # what DuckDB's ORDER BY cid, d may give
+    cust, d, a = cust[by_day], d[by_day], a[by_day]
+    want = a[np.lexsort((a, d, cust))]  # ORDER BY cid, d, a
+    np.testing.assert_array_equal(amount_order(cust, d, a), want)
+
+
 def test_bad_row_found_in_the_sorted_pass_is_named_in_file_order():
     log = _log([("a", 0, 1.0), ("b", 1, 2.0), ("a", 2, 3.0), ("b", 3, 4.0)])
     log["amount"] = log["amount"].astype(object)

@@ -25,9 +25,9 @@ from clvmodels.backends.compress import (
     prepare_rows,
 )
 from clvmodels.errors import FitError
-from clvmodels.models.links import coefficient_name, covariate_link
+from clvmodels.models.links import covariate_link
 from clvmodels.models.ops import Ops, numpy_ops
-from clvmodels.models.spec import ModelSpec
+from clvmodels.models.spec import ModelSpec, coefficient_name
 
 PATTERN = "pattern"
 """Data column holding each row's covariate pattern (an integer code) in a fit with

@@ -30,7 +30,7 @@ import numpy as np
 from clvmodels.backends.design import CovariateLinks
 from clvmodels.backends.information import Objective
 from clvmodels.errors import FitError
-from clvmodels.models.links import coefficient_name, split_coefficient
+from clvmodels.models.spec import coefficient_name, split_coefficient
 from clvmodels.results import undetermined_error
 
 AUTO = "auto"

@@ -34,8 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from clvmodels.errors import ConfigError, clip, echo
-from clvmodels.models.links import SEPARATOR, link_signs
-from clvmodels.models.spec import ModelSpec
+from clvmodels.models.spec import SEPARATOR, ModelSpec, link_signs
 
 DEFAULT_PRIOR_SIGMA = 2.5
 DEFAULT_COEFFICIENT_SIGMA = 1.0

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import FitError
-from clvmodels.models.links import link_signs, process_of, split_coefficient
-from clvmodels.models.spec import ModelSpec
+from clvmodels.models.spec import ModelSpec, link_signs, process_of, split_coefficient
 from clvmodels.results import FitResult
 
 _MEAN_OF = {"purchase": "mean purchase rate", "dropout": "mean dropout rate"}

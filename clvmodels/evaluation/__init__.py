@@ -22,10 +22,9 @@ from clvmodels._lazy import keep_functions, lazy_exports, names_from
 
 if TYPE_CHECKING:
     from clvmodels.evaluation.backtest import BacktestResult, backtest
-    from clvmodels.evaluation.baseline import LEVELS, SeedBaseline, rfm_table
+    from clvmodels.evaluation.baseline import LEVELS, SeedBaseline, SeedLevel, rfm_table
     from clvmodels.evaluation.holdout import (
         HoldoutEvaluation,
-        SeedLevel,
         evaluate_holdout,
         has_holdout,
         tracking_table,
@@ -58,10 +57,9 @@ if TYPE_CHECKING:
 _LAZY = names_from(
     {
         "clvmodels.evaluation.backtest": ("BacktestResult", "backtest"),
-        "clvmodels.evaluation.baseline": ("LEVELS", "SeedBaseline", "rfm_table"),
+        "clvmodels.evaluation.baseline": ("LEVELS", "SeedBaseline", "SeedLevel", "rfm_table"),
         "clvmodels.evaluation.holdout": (
             "HoldoutEvaluation",
-            "SeedLevel",
             "evaluate_holdout",
             "has_holdout",
             "tracking_table",

@@ -49,6 +49,18 @@ from clvmodels.errors import DataError
 from clvmodels.models.discount import continuous_rate
 from clvmodels.units import units_per_year
 
+
+@dataclass(frozen=True)
+class SeedLevel:
+    """The seed formula's settings: the level whose forecasts enter the conditional
+    expectations, the customer lifespan in years, and how the RFM segments of the
+    ``segment`` level are cut (:func:`clvmodels.metrics.rfm_segments`)."""
+
+    level: str = "segment"
+    lifespan_years: float = 3.0
+    segments: str = "quantile"
+
+
 LEVELS = ("base", "segment", "customer")
 
 

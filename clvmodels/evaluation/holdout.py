@@ -26,7 +26,7 @@ from clvmodels.data.dynamic import DynamicPanel
 from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
 from clvmodels.evaluation import scores
-from clvmodels.evaluation.baseline import LEVELS, SeedBaseline
+from clvmodels.evaluation.baseline import LEVELS, SeedBaseline, SeedLevel
 from clvmodels.evaluation.predictive import Chunk, count_chunks
 from clvmodels.evaluation.probabilistic import (
     ScoredCounts,
@@ -105,15 +105,8 @@ NO_PMF = (
 """The note of a model with time-varying covariates in :attr:`HoldoutEvaluation.notes`."""
 
 
-@dataclass(frozen=True)
-class SeedLevel:
-    """The seed formula's settings: the level whose forecasts enter the conditional
-    expectations, the customer lifespan in years, and how the RFM segments of the
-    ``segment`` level are cut (:func:`clvmodels.metrics.rfm_segments`)."""
-
-    level: str = "segment"
-    lifespan_years: float = 3.0
-    segments: str = "quantile"
+DEFAULT_SEED = SeedLevel()
+"""The seed formula's default settings (segment level, 3-year lifespan, quantile cuts)."""
 
 
 def has_holdout(summary: pd.DataFrame | None) -> bool:
@@ -209,7 +202,7 @@ def evaluate_holdout(
     time_unit: str,
     spend: Estimator | None = None,
     average_order_value: float | None = None,
-    seed: SeedLevel = SeedLevel(),
+    seed: SeedLevel = DEFAULT_SEED,
     daily_repeats: Mapping[str, Any] | None = None,
     observation_end: str | None = None,
     others: Mapping[str, Forecast] | None = None,

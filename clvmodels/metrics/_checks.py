@@ -100,8 +100,9 @@ def series(values: npt.ArrayLike | pd.Series, name: str) -> pd.Series:
 
 def whole(series: pd.Series, name: str) -> None:
     """Raise :class:`DataError` unless every value is a whole number."""
-    fractional = series.to_numpy() % 1 != 0
+    values = series.to_numpy()
+    fractional = (np.floor(values) != values) | np.isinf(values)  # NaN too
     if fractional.any():
         raise DataError(
-            f"{name} must contain whole numbers; got {series.to_numpy()[fractional][0]:g}"
+            f"{name} must contain whole numbers; got {values[fractional][0]:g}"
         )

@@ -45,7 +45,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from clvmodels.units import DAYS_PER_UNIT, DAYS_PER_YEAR
 
@@ -66,6 +65,8 @@ def unit_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     512 nodes, where NumPy's ``leggauss`` and SciPy's ``roots_legendre`` err by 4e-12
     and 2e-11 (their weights next to the ends are off by up to 1e-10 and 2e-9).
     """
+    from scipy import special  # here: importing the valuation settings needs no SciPy
+
     x, _ = special.roots_legendre(nodes)
     for step in range(4):  # three Newton steps; the last pass only evaluates P_n'
         previous, current = np.ones_like(x), x.copy()

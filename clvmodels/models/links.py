@@ -26,33 +26,7 @@ from typing import Any
 import numpy as np
 
 from clvmodels.models.ops import Ops, numpy_ops
-from clvmodels.models.spec import ModelSpec
-
-SEPARATOR = ":"
-
-
-def coefficient_name(parameter: str, covariate: str) -> str:
-    """``parameter:covariate``, the name of a covariate coefficient."""
-    return f"{parameter}{SEPARATOR}{covariate}"
-
-
-def split_coefficient(name: str) -> tuple[str, str]:
-    """``(parameter, covariate)`` of a coefficient name (covariates may contain ``:``)."""
-    parameter, _, covariate = name.partition(SEPARATOR)
-    return parameter, covariate
-
-
-def link_signs(spec: ModelSpec) -> dict[str, float]:
-    """The sign of the link of every parameter that may carry covariates."""
-    return {p: float(s) for links in spec.covariate_links.values() for p, s in links.items()}
-
-
-def process_of(spec: ModelSpec, parameter: str) -> str:
-    """The process (``purchase``, ``dropout``, ``spend``, ``churn``) a parameter belongs to."""
-    for process, links in spec.covariate_links.items():
-        if parameter in links:
-            return process
-    raise KeyError(f"{spec.key}: parameter {parameter!r} takes no covariates")
+from clvmodels.models.spec import SEPARATOR, ModelSpec, link_signs, split_coefficient
 
 
 def covariate_link(

@@ -25,6 +25,7 @@ from clvmodels.run.fit import fit_models, params_payload
 from clvmodels.run.prepare import prepare_data
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.result import RunResult
+from clvmodels.run.seed import seed_metrics
 from clvmodels.run.settings import RunSettings
 
 
@@ -68,7 +69,7 @@ def execute(settings: RunSettings, progress: Progress = SILENT) -> RunResult:
     fitted = fit_models(settings.models, prepared, timed)
     result = RunResult(settings, prepared, fitted, payload=params_payload(fitted))
     result.timings = timed.timings
-    result.seed_metrics = tables.seed_metrics(settings, prepared)
+    result.seed_metrics = seed_metrics(settings, prepared)
     if prepared.individual is not None:
         result.tables.update(
             timed("value cohorts and project survival", cohort_tables, settings, prepared, fitted)

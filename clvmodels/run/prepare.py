@@ -9,18 +9,20 @@ out per customer and calendar period (:mod:`clvmodels.run.dynamic`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from clvmodels import data as clvdata
 from clvmodels.data import covariates
-from clvmodels.data.regularity import Regularity
 from clvmodels.data.sql import FINGERPRINT_ATTR
 from clvmodels.errors import ConfigError, DataError
 from clvmodels.run.dynamic import dynamic_panel
 from clvmodels.run.prepared import PreparedData, average_order_value
 from clvmodels.run.settings import CovariateTable, DataSettings, Source
+
+if TYPE_CHECKING:  # the estimate is imported only where a run makes one (it needs SciPy)
+    from clvmodels.data.regularity import Regularity
 
 SUBSCRIPTION_ROLES = ("customer_id", "start", "end", "tenure", "churned", "cohort")
 

@@ -19,7 +19,6 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from clvmodels import metrics
 from clvmodels.clv import (
     HistoryGrid,
     binary_covariates,
@@ -36,8 +35,7 @@ from clvmodels.clv.new_customers import (
     new_subscriber_value,
 )
 from clvmodels.data.dynamic import DynamicPanel
-from clvmodels.data.survey import read_survey, survey_metrics
-from clvmodels.errors import ConfigError, DataError
+from clvmodels.errors import ConfigError
 from clvmodels.estimators import Estimator
 from clvmodels.estimators.dynamic import rate_multipliers
 from clvmodels.evaluation import (
@@ -55,7 +53,7 @@ from clvmodels.report.lead import customer_actions as action_lists
 from clvmodels.run.prepare import prepare_data
 from clvmodels.run.prepared import PreparedData
 from clvmodels.run.settings import DataSettings, RunSettings, with_window
-from clvmodels.units import TRANSACTION_UNITS, units_per_year
+from clvmodels.units import units_per_year
 
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "n", "litt", "monetary_value")
 HOLDOUT_COLUMNS = ("frequency_holdout", "revenue_holdout")
@@ -392,66 +390,6 @@ def customer_actions(predictions: pd.DataFrame, prepared: PreparedData) -> dict[
     """``top_customers`` and ``at_risk_customers`` of the report's first section
     (:func:`clvmodels.report.lead.customer_actions`), past revenue from the summary."""
     return action_lists(predictions, _summary(prepared))
-
-
-def seed_metrics(settings: RunSettings, prepared: PreparedData) -> dict[str, float]:
-    """The marketers' seed metrics of a transaction summary (calibration window), with the
-    survey's (``metrics.survey``); only the survey's without amounts."""
-    summary = prepared.summary
-    if summary is None or "revenue" not in summary.columns:
-        return survey_seed_metrics(settings)
-    return {k: float(v) for k, v in seed_metric_series(settings, prepared).items()}
-
-
-def seed_metric_series(settings: RunSettings, prepared: PreparedData) -> pd.Series:
-    """The seed metrics of :func:`clvmodels.metrics.seed_metrics` (with CAC, LTV:CAC and
-    the maximum cost per click when ``metrics:`` gives their inputs)."""
-    summary = prepared.summary
-    if summary is None:
-        raise ConfigError("seed metrics need transaction or summary data")
-    unit = settings.time_unit
-    if unit not in TRANSACTION_UNITS:
-        raise ConfigError(f"data.time_unit: seed metrics need D or W, got {unit!r}")
-    if "revenue" not in summary.columns:
-        raise DataError("seed metrics need per-customer revenue (an amount column)")
-    lifespan = settings.seed.lifespan_years
-    if prepared.distributed is not None:  # totals of every customer, not of the sample
-        totals = prepared.distributed.totals()
-        values = metrics.seed_metrics_from_totals(
-            totals["customers"],
-            totals["orders"],
-            totals["revenue"],
-            totals["repeat_customers"],
-            window_years=totals["max_T"] / units_per_year(unit),
-            lifespan_years=lifespan,
-        )
-    else:
-        window_years = float(summary["T"].max()) / units_per_year(unit)
-        values = metrics.seed_metrics(summary, window_years=window_years, lifespan_years=lifespan)
-    spend, rate = settings.marketing.marketing_spend, settings.marketing.conversion_rate
-    if spend is not None:
-        cac = metrics.customer_acquisition_cost(spend, int(values["customers"]))
-        values["cac"] = cac
-        values["clv_minus_cac"] = metrics.clv_minus_cac(values["simple_clv"], cac)
-        values["ltv_to_cac"] = metrics.ltv_to_cac(values["simple_clv"], cac)
-    if rate is not None:
-        values["max_cost_per_click"] = metrics.max_cost_per_click(values["simple_clv"], rate)
-    if "products" in summary.columns:  # data.columns.product
-        single = int((summary["products"] == 1).sum())
-        values["single_product_customers"] = float(single)
-        values["multi_product_customers"] = float((summary["products"] >= 2).sum())
-        if single:  # else undefined (metrics.upsell_ratio), and left out
-            values["upsell_ratio"] = metrics.upsell_ratio(summary["products"])
-    return pd.concat([values, pd.Series(survey_seed_metrics(settings), dtype="float64")])
-
-
-def survey_seed_metrics(settings: RunSettings) -> dict[str, float]:
-    """The NPS and customer loyalty index of ``metrics.survey`` (empty without one;
-    :func:`clvmodels.data.survey.survey_metrics`)."""
-    survey = settings.marketing.survey
-    if survey is None:
-        return {}
-    return survey_metrics(read_survey(survey.source, survey.columns))
 
 
 def seed_comparison(settings: RunSettings) -> dict[str, object]:

@@ -360,8 +360,10 @@ def litt_from_gaps(log_gaps: Any, n_gaps: Any, unit_days: float) -> np.ndarray:
     ``elog2cbs``; Platzer & Reutterer 2016, "Ticking away the moments: timing
     regularity helps to better predict customer activity", Marketing Science 35(5), the
     ``litt`` of the Pareto/GGG likelihood)."""
-    logs = np.asarray(log_gaps, dtype="float64") / LOG_GAP_SCALE
-    return logs - np.asarray(n_gaps, dtype="float64") * math.log(unit_days)
+    logs = np.array(log_gaps, dtype="float64")  # a copy, changed in place
+    logs /= LOG_GAP_SCALE
+    logs -= np.multiply(np.asarray(n_gaps), math.log(unit_days), dtype="float64")
+    return logs
 
 
 def daily_series(pairs: list[tuple[int, int]]) -> dict[str, list[int]]:
