@@ -8,6 +8,7 @@ pandas' ``to_csv`` writes.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,7 @@ def test_the_last_customer_starts_where_its_run_starts(runs, cuts, text):
     ids = np.repeat(np.arange(len(runs)) * 3, runs)  # sorted, as DuckDB streams them
     values = [f"c{i:04d}" for i in ids] if text else ids.tolist()
     edges = sorted({0, len(values), *[c for c in cuts if c < len(values)]})
-    chunks = [values[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    chunks = [values[a:b] for a, b in itertools.pairwise(edges)]
     cid = pa.chunked_array(chunks, type=pa.string() if text else pa.int64())
     assert duckdb_engine._last_run_start(cid) == len(values) - runs[-1]
 
