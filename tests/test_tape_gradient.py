@@ -237,3 +237,37 @@ def test_value_only_subset_apply_in_chunks_equals_one_block(monkeypatch):
     monkeypatch.setattr(tape, "SUBSET_CHUNK", 7)
     assert taped.value(rows.weights)(theta) == pytest.approx(whole, rel=1e-14)
     assert whole == pytest.approx(taped.objective(rows.weights)(theta)[0], rel=1e-14)
+
+
+def test_an_evaluation_leaves_no_cycle_for_the_garbage_collector(monkeypatch):
+    import gc
+    import weakref
+
+    import clvmodels.backends.tape as tape_module
+
+    made = []
+
+    class Recorded(Tape):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(weakref.ref(self))
+
+    monkeypatch.setattr(tape_module, "Tape", Recorded)
+    rng = np.random.default_rng(4)
+    data = {
+        "frequency": rng.integers(0, 5, 50).astype(float),
+        "recency": rng.uniform(0, 20, 50),
+        "T": np.full(50, 30.0),
+    }
+    data["recency"] = np.where(data["frequency"] > 0, data["recency"], 0.0)
+    objective = TapedLikelihood(bgnbd.log_likelihood, bgnbd.SPEC.param_names, data).objective(
+        np.ones(50)
+    )
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        objective(np.log([0.5, 5.0, 0.8, 2.0]))
+        assert len(made) == 1 and made[0]() is None  # freed by reference counting alone
+    finally:
+        if enabled:
+            gc.enable()

@@ -473,9 +473,12 @@ class TapedLikelihood:
 
         def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray]:
             tape = Tape()
-            leaf = tape.leaf(np.asarray(theta, dtype=float))
-            total = self._total(weights, leaf)
-            return float(value(total)), tape.gradient(total, leaf)
+            try:
+                leaf = tape.leaf(np.asarray(theta, dtype=float))
+                total = self._total(weights, leaf)
+                return float(value(total)), tape.gradient(total, leaf)
+            finally:  # no Var <-> Tape cycle left: the arrays go now, not at the next GC
+                tape.nodes.clear()
 
         return evaluate
 
