@@ -261,8 +261,8 @@ def _summarize(settings: Any, args: argparse.Namespace, out: Path) -> Path:
     from clvmodels.run.prepare import prepare_data
     from clvmodels.run.seed import seed_metric_series
 
-    with _progress(args).step("load and summarize data"):
-        prepared = prepare_data(settings.data)
+    with _progress(args).step("load and summarize data"):  # a bare file shows no regularity
+        prepared = prepare_data(settings.data, regularity=out.suffix not in TABLE_FORMATS)
     summary = prepared.summary
     seed = None  # the metrics first: nothing is written if they fail
     if summary is not None and "revenue" in summary:

@@ -153,3 +153,19 @@ def test_run_valued_by_pareto_ggg_writes_predictions_without_history_heatmaps(
     assert len(predictions) == 400 and predictions["p_alive"].between(0, 1).all()
     assert (tmp_path / "out" / "models" / "paretoggg.nc").exists()
     assert not (tmp_path / "out" / "plots" / "p_alive_heatmap.png").exists()
+
+
+def test_only_the_runs_own_data_is_read_again_for_its_regularity(monkeypatch):
+    from clvmodels import data as clvdata
+    from clvmodels.config import load_config
+    from clvmodels.run.prepare import prepare_data
+    from clvmodels.run.settings import resolve
+
+    settings = resolve(load_config(REPO / "configs" / "regular_store.yaml"))
+    assert prepare_data(settings.data).regularity is not None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a window, an origin or a bare summary file reads the log again")
+
+    monkeypatch.setattr(clvdata, "estimate_regularity", refuse)
+    assert prepare_data(settings.data, regularity=False).regularity is None

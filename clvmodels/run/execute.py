@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from clvmodels.evaluation import has_holdout
@@ -190,7 +191,8 @@ def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
         }
     if settings.whole_window is None:
         return prepared
-    whole = timed("summarize the whole window", prepare_data, settings.whole_window)
+    summarize = partial(prepare_data, regularity=False)  # shown for the run's data only
+    whole = timed("summarize the whole window", summarize, settings.whole_window)
     result.refit = timed("refit on the whole window", fit_models, settings.models, whole, timed)
     refit_payload = params_payload(result.refit)
     result.payload.update({f"{k}@whole_window": v for k, v in refit_payload.items()})

@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # the estimate is imported only where a run makes one (it nee
 SUBSCRIPTION_ROLES = ("customer_id", "start", "end", "tenure", "churned", "cohort")
 
 
-def prepare_data(settings: DataSettings) -> PreparedData:
-    """Load and validate the configured data source into canonical frames."""
+def prepare_data(settings: DataSettings, *, regularity: bool = True) -> PreparedData:
+    """Load and validate the configured data source into canonical frames; with
+    ``regularity`` (a run's main data, not its other windows or a bare summary file),
+    also estimate the purchase regularity of a transaction log (:func:`_regularity`)."""
     if settings.kind == "transactions":
         if settings.engine == "spark":
             try:
@@ -38,7 +40,7 @@ def prepare_data(settings: DataSettings) -> PreparedData:
                     "data.engine: spark needs pyspark: pip install 'clvmodels[spark]'"
                 ) from None
             return prepare_spark(settings)
-        return _transactions(settings)
+        return _transactions(settings, regularity)
     frame = clvdata.read_table(settings.source)
     record = _sql_record(settings.source, frame.attrs.get(FINGERPRINT_ATTR))
     if settings.kind == "summary":
@@ -53,7 +55,7 @@ def prepare_data(settings: DataSettings) -> PreparedData:
     return _subscriptions(settings, frame, record)
 
 
-def _transactions(settings: DataSettings) -> PreparedData:
+def _transactions(settings: DataSettings, regularity: bool) -> PreparedData:
     summary = clvdata.summarize_transactions(
         settings.source,
         **settings.summary_options,
@@ -74,7 +76,7 @@ def _transactions(settings: DataSettings) -> PreparedData:
             settings.summary_options,
             settings.time_unit,
         )
-    prepared.regularity = _regularity(settings, meta)
+    prepared.regularity = _regularity(settings, meta) if regularity else None
     if prepared.regularity is not None:
         meta["regularity"] = regularity_record(prepared.regularity)
     return prepared

@@ -297,7 +297,8 @@ def challenger(data: DataSettings, prepared: PreparedData) -> ChallengerOutcome:
     data = dataclasses.replace(data, dynamic=None)  # it reads the summaries only
 
     def window(calibration_end: dt.date, observation_end: dt.date) -> pd.DataFrame:
-        early = prepare_data(with_window(data, calibration_end, observation_end)).summary
+        window = with_window(data, calibration_end, observation_end)
+        early = prepare_data(window, regularity=False).summary
         assert early is not None
         return early
 
