@@ -113,6 +113,39 @@ def test_bucket_filters_take_every_row_once_in_id_order(ids):
     )
 
 
+def test_a_sample_without_ids_makes_one_bucket():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("CREATE VIEW clv_rows AS SELECT NULL::VARCHAR AS cid FROM range(5000)")
+    assert duckdb_engine._bucket_filters(con, 4, 5000) == [""]
+
+
+def test_blank_ids_in_buckets_are_reported(monkeypatch):
+    log = _log().assign(customer_id="")
+    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, source: 3)
+    with pytest.raises(DataError, match="row 0: customer id is missing or blank"):
+        summarize_transactions(log)
+
+
+def test_batches_shrink_with_many_threads():
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": "4GB"})
+    few, many = duckdb_engine._batch_rows(con, 2), duckdb_engine._batch_rows(con, 64)
+    assert few == duckdb_engine._BATCH_ROWS
+    assert duckdb_engine._MIN_BATCH_ROWS <= many < few
+    assert 65 * many * duckdb_engine._BYTES_PER_ROW <= 4 * 2**30 / 4
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_a_summary_can_be_changed_in_place(engine):
+    summary = summarize_transactions(_log(), engine=engine, calibration_end="2021-03-01")
+    for column in summary.columns:
+        summary.loc[0, column] = summary.loc[1, column]
+    assert summary.iloc[0].equals(summary.iloc[1])
+
+
 def test_resources_do_not_change_the_result(tmp_path):
     log = _log()
     want = summarize_transactions(log, calibration_end="2021-03-01")

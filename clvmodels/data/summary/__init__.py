@@ -228,8 +228,18 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
         order = ids.argsort(kind="stable").to_numpy()
         columns = {k: np.asarray(v)[order] for k, v in columns.items() if k != "customer_id"}
         columns = {"customer_id": ids.take(order).reset_index(drop=True), **columns}
-    # copy=False: one block per column, not a consolidated copy (~1 GB at 10^7 customers)
-    return pd.DataFrame(columns, copy=False)
+    # copy=False: one block per column, not a consolidated copy (~1 GB at 10^7 customers);
+    # the columns that are views of ``per`` or of Arrow memory are copied, so that users
+    # may change the summary in place
+    return pd.DataFrame({k: _own(v) for k, v in columns.items()}, copy=False)
+
+
+def _own(column: Any) -> Any:
+    """``column`` as values a frame may change in place: a read-only array (pandas' view
+    of another frame, Arrow memory) and the ids' Series are copied."""
+    if isinstance(column, pd.Series):  # its values may be such a view too
+        return column.to_numpy(copy=True) if isinstance(column.dtype, np.dtype) else column.copy()
+    return column if column.flags.writeable else column.copy()
 
 
 def with_ids_first(table: pd.DataFrame) -> pd.DataFrame:

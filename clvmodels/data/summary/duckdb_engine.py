@@ -62,7 +62,10 @@ DEFAULT_MEMORY_LIMIT = "4GB"
 _BYTES_PER_ROW = 150
 
 _BATCH_ROWS = 1 << 21
-"""Rows per batch of the sorted log (whole customers are carried to the next batch)."""
+"""Rows per batch of the sorted log at most (whole customers are carried to the next
+batch); fewer with many threads (:func:`_batch_rows`)."""
+
+_MIN_BATCH_ROWS = 1 << 16
 
 # the condition of each kind of bad row (clvmodels.data.summary.rules.bad_row_checks)
 _BAD_ROWS = {
@@ -190,6 +193,15 @@ def _source_rows(con: duckdb.DuckDBPyConnection, source: Source) -> int:
     return int(con.execute("SELECT count(*) FROM clv_rows_src").fetchall()[0][0])
 
 
+def _batch_rows(con: duckdb.DuckDBPyConnection, workers: int) -> int:
+    """Rows per batch: the ``workers + 1`` batches held at once take at most a quarter
+    of DuckDB's memory limit (:data:`_BYTES_PER_ROW` each), between 2^16 rows and
+    :data:`_BATCH_ROWS`."""
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    share = _memory_bytes(str(limit)) // (4 * (workers + 1) * _BYTES_PER_ROW)
+    return min(_BATCH_ROWS, max(_MIN_BATCH_ROWS, share))
+
+
 def _memory_bytes(text: str) -> int:
     """DuckDB's memory setting (``"3.7 GiB"``) in bytes."""
     number, unit = text.split()
@@ -211,11 +223,12 @@ def _aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str, o: Sum
     """
     buckets = _customer_buckets(con, source)
     workers = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    batch_rows = _batch_rows(con, workers)
     totals, parts = Totals(), []
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="clvmodels-summary") as pool:
         rows = _source_rows(con, source) if buckets > 1 else 0
         for where in _bucket_filters(con, buckets, rows):
-            stream = _bucket_parts(con, where, o, pool, workers)
+            stream = _bucket_parts(con, where, o, pool, workers, batch_rows)
             for result in stream:
                 if result is None:  # a bad row
                     stream.close()  # the connection is free for the look-up
@@ -258,29 +271,26 @@ _BOUND_SAMPLE = 100_000
 def _bucket_filters(con: duckdb.DuckDBPyConnection, buckets: int, rows: int) -> list[str]:
     """The ``WHERE`` clauses of the customer buckets over ``clv_rows``: consecutive
     ranges of ids with about equal numbers of rows (quantiles of a seeded sample of
-    about :data:`_BOUND_SAMPLE` of the log's ``rows``, an estimate), in
-    the order DuckDB sorts ids, so that the buckets' customers come out sorted; missing
-    ids go to the first bucket (to be reported).  One bucket reads everything."""
+    about :data:`_BOUND_SAMPLE` of the log's ``rows``, an estimate), in the order DuckDB
+    sorts ids, so that the buckets' customers come out sorted; missing ids go to the
+    first bucket (to be reported).  One bucket reads everything, as when the sample
+    holds no id."""
     if buckets == 1:
         return [""]
     levels = [k / buckets for k in range(1, buckets)]
     share = min(100.0, 100.0 * _BOUND_SAMPLE / max(rows, 1))  # blocks of rows, not each row
-    found = con.execute(
-        f"SELECT quantile_disc(cid, {levels}) FROM (SELECT cid FROM clv_rows "
-        f"WHERE cid IS NOT NULL USING SAMPLE {share:.6f}% (system, 1))"
-    ).fetchall()[0][0]
-    bounds = sorted(set(found or []))
-    con.execute("CREATE OR REPLACE TEMP TABLE clv_bounds AS SELECT cid AS lo FROM clv_rows LIMIT 0")
-    con.executemany("INSERT INTO clv_bounds VALUES (?)", [[bound] for bound in bounds])
-    con.execute(
+    con.execute(  # the bounds stay in DuckDB: any id type, no round trip through Python
         "CREATE OR REPLACE TEMP TABLE clv_bounds AS SELECT lo, row_number() OVER (ORDER BY lo) "
-        "AS k FROM clv_bounds"
+        f"AS k FROM (SELECT DISTINCT unnest(quantile_disc(cid, {levels})) AS lo FROM "
+        f"(SELECT cid FROM clv_rows WHERE cid IS NOT NULL USING SAMPLE {share:.6f}% (system, 1)))"
     )
+    count = int(con.execute("SELECT count(*) FROM clv_bounds").fetchall()[0][0])
+    if count == 0:
+        return [""]
     cut = "(SELECT lo FROM clv_bounds WHERE k = {})".format
-    filters = [f" WHERE cid IS NULL OR cid < {cut(1)}"] if bounds else [""]
-    filters += [f" WHERE cid >= {cut(k)} AND cid < {cut(k + 1)}" for k in range(1, len(bounds))]
-    filters += [f" WHERE cid >= {cut(len(bounds))}"] if bounds else []
-    return filters
+    filters = [f" WHERE cid IS NULL OR cid < {cut(1)}"]
+    filters += [f" WHERE cid >= {cut(k)} AND cid < {cut(k + 1)}" for k in range(1, count)]
+    return [*filters, f" WHERE cid >= {cut(count)}"]
 
 
 def _bucket_parts(
@@ -289,11 +299,13 @@ def _bucket_parts(
     o: SummaryOptions,
     pool: ThreadPoolExecutor,
     workers: int,
+    batch_rows: int,
 ) -> Iterator[tuple[dict[str, object] | None, Totals] | None]:
     """The aggregates and totals of each batch of ``clv_rows{where}``, in order,
-    computed by ``pool`` with at most ``workers + 1`` batches held at once (None for a
-    batch with a bad row: close the stream, and the connection is free)."""
-    batches = _sorted_batches(con, where)
+    computed by ``pool`` with at most ``workers + 1`` batches of about ``batch_rows``
+    rows held at once (None for a batch with a bad row: close the stream, and the
+    connection is free)."""
+    batches = _sorted_batches(con, where, batch_rows)
     waiting: deque[Future] = deque()
     try:
         for batch in batches:
@@ -319,7 +331,7 @@ def _batch_part(
 
 
 def _sorted_batches(
-    con: duckdb.DuckDBPyConnection, where: str
+    con: duckdb.DuckDBPyConnection, where: str, batch_rows: int
 ) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
     """``(cid, d, a)`` of ``clv_rows{where}`` sorted by customer and day, in
     batches of whole customers: ``d`` days since 1970-01-01 (:data:`MISSING_DAY` when
@@ -327,24 +339,24 @@ def _sorted_batches(
     reader = con.sql(
         f"SELECT cid, coalesce(CAST(d - DATE '1970-01-01' AS INTEGER), {MISSING_DAY}) AS d, "
         f"coalesce(a, 'NaN'::DOUBLE) AS a FROM clv_rows{where} ORDER BY cid, d"
-    ).to_arrow_reader(_BATCH_ROWS)
+    ).to_arrow_reader(batch_rows)
     try:
-        yield from _whole_customers(reader)
+        yield from _whole_customers(reader, batch_rows)
     finally:
         reader.close()
 
 
 def _whole_customers(
-    reader: pa.RecordBatchReader,
+    reader: pa.RecordBatchReader, batch_rows: int
 ) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
-    """The batches of ``reader`` gathered to about :data:`_BATCH_ROWS` rows and cut at
-    a customer boundary (see :func:`_sorted_batches`)."""
+    """The batches of ``reader`` gathered to about ``batch_rows`` rows and cut at a
+    customer boundary (see :func:`_sorted_batches`)."""
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in reader:
         pending.append(batch)
         rows += batch.num_rows
-        if rows < _BATCH_ROWS:
+        if rows < batch_rows:
             continue
         table = pa.Table.from_batches(pending)
         cid = table.column(0)
