@@ -191,22 +191,22 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
     unit = float(o.unit_days)
     _, cal = o.window(obs)
     cal_day = (cal - pd.Timestamp("1970-01-01")).days
-    first_day = per["first_day"].to_numpy(dtype="int64")
-    frequency = per["n_cal"].to_numpy(dtype="int64") - 1
-    purchases = per["revenue"].to_numpy(dtype="float64")
-    repeat_value = purchases - per["first_a"].to_numpy(dtype="float64")
-    revenue, revenue_holdout = purchases, per["rev_hold"].to_numpy(dtype="float64")
+    first_day = _values(per, "first_day", "int64")
+    frequency = _values(per, "n_cal", "int64") - 1
+    purchases = _values(per, "revenue", "float64")
+    repeat_value = purchases - _values(per, "first_a", "float64")
+    revenue, revenue_holdout = purchases, _values(per, "rev_hold", "float64")
     if "refunds" in per:  # nonpositive="net_across_days" (the DuckDB engine gives no zeros)
-        refunds = per["refunds"].to_numpy(dtype="float64")
+        refunds = _values(per, "refunds", "float64")
         revenue = purchases + refunds
         # the refunds spread over the window's purchases in proportion to their value
         scaled = (refunds < 0) & (purchases > 0)
         repeat_value *= np.divide(revenue, purchases, out=np.ones_like(revenue), where=scaled)
-        revenue_holdout = revenue_holdout + per["refunds_hold"].to_numpy(dtype="float64")
+        revenue_holdout = revenue_holdout + _values(per, "refunds_hold", "float64")
     columns = {
         "customer_id": integer_ids(per["cid"].reset_index(drop=True)),
         "frequency": frequency,
-        "recency": (per["last_day"].to_numpy(dtype="int64") - first_day) / unit,
+        "recency": (_values(per, "last_day", "int64") - first_day) / unit,
         "T": (cal_day - first_day) / unit,
         "monetary_value": np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0),
         "revenue": revenue,
@@ -216,11 +216,11 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
         ).astype("datetime64[ns]"),
     }
     if o.calibration_end is not None:
-        columns["frequency_holdout"] = per["n_hold"].to_numpy(dtype="int64")
+        columns["frequency_holdout"] = _values(per, "n_hold", "int64")
         columns["revenue_holdout"] = revenue_holdout
         columns["duration_holdout"] = np.full(len(per), float((obs - cal).days) / unit)
     if "products" in per:  # SummaryOptions.product: distinct products, calibration window
-        columns["products"] = per["products"].to_numpy(dtype="int64")
+        columns["products"] = _values(per, "products", "int64")
     if o.amount is None:
         columns = {k: v for k, v in columns.items() if k not in MONEY_COLUMNS}
     ids = columns["customer_id"]
@@ -229,16 +229,25 @@ def _summary_columns(per: pd.DataFrame, o: SummaryOptions, obs: pd.Timestamp) ->
         columns = {k: np.asarray(v)[order] for k, v in columns.items() if k != "customer_id"}
         columns = {"customer_id": ids.take(order).reset_index(drop=True), **columns}
     # copy=False: one block per column, not a consolidated copy (~1 GB at 10^7 customers);
-    # the columns that are views of ``per`` or of Arrow memory are copied, so that users
-    # may change the summary in place
+    # read-only columns (Arrow memory) are copied, so that users may change the summary
     return pd.DataFrame({k: _own(v) for k, v in columns.items()}, copy=False)
 
 
+def _values(per: pd.DataFrame, name: str, dtype: str) -> np.ndarray:
+    """The column ``name`` of an engine's ``per`` as a NumPy array of ``dtype``: the
+    column's own values when they are of that type (``per`` is discarded after, so the
+    summary may hold them: no copy of 10^7 values; ``to_numpy`` would give a read-only
+    view), else converted."""
+    return np.asarray(per[name].array, dtype=dtype)
+
+
 def _own(column: Any) -> Any:
-    """``column`` as values a frame may change in place: a read-only array (pandas' view
-    of another frame, Arrow memory) and the ids' Series are copied."""
-    if isinstance(column, pd.Series):  # its values may be such a view too
-        return column.to_numpy(copy=True) if isinstance(column.dtype, np.dtype) else column.copy()
+    """``column`` as values a frame may change in place: read-only values (Arrow
+    memory) are copied."""
+    if isinstance(column, pd.Series):
+        if isinstance(column.dtype, np.dtype) and not np.asarray(column.array).flags.writeable:
+            return column.to_numpy(copy=True)
+        return column
     return column if column.flags.writeable else column.copy()
 
 
