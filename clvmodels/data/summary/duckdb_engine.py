@@ -177,9 +177,7 @@ def summarize_duckdb(
 
 def _customer_buckets(con: duckdb.DuckDBPyConnection, source: Source) -> int:
     """How many customer buckets to aggregate one after the other (1 for most logs)."""
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    budget = _memory_bytes(str(limit))
-    return max(1, -(-_source_rows(con, source) * _BYTES_PER_ROW // budget))
+    return max(1, -(-_source_rows(con, source) * _BYTES_PER_ROW // _memory_limit(con)))
 
 
 def _source_rows(con: duckdb.DuckDBPyConnection, source: Source) -> int:
@@ -197,9 +195,14 @@ def _batch_rows(con: duckdb.DuckDBPyConnection, workers: int) -> int:
     """Rows per batch: the ``workers + 1`` batches held at once take at most a quarter
     of DuckDB's memory limit (:data:`_BYTES_PER_ROW` each), between 2^16 rows and
     :data:`_BATCH_ROWS`."""
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    share = _memory_bytes(str(limit)) // (4 * (workers + 1) * _BYTES_PER_ROW)
+    share = _memory_limit(con) // (4 * (workers + 1) * _BYTES_PER_ROW)
     return min(_BATCH_ROWS, max(_MIN_BATCH_ROWS, share))
+
+
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory limit on ``con``, in bytes."""
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    return _memory_bytes(str(limit))
 
 
 def _memory_bytes(text: str) -> int:

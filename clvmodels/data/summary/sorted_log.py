@@ -107,14 +107,19 @@ def has_bad_rows(cid: pa.Array, d: np.ndarray, a: np.ndarray, o: SummaryOptions)
 
 def customer_starts(cid: pa.Array) -> np.ndarray:
     """Whether each row of ``cid`` (sorted, no nulls) starts a customer's run."""
+    if pa.types.is_integer(cid.type):
+        return _starts(cid.to_numpy())
     starts = np.ones(len(cid), dtype=bool)
     if len(cid) > 1:
-        if pa.types.is_integer(cid.type):
-            values = cid.to_numpy()
-            np.not_equal(values[1:], values[:-1], out=starts[1:])
-        else:
-            differs = pc.not_equal(cid.slice(1), cid.slice(0, len(cid) - 1))
-            starts[1:] = differs.to_numpy(zero_copy_only=False)
+        differs = pc.not_equal(cid.slice(1), cid.slice(0, len(cid) - 1))
+        starts[1:] = differs.to_numpy(zero_copy_only=False)
+    return starts
+
+
+def _starts(values: np.ndarray) -> np.ndarray:
+    """Whether each element of the sorted ``values`` starts a run of equal values."""
+    starts = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=starts[1:])
     return starts
 
 
@@ -124,16 +129,13 @@ def aggregate_batch(
     a: np.ndarray,
     o: SummaryOptions,
     totals: Totals,
-    *,
-    aggregate: bool = True,
 ) -> dict[str, object] | None:
     """The customers of one batch of whole customers, sorted by ``cid, d`` (``d`` days
     since 1970-01-01; a valid batch: see :func:`has_bad_rows`), taken in the order
     ``cid, d, a`` (:func:`amount_order`).
 
     Adds the batch to ``totals``; returns ``{"cid": ids, **PER_COLUMNS arrays}`` for the
-    customers with a first purchase by the calibration end, or None without
-    ``aggregate`` (an error is already certain: only the totals are wanted).
+    customers with a first purchase by the calibration end (None for an empty batch).
     """
     n = len(d)
     totals.rows_in += n
@@ -153,14 +155,12 @@ def aggregate_batch(
     totals.after += int(np.count_nonzero(after))
     keep &= ~after
     totals.kept += int(np.count_nonzero(keep))
-    if not aggregate:
-        return None
     if not keep.all():
         cust, d, a = cust[keep], d[keep], a[keep]
     occ, refunds = _occasions(cust, d, a, o, totals)
     if o.nonpositive_rule != "net_across_days":  # "net" drops its refund days
         refunds = None
-    firsts = _run_starts(occ[0])  # each customer's first occasion
+    firsts = np.flatnonzero(_starts(occ[0]))  # each customer's first occasion
     per = _customers(occ, firsts, refunds, n_customers, cal)
     has_purchase = per["n_occ"] > 0
     late = has_purchase & (per["first_day"] > (cal if cal is not None else np.inf))
@@ -206,13 +206,6 @@ def amount_order(cust: np.ndarray, d: np.ndarray, a: np.ndarray) -> np.ndarray:
         rows = first[longer][day] + within
         out[rows] = a[rows[np.lexsort((a[rows], day))]]
     return out
-
-
-def _run_starts(cust: np.ndarray) -> np.ndarray:
-    """Where each run of equal values of the sorted ``cust`` starts."""
-    starts = np.ones(len(cust), dtype=bool)
-    np.not_equal(cust[1:], cust[:-1], out=starts[1:])
-    return np.flatnonzero(starts)
 
 
 def _day(stamp) -> int | None:
