@@ -162,10 +162,10 @@ def test_only_the_runs_own_data_is_read_again_for_its_regularity(monkeypatch):
     from clvmodels.run.settings import resolve
 
     settings = resolve(load_config(REPO / "configs" / "regular_store.yaml"))
-    assert prepare_data(settings.data).regularity is not None
+    assert prepare_data(settings.data, regularity=True).regularity is not None
 
     def refuse(*args, **kwargs):
         raise AssertionError("a window, an origin or a bare summary file reads the log again")
 
     monkeypatch.setattr(clvdata, "estimate_regularity", refuse)
-    assert prepare_data(settings.data, regularity=False).regularity is None
+    assert prepare_data(settings.data).regularity is None

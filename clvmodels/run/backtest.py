@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Protocol
 
 from clvmodels.errors import ConfigError
@@ -76,8 +75,7 @@ def run_backtest(settings: RunSettings, prepared: PreparedData, step: Steps) -> 
     def evaluate_at(origin: dt.date) -> Any:
         end = holdout_end(origin, holdout, unit)
         data = with_window(settings.data, origin, end)
-        summarize = partial(prepare_data, regularity=False)  # shown for the run's data only
-        at = step(f"backtest origin {origin}: summarize", summarize, data)
+        at = step(f"backtest origin {origin}: summarize", prepare_data, data)
         fitted = step(f"backtest origin {origin}: fit", fit_models, plans, at, step)
         others = {}
         if settings.evaluation.challenger:

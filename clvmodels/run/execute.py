@@ -66,7 +66,8 @@ def execute(settings: RunSettings, progress: Progress = SILENT) -> RunResult:
     """Run every step of a configured run, each a step of ``progress`` (each model's fit
     its own, :func:`~clvmodels.run.fit.fit_models`)."""
     timed = _Timed(progress)
-    prepared = timed("load and summarize data", prepare_data, settings.data)
+    own = partial(prepare_data, regularity=True)  # the run's data: its regularity is shown
+    prepared = timed("load and summarize data", own, settings.data)
     fitted = fit_models(settings.models, prepared, timed)
     result = RunResult(settings, prepared, fitted, payload=params_payload(fitted))
     result.timings = timed.timings
@@ -191,8 +192,7 @@ def _evaluate(result: RunResult, timed: _Timed) -> PreparedData:
         }
     if settings.whole_window is None:
         return prepared
-    summarize = partial(prepare_data, regularity=False)  # shown for the run's data only
-    whole = timed("summarize the whole window", summarize, settings.whole_window)
+    whole = timed("summarize the whole window", prepare_data, settings.whole_window)
     result.refit = timed("refit on the whole window", fit_models, settings.models, whole, timed)
     refit_payload = params_payload(result.refit)
     result.payload.update({f"{k}@whole_window": v for k, v in refit_payload.items()})

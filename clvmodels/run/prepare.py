@@ -27,9 +27,9 @@ if TYPE_CHECKING:  # the estimate is imported only where a run makes one (it nee
 SUBSCRIPTION_ROLES = ("customer_id", "start", "end", "tenure", "churned", "cohort")
 
 
-def prepare_data(settings: DataSettings, *, regularity: bool = True) -> PreparedData:
+def prepare_data(settings: DataSettings, *, regularity: bool = False) -> PreparedData:
     """Load and validate the configured data source into canonical frames; with
-    ``regularity`` (a run's main data, not its other windows or a bare summary file),
+    ``regularity`` (a run's own data, not its other windows or a bare summary file),
     also estimate the purchase regularity of a transaction log (:func:`_regularity`)."""
     if settings.kind == "transactions":
         if settings.engine == "spark":

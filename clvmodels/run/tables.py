@@ -297,8 +297,7 @@ def challenger(data: DataSettings, prepared: PreparedData) -> ChallengerOutcome:
     data = dataclasses.replace(data, dynamic=None)  # it reads the summaries only
 
     def window(calibration_end: dt.date, observation_end: dt.date) -> pd.DataFrame:
-        window = with_window(data, calibration_end, observation_end)
-        early = prepare_data(window, regularity=False).summary
+        early = prepare_data(with_window(data, calibration_end, observation_end)).summary
         assert early is not None
         return early
 
