@@ -36,7 +36,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from clvmodels.backends import compile_cache
-from clvmodels.backends.compress import factorize_rows
+from clvmodels.backends.compress import factorize_rows, run_starts
 from clvmodels.models.ops import pytensor_ops
 from clvmodels.models.spec import ModelSpec
 
@@ -120,7 +120,15 @@ class NestedDistinct:
                     self._input(f"{label}.index", "int", index)
                 ]
             )
-        return fn(*gathered)[self._input(f"inverse[{key}]", "int", group)]
+        per_pair = fn(*gathered)
+        inverse = self._input(f"inverse[{key}]", "int", group)
+        starts = run_starts(group, len(pairs[0]))
+        if starts is None:
+            return per_pair[inverse]
+        # the rows come sorted by these columns: the gradient sums runs of rows
+        from clvmodels.backends.run_gather import run_gather
+
+        return run_gather(per_pair, inverse, self._input(f"starts[{key}]", "int", starts))
 
 
 def lift_gathers(inputs: list[Any], output: Any) -> tuple[list[Any], Any]:

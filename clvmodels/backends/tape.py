@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from clvmodels.backends.compress import factorize_rows
+from clvmodels.backends.compress import factorize_rows, run_starts
 from clvmodels.backends.tape_special import hyp2f1_partials
+from clvmodels.models.logsum import logaddexp_share
 from clvmodels.models.ops import Ops, numpy_ops
 
 Vjp = Callable[[np.ndarray], tuple[Any, ...]]
@@ -159,7 +160,9 @@ class Var:
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray]:
             if isinstance(index, np.ndarray) and index.dtype.kind in "iu" and len(shape) == 1:
-                flat = index.ravel() % shape[0]  # negative positions count from the end
+                flat = index.ravel()
+                if flat.size and flat.min() < 0:  # negative positions count from the end
+                    flat = flat % shape[0]
                 return (np.bincount(flat, np.ravel(g), minlength=shape[0]),)
             out = np.zeros(shape)
             if _advanced(index):
@@ -236,17 +239,13 @@ def _unary(f: Callable[[Any], Any], slope: Callable[[Any, Any], Any]) -> Callabl
 
 def _logaddexp(a: Any, b: Any) -> Any:
     """``log(e^a + e^b)``; ``a``'s share of the gradient is ``e^(a − out)``, ``b``'s the
-    rest (half each where both are ``−inf``)."""
-    u, v = value(a), value(b)
-    out = np.logaddexp(u, v)
-    if not isinstance(a, Var) and not isinstance(b, Var):
+    rest (:func:`~clvmodels.models.logsum.logaddexp_share`)."""
+    taped = isinstance(a, Var) or isinstance(b, Var)
+    out, share = logaddexp_share(value(a), value(b), share=taped)
+    if not taped:
         return out
 
     def vjp(g: np.ndarray) -> tuple[Any, Any]:
-        with np.errstate(invalid="ignore"):
-            share = np.exp(u - out)
-        if np.isnan(share).any():  # −inf − (−inf): nothing to choose between them
-            share = np.where(np.isnan(share), 0.5, share)
         first = g * share
         return first, g - first
 
@@ -404,10 +403,16 @@ class DistinctData:
         key: tuple[str, ...] = names  # type: ignore[assignment]
         if key not in self._found:
             group, unique = factorize_rows([np.asarray(self._columns[n], float) for n in key])
-            self._found[key] = (unique, group.astype(np.int64, copy=False))
-        unique, inverse = self._found[key]
+            inverse = group.astype(np.int64, copy=False)
+            self._found[key] = (unique, inverse, run_starts(inverse, len(unique[0])))
+        unique, inverse, starts = self._found[key]
         out = fn(*unique)
-        return out[inverse] if isinstance(out, Var) else np.asarray(out)[inverse]
+        if not isinstance(out, Var):
+            return np.asarray(out)[inverse]
+        if starts is None:
+            return out[inverse]
+        # rows sorted by the key: each pair's gradient is the sum of one run of rows
+        return _op(out.value[inverse], (out,), lambda g: (np.add.reduceat(g, starts),))
 
 
 _SLOPES: dict[str, Callable[[Any, Any], Any]] = {

@@ -1,4 +1,4 @@
-"""``log(exp(u) + exp(v))`` as one PyTensor operation with a one-exponential gradient.
+"""``log(exp(u) + exp(v))`` as one PyTensor operation evaluated by NumPy.
 
 The likelihoods of the BG/NBD family, the Pareto/NBD, the BG/BB and the Gamma-Gamma all
 add two probabilities in log space, once per customer row, and on large data sets that
@@ -7,15 +7,17 @@ terms are evaluated once per distinct value, :mod:`clvmodels.backends.distinct`)
 
 Written with PyTensor's own operations, ``u + softplus(v − u)``, value and gradient
 cost two exponentials and a ``log1p`` per row (``softplus`` and the ``sigmoid`` of its
-derivative each exponentiate).  Here the value is ``max(u, v) + log1p(e)`` and the
-weight of ``u`` in the gradient is ``1/(1 + e)`` (``u ≥ v``) or ``e/(1 + e)``, both with
-``e = exp(−|u − v|)``: the C compiler evaluates that exponential once when the two
-operations are fused into one loop, which PyTensor does.  Measured on 1e6 BG/NBD
-customers (108k distinct rows): likelihood + gradient 4.0 ms instead of 5.6 ms.
+derivative each exponentiate), and PyTensor's C loops call the scalar ``exp`` and
+``log1p`` of ``libm``: 5 ns an element each.  :class:`VectorLogAddExp` computes the
+value and ``u``'s share of it (the derivative) in one NumPy pass
+(:func:`~clvmodels.models.logsum.logaddexp_share`), whose ``exp`` and ``log`` are
+vectorised (about 1 ns an element), and its gradient reuses the share.  Measured on 10⁶
+BG/NBD customers (108k distinct rows): the compiled likelihood and gradient take
+1.24 ms instead of 1.91 ms with a fused C loop of the same formula (5.6 ms with
+``softplus``); on 10⁴ customers 0.130 ms instead of 0.135 ms.
 
-Both are exact and stable for every finite pair (no overflow; the weights are 1/2 at
-a tie, the derivative of the symmetric function), and the NumPy implementations
-(``impl``) serve PyTensor's Python and Numba back ends.
+The value is exact and stable for every finite pair (no overflow); the share is 1/2 at a
+tie, the derivative of the symmetric function.
 """
 
 from __future__ import annotations
@@ -23,58 +25,52 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pytensor.scalar.basic import BinaryScalarOp, upgrade_to_float
-from pytensor.tensor.elemwise import Elemwise
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from clvmodels.models.logsum import logaddexp_share
 
 
-class ScalarLogAddExp(BinaryScalarOp):
-    """``log(exp(u) + exp(v))`` for scalars; gradient via :class:`ScalarLogAddExpWeight`."""
+class VectorLogAddExp(Op):
+    """``log(exp(u) + exp(v))`` of two arrays of one shape, and ``u``'s share of it (its
+    derivative in ``u``), computed by NumPy (:func:`~clvmodels.models.logsum.logaddexp_share`)
+    whose ``exp`` and ``log`` are vectorised (module docstring).  The share is the second
+    output, so the gradient reuses the forward pass's exponential."""
 
-    nfunc_spec = ("logaddexp", 2, 1)
+    __props__ = ()
 
-    def impl(self, u: float, v: float) -> float:
-        return np.logaddexp(u, v)
+    def make_node(self, u: Any, v: Any) -> Apply:
+        u, v = pt.as_tensor_variable(u), pt.as_tensor_variable(v)
+        out = pt.TensorType("float64", shape=(None,) * u.type.ndim)
+        return Apply(self, [u, v], [out(), out()])
 
-    def c_code(self, node: Any, name: str, inputs: Any, outputs: Any, sub: Any) -> str:
-        u, v = inputs
-        (z,) = outputs
-        return f"{z} = ({u} >= {v} ? {u} : {v}) + log1p(exp(-fabs({u} - {v})));"
+    def perform(self, node: Any, inputs: list[np.ndarray], output_storage: Any) -> None:
+        out, share = logaddexp_share(*inputs)
+        output_storage[0][0] = np.asarray(out, dtype=float)
+        output_storage[1][0] = np.asarray(share, dtype=float)
 
-    def c_code_cache_version(self) -> tuple[int, ...]:
-        return (1,)
-
-    def L_op(self, inputs: Any, outputs: Any, output_grads: Any) -> list[Any]:
-        u, v = inputs
-        (gz,) = output_grads
-        w = logaddexp_weight_scalar(u, v)
-        return [gz * w, gz * (1.0 - w)]
-
-
-class ScalarLogAddExpWeight(BinaryScalarOp):
-    """``∂/∂u log(exp(u) + exp(v)) = 1/(1 + exp(v − u))`` for scalars."""
-
-    def impl(self, u: float, v: float) -> float:
-        e = np.exp(-abs(u - v))
-        return (1.0 if u >= v else e) / (1.0 + e)
-
-    def c_code(self, node: Any, name: str, inputs: Any, outputs: Any, sub: Any) -> str:
-        u, v = inputs
-        (z,) = outputs
-        return (
-            f"{{ double e_ = exp(-fabs({u} - {v})); {z} = ({u} >= {v} ? 1.0 : e_) / (1.0 + e_); }}"
-        )
-
-    def c_code_cache_version(self) -> tuple[int, ...]:
-        return (1,)
+    def infer_shape(self, fgraph: Any, node: Any, shapes: Any) -> list[Any]:
+        return [shapes[0], shapes[0]]
 
     def L_op(self, inputs: Any, outputs: Any, output_grads: Any) -> list[Any]:
-        (w,) = outputs
-        (gz,) = output_grads
-        d = gz * w * (1.0 - w)
-        return [d, -d]
+        _, w = outputs
+        g_out, g_w = output_grads
+        g_u = g_v = pt.zeros_like(w)
+        if not isinstance(g_out.type, DisconnectedType):
+            g_u, g_v = g_out * w, g_out * (1.0 - w)
+        if not isinstance(g_w.type, DisconnectedType):  # dw/du = w (1 − w) = −dw/dv
+            d = g_w * w * (1.0 - w)
+            g_u, g_v = g_u + d, g_v - d
+        return [g_u, g_v]
 
 
-logaddexp_scalar = ScalarLogAddExp(upgrade_to_float, name="logaddexp")
-logaddexp_weight_scalar = ScalarLogAddExpWeight(upgrade_to_float, name="logaddexp_weight")
-logaddexp = Elemwise(logaddexp_scalar, name="logaddexp")
-"""Elementwise ``log(exp(u) + exp(v))`` on PyTensor tensors (broadcasting)."""
+_vector_logaddexp = VectorLogAddExp()
+
+
+def logaddexp(u: Any, v: Any) -> Any:
+    """``log(exp(u) + exp(v))`` of PyTensor tensors by :class:`VectorLogAddExp`
+    (broadcasting as NumPy does)."""
+    u, v = (pt.cast(pt.as_tensor_variable(x), "float64") for x in (u, v))
+    return _vector_logaddexp(*pt.broadcast_arrays(u, v))[0]

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from clvmodels.models.logsum import logaddexp_share
+
 
 @dataclass(frozen=True)
 class Ops:
@@ -186,7 +188,7 @@ numpy_ops = _namespace_ops(
     np,
     gammaln=special.gammaln,
     hyp2f1=special.hyp2f1,
-    logaddexp=np.logaddexp,
+    logaddexp=lambda u, v: logaddexp_share(u, v, share=False)[0],
     where=_np_where,
     subset_apply=_np_subset_apply,
 )
@@ -198,20 +200,20 @@ def pytensor_ops(portable: bool = False) -> Ops:
     """PyTensor evaluation of the likelihoods (imported lazily: PyTensor is heavy).
 
     ``portable=True`` builds the graph from PyTensor's own operations only, for the
-    Numba back end that nutpie compiles to: the fused ``logaddexp`` of
-    :mod:`clvmodels.models.logaddexp_op` has C code but no Numba implementation (Numba
-    would run it in slow object mode).  The portable graph is also used whenever
-    PyTensor's default linker is Numba (PyTensor ≥ 3).
+    Numba back end that nutpie compiles to: the ``logaddexp`` of
+    :mod:`clvmodels.models.logaddexp_op` is computed by NumPy and has no Numba
+    implementation (Numba would run it in slow object mode).  The portable graph is also
+    used whenever PyTensor's default linker is Numba (PyTensor ≥ 3).
     """
     import pytensor.tensor as pt
 
-    from clvmodels.models.logaddexp_op import logaddexp as fused_logaddexp
+    from clvmodels.models.logaddexp_op import logaddexp as vector_logaddexp
 
     def portable_logaddexp(u: Any, v: Any) -> Any:
         # u + softplus(v − u): stable in value and gradient, derivative 1/2 at a tie
         return u + pt.softplus(v - u)
 
-    logaddexp = portable_logaddexp if portable or _numba_by_default() else fused_logaddexp
+    logaddexp = portable_logaddexp if portable or _numba_by_default() else vector_logaddexp
 
     def subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
         arrays = pt.broadcast_arrays(
@@ -231,7 +233,8 @@ def pytensor_ops(portable: bool = False) -> Ops:
         gammaln=pt.gammaln,
         hyp2f1=pt.hyp2f1,
         # pt.logaddexp forms exp(u) + exp(v) and overflows; this one is stable, with a
-        # gradient that costs no second exponential (clvmodels.models.logaddexp_op)
+        # gradient that costs no second exponential, in vectorised NumPy
+        # (clvmodels.models.logaddexp_op)
         logaddexp=logaddexp,
         where=pt.switch,
         subset_apply=subset_apply,
