@@ -3,6 +3,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+# PyTensor's compiled C code for the test suite's thousands of graphs goes to a folder of
+# the checkout, not to the user's ~/.pytensor: every process that loads a compiled
+# function indexes that whole folder first (3.9 s for 1,420 programs), so a test run left
+# there would slow the user's own fits. Set before anything imports PyTensor; a
+# base_compiledir the user chose is kept.
+if "base_compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
+    _TEST_COMPILEDIR = Path(__file__).resolve().parent.parent / ".pytensor-tests"
+    os.environ["PYTENSOR_FLAGS"] = ",".join(
+        flag
+        for flag in (os.environ.get("PYTENSOR_FLAGS", ""), f"base_compiledir={_TEST_COMPILEDIR}")
+        if flag
+    )
 
 import numpy as np
 import pytest
