@@ -22,12 +22,20 @@ def logaddexp_share(u: Any, v: Any, *, share: bool = True) -> tuple[Any, Any]:
     formula in PyTensor's compiled loop (scalar ``libm`` calls).
     """
     with np.errstate(invalid="ignore"):
-        d = np.subtract(u, v)
-    e = np.exp(-np.abs(d))
+        d = np.asarray(np.subtract(u, v), dtype=float)
+    # few whole-size arrays, updated in place: on 10⁵ rows each new one costs as much as
+    # the arithmetic when the allocator has to fault its pages in again
+    e = np.abs(d, out=np.empty_like(d))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
     tie = np.isnan(d)
-    if np.any(tie):  # ±inf on both sides, or a NaN (which the maximum then propagates)
-        e = np.where(tie, 1.0, e)
-    out = np.log1p(e) + np.maximum(u, v)
+    if tie.any():  # ±inf on both sides, or a NaN (which the maximum then propagates)
+        e[tie] = 1.0
+    out = np.maximum(u, v, out=np.empty_like(d))
+    out += np.log1p(e)
     if not share:
         return out, None
-    return out, np.where(d >= 0, 1.0, e) / (e + 1.0)
+    w = np.where(d >= 0, 1.0, e)
+    e += 1.0
+    w /= e
+    return out, w
