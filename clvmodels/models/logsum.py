@@ -34,8 +34,8 @@ def logaddexp_share(u: Any, v: Any, *, share: bool = True) -> tuple[Any, Any]:
     out = np.maximum(u, v, out=np.empty_like(d))
     out += np.log1p(e)
     if not share:
-        return out, None
+        return out[()], None  # [()]: a number for numbers, as NumPy's ufuncs give
     w = np.where(d >= 0, 1.0, e)
     e += 1.0
     w /= e
-    return out, w
+    return out[()], w[()]
