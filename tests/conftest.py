@@ -6,15 +6,20 @@ import os
 from pathlib import Path
 
 # PyTensor's compiled C code for the test suite's thousands of graphs goes to a folder of
-# the checkout, not to the user's ~/.pytensor: every process that loads a compiled
-# function indexes that whole folder first (3.9 s for 1,420 programs), so a test run left
-# there would slow the user's own fits. Set before anything imports PyTensor; a
-# base_compiledir the user chose is kept.
+# its own, not to the user's ~/.pytensor: every process that loads a compiled function
+# indexes that whole folder first (3.9 s for 1,420 programs), so a test run left there
+# would slow the user's own fits. The folder is kept between runs and checkouts
+# ($XDG_CACHE_HOME or ~/.cache, then clvmodels/pytensor-tests): compiling every graph
+# again would double a run. Set before anything imports PyTensor; a base_compiledir the
+# user chose is kept.
 if "base_compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
-    _TEST_COMPILEDIR = Path(__file__).resolve().parent.parent / ".pytensor-tests"
+    _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     os.environ["PYTENSOR_FLAGS"] = ",".join(
         flag
-        for flag in (os.environ.get("PYTENSOR_FLAGS", ""), f"base_compiledir={_TEST_COMPILEDIR}")
+        for flag in (
+            os.environ.get("PYTENSOR_FLAGS", ""),
+            f"base_compiledir={_CACHE / 'clvmodels' / 'pytensor-tests'}",
+        )
         if flag
     )
 
