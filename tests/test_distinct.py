@@ -143,6 +143,12 @@ def test_sorted_rows_give_the_value_and_gradient_of_shuffled_rows(key, compiled)
         np.testing.assert_allclose(grad, expected_grad, rtol=1e-10)
 
 
+def test_run_starts_refuse_unsigned_disorder_and_groups_out_of_range():
+    assert run_starts(np.array([0, 2, 1], dtype=np.uint64), 3) is None
+    assert run_starts(np.array([0, 0, 2, 2]), 2) is None
+    assert run_starts(np.array([0, 0, 1], dtype=np.uint32), 2).tolist() == [0, 2]
+
+
 def test_run_gather_has_the_value_and_gradient_of_a_plain_gather():
     import pytensor
     import pytensor.tensor as pt

@@ -95,7 +95,9 @@ def run_starts(index: np.ndarray, groups: int) -> np.ndarray | None:
     whose rows :func:`factorize_rows` sorts); else None.  A gather by such an index has
     ``np.add.reduceat`` over the runs as its gradient: five times faster than
     ``np.bincount``, whose additions into one group wait on each other."""
-    if index.size == 0 or index[0] != 0 or np.any(np.diff(index) < 0):
+    if index.size == 0 or index[0] != 0 or index[-1] != groups - 1:
+        return None
+    if np.any(index[1:] < index[:-1]):  # compared, not differenced: unsigned cannot wrap
         return None
     starts = np.flatnonzero(np.diff(index, prepend=-1))
     return starts if len(starts) == groups else None

@@ -37,7 +37,7 @@ from scipy.special import gammaln
 
 from clvmodels.backends import compile_cache
 from clvmodels.backends.compress import factorize_rows, run_starts
-from clvmodels.models.ops import pytensor_ops
+from clvmodels.models.ops import numba_by_default, pytensor_ops
 from clvmodels.models.spec import ModelSpec
 
 LOG_SCALE_FAMILIES = ("lognormal", "gamma", "exponential", "halfnormal", "halfcauchy")
@@ -123,7 +123,7 @@ class NestedDistinct:
         per_pair = fn(*gathered)
         inverse = self._input(f"inverse[{key}]", "int", group)
         starts = run_starts(group, len(pairs[0]))
-        if starts is None:
+        if starts is None or numba_by_default():  # RunGather has no Numba implementation
             return per_pair[inverse]
         # the rows come sorted by these columns: the gradient sums runs of rows
         from clvmodels.backends.run_gather import run_gather

@@ -21,8 +21,10 @@ def logaddexp_share(u: Any, v: Any, *, share: bool = True) -> tuple[Any, Any]:
     is three times faster than ``np.logaddexp``, and five times faster than the same
     formula in PyTensor's compiled loop (scalar ``libm`` calls).
     """
+    # floats first: integers would wrap in the subtraction, a Series would keep its index
+    u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
     with np.errstate(invalid="ignore"):
-        d = np.asarray(np.subtract(u, v), dtype=float)
+        d = np.subtract(u, v)
     # few whole-size arrays, updated in place: on 10⁵ rows each new one costs as much as
     # the arithmetic when the allocator has to fault its pages in again
     e = np.abs(d, out=np.empty_like(d))

@@ -213,7 +213,7 @@ def pytensor_ops(portable: bool = False) -> Ops:
         # u + softplus(v − u): stable in value and gradient, derivative 1/2 at a tie
         return u + pt.softplus(v - u)
 
-    logaddexp = portable_logaddexp if portable or _numba_by_default() else vector_logaddexp
+    logaddexp = portable_logaddexp if portable or numba_by_default() else vector_logaddexp
 
     def subset_apply(mask: Any, fn: Callable[..., Any], base: Any, *args: Any) -> Any:
         arrays = pt.broadcast_arrays(
@@ -244,7 +244,7 @@ def pytensor_ops(portable: bool = False) -> Ops:
     )
 
 
-def _numba_by_default() -> bool:
+def numba_by_default() -> bool:
     """Whether PyTensor compiles graphs with Numba by default (PyTensor ≥ 3), where the
     fused op's C code is not used."""
     from pytensor.compile.mode import get_default_mode
