@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clvmodels.backends.compress import compress_rows, factorize_rows, run_starts
+from clvmodels.backends.compress import compress_rows, factorize_rows, run_starts, value_codes
 from clvmodels.backends.mle import _objective, log_likelihood_numpy
 from clvmodels.backends.posterior import compiled_log_likelihood
 from clvmodels.backends.tape import TapedLikelihood
@@ -44,6 +44,65 @@ def test_factorize_rows_puts_nan_in_a_group_of_its_own():
     group, (distinct,) = factorize_rows([col])
     assert group.tolist() == [1, 2, 1, 2, 0]
     assert distinct[0] == 0.5 and distinct[1] == 1.0 and np.isnan(distinct[2])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from([0.0, -0.0, np.nan, -np.nan, 1.5]),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_value_codes_give_sorted_distinct_values_like_python_equality(values):
+    column = np.array(values, dtype=float)
+    codes, distinct = value_codes(column)
+    # every element comes back from its code (NaN as NaN, whatever its sign bit)
+    np.testing.assert_array_equal(distinct[codes], column)
+    # one code per value as == tells them apart (0.0 and -0.0 are one), every NaN one
+    # value, sorted with NaN last
+    finite = sorted({v for v in values if v == v})
+    expected = [*finite, np.nan] if any(v != v for v in values) else finite
+    np.testing.assert_array_equal(distinct, np.array(expected, dtype=float))
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        np.array([3, 1, 3, 2], dtype=np.int64),
+        np.array([200, 0, 255, 0], dtype=np.uint8),
+        np.array([True, False, True]),
+        np.array(["b", "a", "b"], dtype=object),
+    ],
+)
+def test_value_codes_of_integers_booleans_and_objects(column):
+    codes, distinct = value_codes(column)
+    np.testing.assert_array_equal(distinct[codes], column)
+    np.testing.assert_array_equal(distinct, np.unique(column))
+
+
+def test_compress_rows_keeps_rows_of_zero_weight_and_sums_the_others():
+    data = {"x": np.array([1.0, 0.0, 1.0, 2.0]), "t": np.array([0.5, 0.0, 0.5, -0.0])}
+    unique, weights = compress_rows(data, np.array([2.0, 0.0, 3.0, 1.5]))
+    assert unique["x"].tolist() == [0.0, 1.0, 2.0]
+    assert unique["t"].tolist() == [0.0, 0.5, 0.0]
+    assert weights.tolist() == [0.0, 5.0, 1.5]
+
+
+def test_factorize_rows_hashes_wide_keys_without_overflow():
+    # eight columns of 400 distinct values each: 400^8 keys overflow 64 bits, so the
+    # key is re-densified on the way (the hashing path)
+    rng = np.random.default_rng(3)
+    columns = [rng.integers(0, 400, 2000).astype(float) for _ in range(8)]
+    group, distinct = factorize_rows(columns)
+    for col, d in zip(columns, distinct, strict=True):
+        np.testing.assert_array_equal(d[group], col)
+    keys = list(zip(*distinct, strict=True))
+    assert keys == sorted(set(keys))
+    assert len(keys) == len(set(zip(*columns, strict=True)))
 
 
 def _daily_histories(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -117,3 +118,27 @@ def test_parameter_draws_are_positive_and_centred():
     draws = result.parameter_draws(4000, np.random.default_rng(0))
     assert np.all(draws["lam"] > 0)
     assert np.median(draws["lam"]) == pytest.approx(result.params["lam"], rel=0.01)
+
+
+def test_a_fit_evaluates_no_point_twice_in_a_row(monkeypatch):
+    # the optimiser ends where the Newton polish starts and the result reads the value
+    # at the estimate again: those repeats come from the last evaluation
+    from clvmodels.backends import tape
+
+    seen: list[bytes] = []
+    objective = tape.TapedLikelihood.objective
+
+    def spy(self, w):
+        evaluate = objective(self, w)
+
+        def recorded(theta):
+            seen.append(np.asarray(theta, dtype=float).tobytes())
+            return evaluate(theta)
+
+        return recorded
+
+    monkeypatch.setattr(tape.TapedLikelihood, "objective", spy)
+    duration = np.random.default_rng(2).exponential(2.0, size=300)
+    result = fit_mle(EXPONENTIAL, {"duration": duration})
+    assert result.params["lam"] == pytest.approx(1 / duration.mean(), rel=1e-9)
+    assert all(a != b for a, b in itertools.pairwise(seen))

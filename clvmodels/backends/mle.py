@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -222,6 +222,7 @@ class _Problem:
     coefficients: tuple[str, ...]
     expansion: np.ndarray | None
     likelihood: TapedLikelihood | CompiledLikelihood
+    last: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -243,7 +244,24 @@ class _Problem:
     def objective(self, weights: np.ndarray, l2: float) -> Objective:
         """The penalised log-likelihood of rows weighted ``weights``, in ``φ``."""
         n_base = len(self.spec.param_names)
-        return penalised(self.likelihood.objective(weights), self.expansion, n_base, l2)
+        return penalised(self._remembered(weights), self.expansion, n_base, l2)
+
+    def _remembered(self, weights: np.ndarray) -> Objective:
+        """The likelihood's objective for ``weights``, which answers a repeated point from
+        the last evaluation: the optimiser ends where the Newton polish starts, and the
+        result reads the value and gradient at the estimate once more."""
+        objective = self.likelihood.objective(weights)
+
+        def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            key = np.asarray(theta, dtype=float).tobytes()
+            seen = self.last.get("point")
+            if seen is not None and seen[0] is weights and seen[1] == key:
+                return seen[2], seen[3].copy()
+            value, grad = objective(theta)
+            self.last["point"] = (weights, key, value, np.array(grad, dtype=float))
+            return value, grad
+
+        return evaluate
 
     def value(self, weights: np.ndarray, l2: float) -> Callable[[np.ndarray], float]:
         """The penalised log-likelihood's value alone, in ``φ`` (no gradient: cheaper

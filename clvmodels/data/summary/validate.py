@@ -161,11 +161,12 @@ def check_histories(
     values: dict[str, np.ndarray] = {}
     for column in columns:
         raw = frame[column]
-        numeric = (
-            pd.to_numeric(raw, errors="coerce")
-            if not pd.api.types.is_bool_dtype(raw)
-            else pd.Series(np.nan, index=raw.index)
-        )
+        if pd.api.types.is_bool_dtype(raw):
+            numeric = pd.Series(np.nan, index=raw.index)
+        elif pd.api.types.is_numeric_dtype(raw):
+            numeric = raw  # numbers already: no converted copy
+        else:
+            numeric = pd.to_numeric(raw, errors="coerce")
         array = numeric.to_numpy(dtype="float64", na_value=np.nan)
         fail_first_row(~np.isfinite(array), source_name, column, "not a finite number", raw, ids)
         values[column] = array
