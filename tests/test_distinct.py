@@ -227,3 +227,51 @@ def test_run_gather_has_the_value_and_gradient_of_a_plain_gather():
     np.testing.assert_array_equal(gathered, expected)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-15)
     assert any(isinstance(n.op, RunGather) for n in fn.maker.fgraph.apply_nodes)
+
+
+def test_a_nested_distinct_term_is_evaluated_once_per_distinct_value():
+    """``xp.distinct(g, x)`` inside ``xp.distinct(f, x, T)``: ``g`` sees each distinct
+    ``x`` once; expected: the plain NumPy evaluation and its central differences."""
+    data = _daily_histories(np.random.default_rng(5), 3000)
+    sizes = []
+
+    def likelihood(r, alpha, *, frequency, recency, T, xp):
+        def per_x(x):
+            sizes.append(len(xp_value(x)))
+            return xp.gammaln(r + x) - x * xp.log(alpha)
+
+        def per_pair(x, t):
+            return xp.distinct(per_x, x) - (r + x) * xp.log(alpha + t)
+
+        return xp.distinct(per_pair, frequency, T) + 0.0 * recency
+
+    def xp_value(x):
+        return getattr(x, "value", x)
+
+    taped = TapedLikelihood(likelihood, ("r", "alpha"), data).objective(np.ones(3000))
+    theta = np.log([0.7, 3.0])
+    value, grad = taped(theta)
+    assert sizes == [len(np.unique(data["frequency"]))]
+    plain = log_likelihood_numpy(_spec_of(likelihood), {"r": 0.7, "alpha": 3.0}, data)
+    assert value == pytest.approx(plain, rel=1e-12)
+    h = 1e-6
+    for i in range(2):
+        step = np.zeros(2)
+        step[i] = h
+        up, down = taped(theta + step)[0], taped(theta - step)[0]
+        assert grad[i] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+
+
+def _spec_of(likelihood):
+    from clvmodels.models.spec import ModelSpec
+
+    return ModelSpec(
+        key="nested",
+        name="nested distinct (test model)",
+        param_names=("r", "alpha"),
+        rate_params=(),
+        data_columns=("frequency", "recency", "T"),
+        log_likelihood=likelihood,
+        initial_params=lambda data, w: {"r": 1.0, "alpha": 1.0},
+        reference="test",
+    )

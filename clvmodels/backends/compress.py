@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,21 +45,25 @@ def compress_rows(
     w = None if weights is None else np.asarray(weights, dtype=float)
     if n == 0:
         return {name: col for name, col in zip(names, columns, strict=True)}, np.ones(0)
-    codes, uniques = _all_value_codes(columns)
-    sizes = [len(u) for u in uniques]
+    encoded = [_Encoded.of(column) for column in columns]
+    sizes = [len(e.values) for e in encoded]
     if math.prod(sizes) > _counting_limit(n):
-        group, distinct = factorize_rows(columns)
-        ones = np.ones(n) if w is None else w
-        totals = np.bincount(group, weights=ones, minlength=len(distinct[0]))
-        return dict(zip(names, distinct, strict=True)), totals
-    # counting: one key per row, no per-row group index needed
-    key = _combined_key(codes, sizes)
+        group, distinct = _hashed_groups(encoded, columns)
+        totals = np.bincount(group, weights=w, minlength=len(distinct[0]))
+        return dict(zip(names, distinct, strict=True)), totals.astype(float)
+    # counting: one key per row; the rows of a group are found only to sum weights
+    key = _combined_key(encoded)
     counts = np.bincount(key, minlength=math.prod(sizes))
     occupied = np.flatnonzero(counts)
-    totals = counts if w is None else np.bincount(key, weights=w, minlength=len(counts))
+    if w is None:
+        totals = counts[occupied].astype(float)
+    else:
+        rank = np.zeros(len(counts), dtype=np.int64)
+        rank[occupied] = np.arange(len(occupied))
+        totals = np.bincount(rank[key], weights=w, minlength=len(occupied))
     where = np.unravel_index(occupied, sizes)
-    distinct = [u[c] for u, c in zip(uniques, where, strict=True)]
-    return dict(zip(names, distinct, strict=True)), totals[occupied].astype(float)
+    distinct = [e.values[c] for e, c in zip(encoded, where, strict=True)]
+    return dict(zip(names, distinct, strict=True)), totals
 
 
 def factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -77,54 +82,59 @@ def factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
         the distinct rows; ``distinct`` holds the distinct rows column by column, so
         ``[d[group] for d in distinct]`` gives back the columns.
     """
-    n = len(columns[0])
-    codes, uniques = _all_value_codes(columns)
-    sizes = [len(u) for u in uniques]
-    if math.prod(sizes) <= _counting_limit(n):
-        key = _combined_key(codes, sizes)
-        occupied = np.bincount(key, minlength=math.prod(sizes)) > 0
-        group = (np.cumsum(occupied) - 1)[key]
-        where = np.unravel_index(np.flatnonzero(occupied), sizes)
-        return group, [u[c] for u, c in zip(uniques, where, strict=True)]
-    key = codes[0].astype(np.int64)
-    for column_codes, size in zip(codes[1:], sizes[1:], strict=True):
-        if key.max(initial=0) > np.iinfo(np.int64).max // (size + 1):
-            key, _ = pd.factorize(key, sort=True)  # re-densify, keeping the order
-        key = key * size + column_codes
-    group, _ = pd.factorize(key, sort=True)
-    n_groups = int(group.max(initial=-1)) + 1
-    at = np.empty(n_groups, dtype=np.int64)
-    at[group] = np.arange(n)  # any row of a group will do: its rows are equal
-    return group, [np.asarray(col)[at] for col in columns]
+    encoded = [_Encoded.of(column) for column in columns]
+    sizes = [len(e.values) for e in encoded]
+    if math.prod(sizes) > _counting_limit(len(columns[0])):
+        return _hashed_groups(encoded, columns)
+    key = _combined_key(encoded)
+    occupied = np.bincount(key, minlength=math.prod(sizes)) > 0
+    group = (np.cumsum(occupied) - 1)[key]
+    where = np.unravel_index(np.flatnonzero(occupied), sizes)
+    return group, [e.values[c] for e, c in zip(encoded, where, strict=True)]
 
 
 def value_codes(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, values)``: the sorted distinct values of ``column`` and the position of
     each element among them (``values[codes]`` gives the column back).  Equal numbers
-    share a code (``0.0`` and ``−0.0``; every NaN, which sorts last).
+    share a code (``0.0`` and ``−0.0``; every NaN, which sorts last)."""
+    encoded = _Encoded.of(column)
+    return encoded.rank[encoded.indices], encoded.values
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    """A column as ``indices`` into its distinct values in order of appearance, ``rank``
+    the position of each of those among the sorted distinct ``values``.
 
     Numbers are hashed once by Arrow's ``dictionary_encode`` (2× pandas' ``factorize``
-    on floats); only the distinct values are sorted."""
-    column = np.asarray(column)
-    if column.dtype.kind not in "fiu":
-        codes, values = pd.factorize(column, sort=True)
-        codes = codes.astype(np.int64, copy=False)
-        if len(codes) and codes.min() < 0:  # NaN (code −1) becomes a value of its own
-            codes = np.where(codes < 0, len(values), codes)
-            values = np.append(np.asarray(values, dtype=float), np.nan)
-        return codes, np.asarray(values)
-    encoded = pc.dictionary_encode(pa.array(column))
-    found = encoded.dictionary.to_numpy(zero_copy_only=False)
-    order = np.argsort(found, kind="stable")
-    ordered = found[order]
-    new = np.ones(len(ordered), dtype=bool)
-    new[1:] = ordered[1:] != ordered[:-1]  # −0.0 equals 0.0 here
-    if column.dtype.kind == "f":
-        new[1:] &= ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
-    rank = np.empty(len(order), dtype=np.int32 if len(order) < 1 << 31 else np.int64)
-    rank[order] = np.cumsum(new) - 1
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    return rank[indices], ordered[new]
+    on floats) and only the distinct values are sorted; other types go to pandas."""
+
+    indices: np.ndarray
+    rank: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, column: np.ndarray) -> _Encoded:
+        column = np.asarray(column)
+        if column.dtype.kind not in "fiu":
+            codes, values = pd.factorize(column, sort=True)
+            values = np.asarray(values)
+            if len(codes) and codes.min() < 0:  # NaN (code −1) becomes a value of its own
+                codes = np.where(codes < 0, len(values), codes)
+                values = np.append(values, np.nan)
+            return cls(codes, np.arange(len(values)), values)
+        encoded = pc.dictionary_encode(pa.array(column))
+        found = encoded.dictionary.to_numpy(zero_copy_only=False)
+        order = np.argsort(found, kind="stable")
+        ordered = found[order]
+        new = np.ones(len(ordered), dtype=bool)
+        new[1:] = ordered[1:] != ordered[:-1]  # −0.0 equals 0.0 here
+        if column.dtype.kind == "f":
+            new[1:] &= ~(np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.cumsum(new) - 1
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        return cls(indices, rank, ordered[new])
 
 
 def _counting_limit(n: int) -> int:
@@ -132,21 +142,33 @@ def _counting_limit(n: int) -> int:
     return max(4 * n, 1 << 20)
 
 
-def _combined_key(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
-    """One integer per row from per-column codes (mixed radix, lexicographic order),
-    64-bit whatever the codes' type."""
-    key = codes[0].astype(np.int64)
-    for column_codes, size in zip(codes[1:], sizes[1:], strict=True):
-        key *= size
-        key += column_codes
+def _combined_key(encoded: list[_Encoded]) -> np.ndarray:
+    """One 64-bit integer per row from the columns' sorted codes (mixed radix,
+    lexicographic order), gathered into two whole-size buffers only."""
+    key = np.take(encoded[0].rank, encoded[0].indices)
+    code = np.empty_like(key) if len(encoded) > 1 else key
+    for column in encoded[1:]:
+        np.take(column.rank, column.indices, out=code)
+        key *= len(column.values)
+        key += code
     return key
 
 
-
-def _all_value_codes(columns: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """:func:`value_codes` of every column: the codes, and the values."""
-    found = [value_codes(column) for column in columns]
-    return [codes for codes, _ in found], [values for _, values in found]
+def _hashed_groups(
+    encoded: list[_Encoded], columns: list[np.ndarray]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """:func:`factorize_rows` of a key space too large to count: the key hashed."""
+    key = np.take(encoded[0].rank, encoded[0].indices)
+    for column in encoded[1:]:
+        size = len(column.values)
+        if key.max(initial=0) > np.iinfo(np.int64).max // (size + 1):
+            key, _ = pd.factorize(key, sort=True)  # re-densify, keeping the order
+        key = key * size + column.rank[column.indices]
+    group, _ = pd.factorize(key, sort=True)
+    n_groups = int(group.max(initial=-1)) + 1
+    at = np.empty(n_groups, dtype=np.int64)
+    at[group] = np.arange(len(group))  # any row of a group will do: its rows are equal
+    return group, [np.asarray(col)[at] for col in columns]
 
 
 def run_starts(index: np.ndarray, groups: int) -> np.ndarray | None:

@@ -305,7 +305,7 @@ class FitRows:
             data = {**data, PATTERN: np.asarray(covariates.pattern, dtype=float)}
             extra = (PATTERN,)
         arrays, w = prepare_rows(spec, data, weights, extra)
-        unique, uw = compress_rows(arrays, w)
+        unique, uw = compress_rows(arrays, None if weights is None else w)  # ones: counted
         if len(uw) == 0 or uw.sum() <= 0:
             raise FitError(f"{spec.key}: no customers to fit on")
         return cls(unique, uw)

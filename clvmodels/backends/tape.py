@@ -389,7 +389,8 @@ def _gather(x: Any, shape: tuple[int, ...], idx: np.ndarray) -> Any:
 class DistinctData:
     """The distinct value combinations of data columns, found once per data set and used
     by every taped evaluation's ``xp.distinct`` (as
-    :class:`~clvmodels.backends.distinct.DistinctColumns` does for a compiled graph)."""
+    :class:`~clvmodels.backends.distinct.DistinctColumns` does for a compiled graph),
+    nested ones too: ``Γ(r + x)`` of the ``(x, T)`` term once per distinct ``x``."""
 
     def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
         self._by_id = {id(v): k for k, v in columns.items()}
@@ -405,6 +406,9 @@ class DistinctData:
             group, unique = factorize_rows([np.asarray(self._columns[n], float) for n in key])
             inverse = group.astype(np.int64, copy=False)
             self._found[key] = (unique, inverse, run_starts(inverse, len(unique[0])))
+            for name, column in zip(key, unique, strict=True):  # for nested calls
+                self._by_id[id(column)] = nested = f"{name}[{','.join(key)}]"
+                self._columns[nested] = column
         unique, inverse, starts = self._found[key]
         out = fn(*unique)
         if not isinstance(out, Var):

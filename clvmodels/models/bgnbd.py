@@ -81,10 +81,13 @@ def log_likelihood(
         Log-likelihood of every customer (includes every constant of eq. 6).
     """
 
-    def at_t(x: Any, t: Any) -> Any:  # A1 + A2 + A3: depends on (x, T) only
+    def at_x(x: Any) -> Any:  # A1 + A2: depends on x only
         a1 = xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha)
         a2 = xp.gammaln(a + b) + xp.gammaln(b + x) - xp.gammaln(b) - xp.gammaln(a + b + x)
-        return a1 + a2 - (r + x) * xp.log(alpha + t)
+        return a1 + a2
+
+    def at_t(x: Any, t: Any) -> Any:  # A1 + A2 + A3: depends on (x, T) only
+        return xp.distinct(at_x, x) - (r + x) * xp.log(alpha + t)
 
     def at_tx(x: Any, t_x: Any) -> Any:  # A1 + A2 + A4: depends on (x, t_x) only
         x_pos = xp.maximum(x, 1.0)  # safe value for the x = 0 rows in the unused branch

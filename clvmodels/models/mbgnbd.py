@@ -77,11 +77,14 @@ def log_likelihood(
         Log-likelihood of every customer.
     """
 
-    def at_t(x: Any, t: Any) -> Any:  # A1 + A2 + A3: depends on (x, T) only
+    def at_x(x: Any) -> Any:  # A1 + A2: depends on x only
         a1 = xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha)
         a2 = (xp.gammaln(a + b) + xp.gammaln(b + x + 1.0) - xp.gammaln(b)
               - xp.gammaln(a + b + x + 1.0))
-        return a1 + a2 - (r + x) * xp.log(alpha + t)
+        return a1 + a2
+
+    def at_t(x: Any, t: Any) -> Any:  # A1 + A2 + A3: depends on (x, T) only
+        return xp.distinct(at_x, x) - (r + x) * xp.log(alpha + t)
 
     def at_tx(x: Any, t_x: Any) -> Any:  # A1 + A2 + A4: depends on (x, t_x) only
         return at_t(x, t_x) + xp.log(a) - xp.log(b + x)

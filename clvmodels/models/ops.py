@@ -67,7 +67,10 @@ class Ops:
     pattern to the key).  A backend that knows
     the distinct value combinations of those columns (see
     :class:`clvmodels.backends.distinct.DistinctColumns`) evaluates ``fn`` once per
-    combination and gathers the result to the rows; otherwise it is a plain call."""
+    combination and gathers the result to the rows; otherwise it is a plain call.  Calls
+    nest: inside ``fn``, ``distinct(g, x)`` on one of ``fn``'s columns evaluates ``g`` once
+    per distinct ``x`` among the combinations (e.g. the ``Γ(r + x)`` terms of an
+    ``(x, T)`` term, :class:`clvmodels.backends.tape.DistinctData`)."""
     sum: Callable[..., Any] = np.sum
     """``sum(a, axis=None, keepdims=False)``: reduction of an array by addition."""
     max: Callable[..., Any] = np.max

@@ -146,8 +146,8 @@ def log_likelihood(
     y_star = xp.abs(alpha - beta) / Z_MAX - big  # z(y) > Z_MAX exactly for y < y*
     log_s = xp.log(s)
 
-    def log_const(x: Any) -> Any:
-        return _log_const(xp, r, alpha, s, beta, x)
+    def log_const(x: Any) -> Any:  # depends on x only: once per distinct x
+        return xp.distinct(lambda x: _log_const(xp, r, alpha, s, beta, x), x)
 
     def log_a(x: Any, y: Any) -> Any:
         return -(r + x) * xp.log(alpha + y) - s * xp.log(beta + y)
