@@ -47,10 +47,28 @@ def _log(n: int = 4000, seed: int = 3) -> pd.DataFrame:
 def test_many_customer_buckets_equal_one(monkeypatch, options):
     log = _log()
     want = summarize_transactions(log, **options)
-    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, source: 7)
+    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, rows: 7)
     got = summarize_transactions(log, **options)
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
     assert got.attrs == want.attrs
+
+
+def test_a_log_split_into_buckets_counts_its_rows_once(monkeypatch, tmp_path):
+    path = tmp_path / "tx.parquet"
+    _log().to_parquet(path)
+    want = summarize_transactions(path)
+    counted = []
+
+    def source_rows(con, source):
+        counted.append(source)
+        return real(con, source)
+
+    real = duckdb_engine._source_rows
+    monkeypatch.setattr(duckdb_engine, "_source_rows", source_rows)
+    monkeypatch.setattr(duckdb_engine, "_memory_limit", lambda con: 4000 * 50 // 3)
+    got = summarize_transactions(path)
+    assert len(counted) == 1  # a Parquet file is scanned to count its rows: once
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
 
 
 def test_buckets_follow_the_memory_limit(tmp_path):
@@ -61,7 +79,7 @@ def test_buckets_follow_the_memory_limit(tmp_path):
         _log(n=rows).to_parquet(path)
         con = duckdb.connect(config={"memory_limit": memory})
         con.execute(f"CREATE VIEW clv_rows_src AS SELECT * FROM read_parquet('{path}')")
-        return duckdb_engine._customer_buckets(con, path)
+        return duckdb_engine._customer_buckets(con, duckdb_engine._source_rows(con, path))
 
     assert buckets(1_000, "1GB") == 1
     assert 1 < buckets(10_000, "1MB") < buckets(100_000, "1MB")
@@ -76,7 +94,7 @@ def test_bad_row_is_reported_alike_in_buckets(monkeypatch, column, row, bad):
     log.loc[row, column] = bad  # a missing id goes to the first of the id ranges
     with pytest.raises(DataError) as one:
         summarize_transactions(log)
-    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, source: 5)
+    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, rows: 5)
     with pytest.raises(DataError) as five:
         summarize_transactions(log)
     assert str(one.value) == str(five.value)
@@ -123,7 +141,7 @@ def test_a_sample_without_ids_makes_one_bucket():
 
 def test_blank_ids_in_buckets_are_reported(monkeypatch):
     log = _log().assign(customer_id="")
-    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, source: 3)
+    monkeypatch.setattr(duckdb_engine, "_customer_buckets", lambda con, rows: 3)
     with pytest.raises(DataError, match="row 0: customer id is missing or blank"):
         summarize_transactions(log)
 

@@ -175,9 +175,10 @@ def summarize_duckdb(
             raise DataError(f"{describe_source(source)}: {problem}") from None
 
 
-def _customer_buckets(con: duckdb.DuckDBPyConnection, source: Source) -> int:
-    """How many customer buckets to aggregate one after the other (1 for most logs)."""
-    return max(1, -(-_source_rows(con, source) * _BYTES_PER_ROW // _memory_limit(con)))
+def _customer_buckets(con: duckdb.DuckDBPyConnection, rows: int) -> int:
+    """How many customer buckets to aggregate one after the other (1 for most logs), for
+    a log of ``rows`` rows (:func:`_source_rows`)."""
+    return max(1, -(-rows * _BYTES_PER_ROW // _memory_limit(con)))
 
 
 def _source_rows(con: duckdb.DuckDBPyConnection, source: Source) -> int:
@@ -224,12 +225,12 @@ def _aggregate(con: duckdb.DuckDBPyConnection, source: Source, name: str, o: Sum
     stops the summary with the first bad row of the log, by :func:`raise_first_bad_row`
     in file order.
     """
-    buckets = _customer_buckets(con, source)
+    rows = _source_rows(con, source)  # counted once: a file's rows are scanned to count
+    buckets = _customer_buckets(con, rows)
     workers = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     batch_rows = _batch_rows(con, workers)
     totals, parts = Totals(), []
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="clvmodels-summary") as pool:
-        rows = _source_rows(con, source) if buckets > 1 else 0
         for where in _bucket_filters(con, buckets, rows):
             stream = _bucket_parts(con, where, o, pool, workers, batch_rows)
             for result in stream:

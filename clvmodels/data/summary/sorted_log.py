@@ -147,7 +147,8 @@ def aggregate_batch(
     first_row = np.flatnonzero(starts)  # each customer's first row
     cust = np.cumsum(starts) - 1
     n_customers = len(first_row)
-    a = amount_order(cust, d, a)
+    new_day = day_starts(cust, d)
+    a = amount_order(a, new_day)
     keep = a > 0 if o.nonpositive_rule == "drop" else np.ones(n, dtype=bool)
     totals.dropped += int(n - np.count_nonzero(keep))
     obs, cal = _day(o.observation_end), _day(o.calibration_end)
@@ -155,9 +156,10 @@ def aggregate_batch(
     totals.after += int(np.count_nonzero(after))
     keep &= ~after
     totals.kept += int(np.count_nonzero(keep))
-    if not keep.all():
+    if not keep.all():  # a day's first kept row may not be its first row
         cust, d, a = cust[keep], d[keep], a[keep]
-    occ, refunds = _occasions(cust, d, a, o, totals)
+        new_day = day_starts(cust, d)
+    occ, refunds = _occasions(cust, d, a, new_day, o, totals)
     if o.nonpositive_rule != "net_across_days":  # "net" drops its refund days
         refunds = None
     firsts = np.flatnonzero(_starts(occ[0]))  # each customer's first occasion
@@ -175,24 +177,30 @@ def aggregate_batch(
     return out
 
 
-def amount_order(cust: np.ndarray, d: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """The amounts ``a`` of rows sorted by customer ``cust`` and day ``d``, put in
-    increasing order within each customer-day (every other column is constant there).
+def day_starts(cust: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Whether each row of rows sorted by customer ``cust`` and day ``d`` starts a
+    customer-day."""
+    starts = np.ones(len(d), dtype=bool)
+    np.not_equal(d[1:], d[:-1], out=starts[1:])
+    starts[1:] |= cust[1:] != cust[:-1]
+    return starts
+
+
+def amount_order(a: np.ndarray, new_day: np.ndarray) -> np.ndarray:
+    """The amounts ``a`` of rows sorted by customer and day, put in increasing order
+    within each customer-day (``new_day``: :func:`day_starts`; every other column is
+    constant within a day).
 
     A day's smallest amount then comes first (its return, its first purchase without
     ``merge_same_day``) and every sum runs in one order, whatever order the sort left
     rows of a day in.  Only the rows of days with several rows are sorted (about a tenth).
     """
     n = len(a)
-    if n < 2:
+    if n < 2 or new_day.all():
         return a
-    same = (cust[1:] == cust[:-1]) & (d[1:] == d[:-1])  # a row on its predecessor's day
-    if not same.any():
-        return a
-    starts = np.ones(n, dtype=bool)
-    starts[1:] = ~same
+    starts = new_day
     ends = np.ones(n, dtype=bool)
-    ends[:-1] = ~same
+    ends[:-1] = new_day[1:]
     first, last = np.flatnonzero(starts & ~ends), np.flatnonzero(ends & ~starts)
     out = a.copy()
     pair = first[last - first == 1]  # most shared days hold two rows: swap them if needed
@@ -213,16 +221,15 @@ def _day(stamp) -> int | None:
     return None if stamp is None else (stamp.date() - dt.date(1970, 1, 1)).days
 
 
-def _occasions(cust: np.ndarray, d: np.ndarray, a: np.ndarray, o: SummaryOptions, totals: Totals):
+def _occasions(cust, d, a, new_day: np.ndarray, o: SummaryOptions, totals: Totals):
     """The purchase occasions ``(cust, d, a)`` of the kept rows (a customer's first is
     the first purchase: the first day's sum, or without ``merge_same_day`` its smallest
     row) and the refund days ``(cust, d, a)`` (holding a return and netting to <= 0,
-    with ``nonpositive`` ``"net"`` or ``"net_across_days"``)."""
+    with ``nonpositive`` ``"net"`` or ``"net_across_days"``); ``new_day`` marks the
+    rows that start a customer-day (:func:`day_starts`)."""
     if not o.merge_same_day:
         totals.days += len(d)
         return (cust, d, a), (cust[:0], d[:0], a[:0])
-    new_day = np.ones(len(d), dtype=bool)
-    new_day[1:] = (cust[1:] != cust[:-1]) | (d[1:] != d[:-1])
     starts = np.flatnonzero(new_day)
     totals.days += len(starts)
     if len(starts) == 0:
