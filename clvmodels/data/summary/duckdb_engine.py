@@ -61,9 +61,12 @@ DEFAULT_MEMORY_LIMIT = "4GB"
 # batches and per-customer arrays in Python within about ``memory_limit``.
 _BYTES_PER_ROW = 150
 
-_BATCH_ROWS = 1 << 21
+_BATCH_ROWS = 1 << 19
 """Rows per batch of the sorted log at most (whole customers are carried to the next
-batch); fewer with many threads (:func:`_batch_rows`)."""
+batch); fewer with many threads (:func:`_batch_rows`).  Twenty batches of 10^7 rows
+share the threads more evenly than five, and their arrays stay in the cache and in
+memory the process already holds: 10^7 rows are summarised in 1.05 s instead of 1.3 s
+(10^8: 13.7 s instead of 13.3 s, the sorts dominate)."""
 
 _MIN_BATCH_ROWS = 1 << 16
 
