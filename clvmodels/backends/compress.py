@@ -4,6 +4,11 @@ Customers with the same history contribute the same likelihood term, so the
 likelihood of ``n`` customers equals the weighted likelihood of their distinct rows
 (lifetimes called this "compressing" the data).  Fit cost then grows with the
 number of distinct histories, not with the number of customers.
+
+Each column is hashed once (Arrow's ``dictionary_encode``) and only its distinct values
+are sorted; the rows are then grouped by one combined integer key, counted in a table
+when the combinations are few (times in days: 10^6 customers in 25–30 ms) and hashed
+otherwise.
 """
 
 from __future__ import annotations
