@@ -7,7 +7,7 @@ user's first fit would not have warm:
 * **ours, fresh** — ``clvmodels.fit`` the first time in the process (without covariates
   the likelihood's value and gradient are taped on NumPy, nothing is compiled; the
   import of the fit machinery is timed apart, as ``import lifetimes`` is);
-* **ours, warm** — the same fit again in that process (the compiled function reused);
+* **ours, warm** — the same fit again in that process;
 * **lifetimes, weights** — lifetimes' best documented configuration: the distinct
   histories with ``weights=`` their counts (the ``groupby`` that finds them included);
 * **lifetimes, per customer** — one row per customer, as most examples do (up to
