@@ -229,6 +229,24 @@ def test_run_gather_has_the_value_and_gradient_of_a_plain_gather():
     assert any(isinstance(n.op, RunGather) for n in fn.maker.fgraph.apply_nodes)
 
 
+def test_run_gather_has_the_second_derivatives_of_a_plain_gather():
+    """The gradient of ``RunGather`` (``RunSum``) has a gradient in turn: the Hessian of
+    a weighted sum of gathered terms, against the plain gather's."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from clvmodels.backends.run_gather import run_gather
+
+    index = np.array([0, 0, 1, 2, 2, 2, 3])
+    values, weights = pt.dvector("values"), np.arange(1.0, 8.0)
+    hessians = [
+        pytensor.gradient.hessian(pt.sum(weights * pt.exp(gathered) ** 2), values)
+        for gathered in (run_gather(values, index, run_starts(index, 4)), values[index])
+    ]
+    ours, expected = pytensor.function([values], hessians)(np.array([0.1, -0.4, 1.3, 0.0]))
+    np.testing.assert_allclose(ours, expected, rtol=1e-14)
+
+
 def test_a_nested_distinct_term_is_evaluated_once_per_distinct_value():
     """``xp.distinct(g, x)`` inside ``xp.distinct(f, x, T)``: ``g`` sees each distinct
     ``x`` once; expected: the plain NumPy evaluation and its central differences."""

@@ -26,20 +26,30 @@ from pytensor.graph.op import Op
 
 
 class RunSum(Op):
-    """``g`` summed over runs: ``out[k] = g[starts[k]] + … + g[starts[k+1] − 1]``."""
+    """``g`` summed over runs: ``out[k] = g[starts[k]] + … + g[starts[k+1] − 1]``, the
+    gradient of :class:`RunGather` (``index`` gives each element's run); its own gradient
+    is that gather, so second derivatives go through."""
 
     __props__ = ()
 
-    def make_node(self, g: Any, starts: Any) -> Apply:
-        g, starts = pt.as_tensor_variable(g), pt.as_tensor_variable(starts)
-        return Apply(self, [g, starts], [pt.dvector()])
+    def make_node(self, g: Any, index: Any, starts: Any) -> Apply:
+        g, index, starts = (pt.as_tensor_variable(v) for v in (g, index, starts))
+        return Apply(self, [g, index, starts], [pt.dvector()])
 
     def perform(self, node: Any, inputs: list[np.ndarray], output_storage: Any) -> None:
-        g, starts = inputs
+        g, _, starts = inputs
         output_storage[0][0] = np.add.reduceat(np.asarray(g, dtype=float), starts)
 
     def infer_shape(self, fgraph: Any, node: Any, shapes: Any) -> list[Any]:
-        return [shapes[1]]
+        return [shapes[2]]
+
+    def L_op(self, inputs: Any, outputs: Any, output_grads: Any) -> list[Any]:
+        _, index, starts = inputs
+        gathered = run_gather(output_grads[0], index, starts)
+        return [gathered, disconnected_type(), disconnected_type()]
+
+    def connection_pattern(self, node: Any) -> list[list[bool]]:
+        return [[True], [False], [False]]
 
 
 class RunGather(Op):
@@ -60,7 +70,8 @@ class RunGather(Op):
         return [shapes[1]]
 
     def L_op(self, inputs: Any, outputs: Any, output_grads: Any) -> list[Any]:
-        return [run_sum(output_grads[0], inputs[2]), disconnected_type(), disconnected_type()]
+        _, index, starts = inputs
+        return [run_sum(output_grads[0], index, starts), disconnected_type(), disconnected_type()]
 
     def connection_pattern(self, node: Any) -> list[list[bool]]:
         return [[True], [False], [False]]
