@@ -128,3 +128,13 @@ def test_logaddexp_share_takes_integers_booleans_and_series_as_numpy_does():
         np.testing.assert_allclose(
             share, expit(np.asarray(u, float) - np.asarray(v, float)), rtol=1e-12
         )
+
+
+def test_logaddexp_share_keeps_single_precision_as_numpy_does():
+    """Expected: ``np.logaddexp`` of float32 arrays, in float32."""
+    u = np.array([0.5, -3.0, 40.0], np.float32)
+    v = np.array([1.0, 2.0, -40.0], np.float32)
+    out, share = logaddexp_share(u, v)
+    assert out.dtype == share.dtype == np.float32
+    np.testing.assert_allclose(out, np.logaddexp(u, v), rtol=1e-6)
+    np.testing.assert_allclose(share, expit(u.astype(float) - v), rtol=1e-6)

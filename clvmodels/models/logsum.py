@@ -21,8 +21,12 @@ def logaddexp_share(u: Any, v: Any, *, share: bool = True) -> tuple[Any, Any]:
     is three times faster than ``np.logaddexp``, and five times faster than the same
     formula in PyTensor's compiled loop (scalar ``libm`` calls).
     """
-    # floats first: integers would wrap in the subtraction, a Series would keep its index
-    u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
+    # floats first: integers would wrap in the subtraction, a Series would keep its index;
+    # floats keep their precision (float32 stays float32, as in np.logaddexp)
+    dtype = np.result_type(np.asarray(u).dtype, np.asarray(v).dtype, np.float16)
+    dtype = dtype if np.issubdtype(dtype, np.floating) else np.dtype(float)
+    dtype = np.dtype(float) if dtype.itemsize < 4 else dtype
+    u, v = np.asarray(u, dtype=dtype), np.asarray(v, dtype=dtype)
     with np.errstate(invalid="ignore"):
         d = np.subtract(u, v)
     # few whole-size arrays, updated in place: on 10⁵ rows each new one costs as much as
@@ -37,7 +41,7 @@ def logaddexp_share(u: Any, v: Any, *, share: bool = True) -> tuple[Any, Any]:
     out += np.log1p(e)
     if not share:
         return out[()], None  # [()]: a number for numbers, as NumPy's ufuncs give
-    w = np.where(d >= 0, 1.0, e)
+    w = np.where(d >= 0, np.ones((), dtype=e.dtype), e)
     e += 1.0
     w /= e
     return out[()], w[()]
