@@ -277,3 +277,14 @@ def test_bgbb_agrees_with_lifetimes(donations, donations_fit):
         fitter.conditional_probability_alive(1, x, t_x, n),
         rtol=1e-6,
     )
+
+
+def test_log_likelihood_given_pandas_series_equals_arrays():
+    """Expected: the same rows as NumPy arrays (a Series' index must not broadcast
+    against the sum's grid of opportunities)."""
+    import pandas as pd
+
+    rows = pd.DataFrame({"frequency": [0.0, 1, 2, 6], "recency": [0.0, 3, 5, 6], "n": 6.0})
+    as_series = bgbb.log_likelihood(**FHS2010_PARAMS, **{c: rows[c] for c in rows})
+    as_arrays = bgbb.log_likelihood(**FHS2010_PARAMS, **{c: rows[c].to_numpy() for c in rows})
+    np.testing.assert_array_equal(np.asarray(as_series), as_arrays)

@@ -77,7 +77,9 @@ def log_likelihood(
     array
         Log-likelihood of every row.
     """
-    x, t_x = frequency, recency
+    # a pandas Series as its values: the sum's grid broadcasts against plain arrays
+    x, t_x, n = (v.to_numpy(dtype=float) if hasattr(v, "to_numpy") else v
+                 for v in (frequency, recency, n))
     log_norm = xp.betaln(alpha, beta) + xp.betaln(gamma, delta)
     log_alive = xp.betaln(alpha + x, beta + n - x) + xp.betaln(gamma, delta + n) - log_norm
 
