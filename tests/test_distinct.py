@@ -84,6 +84,15 @@ def test_value_codes_of_integers_booleans_and_objects(column):
     np.testing.assert_array_equal(distinct, np.unique(column))
 
 
+def test_value_codes_keep_a_missing_date_or_none_as_the_last_value():
+    dates = np.array(["2020-01-01", "NaT", "2019-01-01"], dtype="datetime64[D]")
+    codes, distinct = value_codes(dates)
+    assert codes.tolist() == [1, 2, 0]
+    assert distinct[:2].tolist() == dates[[2, 0]].tolist() and np.isnat(distinct[2])
+    codes, distinct = value_codes(np.array(["b", None, "a", None], dtype=object))
+    assert codes.tolist() == [1, 2, 0, 2] and distinct.tolist() == ["a", "b", None]
+
+
 def test_compress_rows_keeps_rows_of_zero_weight_and_sums_the_others():
     data = {"x": np.array([1.0, 0.0, 1.0, 2.0]), "t": np.array([0.5, 0.0, 0.5, -0.0])}
     unique, weights = compress_rows(data, np.array([2.0, 0.0, 3.0, 1.5]))
@@ -278,6 +287,25 @@ def test_a_nested_distinct_term_is_evaluated_once_per_distinct_value():
         step[i] = h
         up, down = taped(theta + step)[0], taped(theta - step)[0]
         assert grad[i] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+
+
+def test_a_distinct_term_of_rows_and_distinct_values_together_is_evaluated_as_given():
+    """A term over a data column and a distinct column of another term cannot be
+    grouped (their elements do not line up): it is a plain call, even when every row is
+    distinct and the lengths agree."""
+    data = {"x": np.array([0.0, 1.0, 2.0]), "t": np.array([1.0, 2.0, 3.0])}
+    seen = []
+
+    def likelihood(r, *, x, t, xp):
+        def per_pair(px, pt_):
+            return xp.distinct(lambda a, b: seen.append((a, b)) or a * r + b, px, t)
+
+        return xp.distinct(per_pair, x, t)
+
+    taped = TapedLikelihood(likelihood, ("r",), data).objective(np.ones(3))
+    value, _ = taped(np.zeros(1))
+    assert value == pytest.approx(float(np.sum(data["x"] + data["t"])))
+    assert seen and seen[0][1] is data["t"]  # the rows' own column, not regrouped
 
 
 def _spec_of(likelihood):

@@ -124,9 +124,10 @@ class _Encoded:
         if column.dtype.kind not in "fiu":
             codes, values = pd.factorize(column, sort=True)
             values = np.asarray(values)
-            if len(codes) and codes.min() < 0:  # NaN (code −1) becomes a value of its own
-                codes = np.where(codes < 0, len(values), codes)
-                values = np.append(values, np.nan)
+            missing = codes < 0
+            if missing.any():  # NaN, NaT, None (code −1): the column's own, a value last
+                values = np.append(values, column[missing][:1])
+                codes = np.where(missing, len(values) - 1, codes)
             return cls(codes, np.arange(len(values)), values)
         encoded = pc.dictionary_encode(pa.array(column))
         found = encoded.dictionary.to_numpy(zero_copy_only=False)

@@ -249,7 +249,8 @@ class _Problem:
     def _remembered(self, weights: np.ndarray) -> Objective:
         """The likelihood's objective for ``weights``, which answers a repeated point from
         the last evaluation: the optimiser ends where the Newton polish starts, and the
-        result reads the value and gradient at the estimate once more."""
+        result reads the value and gradient at the estimate once more.  Keyed by the
+        weights array itself: no caller changes one in place (each fold has its own)."""
         objective = self.likelihood.objective(weights)
 
         def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray]:

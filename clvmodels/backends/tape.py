@@ -396,10 +396,12 @@ class DistinctData:
         self._by_id = {id(v): k for k, v in columns.items()}
         self._columns = dict(columns)
         self._found: dict[tuple[str, ...], tuple[list[np.ndarray], np.ndarray]] = {}
+        self._level: dict[str, tuple[str, ...]] = {}  # nested columns: the key they come from
 
     def __call__(self, fn: Callable[..., Any], *columns: Any) -> Any:
         names = tuple(self._by_id.get(id(c)) for c in columns)
-        if not columns or any(n is None for n in names):
+        # not data columns, or rows mixed with distinct values: evaluated as they are
+        if not columns or None in names or len({self._level.get(n) for n in names}) > 1:
             return fn(*columns)
         key: tuple[str, ...] = names  # type: ignore[assignment]
         if key not in self._found:
@@ -409,6 +411,7 @@ class DistinctData:
             for name, column in zip(key, unique, strict=True):  # for nested calls
                 self._by_id[id(column)] = nested = f"{name}[{','.join(key)}]"
                 self._columns[nested] = column
+                self._level[nested] = key
         unique, inverse, starts = self._found[key]
         out = fn(*unique)
         if not isinstance(out, Var):
