@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clvmodels.backends.compress import compress_rows, factorize_rows, run_starts, value_codes
+from clvmodels.backends.compress import compress_rows, factorize_rows, run_starts
 from clvmodels.backends.mle import _objective, log_likelihood_numpy
 from clvmodels.backends.posterior import compiled_log_likelihood
 from clvmodels.backends.tape import TapedLikelihood
@@ -57,9 +57,9 @@ def test_factorize_rows_puts_nan_in_a_group_of_its_own():
         max_size=50,
     )
 )
-def test_value_codes_give_sorted_distinct_values_like_python_equality(values):
+def test_one_column_gives_sorted_distinct_values_like_python_equality(values):
     column = np.array(values, dtype=float)
-    codes, distinct = value_codes(column)
+    codes, (distinct,) = factorize_rows([column])
     # every element comes back from its code (NaN as NaN, whatever its sign bit)
     np.testing.assert_array_equal(distinct[codes], column)
     # one code per value as == tells them apart (0.0 and -0.0 are one), every NaN one
@@ -78,18 +78,18 @@ def test_value_codes_give_sorted_distinct_values_like_python_equality(values):
         np.array(["b", "a", "b"], dtype=object),
     ],
 )
-def test_value_codes_of_integers_booleans_and_objects(column):
-    codes, distinct = value_codes(column)
+def test_one_column_of_integers_booleans_or_objects(column):
+    codes, (distinct,) = factorize_rows([column])
     np.testing.assert_array_equal(distinct[codes], column)
     np.testing.assert_array_equal(distinct, np.unique(column))
 
 
-def test_value_codes_keep_a_missing_date_or_none_as_the_last_value():
+def test_a_missing_date_or_none_is_the_last_value_of_its_column():
     dates = np.array(["2020-01-01", "NaT", "2019-01-01"], dtype="datetime64[D]")
-    codes, distinct = value_codes(dates)
+    codes, (distinct,) = factorize_rows([dates])
     assert codes.tolist() == [1, 2, 0]
     assert distinct[:2].tolist() == dates[[2, 0]].tolist() and np.isnat(distinct[2])
-    codes, distinct = value_codes(np.array(["b", None, "a", None], dtype=object))
+    codes, (distinct,) = factorize_rows([np.array(["b", None, "a", None], dtype=object)])
     assert codes.tolist() == [1, 2, 0, 2] and distinct.tolist() == ["a", "b", None]
 
 

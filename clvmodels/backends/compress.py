@@ -52,33 +52,23 @@ def compress_rows(
         return {name: col for name, col in zip(names, columns, strict=True)}, np.ones(0)
     encoded = [_Encoded.of(column) for column in columns]
     sizes = [len(e.values) for e in encoded]
-    if math.prod(sizes) > _counting_limit(n):
-        group, distinct = _hashed_groups(encoded, columns)
-        totals = np.bincount(group, weights=w, minlength=len(distinct[0]))
-        return dict(zip(names, distinct, strict=True)), totals.astype(float)
-    # counting: one key per row; the rows of a group are found only to sum weights
-    key = _combined_key(encoded)
-    counts = np.bincount(key, minlength=math.prod(sizes))
-    occupied = np.flatnonzero(counts)
-    if w is None:
-        totals = counts[occupied].astype(float)
-    else:
-        rank = np.zeros(len(counts), dtype=np.int64)
-        rank[occupied] = np.arange(len(occupied))
-        totals = np.bincount(rank[key], weights=w, minlength=len(occupied))
-    where = np.unravel_index(occupied, sizes)
-    distinct = [e.values[c] for e, c in zip(encoded, where, strict=True)]
-    return dict(zip(names, distinct, strict=True)), totals
+    if w is None and math.prod(sizes) <= _counting_limit(n):  # the counts are the totals
+        _, counts, distinct = _counted(encoded, sizes)
+        return dict(zip(names, distinct, strict=True)), counts[counts > 0].astype(float)
+    group, distinct = _factorized(encoded, columns)
+    totals = np.bincount(group, weights=w, minlength=len(distinct[0]))
+    return dict(zip(names, distinct, strict=True)), totals.astype(float)
 
 
 def factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Group equal rows of equal-length columns without sorting the rows.
 
-    Each column is hash-factorized (O(n), :func:`value_codes`) into codes that follow
-    the order of its values; the codes are combined into one integer key per row, which
-    is grouped by counting when the key space is small (at most ``max(4n, 2^20)``
-    combinations, the usual case for a summary recorded in days) and by hashing
-    otherwise.
+    Each column is hash-factorized (O(n), :class:`_Encoded`) into codes that follow the
+    order of its values (equal numbers share a code: ``0.0`` and ``−0.0``; every NaN,
+    NaT or None is one value, sorted last); the codes are combined into one integer key
+    per row, which is grouped by counting when the key space is small (at most
+    ``max(4n, 2^20)`` combinations, the usual case for a summary recorded in days) and
+    by hashing otherwise.
 
     Returns
     -------
@@ -87,23 +77,29 @@ def factorize_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
         the distinct rows; ``distinct`` holds the distinct rows column by column, so
         ``[d[group] for d in distinct]`` gives back the columns.
     """
-    encoded = [_Encoded.of(column) for column in columns]
+    return _factorized([_Encoded.of(column) for column in columns], columns)
+
+
+def _factorized(
+    encoded: list[_Encoded], columns: list[np.ndarray]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """:func:`factorize_rows` of columns already encoded."""
     sizes = [len(e.values) for e in encoded]
     if math.prod(sizes) > _counting_limit(len(columns[0])):
         return _hashed_groups(encoded, columns)
+    key, counts, distinct = _counted(encoded, sizes)
+    return (np.cumsum(counts > 0) - 1)[key], distinct
+
+
+def _counted(
+    encoded: list[_Encoded], sizes: list[int]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The combined key of every row, the rows of each key (a table over the whole key
+    space) and the distinct rows, column by column, in the order of their keys."""
     key = _combined_key(encoded)
-    occupied = np.bincount(key, minlength=math.prod(sizes)) > 0
-    group = (np.cumsum(occupied) - 1)[key]
-    where = np.unravel_index(np.flatnonzero(occupied), sizes)
-    return group, [e.values[c] for e, c in zip(encoded, where, strict=True)]
-
-
-def value_codes(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes, values)``: the sorted distinct values of ``column`` and the position of
-    each element among them (``values[codes]`` gives the column back).  Equal numbers
-    share a code (``0.0`` and ``−0.0``; every NaN, which sorts last)."""
-    encoded = _Encoded.of(column)
-    return encoded.rank[encoded.indices], encoded.values
+    counts = np.bincount(key, minlength=math.prod(sizes))
+    where = np.unravel_index(np.flatnonzero(counts), sizes)
+    return key, counts, [e.values[c] for e, c in zip(encoded, where, strict=True)]
 
 
 @dataclass(frozen=True)
