@@ -147,7 +147,8 @@ def aggregate_batch(
     first_row = np.flatnonzero(starts)  # each customer's first row
     cust = np.cumsum(starts) - 1
     n_customers = len(first_row)
-    new_day = day_starts(cust, d)
+    new_day = _starts(d)
+    new_day |= starts  # a customer's first row starts a day too
     a = amount_order(a, new_day)
     keep = a > 0 if o.nonpositive_rule == "drop" else np.ones(n, dtype=bool)
     totals.dropped += int(n - np.count_nonzero(keep))
@@ -180,9 +181,8 @@ def aggregate_batch(
 def day_starts(cust: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Whether each row of rows sorted by customer ``cust`` and day ``d`` starts a
     customer-day."""
-    starts = np.ones(len(d), dtype=bool)
-    np.not_equal(d[1:], d[:-1], out=starts[1:])
-    starts[1:] |= cust[1:] != cust[:-1]
+    starts = _starts(d)
+    starts |= _starts(cust)
     return starts
 
 
