@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clvmodels.backends.compress import compress_rows, factorize_rows, run_starts
+from clvmodels.backends.compress import _Encoded, compress_rows, factorize_rows, run_starts
 from clvmodels.backends.mle import _objective, log_likelihood_numpy
 from clvmodels.backends.posterior import compiled_log_likelihood
 from clvmodels.backends.tape import TapedLikelihood
@@ -69,10 +69,54 @@ def test_one_column_gives_sorted_distinct_values_like_python_equality(values):
     np.testing.assert_array_equal(distinct, np.array(expected, dtype=float))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(-40, 40), min_size=1, max_size=60),
+    st.sampled_from([1.0, 7.0, 30.4375, 365.25]),
+    st.lists(st.tuples(st.integers(0, 59), st.floats(allow_nan=True)), max_size=2),
+    st.sampled_from(["divide", "multiply"]),
+)
+def test_whole_numbers_of_a_time_unit_are_coded_like_python_equality(whole, d, odd, how):
+    # times in days divided by a unit's days (what a summary writes), sometimes made by a
+    # multiplication (not always k/d to the last bit) or with a stray value: the
+    # arithmetic coding (and its fallback to hashing) keeps Python's equality and order
+    column = np.array(whole, dtype=float) / d if how == "divide" else np.array(whole) * (1 / d)
+    for at, value in odd:
+        column[at % len(column)] = value
+    values = column.tolist()
+    codes, (distinct,) = factorize_rows([column])
+    np.testing.assert_array_equal(distinct[codes], column)
+    finite = sorted({v for v in values if v == v})
+    expected = [*finite, np.nan] if any(v != v for v in values) else finite
+    np.testing.assert_array_equal(distinct, np.array(expected, dtype=float))
+    unique, weights = compress_rows({"t": column, "x": np.abs(column)})
+    counted: dict[tuple, int] = {}  # rows in order: numbers ascending, NaN last
+    for v in values:
+        key = ((0, v), (0, abs(v))) if v == v else ((1, 0.0), (1, 0.0))
+        counted[key] = counted.get(key, 0) + 1
+    assert weights.tolist() == [counted[k] for k in sorted(counted)]
+    pairs = zip(unique["t"], unique["x"], strict=True)
+    rows = [((0, t), (0, x)) if t == t else ((1, 0.0), (1, 0.0)) for t, x in pairs]
+    assert rows == sorted(counted)
+
+
+def test_days_and_weeks_are_coded_by_arithmetic_and_other_floats_hashed():
+    days = np.concatenate([[0, 3, 9, 3, 273, 0], np.arange(1, 200)])  # 274 codes <= 2n
+    weeks = _Encoded.of(days / 7.0)
+    assert weeks.rank is None and weeks.codes()[:6].tolist() == [0, 3, 9, 3, 273, 0]
+    assert weeks.values[[0, 3, 273]].tolist() == [0.0, 3 / 7, 39.0]
+    assert _Encoded.of(days).rank is None  # integers as they are
+    assert _Encoded.of(days / 7.0 + 0.01).rank is not None  # not whole sevenths: hashed
+    spread = np.array([0, 10**12])  # a range wider than 2n codes: hashed
+    assert _Encoded.of(spread).rank is not None
+    assert _Encoded.of(spread / 7.0).rank is not None
+
+
 @pytest.mark.parametrize(
     "column",
     [
         np.array([3, 1, 3, 2], dtype=np.int64),
+        np.array([2**63 + 5, 3, 2**63 + 5], dtype=np.uint64),
         np.array([200, 0, 255, 0], dtype=np.uint8),
         np.array([True, False, True]),
         np.array(["b", "a", "b"], dtype=object),

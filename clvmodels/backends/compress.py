@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from clvmodels.errors import FitError
 from clvmodels.models.spec import ModelSpec
+from clvmodels.units import DAYS_PER_UNIT
 
 
 def compress_rows(
@@ -53,8 +54,8 @@ def compress_rows(
     encoded = [_Encoded.of(column) for column in columns]
     sizes = [len(e.values) for e in encoded]
     if w is None and math.prod(sizes) <= _counting_limit(n):  # the counts are the totals
-        _, counts, distinct = _counted(encoded, sizes)
-        return dict(zip(names, distinct, strict=True)), counts[counts > 0].astype(float)
+        _, counts, present, distinct = _counted(encoded, sizes)
+        return dict(zip(names, distinct, strict=True)), counts[present].astype(float)
     group, distinct = _factorized(encoded, columns)
     totals = np.bincount(group, weights=w, minlength=len(distinct[0]))
     return dict(zip(names, distinct, strict=True)), totals.astype(float)
@@ -87,36 +88,43 @@ def _factorized(
     sizes = [len(e.values) for e in encoded]
     if math.prod(sizes) > _counting_limit(len(columns[0])):
         return _hashed_groups(encoded, columns)
-    key, counts, distinct = _counted(encoded, sizes)
+    key, counts, _, distinct = _counted(encoded, sizes)
     return (np.cumsum(counts > 0) - 1)[key], distinct
 
 
 def _counted(
     encoded: list[_Encoded], sizes: list[int]
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """The combined key of every row, the rows of each key (a table over the whole key
-    space) and the distinct rows, column by column, in the order of their keys."""
+    space), the keys present and the distinct rows, column by column, in the order of
+    their keys."""
     key = _combined_key(encoded)
     counts = np.bincount(key, minlength=math.prod(sizes))
-    where = np.unravel_index(np.flatnonzero(counts), sizes)
-    return key, counts, [e.values[c] for e, c in zip(encoded, where, strict=True)]
+    present = np.flatnonzero(counts > 0)  # on booleans: 3x flatnonzero(counts)
+    where = np.unravel_index(present, sizes)
+    return key, counts, present, [e.values[c] for e, c in zip(encoded, where, strict=True)]
 
 
 @dataclass(frozen=True)
 class _Encoded:
     """A column as ``indices`` into its distinct values in order of appearance, ``rank``
-    the position of each of those among the sorted distinct ``values``.
+    the position of each of those among the sorted distinct ``values``; or, coded by
+    arithmetic (:meth:`scaled`), ``indices`` the positions themselves among ``values``
+    sorted (some of which may be absent) and ``rank`` None.
 
-    Numbers are hashed once by Arrow's ``dictionary_encode`` (2× pandas' ``factorize``
-    on floats) and only the distinct values are sorted; other types go to pandas."""
+    Numbers that :meth:`scaled` cannot code are hashed once by Arrow's
+    ``dictionary_encode`` (2× pandas' ``factorize`` on floats) and only the distinct
+    values are sorted; other types go to pandas."""
 
     indices: np.ndarray
-    rank: np.ndarray
+    rank: np.ndarray | None  # None: the indices are already sorted codes
     values: np.ndarray
 
     @classmethod
     def of(cls, column: np.ndarray) -> _Encoded:
         column = np.asarray(column)
+        if column.dtype.kind in "fiu" and (scaled := cls.scaled(column)) is not None:
+            return scaled
         if column.dtype.kind not in "fiu":
             codes, values = pd.factorize(column, sort=True)
             values = np.asarray(values)
@@ -138,6 +146,59 @@ class _Encoded:
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         return cls(indices, rank, ordered[new])
 
+    @classmethod
+    def scaled(cls, column: np.ndarray) -> _Encoded | None:
+        """The column coded by arithmetic, without hashing: integers spanning at most
+        ``2n`` values as they are, floats when every value is a whole
+        number of ``1/d`` for a ``d`` among the days of the time units
+        (:data:`~clvmodels.units.DAYS_PER_UNIT`: counts and times in days are whole
+        numbers, times in weeks whole sevenths) spanning at most ``2n`` codes; else None.
+
+        A value ``v`` is such a number when ``round(v·d)/d`` gives ``v`` back exactly
+        (the division by ``d`` that made it, repeated); then ``v ↦ round(v·d)`` is one to
+        one and keeps the order, so its codes sort as the values do (``−0.0`` and
+        ``0.0`` share one).  NaN and infinities never pass.  Three passes over the column
+        instead of a hash: 10^6 days in weeks in 3 ms, against 10 ms hashed."""
+        n = len(column)
+        if column.dtype.kind in "iu":
+            low, high = (int(column.min()), int(column.max())) if n else (0, -1)
+            if high - low >= 2 * n + 1 or high > np.iinfo(np.int64).max:
+                return None
+            codes = column.astype(np.int64)
+            codes -= low
+            return cls(codes, None, np.arange(low, high + 1).astype(column.dtype))
+        with np.errstate(over="ignore", invalid="ignore"):  # such values fail the test
+            head = column[:_PROBE]
+            d = next((d for d in _SCALES if np.array_equal(np.rint(head * d) / d, head)), 0)
+            if not d:
+                return None
+            whole = np.multiply(column, d, dtype=float)
+            np.rint(whole, out=whole)
+            if not np.array_equal(whole / d, column):
+                return None
+        low, high = (float(whole.min()), float(whole.max())) if n else (0.0, -1.0)
+        if not (math.isfinite(low) and math.isfinite(high)) or high - low >= 2 * n + 1:
+            return None
+        codes = np.subtract(whole, low, out=whole).astype(np.int64)
+        values = (low + np.arange(int(high - low) + 1)) / d
+        return cls(codes, None, values.astype(column.dtype))
+
+    def codes(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Each row's position among the sorted distinct values: a new array, or ``out``."""
+        if self.rank is not None:
+            return np.take(self.rank, self.indices, out=out)
+        if out is None:
+            return self.indices.copy()
+        out[...] = self.indices
+        return out
+
+
+_SCALES = tuple(sorted(set(DAYS_PER_UNIT.values())))
+"""Denominators tried by :meth:`_Encoded.scaled` (1, 7, 30.4375, 365.25)."""
+
+_PROBE = 64
+"""Leading values on which :meth:`_Encoded.scaled` picks its denominator."""
+
 
 def _counting_limit(n: int) -> int:
     """Largest key space grouped by counting rather than hashing."""
@@ -147,12 +208,11 @@ def _counting_limit(n: int) -> int:
 def _combined_key(encoded: list[_Encoded]) -> np.ndarray:
     """One 64-bit integer per row from the columns' sorted codes (mixed radix,
     lexicographic order), gathered into two whole-size buffers only."""
-    key = np.take(encoded[0].rank, encoded[0].indices)
+    key = encoded[0].codes()
     code = np.empty_like(key) if len(encoded) > 1 else key
     for column in encoded[1:]:
-        np.take(column.rank, column.indices, out=code)
         key *= len(column.values)
-        key += code
+        key += column.codes(out=code)
     return key
 
 
@@ -160,12 +220,12 @@ def _hashed_groups(
     encoded: list[_Encoded], columns: list[np.ndarray]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """:func:`factorize_rows` of a key space too large to count: the key hashed."""
-    key = np.take(encoded[0].rank, encoded[0].indices)
+    key = encoded[0].codes()
     for column in encoded[1:]:
         size = len(column.values)
         if key.max(initial=0) > np.iinfo(np.int64).max // (size + 1):
             key, _ = pd.factorize(key, sort=True)  # re-densify, keeping the order
-        key = key * size + column.rank[column.indices]
+        key = key * size + column.codes()
     group, _ = pd.factorize(key, sort=True)
     n_groups = int(group.max(initial=-1)) + 1
     at = np.empty(n_groups, dtype=np.int64)

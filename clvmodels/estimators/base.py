@@ -35,6 +35,7 @@ from clvmodels.estimators.patterns import (
     unseen_levels,
 )
 from clvmodels.estimators.regularize import check_regularization, penalty_options
+from clvmodels.machine import keep_freed_memory
 from clvmodels.models import ModelInfo, model_info, model_module
 from clvmodels.models.groups import hierarchy_names
 from clvmodels.results import FitResult
@@ -180,8 +181,11 @@ class Estimator:
         customers new on the last day carry no information for a fit.  With
         ``dynamic_covariates``, ``dynamic`` is the customers' panel of time-varying
         covariates (:func:`clvmodels.estimators.dynamic.fit_dynamic`).  With a
-        ``hierarchy``, ``data`` holds the group column too.
+        ``hierarchy``, ``data`` holds the group column too.  The first fit of a process
+        has glibc keep freed memory for the next arrays
+        (:func:`clvmodels.machine.keep_freed_memory`).
         """
+        keep_freed_memory()
         groups = self._hierarchy_groups(data, dynamic)
         if self.dynamic_covariates or dynamic is not None:
             return self._fit_dynamic(data, time_unit, dynamic)

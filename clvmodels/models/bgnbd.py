@@ -91,12 +91,11 @@ def log_likelihood(
 
     def at_tx(x: Any, t_x: Any) -> Any:  # A1 + A2 + A4: depends on (x, t_x) only
         x_pos = xp.maximum(x, 1.0)  # safe value for the x = 0 rows in the unused branch
-        return at_t(x, t_x) + xp.log(a) - xp.log(b + x_pos - 1.0)
+        a4 = at_t(x, t_x) + xp.log(a) - xp.log(b + x_pos - 1.0)
+        return xp.where(x > 0, a4, -np.inf)  # no such term without a repeat purchase
 
-    head = xp.distinct(at_t, frequency, T)
-    return xp.where(
-        frequency > 0, xp.logaddexp(head, xp.distinct(at_tx, frequency, recency)), head
-    )
+    # the indicator 1{x>0} as a −inf term, masked once per (x, t_x) pair, not per row
+    return xp.logaddexp(xp.distinct(at_t, frequency, T), xp.distinct(at_tx, frequency, recency))
 
 
 def initial_params(data: Mapping[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:

@@ -1,0 +1,77 @@
+"""What the process may use of the machine (clvmodels/machine.py): its cores, and glibc's
+allocator keeping freed memory for the next arrays.
+
+The page-fault counts come from ``getrusage`` (minor faults: pages the process touched for
+the first time), in a child process each, so the allocator settings of one case never
+leak into another or into the test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from clvmodels.machine import usable_cores
+
+GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+
+CHILD = """
+import json, resource
+import numpy as np
+from clvmodels.machine import keep_freed_memory
+
+kept = keep_freed_memory()
+
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):  # a likelihood evaluation's pattern: whole-size temporaries
+        a = np.ones(1 << 20)
+        b = a * 2.0
+        c = b + a
+        del a, b, c
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+faults()  # the heap grows once
+print(json.dumps({"kept": kept, "again": keep_freed_memory(), "faults": faults()}))
+"""
+
+
+def _child(**env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    clean.pop("CLVMODELS_MALLOC", None)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_usable_cores_are_at_least_one_and_at_most_the_machine():
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's mallopt only")
+def test_freed_memory_is_kept_so_repeated_arrays_touch_no_new_pages():
+    kept = _child()
+    assert kept["kept"] and kept["again"]
+    # 10 rounds of three 8 MB arrays: 60,000 pages if each were fresh
+    assert kept["faults"] < 500
+    default = _child(CLVMODELS_MALLOC="default")
+    assert not default["kept"]
+    assert default["faults"] > 10 * kept["faults"] + 5000  # glibc's default trims them
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CLVMODELS_MALLOC": "default"},
+        {"MALLOC_TRIM_THRESHOLD_": "1048576"},
+        {"MALLOC_MMAP_THRESHOLD_": "131072"},
+        {"MALLOC_TOP_PAD_": "0"},
+    ],
+)
+def test_the_users_own_allocator_settings_are_left_alone(env):
+    assert _child(**env)["kept"] is False
