@@ -126,6 +126,43 @@ def test_the_last_customer_starts_where_its_run_starts(runs, cuts, text):
 
 
 @given(
+    runs=st.lists(st.integers(1, 30), min_size=1, max_size=25),
+    batch=st.integers(1, 40),
+    wanted=st.integers(1, 60),
+    text=st.booleans(),
+)
+@settings(max_examples=80, deadline=None)
+def test_batches_of_whole_customers_give_back_every_row_copying_only_seams(
+    runs, batch, wanted, text
+):
+    import pyarrow as pa
+
+    ids = np.repeat(np.arange(len(runs)) * 3, runs)  # sorted, as DuckDB streams them
+    n = len(ids)
+    cid = pa.array([f"c{i:04d}" for i in ids] if text else ids)
+    days, amounts = pa.array(np.arange(n, dtype=np.int32)), pa.array(np.arange(n) / 4.0)
+    table = pa.table({"cid": cid, "d": days, "a": amounts})
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch))
+    sent = table.to_batches(batch)  # the same buffers: what a yielded piece may share
+    out = list(duckdb_engine._whole_customers(reader, wanted))
+    # every row once, in order, and no customer split between two batches
+    assert np.concatenate([d for _, d, _ in out]).tolist() == list(range(n))
+    assert np.concatenate([a for _, _, a in out]).tolist() == (np.arange(n) / 4.0).tolist()
+    firsts = [piece[0].as_py() for piece, _, _ in out]
+    lasts = [piece[-1].as_py() for piece, _, _ in out]
+    assert all(lasts[k] != firsts[k + 1] for k in range(len(out) - 1))
+    # a piece that lies within one batch of the reader is that batch's memory, not a copy
+    starts = np.cumsum([0, *[len(b) for b in sent]])
+    at = 0
+    for _, d, _ in out:
+        k = int(np.searchsorted(starts, at, side="right")) - 1
+        if at + len(d) <= starts[k + 1]:
+            base = np.asarray(sent[k].column(1))
+            assert np.shares_memory(d, base)
+        at += len(d)
+
+
+@given(
     rows=st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 3), st.sampled_from([-2.5, 0.0, 1.0, 7.25])),
         max_size=40,

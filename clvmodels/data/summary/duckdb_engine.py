@@ -357,7 +357,13 @@ def _whole_customers(
     reader: pa.RecordBatchReader, batch_rows: int
 ) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
     """The batches of ``reader`` gathered to about ``batch_rows`` rows and cut at a
-    customer boundary (see :func:`_sorted_batches`)."""
+    customer boundary (see :func:`_sorted_batches`).
+
+    The last customer of a batch may go on in the next one, so its rows are held over.
+    When they are followed by one batch of the reader, the rows up to the end of the
+    customer straddling the two are yielded as a batch of their own (a small copy), and
+    the rest of the reader's batch as it is: no other row is copied (copying every batch
+    into one array cost 0.18 s per 10^7 rows)."""
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in reader:
@@ -371,11 +377,26 @@ def _whole_customers(
         last = 0 if cid.null_count else _last_run_start(cid)
         if last == 0:
             continue
-        yield _arrays(table.slice(0, last))
+        seam = _held_over_end(pending, last)
+        if seam:
+            yield _arrays(table.slice(0, seam))
+        yield _arrays(table.slice(seam, last - seam))
         pending = table.slice(last).to_batches()
         rows = len(table) - last
     if rows:
         yield _arrays(pa.Table.from_batches(pending))
+
+
+def _held_over_end(pending: list[pa.RecordBatch], last: int) -> int:
+    """Where the rows of the customer that straddles the two batches of ``pending``
+    (the rows held over, then one batch of the reader) end, when that customer is not
+    the last (``last``, the start of the last customer's run); else 0 (no seam)."""
+    if len(pending) != 2 or pending[0].num_rows == 0:
+        return 0
+    held, batch = pending[0].column(0), pending[1].column(0)
+    same = pc.equal(batch, held[len(held) - 1]).to_numpy(zero_copy_only=False)
+    end = pending[0].num_rows + (int(np.argmin(same)) if not same.all() else len(same))
+    return end if end < last else 0
 
 
 def _last_run_start(cid: pa.ChunkedArray) -> int:
@@ -396,9 +417,15 @@ def _last_run_start(cid: pa.ChunkedArray) -> int:
 
 
 def _arrays(table: pa.Table) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """The columns of a batch: ids as one Arrow array, days and amounts as NumPy."""
-    cid, d, a = (table.column(k).combine_chunks() for k in range(3))
+    """The columns of a batch: ids as one Arrow array, days and amounts as NumPy
+    (without a copy when the batch is one piece of the reader's)."""
+    cid, d, a = (_one_array(table.column(k)) for k in range(3))
     return cid, d.to_numpy(), a.to_numpy()
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is, else the chunks copied into one."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _raise_first_bad_row(con, source: Source, name: str, o: SummaryOptions) -> None:
