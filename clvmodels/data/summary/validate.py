@@ -172,8 +172,10 @@ def check_histories(
         values[column] = array
 
     def fail(mask: np.ndarray, column: str, problem: str) -> None:
-        # the number read, not its text: a file and a DataFrame give the same line
-        fail_first_row(mask, source_name, column, problem, pd.Series(values[column]), ids)
+        # the number read, not its text: a file and a DataFrame give the same line (the
+        # Series, a copy of the column, made only for a message)
+        if np.any(mask):
+            fail_first_row(mask, source_name, column, problem, pd.Series(values[column]), ids)
 
     _check_rules(values, fail, new_customers)
     return values
