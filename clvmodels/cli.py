@@ -72,12 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_command_process() -> None:
-    """Garbage collection for a process that runs one command and exits: the young
-    generation collected every 10,000 allocations, not 700 (CDNOW fit: 0.4-0.5 s of
-    collections of the imports' objects become 0.2 s), and in :func:`main`'s ``finally``
-    everything frozen, so the interpreter's exit collects nothing (0.45 s to 0.07 s).
-    Freed memory is kept for the next arrays from the start
-    (:func:`~clvmodels.machine.keep_freed_memory`: the batches of ``summarize`` too)."""
+    """A process that runs one command and exits: the young generation collected every
+    10,000 allocations, not 700 (CDNOW fit: collections 0.4-0.5 s become 0.2 s), all frozen
+    in :func:`main`'s ``finally`` so the exit collects nothing (0.45 s to 0.07 s), and
+    freed memory kept for the next arrays (:func:`~clvmodels.machine.keep_freed_memory`)."""
     gc.set_threshold(10_000, 10, 10)
     keep_freed_memory()
 
