@@ -23,6 +23,7 @@ TRIM_THRESHOLD = 64 << 20
 :func:`keep_freed_memory` ran (by default twice the adaptive threshold)."""
 
 _ALLOCATOR_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+_TUNABLES = "GLIBC_TUNABLES"  # e.g. glibc.malloc.trim_threshold=...: the user's own too
 _kept: list[bool] = []  # the answer of the process's one call
 
 
@@ -36,12 +37,14 @@ def keep_freed_memory() -> bool:
     evaluation touches fresh pages again: 6,000 page faults (24 MB) per BG/NBD fit of
     10^6 customers, a third of its time on a 2-core VM.  Here arrays up to
     :data:`MMAP_THRESHOLD` come from the heap and up to :data:`TRIM_THRESHOLD` of freed
-    memory is kept: no page fault after the first fit.  The process holds at most that
-    much more memory.
+    memory is kept: no page fault after the first fit.  The settings hold for every
+    ``malloc`` arena of the process (glibc gives threads that allocate arenas of their
+    own, up to 8 per core), so the process may keep up to that much more memory per
+    arena in use: with 8 threads each freeing 20 MB arrays, 421 MB instead of 181 MB.
 
     Nothing changes off glibc (macOS, Windows, musl), when ``CLVMODELS_MALLOC=default``,
     or when the user set glibc's own ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``
-    or ``MALLOC_TOP_PAD_``.
+    or ``MALLOC_TOP_PAD_``, or ``glibc.malloc`` tunables in ``GLIBC_TUNABLES``.
     """
     if not _kept:
         _kept.append(_set_allocator())
@@ -53,6 +56,8 @@ def _set_allocator() -> bool:
     if os.environ.get("CLVMODELS_MALLOC", "").lower() == "default":
         return False
     if any(name in os.environ for name in _ALLOCATOR_VARIABLES):
+        return False
+    if "glibc.malloc." in os.environ.get(_TUNABLES, ""):
         return False
     try:
         libc = os.confstr("CS_GNU_LIBC_VERSION") or ""  # "glibc 2.36" on glibc only

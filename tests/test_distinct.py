@@ -117,6 +117,8 @@ def test_days_and_weeks_are_coded_by_arithmetic_and_other_floats_hashed():
     [
         np.array([3, 1, 3, 2], dtype=np.int64),
         np.array([2**63 + 5, 3, 2**63 + 5], dtype=np.uint64),
+        np.array([2**63 - 1, 2**63 - 2, 2**63 - 1]),  # int64's largest: hashed, not coded
+        np.array([2**63 - 1, 2**63 - 3], dtype=np.uint64),
         np.array([200, 0, 255, 0], dtype=np.uint8),
         np.array([True, False, True]),
         np.array(["b", "a", "b"], dtype=object),

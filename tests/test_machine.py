@@ -41,7 +41,8 @@ print(json.dumps({"kept": kept, "again": keep_freed_memory(), "faults": faults()
 
 def _child(**env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    clean.pop("CLVMODELS_MALLOC", None)
+    for name in ("CLVMODELS_MALLOC", "GLIBC_TUNABLES"):
+        clean.pop(name, None)
     out = subprocess.run(
         [sys.executable, "-c", CHILD], env={**clean, **env}, capture_output=True, text=True
     )
@@ -71,6 +72,7 @@ def test_freed_memory_is_kept_so_repeated_arrays_touch_no_new_pages():
         {"MALLOC_TRIM_THRESHOLD_": "1048576"},
         {"MALLOC_MMAP_THRESHOLD_": "131072"},
         {"MALLOC_TOP_PAD_": "0"},
+        {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1048576"},
     ],
 )
 def test_the_users_own_allocator_settings_are_left_alone(env):

@@ -162,11 +162,12 @@ class _Encoded:
         n = len(column)
         if column.dtype.kind in "iu":
             low, high = (int(column.min()), int(column.max())) if n else (0, -1)
-            if high - low >= 2 * n + 1 or high > np.iinfo(np.int64).max:
-                return None
+            if high - low >= 2 * n + 1 or high >= np.iinfo(np.int64).max:
+                return None  # (the values up to high + 1 must be int64 too)
             codes = column.astype(np.int64)
             codes -= low
-            return cls(codes, None, np.arange(low, high + 1).astype(column.dtype))
+            values = np.arange(low, high + 1, dtype=np.int64).astype(column.dtype)
+            return cls(codes, None, values)
         with np.errstate(over="ignore", invalid="ignore"):  # such values fail the test
             head = column[:_PROBE]
             d = next((d for d in _SCALES if np.array_equal(np.rint(head * d) / d, head)), 0)
