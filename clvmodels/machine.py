@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 
@@ -24,9 +25,9 @@ TRIM_THRESHOLD = 64 << 20
 
 _ALLOCATOR_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 _TUNABLES = "GLIBC_TUNABLES"  # e.g. glibc.malloc.trim_threshold=...: the user's own too
-_kept: list[bool] = []  # the answer of the process's one call
 
 
+@functools.cache  # once per process: later calls give the first one's answer
 def keep_freed_memory() -> bool:
     """Have glibc's ``malloc`` keep freed memory for the next arrays, once per process;
     whether it does.
@@ -46,13 +47,6 @@ def keep_freed_memory() -> bool:
     or when the user set glibc's own ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``
     or ``MALLOC_TOP_PAD_``, or ``glibc.malloc`` tunables in ``GLIBC_TUNABLES``.
     """
-    if not _kept:
-        _kept.append(_set_allocator())
-    return _kept[0]
-
-
-def _set_allocator() -> bool:
-    """Set glibc's two thresholds (:func:`keep_freed_memory`)."""
     if os.environ.get("CLVMODELS_MALLOC", "").lower() == "default":
         return False
     if any(name in os.environ for name in _ALLOCATOR_VARIABLES):
