@@ -1,17 +1,19 @@
 """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on simulated customers: clvmodels vs lifetimes,
 each used as its documentation allows, in one run.
 
-Every measurement runs in a fresh child process (``spawn``), so nothing is warm that a
-user's first fit would not have warm:
+Each side runs in a fresh child process of its own (``spawn``), so nothing is warm that
+a user's first fit would not have warm.  After the first fit of each, the two processes
+take turns, one fit each per round for ``--repeat`` rounds, so that a slow minute of the
+machine falls on both sides alike:
 
 * **ours, fresh** — ``clvmodels.fit`` the first time in the process (without covariates
   the likelihood's value and gradient are taped on NumPy, nothing is compiled; the
   import of the fit machinery is timed apart, as ``import lifetimes`` is);
-* **ours, warm** — the median of ``--repeat`` more fits of the same data in that process;
+* **ours, warm** — the median of the rounds' fits of the same data in that process;
 * **lifetimes, weights** — lifetimes' best documented configuration: the distinct
   histories with ``weights=`` their counts (the ``groupby`` that finds them included),
-  its first fit in the process (compared with ours fresh) and the median of ``--repeat``
-  more (compared with ours warm);
+  its first fit in the process (compared with ours fresh) and the median of the rounds
+  (compared with ours warm);
 * **lifetimes, per customer** — one row per customer, as most examples do (up to
   ``--per-customer-max`` customers: it grows with the rows).
 
@@ -72,62 +74,96 @@ def simulate(model: str, n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
-def _ours(model: str, n: int, seed: int, repeat: int) -> dict[str, float]:
-    """Child process: import of the fit machinery, first fit, median of ``repeat`` more."""
+_SIDE: dict = {}  # a side's child process: its data and what it fits
+
+
+def _load(side: str, model: str, n: int, seed: int) -> None:
+    """Child process initializer: import a side's fit machinery (timed) and simulate."""
     started = time.perf_counter()
+    if side == "ours":
+        import clvmodels.backends.mle
+        import clvmodels.estimators  # noqa: F401  (the fit machinery, as `import lifetimes`)
+    else:
+        import lifetimes  # noqa: F401
+    _SIDE.update(side=side, model=model, imported=time.perf_counter() - started)
+    _SIDE["frame"] = simulate(model, n, seed)
+
+
+def _imported() -> float:
+    return _SIDE["imported"]
+
+
+def _fit_once() -> dict[str, float]:
+    """One fit in the child process: seconds, estimates (and clvmodels' distinct rows)."""
+    started = time.perf_counter()
+    params = (_fit_ours if _SIDE["side"] == "ours" else _fit_lifetimes)(_SIDE["frame"])
+    return {"seconds": time.perf_counter() - started, **params}
+
+
+def _fit_ours(frame: pd.DataFrame) -> dict[str, float]:
     import clvmodels
-    import clvmodels.backends.mle
-    import clvmodels.estimators  # the fit machinery, as `import lifetimes`
 
-    out = {"import": time.perf_counter() - started}
-    frame = simulate(model, n, seed)
-    times = []
-    for _ in range(1 + repeat):
-        started = time.perf_counter()
-        fitted = clvmodels.fit(model, frame)
-        times.append(time.perf_counter() - started)
-    out["fresh"], out["warm"] = times[0], statistics.median(times[1:])
-    out["distinct"] = float(fitted.result_.n_unique)
-    out.update({f"param:{k}": float(v) for k, v in fitted.params_.items()})
-    return out
+    fitted = clvmodels.fit(_SIDE["model"], frame)
+    out = {f"param:{k}": float(v) for k, v in fitted.params_.items()}
+    return out | {"distinct": float(fitted.result_.n_unique)}
 
 
-def _lifetimes(
-    model: str, n: int, seed: int, weighted: bool, repeat: int = 0
-) -> dict[str, float]:
-    """Child process: lifetimes' fit, with ``weights=`` on the distinct rows or per
-    customer: the first fit and the median of ``repeat`` more (``warm``)."""
-    started = time.perf_counter()
+def _fit_lifetimes(frame: pd.DataFrame, weighted: bool = True) -> dict[str, float]:
+    """lifetimes' fit, with ``weights=`` on the distinct rows (the groupby that finds
+    them included) or per customer."""
     import lifetimes
 
-    out = {"import": time.perf_counter() - started}
-    frame = simulate(model, n, seed)
+    model = _SIDE["model"]
     columns = HISTORY.get(model, ["frequency", "recency", "T"])
-    times = []
-    for _ in range(1 + repeat):
-        started = time.perf_counter()
-        if weighted:
-            rows = frame.groupby(columns, as_index=False).size()
-            data, weights = rows[columns], rows["size"].to_numpy()
-        else:
-            data, weights = frame[columns], None
-        fitter = {
-            "bgnbd": lifetimes.BetaGeoFitter,
-            "paretonbd": lifetimes.ParetoNBDFitter,
-            "gamma_gamma": lifetimes.GammaGammaFitter,
-        }[model]()
-        fitter.fit(*(data[c] for c in columns), weights=weights)
-        times.append(time.perf_counter() - started)
-    out["fit"] = times[0]
-    out["warm"] = statistics.median(times[1:]) if repeat else times[0]
+    if weighted:
+        rows = frame.groupby(columns, as_index=False).size()
+        data, weights = rows[columns], rows["size"].to_numpy()
+    else:
+        data, weights = frame[columns], None
+    fitter = {
+        "bgnbd": lifetimes.BetaGeoFitter,
+        "paretonbd": lifetimes.ParetoNBDFitter,
+        "gamma_gamma": lifetimes.GammaGammaFitter,
+    }[model]()
+    fitter.fit(*(data[c] for c in columns), weights=weights)
     names = {"v": "gamma"}
-    out.update({f"param:{names.get(k, k)}": float(v) for k, v in fitter.params_.items()})
-    return out
+    return {f"param:{names.get(k, k)}": float(v) for k, v in fitter.params_.items()}
 
 
-def _in_child(function, *args):
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(function, args)
+def _per_customer() -> dict[str, float]:
+    started = time.perf_counter()
+    _fit_lifetimes(_SIDE["frame"], weighted=False)
+    return {"seconds": time.perf_counter() - started}
+
+
+def _side_by_side(model: str, n: int, seed: int, repeat: int) -> tuple[dict, dict]:
+    """Both sides in a child process each: the first fit of each, then ``repeat`` rounds
+    that alternate one fit of ours and one of lifetimes, so that a slow minute of the
+    machine falls on both; ``fresh``/``first`` and the median of the rounds (``warm``)."""
+    context = multiprocessing.get_context("spawn")
+    pools, out = {}, {}
+    try:
+        for side in ("ours", "lifetimes"):  # one after the other: imports timed alone
+            pools[side] = context.Pool(1, initializer=_load, initargs=(side, model, n, seed))
+            out[side] = {"import": pools[side].apply(_imported)}
+        runs: dict[str, list[dict]] = {side: [] for side in pools}
+        for _ in range(1 + repeat):
+            for side, pool in pools.items():
+                runs[side].append(pool.apply(_fit_once))
+    finally:
+        for pool in pools.values():
+            pool.terminate()
+    for side, fits in runs.items():
+        seconds = [fit["seconds"] for fit in fits]
+        out[side] |= fits[-1] | {"fresh": seconds[0], "warm": statistics.median(seconds[1:])}
+    return out["ours"], out["lifetimes"]
+
+
+def _in_child(function, *load_args):
+    """``function()`` in a fresh child process loaded by :func:`_load` with ``load_args``."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, initializer=_load, initargs=load_args) as pool:
+        return pool.apply(function)
 
 
 def _max_diff(ours: dict[str, float], theirs: dict[str, float]) -> float:
@@ -164,17 +200,16 @@ def main() -> None:
     imports = {}
     for n in args.sizes:
         for model in args.models:
-            ours = _in_child(_ours, model, n, args.seed, args.repeat)
-            theirs = _in_child(_lifetimes, model, n, args.seed, True, args.repeat)
+            ours, theirs = _side_by_side(model, n, args.seed, args.repeat)
             imports = {"clvmodels": ours["import"], "lifetimes": theirs["import"]}
             per_customer = "skipped"
             if n <= args.per_customer_max:
-                plain = _in_child(_lifetimes, model, n, args.seed, False)
-                per_customer = f"{plain['fit']:.2f}"
+                plain = _in_child(_per_customer, "lifetimes", model, n, args.seed)
+                per_customer = f"{plain['seconds']:.2f}"
             print(
                 f"{model:<12} {n:>10,} {int(ours['distinct']):>9,} {ours['fresh']:11.3f} "
-                f"{ours['warm']:10.3f} {theirs['fit']:9.3f} {theirs['warm']:8.3f} "
-                f"{theirs['fit'] / ours['fresh']:11.1f}x {theirs['warm'] / ours['warm']:10.1f}x "
+                f"{ours['warm']:10.3f} {theirs['fresh']:9.3f} {theirs['warm']:8.3f} "
+                f"{theirs['fresh'] / ours['fresh']:11.1f}x {theirs['warm'] / ours['warm']:10.1f}x "
                 f"{per_customer:>12} {_max_diff(ours, theirs):9.1e}",
                 flush=True,
             )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 
 def usable_cores() -> int:
@@ -69,3 +73,50 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD)) and bool(
         mallopt(m_trim_threshold, TRIM_THRESHOLD)
     )
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the BLAS libraries loaded now (NumPy's, SciPy's), made
+    once: listing the loaded libraries takes milliseconds, a limit through it 0.02 ms."""
+    import scipy.optimize  # noqa: F401  (loads SciPy's BLAS, the optimiser's, to be listed)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
+_MAIN_THREAD_BLOCKS: list[Any] = []  # the limit of the outermost open block, nested ones
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the block with one BLAS thread, and give the BLAS libraries their thread
+    counts back after it.
+
+    SciPy's L-BFGS-B solves a triangular system of its limited memory (``dtrtrs``) at
+    every iteration, and OpenBLAS runs that solve on all its threads even for a 4 × 4
+    system: its helper threads wake and then busy-wait for the next call.  During an MLE
+    fit they spun on the second core for as long as the fit ran (43 % of a 2-core
+    VM's samples under ``perf``): the fit used two cores for the work of one.  The
+    optimiser's linear algebra is on matrices of the size of the parameters, so one
+    thread loses nothing.
+
+    Only the main thread limits; a block in another thread runs with the libraries'
+    counts as they are (OpenBLAS 0.3.31 ignores a count set from another thread once the
+    main thread has set one, so a limit set there might never be lifted).  Nested
+    blocks share the outermost one's limit.  The libraries limited are those loaded
+    when the first block began, SciPy's and NumPy's among them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if not _MAIN_THREAD_BLOCKS:
+        _MAIN_THREAD_BLOCKS.append(_blas_controller().limit(limits=1))
+    else:
+        _MAIN_THREAD_BLOCKS.append(None)
+    try:
+        yield
+    finally:
+        limiter = _MAIN_THREAD_BLOCKS.pop()
+        if limiter is not None:
+            limiter.restore_original_limits()

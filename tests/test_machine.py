@@ -11,10 +11,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
-from clvmodels.machine import usable_cores
+from clvmodels.machine import one_blas_thread, usable_cores
 
 GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
@@ -77,3 +78,64 @@ def test_freed_memory_is_kept_so_repeated_arrays_touch_no_new_pages():
 )
 def test_the_users_own_allocator_settings_are_left_alone(env):
     assert _child(**env)["kept"] is False
+
+
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+@pytest.fixture
+def two_blas_threads():
+    """The BLAS libraries' own thread counts, at least two each (else there is nothing to
+    limit).  Not set here: OpenBLAS then ignores a limit set from another thread."""
+    import scipy.optimize  # noqa: F401  (SciPy's BLAS loaded, as in a fit)
+
+    if min(_blas_threads(), default=1) < 2:
+        pytest.skip("the BLAS libraries run one thread already")
+    yield
+
+
+def test_one_blas_thread_inside_the_block_and_the_counts_given_back_after(two_blas_threads):
+    with one_blas_thread():
+        assert _blas_threads() == {1}
+        with one_blas_thread():  # nested: the same limit
+            assert _blas_threads() == {1}
+        assert _blas_threads() == {1}
+    assert min(_blas_threads()) >= 2
+
+
+def test_a_block_in_another_thread_leaves_the_counts_as_they_are(two_blas_threads):
+    # OpenBLAS ignores a count set from another thread once the main thread set one: a
+    # limit set there could stay for good, so only the main thread limits
+    seen = {}
+
+    def fit_in_a_thread():
+        with one_blas_thread():
+            seen["inside"] = _blas_threads()
+
+    with one_blas_thread():  # the main thread has set a count
+        pass
+    thread = threading.Thread(target=fit_in_a_thread)
+    thread.start()
+    thread.join(10)
+    assert min(seen["inside"]) >= 2
+    assert min(_blas_threads()) >= 2
+
+
+def test_the_mle_optimiser_runs_on_one_blas_thread(two_blas_threads, monkeypatch, cdnow_summary):
+    import clvmodels
+    from clvmodels.backends import mle
+
+    seen = []
+    minimize = mle.optimize.minimize
+
+    def recording(*args, **kwargs):
+        seen.append(_blas_threads())
+        return minimize(*args, **kwargs)
+
+    monkeypatch.setattr(mle.optimize, "minimize", recording)
+    clvmodels.fit("bgnbd", cdnow_summary)
+    assert seen and all(threads == {1} for threads in seen)
+    assert min(_blas_threads()) >= 2

@@ -52,6 +52,7 @@ from clvmodels.backends.nuts import laplace_cov_log, nuts_start, own_nuts_draws
 from clvmodels.backends.posterior import supports
 from clvmodels.backends.priors import check_priors, default_priors, pymc_name
 from clvmodels.errors import ConfigError
+from clvmodels.machine import one_blas_thread
 from clvmodels.models.ops import numpy_ops, pytensor_ops
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult
@@ -350,7 +351,8 @@ def _fit_map(
             # PyMC 6 announces API changes of find_MAP with FutureWarnings; the
             # keywords below pin today's behaviour explicitly
             warnings.simplefilter("ignore", FutureWarning)
-            point = pm.find_MAP(progressbar=progress, **_map_seed(pm, seed))
+            with one_blas_thread():  # SciPy's L-BFGS-B: OpenBLAS spins for tiny solves
+                point = pm.find_MAP(progressbar=progress, **_map_seed(pm, seed))
     params = {k: float(point[pymc_name(k)]) for k in (*spec.param_names, *coefficients)}
     cov_log = laplace_cov_log(model, spec, point, coefficients)
     diagnostics["optimizer"] = "PyMC find_MAP (L-BFGS-B) + Laplace covariance"

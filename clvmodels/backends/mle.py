@@ -50,6 +50,7 @@ from clvmodels.backends.penalty import (
 )
 from clvmodels.backends.tape import TapedLikelihood
 from clvmodels.errors import FitError
+from clvmodels.machine import one_blas_thread
 from clvmodels.models.ops import numpy_ops
 from clvmodels.models.spec import ModelSpec
 from clvmodels.results import FitResult, from_coordinates
@@ -285,20 +286,22 @@ class _Problem:
     def estimate(
         self, weights: np.ndarray, l2: float, starts: list[Start], max_iter: int
     ) -> _Estimate:
-        """Maximise the penalised log-likelihood from ``starts``, polish and check it."""
+        """Maximise the penalised log-likelihood from ``starts``, polish and check it
+        (the linear algebra on one BLAS thread: :func:`~clvmodels.machine.one_blas_thread`)."""
         spec, names, n_obs = self.spec, self.names, float(weights.sum())
         objective = self.objective(weights, l2)
-        best, attempts = optimise(spec, objective, starts, self.coefficients, n_obs, max_iter)
-        theta, hess = polish(objective, best.x, n_obs)
-        limits = np.array([hi for _, hi in bounds(spec, self.coefficients)])
-        loose = undetermined(-hess, theta, limits) or edge_within_reach(
-            self.value(weights, l2), -hess, theta, limits
-        )
-        to_log, held = np.eye(len(theta)), {}
-        if loose:
-            at_edge = hold_at_edge(spec, names, objective, theta, loose, n_obs)
-            if at_edge is not None:
-                (theta, hess, to_log, held), loose = at_edge, []
+        with one_blas_thread():
+            best, attempts = optimise(spec, objective, starts, self.coefficients, n_obs, max_iter)
+            theta, hess = polish(objective, best.x, n_obs)
+            limits = np.array([hi for _, hi in bounds(spec, self.coefficients)])
+            loose = undetermined(-hess, theta, limits) or edge_within_reach(
+                self.value(weights, l2), -hess, theta, limits
+            )
+            to_log, held = np.eye(len(theta)), {}
+            if loose:
+                at_edge = hold_at_edge(spec, names, objective, theta, loose, n_obs)
+                if at_edge is not None:
+                    (theta, hess, to_log, held), loose = at_edge, []
         return _Estimate(theta, hess, to_log, held, best, attempts, loose)
 
     def cross_validate(self, starts: list[Start], max_iter: int) -> CrossValidation:
@@ -365,16 +368,17 @@ def optimise(
         else:
             theta0 = np.log([max(float(start[k]), 1e-8) for k in spec.param_names])
             theta0 = np.concatenate([theta0, [float(start.get(k, 0.0)) for k in coefficients]])
-        res = optimize.minimize(
-            lambda th: negative_mean(objective, th, n_obs),
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=box,
-            # moderate tolerances: L-BFGS-B only has to get close, the Newton
-            # polish finishes quadratically
-            options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
-        )
+        with one_blas_thread():  # OpenBLAS would spin its threads for a 4 × 4 solve
+            res = optimize.minimize(
+                lambda th: negative_mean(objective, th, n_obs),
+                theta0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=box,
+                # moderate tolerances: L-BFGS-B only has to get close, the Newton
+                # polish finishes quadratically
+                options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20},
+            )
         attempts.append(res)
         if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
             best = res
