@@ -20,10 +20,12 @@ $(BIN)/.installed-dev: $(BIN)/.installed
 run: $(BIN)/.installed
 	$(BIN)/clvmodels fit configs/cdnow.yaml
 
-## test: the whole default test suite (slow-marked tests excluded; see test-slow)
+## test: the whole default test suite (slow-marked tests excluded; see test-slow), on
+## TEST_WORKERS processes (pytest-xdist; 0 runs it in this process)
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 test-slow: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -m slow

@@ -127,7 +127,9 @@ def expected(case: str, discrete: bool, fit: bool) -> str:
 def command_line_error(case: str, discrete: bool, command: str, folder: str) -> str:
     """The error line of ``clvmodels predict`` (or ``fit`` on ``data.kind: summary``)
     on the case's frame written as a CSV file, with the file's name as ``DataFrame``."""
-    work = Path(folder) / f"{command}-{discrete}-{case.replace(' ', '_')}"
+    # numbered, not named after the case: a path beyond 100 characters is named by its end
+    # in messages, and a parallel run's temporary folders are long already
+    work = Path(folder) / str(len(list(Path(folder).iterdir())))
     work.mkdir()
     data = work / "data.csv"
     bad_frame(case, discrete).to_csv(data, index=False)

@@ -112,10 +112,11 @@ def clv_distribution(
     if len(positive):
         low = max(float(np.quantile(positive, 0.005)), positive.max() * 1e-6)
         bins = np.geomspace(low, max(positive.max(), low * 1.01), 50)
-        ax.hist(
+        ax.hist(  # one filled outline, not 50 bars: a tenth of the drawing
             np.clip(positive, low, None),
             bins=bins,
             weights=w[keep],
+            histtype="stepfilled",
             color=COLORS[0],
             alpha=0.85,
             label="model CLV (horizon, discounted)",
