@@ -88,13 +88,14 @@ def _blas_threads() -> set[int]:
 
 @pytest.fixture
 def two_blas_threads():
-    """The BLAS libraries' own thread counts, at least two each (else there is nothing to
-    limit).  Not set here: OpenBLAS then ignores a limit set from another thread."""
+    """Every BLAS library at two threads, whatever the machine (set from the main thread,
+    and given back after)."""
     import scipy.optimize  # noqa: F401  (SciPy's BLAS loaded, as in a fit)
+    from threadpoolctl import threadpool_limits
 
-    if min(_blas_threads(), default=1) < 2:
-        pytest.skip("the BLAS libraries run one thread already")
-    yield
+    with threadpool_limits(2, user_api="blas"):
+        assert _blas_threads() == {2}
+        yield
 
 
 def test_one_blas_thread_inside_the_block_and_the_counts_given_back_after(two_blas_threads):
@@ -103,7 +104,7 @@ def test_one_blas_thread_inside_the_block_and_the_counts_given_back_after(two_bl
         with one_blas_thread():  # nested: the same limit
             assert _blas_threads() == {1}
         assert _blas_threads() == {1}
-    assert min(_blas_threads()) >= 2
+    assert _blas_threads() == {2}
 
 
 def test_a_block_in_another_thread_leaves_the_counts_as_they_are(two_blas_threads):
@@ -120,8 +121,8 @@ def test_a_block_in_another_thread_leaves_the_counts_as_they_are(two_blas_thread
     thread = threading.Thread(target=fit_in_a_thread)
     thread.start()
     thread.join(10)
-    assert min(seen["inside"]) >= 2
-    assert min(_blas_threads()) >= 2
+    assert seen["inside"] == {2}
+    assert _blas_threads() == {2}
 
 
 def test_the_mle_optimiser_runs_on_one_blas_thread(two_blas_threads, monkeypatch, cdnow_summary):
@@ -138,4 +139,4 @@ def test_the_mle_optimiser_runs_on_one_blas_thread(two_blas_threads, monkeypatch
     monkeypatch.setattr(mle.optimize, "minimize", recording)
     clvmodels.fit("bgnbd", cdnow_summary)
     assert seen and all(threads == {1} for threads in seen)
-    assert min(_blas_threads()) >= 2
+    assert _blas_threads() == {2}
