@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import multiprocessing as mp
 import os
 import threading
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def usable_cores() -> int:
@@ -120,3 +124,77 @@ def one_blas_thread() -> Iterator[None]:
         limiter = _MAIN_THREAD_BLOCKS.pop()
         if limiter is not None:
             limiter.restore_original_limits()
+
+
+CHILD_PATIENCE = 10.0
+"""How many times as long as this process took for its own share :func:`share_work`
+waits for a child's share (and at least :data:`CHILD_MIN_WAIT` seconds) before it stops
+the child and does that share itself."""
+
+CHILD_MIN_WAIT = 60.0
+
+
+def share_work(tasks: Sequence[Callable[[], T]], workers: int) -> list[T]:
+    """The results of ``tasks``, in order, with the work shared by up to ``workers``
+    processes: this one takes tasks ``0, workers, 2 * workers, ...`` and each of
+    ``workers - 1`` forked children one of the other shares, sending its results back
+    pickled.
+
+    Where the platform does not fork, or with one worker, this process runs every task.
+    A share whose child fails — an error in a task, a child that dies, or one that has not
+    answered after :data:`CHILD_PATIENCE` times this process's own time — is run again
+    here, so a task's error is raised as if nothing had been forked.  The tasks must
+    therefore be safe to run twice (writing the same files, say) and, in a child, must
+    not use a lock another thread could hold (printing, a DuckDB connection): a forked
+    child has the memory of every thread but runs only one.
+    """
+    workers = max(1, min(workers, len(tasks)))
+    if workers == 1 or "fork" not in mp.get_all_start_methods():
+        return [task() for task in tasks]
+    context = mp.get_context("fork")
+    shares = [list(range(w, len(tasks), workers)) for w in range(workers)]
+    children = [_start_child(context, [tasks[i] for i in share]) for share in shares[1:]]
+    started = time.perf_counter()
+    results: dict[int, T] = {i: tasks[i]() for i in shares[0]}
+    patience = max(CHILD_MIN_WAIT, CHILD_PATIENCE * (time.perf_counter() - started))
+    deadline = time.monotonic() + patience
+    for share, (process, receive) in zip(shares[1:], children, strict=True):
+        answer = _child_answer(process, receive, deadline)
+        values = answer if answer is not None else [tasks[i]() for i in share]
+        results.update(zip(share, values, strict=True))
+    return [results[i] for i in range(len(tasks))]
+
+
+def _start_child(context: Any, tasks: list[Callable[[], Any]]) -> tuple[Any, Any]:
+    """A forked child running ``tasks`` and sending their results, or ``None`` when one
+    fails (the parent runs them again and raises its error)."""
+    receive, send = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            values = [task() for task in tasks]
+        except BaseException:  # the parent runs the share again and raises it
+            values = None
+        try:
+            send.send(values)
+        except Exception:  # a result that does not pickle: the parent runs the share
+            send.send(None)
+
+    process = context.Process(target=run, daemon=True)
+    process.start()
+    send.close()
+    return process, receive
+
+
+def _child_answer(process: Any, receive: Any, deadline: float) -> list[Any] | None:
+    """The child's results; ``None`` if it failed, died or missed ``deadline``."""
+    try:
+        answer = receive.recv() if receive.poll(max(0.0, deadline - time.monotonic())) else None
+    except (EOFError, OSError):  # died before it answered
+        answer = None
+    finally:
+        receive.close()
+    if answer is None and process.is_alive():
+        process.kill()
+    process.join()
+    return answer

@@ -1,5 +1,6 @@
-"""What the process may use of the machine (clvmodels/machine.py): its cores, and glibc's
-allocator keeping freed memory for the next arrays.
+"""What the process may use of the machine (clvmodels/machine.py): its cores, glibc's
+allocator keeping freed memory for the next arrays, one BLAS thread for the optimiser,
+work shared with forked children.
 
 The page-fault counts come from ``getrusage`` (minor faults: pages the process touched for
 the first time), in a child process each, so the allocator settings of one case never
@@ -8,14 +9,21 @@ leak into another or into the test session."""
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
-from clvmodels.machine import one_blas_thread, usable_cores
+from clvmodels import machine
+from clvmodels.machine import one_blas_thread, share_work, usable_cores
+
+FORKS = pytest.mark.skipif(
+    "fork" not in mp.get_all_start_methods(), reason="the platform does not fork"
+)
 
 GLIBC = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
@@ -140,3 +148,70 @@ def test_the_mle_optimiser_runs_on_one_blas_thread(two_blas_threads, monkeypatch
     clvmodels.fit("bgnbd", cdnow_summary)
     assert seen and all(threads == {1} for threads in seen)
     assert _blas_threads() == {2}
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+@FORKS
+def test_shared_work_comes_back_in_order_with_every_other_task_done_by_a_child():
+    here = os.getpid()
+    pids = share_work([_pid] * 5, workers=2)
+    assert pids[0::2] == [here] * 3
+    assert len(set(pids[1::2])) == 1 and pids[1] != here
+
+
+def test_one_worker_does_every_task_here():
+    assert share_work([_pid] * 3, workers=1) == [os.getpid()] * 3
+    assert share_work([], workers=2) == []
+
+
+@FORKS
+def test_a_task_failing_in_the_child_is_run_again_here_and_raises_its_error(tmp_path):
+    ran = tmp_path / "ran"
+
+    def fails() -> None:
+        with ran.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        raise ValueError("the task's own error")
+
+    with pytest.raises(ValueError, match="the task's own error"):
+        share_work([_pid, fails], workers=2)
+    pids = ran.read_text().split()
+    assert len(pids) == 2 and pids[1] == str(os.getpid()) != pids[0]
+
+
+@FORKS
+def test_a_child_that_dies_has_its_share_done_here():
+    here = os.getpid()
+
+    def dies() -> int:
+        if os.getpid() != here:
+            os._exit(3)
+        return os.getpid()
+
+    assert share_work([_pid, dies, _pid, dies], workers=2) == [here] * 4
+
+
+@FORKS
+def test_a_child_that_does_not_answer_is_stopped_and_its_share_done_here(monkeypatch):
+    monkeypatch.setattr(machine, "CHILD_MIN_WAIT", 0.5)
+    here = os.getpid()
+
+    def hangs() -> int:
+        if os.getpid() != here:
+            time.sleep(120)
+        return os.getpid()
+
+    started = time.monotonic()
+    assert share_work([_pid, hangs], workers=2) == [here, here]
+    assert time.monotonic() - started < 30
+    assert not mp.active_children()
+
+
+@FORKS
+def test_a_result_that_does_not_pickle_is_made_here():
+    here = os.getpid()
+    results = share_work([_pid, lambda: (os.getpid(), lambda: None)], workers=2)
+    assert results[0] == here and results[1][0] == here

@@ -26,19 +26,21 @@ covariance as the first metric the updates are small, and restarting left the fi
 step size averaged over the 50 iterations of the terminal buffer only (CDNOW: step 0.73
 instead of 1.0, 5.6 leapfrog steps per draw instead of 3.1).
 
-Chains run in ``cores`` forked worker processes where the platform can fork, else one
-after the other; each chain's random stream is ``default_rng([seed, chain])``, so the
-draws do not depend on ``cores``.
+Chains are shared by ``cores`` processes, this one and forked children, where the
+platform can fork, else run one after the other; each chain's random stream is
+``default_rng([seed, chain])``, so the draws do not depend on ``cores``.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+
+from clvmodels.machine import share_work
 
 LogDensity = Callable[[np.ndarray], tuple[float, np.ndarray]]
 """``θ -> (log p(θ), ∇ log p(θ))``."""
@@ -320,32 +322,13 @@ def sample_chains(
     seed: int | None,
     cores: int,
 ) -> list[ChainDraws]:
-    """Run one chain per start, in ``cores`` forked processes where the platform forks
-    (else in this process); chain ``c`` draws from ``default_rng([seed, c])``."""
+    """Run one chain per start, shared by ``cores`` processes (this one and forked
+    children, :func:`clvmodels.machine.share_work`, where the platform forks; else all in
+    this process); chain ``c`` draws from ``default_rng([seed, c])``."""
     seed_root = np.random.SeedSequence(seed).entropy if seed is None else seed
 
     def chain(c: int) -> ChainDraws:
         rng = np.random.default_rng([seed_root, c])
         return run_chain(density, starts[c], inverse_metric, draws, tune, target_accept, rng)
 
-    chains = len(starts)
-    workers = max(1, min(cores, chains))
-    if workers == 1 or "fork" not in mp.get_all_start_methods():
-        return [chain(c) for c in range(chains)]
-    context = mp.get_context("fork")
-    jobs = []
-    for w in range(workers):
-        mine = list(range(w, chains, workers))
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(
-            target=lambda mine=mine, send=send: send.send([chain(c) for c in mine]),
-            daemon=True,
-        )
-        process.start()
-        send.close()
-        jobs.append((mine, receive, process))
-    results: dict[int, ChainDraws] = {}
-    for mine, receive, process in jobs:
-        results.update(zip(mine, receive.recv(), strict=True))
-        process.join()
-    return [results[c] for c in range(chains)]
+    return share_work([partial(chain, c) for c in range(len(starts))], cores)
