@@ -71,19 +71,31 @@ def test_a_log_split_into_buckets_counts_its_rows_once(monkeypatch, tmp_path):
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
 
 
-def test_buckets_follow_the_memory_limit(tmp_path):
+def test_buckets_follow_the_memory_limit_and_the_type_of_the_ids(tmp_path):
     import duckdb
 
-    def buckets(rows: int, memory: str) -> int:
-        path = tmp_path / f"tx-{rows}.parquet"
-        _log(n=rows).to_parquet(path)
+    limits = {}
+
+    def buckets(rows: int, memory: str, ids: str = "text") -> int:
+        path = tmp_path / f"tx-{rows}-{ids}.parquet"
+        log = _log(n=rows)
+        if ids == "integer":
+            log["customer_id"] = log["customer_id"].str[1:].astype("int64")
+        log.to_parquet(path)
         con = duckdb.connect(config={"memory_limit": memory})
         con.execute(f"CREATE VIEW clv_rows_src AS SELECT * FROM read_parquet('{path}')")
+        con.execute("CREATE VIEW clv_rows AS SELECT customer_id AS cid FROM clv_rows_src")
+        limits[memory] = duckdb_engine._memory_limit(con)
         return duckdb_engine._customer_buckets(con, duckdb_engine._source_rows(con, path))
 
     assert buckets(1_000, "1GB") == 1
-    assert 1 < buckets(10_000, "1MB") < buckets(100_000, "1MB")
+    assert 1 < buckets(20_000, "1MB") < buckets(100_000, "1MB")
     assert buckets(100_000, "2MB") < buckets(100_000, "1MB")
+    # integer ids sort in half the memory of text ids (_SORT_BYTES_PER_ROW: 30 vs 60)
+    per_row, limit = duckdb_engine._SORT_BYTES_PER_ROW, limits["1MB"]
+    assert buckets(100_000, "1MB", "integer") == -(-100_000 * per_row["integer"] // limit)
+    assert buckets(100_000, "1MB") == -(-100_000 * per_row["text"] // limit)
+    assert per_row["integer"] < per_row["text"]
 
 
 @pytest.mark.parametrize(
