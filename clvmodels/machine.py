@@ -154,14 +154,19 @@ def share_work(tasks: Sequence[Callable[[], T]], workers: int) -> list[T]:
     context = mp.get_context("fork")
     shares = [list(range(w, len(tasks), workers)) for w in range(workers)]
     children = [_start_child(context, [tasks[i] for i in share]) for share in shares[1:]]
-    started = time.perf_counter()
-    results: dict[int, T] = {i: tasks[i]() for i in shares[0]}
-    patience = max(CHILD_MIN_WAIT, CHILD_PATIENCE * (time.perf_counter() - started))
-    deadline = time.monotonic() + patience
-    for share, (process, receive) in zip(shares[1:], children, strict=True):
-        answer = _child_answer(process, receive, deadline)
-        values = answer if answer is not None else [tasks[i]() for i in share]
-        results.update(zip(share, values, strict=True))
+    try:
+        started = time.perf_counter()
+        results: dict[int, T] = {i: tasks[i]() for i in shares[0]}
+        patience = max(CHILD_MIN_WAIT, CHILD_PATIENCE * (time.perf_counter() - started))
+        deadline = time.monotonic() + patience
+        for share, (process, receive) in zip(shares[1:], children, strict=True):
+            answer = _child_answer(receive, deadline)
+            _stop(process, receive)
+            values = answer if answer is not None else [tasks[i]() for i in share]
+            results.update(zip(share, values, strict=True))
+    finally:  # an error here (in a task, or Ctrl-C) leaves no child behind
+        for process, receive in children:
+            _stop(process, receive)
     return [results[i] for i in range(len(tasks))]
 
 
@@ -178,7 +183,8 @@ def _start_child(context: Any, tasks: list[Callable[[], Any]]) -> tuple[Any, Any
         try:
             send.send(values)
         except Exception:  # a result that does not pickle: the parent runs the share
-            send.send(None)
+            with contextlib.suppress(Exception):  # or the parent stopped listening
+                send.send(None)
 
     process = context.Process(target=run, daemon=True)
     process.start()
@@ -186,15 +192,18 @@ def _start_child(context: Any, tasks: list[Callable[[], Any]]) -> tuple[Any, Any
     return process, receive
 
 
-def _child_answer(process: Any, receive: Any, deadline: float) -> list[Any] | None:
+def _child_answer(receive: Any, deadline: float) -> list[Any] | None:
     """The child's results; ``None`` if it failed, died or missed ``deadline``."""
     try:
-        answer = receive.recv() if receive.poll(max(0.0, deadline - time.monotonic())) else None
+        return receive.recv() if receive.poll(max(0.0, deadline - time.monotonic())) else None
     except (EOFError, OSError):  # died before it answered
-        answer = None
-    finally:
-        receive.close()
-    if answer is None and process.is_alive():
+        return None
+
+
+def _stop(process: Any, receive: Any) -> None:
+    """Close the pipe from a child and let it end (a second at most; then stop it)."""
+    receive.close()
+    process.join(timeout=1.0)
+    if process.is_alive():
         process.kill()
-    process.join()
-    return answer
+        process.join()

@@ -215,3 +215,19 @@ def test_a_result_that_does_not_pickle_is_made_here():
     here = os.getpid()
     results = share_work([_pid, lambda: (os.getpid(), lambda: None)], workers=2)
     assert results[0] == here and results[1][0] == here
+
+
+@FORKS
+def test_an_error_in_this_process_share_leaves_no_child_behind():
+    def fails() -> None:
+        raise KeyError("here")
+
+    def sleeps() -> int:
+        time.sleep(120)
+        return 0
+
+    started = time.monotonic()
+    with pytest.raises(KeyError):
+        share_work([fails, sleeps], workers=2)
+    assert time.monotonic() - started < 30
+    assert not mp.active_children()
