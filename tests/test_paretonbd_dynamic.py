@@ -87,6 +87,26 @@ def test_zero_coefficient_predictions_equal_pareto_nbd(customers):
     np.testing.assert_allclose(out["dect"], dert, rtol=1e-9)
 
 
+def test_predictions_stay_finite_far_along_the_dropout_ridge(customers):
+    """``s, β → ∞`` with ``s/β`` fixed is one exponential lifetime (the ridge NUTS walks,
+    :mod:`clvmodels.backends.coordinates`): ``C^s`` alone overflows at ``s = 800``."""
+
+    def expected(s: float) -> np.ndarray:
+        params = {**PARETO, "s": s, "beta": s / PARETO["s"] * PARETO["beta"]}
+        out = dyn.predict(
+            **_matrices(customers),
+            params=params,
+            gamma=[0.3],
+            purchase=[customers["season"]],
+            future_lengths=_future(),
+            future_purchase=[np.ones((1, 10))],
+        )
+        assert all(np.isfinite(v).all() for v in out.values())
+        return out["expected"]
+
+    np.testing.assert_allclose(expected(800.0), expected(8000.0), rtol=2e-3)
+
+
 def test_constant_covariates_equal_static_model_note_019(customers):
     gamma, delta = 0.4, -0.3
     member = customers["member"]

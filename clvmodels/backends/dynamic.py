@@ -7,10 +7,11 @@ distinct rows, so they get their own small driver around the same machinery: the
 likelihood (written once against ``xp``) is compiled with PyTensor and differentiated
 automatically; the MLE runs the optimiser, Newton polish, observed information and
 convergence checks of :mod:`clvmodels.backends.mle`, starting from the model without
-covariates; the Bayesian fit samples the same likelihood with PyMC's NUTS in the
-coordinates of :mod:`clvmodels.backends.coordinates` (the Pareto/NBD's ``(s, β)`` ridge
-straightened), with the default priors of :mod:`clvmodels.backends.priors`
-(``Normal(0, 1)`` per coefficient), and reports R-hat, ESS and divergences as
+covariates; the Bayesian fit samples the same likelihood with PyMC's NUTS, started from
+the Laplace approximation at that estimate, in the coordinates of
+:mod:`clvmodels.backends.coordinates` (the Pareto/NBD's ``(s, β)`` ridge straightened),
+with the default priors of :mod:`clvmodels.backends.priors` (``Normal(0, 1)`` per
+coefficient), and reports R-hat, ESS and divergences as
 :func:`clvmodels.backends.bayes.fit_bayes` does.
 
 Memory: the likelihood's quadrature holds ``customers × periods × 8`` values, so the
@@ -37,6 +38,7 @@ from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import FitRows
 from clvmodels.backends.dynamic_objective import ChunkedLikelihood, likelihood_op
 from clvmodels.backends.information import invert_information, undetermined
+from clvmodels.backends.nuts import laplace_block, nuts_step, sampling_value_vars
 from clvmodels.backends.priors import check_priors, default_priors
 from clvmodels.errors import ConfigError, FitError
 from clvmodels.models.spec import ModelSpec
@@ -238,7 +240,8 @@ def fit_dynamic_bayes(
 
     Priors as :func:`clvmodels.backends.bayes.fit_bayes` (defaults centred on the fit
     without covariates, ``Normal(0, 1)`` per coefficient, overridable per name); NUTS
-    starts at the maximum-likelihood estimate.  Returns posterior means, draws, R-hat,
+    starts from the Laplace approximation at the maximum-likelihood estimate
+    (:func:`_laplace_start`).  Returns posterior means, draws, R-hat,
     ESS and divergences (a ``ConvergenceWarning`` names what to try).
     """
     import pymc as pm
@@ -255,9 +258,7 @@ def fit_dynamic_bayes(
     coordinates = Coordinates.of(spec, rows, coefficients, chosen)
     model = _pymc_model(module, spec, data, coordinates, chosen)
     mode = fit_dynamic_mle(module, spec, data, init=plain, time_unit=time_unit)
-    theta = np.array(
-        [mode.params[k] if k in coefficients else np.log(mode.params[k]) for k in names]
-    )
+    start, init = _laplace_start(pm, model, coordinates, mode, chains, seed, target_accept)
     n_cores = cores if cores is not None else min(chains, os.cpu_count() or 1)
     sampling = time.perf_counter()
     with model, warnings.catch_warnings():
@@ -269,12 +270,12 @@ def fit_dynamic_bayes(
             cores=n_cores,
             random_seed=seed,
             progressbar=progress,
-            target_accept=target_accept,
-            initvals=coordinates.initvals(coordinates.from_log(theta)[0]),
             compute_convergence_checks=False,
+            **start,
         )
     diagnostics: dict[str, Any] = {"method": "nuts", "priors": chosen, **coordinates.describe()}
     diagnostics["sampler"] = "NUTS (pymc)"
+    diagnostics["init"] = init
     diagnostics["sampling_seconds"] = round(time.perf_counter() - sampling, 3)
     params, draws_out, cov = posterior_fit(idata, spec, coefficients, ess_floor, diagnostics)
     objective = ChunkedLikelihood(module.__name__, spec.param_names, data)
@@ -296,6 +297,42 @@ def fit_dynamic_bayes(
         diagnostics,
         time_unit,
     )
+
+
+def _laplace_start(
+    pm: Any,
+    model: Any,
+    coordinates: Coordinates,
+    mode: FitResult,
+    chains: int,
+    seed: int | None,
+    target_accept: float,
+) -> tuple[dict[str, Any], str]:
+    """``pm.sample``'s start from the Laplace approximation at the maximum-likelihood
+    fit ``mode``, as :func:`clvmodels.backends.nuts.nuts_start` starts the fits without
+    time-varying covariates: each chain at its own draw of the normal approximation,
+    the dense mass matrix from its covariance.  Where that covariance is not usable (a
+    prior not on the log scale, a singular information matrix), every chain starts at
+    the estimate with PyMC's own adaptation.  Returns the keyword arguments and a label.
+
+    On 150 customers of a simulated seasonal store (Pareto/NBD, one time-varying
+    covariate, 2 chains of 80 + 80 iterations) NUTS took 17.8 likelihood evaluations per
+    iteration instead of 31.5 from the estimate with PyMC's diagonal adaptation.
+    """
+    names, coefficients = coordinates.names, coordinates.coefficients
+    theta, cov_log = laplace_block(mode, names, coefficients)
+    mean, jacobian = coordinates.from_log(theta)
+    plain = {"initvals": coordinates.initvals(mean), "target_accept": target_accept}
+    value_vars = sampling_value_vars(model, coordinates)
+    if value_vars is None:
+        return plain, "the estimate (a prior is not sampled on the log scale)"
+    cov = jacobian @ cov_log @ jacobian.T
+    if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
+        return plain, "the estimate (singular information matrix)"
+    rng = np.random.default_rng(None if seed is None else [seed, 7])
+    initvals = [coordinates.initvals(row) for row in rng.multivariate_normal(mean, cov, chains)]
+    step = nuts_step(pm, model, value_vars, mean, cov, rng, target_accept)
+    return {"step": step, "initvals": initvals}, "Laplace approximation at the MLE"
 
 
 def _pymc_model(
