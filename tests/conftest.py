@@ -13,10 +13,7 @@ from pathlib import Path
 # again would double a run. Set before anything imports PyTensor; a base_compiledir the
 # user chose is kept.
 #
-# The suite's graphs are compiled without optimisation (-O0 after PyTensor's -O3): the
-# data are small, so compiling is the cost. On the 2-core VM a test compiling its Bayesian
-# model from an empty cache took 35 s instead of 55 s, and 7.0 s instead of 8.6 s once
-# compiled. Flags the user set (gcc__cxxflags) are kept.
+# The default suite compiles without optimisation: see pytest_configure.
 if "base_compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
     _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     os.environ["PYTENSOR_FLAGS"] = ",".join(
@@ -27,8 +24,6 @@ if "base_compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
         )
         if flag
     )
-if "gcc__cxxflags" not in os.environ["PYTENSOR_FLAGS"]:
-    os.environ["PYTENSOR_FLAGS"] += ",gcc__cxxflags=-O0"
 
 import numpy as np
 import pytest
@@ -110,6 +105,18 @@ def _fail_skips_on_ci(report):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped on CI, where every test must run: {reason}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The default suite compiles its PyTensor graphs without optimisation (-O0 after
+    PyTensor's -O3): its data are small, so compiling is the cost (a Bayesian test from an
+    empty cache on the 2-core VM: 35 s instead of 55 s; 7.0 s instead of 8.6 s once
+    compiled). The slow studies (``-m slow``) sample for minutes and keep -O3 (CDNOW's
+    Pareto/NBD posterior: 128 s, 168 s at -O0). Flags the user set are kept. PyTensor is
+    not imported yet: clvmodels imports it on first use."""
+    flags = os.environ["PYTENSOR_FLAGS"]
+    if "gcc__cxxflags" not in flags and config.getoption("markexpr", "") != "slow":
+        os.environ["PYTENSOR_FLAGS"] = f"{flags},gcc__cxxflags=-O0"
 
 
 @pytest.hookimpl(hookwrapper=True)
