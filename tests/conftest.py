@@ -5,26 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# PyTensor's compiled C code for the test suite's thousands of graphs goes to a folder of
-# its own, not to the user's ~/.pytensor: every process that loads a compiled function
-# indexes that whole folder first (3.9 s for 1,420 programs), so a test run left there
-# would slow the user's own fits. The folder is kept between runs and checkouts
-# ($XDG_CACHE_HOME or ~/.cache, then clvmodels/pytensor-tests): compiling every graph
-# again would double a run. Set before anything imports PyTensor; a base_compiledir the
-# user chose is kept.
-#
-# The default suite compiles without optimisation: see pytest_configure.
-if "base_compiledir" not in os.environ.get("PYTENSOR_FLAGS", ""):
-    _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ["PYTENSOR_FLAGS"] = ",".join(
-        flag
-        for flag in (
-            os.environ.get("PYTENSOR_FLAGS", ""),
-            f"base_compiledir={_CACHE / 'clvmodels' / 'pytensor-tests'}",
-        )
-        if flag
-    )
-
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -108,19 +88,37 @@ def _fail_skips_on_ci(report):
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The default suite compiles its PyTensor graphs with -O1 (after PyTensor's -O3):
-    its data are small, so compiling is most of the cost. Measured on the 2-core VM, from
-    an empty cache and then compiled:
+    """Where and how the suite compiles its PyTensor graphs; PyTensor is not imported yet
+    (clvmodels imports it on first use), and flags the user set are kept.
+
+    The compiled code goes to a folder of the suite's own, not to the user's
+    ``~/.pytensor``: every process that loads a compiled function indexes that whole
+    folder first (3.9 s for 1,420 programs), so a test run left there would slow the
+    user's own fits. The folder is kept between runs and checkouts (``$XDG_CACHE_HOME``
+    or ``~/.cache``, then ``clvmodels/pytensor-tests-O1``): compiling every graph again
+    would double a run.
+
+    The default suite compiles with -O1 (after PyTensor's -O3): its data are small, so
+    compiling is most of the cost. Measured on the 2-core VM, from an empty cache and
+    then compiled:
 
     * a Bayesian test (``test_bayes_coordinates``): -O3 55 s, -O1 44 s, -O0 35 s;
     * the dynamic-covariate NUTS test, whose likelihood is heavy arithmetic: -O1 69 s then
       21 s, -O0 91 s then 68 s (-O3: 18.6 s compiled).
 
-    The slow studies (``-m slow``) sample for minutes and keep -O3. Flags the user set
-    are kept. PyTensor is not imported yet: clvmodels imports it on first use."""
-    flags = os.environ["PYTENSOR_FLAGS"]
-    if "gcc__cxxflags" not in flags and config.getoption("markexpr", "") != "slow":
-        os.environ["PYTENSOR_FLAGS"] = f"{flags},gcc__cxxflags=-O1"
+    The slow studies (``-m slow``) sample for minutes and keep -O3, in
+    ``clvmodels/pytensor-tests``: one folder per set of flags keeps each folder's index
+    small (a folder holding two sets made a first run slower).
+    """
+    flags = [f for f in os.environ.get("PYTENSOR_FLAGS", "").split(",") if f]
+    fast = config.getoption("markexpr", "") != "slow"
+    if fast and not any(f.startswith("gcc__cxxflags") for f in flags):
+        flags.append("gcc__cxxflags=-O1")
+    if not any(f.startswith("base_compiledir") for f in flags):
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clvmodels"
+        folder = "pytensor-tests-O1" if "gcc__cxxflags=-O1" in flags else "pytensor-tests"
+        flags.append(f"base_compiledir={cache / folder}")
+    os.environ["PYTENSOR_FLAGS"] = ",".join(flags)
 
 
 @pytest.hookimpl(hookwrapper=True)
