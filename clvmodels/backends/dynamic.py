@@ -38,7 +38,7 @@ from clvmodels.backends.coordinates import Coordinates
 from clvmodels.backends.design import FitRows
 from clvmodels.backends.dynamic_objective import ChunkedLikelihood, likelihood_op
 from clvmodels.backends.information import invert_information, undetermined
-from clvmodels.backends.nuts import laplace_block, nuts_step, sampling_value_vars
+from clvmodels.backends.nuts import laplace_block, laplace_start, sampling_value_vars
 from clvmodels.backends.priors import check_priors, default_priors
 from clvmodels.errors import ConfigError, FitError
 from clvmodels.models.spec import ModelSpec
@@ -319,20 +319,17 @@ def _laplace_start(
     covariate, 2 chains of 80 + 80 iterations) NUTS took 17.8 likelihood evaluations per
     iteration instead of 31.5 from the estimate with PyMC's diagonal adaptation.
     """
-    names, coefficients = coordinates.names, coordinates.coefficients
-    theta, cov_log = laplace_block(mode, names, coefficients)
-    mean, jacobian = coordinates.from_log(theta)
-    plain = {"initvals": coordinates.initvals(mean), "target_accept": target_accept}
     value_vars = sampling_value_vars(model, coordinates)
+    if value_vars is not None:
+        start = laplace_start(pm, model, value_vars, coordinates, mode, chains, seed, target_accept)
+        if start is not None:
+            return start, "Laplace approximation at the MLE"
+    theta, _ = laplace_block(mode, coordinates.names, coordinates.coefficients)
+    plain = {"initvals": coordinates.initvals(coordinates.from_log(theta)[0])}
+    plain["target_accept"] = target_accept
     if value_vars is None:
         return plain, "the estimate (a prior is not sampled on the log scale)"
-    cov = jacobian @ cov_log @ jacobian.T
-    if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
-        return plain, "the estimate (singular information matrix)"
-    rng = np.random.default_rng(None if seed is None else [seed, 7])
-    initvals = [coordinates.initvals(row) for row in rng.multivariate_normal(mean, cov, chains)]
-    step = nuts_step(pm, model, value_vars, mean, cov, rng, target_accept)
-    return {"step": step, "initvals": initvals}, "Laplace approximation at the MLE"
+    return plain, "the estimate (singular information matrix)"
 
 
 def _pymc_model(

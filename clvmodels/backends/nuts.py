@@ -105,16 +105,36 @@ def nuts_start(
         mle = fit_mle(spec, rows.model_columns, rows.weights, covariates=links)
     except FitError:
         return fallback, "jitter+adapt_full (no maximum-likelihood start)"
-    names = coordinates.names
-    theta, cov_log = laplace_block(mle, names, coefficients)
+    start = laplace_start(pm, model, value_vars, coordinates, mle, chains, seed, target_accept)
+    if start is None:
+        return fallback, "jitter+adapt_full (singular information matrix)"
+    return start, "Laplace approximation at the MLE"
+
+
+def laplace_start(
+    pm: Any,
+    model: Any,
+    value_vars: list[Any],
+    coordinates: Coordinates,
+    mle: FitResult,
+    chains: int,
+    seed: int | None,
+    target_accept: float,
+) -> dict[str, Any] | None:
+    """``pm.sample``'s ``step`` and ``initvals`` from the Laplace approximation at the
+    maximum-likelihood fit ``mle``, carried into ``coordinates``: each chain starts at its
+    own draw of the normal approximation, and the dense mass matrix from its covariance
+    (:func:`nuts_step`).  ``None`` when that covariance is not finite and positive
+    definite."""
+    theta, cov_log = laplace_block(mle, coordinates.names, coordinates.coefficients)
     mean, jacobian = coordinates.from_log(theta)
     cov = jacobian @ cov_log @ jacobian.T
     if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
-        return fallback, "jitter+adapt_full (singular information matrix)"
+        return None
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     initvals = [coordinates.initvals(row) for row in rng.multivariate_normal(mean, cov, chains)]
     step = nuts_step(pm, model, value_vars, mean, cov, rng, target_accept)
-    return {"step": step, "initvals": initvals}, "Laplace approximation at the MLE"
+    return {"step": step, "initvals": initvals}
 
 
 def laplace_block(
